@@ -1,0 +1,7 @@
+//! ipo-top: a terminal dashboard for call-centre supervisors on Avaya IP Office, speaking
+//! MTCTI3 (protobuf over a secure websocket).
+//!
+//! The modules depend on each other one way only: `ui -> model <- session -> protocol`,
+//! `sim -> protocol`. The binary's edge (`main.rs`, `cli`) wires them together.
+
+pub mod protocol;

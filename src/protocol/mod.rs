@@ -1,0 +1,19 @@
+//! The MTCTI3 codec: the generated schema types, framing, builders for every message a client
+//! sends, typed bit sets, result codes and the document's text forms.
+//!
+//! Pure: no I/O, no clock, no async runtime. Everything here is total on input from the network:
+//! decoding returns a typed error, never panics.
+
+pub mod bits;
+pub mod frame;
+
+/// The generated MTCTI3 types (`proto/mtcti3.proto`), named as the document names them.
+#[allow(clippy::all, missing_docs)]
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/_.rs"));
+}
+
+/// The encoded `FileDescriptorSet` of `proto/mtcti3.proto`, for checking the schema itself.
+pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mtcti3.descriptor.bin"));
+
+pub use frame::{FrameError, Framing, MAX_FRAME_LEN, decode, encode, encode_into};
