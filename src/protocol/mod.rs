@@ -5,6 +5,7 @@
 //! decoding returns a typed error, never panics.
 
 pub mod bits;
+pub mod codes;
 pub mod frame;
 
 /// The generated MTCTI3 types (`proto/mtcti3.proto`), named as the document names them.
