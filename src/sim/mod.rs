@@ -10,7 +10,9 @@
 pub mod conn;
 pub mod demo;
 pub mod pbx;
+pub mod server;
 pub mod site;
+pub mod tls;
 
 pub use pbx::{
     CallKey, Caller, Change, Line, LineEntry, LineKind, LinesOp, Pbx, PhoneState, QueueId,
