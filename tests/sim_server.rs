@@ -457,7 +457,7 @@ async fn per_subscription_flow_control_holds_each_subscription_alone() {
             .await,
         0
     );
-    let mut got = vec![c.notify().await, c.notify().await];
+    let mut got = [c.notify().await, c.notify().await];
     got.sort_by_key(|n| n.subscribe_id);
     assert_eq!((got[0].subscribe_id, got[1].subscribe_id), (5555, 7500));
 
