@@ -528,41 +528,79 @@ fn every_appearance_carries_the_features_of_its_line_type_and_state() {
 
 #[test]
 fn users_make_and_receive_direct_calls() {
-    let (mut inbound, mut outbound, mut internal) = (false, false, false);
-    run_demo(7, 2, |pbx, c| {
-        let Change::Call {
-            line: Line::User(u),
-            call,
-            ..
-        } = c
-        else {
-            return;
-        };
-        let Some(info) = pbx.callinfo(Line::User(*u), *call) else {
-            return;
-        };
-        let direct = info.queueinfo.is_none();
-        let party_is_user = |p: &Option<pb::PartyInfo>| p.as_ref().is_some_and(|p| p.nametype == 5);
-        if direct && info.direction == Direction::Inbound as i32 && info.trunkinfo.is_some() {
-            let user = pbx.user(*u).expect("user");
-            assert_eq!(
-                info.trunkinfo.as_ref().map(|t| t.did.as_str()),
-                Some(user.did.as_str())
-            );
-            inbound = true;
+    // Four users with their own calls only, and a call parked now and then for a colleague.
+    let mut users: Vec<UserSpec> = ["4301", "4302", "4303", "4304"]
+        .iter()
+        .map(|e| {
+            let mut u = UserSpec::new(e, &format!("User{e}"), &format!("User {e}"));
+            u.direct_calls = true;
+            u.did = format!("0300{e}");
+            u
+        })
+        .collect();
+    users[0].dnd = true;
+    let site = Site {
+        users,
+        park_slots: vec!["1".to_string(), "2".to_string()],
+        traffic: Traffic {
+            park_chance: 0.5,
+            curve: ipo_top::sim::site::DailyCurve::flat(),
+            ..Traffic::default()
+        },
+        ..Site::default()
+    };
+    let t0 = Instant::now();
+    let mut pbx = Pbx::new(site, 3, "10:00".parse().expect("time"), t0).expect("site");
+    let dnd = pbx.user_by_extn("4301").expect("user");
+    let (mut inbound, mut outbound, mut internal, mut parked, mut picked_up) =
+        (false, false, false, false, false);
+    while let Some(at) = pbx.poll_timeout() {
+        if at > t0 + Duration::from_secs(4 * 3600) {
+            break;
         }
-        if info.direction == Direction::Outbound as i32 {
-            assert!(info.dialinfo.is_some());
-            if party_is_user(&info.connectedparty) {
-                internal = true;
-            } else {
-                outbound = true;
+        pbx.handle_timeout(at);
+        while let Some(c) = pbx.poll_change() {
+            let Change::Call { line, call, .. } = c else {
+                continue;
+            };
+            let Some(info) = pbx.callinfo(line, call) else {
+                continue;
+            };
+            assert!(info.queueinfo.is_none() && info.originalcalledparty.is_none());
+            let Line::User(u) = line else {
+                parked |= !info.parkslot.is_empty();
+                continue;
+            };
+            let direction = Direction::try_from(info.direction).expect("direction");
+            let to_user = info
+                .connectedparty
+                .as_ref()
+                .or(info.callingparty.as_ref())
+                .is_some_and(|p| p.nametype == 5);
+            match direction {
+                Direction::Inbound if !to_user => {
+                    assert_ne!(u, dnd, "a user in DND receives no calls");
+                    let user = pbx.user(u).expect("user");
+                    let did = info.trunkinfo.as_ref().map(|t| t.did.as_str());
+                    assert_eq!(did, Some(user.did.as_str()));
+                    inbound = true;
+                }
+                Direction::Outbound => {
+                    assert!(info.dialinfo.is_some());
+                    if to_user {
+                        internal = true;
+                    } else {
+                        outbound = true;
+                    }
+                }
+                Direction::Pickup => picked_up = true,
+                _ => {}
             }
         }
-    });
+    }
     assert!(
-        inbound && outbound && internal,
-        "{inbound} {outbound} {internal}"
+        inbound && outbound && internal && parked && picked_up,
+        "in {inbound} out {outbound} internal {internal} parked {parked} pickup {picked_up}"
     );
 }
 

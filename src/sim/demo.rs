@@ -148,6 +148,8 @@ impl Site {
                 direct_in_per_user_hour: 2.0,
                 direct_out_per_user_hour: 2.0,
                 internal_per_user_hour: 1.0,
+                park_chance: 0.5,
+                parked_for: 45..=150,
                 ..Traffic::default()
             },
             warmup: Duration::from_secs(20 * 60),
