@@ -160,7 +160,10 @@ fn a_held_backlog_collapses_to_one_snapshot_per_call_in_one_notify() {
         .iter()
         .map(|c| State::try_from(c.state).expect("state"))
         .collect();
-    assert_eq!(states, vec![State::Connected, State::Queueing, State::Queueing]);
+    assert_eq!(
+        states,
+        vec![State::Connected, State::Queueing, State::Queueing]
+    );
     let mut ids: Vec<i32> = cc.callinfo.iter().map(|c| c.callid).collect();
     ids.dedup();
     assert_eq!(ids.len(), 3, "one snapshot per call");
@@ -219,16 +222,30 @@ fn presence_reports_every_presentity_then_only_changes() {
         1,
         98765,
         3600,
-        pb::subscribe::Payload::Presence(pb::SubscribePresence { entry: entries, flags: 1 }),
+        pb::subscribe::Payload::Presence(pb::SubscribePresence {
+            entry: entries,
+            flags: 1,
+        }),
     );
     let first = notifies(&b.send(sub));
     let Some(pb::notify::Payload::Presence(p)) = &first[0].payload else {
         panic!("expected presence, got {first:?}");
     };
     assert_eq!(p.full, 1);
-    let got: Vec<(i32, i32, i32)> = p.entry.iter().map(|e| (e.lref, e.sac, e.phonestate)).collect();
-    assert_eq!(got, vec![(1, 0, 0), (2, 1, 0), (3, 0, 8)], "(lref, DND, phone state)");
-    assert!(p.entry.iter().all(|e| e.presentity.is_empty()), "lref stands for the presentity");
+    let got: Vec<(i32, i32, i32)> = p
+        .entry
+        .iter()
+        .map(|e| (e.lref, e.sac, e.phonestate))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(1, 0, 0), (2, 1, 0), (3, 0, 8)],
+        "(lref, DND, phone state)"
+    );
+    assert!(
+        p.entry.iter().all(|e| e.presentity.is_empty()),
+        "lref stands for the presentity"
+    );
     b.ack(&first[0]);
 
     // A call rings 4201: only that presentity is notified, now ringing.
@@ -243,13 +260,19 @@ fn presence_reports_every_presentity_then_only_changes() {
     b.ack(&change[0]);
 
     // Expiry on virtual time: an hour later, unrefreshed, it ends.
-    assert_eq!(b.conn.poll_timeout(), Some(b.t0 + Duration::from_secs(3600)));
+    assert_eq!(
+        b.conn.poll_timeout(),
+        Some(b.t0 + Duration::from_secs(3600))
+    );
     b.now = b.t0 + Duration::from_secs(3600);
     b.conn.handle_timeout(b.now);
     let out = b.out();
     assert!(out.iter().any(|m| matches!(
         m.payload,
-        Some(P::Subscribeterminated(pb::SubscribeTerminated { subscribe_id: 98765, .. }))
+        Some(P::Subscribeterminated(pb::SubscribeTerminated {
+            subscribe_id: 98765,
+            ..
+        }))
     )));
     assert_eq!(b.conn.subscription_count(), 0);
 }

@@ -16,7 +16,7 @@ use ipo_top::protocol::pb::call_info::State;
 use ipo_top::protocol::pb::message::Payload as P;
 use ipo_top::sim::conn::FlowControl;
 use ipo_top::sim::pbx::features;
-use ipo_top::sim::server::ServerHandle;
+use ipo_top::sim::server::{Clock, ServerHandle};
 use ipo_top::sim::site::{MailboxCounts, MemberSpec, ParkedSpec, QueueSpec, Traffic, UserSpec};
 use ipo_top::sim::{Caller, Site};
 use tokio_tungstenite::tungstenite;
@@ -751,5 +751,57 @@ async fn a_dnd_update_is_applied_and_notified() {
         payload: Some(pb::subscribe_cmd::Payload::Queue(pb::UpdateQueue::default())),
     }));
     assert_eq!(c.result(wrong).await, 5003);
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_site_is_live_over_the_wire() {
+    // The real clock and the demo site: calls are in progress from the first second.
+    let handle = start_with(Site::demo(), FlowControl::PerConnection, Clock::Real, 10).await;
+    let mut c = connect(&handle, Framing::Framed).await;
+    assert_eq!(c.result(lines(1, 1, 0x7)).await, 0);
+    let first = c.notify_acked().await;
+    let Some(pb::notify::Payload::Lines(l)) = first.payload else {
+        panic!("expected lines, got {first:?}");
+    };
+    assert_eq!(l.addqueue.len(), 3);
+    assert_eq!(l.adduser.len(), 17);
+    let mut sid = 100;
+    for q in &l.addqueue {
+        sid += 1;
+        let sub = queue_by_guid(sid, sid, &q.guid, 0x3, 0x40079);
+        assert_eq!(c.result(sub).await, 0);
+    }
+    // Each queue's configuration, and call snapshots for those with calls.
+    let mut calls = 0;
+    let mut configs = 0;
+    while configs < 3 || calls == 0 {
+        let n = c.notify_acked().await;
+        match n.payload {
+            Some(pb::notify::Payload::Queue(_)) => configs += 1,
+            Some(pb::notify::Payload::Callcontrol(cc)) => calls += cc.callinfo.len(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(calls > 0);
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused() {
+    let handle = start_with(site(), FlowControl::PerConnection, Clock::Manual, 1).await;
+    let _first = connect(&handle, Framing::Framed).await;
+    match open(
+        &handle,
+        "/tpkt/openapi",
+        Some((USER, PASSWORD)),
+        Some("openapi"),
+    )
+    .await
+    {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 503),
+        Err(e) => panic!("expected 503, got {e}"),
+        Ok(_) => panic!("expected 503, got a websocket"),
+    }
     handle.stop().await;
 }

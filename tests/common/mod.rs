@@ -38,6 +38,16 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// Starts a simulator on 127.0.0.1:0 with a manual clock: nothing moves until the test
 /// advances it.
 pub async fn start(site: Site, flow: FlowControl) -> ServerHandle {
+    start_with(site, flow, Clock::Manual, 10).await
+}
+
+/// Starts a simulator on 127.0.0.1:0 with the given clock and connection limit.
+pub async fn start_with(
+    site: Site,
+    flow: FlowControl,
+    clock: Clock,
+    max_connections: usize,
+) -> ServerHandle {
     server::start(ServerConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         site,
@@ -52,8 +62,8 @@ pub async fn start(site: Site, flow: FlowControl) -> ServerHandle {
             flow,
             ..ConnConfig::default()
         },
-        clock: Clock::Manual,
-        max_connections: 10,
+        clock,
+        max_connections,
     })
     .await
     .expect("the simulator starts")
