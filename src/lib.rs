@@ -5,3 +5,4 @@
 //! `sim -> protocol`. The binary's edge (`main.rs`, `cli`) wires them together.
 
 pub mod protocol;
+pub mod sim;
