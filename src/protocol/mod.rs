@@ -5,6 +5,7 @@
 //! decoding returns a typed error, never panics.
 
 pub mod bits;
+pub mod build;
 pub mod codes;
 pub mod frame;
 
@@ -15,6 +16,7 @@ pub mod pb {
 }
 
 /// The encoded `FileDescriptorSet` of `proto/mtcti3.proto`, for checking the schema itself.
-pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mtcti3.descriptor.bin"));
+pub const DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/mtcti3.descriptor.bin"));
 
 pub use frame::{FrameError, Framing, MAX_FRAME_LEN, decode, encode, encode_into};
