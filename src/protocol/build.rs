@@ -1056,7 +1056,7 @@ impl AbsenceKind {
             AbsenceKind::AtLunchUntil => "AT LUNCH UNTIL",
             AbsenceKind::MeetingUntil => "MEETING UNTIL",
             AbsenceKind::PleaseCall => "PLEASE CALL",
-            AbsenceKind::DontDisturbUntil => "DON\u{2019}T DISTURB UNTIL",
+            AbsenceKind::DontDisturbUntil => "DON'T DISTURB UNTIL",
             AbsenceKind::WithVisitorUntil => "WITH VISITOR UNTIL",
             AbsenceKind::WithCustomerUntil => "WITH CUSTOMER UNTIL",
             AbsenceKind::BackSoon => "BACK SOON",
