@@ -878,6 +878,9 @@ fn decode_is_total(frame: &[u8]) {
                 assert_ne!(h, [0, 0, 0, 1]);
             }
             Err(FrameError::TooLarge { len, max }) => assert!(len > max),
+            Err(FrameError::TooComplex {
+                estimate, budget, ..
+            }) => assert!(estimate > budget),
             Err(FrameError::Undecodable(reason)) => assert!(!reason.is_empty()),
         }
     }

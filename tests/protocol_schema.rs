@@ -706,3 +706,42 @@ fn every_enum_has_the_documents_values() {
         assert_eq!(actual, wanted, "enum {path}");
     }
 }
+
+#[test]
+fn the_codecs_memory_measure_knows_every_repeated_message_type() {
+    // `frame.rs` bounds decoding memory by the largest type that can be a repeated element
+    // (REPEATED_ELEMENT_SIZES); a new repeated message field must be added there too.
+    let file = schema();
+    let repeated: BTreeSet<&str> = file
+        .message_type
+        .iter()
+        .flat_map(|m| &m.field)
+        .filter(|f| f.label() == Label::Repeated)
+        .map(|f| {
+            assert_eq!(
+                f.r#type(),
+                Type::Message,
+                "{}: only messages repeat",
+                f.name()
+            );
+            f.type_name().trim_start_matches('.')
+        })
+        .collect();
+    let known: BTreeSet<&str> = [
+        "CallInfo",
+        "CallLost",
+        "CallInstance",
+        "ConferenceMember",
+        "EndInfo",
+        "LinesQueue",
+        "LinesUser",
+        "NotifyPresentity",
+        "Presentity",
+        "QueueMember",
+        "ShortCodeData",
+        "Target",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(repeated, known);
+}
