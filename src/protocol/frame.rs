@@ -272,16 +272,26 @@ fn read_varint(buf: &[u8]) -> Option<(u64, &[u8])> {
     None
 }
 
-/// Encodes a `Message` into a fresh frame.
+/// Encodes a `Message` into a fresh frame of exactly the right capacity.
 pub fn encode(msg: &Message, framing: Framing) -> Result<Vec<u8>, FrameError> {
-    let mut out = Vec::with_capacity(framing.header_len() + msg.encoded_len());
-    encode_into(msg, framing, &mut out)?;
+    let len = frame_len(msg, framing)?;
+    let mut out = Vec::with_capacity(len);
+    write_frame(msg, framing, &mut out);
     Ok(out)
 }
 
 /// Encodes a `Message` as a frame appended to `out` (which is not cleared), so a caller can
 /// reuse one buffer.
 pub fn encode_into(msg: &Message, framing: Framing, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    let len = frame_len(msg, framing)?;
+    out.reserve(len);
+    write_frame(msg, framing, out);
+    Ok(())
+}
+
+/// The frame's length, checked against [`MAX_FRAME_LEN`]. The message's length is computed
+/// once here, so encoding walks the message no more often than plain prost does.
+fn frame_len(msg: &Message, framing: Framing) -> Result<usize, FrameError> {
     let len = framing.header_len() + msg.encoded_len();
     if len > MAX_FRAME_LEN {
         return Err(FrameError::TooLarge {
@@ -289,11 +299,13 @@ pub fn encode_into(msg: &Message, framing: Framing, out: &mut Vec<u8>) -> Result
             max: MAX_FRAME_LEN,
         });
     }
-    out.reserve(len);
+    Ok(len)
+}
+
+fn write_frame(msg: &Message, framing: Framing, out: &mut Vec<u8>) {
     if framing == Framing::Framed {
         out.extend_from_slice(&FRAME_HEADER);
     }
-    // Cannot fail: `out` grows as needed.
+    // Cannot fail: a Vec grows as needed.
     msg.encode_raw(out);
-    Ok(())
 }
