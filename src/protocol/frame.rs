@@ -85,6 +85,7 @@ impl Framing {
         }
     }
 
+    #[inline]
     fn header_len(self) -> usize {
         match self {
             Framing::Framed => FRAME_HEADER.len(),
@@ -144,6 +145,7 @@ pub enum FrameError {
 ///   bound what decoding it could take; over [`DECODE_MEMORY_BUDGET`] it is refused with
 ///   [`FrameError::TooComplex`] before decoding starts. Real traffic (a 3000-user lines list
 ///   is about 120 KB and needs a few MB) stays far below the budget.
+#[inline]
 pub fn decode(frame: &[u8], framing: Framing) -> Result<Message, FrameError> {
     if frame.len() > MAX_FRAME_LEN {
         return Err(FrameError::TooLarge {
@@ -273,39 +275,46 @@ fn read_varint(buf: &[u8]) -> Option<(u64, &[u8])> {
 }
 
 /// Encodes a `Message` into a fresh frame of exactly the right capacity.
+///
+/// The message's length is computed once, so encoding walks the message no more often than
+/// plain prost does; the header and the size check are all that is added.
+#[inline]
 pub fn encode(msg: &Message, framing: Framing) -> Result<Vec<u8>, FrameError> {
-    let len = frame_len(msg, framing)?;
+    let len = framing.header_len() + msg.encoded_len();
+    if len > MAX_FRAME_LEN {
+        return Err(too_large(len));
+    }
     let mut out = Vec::with_capacity(len);
-    write_frame(msg, framing, &mut out);
+    if framing == Framing::Framed {
+        out.extend_from_slice(&FRAME_HEADER);
+    }
+    // Cannot fail: a Vec grows as needed.
+    msg.encode_raw(&mut out);
     Ok(out)
 }
 
 /// Encodes a `Message` as a frame appended to `out` (which is not cleared), so a caller can
 /// reuse one buffer.
+#[inline]
 pub fn encode_into(msg: &Message, framing: Framing, out: &mut Vec<u8>) -> Result<(), FrameError> {
-    let len = frame_len(msg, framing)?;
-    out.reserve(len);
-    write_frame(msg, framing, out);
-    Ok(())
-}
-
-/// The frame's length, checked against [`MAX_FRAME_LEN`]. The message's length is computed
-/// once here, so encoding walks the message no more often than plain prost does.
-fn frame_len(msg: &Message, framing: Framing) -> Result<usize, FrameError> {
     let len = framing.header_len() + msg.encoded_len();
     if len > MAX_FRAME_LEN {
-        return Err(FrameError::TooLarge {
-            len,
-            max: MAX_FRAME_LEN,
-        });
+        return Err(too_large(len));
     }
-    Ok(len)
-}
-
-fn write_frame(msg: &Message, framing: Framing, out: &mut Vec<u8>) {
+    out.reserve(len);
     if framing == Framing::Framed {
         out.extend_from_slice(&FRAME_HEADER);
     }
-    // Cannot fail: a Vec grows as needed.
     msg.encode_raw(out);
+    Ok(())
+}
+
+/// The error for an oversized frame, kept out of line so the encoders stay small.
+#[cold]
+#[inline(never)]
+fn too_large(len: usize) -> FrameError {
+    FrameError::TooLarge {
+        len,
+        max: MAX_FRAME_LEN,
+    }
 }
