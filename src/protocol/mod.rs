@@ -5,8 +5,10 @@
 //! decoding returns a typed error, never panics.
 
 pub mod bits;
+pub mod build;
 pub mod codes;
 pub mod frame;
+pub mod text;
 
 /// The generated MTCTI3 types (`proto/mtcti3.proto`), named as the document names them.
 #[allow(clippy::all, missing_docs)]
@@ -18,4 +20,7 @@ pub mod pb {
 pub const DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/mtcti3.descriptor.bin"));
 
-pub use frame::{FrameError, Framing, MAX_FRAME_LEN, decode, encode, encode_into};
+pub use frame::{
+    DECODE_MEMORY_BUDGET, FrameError, Framing, MAX_FRAME_LEN, decode, decode_memory_bound, encode,
+    encode_into,
+};
