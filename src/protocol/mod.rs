@@ -15,6 +15,7 @@ pub mod pb {
 }
 
 /// The encoded `FileDescriptorSet` of `proto/mtcti3.proto`, for checking the schema itself.
-pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mtcti3.descriptor.bin"));
+pub const DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/mtcti3.descriptor.bin"));
 
 pub use frame::{FrameError, Framing, MAX_FRAME_LEN, decode, encode, encode_into};
