@@ -255,3 +255,14 @@ bitset! {
         PARKSERVER = 0 => "PARKSERVER",
     }
 }
+
+bitset! {
+    /// `SubscribePresence.flags`.
+    PresenceFlags {
+        /// Include the unread voicemail counter (`vmunread_messages`) in each presentity.
+        VMUNREAD = 0 => "VMUNREAD",
+        /// Do not change app presence to "Offline" when all apps are disconnected (report
+        /// `noapphandler` instead).
+        NOAPPOFFLINE = 1 => "NOAPPOFFLINE",
+    }
+}

@@ -5,8 +5,10 @@
 //! decoding returns a typed error, never panics.
 
 pub mod bits;
+pub mod build;
 pub mod codes;
 pub mod frame;
+pub mod text;
 
 /// The generated MTCTI3 types (`proto/mtcti3.proto`), named as the document names them.
 #[allow(clippy::all, missing_docs)]
