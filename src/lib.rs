@@ -4,6 +4,7 @@
 //! The modules depend on each other one way only: `ui -> model <- session -> protocol`,
 //! `sim -> protocol`. The binary's edge (`main.rs`, `cli`) wires them together.
 
+pub mod app;
 pub mod model;
 pub mod protocol;
 pub mod session;
