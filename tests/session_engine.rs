@@ -125,6 +125,10 @@ struct Harness {
     /// Every subscribe id ever used, with what it subscribed.
     subs: HashMap<i32, pb::Subscribe>,
     notify_id: i32,
+    /// Events taken from the engine while advancing the clock.
+    pending: Vec<SessionEvent>,
+    /// Answer the engine's pings at once, as a live PBX does.
+    auto_pong: bool,
 }
 
 impl Harness {
@@ -137,6 +141,8 @@ impl Harness {
             open: HashMap::new(),
             subs: HashMap::new(),
             notify_id: 0,
+            pending: Vec::new(),
+            auto_pong: true,
         }
     }
 
@@ -213,7 +219,9 @@ impl Harness {
     }
 
     fn events(&mut self) -> Vec<SessionEvent> {
-        std::iter::from_fn(|| self.s.poll_event()).collect()
+        let mut evs = std::mem::take(&mut self.pending);
+        evs.extend(std::iter::from_fn(|| self.s.poll_event()));
+        evs
     }
 
     /// Model events other than connection-state updates (round-trip figures change often).
@@ -234,6 +242,12 @@ impl Harness {
         while let Some(t) = self.s.poll_timeout().filter(|t| *t <= end) {
             self.now = self.now.max(t);
             self.s.handle_timeout(self.now);
+            while let Some(ev) = self.s.poll_event() {
+                if ev == SessionEvent::Ping && self.auto_pong {
+                    self.s.handle_pong(self.now);
+                }
+                self.pending.push(ev);
+            }
         }
         self.now = end;
     }
@@ -1007,4 +1021,35 @@ fn an_unanswered_subscribe_frees_its_window_slot() {
             .any(|e| matches!(e, SessionEvent::Synced(_)))
     );
     assert_eq!(h.s.sync_report().subscribed, 3);
+}
+
+#[test]
+fn a_quiet_link_is_pinged_and_a_dead_one_reconnected() {
+    let (mut h, _) = Harness::synced(1, 1);
+    h.auto_pong = false;
+    h.events();
+    // Frames keep the link alive: no ping while the PBX talks.
+    for _ in 0..4 {
+        h.advance(Duration::from_secs(20));
+        h.feed(response(999_999, 0));
+    }
+    assert!(!h.events().contains(&SessionEvent::Ping));
+    // Quiet for 30 s: a ping. A pong answers it.
+    h.advance(Duration::from_secs(30));
+    assert!(h.events().contains(&SessionEvent::Ping));
+    h.s.handle_pong(h.now);
+    h.advance(Duration::from_secs(30));
+    assert!(h.events().contains(&SessionEvent::Ping));
+    assert!(h.s.is_connected());
+    // No answer at all for 75 s: the link is dropped and a reconnect scheduled.
+    h.advance(Duration::from_secs(44));
+    assert!(h.s.is_connected(), "74 s without an answer is not yet dead");
+    h.advance(Duration::from_secs(1));
+    let evs = h.events();
+    assert!(evs.contains(&SessionEvent::Disconnect), "{evs:?}");
+    assert!(!h.s.is_connected());
+    assert!(matches!(
+        h.s.model().connection(),
+        ConnectionState::Reconnecting { reason, .. } if reason.contains("no answer")
+    ));
 }

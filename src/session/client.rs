@@ -147,6 +147,7 @@ async fn run(
     loop {
         // Drain the engine: events to the mailbox, frames to the socket.
         let mut close = false;
+        let mut ping = false;
         {
             let mut mb = shared.lock();
             while let Some(ev) = engine.poll_event() {
@@ -157,7 +158,17 @@ async fn run(
                         let tls = tls.clone();
                         dialing = Some(Box::pin(async move { open(&ep, tls).await }));
                     }
-                    SessionEvent::Close => close = true,
+                    SessionEvent::Shutdown => close = true,
+                    SessionEvent::Disconnect => {
+                        if let Some(sock) = ws.take() {
+                            // The engine has given up on it; closing is a courtesy.
+                            tokio::spawn(async move {
+                                let mut sock = sock;
+                                let _ = sock.close(None).await;
+                            });
+                        }
+                    }
+                    SessionEvent::Ping => ping = true,
                     SessionEvent::Model(m) => mb.model.push(m),
                     SessionEvent::Synced(r) => mb.other.push(Update::Synced(r)),
                     SessionEvent::SubscribeFailed(f) => mb.other.push(Update::SubscribeFailed(f)),
@@ -167,11 +178,14 @@ async fn run(
         shared.wake.notify_one();
         if let Some(sock) = ws.as_mut() {
             let mut result = Ok(());
-            while let Some(frame) = engine.poll_transmit() {
-                result = sock.feed(WsMessage::Binary(frame.into())).await;
-                if result.is_err() {
+            if ping {
+                result = sock.feed(WsMessage::Ping(Vec::new().into())).await;
+            }
+            while result.is_ok() {
+                let Some(frame) = engine.poll_transmit() else {
                     break;
-                }
+                };
+                result = sock.feed(WsMessage::Binary(frame.into())).await;
             }
             if result.is_ok() {
                 // Also sends any pong owed for a ping.
@@ -237,7 +251,9 @@ async fn run(
                     Some(Ok(WsMessage::Binary(b))) => engine.handle_frame(now, &b),
                     // MTCTI3 never sends text: the engine counts it as malformed.
                     Some(Ok(WsMessage::Text(t))) => engine.handle_frame(now, t.as_bytes()),
-                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => {}
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => {
+                        engine.handle_pong(now);
+                    }
                     Some(Ok(WsMessage::Close(frame))) => {
                         ws = None;
                         let why = match frame {

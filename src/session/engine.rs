@@ -82,6 +82,9 @@ pub struct SessionConfig {
     /// After a line is subscribed again, its old appearances that the PBX has not reported
     /// again within this long end.
     pub resync_settle: Duration,
+    /// When nothing has arrived for this long, ping the PBX; when nothing has arrived for
+    /// two and a half times this long, the link is taken as dead and reconnected.
+    pub keepalive: Duration,
     /// Backoff between connection attempts.
     pub reconnect: BackoffConfig,
     /// Backoff before subscribing again (MTCTISESS_TOOMANY, SubscribeTerminated).
@@ -99,6 +102,7 @@ impl Default for SessionConfig {
             subscription_timeout_secs: 3600,
             response_timeout: Duration::from_secs(30),
             resync_settle: Duration::from_secs(10),
+            keepalive: Duration::from_secs(30),
             reconnect: BackoffConfig::RECONNECT,
             resubscribe: BackoffConfig::RESUBSCRIBE,
             seed: 0x1970_0101,
@@ -182,8 +186,13 @@ pub enum SessionEvent {
     /// Open the connection now (the I/O driver answers with `handle_connected` or
     /// `handle_closed`).
     Connect,
-    /// Close the connection (the session was shut down).
-    Close,
+    /// Close the current connection; the engine already treats it as closed (it stopped
+    /// answering) and schedules what comes next.
+    Disconnect,
+    /// Send a websocket ping: the link has been quiet for a while.
+    Ping,
+    /// Close the connection and end: the session was shut down.
+    Shutdown,
     /// The model changed.
     Model(ModelEvent),
     /// Every subscription wanted on this connection has been answered.
@@ -261,6 +270,7 @@ enum Request {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 enum Timer {
     Reconnect,
+    Keepalive,
     Response(i32),
     Refresh(Entity),
     Resync(Entity),
@@ -302,6 +312,7 @@ pub struct Session {
     synced: bool,
     failures: Vec<SubscribeFailure>,
     srtt: Option<Duration>,
+    last_rx: Instant,
     counters: Counters,
 }
 
@@ -329,6 +340,7 @@ impl Session {
             synced: false,
             failures: Vec::new(),
             srtt: None,
+            last_rx: now,
             counters: Counters::default(),
         };
         s.connect_now(now);
@@ -430,6 +442,8 @@ impl Session {
         tracing::info!(attempt = self.attempt, "connected");
         self.link = Link::Up(now);
         self.reconnect.up(now);
+        self.last_rx = now;
+        self.arm_keepalive(now);
         self.lines_seen = false;
         self.synced = false;
         self.failures.clear();
@@ -507,18 +521,25 @@ impl Session {
         }
     }
 
-    /// Stop for good: the driver closes the link ([`SessionEvent::Close`]).
+    /// Stop for good: the driver closes the link and ends ([`SessionEvent::Shutdown`]).
     pub fn shutdown(&mut self, _now: Instant) {
         if self.link == Link::Stopped {
             return;
         }
         self.reset_connection();
         self.link = Link::Stopped;
-        self.events.push_back(SessionEvent::Close);
+        self.events.push_back(SessionEvent::Shutdown);
         self.model.set_connection(ConnectionState::Stopped {
             kind: StopKind::Shutdown,
             reason: Text::from("stopped"),
         });
+    }
+
+    /// A websocket pong (or any other sign of life that is not a frame) arrived.
+    pub fn handle_pong(&mut self, now: Instant) {
+        if self.is_connected() {
+            self.last_rx = now;
+        }
     }
 
     /// A binary websocket frame arrived.
@@ -528,6 +549,7 @@ impl Session {
             tracing::debug!("frame while not connected; ignored");
             return;
         }
+        self.last_rx = now;
         let msg = match crate::protocol::decode(frame, self.config.framing) {
             Ok(m) => m,
             Err(e) => {
@@ -559,6 +581,7 @@ impl Session {
                         self.connect_now(now);
                     }
                 }
+                Timer::Keepalive => self.keepalive(now),
                 Timer::Response(requestid) => self.on_response_timeout(now, requestid),
                 Timer::Refresh(entity) => self.refresh(now, entity),
                 Timer::Resync(entity) => {
@@ -582,6 +605,43 @@ impl Session {
 
     // ----------------------------------------------------------------------------------------
     // Connection
+
+    fn arm_keepalive(&mut self, now: Instant) {
+        if !self.config.keepalive.is_zero() {
+            self.timers
+                .set(Timer::Keepalive, now + self.config.keepalive);
+        }
+    }
+
+    fn keepalive(&mut self, now: Instant) {
+        if !self.is_connected() || self.config.keepalive.is_zero() {
+            return;
+        }
+        let every = self.config.keepalive;
+        let dead_after = every.mul_f64(2.5);
+        let idle = now.saturating_duration_since(self.last_rx);
+        if idle >= dead_after {
+            tracing::warn!(
+                idle_ms = idle.as_millis() as u64,
+                "the PBX stopped answering"
+            );
+            self.events.push_back(SessionEvent::Disconnect);
+            self.handle_closed(
+                now,
+                Disconnect::Failed(format!("no answer from the PBX for {} s", idle.as_secs())),
+            );
+            return;
+        }
+        if idle < every {
+            self.timers.set(Timer::Keepalive, self.last_rx + every);
+            return;
+        }
+        self.events.push_back(SessionEvent::Ping);
+        self.timers.set(
+            Timer::Keepalive,
+            (now + every).min(self.last_rx + dead_after),
+        );
+    }
 
     fn connect_now(&mut self, _now: Instant) {
         self.attempt += 1;
