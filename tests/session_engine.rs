@@ -915,6 +915,14 @@ fn a_rejected_login_is_never_retried_on_its_own() {
     // Asked again, it tries once.
     h.s.retry(h.now);
     assert_eq!(h.events().first(), Some(&SessionEvent::Connect));
+
+    // Stopped again, it can still be shut down (the driver must hear it to end).
+    h.s.handle_closed(h.now, Disconnect::LoginRejected("HTTP 401".into()));
+    h.events();
+    h.s.shutdown(h.now);
+    assert!(h.events().contains(&SessionEvent::Shutdown));
+    h.s.retry(h.now);
+    assert!(h.events().is_empty(), "nothing after a shutdown");
 }
 
 #[test]
@@ -976,6 +984,9 @@ fn the_version_is_kept_when_it_comes_and_never_waited_for() {
     );
     assert_eq!(h.s.model().version(), None);
 
+    // A RequestResponse may come first (IP Office acknowledges every request that carries a
+    // requestid); the version still follows in GeneralData.
+    h.feed(response(version_request, 0));
     h.feed(frame(P::Generaldata(pb::GeneralData {
         responseid: version_request,
         payload: Some(pb::general_data::Payload::Versioninfo(

@@ -199,6 +199,7 @@ pub async fn run(config: &Config, wait: Duration) -> Outcome {
         }
     };
     handle.shutdown();
-    handle.join().await;
+    // The session closes its link politely; never let that hold up the exit for long.
+    let _ = tokio::time::timeout(Duration::from_secs(3), handle.join()).await;
     outcome
 }

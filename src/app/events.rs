@@ -127,7 +127,8 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> (Exit, Option<String>)
         }
     };
     handle.shutdown();
-    handle.join().await;
+    // The session closes its link politely; never let that hold up the exit for long.
+    let _ = tokio::time::timeout(Duration::from_secs(3), handle.join()).await;
     result
 }
 

@@ -5,6 +5,7 @@ pub mod check;
 pub mod config;
 pub mod events;
 pub mod logging;
+pub mod simconfig;
 
 /// Exit codes: one per class of problem, so scripts (and people) know what to fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

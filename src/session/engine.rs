@@ -313,6 +313,7 @@ pub struct Session {
     failures: Vec<SubscribeFailure>,
     srtt: Option<Duration>,
     last_rx: Instant,
+    shut_down: bool,
     counters: Counters,
 }
 
@@ -341,6 +342,7 @@ impl Session {
             failures: Vec::new(),
             srtt: None,
             last_rx: now,
+            shut_down: false,
             counters: Counters::default(),
         };
         s.connect_now(now);
@@ -511,6 +513,9 @@ impl Session {
     /// Try to connect now: after a stop (the user asks again), or to cut a reconnect wait
     /// short. Does nothing while connecting or connected.
     pub fn retry(&mut self, now: Instant) {
+        if self.shut_down {
+            return;
+        }
         match self.link {
             Link::Stopped | Link::Waiting => {
                 self.reconnect.reset();
@@ -523,9 +528,10 @@ impl Session {
 
     /// Stop for good: the driver closes the link and ends ([`SessionEvent::Shutdown`]).
     pub fn shutdown(&mut self, _now: Instant) {
-        if self.link == Link::Stopped {
+        if self.shut_down {
             return;
         }
+        self.shut_down = true;
         self.reset_connection();
         self.link = Link::Stopped;
         self.events.push_back(SessionEvent::Shutdown);
@@ -876,7 +882,10 @@ impl Session {
         let code = ResultCode::from_code(r.result);
         match request {
             Request::Version => {
-                if !code.is_success() {
+                if code.is_success() {
+                    // The version itself comes in a GeneralData with the same id.
+                    self.requests.insert(r.requestid, (Request::Version, sent));
+                } else {
                     tracing::info!(%code, "version not available");
                 }
             }
