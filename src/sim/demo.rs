@@ -142,7 +142,16 @@ impl Site {
                 "3200".to_string(),
                 "7777".to_string(),
             ],
-            traffic: Traffic::default(),
+            // Agents are seldom free at the peak, so users' own calls are offered often; they
+            // happen only when the user is free.
+            traffic: Traffic {
+                direct_in_per_user_hour: 2.0,
+                direct_out_per_user_hour: 2.0,
+                internal_per_user_hour: 1.0,
+                park_chance: 0.5,
+                parked_for: 45..=150,
+                ..Traffic::default()
+            },
             warmup: Duration::from_secs(20 * 60),
             ..Site::default()
         }

@@ -696,7 +696,7 @@ async fn serve_socket(
                     break;
                 }
                 None => {
-                    let _ = sink.send(close(CloseCode::Away, "the simulator is stopping")).await;
+                    let _ = sink.send(close(CloseCode::Away, "closed by the simulator")).await;
                     break;
                 }
             },

@@ -438,6 +438,10 @@ pub struct Traffic {
     pub priority_weights: [f64; 3],
     /// Voicemail message length (the time a call spends answered by voicemail).
     pub voicemail_message: RangeInclusive<u32>,
+    /// The chance that a user parks an answered direct call for a colleague.
+    pub park_chance: f64,
+    /// How long a parked call waits before a free colleague picks it up.
+    pub parked_for: RangeInclusive<u32>,
     /// The arrival rate's daily curve.
     pub curve: DailyCurve,
 }
@@ -460,6 +464,8 @@ impl Default for Traffic {
             withheld_chance: 0.06,
             priority_weights: [0.7, 0.2, 0.1],
             voicemail_message: 20..=60,
+            park_chance: 0.15,
+            parked_for: 20..=90,
             curve: DailyCurve::default(),
         }
     }
@@ -472,6 +478,7 @@ impl Traffic {
             direct_in_per_user_hour: 0.0,
             direct_out_per_user_hour: 0.0,
             internal_per_user_hour: 0.0,
+            park_chance: 0.0,
             ..Traffic::default()
         }
     }
@@ -729,6 +736,8 @@ impl Site {
         check_range("answer_delay", &t.answer_delay)?;
         check_range("direct_talk", &t.direct_talk)?;
         check_range("voicemail_message", &t.voicemail_message)?;
+        check_range("parked_for", &t.parked_for)?;
+        check_chance("park_chance", t.park_chance)?;
         check_chance("no_answer_chance", t.no_answer_chance)?;
         check_chance("outbound_answer_chance", t.outbound_answer_chance)?;
         check_chance("named_caller_chance", t.named_caller_chance)?;

@@ -76,7 +76,10 @@ impl Pbx {
                     self.end_call(c, None, false);
                 }
             }
+            Timer::Park(c, e) if self.epoch_is(c, e) => self.park_connected(c),
+            Timer::Unpark(c) => self.unpark(c),
             Timer::Answer(..)
+            | Timer::Park(..)
             | Timer::RingTimeout(..)
             | Timer::HangUp(..)
             | Timer::FarAnswer(..)
@@ -356,6 +359,7 @@ impl Pbx {
                     callid,
                     state: LegState::Ringing,
                     outbound: false,
+                    pickup: false,
                     peer: None,
                 });
             }
@@ -484,6 +488,11 @@ impl Pbx {
             self.draw_ms(&self.traffic.direct_talk.clone())
         };
         self.schedule_in(talk, Timer::HangUp(key, epoch));
+        if kind == CallKind::DirectIn && self.rng.random_bool(self.traffic.park_chance) {
+            // Parked for a colleague some way into the conversation (before it would end).
+            let at = self.rng.random_range(0..talk.max(1));
+            self.schedule_in(at, Timer::Park(key, epoch));
+        }
         for o in others {
             self.after_user_free(o);
         }
@@ -751,6 +760,91 @@ impl Pbx {
         }
     }
 
+    /// The user parks the connected call in a free slot; a colleague picks it up later.
+    fn park_connected(&mut self, key: CallKey) {
+        let occupied = &self.park;
+        let Some(slot) = self
+            .park_slots
+            .iter()
+            .find(|s| !occupied.contains_key(*s))
+            .cloned()
+        else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        if call.park.is_some() {
+            return;
+        }
+        call.epoch += 1;
+        let users: Vec<UserId> = call.legs.iter().map(|l| l.user).collect();
+        let callid = next_id(&mut self.park_next_callid);
+        if let Some(call) = self.calls.get_mut(&key) {
+            call.park = Some(super::ParkLeg {
+                slot: slot.clone(),
+                callid,
+            });
+        }
+        self.park.insert(slot, key);
+        for u in &users {
+            self.drop_leg(key, *u, true);
+        }
+        self.emit(Change::Call {
+            line: Line::Park,
+            call: key,
+            callid,
+        });
+        let wait = self.draw_ms(&self.traffic.parked_for.clone());
+        self.schedule_in(wait, Timer::Unpark(key));
+        for u in users {
+            self.after_user_free(u);
+        }
+    }
+
+    /// A free colleague picks the parked call up; with nobody free, the caller gives up.
+    fn unpark(&mut self, key: CallKey) {
+        let Some(park) = self.calls.get(&key).and_then(|c| c.park.clone()) else {
+            return;
+        };
+        let free: Vec<UserId> = self
+            .direct_users
+            .iter()
+            .copied()
+            .filter(|u| self.user_free(*u))
+            .collect();
+        let Some(&user) = free.choose(&mut self.rng) else {
+            self.end_call(key, None, false);
+            return;
+        };
+        self.park.remove(&park.slot);
+        let epoch = match self.calls.get_mut(&key) {
+            Some(call) => {
+                call.park = None;
+                call.epoch += 1;
+                call.epoch
+            }
+            None => return,
+        };
+        self.emit(Change::CallLost {
+            line: Line::Park,
+            call: key,
+            callid: park.callid,
+            reason: NORMAL,
+            this_end_dropped: false,
+        });
+        self.add_leg(key, user, LegState::Connected, None);
+        if let Some(leg) = self
+            .calls
+            .get_mut(&key)
+            .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
+        {
+            leg.pickup = true;
+        }
+        let talk = self.draw_ms(&self.traffic.direct_talk.clone());
+        self.schedule_in(talk, Timer::HangUp(key, epoch));
+    }
+
     // ---------------------------------------------------------------------------------------
     // Users' own calls
 
@@ -813,6 +907,7 @@ impl Pbx {
                 callid,
                 state,
                 outbound: state == LegState::Ringback,
+                pickup: false,
                 peer,
             });
         }

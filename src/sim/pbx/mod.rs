@@ -374,6 +374,8 @@ struct UserLeg {
     callid: i32,
     state: LegState,
     outbound: bool,
+    /// Picked up from a park slot.
+    pickup: bool,
     peer: Option<UserId>,
 }
 
@@ -417,6 +419,8 @@ enum Timer {
     GiveUp(CallKey, u32),
     AcwEnd(UserId, u32),
     ParkedHangUp(CallKey),
+    Park(CallKey, u32),
+    Unpark(CallKey),
 }
 
 /// The whole site's figures at one moment, for a heartbeat line or a test.

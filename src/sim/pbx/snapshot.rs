@@ -190,7 +190,9 @@ impl Pbx {
                 };
                 ci.callid = leg.callid;
                 ci.state = state as i32;
-                ci.direction = if leg.outbound {
+                ci.direction = if leg.pickup {
+                    Direction::Pickup
+                } else if leg.outbound {
                     Direction::Outbound
                 } else {
                     Direction::Inbound
