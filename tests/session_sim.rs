@@ -269,3 +269,57 @@ async fn after_a_pbx_restart_the_session_reconnects_and_nothing_stale_remains() 
     handle.join().await;
     restarted.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_login_stops_until_asked_again_with_fixed_credentials() {
+    use ipo_top::model::{ConnectionState, StopKind};
+    use ipo_top::session::{FailureKind, Secret};
+    let sim = start_sim().await;
+    let s = Scratch::new("relogin");
+    let config = ipo_top::app::config::load(Some(&write_config(&sim, &s.path("client"))))
+        .expect("the written configuration loads");
+    let wrong = ipo_top::session::Endpoint {
+        password: Secret::new("guess"),
+        ..config.endpoint.clone()
+    };
+    let (handle, updates) = spawn(wrong, session_config()).expect("TLS settings");
+    let mut replica = Model::replica();
+
+    // Refused: one attempt, then the session stops and says why.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut refused = 0;
+    while !matches!(
+        replica.connection(),
+        ConnectionState::Stopped {
+            kind: StopKind::LoginRejected,
+            ..
+        }
+    ) {
+        let batch = tokio::time::timeout_at(deadline, updates.next())
+            .await
+            .expect("an update")
+            .expect("the session runs");
+        for u in batch {
+            match u {
+                Update::Model(ev) => replica.apply(&ev),
+                Update::ConnectFailed(e) => {
+                    assert_eq!(e.kind(), FailureKind::Auth);
+                    refused += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(refused, 1, "never retried on its own");
+
+    // Asked again with the right password, it connects and syncs.
+    handle
+        .retry_with(config.endpoint.clone())
+        .expect("TLS settings");
+    let want = sim_now(&sim).await;
+    let mut synced = false;
+    converge(&updates, &mut replica, &mut synced, &want).await;
+    handle.shutdown();
+    handle.join().await;
+    sim.stop().await;
+}
