@@ -14,10 +14,16 @@ use ipo_top::sim::pbx::Caller;
 use serde_json::Value;
 use support::*;
 
-/// Reads the child's stdout on a thread, one parsed line at a time.
-fn lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<Result<Value, String>> {
+/// Reads the child's stdout on a thread, one parsed line at a time. The thread (and with it
+/// the pipe's reading end) ends at the first line after the receiver is dropped.
+fn lines(
+    stdout: std::process::ChildStdout,
+) -> (
+    mpsc::Receiver<Result<Value, String>>,
+    std::thread::JoinHandle<()>,
+) {
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             let parsed = serde_json::from_str::<Value>(&line).map_err(|e| format!("{e}: {line}"));
@@ -26,7 +32,19 @@ fn lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<Result<Value, Stri
             }
         }
     });
-    rx
+    (rx, reader)
+}
+
+/// A change on the site that makes `ipo-top events` write a line.
+async fn rename_someone(sim: &ipo_top::sim::server::ServerHandle, name: &'static str) {
+    sim.with_pbx(move |pbx, _| {
+        let first = pbx.users().next().map(|u| u.id);
+        if let Some(u) = first {
+            pbx.rename_user(u, name);
+        }
+    })
+    .await
+    .expect("the simulator answers");
 }
 
 /// Takes lines until one satisfies `done`, checking every line's envelope on the way.
@@ -71,7 +89,7 @@ async fn events_are_json_lines_and_the_program_leaves_quietly_when_the_pipe_clos
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("ipo-top runs");
-    let rx = lines(child.stdout.take().expect("a stdout pipe"));
+    let (rx, reader) = lines(child.stdout.take().expect("a stdout pipe"));
     let mut seen = Vec::new();
 
     // The site arrives, then the sync is reported.
@@ -111,16 +129,17 @@ async fn events_are_json_lines_and_the_program_leaves_quietly_when_the_pipe_clos
         v["type"] == "call_new" && v["call"]["calling"]["number"] == "01632960777"
     });
 
-    // Close the pipe; the next event finds it closed and the program leaves, exit 0, silent.
+    // Close the pipe: the reader stops at the next line (its write still succeeds) and the
+    // pipe's reading end goes with it; the write after that fails, and the program leaves,
+    // exit 0, silent.
     drop(rx);
-    sim.with_pbx(|pbx, _| {
-        let first = pbx.users().next().map(|u| u.id);
-        if let Some(u) = first {
-            pbx.rename_user(u, "Someone Else");
-        }
-    })
-    .await
-    .expect("the simulator answers");
+    rename_someone(&sim, "Someone Else").await;
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(reader.join());
+    });
+    assert!(done_rx.recv_timeout(PATIENCE).is_ok(), "the reader ended");
+    rename_someone(&sim, "Someone Else Again").await;
     let mut stderr = child.stderr.take().expect("a stderr pipe");
     let status = wait_child(child);
     let mut err = String::new();
