@@ -79,6 +79,10 @@ pub struct SimArgs {
     /// Seconds between heartbeat lines (0 for none).
     #[arg(long, default_value_t = 10)]
     pub heartbeat: u64,
+    /// Write a client configuration for this simulator into DIR (config.toml, a password file
+    /// only you can read, and the CA), so that `ipo-top --config DIR/config.toml check` works.
+    #[arg(long, value_name = "DIR")]
+    pub write_config: Option<PathBuf>,
 }
 
 fn read_password_file(path: &Path) -> Result<String> {
@@ -148,6 +152,7 @@ pub fn run(args: SimArgs) -> Result<()> {
         )
         .init();
     let (password, shown) = password(&args)?;
+    let client_password = args.write_config.as_ref().map(|_| password.clone());
     let tls = tls_identity(&args)?;
     let seed = args
         .seed
@@ -212,6 +217,20 @@ pub fn run(args: SimArgs) -> Result<()> {
         println!("password: {shown}");
         println!("ca_file: {ca_line}");
         println!("fingerprint: {}", handle.fingerprint());
+        if let (Some(dir), Some(pw)) = (&args.write_config, &client_password) {
+            let written = ipo_top::app::simconfig::write(
+                dir,
+                &ipo_top::app::simconfig::SimAccess {
+                    listen: handle.local_addr(),
+                    username: handle.username(),
+                    password: pw,
+                    ca_pem: handle.ca_pem(),
+                    fingerprint: handle.fingerprint(),
+                },
+            )
+            .with_context(|| format!("cannot write a client configuration into {}", dir.display()))?;
+            println!("client config: {}", written.config.display());
+        }
         println!("Ctrl-C stops the simulator.");
         let every = Duration::from_secs(args.heartbeat.max(1));
         let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);

@@ -1,0 +1,337 @@
+//! What the model tells its readers: typed events, cheap to clone (records are shared), fit to
+//! be coalesced for a slow reader, and serialisable for `events --json`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Serialize, Serializer};
+
+use super::call::{Appearance, CallChanges, CallState, EndReason};
+use super::ids::{AppearanceId, Guid, Text};
+use super::queue::Queue;
+use super::user::{AgentState, User};
+
+/// Why the session stopped trying.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopKind {
+    /// The PBX refused the credentials (HTTP 401 or 403). Retrying on its own could get the
+    /// service user locked out, so the session waits until someone asks again.
+    LoginRejected,
+    /// The application asked the session to stop.
+    Shutdown,
+}
+
+/// The link to the PBX as the supervisor should see it.
+#[derive(Clone, PartialEq, Debug, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// Nothing attempted yet.
+    Idle,
+    /// Opening the secure websocket.
+    Connecting {
+        /// 1 for the first attempt, counting up while attempts fail.
+        attempt: u32,
+    },
+    /// Connected; subscriptions are being made. Data may still be stale or incomplete.
+    Syncing {
+        /// Subscriptions the PBX has confirmed.
+        confirmed: usize,
+        /// Subscriptions wanted.
+        wanted: usize,
+    },
+    /// Connected and every subscription has been answered.
+    Connected {
+        /// The latest request round trip, in milliseconds.
+        round_trip_ms: Option<f64>,
+    },
+    /// The link is down; the next attempt is scheduled. What the model shows is stale.
+    Reconnecting {
+        /// When the next attempt starts.
+        #[serde(skip)]
+        at: Instant,
+        /// How long until then, from when the link went down, in milliseconds.
+        retry_in_ms: u64,
+        /// Why the link went down.
+        reason: Text,
+    },
+    /// The session stopped and will not try again by itself.
+    Stopped {
+        /// What kind of stop.
+        kind: StopKind,
+        /// The reason, in words.
+        reason: Text,
+    },
+}
+
+impl ConnectionState {
+    /// Whether the model is being kept live right now (data may still be syncing).
+    pub fn is_up(&self) -> bool {
+        matches!(
+            self,
+            ConnectionState::Syncing { .. } | ConnectionState::Connected { .. }
+        )
+    }
+}
+
+/// Why a user or queue left the model.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoveReason {
+    /// The lines list deleted it.
+    Deleted,
+    /// The PBX answered its subscription with "not found" (MTCTISESS_USERNOTFOUND or
+    /// MTCTISESS_NOTFOUND).
+    NotFound,
+}
+
+fn arc<T: Serialize, S: Serializer>(v: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
+    T::serialize(v, s)
+}
+
+/// One change to the model.
+#[derive(Clone, PartialEq, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ModelEvent {
+    /// The link changed state.
+    Connection {
+        /// The new state.
+        state: ConnectionState,
+    },
+    /// The PBX reported its version.
+    Version {
+        /// e.g. "IP Office 11.1.0.0 build 600".
+        text: Text,
+    },
+    /// A user appeared in the lines list.
+    UserAdded {
+        /// The user.
+        #[serde(serialize_with = "arc")]
+        user: Arc<User>,
+    },
+    /// A user changed: name, status, or derived agent state.
+    UserChanged {
+        /// The user now.
+        #[serde(serialize_with = "arc")]
+        user: Arc<User>,
+        /// The agent state before, when it changed.
+        agent_from: Option<AgentState>,
+    },
+    /// A user left the model (its calls ended first).
+    UserRemoved {
+        /// The user's identity.
+        guid: Guid,
+        /// Its last extension.
+        extn: Text,
+        /// Its last name.
+        name: Text,
+        /// Why.
+        reason: RemoveReason,
+    },
+    /// A queue appeared in the lines list.
+    QueueAdded {
+        /// The queue.
+        #[serde(serialize_with = "arc")]
+        queue: Arc<Queue>,
+    },
+    /// A queue changed.
+    QueueChanged {
+        /// The queue now.
+        #[serde(serialize_with = "arc")]
+        queue: Arc<Queue>,
+    },
+    /// A queue left the model (its calls ended first).
+    QueueRemoved {
+        /// The queue's identity.
+        guid: Guid,
+        /// Its last number.
+        extn: Text,
+        /// Its last name.
+        name: Text,
+        /// Why.
+        reason: RemoveReason,
+    },
+    /// Whether the park server can be followed changed.
+    ParkServer {
+        /// The PBX says the park server can be subscribed.
+        available: bool,
+    },
+    /// A call appearance was seen for the first time.
+    CallNew {
+        /// The appearance.
+        #[serde(serialize_with = "arc")]
+        call: Arc<Appearance>,
+    },
+    /// A call appearance changed.
+    CallChanged {
+        /// The appearance now.
+        #[serde(serialize_with = "arc")]
+        call: Arc<Appearance>,
+        /// The state before, when it changed.
+        from: Option<CallState>,
+        /// What changed.
+        changes: CallChanges,
+    },
+    /// A call appearance ended.
+    CallEnded {
+        /// The appearance as last seen.
+        #[serde(serialize_with = "arc")]
+        call: Arc<Appearance>,
+        /// Why it ended.
+        reason: EndReason,
+    },
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+enum Slot {
+    Connection,
+    Version,
+    Park,
+    User(Guid),
+    Queue(Guid),
+    Call(AppearanceId),
+}
+
+impl ModelEvent {
+    fn slot(&self) -> Option<Slot> {
+        Some(match self {
+            ModelEvent::Connection { .. } => Slot::Connection,
+            ModelEvent::Version { .. } => Slot::Version,
+            ModelEvent::ParkServer { .. } => Slot::Park,
+            ModelEvent::UserAdded { user } | ModelEvent::UserChanged { user, .. } => {
+                Slot::User(user.guid.clone())
+            }
+            ModelEvent::QueueAdded { queue } | ModelEvent::QueueChanged { queue } => {
+                Slot::Queue(queue.guid.clone())
+            }
+            ModelEvent::CallNew { call } | ModelEvent::CallChanged { call, .. } => {
+                Slot::Call(call.id)
+            }
+            ModelEvent::UserRemoved { .. }
+            | ModelEvent::QueueRemoved { .. }
+            | ModelEvent::CallEnded { .. } => return None,
+        })
+    }
+
+    /// Folds a later event about the same thing into this one.
+    fn absorb(self, later: ModelEvent) -> ModelEvent {
+        use ModelEvent as E;
+        match (self, later) {
+            (E::UserAdded { .. }, E::UserChanged { user, .. }) => E::UserAdded { user },
+            (
+                E::UserChanged { agent_from: a, .. },
+                E::UserChanged {
+                    user,
+                    agent_from: b,
+                },
+            ) => {
+                let agent_from = a.or(b).filter(|from| *from != user.agent.state);
+                E::UserChanged { user, agent_from }
+            }
+            (E::QueueAdded { .. }, E::QueueChanged { queue }) => E::QueueAdded { queue },
+            (E::CallNew { .. }, E::CallChanged { call, .. }) => E::CallNew { call },
+            (
+                E::CallChanged {
+                    from: a,
+                    changes: ca,
+                    ..
+                },
+                E::CallChanged {
+                    call,
+                    from: b,
+                    changes: cb,
+                },
+            ) => E::CallChanged {
+                call,
+                from: a.or(b),
+                changes: ca.union(cb),
+            },
+            (_, later) => later,
+        }
+    }
+}
+
+/// Collects model events for a reader that takes them in bursts, folding events about the same
+/// user, queue or appearance into one, so a slow reader gets the latest picture without a
+/// backlog. New and ended appearances are never folded away: statistics count them.
+#[derive(Default, Debug)]
+pub struct Coalescer {
+    slots: Vec<Option<ModelEvent>>,
+    index: HashMap<Slot, usize>,
+    live: usize,
+}
+
+impl Coalescer {
+    /// An empty coalescer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an event, folding it into a pending one about the same thing.
+    pub fn push(&mut self, ev: ModelEvent) {
+        let ended = match &ev {
+            ModelEvent::CallEnded { call, .. } => Some(Slot::Call(call.id)),
+            ModelEvent::UserRemoved { guid, .. } => Some(Slot::User(guid.clone())),
+            ModelEvent::QueueRemoved { guid, .. } => Some(Slot::Queue(guid.clone())),
+            _ => None,
+        };
+        if let Some(slot) = ended {
+            // Nothing after an end folds into what came before it.
+            self.index.remove(&slot);
+        }
+        let ev = match ev.slot() {
+            Some(slot) => {
+                let folded = match self.index.remove(&slot) {
+                    Some(i) => match self.slots.get_mut(i).and_then(Option::take) {
+                        Some(earlier) => {
+                            self.live -= 1;
+                            earlier.absorb(ev)
+                        }
+                        None => ev,
+                    },
+                    None => ev,
+                };
+                self.index.insert(slot, self.slots.len());
+                folded
+            }
+            None => ev,
+        };
+        self.slots.push(Some(ev));
+        self.live += 1;
+        if self.slots.len() > 64 && self.live * 2 < self.slots.len() {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        self.index.clear();
+        for ev in old.into_iter().flatten() {
+            if let Some(slot) = ev.slot() {
+                self.index.insert(slot, self.slots.len());
+            }
+            self.slots.push(Some(ev));
+        }
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// How many events are pending.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Takes every pending event, oldest first.
+    pub fn take(&mut self) -> Vec<ModelEvent> {
+        self.index.clear();
+        self.live = 0;
+        std::mem::take(&mut self.slots)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}

@@ -1,0 +1,326 @@
+//! Users (agents, the supervisor, anyone with an extension) and their derived agent state.
+
+use std::fmt;
+use std::time::Instant;
+
+use serde::{Serialize, Serializer};
+
+use super::call::{Absence, Appearance};
+use super::ids::{Guid, Text};
+
+/// A user function named by a bit of the user's `featuresavailable`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+pub enum UserFunction {
+    /// Set or unset Do Not Disturb (bit 1).
+    Sac,
+    /// Change absence text (bit 2).
+    Absence,
+    /// Change mobile twinning (bit 3).
+    Ec500,
+    /// Hot-desk to another extension (bit 4).
+    Login,
+    /// Send short codes (bit 5).
+    ShortCode,
+    /// MakeCall: needed for barge, pickup and unpark from this user (bit 6).
+    MakeCall,
+    /// Set forward unconditional (bit 7).
+    Fwdu,
+    /// Change the application presence string (bit 9).
+    App,
+}
+
+impl UserFunction {
+    /// Every function, lowest bit first.
+    pub const ALL: [UserFunction; 8] = [
+        UserFunction::Sac,
+        UserFunction::Absence,
+        UserFunction::Ec500,
+        UserFunction::Login,
+        UserFunction::ShortCode,
+        UserFunction::MakeCall,
+        UserFunction::Fwdu,
+        UserFunction::App,
+    ];
+
+    /// Its bit in `featuresavailable`.
+    pub const fn bit(self) -> u32 {
+        match self {
+            UserFunction::Sac => 1,
+            UserFunction::Absence => 2,
+            UserFunction::Ec500 => 3,
+            UserFunction::Login => 4,
+            UserFunction::ShortCode => 5,
+            UserFunction::MakeCall => 6,
+            UserFunction::Fwdu => 7,
+            UserFunction::App => 9,
+        }
+    }
+
+    /// The document's short name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            UserFunction::Sac => "SAC",
+            UserFunction::Absence => "ABSENCE",
+            UserFunction::Ec500 => "EC500",
+            UserFunction::Login => "LOGIN",
+            UserFunction::ShortCode => "SHORTCODE",
+            UserFunction::MakeCall => "MAKECALL",
+            UserFunction::Fwdu => "FWDU",
+            UserFunction::App => "APP",
+        }
+    }
+}
+
+/// A user's `featuresavailable`. Bit 0 (VALID) says whether the field is populated at all:
+/// older systems leave it empty, and then nothing can be concluded from it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct UserFeatureBits(pub u32);
+
+impl UserFeatureBits {
+    /// Whether the PBX populated the field (VALID, bit 0).
+    pub const fn is_valid(self) -> bool {
+        self.0 & 1 != 0
+    }
+
+    /// Whether `f` may be used: its bit is set, or the field is not populated (VALID unset), in
+    /// which case the PBX is the judge.
+    pub const fn allows(self, f: UserFunction) -> bool {
+        !self.is_valid() || self.0 & (1u32 << f.bit()) != 0
+    }
+
+    /// The raw bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Debug for UserFeatureBits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{:08X}", self.0)?;
+        if self.is_valid() {
+            for func in UserFunction::ALL {
+                if self.allows(func) {
+                    write!(f, " {}", func.name())?;
+                }
+            }
+        } else {
+            f.write_str(" (not populated)")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for UserFeatureBits {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        if !self.is_valid() {
+            return s.serialize_none();
+        }
+        let mut seq = s.serialize_seq(None)?;
+        for f in UserFunction::ALL {
+            if self.allows(f) {
+                seq.serialize_element(f.name())?;
+            }
+        }
+        seq.end()
+    }
+}
+
+/// Voicemail box counters.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize)]
+pub struct Mailbox {
+    /// New messages.
+    pub new: i32,
+    /// Old messages.
+    pub old: i32,
+    /// Saved messages.
+    pub saved: i32,
+}
+
+/// Forwarding settings of a user.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+pub struct Forwarding {
+    /// Forward unconditional is on.
+    pub unconditional: bool,
+    /// Forward on busy is on.
+    pub busy: bool,
+    /// Forward on no answer is on.
+    pub no_answer: bool,
+    /// Hunt group calls follow forward unconditional.
+    pub hunt_group: bool,
+    /// Forward unconditional destination.
+    pub unconditional_number: Text,
+    /// Forward on busy destination, if different.
+    pub busy_number: Text,
+    /// Forward unconditional goes to voicemail.
+    pub to_voicemail: bool,
+}
+
+/// A user's status from its user Notify: everything the PBX reports about the user itself.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+pub struct UserStatus {
+    /// Full name.
+    pub full_name: Text,
+    /// Email address.
+    pub email: Text,
+    /// Locale code.
+    pub language: Text,
+    /// What may be changed on this user.
+    pub features: UserFeatureBits,
+    /// Do not disturb.
+    pub dnd: bool,
+    /// Barred from external calls.
+    pub barred: bool,
+    /// Ex-directory.
+    pub ex_directory: bool,
+    /// Voicemail enabled.
+    pub voicemail: bool,
+    /// The extension the user is logged in at (hot desking), if any.
+    pub logged_in_extn: Text,
+    /// The user has no working phone.
+    pub extn_fault: bool,
+    /// The user is not logged in anywhere.
+    pub logged_off: bool,
+    /// Absence text, when set.
+    pub absence: Option<Absence>,
+    /// Voicemail counters (with the MAILBOX subscription flag).
+    pub mailbox: Option<Mailbox>,
+    /// Application presence string.
+    pub app: Text,
+    /// No application is registered that can edit the app field.
+    pub no_app_handler: bool,
+    /// Mobile twinning on.
+    pub ec500: bool,
+    /// Forwarding.
+    pub forwarding: Forwarding,
+    /// Allowed to forward off-switch.
+    pub offswitch: bool,
+}
+
+/// What a supervisor sees an agent doing, derived from the user's status and its call
+/// appearances (most telling first: a fault or log-off hides everything else, talking hides a
+/// second call ringing).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum AgentState {
+    /// Not yet reported by the PBX.
+    #[default]
+    Unknown,
+    /// The user has no working phone.
+    Fault,
+    /// Not logged in anywhere.
+    LoggedOff,
+    /// On a call: talking, or making, transferring or conferencing one.
+    Talking,
+    /// A call rings.
+    Ringing,
+    /// Only held calls.
+    Held,
+    /// After-call work.
+    AfterCallWork,
+    /// Do not disturb, no call.
+    Dnd,
+    /// Idle and reachable.
+    Available,
+}
+
+impl AgentState {
+    /// The short word the agent grid shows.
+    pub const fn word(self) -> &'static str {
+        match self {
+            AgentState::Unknown => "?",
+            AgentState::Fault => "FAULT",
+            AgentState::LoggedOff => "OFF",
+            AgentState::Talking => "TALK",
+            AgentState::Ringing => "RING",
+            AgentState::Held => "HOLD",
+            AgentState::AfterCallWork => "ACW",
+            AgentState::Dnd => "DND",
+            AgentState::Available => "AVAIL",
+        }
+    }
+
+    /// Derives the state from the user's status and its appearances.
+    pub fn derive<'a>(
+        status: Option<&UserStatus>,
+        calls: impl IntoIterator<Item = &'a Appearance>,
+    ) -> AgentState {
+        if let Some(s) = status {
+            if s.extn_fault {
+                return AgentState::Fault;
+            }
+            if s.logged_off {
+                return AgentState::LoggedOff;
+            }
+        }
+        let (mut busy, mut ringing, mut held, mut acw) = (false, false, false, false);
+        for a in calls {
+            let st = a.call.state;
+            busy |= st.is_busy();
+            ringing |= st.is_ringing();
+            held |= st.is_held();
+            acw |= st == super::call::CallState::AfterCallWork;
+        }
+        if busy {
+            AgentState::Talking
+        } else if ringing {
+            AgentState::Ringing
+        } else if held {
+            AgentState::Held
+        } else if acw {
+            AgentState::AfterCallWork
+        } else {
+            match status {
+                None => AgentState::Unknown,
+                Some(s) if s.dnd => AgentState::Dnd,
+                Some(_) => AgentState::Available,
+            }
+        }
+    }
+}
+
+impl fmt::Display for AgentState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+impl Serialize for AgentState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.word())
+    }
+}
+
+/// An agent's derived state and how long it has held it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct AgentStatus {
+    /// The state.
+    pub state: AgentState,
+    /// When the model saw the state begin (or first saw the user, see `observed`).
+    #[serde(skip)]
+    pub since: Instant,
+    /// Whether the model saw the state begin; false when it was already in it when first
+    /// seen, so the time in state is a lower bound.
+    pub observed: bool,
+}
+
+/// A user as the model keeps it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct User {
+    /// Identity from the lines list.
+    pub guid: Guid,
+    /// Extension number.
+    pub extn: Text,
+    /// User name.
+    pub name: Text,
+    /// Status from the user's Notify; `None` until the first one arrives.
+    pub status: Option<UserStatus>,
+    /// The derived agent state.
+    pub agent: AgentStatus,
+}
+
+impl User {
+    /// Whether the user is in DND (false while unknown).
+    pub fn dnd(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| s.dnd)
+    }
+}
