@@ -317,15 +317,25 @@ fn a_large_site_syncs_through_the_window() {
         assert!(h.open.len() <= 64);
         assert!(h.s.outstanding() <= 64);
     }
-    assert_eq!(answered, 300 + 9 + 1);
+    assert_eq!(answered, 300 + 9 + 1 + 1);
 
-    // Every user, queue and the park server, each with the flags the issue gives; ids unique
-    // (Harness::sent checks that), never Ephemeral, never ACTIVAPP.
+    // Every user, queue, the park server and one presence subscription listing every user,
+    // each with the flags the issue gives; ids unique (Harness::sent checks that), never
+    // Ephemeral, never ACTIVAPP.
     let mut users = 0;
     let mut queues = 0;
     let mut park = 0;
+    let mut presence = 0;
     for s in h.subs.values() {
         match &s.payload {
+            Some(pb::subscribe::Payload::Presence(p)) => {
+                presence += 1;
+                assert_eq!(p.entry.len(), 300);
+                assert!((60..=86_400).contains(&s.timeout), "{}", s.timeout);
+                let lrefs: HashSet<i32> = p.entry.iter().map(|e| e.lref).collect();
+                assert_eq!(lrefs.len(), 300, "one lref per user");
+                assert!(p.entry.iter().any(|e| e.presentity == "4101"));
+            }
             Some(pb::subscribe::Payload::User(u)) => {
                 users += 1;
                 assert_eq!((u.flags, u.ccflags), (0x0F, 0xFB));
@@ -346,7 +356,7 @@ fn a_large_site_syncs_through_the_window() {
         }
         assert_eq!(s.timeout, 3600);
     }
-    assert_eq!((users, queues, park), (300, 9, 1));
+    assert_eq!((users, queues, park, presence), (300, 9, 1, 1));
 
     let evs = h.events();
     let synced: Vec<_> = evs
@@ -359,7 +369,7 @@ fn a_large_site_syncs_through_the_window() {
     assert_eq!(synced.len(), 1, "synced once");
     assert_eq!((synced[0].users, synced[0].queues), (300, 9));
     assert!(synced[0].park_available);
-    assert_eq!(synced[0].subscribed, 311);
+    assert_eq!(synced[0].subscribed, 312);
     assert!(synced[0].failed.is_empty());
     assert!(matches!(
         h.s.model().connection(),
@@ -570,7 +580,27 @@ fn lines_changes_apply_live() {
             ..Default::default()
         }),
     ));
-    assert!(h.sent().iter().all(|p| matches!(p, P::Notifyack(_))));
+    // The presence list follows the new extension: the old presentity out, the new one in.
+    let out = h.sent();
+    assert!(matches!(&out[0], P::Notifyack(_)), "{out:?}");
+    let updates: Vec<_> = out
+        .iter()
+        .filter_map(|p| match p {
+            P::Subscribecmd(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(&updates[..], [c] if c.subscribe_id == h.sub_id_of(&Entity::Presence)
+            && matches!(&c.payload, Some(pb::subscribe_cmd::Payload::Presence(u))
+                if u.remove.len() == 1 && u.add.len() == 1 && u.add[0].presentity == "4190"
+                    && u.add[0].lref != u.remove[0].lref)),
+        "{out:?}"
+    );
+    assert!(
+        !out.iter().any(|p| matches!(p, P::Subscribe(_))),
+        "not subscribed again"
+    );
     assert_eq!(
         h.s.model().user_by_extn("4190").map(|u| u.name.to_string()),
         Some("Renamed".into())
@@ -851,7 +881,7 @@ fn a_lost_link_reconnects_with_backoff_and_subscribes_everything_again() {
     h.s.handle_connected(h.now);
     h.sent();
     let resent: Vec<_> = h.open.values().cloned().collect();
-    assert_eq!(resent.len(), 1 + 2 + 1 + 1, "{resent:?}");
+    assert_eq!(resent.len(), 1 + 2 + 1 + 1 + 1, "{resent:?}");
     assert!(resent.iter().all(|s| s.subscribe_id > old_lines));
     h.answer_all(0);
     let q2 = h.sub_id_of(&queue_entity(1));
@@ -1025,13 +1055,16 @@ fn an_unanswered_subscribe_frees_its_window_slot() {
     h.feed(response(stuck_req, 0));
     h.answer_all(0);
     h.advance(Duration::from_secs(2));
-    h.answer_all(0);
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
     assert!(
         h.events()
             .iter()
             .any(|e| matches!(e, SessionEvent::Synced(_)))
     );
-    assert_eq!(h.s.sync_report().subscribed, 3);
+    // Lines, two users, presence.
+    assert_eq!(h.s.sync_report().subscribed, 4);
 }
 
 #[test]
@@ -1063,4 +1096,153 @@ fn a_quiet_link_is_pinged_and_a_dead_one_reconnected() {
         h.s.model().connection(),
         ConnectionState::Reconnecting { reason, .. } if reason.contains("no answer")
     ));
+}
+
+#[test]
+fn presence_reports_after_call_work_that_appearances_never_show() {
+    let (mut h, _) = Harness::synced(2, 1);
+    h.events();
+    let presence_id = h.sub_id_of(&Entity::Presence);
+    let Some(pb::subscribe::Payload::Presence(p)) =
+        h.subs.get(&presence_id).and_then(|s| s.payload.clone())
+    else {
+        panic!("a presence subscription");
+    };
+    let lref = |extn: &str| {
+        p.entry
+            .iter()
+            .find(|e| e.presentity == extn)
+            .map(|e| e.lref)
+            .unwrap_or(-1)
+    };
+    let agent = |h: &Harness| {
+        h.s.model()
+            .user(&Guid::from_bytes(&guid(1)))
+            .map(|u| u.agent.state)
+    };
+    let phone = |h: &mut Harness, lref: i32, phonestate: i32| {
+        h.sent();
+        let n = h.next_notify();
+        h.feed(notify(
+            presence_id,
+            n,
+            pb::notify::Payload::Presence(pb::NotifyPresence {
+                full: 0,
+                entry: vec![pb::NotifyPresentity {
+                    lref,
+                    phonestate,
+                    ..Default::default()
+                }],
+            }),
+        ));
+        let out = h.sent();
+        assert!(
+            matches!(&out[..], [P::Notifyack(a)] if a.notify_id == n),
+            "acked: {out:?}"
+        );
+    };
+    // The user subscription says the agent is there; the call ended with a CallLost, and only
+    // the presence subscription (keyed by the lref we chose) says the phone is in ACW.
+    let u1 = h.sub_id_of(&user_entity(1));
+    let n = h.next_notify();
+    h.feed(notify(
+        u1,
+        n,
+        pb::notify::Payload::User(pb::NotifyUser {
+            extn: "4101".into(),
+            name: "Agent 1".into(),
+            ..Default::default()
+        }),
+    ));
+    assert_eq!(agent(&h), Some(AgentState::Available));
+    phone(&mut h, lref("4101"), 3);
+    assert_eq!(agent(&h), Some(AgentState::AfterCallWork));
+    assert_eq!(
+        h.s.model()
+            .user(&Guid::from_bytes(&guid(1)))
+            .and_then(|u| u.phone),
+        Some(ipo_top::model::PhoneState::AfterCallWork)
+    );
+    // A call ringing beats ACW; the PBX says idle again: available.
+    let n = h.next_notify();
+    h.feed(notify(
+        u1,
+        n,
+        calls(
+            vec![callinfo(4, pb::call_info::State::Ringing, 0x20)],
+            vec![],
+        ),
+    ));
+    assert_eq!(agent(&h), Some(AgentState::Ringing));
+    let n = h.next_notify();
+    h.feed(notify(u1, n, calls(vec![], vec![lost(4)])));
+    assert_eq!(agent(&h), Some(AgentState::AfterCallWork));
+    phone(&mut h, lref("4101"), 0);
+    assert_eq!(agent(&h), Some(AgentState::Available));
+    // Log-out and fault come from presence too.
+    phone(&mut h, lref("4101"), 5);
+    assert_eq!(agent(&h), Some(AgentState::LoggedOff));
+    phone(&mut h, lref("4101"), 6);
+    assert_eq!(agent(&h), Some(AgentState::Fault));
+    // The other agent is untouched.
+    assert_ne!(
+        h.s.model()
+            .user(&Guid::from_bytes(&guid(2)))
+            .map(|u| u.agent.state),
+        Some(AgentState::Fault)
+    );
+}
+
+#[test]
+fn read_only_never_sends_a_subscribe_cmd() {
+    let mut h = Harness::new(SessionConfig {
+        read_only: true,
+        ..SessionConfig::default()
+    });
+    h.s.handle_connected(h.now);
+    let lines_id = h.answer_all(0)[0];
+    let n = h.next_notify();
+    h.feed(notify(lines_id, n, lines(1..=2, 1..=1, true)));
+    let mut out = h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    // The lines change: in read-only mode the presence list is subscribed anew instead of
+    // updated with a SubscribeCmd.
+    let old_presence = h.sub_id_of(&Entity::Presence);
+    let n = h.next_notify();
+    h.feed(notify(
+        lines_id,
+        n,
+        pb::notify::Payload::Lines(pb::NotifyLines {
+            flags: 3,
+            adduser: vec![user(3)],
+            deleteuser: vec![user(2)],
+            ..Default::default()
+        }),
+    ));
+    out.extend(h.sent());
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    out.extend(h.sent());
+    assert!(
+        !out.iter().any(|p| matches!(p, P::Subscribecmd(_))),
+        "{out:?}"
+    );
+    assert!(
+        out.iter()
+            .any(|p| matches!(p, P::Subscribeend(e) if e.subscribe_id == old_presence))
+    );
+    let new_presence = h.sub_id_of(&Entity::Presence);
+    assert_ne!(new_presence, old_presence);
+    let listed: Vec<String> = match h.subs.get(&new_presence).and_then(|s| s.payload.clone()) {
+        Some(pb::subscribe::Payload::Presence(p)) => {
+            p.entry.into_iter().map(|e| e.presentity).collect()
+        }
+        other => panic!("{other:?}"),
+    };
+    let mut listed = listed;
+    listed.sort();
+    assert_eq!(listed, ["4101", "4103"]);
 }

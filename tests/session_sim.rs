@@ -323,3 +323,75 @@ async fn a_refused_login_stops_until_asked_again_with_fixed_credentials() {
     handle.join().await;
     sim.stop().await;
 }
+
+/// Reads updates into the replica until `done` holds, or fails after [`PATIENCE`].
+async fn until(updates: &Updates, replica: &mut Model, what: &str, done: impl Fn(&Model) -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !done(replica) {
+        let batch = match tokio::time::timeout_at(deadline, updates.next()).await {
+            Ok(Some(b)) => b,
+            Ok(None) => panic!("the session ended while waiting for {what}"),
+            Err(_) => panic!("{what}: not seen within {PATIENCE:?}"),
+        };
+        for u in batch {
+            if let Update::Model(ev) = u {
+                replica.apply(&ev);
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_in_after_call_work_shows_acw_from_the_presence_subscription() {
+    use ipo_top::model::{AgentState, Guid, PhoneState};
+    let sim = start_sim().await;
+    sim.advance(Duration::from_secs(10 * 60))
+        .await
+        .expect("the clock moves");
+    let s = Scratch::new("acw");
+    let config = ipo_top::app::config::load(Some(&write_config(&sim, &s.path("client"))))
+        .expect("the written configuration loads");
+    let (handle, updates) = spawn(config.endpoint.clone(), session_config()).expect("TLS settings");
+    let mut replica = Model::replica();
+    let mut synced = false;
+    let want = sim_now(&sim).await;
+    converge(&updates, &mut replica, &mut synced, &want).await;
+
+    // Move the site on until an agent is in after-call work after a queue call: the PBX ended
+    // the call with a CallLost (no AFTERCALLWORK appearance exists) and reports ACW only as
+    // the phone state.
+    let mut in_acw = None;
+    for _ in 0..120 {
+        sim.advance(Duration::from_secs(5))
+            .await
+            .expect("the clock moves");
+        in_acw = sim
+            .with_pbx(|pbx, _| {
+                pbx.users()
+                    .find(|u| u.in_acw() && u.phone_state().to_wire() == 3)
+                    .map(|u| u.guid.to_vec())
+            })
+            .await
+            .expect("the simulator answers");
+        if in_acw.is_some() {
+            break;
+        }
+    }
+    let guid = Guid::from_bytes(&in_acw.expect("an agent in after-call work within 10 minutes"));
+    until(&updates, &mut replica, "the agent in ACW", |m| {
+        m.user(&guid)
+            .is_some_and(|u| u.agent.state == AgentState::AfterCallWork)
+    })
+    .await;
+    let user = replica.user(&guid).expect("the agent");
+    assert_eq!(user.phone, Some(PhoneState::AfterCallWork));
+    assert!(
+        replica
+            .appearances_on(&LineId::User(guid.clone()))
+            .all(|a| a.call.state != ipo_top::model::CallState::AfterCallWork),
+        "no appearance says ACW: presence is the source"
+    );
+    handle.shutdown();
+    handle.join().await;
+    sim.stop().await;
+}

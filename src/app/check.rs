@@ -100,10 +100,14 @@ fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) ->
                     Entity::Queue(_) => "queue",
                     Entity::ParkServer => "park server",
                     Entity::Lines => "lines",
+                    Entity::Presence => "presence",
                 };
                 let code = f.name.map_or_else(|| f.code.to_string(), str::to_owned);
                 let dropped = if f.dropped { ", dropped" } else { "" };
-                if matches!(f.entity, Entity::ParkServer | Entity::Lines) {
+                if matches!(
+                    f.entity,
+                    Entity::ParkServer | Entity::Lines | Entity::Presence
+                ) {
                     format!("{what} ({code}{dropped})")
                 } else {
                     format!("{what} {} ({code}{dropped})", f.label)

@@ -26,7 +26,8 @@ pub use event::{Coalescer, ConnectionState, ModelEvent, RemoveReason, StopKind};
 pub use ids::{AppearanceId, AppearanceKey, Gcid, Guid, LineId, Text};
 pub use queue::{Queue, QueueMember, QueueStatus, RingMode, ServiceMode};
 pub use user::{
-    AgentState, AgentStatus, Forwarding, Mailbox, User, UserFeatureBits, UserFunction, UserStatus,
+    AgentState, AgentStatus, Forwarding, Mailbox, PhoneState, User, UserFeatureBits, UserFunction,
+    UserStatus,
 };
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -249,6 +250,7 @@ impl Model {
             extn: entry.extn,
             name: entry.name,
             status: None,
+            phone: None,
             agent: AgentStatus {
                 state: AgentState::Unknown,
                 since: now,
@@ -299,6 +301,16 @@ impl Model {
             }
             u.status = Some(status);
         });
+        true
+    }
+
+    /// Records a user's phone state from the presence subscription. Returns false for a user
+    /// the model does not know.
+    pub fn set_phone_state(&mut self, now: Instant, guid: &Guid, phone: PhoneState) -> bool {
+        if !self.users.contains_key(guid) {
+            return false;
+        }
+        self.touch_user(now, guid, |u| u.phone = Some(phone));
         true
     }
 
@@ -673,6 +685,7 @@ impl Model {
         f(&mut u);
         let state = AgentState::derive(
             u.status.as_ref(),
+            u.phone,
             self.appearances_on(&LineId::User(guid.clone()))
                 .map(|a| &**a),
         );

@@ -197,8 +197,95 @@ pub struct UserStatus {
     pub offswitch: bool,
 }
 
-/// What a supervisor sees an agent doing, derived from the user's status and its call
-/// appearances (most telling first: a fault or log-off hides everything else, talking hides a
+/// A user's phone state as the presence subscription reports it (`NotifyPresentity.phonestate`,
+/// the document's table 1). The PBX reports after-call work only here: a call ends with a
+/// CallLost and the agent's phone goes to ACW.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum PhoneState {
+    /// 0: idle.
+    #[default]
+    Idle,
+    /// 1: dialling.
+    Dialling,
+    /// 2: ringing.
+    Ringing,
+    /// 3: after-call work.
+    AfterCallWork,
+    /// 4: connected.
+    Connected,
+    /// 5: logged out.
+    Logout,
+    /// 6: the phone is faulty.
+    Fault,
+    /// 7: recovering.
+    Recover,
+    /// 8: the PBX does not know the state (or the presentity).
+    Unknown,
+    /// A value the document does not list.
+    Other(i32),
+}
+
+impl PhoneState {
+    /// From the number on the wire.
+    pub const fn from_code(code: i32) -> Self {
+        match code {
+            0 => PhoneState::Idle,
+            1 => PhoneState::Dialling,
+            2 => PhoneState::Ringing,
+            3 => PhoneState::AfterCallWork,
+            4 => PhoneState::Connected,
+            5 => PhoneState::Logout,
+            6 => PhoneState::Fault,
+            7 => PhoneState::Recover,
+            8 => PhoneState::Unknown,
+            other => PhoneState::Other(other),
+        }
+    }
+
+    /// The number on the wire.
+    pub const fn code(self) -> i32 {
+        match self {
+            PhoneState::Idle => 0,
+            PhoneState::Dialling => 1,
+            PhoneState::Ringing => 2,
+            PhoneState::AfterCallWork => 3,
+            PhoneState::Connected => 4,
+            PhoneState::Logout => 5,
+            PhoneState::Fault => 6,
+            PhoneState::Recover => 7,
+            PhoneState::Unknown => 8,
+            PhoneState::Other(c) => c,
+        }
+    }
+
+    /// The document's word for it.
+    pub const fn word(self) -> &'static str {
+        match self {
+            PhoneState::Idle => "Idle",
+            PhoneState::Dialling => "Dialling",
+            PhoneState::Ringing => "Ringing",
+            PhoneState::AfterCallWork => "ACW",
+            PhoneState::Connected => "Connected",
+            PhoneState::Logout => "Logout",
+            PhoneState::Fault => "Fault",
+            PhoneState::Recover => "Recover",
+            PhoneState::Unknown => "Unknown state",
+            PhoneState::Other(_) => "?",
+        }
+    }
+}
+
+impl Serialize for PhoneState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PhoneState::Other(c) => s.serialize_i32(*c),
+            p => s.serialize_str(p.word()),
+        }
+    }
+}
+
+/// What a supervisor sees an agent doing, derived from the user's status, its phone state and
+/// its call appearances (most telling first: a fault or log-off hides everything else, talking hides a
 /// second call ringing).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub enum AgentState {
@@ -239,18 +326,22 @@ impl AgentState {
         }
     }
 
-    /// Derives the state from the user's status and its appearances.
+    /// Derives the state from the user's status, its phone state (presence) and its
+    /// appearances. Calls come from the appearances only (they carry what a function needs);
+    /// the phone state adds what appearances do not show: after-call work (the PBX ends the
+    /// call with a CallLost and reports ACW only as a phone state), log-out and fault. Either
+    /// source is enough; both saying the same thing is still one state, so nothing is counted
+    /// twice.
     pub fn derive<'a>(
         status: Option<&UserStatus>,
+        phone: Option<PhoneState>,
         calls: impl IntoIterator<Item = &'a Appearance>,
     ) -> AgentState {
-        if let Some(s) = status {
-            if s.extn_fault {
-                return AgentState::Fault;
-            }
-            if s.logged_off {
-                return AgentState::LoggedOff;
-            }
+        if status.is_some_and(|s| s.extn_fault) || phone == Some(PhoneState::Fault) {
+            return AgentState::Fault;
+        }
+        if status.is_some_and(|s| s.logged_off) || phone == Some(PhoneState::Logout) {
+            return AgentState::LoggedOff;
         }
         let (mut busy, mut ringing, mut held, mut acw) = (false, false, false, false);
         for a in calls {
@@ -266,7 +357,7 @@ impl AgentState {
             AgentState::Ringing
         } else if held {
             AgentState::Held
-        } else if acw {
+        } else if acw || phone == Some(PhoneState::AfterCallWork) {
             AgentState::AfterCallWork
         } else {
             match status {
@@ -314,6 +405,8 @@ pub struct User {
     pub name: Text,
     /// Status from the user's Notify; `None` until the first one arrives.
     pub status: Option<UserStatus>,
+    /// The phone state from the presence subscription; `None` until reported.
+    pub phone: Option<PhoneState>,
     /// The derived agent state.
     pub agent: AgentStatus,
 }

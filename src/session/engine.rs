@@ -13,7 +13,7 @@
 //! (with backoff and seeded jitter) when the link drops and subscribe everything again; and
 //! stop, without retrying, when the PBX refuses the login.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -24,9 +24,12 @@ use super::backoff::{Backoff, BackoffConfig, seeded};
 use super::convert;
 use super::timers::Timers;
 use crate::model::{
-    ConnectionState, Guid, LineId, Model, ModelEvent, RemoveReason, StopKind, Text, Upsert,
+    ConnectionState, Guid, LineId, Model, ModelEvent, PhoneState, RemoveReason, StopKind, Text,
+    Upsert,
 };
-use crate::protocol::bits::{CcFlags, LinesFlags, NotifyLinesFlags, QueueFlags, UserFlags};
+use crate::protocol::bits::{
+    CcFlags, LinesFlags, NotifyLinesFlags, PresenceFlags, QueueFlags, UserFlags,
+};
 use crate::protocol::build::{self, QueueRef};
 use crate::protocol::codes::ResultCode;
 use crate::protocol::{Framing, pb};
@@ -93,6 +96,9 @@ pub struct SessionConfig {
     pub seed: u64,
     /// Framed (`/tpkt/openapi`) or not.
     pub framing: Framing,
+    /// Read-only: no SubscribeCmd is ever sent (no call function, no configuration change,
+    /// not even a presence update), and every command is refused.
+    pub read_only: bool,
 }
 
 impl Default for SessionConfig {
@@ -107,6 +113,7 @@ impl Default for SessionConfig {
             resubscribe: BackoffConfig::RESUBSCRIBE,
             seed: 0x1970_0101,
             framing: Framing::Framed,
+            read_only: false,
         }
     }
 }
@@ -141,12 +148,15 @@ pub enum Entity {
     Queue(Guid),
     /// The park server.
     ParkServer,
+    /// The presence subscription: every user's phone state (after-call work is reported only
+    /// there).
+    Presence,
 }
 
 impl Entity {
     fn line(&self) -> Option<LineId> {
         match self {
-            Entity::Lines => None,
+            Entity::Lines | Entity::Presence => None,
             Entity::User(g) => Some(LineId::User(g.clone())),
             Entity::Queue(g) => Some(LineId::Queue(g.clone())),
             Entity::ParkServer => Some(LineId::ParkServer),
@@ -161,6 +171,7 @@ impl fmt::Display for Entity {
             Entity::User(g) => write!(f, "user {g}"),
             Entity::Queue(g) => write!(f, "queue {g}"),
             Entity::ParkServer => f.write_str("park server"),
+            Entity::Presence => f.write_str("presence"),
         }
     }
 }
@@ -263,8 +274,72 @@ struct Sub {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Request {
-    Subscribe { entity: Entity, id: i32 },
+    Subscribe {
+        entity: Entity,
+        id: i32,
+    },
     Version,
+    /// An UpdatePresence on the presence subscription `id`.
+    PresenceUpdate {
+        id: i32,
+    },
+}
+
+/// The presence subscription's presentities: one per user, named by extension, each with a
+/// local reference (lref) that stays the same for as long as the user keeps its extension, so
+/// Notifies (which carry only the lref) map back to the user.
+#[derive(Debug, Default)]
+struct PresenceBook {
+    /// user -> (lref, extension).
+    by_user: HashMap<Guid, (i32, Text)>,
+    /// lref -> user.
+    by_lref: HashMap<i32, Guid>,
+    last_lref: i32,
+    /// What the PBX holds (as of the last Subscribe or UpdatePresence sent): lref -> extension.
+    sent: BTreeMap<i32, Text>,
+}
+
+impl PresenceBook {
+    /// Follows a user at this extension (a new lref when the extension changed).
+    fn upsert(&mut self, guid: &Guid, extn: &Text) {
+        if extn.is_empty() {
+            self.remove(guid);
+            return;
+        }
+        if self.by_user.get(guid).is_some_and(|(_, e)| e == extn) {
+            return;
+        }
+        self.remove(guid);
+        self.last_lref = if self.last_lref == i32::MAX {
+            1
+        } else {
+            self.last_lref + 1
+        };
+        let lref = self.last_lref;
+        self.by_user.insert(guid.clone(), (lref, extn.clone()));
+        self.by_lref.insert(lref, guid.clone());
+    }
+
+    fn remove(&mut self, guid: &Guid) {
+        if let Some((lref, _)) = self.by_user.remove(guid) {
+            self.by_lref.remove(&lref);
+        }
+    }
+
+    /// Every presentity wanted, by lref.
+    fn wanted(&self) -> BTreeMap<i32, Text> {
+        self.by_user
+            .values()
+            .map(|(lref, extn)| (*lref, extn.clone()))
+            .collect()
+    }
+
+    fn entry(lref: i32, extn: &Text) -> pb::Presentity {
+        pb::Presentity {
+            presentity: extn.to_string(),
+            lref,
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
@@ -300,6 +375,7 @@ pub struct Session {
     rng: ChaCha8Rng,
     subs: HashMap<Entity, Sub>,
     by_id: HashMap<i32, Entity>,
+    presence: PresenceBook,
     queue: VecDeque<Entity>,
     requests: HashMap<i32, (Request, Instant)>,
     outstanding: usize,
@@ -329,6 +405,7 @@ impl Session {
             attempt: 0,
             subs: HashMap::new(),
             by_id: HashMap::new(),
+            presence: PresenceBook::default(),
             queue: VecDeque::new(),
             requests: HashMap::new(),
             outstanding: 0,
@@ -468,7 +545,8 @@ impl Session {
                 Entity::Lines => 0,
                 Entity::Queue(_) => 1,
                 Entity::ParkServer => 2,
-                Entity::User(_) => 3,
+                Entity::Presence => 3,
+                Entity::User(_) => 4,
             };
             rank(a).cmp(&rank(b)).then_with(|| a.cmp(b))
         });
@@ -794,7 +872,7 @@ impl Session {
     fn send_subscribe(&mut self, now: Instant, entity: Entity) {
         let id = self.new_subscribe_id();
         let requestid = self.request_id();
-        let timeout = i32::try_from(self.config.subscription_timeout_secs).unwrap_or(i32::MAX);
+        let timeout = self.timeout_for(&entity);
         let msg = match &entity {
             Entity::Lines => build::subscribe_lines(requestid, id, timeout, LINES_FLAGS),
             Entity::User(g) => build::subscribe_user(
@@ -814,6 +892,32 @@ impl Session {
                 QUEUE_CCFLAGS,
             ),
             Entity::ParkServer => build::subscribe_parkserver(requestid, id, timeout, PARK_CCFLAGS),
+            Entity::Presence => {
+                let wanted = self.presence.wanted();
+                let entries: Vec<pb::Presentity> = wanted
+                    .iter()
+                    .map(|(lref, extn)| PresenceBook::entry(*lref, extn))
+                    .collect();
+                match build::subscribe_presence(
+                    requestid,
+                    id,
+                    timeout,
+                    &entries,
+                    PresenceFlags::EMPTY,
+                ) {
+                    Ok(m) => {
+                        self.presence.sent = wanted;
+                        m
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot build the presence subscription");
+                        if let Some(sub) = self.subs.get_mut(&entity) {
+                            sub.phase = Phase::Failed;
+                        }
+                        return;
+                    }
+                }
+            }
         };
         if let Some(line) = entity.line() {
             // Whatever the line showed before must be reported again.
@@ -836,10 +940,25 @@ impl Session {
         self.send(&msg);
     }
 
-    fn refresh_interval(&self) -> Option<Duration> {
+    /// The timeout asked for a subscription, in seconds. Presence subscriptions must have one
+    /// of 60..=86400 s (the document), whatever the configuration says for the others.
+    fn timeout_for(&self, entity: &Entity) -> i32 {
         let t = self.config.subscription_timeout_secs;
+        let t = match entity {
+            Entity::Presence if t == 0 => 3600,
+            Entity::Presence => t.clamp(
+                build::PRESENCE_TIMEOUT_MIN as u32,
+                build::PRESENCE_TIMEOUT_MAX as u32,
+            ),
+            _ => t,
+        };
+        i32::try_from(t).unwrap_or(i32::MAX)
+    }
+
+    fn refresh_interval(&self, entity: &Entity) -> Option<Duration> {
+        let t = u64::try_from(self.timeout_for(entity)).unwrap_or(0);
         // The document refreshes a 3600 s subscription after 50 minutes: five sixths.
-        (t > 0).then(|| Duration::from_secs(u64::from(t)) * 5 / 6)
+        (t > 0).then(|| Duration::from_secs(t) * 5 / 6)
     }
 
     fn refresh(&mut self, now: Instant, entity: Entity) {
@@ -849,11 +968,11 @@ impl Session {
         if sub.phase != Phase::Active {
             return;
         }
-        let timeout = i32::try_from(self.config.subscription_timeout_secs).unwrap_or(i32::MAX);
         let id = sub.id;
+        let timeout = self.timeout_for(&entity);
         tracing::debug!(%entity, subscribe_id = id, "refresh");
         self.send(&build::refresh(id, timeout));
-        if let Some(every) = self.refresh_interval() {
+        if let Some(every) = self.refresh_interval(&entity) {
             self.timers.set(Timer::Refresh(entity), now + every);
         }
     }
@@ -899,6 +1018,14 @@ impl Session {
                 self.outstanding = self.outstanding.saturating_sub(1);
                 self.on_subscribe_result(now, entity, id, code);
             }
+            Request::PresenceUpdate { id } => {
+                if !code.is_success() && self.subscribe_id(&Entity::Presence) == Some(id) {
+                    // The PBX's list and ours may differ now: start it again from ours.
+                    tracing::warn!(%code, "presence update refused; subscribing presence again");
+                    self.end_subscription(&Entity::Presence, "presentities out of step");
+                    self.want(Entity::Presence);
+                }
+            }
         }
         self.pump(now);
     }
@@ -921,7 +1048,7 @@ impl Session {
                 sub.phase = Phase::Active;
                 sub.backoff.up(now);
             }
-            if let Some(every) = self.refresh_interval() {
+            if let Some(every) = self.refresh_interval(&entity) {
                 self.timers.set(Timer::Refresh(entity.clone()), now + every);
             }
             if let Some(line) = entity.line() {
@@ -941,7 +1068,9 @@ impl Session {
                 tracing::warn!(%entity, %label, %code, "PBX busy; subscribing again later");
                 self.retry_later(now, &entity);
             }
-            ResultCode::UserNotFound | ResultCode::NotFound if entity != Entity::Lines => {
+            ResultCode::UserNotFound | ResultCode::NotFound
+                if !matches!(entity, Entity::Lines | Entity::Presence) =>
+            {
                 tracing::warn!(%entity, %label, %code, "the PBX does not know it; dropped");
                 self.report_failure(&entity, label, code, true);
                 self.subs.remove(&entity);
@@ -954,7 +1083,7 @@ impl Session {
                         self.model.remove_queue(now, g, RemoveReason::NotFound);
                     }
                     Entity::ParkServer => self.model.set_park_available(now, false),
-                    Entity::Lines => {}
+                    Entity::Lines | Entity::Presence => {}
                 }
             }
             _ if entity == Entity::Lines => {
@@ -1095,6 +1224,7 @@ impl Session {
                 .map(|q| Text::from(format!("{} {}", q.extn, q.name)))
                 .unwrap_or_else(|| Text::from(g.to_hex())),
             Entity::ParkServer => Text::from("park server"),
+            Entity::Presence => Text::from("presence"),
         }
     }
 
@@ -1129,6 +1259,7 @@ impl Session {
                 self.model.set_queue_status(g, extn, name, status);
             }
             (Entity::ParkServer, Some(N::Parkserver(_))) => {}
+            (Entity::Presence, Some(N::Presence(p))) => self.on_presence(now, p),
             (Entity::User(_) | Entity::Queue(_) | Entity::ParkServer, Some(N::Callcontrol(cc))) => {
                 if let Some(line) = entity.line() {
                     self.on_callcontrol(now, line, cc);
@@ -1178,6 +1309,7 @@ impl Session {
                 continue;
             }
             let e = convert::line_entry(&u.guid, &u.extn, &u.name);
+            self.presence.upsert(&e.guid, &e.extn);
             let entity = Entity::User(e.guid.clone());
             if self.model.upsert_user(now, e) == Upsert::Added || !self.subs.contains_key(&entity) {
                 self.want(entity);
@@ -1197,6 +1329,7 @@ impl Session {
         }
         for u in &l.deleteuser {
             let g = Guid::from_bytes(&u.guid);
+            self.presence.remove(&g);
             self.end_subscription(&Entity::User(g.clone()), "deleted");
             self.model.remove_user(now, &g, RemoveReason::Deleted);
         }
@@ -1212,6 +1345,82 @@ impl Session {
             self.end_subscription(&Entity::ParkServer, "park server not available");
         }
         self.model.set_park_available(now, park);
+        if !self.presence.by_user.is_empty() {
+            self.want(Entity::Presence);
+        }
+        self.sync_presence(now);
         self.pump(now);
+    }
+
+    /// Brings the PBX's presentity list in step with the users: an UpdatePresence with what
+    /// was added and removed, once the presence subscription exists (before that, its
+    /// Subscribe will carry the whole list).
+    fn sync_presence(&mut self, now: Instant) {
+        let Some(id) = self.subscribe_id(&Entity::Presence) else {
+            return;
+        };
+        if !self.is_connected() {
+            return;
+        }
+        let wanted = self.presence.wanted();
+        let add: Vec<pb::Presentity> = wanted
+            .iter()
+            .filter(|(lref, extn)| self.presence.sent.get(lref) != Some(extn))
+            .map(|(lref, extn)| PresenceBook::entry(*lref, extn))
+            .collect();
+        let remove: Vec<pb::Presentity> = self
+            .presence
+            .sent
+            .keys()
+            .filter(|lref| !wanted.contains_key(lref))
+            .map(|lref| pb::Presentity {
+                presentity: String::new(),
+                lref: *lref,
+            })
+            .collect();
+        if add.is_empty() && remove.is_empty() {
+            return;
+        }
+        if self.config.read_only {
+            // Read-only sends no SubscribeCmd at all: subscribe the new list instead.
+            self.end_subscription(&Entity::Presence, "presentities changed");
+            if !wanted.is_empty() {
+                self.want(Entity::Presence);
+            }
+            return;
+        }
+        if wanted.is_empty() {
+            self.end_subscription(&Entity::Presence, "no users");
+            return;
+        }
+        let requestid = self.request_id();
+        match build::update_presence(requestid, id, &add, &remove) {
+            Ok(msg) => {
+                self.presence.sent = wanted;
+                self.requests
+                    .insert(requestid, (Request::PresenceUpdate { id }, now));
+                self.send(&msg);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot build a presence update"),
+        }
+    }
+
+    fn on_presence(&mut self, now: Instant, p: pb::NotifyPresence) {
+        for e in p.entry {
+            let guid = match self.presence.by_lref.get(&e.lref) {
+                Some(g) if e.lref != 0 => Some(g.clone()),
+                _ => self
+                    .model
+                    .user_by_extn(&e.presentity)
+                    .filter(|_| !e.presentity.is_empty())
+                    .map(|u| u.guid.clone()),
+            };
+            let Some(guid) = guid else {
+                tracing::debug!(lref = e.lref, presentity = %e.presentity, "presence for no user of ours");
+                continue;
+            };
+            self.model
+                .set_phone_state(now, &guid, PhoneState::from_code(e.phonestate));
+        }
     }
 }
