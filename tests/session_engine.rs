@@ -13,6 +13,7 @@ use ipo_top::session::{
     Disconnect, Entity, Session, SessionConfig, SessionEvent, SubscribeFailure,
 };
 
+use pb::call_info::State;
 use pb::message::Payload as P;
 
 // ---------------------------------------------------------------------------------------------
@@ -224,12 +225,17 @@ impl Harness {
         evs
     }
 
-    /// Model events other than connection-state updates (round-trip figures change often).
+    /// Model events other than connection-state updates (round-trip figures change often)
+    /// and statistics (queues' figures, the counting period: tested on their own).
     fn model_events(&mut self) -> Vec<ModelEvent> {
         self.events()
             .into_iter()
             .filter_map(|e| match e {
-                SessionEvent::Model(ModelEvent::Connection { .. }) => None,
+                SessionEvent::Model(
+                    ModelEvent::Connection { .. }
+                    | ModelEvent::QueueChanged { .. }
+                    | ModelEvent::StatsPeriod { .. },
+                ) => None,
                 SessionEvent::Model(m) => Some(m),
                 _ => None,
             })
@@ -1245,4 +1251,280 @@ fn read_only_never_sends_a_subscribe_cmd() {
     let mut listed = listed;
     listed.sort();
     assert_eq!(listed, ["4101", "4103"]);
+}
+
+/// Synced with one agent and one queue, the queue showing call A (gcid 7, connected to the
+/// agent, whose own appearance has callid 5) and call B (gcid 8, waiting); then the link
+/// drops and comes back, every subscription answered. Returns the new queue and agent
+/// subscription ids and the ids of A on the queue, A on the agent, and B.
+fn through_an_outage() -> (Harness, i32, i32, [ipo_top::model::AppearanceId; 3]) {
+    let (mut h, _) = Harness::synced(1, 1);
+    let q = h.sub_id_of(&queue_entity(1));
+    let a = h.sub_id_of(&user_entity(1));
+    let n = h.next_notify();
+    h.feed(notify(
+        q,
+        n,
+        calls(
+            vec![
+                callinfo(1, State::Connected, 7),
+                callinfo(2, State::Queueing, 8),
+            ],
+            vec![],
+        ),
+    ));
+    let n = h.next_notify();
+    h.feed(notify(
+        a,
+        n,
+        calls(vec![callinfo(5, State::Connected, 7)], vec![]),
+    ));
+    h.sent();
+    h.advance(Duration::from_secs(15));
+    let id = |h: &Harness, line: &Entity, callid: i32| {
+        h.s.model()
+            .appearances()
+            .find(|x| {
+                x.key.callid == callid
+                    && Some(&x.key.line)
+                        == match line {
+                            Entity::Queue(g) => Some(LineId::Queue(g.clone())),
+                            Entity::User(g) => Some(LineId::User(g.clone())),
+                            _ => None,
+                        }
+                        .as_ref()
+            })
+            .map(|x| x.id)
+            .expect("an appearance")
+    };
+    let ids = [
+        id(&h, &queue_entity(1), 1),
+        id(&h, &user_entity(1), 5),
+        id(&h, &queue_entity(1), 2),
+    ];
+    h.s.handle_closed(h.now, Disconnect::Failed("connection reset".into()));
+    let at = h.s.poll_timeout().unwrap_or(h.now);
+    h.advance(at - h.now);
+    h.events();
+    h.s.handle_connected(h.now);
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    let n = h.next_notify();
+    h.feed(notify(
+        h.sub_id_of(&Entity::Lines),
+        n,
+        lines(1..=1, 1..=1, true),
+    ));
+    h.sent();
+    h.events();
+    let q2 = h.sub_id_of(&queue_entity(1));
+    let a2 = h.sub_id_of(&user_entity(1));
+    (h, q2, a2, ids)
+}
+
+#[test]
+fn after_a_reconnect_the_same_calls_keep_their_identity_and_the_rest_ends() {
+    let (mut h, q, a, [queue_a, agent_a, queue_b]) = through_an_outage();
+    let first_seen = h.s.model().appearance(queue_a).map(|x| x.first_seen);
+    // A is reported again under new callids on both lines, with the same caller: the same
+    // appearances (ids, first-seen times, so a selection survives). B is not reported.
+    let n = h.next_notify();
+    h.feed(notify(
+        q,
+        n,
+        calls(vec![callinfo(11, State::Connected, 7)], vec![]),
+    ));
+    let n = h.next_notify();
+    h.feed(notify(
+        a,
+        n,
+        calls(vec![callinfo(6, State::Connected, 7)], vec![]),
+    ));
+    let model = h.s.model();
+    assert_eq!(model.appearance(queue_a).map(|x| x.key.callid), Some(11));
+    assert_eq!(model.appearance(queue_a).map(|x| x.first_seen), first_seen);
+    assert_eq!(model.appearance(agent_a).map(|x| x.key.callid), Some(6));
+    assert!(
+        model.appearance(queue_b).is_some(),
+        "kept until the settle time"
+    );
+    assert!(model.in_outage());
+    h.advance(Duration::from_secs(10));
+    let evs = h.model_events();
+    assert!(
+        evs.iter().any(
+            |e| matches!(e, ModelEvent::CallEnded { call, reason: EndReason::NotReported }
+            if call.id == queue_b)
+        ),
+        "{evs:#?}"
+    );
+    assert!(
+        !evs.iter()
+            .any(|e| matches!(e, ModelEvent::CallsReset { .. }))
+    );
+    // Nothing stale, nothing doubled.
+    assert_eq!(h.s.model().appearances().count(), 2);
+    assert!(
+        !h.s.model().in_outage(),
+        "everything has been reported again"
+    );
+}
+
+#[test]
+fn a_known_gcid_with_another_caller_after_an_outage_means_the_pbx_restarted() {
+    let (mut h, q, _, [queue_a, agent_a, queue_b]) = through_an_outage();
+    // The PBX restarted: its gcid counter began again and gave 7 to a new caller, who waits.
+    let mut other = callinfo(1, State::Queueing, 7);
+    other.callingparty = Some(pb::PartyInfo {
+        number: "01632960001".into(),
+        ..Default::default()
+    });
+    let n = h.next_notify();
+    h.feed(notify(q, n, calls(vec![other], vec![])));
+    let evs = h.model_events();
+    assert!(
+        evs.iter().any(
+            |e| matches!(e, ModelEvent::CallsReset { reason } if reason.contains("restarted"))
+        ),
+        "{evs:#?}"
+    );
+    // Every call known before the restart has ended, on every line, at once: none is matched.
+    for old in [queue_a, agent_a, queue_b] {
+        assert!(h.s.model().appearance(old).is_none(), "{old} still there");
+    }
+    let new: Vec<_> = h.s.model().appearances().collect();
+    assert!(
+        matches!(&new[..], [x] if x.key.callid == 1 && x.call.state == CallState::Queueing
+            && x.present_at_connect && ![queue_a, agent_a, queue_b].contains(&x.id)),
+        "{new:#?}"
+    );
+    assert_eq!(
+        h.s.model()
+            .user(&Guid::from_bytes(&guid(1)))
+            .map(|u| u.agent.state),
+        Some(AgentState::Unknown),
+        "the agent's old call is gone (its status was never reported in this test)"
+    );
+}
+
+#[test]
+fn a_call_back_in_a_state_it_had_left_means_the_pbx_restarted() {
+    let (mut h, _, a, [_, agent_a, _]) = through_an_outage();
+    // Same gcid, same caller, same direction, but the agent's call that was connected is
+    // dialling again: not the same call.
+    let n = h.next_notify();
+    h.feed(notify(
+        a,
+        n,
+        calls(vec![callinfo(5, State::Dialling, 7)], vec![]),
+    ));
+    let evs = h.model_events();
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, ModelEvent::CallsReset { .. })),
+        "{evs:#?}"
+    );
+    assert!(h.s.model().appearance(agent_a).is_none());
+}
+
+#[test]
+fn another_version_after_an_outage_means_the_pbx_restarted() {
+    let version_request = |out: &[P]| {
+        out.iter()
+            .find_map(|p| match p {
+                P::Generalcmd(g) => Some(g.requestid),
+                _ => None,
+            })
+            .expect("the version is asked on every connection")
+    };
+    let version = |rid: i32, text: &str| {
+        frame(P::Generaldata(pb::GeneralData {
+            responseid: rid,
+            payload: Some(pb::general_data::Payload::Versioninfo(text.into())),
+        }))
+    };
+    let mut h = Harness::new(SessionConfig::default());
+    h.s.handle_connected(h.now);
+    let rid = version_request(&h.sent());
+    let lines_id = h.answer_all(0)[0];
+    let n = h.next_notify();
+    h.feed(notify(lines_id, n, lines(1..=1, 1..=1, true)));
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    h.feed(version(rid, "IP Office 11.1.0.0 build 600"));
+    let q = h.sub_id_of(&queue_entity(1));
+    let n = h.next_notify();
+    h.feed(notify(
+        q,
+        n,
+        calls(vec![callinfo(1, State::Queueing, 7)], vec![]),
+    ));
+    h.sent();
+    h.events();
+    h.s.handle_closed(h.now, Disconnect::Failed("connection reset".into()));
+    let at = h.s.poll_timeout().unwrap_or(h.now);
+    h.advance(at - h.now);
+    h.s.handle_connected(h.now);
+    let rid = version_request(&h.sent());
+    h.events();
+    // Upgraded while away: a restart. The waiting call ends before anything is reported.
+    h.feed(version(rid, "IP Office 12.2.0.0 build 31"));
+    let evs = h.model_events();
+    assert!(
+        matches!(
+            &evs[..],
+            [
+                ModelEvent::CallsReset { .. },
+                ModelEvent::CallEnded { .. },
+                ..
+            ]
+        ),
+        "{evs:#?}"
+    );
+    assert_eq!(h.s.model().appearances().count(), 0);
+    assert_eq!(
+        h.s.model().version().map(|v| v.to_string()),
+        Some("IP Office 12.2.0.0 build 31".into())
+    );
+}
+
+#[test]
+fn calls_in_the_first_report_after_subscribing_are_marked_present_at_connect() {
+    let (mut h, _) = Harness::synced(1, 1);
+    let q = h.sub_id_of(&queue_entity(1));
+    let n = h.next_notify();
+    h.feed(notify(
+        q,
+        n,
+        calls(vec![callinfo(1, State::Queueing, 7)], vec![]),
+    ));
+    let n = h.next_notify();
+    h.feed(notify(
+        q,
+        n,
+        calls(vec![callinfo(2, State::Queueing, 8)], vec![]),
+    ));
+    let present: Vec<(i32, bool)> =
+        h.s.model()
+            .appearances()
+            .map(|a| (a.key.callid, a.present_at_connect))
+            .collect();
+    assert_eq!(present, [(1, true), (2, false)]);
+    // A line with no calls: its first call after the settle time is new.
+    let a = h.sub_id_of(&user_entity(1));
+    h.advance(Duration::from_secs(10));
+    let n = h.next_notify();
+    h.feed(notify(
+        a,
+        n,
+        calls(vec![callinfo(9, State::Ringing, 9)], vec![]),
+    ));
+    assert!(
+        h.s.model()
+            .appearances()
+            .any(|x| x.key.callid == 9 && !x.present_at_connect)
+    );
 }

@@ -5,7 +5,7 @@
 //! as the session does; exits quietly when its output pipe closes.
 
 use std::io::{self, Write};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::Exit;
 use super::check::{connect_failure, tls_setup_failure};
 use super::config::Config;
+use crate::model::ModelEvent;
 use crate::session::{FailureKind, Update, spawn};
 
 /// The version of the line format; it changes only when a field changes meaning or goes away.
@@ -40,11 +41,20 @@ fn ms(d: Option<Duration>) -> Value {
 pub fn to_line(update: &Update) -> Result<String, serde_json::Error> {
     let ts_ms = now_ms();
     match update {
-        Update::Model(ev) => serde_json::to_string(&Line {
-            schema: SCHEMA,
-            ts_ms,
-            event: ev,
-        }),
+        Update::Model(ev) => {
+            let mut v = serde_json::to_value(Line {
+                schema: SCHEMA,
+                ts_ms,
+                event: ev,
+            })?;
+            // The longest wait changes by the second without any event: give it as of now.
+            if let ModelEvent::QueueAdded { queue } | ModelEvent::QueueChanged { queue } = ev {
+                if let Some(stats) = v.get_mut("queue").and_then(|q| q.get_mut("stats")) {
+                    stats["longest_wait_ms"] = ms(queue.stats.longest_wait(Instant::now()));
+                }
+            }
+            serde_json::to_string(&v)
+        }
         Update::Synced(r) => serde_json::to_string(&Line {
             schema: SCHEMA,
             ts_ms,

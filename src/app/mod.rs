@@ -2,6 +2,7 @@
 //! place (with `main.rs` and `cli`) that knows every module.
 
 pub mod check;
+pub mod clock;
 pub mod config;
 pub mod events;
 pub mod logging;

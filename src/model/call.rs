@@ -769,6 +769,10 @@ pub struct Appearance {
     /// Whether the model saw the current state begin (false: it was already in it when first
     /// seen, so times in state are lower bounds).
     pub state_observed: bool,
+    /// First seen in the PBX's report of the calls already there when its line was
+    /// subscribed (at connect or after a reconnect): its first-seen time is a lower bound
+    /// (shown `>=`), and statistics leave it out of ASA and service level.
+    pub present_at_connect: bool,
     /// The latest snapshot.
     #[serde(flatten)]
     pub call: CallSnapshot,

@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 use super::call::{Appearance, CallChanges, CallState, EndReason};
 use super::ids::{AppearanceId, Guid, Text};
 use super::queue::Queue;
+use super::stats::StatsPeriod;
 use super::user::{AgentState, User};
 
 /// Why the session stopped trying.
@@ -104,6 +105,18 @@ pub enum ModelEvent {
         /// e.g. "IP Office 11.1.0.0 build 600".
         text: Text,
     },
+    /// Every call the model knew was ended at once (each with its own CallEnded, reason
+    /// NotReported): the PBX restarted while the link was down, or the session moved to
+    /// another system.
+    CallsReset {
+        /// Why, in words.
+        reason: Text,
+    },
+    /// The statistics' counting period began (at start, and at each midnight).
+    StatsPeriod {
+        /// The period and its thresholds.
+        period: StatsPeriod,
+    },
     /// A user appeared in the lines list.
     UserAdded {
         /// The user.
@@ -187,6 +200,7 @@ pub enum ModelEvent {
 enum Slot {
     Connection,
     Version,
+    Period,
     Park,
     User(Guid),
     Queue(Guid),
@@ -198,6 +212,7 @@ impl ModelEvent {
         Some(match self {
             ModelEvent::Connection { .. } => Slot::Connection,
             ModelEvent::Version { .. } => Slot::Version,
+            ModelEvent::StatsPeriod { .. } => Slot::Period,
             ModelEvent::ParkServer { .. } => Slot::Park,
             ModelEvent::UserAdded { user } | ModelEvent::UserChanged { user, .. } => {
                 Slot::User(user.guid.clone())
@@ -210,6 +225,7 @@ impl ModelEvent {
             }
             ModelEvent::UserRemoved { .. }
             | ModelEvent::QueueRemoved { .. }
+            | ModelEvent::CallsReset { .. }
             | ModelEvent::CallEnded { .. } => return None,
         })
     }

@@ -15,6 +15,7 @@ mod call;
 mod event;
 mod ids;
 mod queue;
+mod stats;
 mod user;
 
 pub use call::{
@@ -25,12 +26,16 @@ pub use call::{
 pub use event::{Coalescer, ConnectionState, ModelEvent, RemoveReason, StopKind};
 pub use ids::{AppearanceId, AppearanceKey, Gcid, Guid, LineId, Text};
 pub use queue::{Queue, QueueMember, QueueStatus, RingMode, ServiceMode};
+pub use stats::{
+    AgentCounts, AgentStats, Calendar, FixedOffset, PeriodStart, QueueStats, StatsConfig,
+    StatsPeriod, WallClock,
+};
 pub use user::{
     AgentState, AgentStatus, Forwarding, Mailbox, PhoneState, User, UserFeatureBits, UserFunction,
     UserStatus,
 };
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -72,6 +77,53 @@ pub struct Model {
     next_id: u64,
     events: VecDeque<ModelEvent>,
     replica: bool,
+    stats: Counting,
+    /// Set while the link is down and until everything has been reported again.
+    outage: Option<Outage>,
+}
+
+/// What was known when the link went down, to tell a reconnect from a PBX restart.
+#[derive(Debug, Default)]
+struct Outage {
+    /// The appearances that existed then.
+    known: HashSet<AppearanceId>,
+    /// The PBX's version then.
+    version: Option<Text>,
+}
+
+/// What statistics need beyond the figures kept on queues and users.
+#[derive(Debug, Default)]
+struct Counting {
+    config: StatsConfig,
+    /// When counting could first begin (the model's first input).
+    started: Option<Instant>,
+    period: Option<StatsPeriod>,
+    /// Queue appearances being followed, by appearance.
+    calls: HashMap<AppearanceId, QueueCall>,
+    /// Waiting calls per queue, oldest first.
+    waiting: HashMap<Guid, BTreeSet<(Instant, AppearanceId)>>,
+    /// Agent appearances already counted as answered.
+    answered: HashSet<AppearanceId>,
+    /// Lines whose first report after being subscribed has not arrived yet: calls first seen
+    /// in it were there before (present at connect).
+    initial: HashSet<LineId>,
+    /// Queues whose figures changed and have not been emitted yet.
+    dirty: BTreeSet<Guid>,
+}
+
+/// One call followed on a queue line, for statistics.
+#[derive(Debug, Clone)]
+struct QueueCall {
+    /// The queue it counts for now.
+    queue: Option<Guid>,
+    /// When it was first seen waiting (it was offered then).
+    offered: Option<Instant>,
+    /// Its first-seen time is a lower bound, or it was offered before the period began.
+    untimed: bool,
+    /// Counted as answered.
+    answered: bool,
+    /// Transferred, redirected or parked from here: neither answered nor abandoned after.
+    moved: bool,
 }
 
 impl Model {
@@ -99,6 +151,31 @@ impl Model {
     /// The PBX's version string, if it gave one.
     pub fn version(&self) -> Option<&Text> {
         self.version.as_ref()
+    }
+
+    /// The period statistics count over (once the model has seen its first input).
+    pub fn stats_period(&self) -> Option<&StatsPeriod> {
+        self.stats.period.as_ref()
+    }
+
+    /// When the counting period ends (the next midnight), for the session's timer.
+    pub fn stats_deadline(&self) -> Option<Instant> {
+        self.stats.period.as_ref().and_then(|p| p.until)
+    }
+
+    /// A queue's enabled members now, by what they are doing (disabled members and members
+    /// the model does not know count as away).
+    pub fn queue_agents(&self, guid: &Guid) -> AgentCounts {
+        let mut counts = AgentCounts::default();
+        if let Some(q) = self.queues.get(guid) {
+            for m in q.members() {
+                let state = self
+                    .user_by_extn(&m.extn)
+                    .map_or(AgentState::Unknown, |u| u.agent.state);
+                counts.add(state, m.enabled);
+            }
+        }
+        counts
     }
 
     /// Whether the PBX says the park server can be followed.
@@ -204,6 +281,168 @@ impl Model {
     // ----------------------------------------------------------------------------------------
     // Inputs from the session
 
+    /// Sets how statistics are counted (thresholds, and the wall clock for midnight); the
+    /// counting period starts now, or at the last midnight if that is later.
+    pub fn configure_stats(&mut self, now: Instant, config: StatsConfig) {
+        self.stats.config = config;
+        let started = *self.stats.started.get_or_insert(now);
+        let period = StatsPeriod::at(now, started, &self.stats.config);
+        self.stats.period = Some(period.clone());
+        self.emit(ModelEvent::StatsPeriod { period });
+    }
+
+    /// Moves the counting period on when its end has passed (the session calls it at
+    /// [`Model::stats_deadline`]; every input checks it too).
+    pub fn tick(&mut self, now: Instant) {
+        let due = match &self.stats.period {
+            None => {
+                self.configure_stats(now, self.stats.config.clone());
+                return;
+            }
+            Some(p) => p.until.is_some_and(|until| now >= until),
+        };
+        if !due {
+            return;
+        }
+        let started = self.stats.started.unwrap_or(now);
+        let period = StatsPeriod::at(now, started, &self.stats.config);
+        let since = period.since;
+        self.stats.period = Some(period.clone());
+        self.emit(ModelEvent::StatsPeriod { period });
+        // Calls in progress were offered in the last period: their outcome counts now, but
+        // not for ASA or service level.
+        for c in self.stats.calls.values_mut() {
+            c.untimed = true;
+        }
+        let guids: Vec<Guid> = self.queues.keys().cloned().collect();
+        for g in guids {
+            self.touch_queue_stats(&g, |s| {
+                *s = QueueStats {
+                    waiting: s.waiting,
+                    oldest_waiting: s.oldest_waiting,
+                    oldest_is_lower_bound: s.oldest_is_lower_bound,
+                    ..QueueStats::default()
+                }
+            });
+        }
+        self.flush_stats();
+        let guids: Vec<Guid> = self.users.keys().cloned().collect();
+        for g in guids {
+            self.touch_user(now, &g, |u| u.stats = AgentStats::new(since));
+        }
+    }
+
+    /// Marks a call as moved from here (a transfer, redirect or park was accepted): its
+    /// queue appearances will count neither as answered nor as abandoned from now on.
+    pub fn note_moved(&mut self, id: AppearanceId) {
+        let gcid = self
+            .appearance(id)
+            .and_then(|a| a.call.gcid.clone())
+            .filter(|g| !g.is_empty());
+        let mut ids = vec![id];
+        if let Some(g) = gcid {
+            ids.extend(self.by_gcid.get(&g).into_iter().flatten().copied());
+        }
+        for i in ids {
+            if let Some(c) = self.stats.calls.get_mut(&i) {
+                c.moved = true;
+            }
+        }
+    }
+
+    /// The first report of a line's calls after it was subscribed has been taken in (or
+    /// enough time has passed that it is not coming): calls first seen from now on are new.
+    pub fn end_initial_report(&mut self, line: &LineId) {
+        self.stats.initial.remove(line);
+    }
+
+    /// The link went down: what is known now may be matched again when it returns, unless
+    /// the PBX restarted meanwhile.
+    pub fn link_lost(&mut self) {
+        if self.outage.is_none() {
+            self.outage = Some(Outage {
+                known: self.ids.keys().copied().collect(),
+                version: self.version.clone(),
+            });
+        }
+    }
+
+    /// Every line has been reported again since the link returned: nothing from before the
+    /// outage is left to match.
+    pub fn outage_over(&mut self) {
+        self.outage = None;
+    }
+
+    /// Whether appearances from before the link went down are still being matched.
+    pub fn in_outage(&self) -> bool {
+        self.outage.is_some()
+    }
+
+    /// Ends every call appearance at once (the session connected to another system, whose
+    /// calls cannot be matched with these).
+    pub fn forget_calls(&mut self, now: Instant, reason: &str) {
+        self.outage = None;
+        self.resync.clear();
+        let keys: Vec<AppearanceKey> = self.calls.keys().cloned().collect();
+        if keys.is_empty() {
+            return;
+        }
+        self.emit(ModelEvent::CallsReset {
+            reason: Text::from(reason),
+        });
+        for k in keys {
+            self.end(now, &k, EndReason::NotReported);
+        }
+        let users: Vec<Guid> = self.users.keys().cloned().collect();
+        for g in users {
+            self.touch_user(now, &g, |_| {});
+        }
+    }
+
+    /// Whether an appearance from before an outage and the call now reported with its gcid
+    /// cannot be the same call: then the PBX restarted (gcids are not unique across
+    /// restarts), every call known before has ended, and this returns true.
+    fn across_restart(&mut self, now: Instant, old: &Appearance, new: &CallSnapshot) -> bool {
+        if !self
+            .outage
+            .as_ref()
+            .is_some_and(|o| o.known.contains(&old.id))
+        {
+            return false;
+        }
+        let Some(why) = inconsistent(&old.call, new) else {
+            return false;
+        };
+        let reason =
+            format!("a call reported again after the link returned {why}: the PBX has restarted");
+        self.restarted(now, &reason);
+        true
+    }
+
+    /// The PBX restarted while the link was down: every call known before it has ended.
+    fn restarted(&mut self, now: Instant, reason: &str) {
+        let Some(outage) = self.outage.take() else {
+            return;
+        };
+        tracing::warn!(%reason, "every call known before the outage has ended");
+        self.emit(ModelEvent::CallsReset {
+            reason: Text::from(reason),
+        });
+        let mut keys: Vec<AppearanceKey> = outage
+            .known
+            .iter()
+            .filter_map(|id| self.ids.get(id).cloned())
+            .collect();
+        keys.sort();
+        for k in keys {
+            self.end(now, &k, EndReason::NotReported);
+        }
+        let users: Vec<Guid> = self.users.keys().cloned().collect();
+        for g in users {
+            self.touch_user(now, &g, |_| {});
+        }
+    }
+
     /// Records the link state.
     pub fn set_connection(&mut self, state: ConnectionState) {
         if self.connection.as_ref() != Some(&state) {
@@ -214,6 +453,24 @@ impl Model {
 
     /// Records the PBX's version string.
     pub fn set_version(&mut self, text: Text) {
+        if self.version.as_ref() != Some(&text) {
+            self.version = Some(text.clone());
+            self.emit(ModelEvent::Version { text });
+        }
+    }
+
+    /// Records the PBX's version string as it arrives on a connection. A different version
+    /// after an outage means the PBX restarted (an upgrade): every call known before has
+    /// ended.
+    pub fn version_reported(&mut self, now: Instant, text: Text) {
+        let changed = self
+            .outage
+            .as_ref()
+            .and_then(|o| o.version.as_ref())
+            .is_some_and(|v| *v != text);
+        if changed {
+            self.restarted(now, "the PBX reports another version: it has restarted");
+        }
         if self.version.as_ref() != Some(&text) {
             self.version = Some(text.clone());
             self.emit(ModelEvent::Version { text });
@@ -256,6 +513,7 @@ impl Model {
                 since: now,
                 observed: false,
             },
+            stats: AgentStats::new(self.period_since(now)),
         });
         self.users.insert(entry.guid, user.clone());
         self.emit(ModelEvent::UserAdded { user });
@@ -333,6 +591,7 @@ impl Model {
             extn: entry.extn,
             name: entry.name,
             status: None,
+            stats: QueueStats::default(),
         });
         self.queues.insert(entry.guid, queue.clone());
         self.emit(ModelEvent::QueueAdded { queue });
@@ -395,33 +654,49 @@ impl Model {
             line: line.clone(),
             callid: snap.callid,
         };
-        if let Some(existing) = self.calls.get(&key).cloned() {
-            let was_pending = self
-                .resync
-                .get_mut(&line)
-                .is_some_and(|pending| pending.remove(&key));
-            let other_call = was_pending
-                && existing.call.gcid.is_some()
-                && snap.gcid.is_some()
-                && existing.call.gcid != snap.gcid;
-            if other_call {
-                // The new subscription reuses the callid for a different call.
-                self.end(now, &key, EndReason::NotReported);
-                self.insert_new(now, key, label, snap);
-            } else {
-                self.merge(now, &existing, key, label, snap);
+        let pending_here = self
+            .resync
+            .get(&line)
+            .is_some_and(|pending| pending.contains(&key));
+        match self.calls.get(&key).cloned() {
+            Some(existing) if !pending_here => self.merge(now, &existing, key, label, snap),
+            existing => {
+                // A new callid, or the line being reported again after it was subscribed
+                // anew: match the call by its gcid among what the line showed before.
+                let same_key = existing.filter(|e| {
+                    e.call.gcid.is_none() || snap.gcid.is_none() || e.call.gcid == snap.gcid
+                });
+                if let (Some(e), None) = (self.calls.get(&key), &same_key) {
+                    // The new subscription gives this callid to another call.
+                    let old = e.key.clone();
+                    self.end(now, &old, EndReason::NotReported);
+                }
+                let candidate = match same_key {
+                    Some(e) => Some(e),
+                    None => self
+                        .pending_with_gcid(&line, snap.gcid.as_ref())
+                        .and_then(|k| self.calls.get(&k).cloned()),
+                };
+                let candidate = match candidate {
+                    Some(old) if self.across_restart(now, &old, &snap) => None,
+                    other => other,
+                };
+                match candidate {
+                    Some(old) => {
+                        // The same call: it keeps its identity, first-seen time and selection.
+                        if let Some(pending) = self.resync.get_mut(&line) {
+                            pending.remove(&old.key);
+                        }
+                        self.merge(now, &old, key, label, snap);
+                    }
+                    None => {
+                        if self.calls.contains_key(&key) {
+                            self.end(now, &key, EndReason::NotReported);
+                        }
+                        self.insert_new(now, key, label, snap);
+                    }
+                }
             }
-        } else if let Some(old_key) = self.pending_with_gcid(&line, snap.gcid.as_ref()) {
-            // The same call, reported again after a resubscription under a new callid: it
-            // keeps its identity and its first-seen time.
-            if let Some(pending) = self.resync.get_mut(&line) {
-                pending.remove(&old_key);
-            }
-            if let Some(existing) = self.calls.remove(&old_key) {
-                self.merge(now, &existing, key, label, snap);
-            }
-        } else {
-            self.insert_new(now, key, label, snap);
         }
         if let LineId::User(guid) = &line {
             self.touch_user(now, guid, |_| {});
@@ -458,6 +733,7 @@ impl Model {
     /// appearances are kept, but each must be reported again before [`Model::finish_resync`]
     /// or it ends. A call reported again under a new callid is matched by its gcid.
     pub fn begin_resync(&mut self, line: &LineId) {
+        self.stats.initial.insert(line.clone());
         let keys: HashSet<AppearanceKey> =
             self.appearances_on(line).map(|a| a.key.clone()).collect();
         if keys.is_empty() {
@@ -488,6 +764,11 @@ impl Model {
         self.resync.contains_key(line)
     }
 
+    /// Whether any line has appearances still waiting to be reported again.
+    pub fn any_resync_pending(&self) -> bool {
+        !self.resync.is_empty()
+    }
+
     // ----------------------------------------------------------------------------------------
     // Replica
 
@@ -496,6 +777,8 @@ impl Model {
         match ev {
             ModelEvent::Connection { state } => self.connection = Some(state.clone()),
             ModelEvent::Version { text } => self.version = Some(text.clone()),
+            ModelEvent::CallsReset { .. } => {}
+            ModelEvent::StatsPeriod { period } => self.stats.period = Some(period.clone()),
             ModelEvent::ParkServer { available } => self.park_available = *available,
             ModelEvent::UserAdded { user } | ModelEvent::UserChanged { user, .. } => {
                 self.users.insert(user.guid.clone(), user.clone());
@@ -573,6 +856,7 @@ impl Model {
         snap: CallSnapshot,
     ) {
         self.next_id += 1;
+        let present_at_connect = self.stats.initial.contains(&key.line);
         let call = Arc::new(Appearance {
             id: AppearanceId(self.next_id),
             key,
@@ -580,10 +864,12 @@ impl Model {
             first_seen: now,
             state_since: now,
             state_observed: false,
+            present_at_connect,
             call: snap,
         });
         self.store(call.clone());
-        self.emit(ModelEvent::CallNew { call });
+        self.emit(ModelEvent::CallNew { call: call.clone() });
+        self.count_call(now, None, &call);
     }
 
     fn merge(
@@ -614,10 +900,11 @@ impl Model {
         let call = Arc::new(a);
         self.store(call.clone());
         self.emit(ModelEvent::CallChanged {
-            call,
+            call: call.clone(),
             from,
             changes,
         });
+        self.count_call(now, Some(old), &call);
     }
 
     /// Puts an appearance in every index, replacing an older version of it.
@@ -659,12 +946,16 @@ impl Model {
         Some(call)
     }
 
-    fn end(&mut self, _now: Instant, key: &AppearanceKey, reason: EndReason) {
+    fn end(&mut self, now: Instant, key: &AppearanceKey, reason: EndReason) {
         if let Some(pending) = self.resync.get_mut(&key.line) {
             pending.remove(key);
         }
         if let Some(call) = self.unstore(key) {
-            self.emit(ModelEvent::CallEnded { call, reason });
+            self.emit(ModelEvent::CallEnded {
+                call: call.clone(),
+                reason: reason.clone(),
+            });
+            self.count_end(now, &call, &reason);
         }
     }
 
@@ -673,6 +964,212 @@ impl Model {
         for k in keys {
             self.end(now, &k, reason.clone());
         }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Statistics
+
+    /// The start of the counting period (the period begins at the first input).
+    fn period_since(&mut self, now: Instant) -> Instant {
+        self.tick(now);
+        self.stats.period.as_ref().map_or(now, |p| p.since)
+    }
+
+    /// Changes a queue's statistics; the queue is emitted once, by [`Self::flush_stats`], however
+    /// many figures one input changed.
+    fn touch_queue_stats(&mut self, guid: &Guid, f: impl FnOnce(&mut QueueStats)) {
+        let Some(cur) = self.queues.get_mut(guid) else {
+            return;
+        };
+        let mut stats = cur.stats.clone();
+        f(&mut stats);
+        if stats == cur.stats {
+            return;
+        }
+        Arc::make_mut(cur).stats = stats;
+        self.stats.dirty.insert(guid.clone());
+    }
+
+    /// Emits every queue whose figures changed.
+    fn flush_stats(&mut self) {
+        for guid in std::mem::take(&mut self.stats.dirty) {
+            if let Some(queue) = self.queues.get(&guid).cloned() {
+                self.emit(ModelEvent::QueueChanged { queue });
+            }
+        }
+    }
+
+    /// The queue a queue appearance counts for: the one its queue information names, else the
+    /// queue reporting it.
+    fn counting_queue(&self, line: &Guid, call: &Appearance) -> Guid {
+        call.call
+            .queue
+            .as_ref()
+            .filter(|q| !q.number.is_empty())
+            .and_then(|q| self.queue_by_extn(&q.number))
+            .map_or_else(|| line.clone(), |q| q.guid.clone())
+    }
+
+    /// Re-reads a queue's waiting calls into its figures.
+    fn refresh_waiting(&mut self, guid: &Guid) {
+        let set = self.stats.waiting.get(guid);
+        let waiting = set.map_or(0, |s| u32::try_from(s.len()).unwrap_or(u32::MAX));
+        let oldest = set.and_then(|s| s.first()).copied();
+        let lower = oldest
+            .and_then(|(_, id)| self.stats.calls.get(&id))
+            .is_some_and(|c| c.untimed);
+        self.touch_queue_stats(guid, |s| {
+            s.waiting = waiting;
+            s.oldest_waiting = oldest.map(|(t, _)| t);
+            s.oldest_is_lower_bound = lower;
+        });
+    }
+
+    fn unwait(&mut self, queue: &Guid, since: Instant, id: AppearanceId) {
+        let emptied = self.stats.waiting.get_mut(queue).is_some_and(|set| {
+            set.remove(&(since, id));
+            set.is_empty()
+        });
+        if emptied {
+            self.stats.waiting.remove(queue);
+        }
+        self.refresh_waiting(queue);
+    }
+
+    /// Counts what a new or changed appearance means for the statistics.
+    fn count_call(&mut self, now: Instant, old: Option<&Appearance>, new: &Appearance) {
+        self.tick(now);
+        match &new.key.line {
+            LineId::Queue(line) => self.count_queue_call(now, line, new),
+            LineId::User(user) => {
+                let answered_now = new.call.state == CallState::Connected
+                    && new.call.direction != Direction::Outbound
+                    && old.is_none_or(|o| o.call.state != CallState::Connected)
+                    && !(old.is_none() && new.present_at_connect);
+                if answered_now && self.stats.answered.insert(new.id) {
+                    let user = user.clone();
+                    self.touch_user(now, &user, |u| u.stats.answered += 1);
+                }
+            }
+            LineId::ParkServer => {}
+        }
+        self.flush_stats();
+    }
+
+    fn count_queue_call(&mut self, now: Instant, line: &Guid, new: &Appearance) {
+        let queue = self.counting_queue(line, new);
+        let since = self.stats.period.as_ref().map_or(now, |p| p.since);
+        let mut track = self.stats.calls.remove(&new.id).unwrap_or(QueueCall {
+            queue: None,
+            offered: None,
+            untimed: new.present_at_connect || new.first_seen < since,
+            answered: false,
+            moved: false,
+        });
+        let was = track.queue.clone();
+        // Out of the old queue's waiting list (it is put back below if it still waits).
+        if let (Some(old_q), Some(at)) = (&was, track.offered) {
+            if self
+                .stats
+                .waiting
+                .get(old_q)
+                .is_some_and(|s| s.contains(&(at, new.id)))
+            {
+                self.unwait(old_q, at, new.id);
+            }
+        }
+        if new.call.state.is_waiting() && !track.answered && !track.moved {
+            let newly_offered = track.offered.is_none() || was.as_ref() != Some(&queue);
+            let at = *track.offered.get_or_insert(new.first_seen);
+            if newly_offered {
+                // First seen waiting here: offered to this queue.
+                self.touch_queue_stats(&queue, |s| s.offered += 1);
+            }
+            self.stats.calls.insert(new.id, track.clone());
+            self.stats
+                .waiting
+                .entry(queue.clone())
+                .or_default()
+                .insert((at, new.id));
+            self.refresh_waiting(&queue);
+        } else if new.call.state == CallState::Connected
+            && !track.answered
+            && !track.moved
+            && self.with_agent(new)
+        {
+            if let Some(at) = track.offered {
+                track.answered = true;
+                let wait = now.saturating_duration_since(at);
+                let timed = !track.untimed;
+                let sl = self.stats.config.service_level;
+                self.touch_queue_stats(&queue, |s| {
+                    s.answered += 1;
+                    if timed {
+                        s.timed_answered += 1;
+                        s.answer_wait_ms += u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                        if wait <= sl {
+                            s.answered_in_sl += 1;
+                        }
+                    } else {
+                        s.lower_bound += 1;
+                    }
+                });
+            }
+        }
+        track.queue = Some(queue);
+        self.stats.calls.insert(new.id, track);
+    }
+
+    /// Whether a connected queue call is connected to an agent (a known user), not to
+    /// voicemail, a conference or an outside number.
+    fn with_agent(&self, a: &Appearance) -> bool {
+        match a.call.connected.as_ref().filter(|p| !p.number.is_empty()) {
+            Some(p) => self.user_by_extn(&p.number).is_some(),
+            // Nothing says who answered: the state alone is the PBX's word.
+            None => true,
+        }
+    }
+
+    /// Counts an appearance's end: an abandon, when the caller hung up while waiting.
+    fn count_end(&mut self, now: Instant, call: &Appearance, reason: &EndReason) {
+        self.tick(now);
+        self.stats.answered.remove(&call.id);
+        let Some(track) = self.stats.calls.remove(&call.id) else {
+            return;
+        };
+        let (Some(queue), Some(at)) = (track.queue, track.offered) else {
+            return;
+        };
+        let was_waiting = self
+            .stats
+            .waiting
+            .get(&queue)
+            .is_some_and(|s| s.contains(&(at, call.id)));
+        if was_waiting {
+            self.unwait(&queue, at, call.id);
+            self.flush_stats();
+        }
+        let abandoned = matches!(reason, EndReason::Lost { .. })
+            && call.call.state.is_waiting()
+            && !track.answered
+            && !track.moved;
+        if !abandoned {
+            return;
+        }
+        let wait = now.saturating_duration_since(at);
+        let short = wait < self.stats.config.short_abandon;
+        let timed = !track.untimed;
+        self.touch_queue_stats(&queue, |s| {
+            s.abandoned += 1;
+            if short {
+                s.short_abandoned += 1;
+            } else if timed {
+                s.timed_abandoned += 1;
+            } else {
+                s.lower_bound += 1;
+            }
+        });
+        self.flush_stats();
     }
 
     /// Changes a user (or just re-derives its agent state) and emits one event if anything
@@ -691,6 +1188,7 @@ impl Model {
         );
         let agent_from = (state != u.agent.state).then_some(u.agent.state);
         if let Some(from) = agent_from {
+            u.stats.close_spell(&u.agent, now);
             u.agent = AgentStatus {
                 state,
                 since: now,
@@ -705,6 +1203,48 @@ impl Model {
         self.emit(ModelEvent::UserChanged { user, agent_from });
         true
     }
+}
+
+/// Why two snapshots with the same gcid, one from before an outage and one after, cannot be
+/// the same call; `None` when they can.
+fn inconsistent(old: &CallSnapshot, new: &CallSnapshot) -> Option<&'static str> {
+    let number = |p: &Option<Party>| {
+        p.as_ref()
+            .map(|p| p.number.clone())
+            .filter(|n| !n.is_empty())
+    };
+    if let (Some(a), Some(b)) = (number(&old.calling), number(&new.calling)) {
+        if a != b {
+            return Some("with another calling party");
+        }
+    }
+    if old.direction != Direction::Undefined
+        && new.direction != Direction::Undefined
+        && old.direction != new.direction
+    {
+        return Some("in the other direction");
+    }
+    let answered = matches!(
+        old.state,
+        CallState::Connected
+            | CallState::OnHold
+            | CallState::OnHoldPendTransfer
+            | CallState::OnHoldPendConf
+            | CallState::AnsweredByVoicemail
+            | CallState::LeavingVoicemailMessage
+    );
+    let starting = matches!(
+        new.state,
+        CallState::Queueing
+            | CallState::DialTone
+            | CallState::Dialling
+            | CallState::Dialled
+            | CallState::RingBack
+    );
+    if answered && starting {
+        return Some("back in a state it had left");
+    }
+    None
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use super::ids::{Guid, Text};
+use super::stats::QueueStats;
 use super::user::Mailbox;
 
 /// A queue's service mode.
@@ -162,6 +163,8 @@ pub struct Queue {
     pub name: Text,
     /// Status from the queue's Notify; `None` until the first one arrives.
     pub status: Option<QueueStatus>,
+    /// Its statistics over the counting period (see [`super::StatsPeriod`]).
+    pub stats: QueueStats,
 }
 
 impl Queue {

@@ -29,8 +29,17 @@ fn party(number: &str, name: &str) -> Option<Party> {
     })
 }
 
+/// The model's events, statistics left out (queues' figures and the counting period have
+/// their own tests).
 fn drain(m: &mut Model) -> Vec<ModelEvent> {
-    std::iter::from_fn(|| m.poll_event()).collect()
+    std::iter::from_fn(|| m.poll_event())
+        .filter(|e| {
+            !matches!(
+                e,
+                ModelEvent::QueueChanged { .. } | ModelEvent::StatsPeriod { .. }
+            )
+        })
+        .collect()
 }
 
 /// A site with agent 4101 (Available), agent 4102 and queue 7301 "Claims Desk".
@@ -390,6 +399,7 @@ fn assert_same(a: &Model, b: &Model) {
     assert_eq!(calls(a), calls(b));
     assert_eq!(a.connection(), b.connection());
     assert_eq!(a.park_available(), b.park_available());
+    assert_eq!(a.stats_period(), b.stats_period());
 }
 
 #[test]
@@ -449,21 +459,24 @@ fn a_slow_reader_gets_a_coalesced_copy() {
             ModelEvent::QueueAdded { .. } => "queue_added",
             ModelEvent::CallNew { .. } => "call_new",
             ModelEvent::CallEnded { .. } => "call_ended",
+            ModelEvent::StatsPeriod { .. } => "stats_period",
             _ => "other",
         })
         .collect();
-    // One connection event (the latest), the user's status folded into its addition (which
-    // moves to where the latest change was), call 51 folded into one CallNew in its latest
-    // state, call 52 kept as new and ended.
+    // The counting period; one connection event (the latest); the user's status folded into
+    // its addition (which moves to where the latest change was); call 51 folded into one
+    // CallNew in its latest state, call 52 kept as new and ended; the queue's figures folded
+    // into its addition, last.
     assert_eq!(
         kinds,
         [
-            "queue_added",
+            "stats_period",
             "user_added",
             "connection",
             "call_new",
             "call_new",
-            "call_ended"
+            "call_ended",
+            "queue_added"
         ]
     );
     assert!(matches!(
@@ -475,6 +488,8 @@ fn a_slow_reader_gets_a_coalesced_copy() {
     assert!(
         matches!(&burst[3], ModelEvent::CallNew { call } if call.call.state == CallState::Connected)
     );
+    assert!(matches!(&burst[6], ModelEvent::QueueAdded { queue }
+        if queue.stats.offered == 2 && queue.stats.answered == 1 && queue.stats.abandoned == 1));
     for ev in &burst {
         replica.apply(ev);
     }

@@ -7,6 +7,7 @@ use serde::{Serialize, Serializer};
 
 use super::call::{Absence, Appearance};
 use super::ids::{Guid, Text};
+use super::stats::AgentStats;
 
 /// A user function named by a bit of the user's `featuresavailable`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
@@ -409,6 +410,8 @@ pub struct User {
     pub phone: Option<PhoneState>,
     /// The derived agent state.
     pub agent: AgentStatus,
+    /// The agent's figures over the counting period.
+    pub stats: AgentStats,
 }
 
 impl User {

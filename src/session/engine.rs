@@ -24,8 +24,8 @@ use super::backoff::{Backoff, BackoffConfig, seeded};
 use super::convert;
 use super::timers::Timers;
 use crate::model::{
-    ConnectionState, Guid, LineId, Model, ModelEvent, PhoneState, RemoveReason, StopKind, Text,
-    Upsert,
+    ConnectionState, Guid, LineId, Model, ModelEvent, PhoneState, RemoveReason, StatsConfig,
+    StopKind, Text, Upsert,
 };
 use crate::protocol::bits::{
     CcFlags, LinesFlags, NotifyLinesFlags, PresenceFlags, QueueFlags, UserFlags,
@@ -73,7 +73,7 @@ pub const QUEUE_CCFLAGS: CcFlags = CcFlags(
 pub const PARK_CCFLAGS: CcFlags = CcFlags::PRIMARY;
 
 /// How the engine behaves. The defaults follow the document and suit a 3000-user site.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct SessionConfig {
     /// At most this many subscribe requests wait for their response at a time.
     pub subscribe_window: usize,
@@ -99,6 +99,8 @@ pub struct SessionConfig {
     /// Read-only: no SubscribeCmd is ever sent (no call function, no configuration change,
     /// not even a presence update), and every command is refused.
     pub read_only: bool,
+    /// How statistics are counted.
+    pub stats: StatsConfig,
 }
 
 impl Default for SessionConfig {
@@ -114,6 +116,7 @@ impl Default for SessionConfig {
             seed: 0x1970_0101,
             framing: Framing::Framed,
             read_only: false,
+            stats: StatsConfig::default(),
         }
     }
 }
@@ -350,6 +353,10 @@ enum Timer {
     Refresh(Entity),
     Resync(Entity),
     Retry(Entity),
+    /// The first report of a line's calls is taken to be over.
+    Initial(Entity),
+    /// The statistics' counting period ends (midnight).
+    Period,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -422,8 +429,17 @@ impl Session {
             shut_down: false,
             counters: Counters::default(),
         };
+        s.model.configure_stats(now, s.config.stats.clone());
+        s.arm_period();
         s.connect_now(now);
         s
+    }
+
+    fn arm_period(&mut self) {
+        match self.model.stats_deadline() {
+            Some(at) => self.timers.set(Timer::Period, at),
+            None => self.timers.cancel(&Timer::Period),
+        }
     }
 
     // ----------------------------------------------------------------------------------------
@@ -565,6 +581,11 @@ impl Session {
             }
         }
         let was_up = matches!(self.link, Link::Up(_));
+        if was_up {
+            // What is known now is matched again when the link returns, unless the PBX has
+            // restarted meanwhile.
+            self.model.link_lost();
+        }
         self.reset_connection();
         match reason {
             Disconnect::LoginRejected(why) => {
@@ -679,6 +700,15 @@ impl Session {
                         self.model.finish_resync(now, &line);
                     }
                 }
+                Timer::Initial(entity) => {
+                    if let Some(line) = entity.line() {
+                        self.model.end_initial_report(&line);
+                    }
+                }
+                Timer::Period => {
+                    self.model.tick(now);
+                    self.arm_period();
+                }
                 Timer::Retry(entity) => {
                     if let Some(sub) = self.subs.get_mut(&entity) {
                         if sub.phase == Phase::Backoff {
@@ -750,7 +780,8 @@ impl Session {
         self.by_id.clear();
         self.queue.clear();
         self.outstanding = 0;
-        self.timers.retain(|_| false);
+        // The statistics period runs on whatever the link does.
+        self.timers.retain(|t| *t == Timer::Period);
         // Every subscription is wanted again on the next connection, failed ones included.
         for sub in self.subs.values_mut() {
             sub.phase = Phase::Queued;
@@ -783,6 +814,9 @@ impl Session {
                 "synced"
             );
             self.events.push_back(SessionEvent::Synced(report));
+        }
+        if self.synced && self.model.in_outage() && !self.model.any_resync_pending() {
+            self.model.outage_over();
         }
         if self.synced {
             self.model.set_connection(ConnectionState::Connected {
@@ -1058,6 +1092,12 @@ impl Session {
                         now + self.config.resync_settle,
                     );
                 }
+                // Calls present now come in the first call-control Notify; one that has not
+                // come within the settle time is not coming (the line has no calls).
+                self.timers.set(
+                    Timer::Initial(entity.clone()),
+                    now + self.config.resync_settle,
+                );
             }
             return;
         }
@@ -1183,7 +1223,7 @@ impl Session {
         self.pump(now);
     }
 
-    fn on_general_data(&mut self, _now: Instant, d: pb::GeneralData) {
+    fn on_general_data(&mut self, now: Instant, d: pb::GeneralData) {
         let known = matches!(
             self.requests.get(&d.responseid),
             Some((Request::Version, _))
@@ -1193,7 +1233,7 @@ impl Session {
             Some(G::Versioninfo(v)) if known => {
                 self.requests.remove(&d.responseid);
                 tracing::info!(version = %v, "PBX version");
-                self.model.set_version(Text::from(v));
+                self.model.version_reported(now, Text::from(v));
             }
             other => {
                 self.counters.unmatched_responses += 1;
@@ -1298,6 +1338,7 @@ impl Session {
                 );
             }
         }
+        self.model.end_initial_report(&line);
     }
 
     fn on_lines(&mut self, now: Instant, l: pb::NotifyLines) {
