@@ -229,6 +229,7 @@ mod tests {
             },
             session: SessionConfig::default(),
             supervisor_extension: None,
+            read_only: false,
         }
     }
 

@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::clock::{ZoneCalendar, wall_clock};
+use crate::model::StatsConfig;
 use crate::protocol::Framing;
 use crate::session::{Endpoint, Fingerprint, Secret, SessionConfig, Trust};
 
@@ -68,6 +70,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// The supervisor's own extension, if configured.
     pub supervisor_extension: Option<String>,
+    /// Read-only (`[ui] read_only`): no function can be sent.
+    pub read_only: bool,
 }
 
 #[derive(Deserialize)]
@@ -79,6 +83,24 @@ struct RawConfig {
     supervisor: Option<RawSupervisor>,
     #[serde(default)]
     session: RawSession,
+    #[serde(default)]
+    stats: RawStats,
+    #[serde(default)]
+    ui: RawUi,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStats {
+    service_level_secs: Option<Spanned<i64>>,
+    short_abandon_secs: Option<Spanned<i64>>,
+    timezone: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawUi {
+    read_only: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +112,8 @@ struct RawPbx {
     password_env: Option<Spanned<String>>,
     password_file: Option<Spanned<String>>,
     connect_timeout_secs: Option<Spanned<i64>>,
+    secondary: Option<Spanned<String>>,
+    secondary_port: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -97,6 +121,7 @@ struct RawPbx {
 struct RawTls {
     ca_file: Option<Spanned<String>>,
     fingerprint: Option<Spanned<String>>,
+    secondary_fingerprint: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -376,6 +401,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     }
     // Jitter differs per process so that several ipo-top instances do not reconnect in step.
     session.seed = u64::from(std::process::id()) ^ 0x1970_0101;
+    session.stats = stats_config(&src, &raw.stats)?;
+    let read_only = raw.ui.read_only.unwrap_or(false);
+    session.read_only = read_only;
 
     let supervisor_extension = match &raw.supervisor {
         None => None,
@@ -391,21 +419,146 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             Some(e.to_owned())
         }
     };
+    session.supervisor_extension = supervisor_extension.clone();
+
+    let endpoint = Endpoint {
+        host,
+        port,
+        username,
+        password,
+        trust,
+        framing: Framing::Framed,
+        connect_timeout,
+    };
+    session.secondary = secondary_endpoint(&src, &raw, &endpoint)?;
 
     Ok(Config {
         path: path.to_owned(),
-        endpoint: Endpoint {
-            host,
-            port,
-            username,
-            password,
-            trust,
-            framing: Framing::Framed,
-            connect_timeout,
-        },
+        endpoint,
         session,
         supervisor_extension,
+        read_only,
     })
+}
+
+/// `[pbx] secondary`: the same service user on the secondary system, trusted the same way
+/// (with `[tls] secondary_fingerprint` instead of `fingerprint` when pinning: each system has
+/// its own certificate).
+fn secondary_endpoint(
+    src: &Source<'_>,
+    raw: &RawConfig,
+    primary: &Endpoint,
+) -> Result<Option<Endpoint>, ConfigError> {
+    let pbx = &raw.pbx;
+    let Some(host) = &pbx.secondary else {
+        if let Some(fp) = &raw.tls.secondary_fingerprint {
+            return Err(src.invalid(
+                fp,
+                "tls.secondary_fingerprint",
+                "there is no [pbx] secondary to pin; remove it or add the secondary system",
+            ));
+        }
+        return Ok(None);
+    };
+    let name = host.get_ref().trim().to_owned();
+    if name.is_empty() || name.contains('/') || name.contains(' ') {
+        return Err(src.invalid(
+            host,
+            "pbx.secondary",
+            "expected the secondary system's host name or IP address, e.g. \"10.1.2.4\"",
+        ));
+    }
+    if name == primary.host && pbx.secondary_port.is_none() {
+        return Err(src.invalid(
+            host,
+            "pbx.secondary",
+            "the secondary is the primary itself; give the other system's address",
+        ));
+    }
+    let port = match &pbx.secondary_port {
+        None => primary.port,
+        Some(p) => u16::try_from(*p.get_ref())
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| {
+                src.invalid(
+                    p,
+                    "pbx.secondary_port",
+                    "expected a port number from 1 to 65535",
+                )
+            })?,
+    };
+    let trust = match (&primary.trust, &raw.tls.secondary_fingerprint) {
+        (Trust::Fingerprint(_), Some(fp)) => Trust::Fingerprint(
+            fp.get_ref()
+                .parse::<Fingerprint>()
+                .map_err(|e| src.invalid(fp, "tls.secondary_fingerprint", e))?,
+        ),
+        (Trust::Fingerprint(_), None) => {
+            return Err(src.invalid(
+                host,
+                "pbx.secondary",
+                "the primary's certificate is pinned with [tls] fingerprint; pin the \
+                 secondary's too with [tls] secondary_fingerprint (ipo-top trust --secondary \
+                 shows it)",
+            ));
+        }
+        (_, Some(fp)) => {
+            return Err(src.invalid(
+                fp,
+                "tls.secondary_fingerprint",
+                "goes with [tls] fingerprint; with ca_file or the system roots the secondary \
+                 is checked the same way as the primary",
+            ));
+        }
+        (other, None) => other.clone(),
+    };
+    Ok(Some(Endpoint {
+        host: name,
+        port,
+        trust,
+        ..primary.clone()
+    }))
+}
+
+/// `[stats]`: thresholds and the time zone whose midnight starts the counting period.
+fn stats_config(src: &Source<'_>, raw: &RawStats) -> Result<StatsConfig, ConfigError> {
+    let mut stats = StatsConfig::default();
+    if let Some(s) = &raw.service_level_secs {
+        stats.service_level = match u64::try_from(*s.get_ref()) {
+            Ok(n @ 1..=3600) => Duration::from_secs(n),
+            _ => {
+                return Err(src.invalid(
+                    s,
+                    "stats.service_level_secs",
+                    "expected seconds from 1 to 3600 within which a call counts as answered \
+                     in time",
+                ));
+            }
+        };
+    }
+    if let Some(s) = &raw.short_abandon_secs {
+        stats.short_abandon = match u64::try_from(*s.get_ref()) {
+            Ok(n @ 0..=600) => Duration::from_secs(n),
+            _ => {
+                return Err(src.invalid(
+                    s,
+                    "stats.short_abandon_secs",
+                    "expected seconds from 0 (count every abandon) to 600",
+                ));
+            }
+        };
+    }
+    let calendar = match &raw.timezone {
+        // Without a usable local zone (no time zone database), counting starts at start only.
+        None => ZoneCalendar::named("local").ok(),
+        Some(z) => Some(
+            ZoneCalendar::named(z.get_ref().trim())
+                .map_err(|e| src.invalid(z, "stats.timezone", e))?,
+        ),
+    };
+    stats.clock = calendar.map(|c| wall_clock(std::sync::Arc::new(c)));
+    Ok(stats)
 }
 
 fn password_from_env(src: &Source<'_>, var: &Spanned<String>) -> Result<Secret, ConfigError> {
@@ -568,7 +721,7 @@ mod tests {
             p,
             "[pbx]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"X\"\n[ui]\nx = 1\n",
         );
-        assert!(e.contains(":5:2: ui: unknown key"), "{e}");
+        assert!(e.contains(":6:1: ui.x: unknown key"), "{e}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::backoff::{Backoff, BackoffConfig, seeded};
+use super::connect::Endpoint;
 use super::convert;
 use super::timers::Timers;
 use crate::model::{
@@ -101,6 +102,12 @@ pub struct SessionConfig {
     pub read_only: bool,
     /// How statistics are counted.
     pub stats: StatsConfig,
+    /// The supervisor's own extension: barge, pickup and unpark are made from its user.
+    pub supervisor_extension: Option<String>,
+    /// A secondary system to use while the primary cannot be reached (`[pbx] secondary`).
+    pub secondary: Option<Endpoint>,
+    /// While on the secondary, how often to check whether the primary is back.
+    pub primary_probe: Duration,
 }
 
 impl Default for SessionConfig {
@@ -117,6 +124,9 @@ impl Default for SessionConfig {
             framing: Framing::Framed,
             read_only: false,
             stats: StatsConfig::default(),
+            supervisor_extension: None,
+            secondary: None,
+            primary_probe: Duration::from_secs(60),
         }
     }
 }
