@@ -2,8 +2,11 @@
 //! MTCTI3 (protobuf over a secure websocket).
 //!
 //! The modules depend on each other one way only: `ui -> model <- session -> protocol`,
-//! `sim -> protocol`. The binary's edge (`main.rs`, `cli`) wires them together.
+//! `sim -> protocol`. The binary's edge (`main.rs`, `cli`, `app`) wires them together.
 
+pub mod app;
 pub mod model;
 pub mod protocol;
+pub mod session;
+pub mod sim;
 pub mod ui;

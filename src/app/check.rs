@@ -1,0 +1,205 @@
+//! `ipo-top check`: connect, authenticate, subscribe, print one line, exit with a code that
+//! says which kind of problem there is.
+
+use std::time::Duration;
+
+use super::Exit;
+use super::config::Config;
+use crate::model::{ModelEvent, Text};
+use crate::session::{ConnectError, Entity, FailureKind, SyncReport, TlsSetupError, Update, spawn};
+
+/// What `check` found: the exit code and the one line to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The exit code.
+    pub exit: Exit,
+    /// The line (stdout when it succeeded, stderr otherwise).
+    pub line: String,
+}
+
+/// The line and exit code for a failed connection attempt, with what to do about it.
+pub fn connect_failure(e: &ConnectError, config: &Config) -> Outcome {
+    let path = config.path.display();
+    let (exit, advice) = match e.kind() {
+        FailureKind::Auth => (
+            Exit::Auth,
+            "check the password, that the service user's group has the \"Enhanced TSPI Access\" \
+             right, and that the system's \"Avaya HTTP Clients only\" setting is off"
+                .to_owned(),
+        ),
+        FailureKind::Trust => (
+            Exit::Trust,
+            format!(
+                "set [tls] ca_file to the CA that signed the PBX's certificate, or pin the \
+                 PBX's certificate with [tls] fingerprint, in {path}"
+            ),
+        ),
+        FailureKind::Unreachable => (
+            Exit::Unreachable,
+            format!(
+                "check [pbx] host and port in {path}, and that this machine can reach the \
+                 PBX's HTTPS port"
+            ),
+        ),
+        FailureKind::NotFound => (
+            Exit::NotFound,
+            "no MTCTI3 on this system? It needs IP Office R11.1 or later with CTI Link Pro \
+             licences; also check that [pbx] port is IP Office's web service port"
+                .to_owned(),
+        ),
+        FailureKind::Other => (Exit::Other, "see the log for details".to_owned()),
+    };
+    Outcome {
+        exit,
+        line: format!("{e}: {advice}"),
+    }
+}
+
+/// The line and exit code when the TLS settings cannot be made.
+pub fn tls_setup_failure(e: &TlsSetupError, config: &Config) -> Outcome {
+    let exit = match e {
+        TlsSetupError::NoSystemRoots => Exit::Trust,
+        _ => Exit::Config,
+    };
+    Outcome {
+        exit,
+        line: format!("{}: {e}", config.path.display()),
+    }
+}
+
+fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) -> String {
+    let ep = &config.endpoint;
+    let mut line = format!(
+        "connected to {} as {}: {} users, {} queues, park server {}",
+        ep.authority(),
+        ep.username,
+        report.users,
+        report.queues,
+        if report.park_available {
+            "available"
+        } else {
+            "not available"
+        },
+    );
+    if let Some(rtt) = report.round_trip {
+        line.push_str(&format!(
+            ", round trip {:.1} ms",
+            rtt.as_secs_f64() * 1000.0
+        ));
+    }
+    if let Some(v) = version {
+        line.push_str(&format!(", {v}"));
+    }
+    if !report.failed.is_empty() {
+        let list: Vec<String> = report
+            .failed
+            .iter()
+            .map(|f| {
+                let what = match f.entity {
+                    Entity::User(_) => "user",
+                    Entity::Queue(_) => "queue",
+                    Entity::ParkServer => "park server",
+                    Entity::Lines => "lines",
+                };
+                let code = f.name.map_or_else(|| f.code.to_string(), str::to_owned);
+                let dropped = if f.dropped { ", dropped" } else { "" };
+                if matches!(f.entity, Entity::ParkServer | Entity::Lines) {
+                    format!("{what} ({code}{dropped})")
+                } else {
+                    format!("{what} {} ({code}{dropped})", f.label)
+                }
+            })
+            .collect();
+        line.push_str(&format!(
+            "; {} not subscribed: {}",
+            report.failed.len(),
+            list.join(", ")
+        ));
+    }
+    line
+}
+
+/// Runs the check, waiting at most `wait` for every subscription to be answered.
+pub async fn run(config: &Config, wait: Duration) -> Outcome {
+    let (handle, updates) = match spawn(config.endpoint.clone(), config.session.clone()) {
+        Ok(x) => x,
+        Err(e) => return tls_setup_failure(&e, config),
+    };
+    let mut version: Option<Text> = None;
+    let mut connected = false;
+    let deadline = tokio::time::sleep(wait);
+    tokio::pin!(deadline);
+    let outcome = loop {
+        let batch = tokio::select! {
+            b = updates.next() => b,
+            () = &mut deadline => {
+                let ep = &config.endpoint;
+                break if connected {
+                    Outcome {
+                        exit: Exit::Other,
+                        line: format!(
+                            "connected to {} as {}, but the PBX did not answer every \
+                             subscription within {} s; see the log",
+                            ep.authority(), ep.username, wait.as_secs()
+                        ),
+                    }
+                } else {
+                    Outcome {
+                        exit: Exit::Unreachable,
+                        line: format!(
+                            "{} did not answer within {} s: check [pbx] host and port in {}",
+                            ep.authority(), wait.as_secs(), config.path.display()
+                        ),
+                    }
+                };
+            }
+        };
+        let Some(batch) = batch else {
+            break Outcome {
+                exit: Exit::Other,
+                line: "the session ended unexpectedly; see the log".to_owned(),
+            };
+        };
+        let mut done = None;
+        for update in batch {
+            match update {
+                Update::Model(ModelEvent::Version { text }) => version = Some(text),
+                Update::Model(ModelEvent::Connection { state }) => {
+                    connected |= state.is_up();
+                }
+                Update::Model(_) => {}
+                Update::ConnectFailed(e) => {
+                    done = Some(connect_failure(&e, config));
+                    break;
+                }
+                Update::SubscribeFailed(f) if f.entity == Entity::Lines => {
+                    done = Some(Outcome {
+                        exit: Exit::Other,
+                        line: format!(
+                            "connected to {}, but the PBX refused the lines subscription ({}): \
+                             check the service user's rights",
+                            config.endpoint.authority(),
+                            f.name.map_or_else(|| f.code.to_string(), str::to_owned)
+                        ),
+                    });
+                    break;
+                }
+                Update::SubscribeFailed(_) => {}
+                Update::Synced(report) => {
+                    done = Some(Outcome {
+                        exit: Exit::Ok,
+                        line: success_line(config, &report, version.as_ref()),
+                    });
+                    break;
+                }
+            }
+        }
+        if let Some(o) = done {
+            break o;
+        }
+    };
+    handle.shutdown();
+    // The session closes its link politely; never let that hold up the exit for long.
+    let _ = tokio::time::timeout(Duration::from_secs(3), handle.join()).await;
+    outcome
+}

@@ -1,0 +1,672 @@
+//! The configuration file (TOML): where the PBX is, who we are to it, how its certificate is
+//! trusted. Unknown keys and bad values are errors that name the file, the line, the key and
+//! what is expected. The password itself is never in the file, argv, logs or errors: it comes
+//! from an environment variable or from a file only its owner can read.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::protocol::Framing;
+use crate::session::{Endpoint, Fingerprint, Secret, SessionConfig, Trust};
+
+/// The hint given when there is no configuration file.
+pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, pass --config PATH, \
+     or try the simulator: `ipo-top sim --write-config DIR` then `ipo-top --config DIR/config.toml check`";
+
+/// The default configuration file: `config.toml` in the user's configuration directory
+/// (`~/.config/ipo-top/config.toml` on Linux).
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "ipo-top").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// There is no file where we looked.
+    #[error("no configuration file at {path}: {hint}")]
+    Missing {
+        /// Where we looked.
+        path: PathBuf,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// No configuration directory could be determined and no `--config` was given.
+    #[error("cannot tell where the configuration lives (no home directory?); pass --config PATH")]
+    NoDefaultPath,
+    /// The file exists but cannot be read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A key is unknown, missing or has a bad value.
+    #[error("{location}: {key}: {message}")]
+    Invalid {
+        /// `file:line:column`, or the file alone.
+        location: String,
+        /// The key, with its section (`pbx.port`).
+        key: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+}
+
+/// Everything the configuration says, resolved (paths made absolute, password read).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// How to reach the PBX.
+    pub endpoint: Endpoint,
+    /// How the session behaves.
+    pub session: SessionConfig,
+    /// The supervisor's own extension, if configured.
+    pub supervisor_extension: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    pbx: RawPbx,
+    #[serde(default)]
+    tls: RawTls,
+    supervisor: Option<RawSupervisor>,
+    #[serde(default)]
+    session: RawSession,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPbx {
+    host: Spanned<String>,
+    port: Option<Spanned<i64>>,
+    username: Spanned<String>,
+    password_env: Option<Spanned<String>>,
+    password_file: Option<Spanned<String>>,
+    connect_timeout_secs: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca_file: Option<Spanned<String>>,
+    fingerprint: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSupervisor {
+    extension: Spanned<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSession {
+    subscribe_window: Option<Spanned<i64>>,
+    subscription_timeout_secs: Option<Spanned<i64>>,
+}
+
+/// Positions in the file's text, for messages.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line = before.matches('\n').count() + 1;
+        let col = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
+        (line, col)
+    }
+
+    fn location(&self, offset: Option<usize>) -> String {
+        match offset {
+            Some(o) => {
+                let (line, col) = self.line_col(o);
+                format!("{}:{line}:{col}", self.path.display())
+            }
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// The `[section]` in force at `offset` (including a header on the offset's own line).
+    fn section_at(&self, offset: usize) -> Option<String> {
+        let end = self
+            .text
+            .get(offset..)
+            .and_then(|rest| rest.find('\n'))
+            .map_or(self.text.len(), |i| offset + i);
+        let upto = self.text.get(..end).unwrap_or(self.text);
+        upto.lines().rev().find_map(|l| {
+            let l = l.trim();
+            let inner = l.strip_prefix('[')?.split(']').next()?;
+            let name = inner.trim().trim_matches('[').trim();
+            (!name.is_empty()).then(|| name.to_owned())
+        })
+    }
+
+    /// The key written on the line at `offset` (`key = value`), if any.
+    fn key_on_line(&self, offset: usize) -> Option<String> {
+        let start = self
+            .text
+            .get(..offset)
+            .and_then(|b| b.rfind('\n'))
+            .map_or(0, |i| i + 1);
+        let line = self.text.get(start..)?.lines().next()?;
+        let (k, _) = line.split_once('=')?;
+        let k = k.trim().trim_matches('"');
+        (!k.is_empty() && !k.starts_with('#')).then(|| k.to_owned())
+    }
+
+    fn qualified(&self, offset: usize, key: &str) -> String {
+        match self.section_at(offset) {
+            // An unknown section is reported on its own header line.
+            Some(s) if s == key => key.to_owned(),
+            Some(s) if !key.contains('.') => format!("{s}.{key}"),
+            _ => key.to_owned(),
+        }
+    }
+
+    fn invalid<T>(&self, span: &Spanned<T>, key: &str, message: impl fmt::Display) -> ConfigError {
+        ConfigError::Invalid {
+            location: self.location(Some(span.span().start)),
+            key: key.to_owned(),
+            message: message.to_string(),
+        }
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        let offset = e.span().map(|s| s.start);
+        let msg = e.message().trim().to_owned();
+        // serde names an unknown key in its message; otherwise the key is on the error's line.
+        let named = msg
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned);
+        let missing = msg
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned);
+        let key = match (named, missing, offset) {
+            (Some(k), _, Some(o)) => self.qualified(o, &k),
+            (Some(k), _, None) => k,
+            (None, Some(k), Some(o)) => match self.section_at(o) {
+                Some(s) => format!("{s}.{k}"),
+                None => k,
+            },
+            (None, Some(k), None) => k,
+            (None, None, Some(o)) => match self.key_on_line(o) {
+                Some(k) => self.qualified(o, &k),
+                None => self.section_at(o).unwrap_or_else(|| "(file)".to_owned()),
+            },
+            (None, None, None) => "(file)".to_owned(),
+        };
+        let message = if msg.starts_with("unknown field") {
+            format!(
+                "unknown key; {}",
+                msg.split_once(", ")
+                    .map_or("see config.example.toml for the keys", |(_, rest)| rest)
+            )
+        } else if msg.starts_with("missing field") {
+            "required, but missing (see config.example.toml)".to_owned()
+        } else {
+            msg
+        };
+        ConfigError::Invalid {
+            location: self.location(offset),
+            key,
+            message,
+        }
+    }
+}
+
+/// Reads the configuration at `path`, or at the default path when `None`.
+pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    let (path, given) = match path {
+        Some(p) => (p.to_owned(), true),
+        None => (default_path().ok_or(ConfigError::NoDefaultPath)?, false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError::Missing {
+                path,
+                hint: if given {
+                    "check the path given to --config"
+                } else {
+                    NO_CONFIG_HINT
+                },
+            });
+        }
+        Err(e) => {
+            return Err(ConfigError::Read {
+                path,
+                reason: e.to_string(),
+            });
+        }
+    };
+    parse(&path, &text)
+}
+
+/// Parses and resolves a configuration's text (`path` names it in errors and anchors relative
+/// paths).
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let src = Source { path, text };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+
+    let pbx = &raw.pbx;
+    let host = pbx.host.get_ref().trim().to_owned();
+    if host.is_empty() || host.contains('/') || host.contains(' ') {
+        return Err(src.invalid(
+            &pbx.host,
+            "pbx.host",
+            "expected a host name or IP address, e.g. \"ipo.example.net\" or \"10.1.2.3\"",
+        ));
+    }
+    let port = match &pbx.port {
+        None => 443,
+        Some(p) => u16::try_from(*p.get_ref())
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| src.invalid(p, "pbx.port", "expected a port number from 1 to 65535"))?,
+    };
+    let username = pbx.username.get_ref().clone();
+    if username.is_empty() || username.contains(':') {
+        return Err(src.invalid(
+            &pbx.username,
+            "pbx.username",
+            "expected the service user's name (not empty, no ':')",
+        ));
+    }
+    let password = match (&pbx.password_env, &pbx.password_file) {
+        (Some(env), None) => password_from_env(&src, env)?,
+        (None, Some(file)) => password_from_file(&src, base, file)?,
+        (Some(env), Some(_)) => {
+            return Err(src.invalid(
+                env,
+                "pbx.password_env",
+                "give password_env or password_file, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ConfigError::Invalid {
+                location: src.location(Some(pbx.host.span().start)),
+                key: "pbx.password_env".to_owned(),
+                message: "required: password_env = \"VARIABLE\" or password_file = \"PATH\" \
+                          (the password itself never goes in this file)"
+                    .to_owned(),
+            });
+        }
+    };
+    let connect_timeout = match &pbx.connect_timeout_secs {
+        None => Duration::from_secs(10),
+        Some(s) => match u64::try_from(*s.get_ref()) {
+            Ok(n @ 1..=300) => Duration::from_secs(n),
+            _ => {
+                return Err(src.invalid(
+                    s,
+                    "pbx.connect_timeout_secs",
+                    "expected seconds from 1 to 300",
+                ));
+            }
+        },
+    };
+
+    let trust = match (&raw.tls.ca_file, &raw.tls.fingerprint) {
+        (Some(ca), None) => {
+            let p = base.join(ca.get_ref());
+            if !p.is_file() {
+                return Err(src.invalid(
+                    ca,
+                    "tls.ca_file",
+                    format!(
+                        "expected a PEM file with the PBX's CA certificate; {} does not exist",
+                        p.display()
+                    ),
+                ));
+            }
+            Trust::CaFile(p)
+        }
+        (None, Some(fp)) => Trust::Fingerprint(
+            fp.get_ref()
+                .parse::<Fingerprint>()
+                .map_err(|e| src.invalid(fp, "tls.fingerprint", e))?,
+        ),
+        (Some(ca), Some(_)) => {
+            return Err(src.invalid(ca, "tls.ca_file", "give ca_file or fingerprint, not both"));
+        }
+        (None, None) => Trust::SystemRoots,
+    };
+
+    let mut session = SessionConfig::default();
+    if let Some(w) = &raw.session.subscribe_window {
+        session.subscribe_window = match usize::try_from(*w.get_ref()) {
+            Ok(n @ 1..=1024) => n,
+            _ => {
+                return Err(src.invalid(
+                    w,
+                    "session.subscribe_window",
+                    "expected a number of outstanding subscribe requests from 1 to 1024",
+                ));
+            }
+        };
+    }
+    if let Some(t) = &raw.session.subscription_timeout_secs {
+        session.subscription_timeout_secs = match u32::try_from(*t.get_ref()) {
+            Ok(n @ (0 | 60..=86_400)) => n,
+            _ => {
+                return Err(src.invalid(
+                    t,
+                    "session.subscription_timeout_secs",
+                    "expected 0 (no expiry) or seconds from 60 to 86400",
+                ));
+            }
+        };
+    }
+    // Jitter differs per process so that several ipo-top instances do not reconnect in step.
+    session.seed = u64::from(std::process::id()) ^ 0x1970_0101;
+
+    let supervisor_extension = match &raw.supervisor {
+        None => None,
+        Some(s) => {
+            let e = s.extension.get_ref().trim();
+            if e.is_empty() || !e.chars().all(|c| c.is_ascii_digit()) {
+                return Err(src.invalid(
+                    &s.extension,
+                    "supervisor.extension",
+                    "expected the supervisor's extension number, e.g. \"4190\"",
+                ));
+            }
+            Some(e.to_owned())
+        }
+    };
+
+    Ok(Config {
+        path: path.to_owned(),
+        endpoint: Endpoint {
+            host,
+            port,
+            username,
+            password,
+            trust,
+            framing: Framing::Framed,
+            connect_timeout,
+        },
+        session,
+        supervisor_extension,
+    })
+}
+
+fn password_from_env(src: &Source<'_>, var: &Spanned<String>) -> Result<Secret, ConfigError> {
+    let name = var.get_ref();
+    if name.is_empty() || name.contains('=') {
+        return Err(src.invalid(
+            var,
+            "pbx.password_env",
+            "expected the name of an environment variable, e.g. \"IPO_TOP_PASSWORD\"",
+        ));
+    }
+    match std::env::var(name) {
+        Ok(p) if !p.is_empty() => Ok(Secret::new(p)),
+        Ok(_) => Err(src.invalid(
+            var,
+            "pbx.password_env",
+            format!(
+                "the environment variable {name} is empty; set it to the service user's password"
+            ),
+        )),
+        Err(_) => Err(src.invalid(
+            var,
+            "pbx.password_env",
+            format!(
+                "the environment variable {name} is not set; set it to the service user's password"
+            ),
+        )),
+    }
+}
+
+fn password_from_file(
+    src: &Source<'_>,
+    base: &Path,
+    file: &Spanned<String>,
+) -> Result<Secret, ConfigError> {
+    let path = base.join(file.get_ref());
+    let meta = std::fs::metadata(&path).map_err(|e| {
+        src.invalid(
+            file,
+            "pbx.password_file",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    if !meta.is_file() {
+        return Err(src.invalid(
+            file,
+            "pbx.password_file",
+            format!("{} is not a file", path.display()),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(src.invalid(
+                file,
+                "pbx.password_file",
+                format!(
+                    "{} can be read by others (mode {mode:04o}); refused. Run: chmod 600 {}",
+                    path.display(),
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        src.invalid(
+            file,
+            "pbx.password_file",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    // One trailing line end is the editor's, not the password's.
+    let pw = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text);
+    if pw.is_empty() {
+        return Err(src.invalid(
+            file,
+            "pbx.password_file",
+            format!("{} is empty", path.display()),
+        ));
+    }
+    Ok(Secret::new(pw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dir(PathBuf);
+    impl Dir {
+        fn new(name: &str) -> Dir {
+            let d =
+                std::env::temp_dir().join(format!("ipo-top-config-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            let _ = std::fs::create_dir_all(&d);
+            Dir(d)
+        }
+        fn write(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+            let p = self.0.join(name);
+            let _ = std::fs::write(&p, text);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode));
+            }
+            #[cfg(not(unix))]
+            let _ = mode;
+            p
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn err(path: &Path, text: &str) -> String {
+        match parse(path, text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_good_file_resolves_relative_paths_and_reads_the_password_file() {
+        let d = Dir::new("good");
+        d.write("pw", "correct horse\n", 0o600);
+        let cfg = "[pbx]\nhost = \"10.1.2.3\"\nport = 8443\nusername = \"ctiservice\"\n\
+                   password_file = \"pw\"\n\n[tls]\nfingerprint = \"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89\"\n\n\
+                   [supervisor]\nextension = \"4190\"\n\n[session]\nsubscribe_window = 16\n";
+        let path = d.write("config.toml", cfg, 0o600);
+        let c = match parse(&path, cfg) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(c.endpoint.host, "10.1.2.3");
+        assert_eq!(c.endpoint.port, 8443);
+        assert_eq!(c.endpoint.password.expose(), "correct horse");
+        assert!(matches!(c.endpoint.trust, Trust::Fingerprint(_)));
+        assert_eq!(c.session.subscribe_window, 16);
+        assert_eq!(c.supervisor_extension.as_deref(), Some("4190"));
+        assert!(!format!("{c:?}").contains("correct horse"));
+    }
+
+    #[test]
+    fn unknown_keys_name_file_line_and_key() {
+        let p = Path::new("/etc/ipo-top/config.toml");
+        let e = err(
+            p,
+            "[pbx]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"X\"\ncolour = \"blue\"\n",
+        );
+        assert!(e.starts_with("/etc/ipo-top/config.toml:5:"), "{e}");
+        assert!(e.contains("pbx.colour: unknown key"), "{e}");
+        assert!(e.contains("expected one of"), "{e}");
+        let e = err(
+            p,
+            "[pbx]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"X\"\n[ui]\nx = 1\n",
+        );
+        assert!(e.contains(":5:2: ui: unknown key"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_say_what_is_expected() {
+        let p = Path::new("c.toml");
+        let e = err(
+            p,
+            "[pbx]\nhost = \"h\"\nport = \"https\"\nusername = \"u\"\npassword_env = \"X\"\n",
+        );
+        assert!(e.starts_with("c.toml:3:") && e.contains("pbx.port"), "{e}");
+        let e = err(
+            p,
+            "[pbx]\nhost = \"h\"\nport = 70000\nusername = \"u\"\npassword_env = \"X\"\n",
+        );
+        assert!(
+            e.contains("c.toml:3:8: pbx.port: expected a port number from 1 to 65535"),
+            "{e}"
+        );
+        let e = err(p, "[pbx]\nhost = \"h\"\nusername = \"u\"\n");
+        assert!(e.contains("pbx.password_env: required"), "{e}");
+        let e = err(p, "[pbx]\nusername = \"u\"\npassword_env = \"X\"\n");
+        assert!(e.contains("pbx.host: required"), "{e}");
+        let e = err(
+            p,
+            "[pbx]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"IPO_TOP_TEST_UNSET_VARIABLE\"\n",
+        );
+        assert!(e.contains("c.toml:4:16: pbx.password_env: the environment variable IPO_TOP_TEST_UNSET_VARIABLE is not set"), "{e}");
+        let e = err(
+            p,
+            "[pbx]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"PATH\"\n[tls]\nfingerprint = \"AB:CD\"\n",
+        );
+        assert!(
+            e.contains("c.toml:6:15: tls.fingerprint: a SHA-256 fingerprint is 32 bytes"),
+            "{e}"
+        );
+        let e = err(p, "[pbx\nhost = 1\n");
+        assert!(e.starts_with("c.toml:1:"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_password_file_others_can_read_is_refused() {
+        let d = Dir::new("perm");
+        let pw = d.write("pw", "hunter2", 0o640);
+        let cfg = "[pbx]\nhost = \"h\"\nusername = \"u\"\npassword_file = \"pw\"\n";
+        let path = d.write("config.toml", cfg, 0o644);
+        let e = err(&path, cfg);
+        assert!(e.contains("pbx.password_file"), "{e}");
+        assert!(e.contains("mode 0640") && e.contains("chmod 600"), "{e}");
+        assert!(!e.contains("hunter2"));
+        let _ = pw;
+    }
+
+    /// The example file parses as shipped (with its password variable swapped for one that is
+    /// set here), and with every commented alternative switched on instead.
+    #[test]
+    fn the_example_file_is_valid_in_both_forms() {
+        let d = Dir::new("example");
+        d.write("ipo-root-ca.pem", "-----BEGIN CERTIFICATE-----\n", 0o644);
+        d.write("ipo-top.password", "pw\n", 0o600);
+        let example = include_str!("../../config.example.toml");
+        let shipped = example.replace("\"IPO_TOP_PASSWORD\"", "\"PATH\"");
+        let path = d.write("config.toml", &shipped, 0o644);
+        if let Err(e) = parse(&path, &shipped) {
+            panic!("{e}");
+        }
+        let mut alt = String::new();
+        for line in example.lines() {
+            let l = if line.starts_with("password_env") || line.starts_with("ca_file") {
+                format!("# {line}")
+            } else if let Some(rest) = line.strip_prefix("# ") {
+                if rest.contains(" = ") && !rest.starts_with(' ') && !rest.contains("  ") {
+                    rest.to_owned()
+                } else {
+                    line.to_owned()
+                }
+            } else {
+                line.to_owned()
+            };
+            alt.push_str(&l);
+            alt.push('\n');
+        }
+        assert!(
+            alt.contains("\nfingerprint = ") && alt.contains("\npassword_file = "),
+            "{alt}"
+        );
+        match parse(&path, &alt) {
+            Ok(c) => assert!(matches!(c.endpoint.trust, Trust::Fingerprint(_))),
+            Err(e) => panic!("{e}\n{alt}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_file_says_where_we_looked() {
+        let e = load(Some(Path::new("/nonexistent/ipo-top.toml")))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("/nonexistent/ipo-top.toml"), "{e}");
+    }
+}

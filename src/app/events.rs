@@ -1,0 +1,155 @@
+//! `ipo-top events --json`: every model event as one JSON object per line, for scripts.
+//!
+//! Each line carries `"schema": 1`, `"ts_ms"` (Unix time in milliseconds when it was written)
+//! and `"type"`; the rest depends on the type (see README). Runs until interrupted, reconnecting
+//! as the session does; exits quietly when its output pipe closes.
+
+use std::io::{self, Write};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::Exit;
+use super::check::{connect_failure, tls_setup_failure};
+use super::config::Config;
+use crate::session::{FailureKind, Update, spawn};
+
+/// The version of the line format; it changes only when a field changes meaning or goes away.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Serialize)]
+struct Line<'a, T: Serialize> {
+    schema: u32,
+    ts_ms: u64,
+    #[serde(flatten)]
+    event: &'a T,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn ms(d: Option<Duration>) -> Value {
+    d.map_or(Value::Null, |d| json!(d.as_secs_f64() * 1000.0))
+}
+
+/// One update as a JSON line (without the newline).
+pub fn to_line(update: &Update) -> Result<String, serde_json::Error> {
+    let ts_ms = now_ms();
+    match update {
+        Update::Model(ev) => serde_json::to_string(&Line {
+            schema: SCHEMA,
+            ts_ms,
+            event: ev,
+        }),
+        Update::Synced(r) => serde_json::to_string(&Line {
+            schema: SCHEMA,
+            ts_ms,
+            event: &json!({
+                "type": "synced",
+                "users": r.users,
+                "queues": r.queues,
+                "park_available": r.park_available,
+                "subscribed": r.subscribed,
+                "failed": r.failed,
+                "round_trip_ms": ms(r.round_trip),
+            }),
+        }),
+        Update::SubscribeFailed(f) => serde_json::to_string(&Line {
+            schema: SCHEMA,
+            ts_ms,
+            event: &json!({
+                "type": "subscribe_failed",
+                "entity": f.entity,
+                "label": f.label,
+                "code": f.code,
+                "name": f.name,
+                "dropped": f.dropped,
+            }),
+        }),
+        Update::ConnectFailed(e) => serde_json::to_string(&Line {
+            schema: SCHEMA,
+            ts_ms,
+            event: &json!({
+                "type": "connect_failed",
+                "kind": format!("{:?}", e.kind()).to_lowercase(),
+                "error": e.to_string(),
+            }),
+        }),
+    }
+}
+
+/// Runs until interrupted (Ctrl-C or SIGTERM), the output closes, or the PBX refuses the login.
+/// Returns the exit code and, for a failure, the line to print on stderr.
+pub async fn run(config: &Config, out: &mut dyn Write) -> (Exit, Option<String>) {
+    let (handle, updates) = match spawn(config.endpoint.clone(), config.session.clone()) {
+        Ok(x) => x,
+        Err(e) => {
+            let o = tls_setup_failure(&e, config);
+            return (o.exit, Some(o.line));
+        }
+    };
+    let result = loop {
+        let batch = tokio::select! {
+            b = updates.next() => b,
+            () = interrupted() => break (Exit::Ok, None),
+        };
+        let Some(batch) = batch else {
+            break (Exit::Ok, None);
+        };
+        let mut stop = None;
+        let mut write = || -> io::Result<()> {
+            for update in &batch {
+                let line = to_line(update).map_err(io::Error::other)?;
+                out.write_all(line.as_bytes())?;
+                out.write_all(b"\n")?;
+                if let Update::ConnectFailed(e) = update {
+                    if e.kind() == FailureKind::Auth {
+                        // The session stopped: nothing more will come until someone fixes the
+                        // credentials.
+                        let o = connect_failure(e, config);
+                        stop = Some((o.exit, Some(o.line)));
+                    }
+                }
+            }
+            out.flush()
+        };
+        match write() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break (Exit::Ok, None),
+            Err(e) => break (Exit::Other, Some(format!("cannot write events: {e}"))),
+        }
+        if let Some(s) = stop {
+            break s;
+        }
+    };
+    handle.shutdown();
+    // The session closes its link politely; never let that hold up the exit for long.
+    let _ = tokio::time::timeout(Duration::from_secs(3), handle.join()).await;
+    result
+}
+
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,48 @@
+//! The binary's edge: configuration, logging, and the `check` and `events` commands. The only
+//! place (with `main.rs` and `cli`) that knows every module.
+
+pub mod check;
+pub mod config;
+pub mod events;
+pub mod logging;
+pub mod simconfig;
+
+/// Exit codes: one per class of problem, so scripts (and people) know what to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: all good.
+    Ok,
+    /// 1: anything not covered below (see the log).
+    Other,
+    /// 2: the configuration (or the command line) is wrong.
+    Config,
+    /// 3: the PBX refused the login (HTTP 401/403).
+    Auth,
+    /// 4: the PBX's certificate is not trusted.
+    Trust,
+    /// 5: the PBX cannot be reached (name, refused, unreachable, timed out).
+    Unreachable,
+    /// 6: no MTCTI3 service there (HTTP 404).
+    NotFound,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub const fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Other => 1,
+            Exit::Config => 2,
+            Exit::Auth => 3,
+            Exit::Trust => 4,
+            Exit::Unreachable => 5,
+            Exit::NotFound => 6,
+        }
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e.code())
+    }
+}

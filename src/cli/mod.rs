@@ -1,0 +1,132 @@
+//! The command line: one subcommand per tool. The binary's edge: it may use every module, and
+//! turns errors into one clear message and a failing exit code.
+
+pub mod sim;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tracing::level_filters::LevelFilter;
+
+use ipo_top::app::{self, Exit, config, logging};
+
+/// ipo-top: a terminal dashboard for call-centre supervisors on Avaya IP Office (MTCTI3).
+#[derive(Debug, Parser)]
+#[command(name = "ipo-top", version, about, long_about = None)]
+pub struct Cli {
+    /// The configuration file (default: ~/.config/ipo-top/config.toml, or your system's
+    /// equivalent).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// How much to log: off, error, warn, info, debug or trace. Logs go to a daily file in the
+    /// state directory (e.g. ~/.local/state/ipo-top), never to the terminal.
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "info")]
+    pub log_level: LevelFilter,
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connect, log in, subscribe to every user and queue, print one line and exit. Exit codes:
+    /// 0 ok, 1 other, 2 configuration, 3 login refused, 4 certificate not trusted,
+    /// 5 unreachable, 6 no MTCTI3 (HTTP 404).
+    Check(CheckArgs),
+    /// Print every change (users, queues, calls, the connection) as one JSON object per line,
+    /// until interrupted.
+    Events(EventsArgs),
+    /// Run an IP Office simulator: a living call centre served over MTCTI3 (wss), for trying
+    /// ipo-top without a PBX.
+    Sim(Box<sim::SimArgs>),
+}
+
+/// Options of `ipo-top check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// Options of `ipo-top events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Write JSON lines (the only format).
+    #[arg(long, required = true)]
+    pub json: bool,
+}
+
+/// Parses the command line and runs the subcommand.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Sim(args) => match sim::run(*args) {
+            Ok(()) => Exit::Ok,
+            Err(e) => {
+                eprintln!("ipo-top: {e:#}");
+                Exit::Other
+            }
+        },
+        Command::Check(args) => with_session(cli.config.as_deref(), cli.log_level, |cfg, rt| {
+            let outcome = rt.block_on(app::check::run(cfg, Duration::from_secs(args.timeout)));
+            if outcome.exit == Exit::Ok {
+                println!("{}", outcome.line);
+            } else {
+                eprintln!("ipo-top check: {}", outcome.line);
+            }
+            outcome.exit
+        }),
+        Command::Events(_) => with_session(cli.config.as_deref(), cli.log_level, |cfg, rt| {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let (exit, line) = rt.block_on(app::events::run(cfg, &mut out));
+            if let Some(line) = line {
+                eprintln!("ipo-top events: {line}");
+            }
+            exit
+        }),
+    }
+    .into()
+}
+
+/// Loads the configuration, starts logging and a runtime, and runs `f`.
+fn with_session(
+    path: Option<&Path>,
+    level: LevelFilter,
+    f: impl FnOnce(&config::Config, &tokio::runtime::Runtime) -> Exit,
+) -> Exit {
+    let cfg = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ipo-top: {e}");
+            return Exit::Config;
+        }
+    };
+    let _log = match logging::init(level, None) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("ipo-top: {e} (carrying on without a log)");
+            None
+        }
+    };
+    tracing::info!(config = %cfg.path.display(), host = %cfg.endpoint.host, "starting");
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ipo-top: cannot start the async runtime: {e}");
+            return Exit::Other;
+        }
+    };
+    let exit = f(&cfg, &rt);
+    // Do not wait for stray tasks (a courtesy websocket close) beyond a moment.
+    rt.shutdown_timeout(Duration::from_millis(500));
+    exit
+}

@@ -1,0 +1,390 @@
+//! Opening the secure websocket to IP Office: TCP, TLS (see [`super::tls`]), then the
+//! websocket handshake on `/tpkt/openapi` with Basic authentication and the `openapi`
+//! subprotocol. Every way it can fail has its own error, because each needs a different fix.
+
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::client::ClientRequestBuilder;
+use tokio_tungstenite::tungstenite::http::Uri;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::engine::Disconnect;
+use super::tls::{Trust, describe_certificate_error};
+use crate::protocol::{Framing, MAX_FRAME_LEN};
+
+/// The websocket subprotocol IP Office speaks MTCTI3 on.
+pub const SUBPROTOCOL: &str = "openapi";
+
+/// A password. It never shows in `Debug` output, logs or errors.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a password.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// The password itself, for the one place that needs it (the Authorization header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where and how to reach the PBX.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// Host name or IP address (no brackets for IPv6).
+    pub host: String,
+    /// HTTPS port (443 unless the PBX's security settings say otherwise).
+    pub port: u16,
+    /// The service user.
+    pub username: String,
+    /// Its password.
+    pub password: Secret,
+    /// How the PBX's certificate is trusted.
+    pub trust: Trust,
+    /// Framed (`/tpkt/openapi`) or not.
+    pub framing: Framing,
+    /// How long TCP, TLS and the websocket handshake may take together.
+    pub connect_timeout: Duration,
+}
+
+impl Endpoint {
+    /// `host:port`, with brackets around an IPv6 address.
+    pub fn authority(&self) -> String {
+        match self.host.parse::<IpAddr>() {
+            Ok(IpAddr::V6(_)) => format!("[{}]:{}", self.host, self.port),
+            _ => format!("{}:{}", self.host, self.port),
+        }
+    }
+
+    /// `wss://host:port/tpkt/openapi`.
+    pub fn url(&self) -> String {
+        format!("wss://{}{}", self.authority(), self.framing.path())
+    }
+
+    fn basic_auth(&self) -> String {
+        let raw = format!("{}:{}", self.username, self.password.expose());
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+}
+
+/// The broad kind of a connection failure: each has its own remedy (and its own exit code in
+/// `ipo-top check`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The PBX refused the credentials (401/403).
+    Auth,
+    /// The PBX's certificate was not trusted.
+    Trust,
+    /// Nothing reachable: name not found, refused, unreachable, timed out.
+    Unreachable,
+    /// No MTCTI3 service on that path (404).
+    NotFound,
+    /// Anything else.
+    Other,
+}
+
+/// Why the websocket could not be opened.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnectError {
+    /// HTTP 401 or 403.
+    #[error("the PBX refused the login for service user {username:?} (HTTP {status})")]
+    LoginRejected {
+        /// 401 or 403.
+        status: u16,
+        /// The service user.
+        username: String,
+    },
+    /// HTTP 404.
+    #[error("no MTCTI3 service at {url} (HTTP 404)")]
+    NotFound {
+        /// What was asked for.
+        url: String,
+    },
+    /// The certificate was refused.
+    #[error("TLS: {reason}")]
+    Trust {
+        /// Why, in words.
+        reason: String,
+    },
+    /// The TLS handshake failed for another reason.
+    #[error("TLS handshake with {authority} failed: {reason}")]
+    Tls {
+        /// host:port.
+        authority: String,
+        /// Why.
+        reason: String,
+    },
+    /// The host name did not resolve.
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve {
+        /// The host.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// Connection refused.
+    #[error("{authority} refused the connection (nothing listening on that port?)")]
+    Refused {
+        /// host:port.
+        authority: String,
+    },
+    /// No route, network down, and the like.
+    #[error("{authority} is unreachable: {reason}")]
+    Unreachable {
+        /// host:port.
+        authority: String,
+        /// Why.
+        reason: String,
+    },
+    /// Nothing answered in time.
+    #[error("{authority} did not answer within {secs} s")]
+    TimedOut {
+        /// host:port.
+        authority: String,
+        /// The limit.
+        secs: u64,
+    },
+    /// Another HTTP status.
+    #[error("the PBX answered the websocket request with HTTP {status}")]
+    Http {
+        /// The status.
+        status: u16,
+    },
+    /// The server did not agree to the `openapi` subprotocol.
+    #[error("the PBX did not agree to the websocket subprotocol \"openapi\"")]
+    Subprotocol,
+    /// The websocket handshake failed otherwise.
+    #[error("websocket handshake failed: {0}")]
+    Handshake(String),
+}
+
+impl ConnectError {
+    /// The broad kind.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            ConnectError::LoginRejected { .. } => FailureKind::Auth,
+            ConnectError::Trust { .. } => FailureKind::Trust,
+            ConnectError::Resolve { .. }
+            | ConnectError::Refused { .. }
+            | ConnectError::Unreachable { .. }
+            | ConnectError::TimedOut { .. } => FailureKind::Unreachable,
+            ConnectError::NotFound { .. } => FailureKind::NotFound,
+            ConnectError::Tls { .. }
+            | ConnectError::Http { .. }
+            | ConnectError::Subprotocol
+            | ConnectError::Handshake(_) => FailureKind::Other,
+        }
+    }
+
+    /// What the engine makes of it: a rejected login stops the session; anything else is
+    /// retried.
+    pub fn to_disconnect(&self) -> Disconnect {
+        match self {
+            ConnectError::LoginRejected { .. } => Disconnect::LoginRejected(self.to_string()),
+            other => Disconnect::Failed(other.to_string()),
+        }
+    }
+}
+
+/// The open websocket.
+pub type WsStream = WebSocketStream<TlsStream<TcpStream>>;
+
+/// Opens the websocket: TCP, TLS, then the handshake, all within the endpoint's timeout.
+pub async fn open(ep: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<WsStream, ConnectError> {
+    let secs = ep.connect_timeout.as_secs().max(1);
+    match tokio::time::timeout(ep.connect_timeout, open_inner(ep, tls)).await {
+        Ok(r) => r,
+        Err(_) => Err(ConnectError::TimedOut {
+            authority: ep.authority(),
+            secs,
+        }),
+    }
+}
+
+async fn open_inner(
+    ep: &Endpoint,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<WsStream, ConnectError> {
+    let authority = ep.authority();
+    let tcp = match TcpStream::connect((ep.host.as_str(), ep.port)).await {
+        Ok(s) => s,
+        Err(e) => return Err(classify_io(&e, ep)),
+    };
+    // Acks are small and must not wait for Nagle.
+    let _ = tcp.set_nodelay(true);
+    let server_name = ServerName::try_from(ep.host.clone()).map_err(|e| ConnectError::Resolve {
+        host: ep.host.clone(),
+        reason: e.to_string(),
+    })?;
+    let stream = TlsConnector::from(tls)
+        .connect(server_name, tcp)
+        .await
+        .map_err(|e| classify_tls(&e, ep))?;
+
+    let uri: Uri = ep
+        .url()
+        .parse()
+        .map_err(
+            |e: tungstenite::http::uri::InvalidUri| ConnectError::Resolve {
+                host: ep.host.clone(),
+                reason: e.to_string(),
+            },
+        )?;
+    let request = ClientRequestBuilder::new(uri)
+        .with_header("Authorization", ep.basic_auth())
+        .with_sub_protocol(SUBPROTOCOL);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME_LEN))
+        .max_frame_size(Some(MAX_FRAME_LEN));
+    let (ws, response) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+        .await
+        .map_err(|e| classify_ws(e, ep))?;
+    // tungstenite checks this too; the check here keeps it true whatever the library does.
+    let agreed = response
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == SUBPROTOCOL);
+    if !agreed {
+        return Err(ConnectError::Subprotocol);
+    }
+    tracing::debug!(%authority, "websocket open");
+    Ok(ws)
+}
+
+fn classify_io(e: &io::Error, ep: &Endpoint) -> ConnectError {
+    let authority = ep.authority();
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => ConnectError::Refused { authority },
+        io::ErrorKind::TimedOut => ConnectError::TimedOut {
+            authority,
+            secs: ep.connect_timeout.as_secs(),
+        },
+        // Name resolution failures come back as uncategorised errors from getaddrinfo.
+        _ if e.to_string().contains("lookup") || e.to_string().contains("resolve") => {
+            ConnectError::Resolve {
+                host: ep.host.clone(),
+                reason: e.to_string(),
+            }
+        }
+        _ => ConnectError::Unreachable {
+            authority,
+            reason: e.to_string(),
+        },
+    }
+}
+
+fn classify_tls(e: &io::Error, ep: &Endpoint) -> ConnectError {
+    let rustls_error = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(c)) => ConnectError::Trust {
+            reason: describe_certificate_error(c, &ep.host),
+        },
+        Some(other) => ConnectError::Tls {
+            authority: ep.authority(),
+            reason: other.to_string(),
+        },
+        None => match e.kind() {
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => ConnectError::Tls {
+                authority: ep.authority(),
+                reason: format!("the PBX closed the connection during the handshake ({e})"),
+            },
+            _ => ConnectError::Tls {
+                authority: ep.authority(),
+                reason: e.to_string(),
+            },
+        },
+    }
+}
+
+fn classify_ws(e: tungstenite::Error, ep: &Endpoint) -> ConnectError {
+    use tungstenite::Error as E;
+    match e {
+        E::Http(response) => match response.status().as_u16() {
+            401 | 403 => ConnectError::LoginRejected {
+                status: response.status().as_u16(),
+                username: ep.username.clone(),
+            },
+            404 => ConnectError::NotFound { url: ep.url() },
+            status => ConnectError::Http { status },
+        },
+        E::Protocol(tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(_)) => {
+            ConnectError::Subprotocol
+        }
+        E::Io(io) => classify_io(&io, ep),
+        other => ConnectError::Handshake(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(host: &str) -> Endpoint {
+        Endpoint {
+            host: host.into(),
+            port: 8443,
+            username: "ctiservice".into(),
+            password: Secret::new("s3cret-pa55"),
+            trust: Trust::SystemRoots,
+            framing: Framing::Framed,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn urls_bracket_ipv6_and_the_password_stays_out_of_debug() {
+        assert_eq!(ep("10.1.2.3").url(), "wss://10.1.2.3:8443/tpkt/openapi");
+        assert_eq!(ep("::1").url(), "wss://[::1]:8443/tpkt/openapi");
+        let shown = format!("{:?}", ep("ipo.example.net"));
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("Secret(***)"));
+        // "ctiservice:s3cret-pa55" in base64.
+        assert_eq!(
+            ep("h").basic_auth(),
+            "Basic Y3Rpc2VydmljZTpzM2NyZXQtcGE1NQ=="
+        );
+    }
+
+    #[test]
+    fn failures_are_classified_for_their_remedy() {
+        let e = ep("h");
+        let refused = classify_io(&io::Error::from(io::ErrorKind::ConnectionRefused), &e);
+        assert_eq!(refused.kind(), FailureKind::Unreachable);
+        let login = ConnectError::LoginRejected {
+            status: 401,
+            username: "ctiservice".into(),
+        };
+        assert_eq!(login.kind(), FailureKind::Auth);
+        assert!(matches!(
+            login.to_disconnect(),
+            Disconnect::LoginRejected(_)
+        ));
+        assert!(matches!(refused.to_disconnect(), Disconnect::Failed(_)));
+    }
+}

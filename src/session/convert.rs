@@ -1,0 +1,320 @@
+//! MTCTI3 messages into the model's domain inputs. The model never sees a prost type.
+
+use crate::model::Guid;
+use crate::model::{
+    Absence, CallData, CallFeatureBits, CallLost, CallSnapshot, CallState, ConferenceMember,
+    DialDetail, Direction, FailedCause, Forwarding, Gcid, LineEntry, Mailbox, Party, QueueDetail,
+    QueueMember, QueueStatus, RingMode, ServiceMode, Text, TrunkDetail, TrunkKind, UserFeatureBits,
+    UserStatus,
+};
+use crate::protocol::pb;
+use crate::protocol::text;
+
+fn text(s: &str) -> Text {
+    Text::from(s)
+}
+
+/// A lines entry (user or queue).
+pub fn line_entry(guid: &[u8], extn: &str, name: &str) -> LineEntry {
+    LineEntry {
+        guid: Guid::from_bytes(guid),
+        extn: text(extn),
+        name: text(name),
+    }
+}
+
+/// An absence note with the document's phrase.
+pub fn absence(a: &pb::Absence) -> Absence {
+    Absence {
+        msg: a.msg,
+        text: text(&a.str),
+        phrase: Text::from(text::absence_text(a.msg, &a.str)),
+    }
+}
+
+fn mailbox(m: &pb::Mailbox) -> Mailbox {
+    Mailbox {
+        new: m.newmessages,
+        old: m.oldmessages,
+        saved: m.savedmessages,
+    }
+}
+
+/// A user Notify: its number, its name and its status.
+pub fn user_status(u: &pb::NotifyUser) -> (Text, Text, UserStatus) {
+    let status = UserStatus {
+        full_name: text(&u.fullname),
+        email: text(&u.email),
+        language: text(&u.language),
+        features: UserFeatureBits(u.featuresavailable as u32),
+        dnd: u.dnd,
+        barred: u.barred,
+        ex_directory: u.xdirectory,
+        voicemail: u.voicemail,
+        logged_in_extn: text(&u.loggedinextn),
+        extn_fault: u.extnfault,
+        logged_off: u.loggedoff,
+        absence: u.absence.as_ref().map(absence),
+        mailbox: u.mailbox.as_ref().map(mailbox),
+        app: text(&u.app),
+        no_app_handler: u.noapphandler,
+        ec500: u.ec500,
+        forwarding: Forwarding {
+            unconditional: u.fwdu,
+            busy: u.fwdb,
+            no_answer: u.fwdna,
+            hunt_group: u.fwdhg,
+            unconditional_number: text(&u.fwdunumber),
+            busy_number: text(&u.fwdbnumber),
+            to_voicemail: u.fwdtovm,
+        },
+        offswitch: u.offswitch,
+    };
+    (text(&u.extn), text(&u.name), status)
+}
+
+/// A queue Notify: its number, its name and its status.
+pub fn queue_status(q: &pb::NotifyQueue) -> (Text, Text, QueueStatus) {
+    let status = QueueStatus {
+        email: text(&q.email),
+        ring_mode: RingMode::from_code(q.ringmode),
+        no_answer_secs: q.noanswertime,
+        voicemail: q.voicemail,
+        voicemail_secs: q.voicemailtime,
+        service_mode: ServiceMode::from_code(q.servicemode),
+        members: q.queuemembers.as_ref().map(|m| {
+            m.member
+                .iter()
+                .map(|m| QueueMember {
+                    extn: text(&m.extn),
+                    enabled: !m.disabled,
+                })
+                .collect()
+        }),
+        mailbox: q.mailbox.as_ref().map(mailbox),
+    };
+    (text(&q.extn), text(&q.name), status)
+}
+
+/// A party.
+pub fn party(p: &pb::PartyInfo) -> Party {
+    Party {
+        number: text(&p.number),
+        name: text(&p.name),
+        name_type: p.nametype,
+        number_type: p.numbertype,
+        withheld: p.withheld,
+        diversion_reason: p.diversionreason,
+    }
+}
+
+/// A CallInfo as a snapshot.
+pub fn call_snapshot(c: &pb::CallInfo) -> CallSnapshot {
+    CallSnapshot {
+        callid: c.callid,
+        reference_callid: c.referencecallid,
+        related_callid: c.relatedcallid,
+        state: CallState::from_code(c.state),
+        direction: Direction::from_code(c.direction),
+        active_held: c.activeheld,
+        gcid: (!c.gcid.is_empty()).then(|| Gcid::from_bytes(&c.gcid)),
+        features: CallFeatureBits(c.featuresavailable as u32),
+        features2: c.featuresavailable2 as u32,
+        called: text(&c.calledparty),
+        calling: c.callingparty.as_ref().map(party),
+        connected: c.connectedparty.as_ref().map(party),
+        original_called: c.originalcalledparty.as_ref().map(party),
+        tag: text(&c.tag),
+        account_code: text(&c.accountcode),
+        mute: c.mute,
+        failed_cause: FailedCause::from_code(c.failedcause),
+        recording: c.recording,
+        recording_paused: c.recordingpaused,
+        park_slot: text(&c.parkslot),
+        far_absence: c.absence.as_ref().map(absence),
+        page_call: c.pagecall,
+        conference: c
+            .conferencemember
+            .iter()
+            .map(|m| ConferenceMember {
+                lref: m.lref,
+                state: CallState::from_code(m.state),
+                direction: Direction::from_code(m.direction),
+                active_held: m.activeheld,
+                called: text(&m.calledparty),
+                connected: m.connectedparty.as_ref().map(party),
+                mute: m.mute,
+                failed_cause: FailedCause::from_code(m.failedcause),
+            })
+            .collect(),
+        dial: c.dialinfo.as_ref().map(|d| DialDetail {
+            number: text(&d.number),
+            call_type: d.calltype,
+            withhold_cli: d.withholdcli,
+            hide_number: d.hidenumber,
+            complete: d.complete,
+        }),
+        trunk: c.trunkinfo.as_ref().map(|t| TrunkDetail {
+            kind: TrunkKind::from_code(t.trunktype),
+            did: text(&t.did),
+        }),
+        queue: c.queueinfo.as_ref().map(|q| QueueDetail {
+            number: text(&q.number),
+            name: text(&q.name),
+            priority: q.priority,
+            overflow_number: text(&q.overflow_number),
+            overflow_name: text(&q.overflow_name),
+        }),
+        call_data: c.calldata.as_ref().map(|d| CallData {
+            language: text(&d.language),
+            emergency: d.emergency,
+            privacy: d.privacy,
+            secure: d.secure,
+            remote_privacy: d.rprivacy,
+        }),
+        notes: c.notes.as_ref().map(|n| text(&n.notes)).unwrap_or_default(),
+        targets: c
+            .targets
+            .iter()
+            .flat_map(|t| t.target.iter())
+            .filter_map(|t| t.partyinfo.as_ref().map(party))
+            .collect(),
+    }
+}
+
+/// A CallLost.
+pub fn call_lost(l: &pb::CallLost) -> CallLost {
+    CallLost {
+        callid: l.callid,
+        reference_callid: l.referencecallid,
+        cause: l.reason,
+        this_end_dropped: l.thisenddropped,
+        description: text(&l.description),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CallFunction, UserFunction};
+    use crate::protocol::bits::{CallFeatures, UserFeatures};
+
+    /// The model keeps its own names for the feature bits (it may not import the protocol);
+    /// they must agree bit for bit with the protocol's.
+    #[test]
+    fn model_feature_bits_agree_with_the_protocol() {
+        let pairs = [
+            (CallFunction::Drop, CallFeatures::DROP),
+            (CallFunction::Answer, CallFeatures::ANSWER),
+            (CallFunction::Hold, CallFeatures::HOLD),
+            (CallFunction::UnHold, CallFeatures::UNHOLD),
+            (CallFunction::BlindTransfer, CallFeatures::BLINDXFER),
+            (CallFunction::Redirect, CallFeatures::REDIRECT),
+            (CallFunction::Dial, CallFeatures::DIAL),
+            (CallFunction::Park, CallFeatures::PARK),
+            (CallFunction::SetupTransfer, CallFeatures::SETUPTRANSFER),
+            (
+                CallFunction::CompleteTransfer,
+                CallFeatures::COMPLETETRANSFER,
+            ),
+            (CallFunction::CompleteConf, CallFeatures::COMPLETECONF),
+            (CallFunction::AddToConf, CallFeatures::ADDTOCONF),
+            (CallFunction::ConfMember, CallFeatures::CONFMEMBER),
+            (CallFunction::SetTag, CallFeatures::TAG),
+            (CallFunction::SetAccountCode, CallFeatures::ACCT),
+            (CallFunction::PushToEc500, CallFeatures::PUSHTOEC500),
+            (CallFunction::GenerateDigits, CallFeatures::GENERATEDIGITS),
+            (
+                CallFunction::RecordingPauseControl,
+                CallFeatures::RECORDINGPAUSECONTROL,
+            ),
+            (CallFunction::ForceClear, CallFeatures::FORCECLEAR),
+            (CallFunction::SetAuthCode, CallFeatures::AUTH),
+            (CallFunction::RecordingOn, CallFeatures::RECORDINGON),
+            (CallFunction::RecordingOff, CallFeatures::RECORDINGOFF),
+            (CallFunction::PrivacyOn, CallFeatures::PRIVACYON),
+            (CallFunction::PrivacyOff, CallFeatures::PRIVACYOFF),
+            (CallFunction::MuteOn, CallFeatures::MUTEON),
+            (CallFunction::MuteOff, CallFeatures::MUTEOFF),
+            (CallFunction::SetPriority, CallFeatures::PRIO),
+            (CallFunction::Finish, CallFeatures::FINISH),
+        ];
+        assert_eq!(pairs.len(), CallFunction::ALL.len());
+        assert_eq!(pairs.len(), CallFeatures::NAMED.len());
+        for (f, bits) in pairs {
+            assert_eq!(1u32 << f.bit(), bits.bits(), "{f:?}");
+        }
+        let users = [
+            (UserFunction::Sac, UserFeatures::SAC),
+            (UserFunction::Absence, UserFeatures::ABSENCE),
+            (UserFunction::Ec500, UserFeatures::EC500),
+            (UserFunction::Login, UserFeatures::LOGIN),
+            (UserFunction::ShortCode, UserFeatures::SHORTCODE),
+            (UserFunction::MakeCall, UserFeatures::MAKECALL),
+            (UserFunction::Fwdu, UserFeatures::FWDU),
+            (UserFunction::App, UserFeatures::APP),
+        ];
+        for (f, bits) in users {
+            assert_eq!(1u32 << f.bit(), bits.bits(), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn the_documents_queue_call_converts_whole() {
+        let c = pb::CallInfo {
+            callid: 3,
+            state: pb::call_info::State::Queueing as i32,
+            direction: pb::call_info::Direction::Inbound as i32,
+            featuresavailable: 0xE0E0_E091_u32 as i32,
+            calledparty: "8010".into(),
+            callingparty: Some(pb::PartyInfo {
+                number: "03498984598".into(),
+                nametype: 9,
+                ..Default::default()
+            }),
+            trunkinfo: Some(pb::TrunkInfo {
+                trunktype: pb::trunk_info::TrunkType::TrunkIsdn as i32,
+                did: "8010".into(),
+            }),
+            queueinfo: Some(pb::QueueInfo {
+                priority: 1,
+                overflow_number: "2502".into(),
+                overflow_name: "Service Queue".into(),
+                ..Default::default()
+            }),
+            targets: Some(pb::Targets {
+                target: vec![pb::Target {
+                    partyinfo: Some(pb::PartyInfo {
+                        number: "2005".into(),
+                        name: "Bergcamp".into(),
+                        nametype: 5,
+                        ..Default::default()
+                    }),
+                }],
+            }),
+            ..Default::default()
+        };
+        let s = call_snapshot(&c);
+        assert_eq!(s.state, CallState::Queueing);
+        assert_eq!(s.direction, Direction::Inbound);
+        assert_eq!(s.features.bits(), 0xE0E0_E091, "bit 31 survives the int32");
+        assert!(s.features.allows(CallFunction::Finish));
+        assert_eq!(s.trunk.as_ref().map(|t| t.kind), Some(TrunkKind::Isdn));
+        assert_eq!(
+            s.queue.as_ref().map(|q| q.overflow_name.to_string()),
+            Some("Service Queue".into())
+        );
+        assert_eq!(s.targets.len(), 1);
+        assert_eq!(s.targets[0].name, "Bergcamp");
+        assert_eq!(s.gcid, None);
+    }
+
+    #[test]
+    fn absence_is_phrased_as_the_document_phrases_it() {
+        let a = absence(&pb::Absence {
+            msg: 3,
+            str: "14:00".into(),
+        });
+        assert_eq!(a.phrase, "AT LUNCH UNTIL 14:00");
+    }
+}

@@ -1,0 +1,1211 @@
+//! The MTCTI3 client as a sans-IO state machine.
+//!
+//! Inputs: [`Session::handle_connected`], [`Session::handle_frame`],
+//! [`Session::handle_closed`], [`Session::handle_timeout`] (and [`Session::retry`],
+//! [`Session::shutdown`] from the user). Outputs: [`Session::poll_transmit`] (framed websocket
+//! payloads), [`Session::poll_event`] and [`Session::poll_timeout`]. Time is always passed in;
+//! nothing here reads a clock, touches a socket or sleeps.
+//!
+//! What it does, as the document asks: subscribe to the lines list, then to every user, every
+//! queue and the park server through a bounded window of outstanding requests; acknowledge
+//! every Notify that carries a notify_id before doing anything else with it; keep every
+//! subscription refreshed; subscribe again (with backoff) when the PBX ends one; reconnect
+//! (with backoff and seeded jitter) when the link drops and subscribe everything again; and
+//! stop, without retrying, when the PBX refuses the login.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::backoff::{Backoff, BackoffConfig, seeded};
+use super::convert;
+use super::timers::Timers;
+use crate::model::{
+    ConnectionState, Guid, LineId, Model, ModelEvent, RemoveReason, StopKind, Text, Upsert,
+};
+use crate::protocol::bits::{CcFlags, LinesFlags, NotifyLinesFlags, QueueFlags, UserFlags};
+use crate::protocol::build::{self, QueueRef};
+use crate::protocol::codes::ResultCode;
+use crate::protocol::{Framing, pb};
+
+/// Lines subscription flags: users, queues and park server availability (7).
+pub const LINES_FLAGS: LinesFlags =
+    LinesFlags(LinesFlags::USERS.0 | LinesFlags::QUEUES.0 | LinesFlags::PARKSERVER.0);
+
+/// User subscription flags (0x0F): mailbox counters, forwarding, application presence,
+/// absence. Never ACTIVAPP: it would change what every user's phone shows.
+pub const USER_FLAGS: UserFlags =
+    UserFlags(UserFlags::MAILBOX.0 | UserFlags::FWD.0 | UserFlags::APP.0 | UserFlags::ABSENCE.0);
+
+/// User call-control detail (0xFB): primary data, devices, conference, dial info, trunk
+/// detail, queue information, language/privacy. Never Ephemeral: statistics need whole calls.
+pub const USER_CCFLAGS: CcFlags = CcFlags(
+    CcFlags::PRIMARY.0
+        | CcFlags::DEVICES.0
+        | CcFlags::CONFERENCE.0
+        | CcFlags::DIALINFO.0
+        | CcFlags::TRUNK.0
+        | CcFlags::QUEUEINFO.0
+        | CcFlags::LANGUAGE.0,
+);
+
+/// Queue subscription flags (0x03): mailbox counters and the members list.
+pub const QUEUE_FLAGS: QueueFlags = QueueFlags(QueueFlags::MAILBOX.0 | QueueFlags::MEMBERS.0);
+
+/// Queue call-control detail (0x400E9): primary data, conference, trunk detail, queue
+/// information, language/privacy, targets. Never Ephemeral.
+pub const QUEUE_CCFLAGS: CcFlags = CcFlags(
+    CcFlags::PRIMARY.0
+        | CcFlags::CONFERENCE.0
+        | CcFlags::TRUNK.0
+        | CcFlags::QUEUEINFO.0
+        | CcFlags::LANGUAGE.0
+        | CcFlags::TARGETS.0,
+);
+
+/// Park server call-control detail (0x01): primary data.
+pub const PARK_CCFLAGS: CcFlags = CcFlags::PRIMARY;
+
+/// How the engine behaves. The defaults follow the document and suit a 3000-user site.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionConfig {
+    /// At most this many subscribe requests wait for their response at a time.
+    pub subscribe_window: usize,
+    /// The timeout asked for each subscription, in seconds (0: no expiry, no refresh).
+    /// Subscriptions are refreshed after five sixths of it (50 minutes for 3600 s).
+    pub subscription_timeout_secs: u32,
+    /// A subscribe request with no response after this long is given up and tried again.
+    pub response_timeout: Duration,
+    /// After a line is subscribed again, its old appearances that the PBX has not reported
+    /// again within this long end.
+    pub resync_settle: Duration,
+    /// When nothing has arrived for this long, ping the PBX; when nothing has arrived for
+    /// two and a half times this long, the link is taken as dead and reconnected.
+    pub keepalive: Duration,
+    /// Backoff between connection attempts.
+    pub reconnect: BackoffConfig,
+    /// Backoff before subscribing again (MTCTISESS_TOOMANY, SubscribeTerminated).
+    pub resubscribe: BackoffConfig,
+    /// Seed for the jitter of every backoff.
+    pub seed: u64,
+    /// Framed (`/tpkt/openapi`) or not.
+    pub framing: Framing,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            subscribe_window: 64,
+            subscription_timeout_secs: 3600,
+            response_timeout: Duration::from_secs(30),
+            resync_settle: Duration::from_secs(10),
+            keepalive: Duration::from_secs(30),
+            reconnect: BackoffConfig::RECONNECT,
+            resubscribe: BackoffConfig::RESUBSCRIBE,
+            seed: 0x1970_0101,
+            framing: Framing::Framed,
+        }
+    }
+}
+
+/// Why the link closed (or could not be opened), as the I/O driver reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Disconnect {
+    /// HTTP 401 or 403 on the handshake: the credentials were refused. The session stops and
+    /// does not retry on its own (IP Office locks out a service user after repeated failures).
+    LoginRejected(String),
+    /// Anything else: the engine tries again after a backoff.
+    Failed(String),
+}
+
+impl fmt::Display for Disconnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Disconnect::LoginRejected(r) | Disconnect::Failed(r) => f.write_str(r),
+        }
+    }
+}
+
+/// A subscription the session keeps.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
+#[serde(tag = "kind", content = "guid", rename_all = "snake_case")]
+pub enum Entity {
+    /// The lines list (one per connection).
+    Lines,
+    /// One user.
+    User(Guid),
+    /// One queue.
+    Queue(Guid),
+    /// The park server.
+    ParkServer,
+}
+
+impl Entity {
+    fn line(&self) -> Option<LineId> {
+        match self {
+            Entity::Lines => None,
+            Entity::User(g) => Some(LineId::User(g.clone())),
+            Entity::Queue(g) => Some(LineId::Queue(g.clone())),
+            Entity::ParkServer => Some(LineId::ParkServer),
+        }
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Entity::Lines => f.write_str("lines"),
+            Entity::User(g) => write!(f, "user {g}"),
+            Entity::Queue(g) => write!(f, "queue {g}"),
+            Entity::ParkServer => f.write_str("park server"),
+        }
+    }
+}
+
+/// A subscription the PBX refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubscribeFailure {
+    /// What was subscribed.
+    pub entity: Entity,
+    /// Its number or name, when known.
+    pub label: Text,
+    /// The result code.
+    pub code: i32,
+    /// The document's name for the code, e.g. `MTCTISESS_USERNOTFOUND`.
+    pub name: Option<&'static str>,
+    /// The entity was dropped from the model (7 and 4: the PBX does not know it).
+    pub dropped: bool,
+}
+
+/// What the engine has to say.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SessionEvent {
+    /// Open the connection now (the I/O driver answers with `handle_connected` or
+    /// `handle_closed`).
+    Connect,
+    /// Close the current connection; the engine already treats it as closed (it stopped
+    /// answering) and schedules what comes next.
+    Disconnect,
+    /// Send a websocket ping: the link has been quiet for a while.
+    Ping,
+    /// Close the connection and end: the session was shut down.
+    Shutdown,
+    /// The model changed.
+    Model(ModelEvent),
+    /// Every subscription wanted on this connection has been answered.
+    Synced(SyncReport),
+    /// The PBX refused a subscription.
+    SubscribeFailed(SubscribeFailure),
+}
+
+/// The state of the session after a sync, for `check`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SyncReport {
+    /// Users in the model.
+    pub users: usize,
+    /// Queues in the model.
+    pub queues: usize,
+    /// The PBX says the park server can be subscribed.
+    pub park_available: bool,
+    /// Subscriptions confirmed.
+    pub subscribed: usize,
+    /// Subscriptions the PBX refused on this connection.
+    pub failed: Vec<SubscribeFailure>,
+    /// The smoothed request round trip.
+    pub round_trip: Option<Duration>,
+}
+
+/// What went wrong on the wire, counted. The session survives all of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Frames received.
+    pub frames_in: u64,
+    /// Frames queued for sending.
+    pub frames_out: u64,
+    /// Notifies received.
+    pub notifies: u64,
+    /// NotifyAcks sent.
+    pub acks: u64,
+    /// Frames that could not be decoded (bad header, short, undecodable, too large).
+    pub malformed: u64,
+    /// Messages a client never expects (a Subscribe from the PBX, an empty Message...).
+    pub unexpected: u64,
+    /// Notifies ignored: unknown subscription, no payload, or a payload the subscription
+    /// does not carry.
+    pub ignored_notifies: u64,
+    /// RequestResponses and GeneralData that match no request.
+    pub unmatched_responses: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a window slot.
+    Queued,
+    /// Sent; waiting for its RequestResponse.
+    Requested,
+    /// Confirmed by the PBX.
+    Active,
+    /// Waiting to be tried again.
+    Backoff,
+    /// Refused with a code that retrying will not fix.
+    Failed,
+}
+
+#[derive(Debug)]
+struct Sub {
+    id: i32,
+    phase: Phase,
+    backoff: Backoff,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Request {
+    Subscribe { entity: Entity, id: i32 },
+    Version,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+enum Timer {
+    Reconnect,
+    Keepalive,
+    Response(i32),
+    Refresh(Entity),
+    Resync(Entity),
+    Retry(Entity),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Will emit Connect when the Reconnect timer fires.
+    Waiting,
+    /// Connect emitted; waiting for the driver.
+    Connecting,
+    /// Connected since then.
+    Up(Instant),
+    /// Not trying.
+    Stopped,
+}
+
+/// The MTCTI3 client session. See the module documentation.
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    model: Model,
+    link: Link,
+    attempt: u32,
+    reconnect: Backoff,
+    rng: ChaCha8Rng,
+    subs: HashMap<Entity, Sub>,
+    by_id: HashMap<i32, Entity>,
+    queue: VecDeque<Entity>,
+    requests: HashMap<i32, (Request, Instant)>,
+    outstanding: usize,
+    next_subscribe_id: i32,
+    next_request_id: i32,
+    timers: Timers<Timer>,
+    transmit: VecDeque<Vec<u8>>,
+    events: VecDeque<SessionEvent>,
+    lines_seen: bool,
+    synced: bool,
+    failures: Vec<SubscribeFailure>,
+    srtt: Option<Duration>,
+    last_rx: Instant,
+    shut_down: bool,
+    counters: Counters,
+}
+
+impl Session {
+    /// A session that asks to connect at once (its first event is [`SessionEvent::Connect`]).
+    pub fn new(config: SessionConfig, now: Instant) -> Session {
+        let mut s = Session {
+            rng: seeded(config.seed),
+            reconnect: Backoff::new(config.reconnect),
+            config,
+            model: Model::new(),
+            link: Link::Stopped,
+            attempt: 0,
+            subs: HashMap::new(),
+            by_id: HashMap::new(),
+            queue: VecDeque::new(),
+            requests: HashMap::new(),
+            outstanding: 0,
+            next_subscribe_id: 1,
+            next_request_id: 1,
+            timers: Timers::default(),
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            lines_seen: false,
+            synced: false,
+            failures: Vec::new(),
+            srtt: None,
+            last_rx: now,
+            shut_down: false,
+            counters: Counters::default(),
+        };
+        s.connect_now(now);
+        s
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Getters
+
+    /// The live model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// What went wrong on the wire so far.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The smoothed request round trip, once measured.
+    pub fn round_trip(&self) -> Option<Duration> {
+        self.srtt
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Whether the link is up.
+    pub fn is_connected(&self) -> bool {
+        matches!(self.link, Link::Up(_))
+    }
+
+    /// Whether the session stopped and waits to be asked again.
+    pub fn is_stopped(&self) -> bool {
+        self.link == Link::Stopped
+    }
+
+    /// The subscribe id in use for an entity, if it is subscribed or being subscribed.
+    pub fn subscribe_id(&self, entity: &Entity) -> Option<i32> {
+        self.subs
+            .get(entity)
+            .filter(|s| matches!(s.phase, Phase::Requested | Phase::Active))
+            .map(|s| s.id)
+    }
+
+    /// How many subscribe requests wait for a response now.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    /// The state of the sync so far.
+    pub fn sync_report(&self) -> SyncReport {
+        SyncReport {
+            users: self.model.users().count(),
+            queues: self.model.queues().count(),
+            park_available: self.model.park_available(),
+            subscribed: self
+                .subs
+                .values()
+                .filter(|s| s.phase == Phase::Active)
+                .count(),
+            failed: self.failures.clone(),
+            round_trip: self.srtt,
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Outputs
+
+    /// The next frame to send (framed as configured).
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.transmit.pop_front()
+    }
+
+    /// The next event: the engine's own first, then the model's.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        if let Some(ev) = self.events.pop_front() {
+            return Some(ev);
+        }
+        self.model.poll_event().map(SessionEvent::Model)
+    }
+
+    /// When [`Session::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Inputs
+
+    /// The secure websocket is open (handshake accepted, subprotocol agreed).
+    pub fn handle_connected(&mut self, now: Instant) {
+        if self.link != Link::Connecting {
+            tracing::warn!(link = ?self.link, "connected while not connecting; ignored");
+            return;
+        }
+        tracing::info!(attempt = self.attempt, "connected");
+        self.link = Link::Up(now);
+        self.reconnect.up(now);
+        self.last_rx = now;
+        self.arm_keepalive(now);
+        self.lines_seen = false;
+        self.synced = false;
+        self.failures.clear();
+        // Never wait on the version: systems before R11.1 do not answer.
+        let requestid = self.request_id();
+        self.requests.insert(requestid, (Request::Version, now));
+        self.send(&build::get_version_info(requestid));
+        // Lines first; then everything already known (after a reconnect), so a site comes
+        // back without waiting for the lines list to arrive again.
+        self.want(Entity::Lines);
+        let users: Vec<_> = self.model.users().map(|u| u.guid.clone()).collect();
+        let queues: Vec<_> = self.model.queues().map(|q| q.guid.clone()).collect();
+        for g in users {
+            self.want(Entity::User(g));
+        }
+        for g in queues {
+            self.want(Entity::Queue(g));
+        }
+        if self.model.park_available() {
+            self.want(Entity::ParkServer);
+        }
+        self.update_sync_state();
+        self.pump(now);
+    }
+
+    /// The link closed, or could not be opened.
+    pub fn handle_closed(&mut self, now: Instant, reason: Disconnect) {
+        match self.link {
+            Link::Connecting | Link::Up(_) => {}
+            Link::Waiting | Link::Stopped => {
+                tracing::debug!(%reason, link = ?self.link, "close while not connected; ignored");
+                return;
+            }
+        }
+        let was_up = matches!(self.link, Link::Up(_));
+        self.reset_connection();
+        match reason {
+            Disconnect::LoginRejected(why) => {
+                tracing::error!(reason = %why, "login rejected; not retrying until asked");
+                self.link = Link::Stopped;
+                self.model.set_connection(ConnectionState::Stopped {
+                    kind: StopKind::LoginRejected,
+                    reason: Text::from(why),
+                });
+            }
+            Disconnect::Failed(why) => {
+                let delay = self.reconnect.failed(now, &mut self.rng);
+                tracing::warn!(
+                    reason = %why,
+                    was_up,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "link down; reconnecting"
+                );
+                self.link = Link::Waiting;
+                self.timers.set(Timer::Reconnect, now + delay);
+                self.model.set_connection(ConnectionState::Reconnecting {
+                    at: now + delay,
+                    retry_in_ms: delay.as_millis() as u64,
+                    reason: Text::from(why),
+                });
+            }
+        }
+    }
+
+    /// Try to connect now: after a stop (the user asks again), or to cut a reconnect wait
+    /// short. Does nothing while connecting or connected.
+    pub fn retry(&mut self, now: Instant) {
+        if self.shut_down {
+            return;
+        }
+        match self.link {
+            Link::Stopped | Link::Waiting => {
+                self.reconnect.reset();
+                self.attempt = 0;
+                self.connect_now(now);
+            }
+            Link::Connecting | Link::Up(_) => {}
+        }
+    }
+
+    /// Stop for good: the driver closes the link and ends ([`SessionEvent::Shutdown`]).
+    pub fn shutdown(&mut self, _now: Instant) {
+        if self.shut_down {
+            return;
+        }
+        self.shut_down = true;
+        self.reset_connection();
+        self.link = Link::Stopped;
+        self.events.push_back(SessionEvent::Shutdown);
+        self.model.set_connection(ConnectionState::Stopped {
+            kind: StopKind::Shutdown,
+            reason: Text::from("stopped"),
+        });
+    }
+
+    /// A websocket pong (or any other sign of life that is not a frame) arrived.
+    pub fn handle_pong(&mut self, now: Instant) {
+        if self.is_connected() {
+            self.last_rx = now;
+        }
+    }
+
+    /// A binary websocket frame arrived.
+    pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+        self.counters.frames_in += 1;
+        if !self.is_connected() {
+            tracing::debug!("frame while not connected; ignored");
+            return;
+        }
+        self.last_rx = now;
+        let msg = match crate::protocol::decode(frame, self.config.framing) {
+            Ok(m) => m,
+            Err(e) => {
+                self.counters.malformed += 1;
+                tracing::warn!(error = %e, len = frame.len(), "malformed frame ignored");
+                return;
+            }
+        };
+        use pb::message::Payload as P;
+        match msg.payload {
+            Some(P::Notify(n)) => self.on_notify(now, n),
+            Some(P::Response(r)) => self.on_response(now, r),
+            Some(P::Subscribeterminated(t)) => self.on_terminated(now, t),
+            Some(P::Generaldata(d)) => self.on_general_data(now, d),
+            other => {
+                self.counters.unexpected += 1;
+                tracing::warn!(message = ?other, "unexpected message ignored");
+            }
+        }
+        self.update_sync_state();
+    }
+
+    /// A deadline from [`Session::poll_timeout`] has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(t) = self.timers.pop_expired(now) {
+            match t {
+                Timer::Reconnect => {
+                    if self.link == Link::Waiting {
+                        self.connect_now(now);
+                    }
+                }
+                Timer::Keepalive => self.keepalive(now),
+                Timer::Response(requestid) => self.on_response_timeout(now, requestid),
+                Timer::Refresh(entity) => self.refresh(now, entity),
+                Timer::Resync(entity) => {
+                    if let Some(line) = entity.line() {
+                        self.model.finish_resync(now, &line);
+                    }
+                }
+                Timer::Retry(entity) => {
+                    if let Some(sub) = self.subs.get_mut(&entity) {
+                        if sub.phase == Phase::Backoff {
+                            sub.phase = Phase::Queued;
+                            self.queue.push_back(entity);
+                        }
+                    }
+                }
+            }
+        }
+        self.pump(now);
+        self.update_sync_state();
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Connection
+
+    fn arm_keepalive(&mut self, now: Instant) {
+        if !self.config.keepalive.is_zero() {
+            self.timers
+                .set(Timer::Keepalive, now + self.config.keepalive);
+        }
+    }
+
+    fn keepalive(&mut self, now: Instant) {
+        if !self.is_connected() || self.config.keepalive.is_zero() {
+            return;
+        }
+        let every = self.config.keepalive;
+        let dead_after = every.mul_f64(2.5);
+        let idle = now.saturating_duration_since(self.last_rx);
+        if idle >= dead_after {
+            tracing::warn!(
+                idle_ms = idle.as_millis() as u64,
+                "the PBX stopped answering"
+            );
+            self.events.push_back(SessionEvent::Disconnect);
+            self.handle_closed(
+                now,
+                Disconnect::Failed(format!("no answer from the PBX for {} s", idle.as_secs())),
+            );
+            return;
+        }
+        if idle < every {
+            self.timers.set(Timer::Keepalive, self.last_rx + every);
+            return;
+        }
+        self.events.push_back(SessionEvent::Ping);
+        self.timers.set(
+            Timer::Keepalive,
+            (now + every).min(self.last_rx + dead_after),
+        );
+    }
+
+    fn connect_now(&mut self, _now: Instant) {
+        self.attempt += 1;
+        self.link = Link::Connecting;
+        self.timers.cancel(&Timer::Reconnect);
+        self.events.push_back(SessionEvent::Connect);
+        self.model.set_connection(ConnectionState::Connecting {
+            attempt: self.attempt,
+        });
+    }
+
+    /// Forgets everything that belonged to the connection; keeps what is wanted.
+    fn reset_connection(&mut self) {
+        self.transmit.clear();
+        self.requests.clear();
+        self.by_id.clear();
+        self.queue.clear();
+        self.outstanding = 0;
+        self.timers.retain(|_| false);
+        // Every subscription is wanted again on the next connection, failed ones included.
+        for sub in self.subs.values_mut() {
+            sub.phase = Phase::Queued;
+        }
+        if self.link != Link::Connecting {
+            self.attempt = 0;
+        }
+    }
+
+    fn update_sync_state(&mut self) {
+        if !self.is_connected() {
+            return;
+        }
+        let done = self.synced
+            || (self.lines_seen
+                && self.outstanding == 0
+                && !self
+                    .subs
+                    .values()
+                    .any(|s| matches!(s.phase, Phase::Queued | Phase::Requested | Phase::Backoff)));
+        if done && !self.synced {
+            self.synced = true;
+            self.attempt = 0;
+            let report = self.sync_report();
+            tracing::info!(
+                users = report.users,
+                queues = report.queues,
+                subscribed = report.subscribed,
+                failed = report.failed.len(),
+                "synced"
+            );
+            self.events.push_back(SessionEvent::Synced(report));
+        }
+        if self.synced {
+            self.model.set_connection(ConnectionState::Connected {
+                round_trip_ms: self.srtt.map(|d| d.as_secs_f64() * 1000.0),
+            });
+        } else {
+            let wanted = self
+                .subs
+                .values()
+                .filter(|s| s.phase != Phase::Failed)
+                .count();
+            let confirmed = self
+                .subs
+                .values()
+                .filter(|s| s.phase == Phase::Active)
+                .count();
+            self.model
+                .set_connection(ConnectionState::Syncing { confirmed, wanted });
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Subscriptions
+
+    fn request_id(&mut self) -> i32 {
+        let id = self.next_request_id;
+        // Request ids stay positive: 0 means "no response wanted".
+        self.next_request_id = if id == i32::MAX { 1 } else { id + 1 };
+        id
+    }
+
+    fn new_subscribe_id(&mut self) -> i32 {
+        let id = self.next_subscribe_id;
+        self.next_subscribe_id = if id == i32::MAX { 1 } else { id + 1 };
+        id
+    }
+
+    fn send(&mut self, msg: &pb::Message) {
+        match crate::protocol::encode(msg, self.config.framing) {
+            Ok(frame) => {
+                self.counters.frames_out += 1;
+                self.transmit.push_back(frame);
+            }
+            Err(e) => tracing::error!(error = %e, "could not encode a message"),
+        }
+    }
+
+    /// Marks an entity as wanted; it is subscribed when the window allows.
+    fn want(&mut self, entity: Entity) {
+        match self.subs.get_mut(&entity) {
+            Some(sub) if sub.phase == Phase::Queued => {
+                if !self.queue.contains(&entity) {
+                    self.queue.push_back(entity);
+                }
+            }
+            Some(_) => {}
+            None => {
+                self.subs.insert(
+                    entity.clone(),
+                    Sub {
+                        id: 0,
+                        phase: Phase::Queued,
+                        backoff: Backoff::new(self.config.resubscribe),
+                    },
+                );
+                self.queue.push_back(entity);
+            }
+        }
+    }
+
+    /// Sends queued subscribes while the window has room.
+    fn pump(&mut self, now: Instant) {
+        if !self.is_connected() {
+            return;
+        }
+        while self.outstanding < self.config.subscribe_window.max(1) {
+            let Some(entity) = self.queue.pop_front() else {
+                break;
+            };
+            if self.subs.get(&entity).map(|s| s.phase) != Some(Phase::Queued) {
+                continue;
+            }
+            self.send_subscribe(now, entity);
+        }
+    }
+
+    fn send_subscribe(&mut self, now: Instant, entity: Entity) {
+        let id = self.new_subscribe_id();
+        let requestid = self.request_id();
+        let timeout = i32::try_from(self.config.subscription_timeout_secs).unwrap_or(i32::MAX);
+        let msg = match &entity {
+            Entity::Lines => build::subscribe_lines(requestid, id, timeout, LINES_FLAGS),
+            Entity::User(g) => build::subscribe_user(
+                requestid,
+                id,
+                timeout,
+                g.as_bytes(),
+                USER_FLAGS,
+                USER_CCFLAGS,
+            ),
+            Entity::Queue(g) => build::subscribe_queue(
+                requestid,
+                id,
+                timeout,
+                QueueRef::Guid(g.as_bytes()),
+                QUEUE_FLAGS,
+                QUEUE_CCFLAGS,
+            ),
+            Entity::ParkServer => build::subscribe_parkserver(requestid, id, timeout, PARK_CCFLAGS),
+        };
+        if let Some(line) = entity.line() {
+            // Whatever the line showed before must be reported again.
+            self.timers.cancel(&Timer::Resync(entity.clone()));
+            self.model.begin_resync(&line);
+        }
+        if let Some(sub) = self.subs.get_mut(&entity) {
+            sub.id = id;
+            sub.phase = Phase::Requested;
+        }
+        tracing::debug!(%entity, subscribe_id = id, requestid, "subscribe");
+        self.by_id.insert(id, entity.clone());
+        self.requests
+            .insert(requestid, (Request::Subscribe { entity, id }, now));
+        self.outstanding += 1;
+        self.timers.set(
+            Timer::Response(requestid),
+            now + self.config.response_timeout,
+        );
+        self.send(&msg);
+    }
+
+    fn refresh_interval(&self) -> Option<Duration> {
+        let t = self.config.subscription_timeout_secs;
+        // The document refreshes a 3600 s subscription after 50 minutes: five sixths.
+        (t > 0).then(|| Duration::from_secs(u64::from(t)) * 5 / 6)
+    }
+
+    fn refresh(&mut self, now: Instant, entity: Entity) {
+        let Some(sub) = self.subs.get(&entity) else {
+            return;
+        };
+        if sub.phase != Phase::Active {
+            return;
+        }
+        let timeout = i32::try_from(self.config.subscription_timeout_secs).unwrap_or(i32::MAX);
+        let id = sub.id;
+        tracing::debug!(%entity, subscribe_id = id, "refresh");
+        self.send(&build::refresh(id, timeout));
+        if let Some(every) = self.refresh_interval() {
+            self.timers.set(Timer::Refresh(entity), now + every);
+        }
+    }
+
+    /// Ends a subscription we no longer want and forgets it.
+    fn end_subscription(&mut self, entity: &Entity, reason: &str) {
+        self.timers.cancel(&Timer::Refresh(entity.clone()));
+        self.timers.cancel(&Timer::Retry(entity.clone()));
+        self.timers.cancel(&Timer::Resync(entity.clone()));
+        if let Some(sub) = self.subs.remove(entity) {
+            if matches!(sub.phase, Phase::Requested | Phase::Active) {
+                self.by_id.remove(&sub.id);
+                if self.is_connected() {
+                    self.send(&build::subscribe_end(0, sub.id, reason));
+                }
+            }
+        }
+    }
+
+    fn on_response(&mut self, now: Instant, r: pb::RequestResponse) {
+        let Some((request, sent)) = self.requests.remove(&r.requestid) else {
+            self.counters.unmatched_responses += 1;
+            tracing::warn!(
+                requestid = r.requestid,
+                result = r.result,
+                "response to no request we made"
+            );
+            return;
+        };
+        self.timers.cancel(&Timer::Response(r.requestid));
+        self.sample_rtt(now.saturating_duration_since(sent));
+        let code = ResultCode::from_code(r.result);
+        match request {
+            Request::Version => {
+                if code.is_success() {
+                    // The version itself comes in a GeneralData with the same id.
+                    self.requests.insert(r.requestid, (Request::Version, sent));
+                } else {
+                    tracing::info!(%code, "version not available");
+                }
+            }
+            Request::Subscribe { entity, id } => {
+                self.outstanding = self.outstanding.saturating_sub(1);
+                self.on_subscribe_result(now, entity, id, code);
+            }
+        }
+        self.pump(now);
+    }
+
+    fn on_subscribe_result(&mut self, now: Instant, entity: Entity, id: i32, code: ResultCode) {
+        let current = self
+            .subs
+            .get(&entity)
+            .is_some_and(|s| s.id == id && s.phase == Phase::Requested);
+        if !current {
+            // Deleted or replaced while the request was out. A subscription that succeeded
+            // anyway is ended so the PBX does not keep it for nothing.
+            if code.is_success() && self.by_id.get(&id) != Some(&entity) {
+                self.send(&build::subscribe_end(0, id, "no longer wanted"));
+            }
+            return;
+        }
+        if code.is_success() {
+            if let Some(sub) = self.subs.get_mut(&entity) {
+                sub.phase = Phase::Active;
+                sub.backoff.up(now);
+            }
+            if let Some(every) = self.refresh_interval() {
+                self.timers.set(Timer::Refresh(entity.clone()), now + every);
+            }
+            if let Some(line) = entity.line() {
+                if self.model.resync_pending(&line) {
+                    self.timers.set(
+                        Timer::Resync(entity.clone()),
+                        now + self.config.resync_settle,
+                    );
+                }
+            }
+            return;
+        }
+        self.by_id.remove(&id);
+        let label = self.label(&entity);
+        match code {
+            ResultCode::TooMany => {
+                tracing::warn!(%entity, %label, %code, "PBX busy; subscribing again later");
+                self.retry_later(now, &entity);
+            }
+            ResultCode::UserNotFound | ResultCode::NotFound if entity != Entity::Lines => {
+                tracing::warn!(%entity, %label, %code, "the PBX does not know it; dropped");
+                self.report_failure(&entity, label, code, true);
+                self.subs.remove(&entity);
+                self.timers.cancel(&Timer::Resync(entity.clone()));
+                match &entity {
+                    Entity::User(g) => {
+                        self.model.remove_user(now, g, RemoveReason::NotFound);
+                    }
+                    Entity::Queue(g) => {
+                        self.model.remove_queue(now, g, RemoveReason::NotFound);
+                    }
+                    Entity::ParkServer => self.model.set_park_available(now, false),
+                    Entity::Lines => {}
+                }
+            }
+            _ if entity == Entity::Lines => {
+                // Nothing works without the lines list: keep asking, slowly.
+                tracing::error!(%code, "lines subscription refused; trying again later");
+                self.report_failure(&entity, label, code, false);
+                self.retry_later(now, &entity);
+            }
+            _ => {
+                tracing::error!(%entity, %label, %code, "subscription refused");
+                self.report_failure(&entity, label, code, false);
+                if let Some(sub) = self.subs.get_mut(&entity) {
+                    sub.phase = Phase::Failed;
+                }
+                // Nothing more will be reported on it: what it showed ends.
+                if let Some(line) = entity.line() {
+                    self.model.finish_resync(now, &line);
+                }
+            }
+        }
+    }
+
+    fn report_failure(&mut self, entity: &Entity, label: Text, code: ResultCode, dropped: bool) {
+        let f = SubscribeFailure {
+            entity: entity.clone(),
+            label,
+            code: code.code(),
+            name: code.name(),
+            dropped,
+        };
+        self.failures.push(f.clone());
+        self.events.push_back(SessionEvent::SubscribeFailed(f));
+    }
+
+    fn retry_later(&mut self, now: Instant, entity: &Entity) {
+        let Some(sub) = self.subs.get_mut(entity) else {
+            return;
+        };
+        let delay = sub.backoff.failed(now, &mut self.rng);
+        sub.phase = Phase::Backoff;
+        self.timers.cancel(&Timer::Refresh(entity.clone()));
+        self.timers.set(Timer::Retry(entity.clone()), now + delay);
+    }
+
+    fn on_response_timeout(&mut self, now: Instant, requestid: i32) {
+        let Some((request, _)) = self.requests.remove(&requestid) else {
+            return;
+        };
+        let Request::Subscribe { entity, id } = request else {
+            return;
+        };
+        self.outstanding = self.outstanding.saturating_sub(1);
+        let current = self
+            .subs
+            .get(&entity)
+            .is_some_and(|s| s.id == id && s.phase == Phase::Requested);
+        if current {
+            tracing::warn!(%entity, subscribe_id = id, "no response to subscribe; trying again later");
+            // It may exist on the PBX after all: end it before asking again.
+            self.by_id.remove(&id);
+            self.send(&build::subscribe_end(0, id, "no response"));
+            self.retry_later(now, &entity);
+        }
+        self.pump(now);
+    }
+
+    fn on_terminated(&mut self, now: Instant, t: pb::SubscribeTerminated) {
+        let Some(entity) = self.by_id.remove(&t.subscribe_id) else {
+            self.counters.unexpected += 1;
+            tracing::warn!(
+                subscribe_id = t.subscribe_id,
+                "SubscribeTerminated for no subscription of ours"
+            );
+            return;
+        };
+        tracing::warn!(
+            %entity,
+            subscribe_id = t.subscribe_id,
+            reason = %t.reason,
+            "subscription terminated by the PBX; subscribing again"
+        );
+        // If its subscribe was still out, its response will never come: free the slot.
+        let pending: Vec<i32> = self
+            .requests
+            .iter()
+            .filter(
+                |(_, (r, _))| matches!(r, Request::Subscribe { id, .. } if *id == t.subscribe_id),
+            )
+            .map(|(requestid, _)| *requestid)
+            .collect();
+        for requestid in pending {
+            self.requests.remove(&requestid);
+            self.timers.cancel(&Timer::Response(requestid));
+            self.outstanding = self.outstanding.saturating_sub(1);
+        }
+        self.retry_later(now, &entity);
+        self.pump(now);
+    }
+
+    fn on_general_data(&mut self, _now: Instant, d: pb::GeneralData) {
+        let known = matches!(
+            self.requests.get(&d.responseid),
+            Some((Request::Version, _))
+        );
+        use pb::general_data::Payload as G;
+        match d.payload {
+            Some(G::Versioninfo(v)) if known => {
+                self.requests.remove(&d.responseid);
+                tracing::info!(version = %v, "PBX version");
+                self.model.set_version(Text::from(v));
+            }
+            other => {
+                self.counters.unmatched_responses += 1;
+                tracing::warn!(responseid = d.responseid, payload = ?other, "general data we did not ask for");
+            }
+        }
+    }
+
+    fn sample_rtt(&mut self, sample: Duration) {
+        // The smoothing TCP uses: new = 7/8 old + 1/8 sample.
+        self.srtt = Some(match self.srtt {
+            None => sample,
+            Some(old) => old.mul_f64(0.875) + sample.mul_f64(0.125),
+        });
+    }
+
+    fn label(&self, entity: &Entity) -> Text {
+        match entity {
+            Entity::Lines => Text::from("lines"),
+            Entity::User(g) => self
+                .model
+                .user(g)
+                .map(|u| Text::from(format!("{} {}", u.extn, u.name)))
+                .unwrap_or_else(|| Text::from(g.to_hex())),
+            Entity::Queue(g) => self
+                .model
+                .queue(g)
+                .map(|q| Text::from(format!("{} {}", q.extn, q.name)))
+                .unwrap_or_else(|| Text::from(g.to_hex())),
+            Entity::ParkServer => Text::from("park server"),
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Notifies
+
+    fn on_notify(&mut self, now: Instant, n: pb::Notify) {
+        self.counters.notifies += 1;
+        // Acknowledge first: the PBX sends nothing more until it has the ack, and nothing the
+        // model does may delay or prevent it.
+        if let Some(ack) = build::ack_for(&n) {
+            self.counters.acks += 1;
+            self.send(&ack);
+        }
+        let Some(entity) = self.by_id.get(&n.subscribe_id).cloned() else {
+            self.counters.ignored_notifies += 1;
+            tracing::warn!(
+                subscribe_id = n.subscribe_id,
+                "Notify for no subscription of ours ignored"
+            );
+            return;
+        };
+        use pb::notify::Payload as N;
+        match (&entity, n.payload) {
+            (Entity::Lines, Some(N::Lines(l))) => self.on_lines(now, l),
+            (Entity::User(g), Some(N::User(u))) => {
+                let (extn, name, status) = convert::user_status(&u);
+                self.model.set_user_status(now, g, extn, name, status);
+            }
+            (Entity::Queue(g), Some(N::Queue(q))) => {
+                let (extn, name, status) = convert::queue_status(&q);
+                self.model.set_queue_status(g, extn, name, status);
+            }
+            (Entity::ParkServer, Some(N::Parkserver(_))) => {}
+            (Entity::User(_) | Entity::Queue(_) | Entity::ParkServer, Some(N::Callcontrol(cc))) => {
+                if let Some(line) = entity.line() {
+                    self.on_callcontrol(now, line, cc);
+                }
+            }
+            (_, None) => {
+                self.counters.ignored_notifies += 1;
+                tracing::warn!(%entity, "Notify without payload ignored");
+            }
+            (_, Some(other)) => {
+                self.counters.ignored_notifies += 1;
+                tracing::warn!(%entity, payload = ?other, "Notify with a payload this subscription does not carry ignored");
+            }
+        }
+    }
+
+    fn on_callcontrol(&mut self, now: Instant, line: LineId, cc: pb::NotifyCallControl) {
+        // Snapshots first, then losses: one Notify is one event, and a call may be reported and
+        // ended in it.
+        for info in &cc.callinfo {
+            let snap = convert::call_snapshot(info);
+            if !self.model.call_info(now, line.clone(), snap) {
+                tracing::debug!(%line, callid = info.callid, "CallInfo for a line no longer kept");
+            }
+        }
+        for lost in &cc.calllost {
+            if !self
+                .model
+                .call_lost(now, line.clone(), convert::call_lost(lost))
+            {
+                tracing::debug!(
+                    %line,
+                    callid = lost.callid,
+                    referencecallid = lost.referencecallid,
+                    "CallLost for a call not seen"
+                );
+            }
+        }
+    }
+
+    fn on_lines(&mut self, now: Instant, l: pb::NotifyLines) {
+        self.lines_seen = true;
+        let users = l.adduser.iter().chain(l.changeuser.iter());
+        for u in users {
+            if u.guid.is_empty() {
+                tracing::warn!(extn = %u.extn, "user without guid in the lines list ignored");
+                continue;
+            }
+            let e = convert::line_entry(&u.guid, &u.extn, &u.name);
+            let entity = Entity::User(e.guid.clone());
+            if self.model.upsert_user(now, e) == Upsert::Added || !self.subs.contains_key(&entity) {
+                self.want(entity);
+            }
+        }
+        let queues = l.addqueue.iter().chain(l.changequeue.iter());
+        for q in queues {
+            if q.guid.is_empty() {
+                tracing::warn!(extn = %q.extn, "queue without guid in the lines list ignored");
+                continue;
+            }
+            let e = convert::line_entry(&q.guid, &q.extn, &q.name);
+            let entity = Entity::Queue(e.guid.clone());
+            if self.model.upsert_queue(e) == Upsert::Added || !self.subs.contains_key(&entity) {
+                self.want(entity);
+            }
+        }
+        for u in &l.deleteuser {
+            let g = Guid::from_bytes(&u.guid);
+            self.end_subscription(&Entity::User(g.clone()), "deleted");
+            self.model.remove_user(now, &g, RemoveReason::Deleted);
+        }
+        for q in &l.deletequeue {
+            let g = Guid::from_bytes(&q.guid);
+            self.end_subscription(&Entity::Queue(g.clone()), "deleted");
+            self.model.remove_queue(now, &g, RemoveReason::Deleted);
+        }
+        let park = NotifyLinesFlags::from_wire(l.flags).contains(NotifyLinesFlags::PARKSERVER);
+        if park {
+            self.want(Entity::ParkServer);
+        } else {
+            self.end_subscription(&Entity::ParkServer, "park server not available");
+        }
+        self.model.set_park_available(now, park);
+        self.pump(now);
+    }
+}

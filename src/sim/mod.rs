@@ -1,0 +1,21 @@
+//! The IP Office simulator: a sans-IO PBX model of a living call centre ([`Pbx`], built from a
+//! [`Site`]), the server side of MTCTI3 as a sans-IO state machine per connection
+//! ([`conn::Connection`]), and a thin tokio shell serving both over TLS websockets
+//! ([`server`]).
+//!
+//! It is the peer every test and the demo run against, so it is as strict as the protocol
+//! document: where the document says what IP Office does, the simulator does that, and where a
+//! request is wrong it answers with the document's error codes.
+
+pub mod conn;
+pub mod demo;
+pub mod pbx;
+pub mod server;
+pub mod site;
+pub mod tls;
+
+pub use pbx::{
+    CallKey, Caller, Change, Line, LineEntry, LineKind, LinesOp, Pbx, PhoneState, QueueId,
+    SiteStats, UserId,
+};
+pub use site::{Site, SiteError, TimeOfDay};
