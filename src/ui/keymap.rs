@@ -358,19 +358,19 @@ pub struct Binding {
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum KeymapError {
     /// `[keys]` names an action that does not exist.
-    #[error("[keys] {name}: no such action; the actions are {}", known_actions())]
+    #[error("no such action `{name}`; the actions are {}", known_actions())]
     UnknownAction {
         /// The name given.
         name: String,
     },
     /// `[keys]` gives an action no key at all.
-    #[error("[keys] {action}: give at least one key")]
+    #[error("give {action} at least one key")]
     NoKeys {
         /// The action.
         action: &'static str,
     },
     /// A key cannot be read.
-    #[error("[keys] {action}: {source}")]
+    #[error("{action}: {source}")]
     BadKey {
         /// The action.
         action: &'static str,
@@ -395,8 +395,8 @@ pub enum KeymapError {
     },
     /// A printable key bound while typing a filter could never be typed.
     #[error(
-        "[keys] {action}: {key} would be typed into the filter; in the filter context use a \
-         key with Ctrl or Alt, or a named key"
+        "{action}: {key} would be typed into the filter; in the filter context use a key \
+         with Ctrl or Alt, or a named key"
     )]
     TypedKey {
         /// The action.
