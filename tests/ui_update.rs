@@ -396,3 +396,51 @@ fn redraws_only_when_something_visible_changed() {
     });
     assert!(a.needs_redraw());
 }
+
+#[test]
+fn the_start_up_selection_waits_for_the_first_caller_then_settles() {
+    // Synced, nobody waiting yet: the selection is on the first queue.
+    let mut site = empty_site();
+    site.model.set_connection(ConnectionState::Connected {
+        round_trip_ms: None,
+    });
+    let mut a = App::new(UiConfig::default(), site.now());
+    feed(&mut a, &mut site);
+    assert_eq!(a.focus(), Pane::Queues);
+    // The queue's calls arrive just after the sync: the first caller gets the selection.
+    site.queue_call(
+        0,
+        CLAIMS,
+        party("02079460958", "Harbour Freight Ltd"),
+        2,
+        CallState::Queueing,
+        vec![],
+    );
+    feed(&mut a, &mut site);
+    assert_eq!(a.focus(), Pane::Waiting);
+    assert_eq!(selected_caller(&a).as_deref(), Some("02079460958"));
+
+    // Another site where nobody calls for a while: once settled, a caller arriving later
+    // does not take the focus away from the queues.
+    let mut site = empty_site();
+    site.model.set_connection(ConnectionState::Connected {
+        round_trip_ms: None,
+    });
+    let mut a = App::new(UiConfig::default(), site.now());
+    feed(&mut a, &mut site);
+    a.update(Event::Tick {
+        now: site.now() + Duration::from_secs(3),
+        clock: None,
+    });
+    site.queue_call(
+        0,
+        CLAIMS,
+        party("02079460958", "Harbour Freight Ltd"),
+        2,
+        CallState::Queueing,
+        vec![],
+    );
+    feed(&mut a, &mut site);
+    assert_eq!(a.focus(), Pane::Queues);
+    assert_eq!(a.selection().queue, Some(guid(CLAIMS)));
+}

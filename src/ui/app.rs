@@ -19,6 +19,9 @@ use crate::model::{
 /// Appearances that ended in one batch: as last seen, and why in words.
 type Ended = HashMap<AppearanceId, (Arc<Appearance>, String)>;
 
+/// How long after the sync the start-up selection waits for a first caller in the first queue.
+const SETTLE: Duration = Duration::from_secs(2);
+
 /// The default long-wait threshold, in seconds (`[ui] long_wait_secs`).
 pub const DEFAULT_LONG_WAIT_SECS: u64 = 60;
 
@@ -117,8 +120,16 @@ pub enum Event {
         /// The local time of day, when known.
         clock: Option<WallClock>,
     },
-    /// A message from the application layer (e.g. why a retry was refused).
+    /// A message from the application layer for the status line.
     Message(Message),
+    /// The application layer did not retry the refused login, and says why and what to fix.
+    RetryRefused(String),
+    /// A new session replaced the old one (after a retry with new credentials): the screen
+    /// starts over from an empty model.
+    NewSession {
+        /// What the header calls the PBX now.
+        pbx: String,
+    },
 }
 
 /// What the application layer must do after an update.
@@ -224,8 +235,13 @@ pub struct App {
     overlay: Overlay,
     filter: Filter,
     status: Option<Message>,
-    /// Whether the start-up selection is settled (the model synced, or the user moved).
+    /// Why the last retry was refused, until the next attempt.
+    retry_refused: Option<String>,
+    /// Whether the start-up selection is settled (a call selected, the user moved, or the
+    /// model synced a moment ago).
     placed: bool,
+    /// When the model was first seen synced.
+    synced_at: Option<Instant>,
     /// The second last drawn, so a tick only redraws when a shown time changes.
     shown_second: (u64, Option<WallClock>),
     dirty: bool,
@@ -247,7 +263,9 @@ impl App {
             overlay: Overlay::None,
             filter: Filter::default(),
             status: None,
+            retry_refused: None,
             placed: false,
+            synced_at: None,
             shown_second: (0, None),
             dirty: true,
         }
@@ -306,6 +324,11 @@ impl App {
     /// The latest status message.
     pub fn status(&self) -> Option<&Message> {
         self.status.as_ref()
+    }
+
+    /// Why the last retry after a refused login was not made, until a new session starts.
+    pub fn retry_refused(&self) -> Option<&str> {
+        self.retry_refused.as_deref()
     }
 
     /// Where keys are looked up now.
@@ -374,6 +397,14 @@ impl App {
             Event::Tick { now, clock } => {
                 self.now = now;
                 self.clock = clock;
+                // Nobody waiting in the first queue a moment after the sync: the start-up
+                // selection stays on the queue, and a later call will not move it.
+                if self
+                    .synced_at
+                    .is_some_and(|t| now.saturating_duration_since(t) >= SETTLE)
+                {
+                    self.placed = true;
+                }
                 let second = (now.saturating_duration_since(self.epoch).as_secs(), clock);
                 if second != self.shown_second {
                     self.shown_second = second;
@@ -383,6 +414,27 @@ impl App {
             }
             Event::Message(m) => {
                 self.status = Some(m);
+                self.dirty = true;
+                Vec::new()
+            }
+            Event::RetryRefused(why) => {
+                self.status = Some(Message::new(Level::Error, "not retried: see above"));
+                self.retry_refused = Some(why);
+                self.dirty = true;
+                Vec::new()
+            }
+            Event::NewSession { pbx } => {
+                self.config.pbx = pbx;
+                self.model = Model::replica();
+                self.derived = Derived::default();
+                self.selection = Selection::default();
+                self.placed = false;
+                self.synced_at = None;
+                self.retry_refused = None;
+                if matches!(self.overlay, Overlay::Detail { .. }) {
+                    self.overlay = Overlay::None;
+                }
+                self.status = Some(Message::new(Level::Info, "logging in again…"));
                 self.dirty = true;
                 Vec::new()
             }
@@ -423,14 +475,12 @@ impl App {
                 );
             }
         }
-        if matches!(self.model.connection(), ConnectionState::Connected { .. }) {
-            // Synced: from now on the selection only moves when the user moves it or its
-            // call goes away.
-            self.refresh(&ended);
-            self.placed = true;
-        } else {
-            self.refresh(&ended);
+        if self.synced_at.is_none()
+            && matches!(self.model.connection(), ConnectionState::Connected { .. })
+        {
+            self.synced_at = Some(self.now);
         }
+        self.refresh(&ended);
         self.dirty = true;
     }
 
@@ -443,6 +493,9 @@ impl App {
         );
         if !self.placed {
             self.place();
+            // The first call seen is the longest waiting (waits count from first seen), so
+            // once one is selected the start-up selection is settled.
+            self.placed = self.selection.call.is_some();
             return;
         }
         let old_queue = self.selection.queue.clone();
@@ -593,6 +646,7 @@ impl App {
 
     fn retry(&mut self) -> Vec<Action> {
         if self.login_refused() {
+            self.retry_refused = None;
             self.status = Some(Message::new(
                 Level::Info,
                 "reading the configuration and the password again…",

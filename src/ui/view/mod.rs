@@ -370,7 +370,7 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// One or two full-width lines under the header when the link is not healthy: what happened
+/// One to three full-width lines under the header when the link is not healthy: what happened
 /// and what will happen next.
 fn alert_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let retry_key = app
@@ -392,11 +392,18 @@ fn alert_lines(app: &App, width: u16) -> Vec<Line<'static>> {
         ConnectionState::Stopped {
             kind: StopKind::LoginRejected,
             reason,
-        } => format!(
-            "The PBX refused the login ({}). Fix the username or password (configuration or \
-             password source), then press {retry_key} to log in again.",
-            clean(reason).trim()
-        ),
+        } => match app.retry_refused() {
+            Some(why) => format!(
+                "The PBX refused the login ({}). Not retried: {}",
+                clean(reason).trim(),
+                clean(why).trim()
+            ),
+            None => format!(
+                "The PBX refused the login ({}). Fix the username or password (configuration \
+                 or password source), then press {retry_key} to log in again.",
+                clean(reason).trim()
+            ),
+        },
         ConnectionState::Stopped { reason, .. } => {
             format!("Stopped: {}.", clean(reason).trim())
         }
@@ -407,8 +414,8 @@ fn alert_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     };
     let room = (width as usize).saturating_sub(2).max(10);
     let mut lines = super::text::wrap(&text, room);
-    if lines.len() > 2 {
-        let rest = lines.split_off(1).join(" ");
+    if lines.len() > 3 {
+        let rest = lines.split_off(2).join(" ");
         lines.push(fit(&rest, room).into_owned());
     }
     lines

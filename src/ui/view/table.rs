@@ -282,10 +282,10 @@ mod tests {
         // Everything fits at its minimum and A takes what is left up to its maximum.
         assert_eq!(widths(&cols, 40), [Some(16), Some(10), Some(10)]);
         let wide = [Column::new("A", 4, 10), Column::new("B", 4, 10)];
-        assert_eq!(widths(&wide, 17), [Some(8), Some(7)]);
+        assert_eq!(widths(&wide, 17), [Some(7), Some(7)]);
         // A name grows before a number.
         let named = [Column::new("N", 4, 10), Column::new("NAME", 4, 10).flex()];
-        assert_eq!(widths(&named, 17), [Some(5), Some(10)]);
+        assert_eq!(widths(&named, 17), [Some(4), Some(10)]);
         // C (rank 2) goes first, then B.
         assert_eq!(widths(&cols, 30), [Some(17), Some(10), None]);
         assert_eq!(widths(&cols, 15), [Some(13), None, None]);
