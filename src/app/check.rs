@@ -203,3 +203,120 @@ pub async fn run(config: &Config, wait: Duration) -> Outcome {
     let _ = tokio::time::timeout(Duration::from_secs(3), handle.join()).await;
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Guid;
+    use crate::protocol::Framing;
+    use crate::session::{Endpoint, Secret, SessionConfig, SubscribeFailure, Trust};
+
+    fn config() -> Config {
+        Config {
+            path: "/etc/ipo-top/config.toml".into(),
+            endpoint: Endpoint {
+                host: "10.1.2.3".into(),
+                port: 443,
+                username: "ctiservice".into(),
+                password: Secret::new("x"),
+                trust: Trust::SystemRoots,
+                framing: Framing::Framed,
+                connect_timeout: Duration::from_secs(10),
+            },
+            session: SessionConfig::default(),
+            supervisor_extension: None,
+        }
+    }
+
+    #[test]
+    fn the_report_line_names_what_could_not_be_subscribed() {
+        let report = SyncReport {
+            users: 212,
+            queues: 9,
+            park_available: true,
+            subscribed: 220,
+            failed: vec![
+                SubscribeFailure {
+                    entity: Entity::User(Guid::from_bytes(&[1])),
+                    label: "4102 Nakashima".into(),
+                    code: 7,
+                    name: Some("MTCTISESS_USERNOTFOUND"),
+                    dropped: true,
+                },
+                SubscribeFailure {
+                    entity: Entity::Queue(Guid::from_bytes(&[2])),
+                    label: "7309 Night".into(),
+                    code: 9,
+                    name: Some("MTCTISESS_NOTALLOWED"),
+                    dropped: false,
+                },
+            ],
+            round_trip: Some(Duration::from_micros(3100)),
+        };
+        assert_eq!(
+            success_line(
+                &config(),
+                &report,
+                Some(&Text::from("IP Office 11.1.0.0 build 600"))
+            ),
+            "connected to 10.1.2.3:443 as ctiservice: 212 users, 9 queues, park server \
+             available, round trip 3.1 ms, IP Office 11.1.0.0 build 600; 2 not subscribed: \
+             user 4102 Nakashima (MTCTISESS_USERNOTFOUND, dropped), queue 7309 Night \
+             (MTCTISESS_NOTALLOWED)"
+        );
+    }
+
+    #[test]
+    fn each_failure_kind_has_its_exit_code_and_advice() {
+        let c = config();
+        let cases = [
+            (
+                ConnectError::LoginRejected {
+                    status: 403,
+                    username: "ctiservice".into(),
+                },
+                Exit::Auth,
+                "Enhanced TSPI Access",
+            ),
+            (
+                ConnectError::Trust { reason: "x".into() },
+                Exit::Trust,
+                "[tls] fingerprint",
+            ),
+            (
+                ConnectError::TimedOut {
+                    authority: "10.1.2.3:443".into(),
+                    secs: 10,
+                },
+                Exit::Unreachable,
+                "[pbx] host and port",
+            ),
+            (
+                ConnectError::NotFound {
+                    url: "wss://10.1.2.3:443/tpkt/openapi".into(),
+                },
+                Exit::NotFound,
+                "no MTCTI3 on this system?",
+            ),
+            (ConnectError::Subprotocol, Exit::Other, "openapi"),
+        ];
+        for (e, exit, advice) in cases {
+            let o = connect_failure(&e, &c);
+            assert_eq!(o.exit, exit, "{e}");
+            assert!(o.line.contains(advice), "{}", o.line);
+        }
+        let codes: Vec<u8> = [
+            Exit::Ok,
+            Exit::Other,
+            Exit::Config,
+            Exit::Auth,
+            Exit::Trust,
+            Exit::Unreachable,
+            Exit::NotFound,
+        ]
+        .iter()
+        .map(|e| e.code())
+        .collect();
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6]);
+    }
+}

@@ -383,10 +383,11 @@ impl TransferTarget {
     pub fn parse(arg1: &str) -> Self {
         let typed = arg1.strip_prefix('/').and_then(|rest| {
             let (code, destination) = rest.split_once('/')?;
-            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let kind = TransferType::from_code(code.parse().ok()?)?;
+            // Only the canonical spelling (`/102/`, not `/0102/` or `/+102/`), so that reading
+            // and writing give back the same text.
+            let kind = TransferType::ALL
+                .into_iter()
+                .find(|k| code == k.code().to_string())?;
             Some(TransferTarget::typed(kind, destination))
         });
         typed.unwrap_or_else(|| TransferTarget::destination(arg1))

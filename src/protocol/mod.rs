@@ -20,4 +20,7 @@ pub mod pb {
 pub const DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/mtcti3.descriptor.bin"));
 
-pub use frame::{FrameError, Framing, MAX_FRAME_LEN, decode, encode, encode_into};
+pub use frame::{
+    DECODE_MEMORY_BUDGET, FrameError, Framing, MAX_FRAME_LEN, decode, decode_memory_bound, encode,
+    encode_into,
+};

@@ -35,9 +35,9 @@ pub enum Update {
 }
 
 /// What the application can ask of a running session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Command {
     Retry,
+    RetryWith(Box<Endpoint>, Arc<rustls::ClientConfig>),
     Shutdown,
 }
 
@@ -105,6 +105,17 @@ impl SessionHandle {
         let _ = self.commands.send(Command::Retry);
     }
 
+    /// Try to connect now with other settings (say, a corrected password after a refused
+    /// login). The model is kept: the new connection reconciles it like any reconnect. A live
+    /// link is left alone; the settings then apply from the next connection.
+    pub fn retry_with(&self, endpoint: Endpoint) -> Result<(), TlsSetupError> {
+        let tls = client_config(&endpoint.trust)?;
+        let _ = self
+            .commands
+            .send(Command::RetryWith(Box::new(endpoint), tls));
+        Ok(())
+    }
+
     /// Close the link and end the session.
     pub fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown);
@@ -136,8 +147,8 @@ type Dialing = Pin<Box<dyn Future<Output = Result<WsStream, ConnectError>> + Sen
 
 async fn run(
     mut engine: Session,
-    endpoint: Endpoint,
-    tls: Arc<rustls::ClientConfig>,
+    mut endpoint: Endpoint,
+    mut tls: Arc<rustls::ClientConfig>,
     shared: Arc<Shared>,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
@@ -213,6 +224,11 @@ async fn run(
                 let now = Instant::now();
                 match cmd {
                     Some(Command::Retry) => engine.retry(now),
+                    Some(Command::RetryWith(ep, config)) => {
+                        endpoint = *ep;
+                        tls = config;
+                        engine.retry(now);
+                    }
                     Some(Command::Shutdown) => engine.shutdown(now),
                     None => {
                         commands_open = false;

@@ -454,19 +454,25 @@ impl Session {
         self.requests.insert(requestid, (Request::Version, now));
         self.send(&build::get_version_info(requestid));
         // Lines first; then everything already known (after a reconnect), so a site comes
-        // back without waiting for the lines list to arrive again.
+        // back without waiting for the lines list: queues (what a supervisor watches first),
+        // the park server, then users. reset_connection left every one of them Queued.
         self.want(Entity::Lines);
-        let users: Vec<_> = self.model.users().map(|u| u.guid.clone()).collect();
-        let queues: Vec<_> = self.model.queues().map(|q| q.guid.clone()).collect();
-        for g in users {
-            self.want(Entity::User(g));
-        }
-        for g in queues {
-            self.want(Entity::Queue(g));
-        }
-        if self.model.park_available() {
-            self.want(Entity::ParkServer);
-        }
+        let mut known: Vec<Entity> = self
+            .subs
+            .iter()
+            .filter(|(e, s)| **e != Entity::Lines && s.phase == Phase::Queued)
+            .map(|(e, _)| e.clone())
+            .collect();
+        known.sort_by(|a, b| {
+            let rank = |e: &Entity| match e {
+                Entity::Lines => 0,
+                Entity::Queue(_) => 1,
+                Entity::ParkServer => 2,
+                Entity::User(_) => 3,
+            };
+            rank(a).cmp(&rank(b)).then_with(|| a.cmp(b))
+        });
+        self.queue.extend(known);
         self.update_sync_state();
         self.pump(now);
     }

@@ -1,0 +1,325 @@
+//! The session against the in-process simulator over real TLS on 127.0.0.1: after sync the
+//! model holds exactly what the simulated PBX holds, and it stays so through live changes,
+//! subscriptions the PBX ends, and a PBX restart.
+
+#[path = "cli_support/mod.rs"]
+mod support;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use ipo_top::model::{LineId, Model};
+use ipo_top::session::{SessionConfig, Update, Updates, spawn};
+use ipo_top::sim::pbx::{Caller, Line, Pbx};
+use ipo_top::sim::server::ServerHandle;
+use ipo_top::sim::site::UserSpec;
+use support::*;
+
+/// A queue as compared: guid, extn, name, service mode, members (extn, enabled).
+type QueueRow = (String, String, String, i32, Vec<(String, bool)>);
+
+/// What both sides must agree on, in a form that compares and prints well.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct View {
+    /// guid, extn, name, dnd, logged off, extension fault.
+    users: Vec<(String, String, String, bool, bool, bool)>,
+    queues: Vec<QueueRow>,
+    /// line, callid, state, gcid.
+    calls: Vec<(String, i32, i32, String)>,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().fold(String::new(), |mut s, x| {
+        let _ = write!(s, "{x:02X}");
+        s
+    })
+}
+
+fn sim_view(pbx: &Pbx) -> View {
+    let mut v = View::default();
+    let mut lines = Vec::new();
+    for u in pbx.users() {
+        v.users.push((
+            hex(&u.guid),
+            u.extn.clone(),
+            u.name.clone(),
+            u.dnd,
+            u.logged_off,
+            u.extn_fault,
+        ));
+        lines.push((format!("user {}", hex(&u.guid)), Line::User(u.id)));
+    }
+    for q in pbx.queues() {
+        let members = q
+            .members()
+            .iter()
+            .filter_map(|m| pbx.user(m.user).map(|u| (u.extn.clone(), m.enabled)))
+            .collect();
+        v.queues.push((
+            hex(&q.guid),
+            q.extn.clone(),
+            q.name.clone(),
+            q.service_mode.to_wire() as i32,
+            members,
+        ));
+        lines.push((format!("queue {}", hex(&q.guid)), Line::Queue(q.id)));
+    }
+    lines.push(("park server".to_owned(), Line::Park));
+    for (label, line) in lines {
+        for (callid, key) in pbx.calls_on(line) {
+            if let Some(ci) = pbx.callinfo(line, key) {
+                v.calls
+                    .push((label.clone(), callid, ci.state, hex(&ci.gcid)));
+            }
+        }
+    }
+    v.users.sort();
+    v.queues.sort();
+    v.calls.sort();
+    v
+}
+
+fn model_view(m: &Model) -> View {
+    let mut v = View::default();
+    for u in m.users() {
+        let s = u.status.clone().unwrap_or_default();
+        v.users.push((
+            u.guid.to_hex(),
+            u.extn.to_string(),
+            u.name.to_string(),
+            s.dnd,
+            s.logged_off,
+            s.extn_fault,
+        ));
+    }
+    for q in m.queues() {
+        let members = q
+            .members()
+            .iter()
+            .map(|m| (m.extn.to_string(), m.enabled))
+            .collect();
+        v.queues.push((
+            q.guid.to_hex(),
+            q.extn.to_string(),
+            q.name.to_string(),
+            q.service_mode().code(),
+            members,
+        ));
+    }
+    for a in m.appearances() {
+        let line = match &a.key.line {
+            LineId::User(g) => format!("user {g}"),
+            LineId::Queue(g) => format!("queue {g}"),
+            LineId::ParkServer => "park server".to_owned(),
+        };
+        let gcid = a.call.gcid.as_ref().map(|g| g.to_hex()).unwrap_or_default();
+        v.calls
+            .push((line, a.key.callid, a.call.state.code(), gcid));
+    }
+    v.users.sort();
+    v.queues.sort();
+    v.calls.sort();
+    v
+}
+
+async fn sim_now(sim: &ServerHandle) -> View {
+    sim.with_pbx(|pbx, _| sim_view(pbx))
+        .await
+        .expect("the simulator answers")
+}
+
+/// Reads updates into the replica until it equals `want` (after a sync), or fails with the
+/// difference when the simulator's state is not reached within [`PATIENCE`].
+async fn converge(updates: &Updates, replica: &mut Model, synced: &mut bool, want: &View) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if *synced && model_view(replica) == *want {
+            return;
+        }
+        let batch = match tokio::time::timeout_at(deadline, updates.next()).await {
+            Ok(Some(b)) => b,
+            Ok(None) => panic!("the session ended"),
+            Err(_) => {
+                let have = model_view(replica);
+                panic!(
+                    "the model did not reach the simulator's state (synced: {synced})\n\
+                     users equal: {}\nqueues equal: {}\nmodel calls: {:#?}\nsimulator calls: {:#?}",
+                    have.users == want.users,
+                    have.queues == want.queues,
+                    have.calls,
+                    want.calls
+                );
+            }
+        };
+        for u in batch {
+            match u {
+                Update::Model(ev) => replica.apply(&ev),
+                Update::Synced(_) => *synced = true,
+                Update::ConnectFailed(e) => panic!("could not connect: {e}"),
+                Update::SubscribeFailed(f) => panic!("subscription refused: {f:?}"),
+            }
+        }
+    }
+}
+
+fn session_config() -> SessionConfig {
+    SessionConfig {
+        // Old appearances a resubscription does not report again end after a second here,
+        // so the test does not wait ten.
+        resync_settle: Duration::from_secs(1),
+        ..SessionConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_follows_the_simulator_through_changes_and_terminations() {
+    let sim = start_sim().await;
+    // Let the demo site get busy: calls queueing, ringing, talking, parked.
+    sim.advance(Duration::from_secs(15 * 60))
+        .await
+        .expect("the clock moves");
+    let want = sim_now(&sim).await;
+    assert!(want.calls.len() >= 5, "a busy site: {:?}", want.calls);
+    assert!(want.users.iter().any(|u| u.3), "someone in DND");
+    assert!(want.users.iter().any(|u| u.4), "someone logged off");
+
+    let s = Scratch::new("model");
+    let config = ipo_top::app::config::load(Some(&write_config(&sim, &s.path("client"))))
+        .expect("the written configuration loads");
+    let (handle, updates) = spawn(config.endpoint.clone(), session_config()).expect("TLS settings");
+    let mut replica = Model::replica();
+    let mut synced = false;
+
+    // 1. After sync, the model is the simulator's state.
+    converge(&updates, &mut replica, &mut synced, &want).await;
+    assert!(replica.connection().is_up());
+    assert!(replica.version().is_some_and(|v| v.contains("IP Office")));
+
+    // 2. Live changes: the lines list (add, rename, delete), a user's status, new calls on a
+    //    queue and on the park server, and the site moving on.
+    sim.with_pbx(|pbx, _| {
+        let ids: Vec<_> = pbx.users().map(|u| u.id).collect();
+        let queue = pbx.queues().next().map(|q| q.id);
+        if let [first, second, third, ..] = ids[..] {
+            pbx.rename_user(first, "Renamed Agent");
+            pbx.remove_user(second);
+            pbx.set_dnd(third, true);
+        }
+        let _ = pbx.add_user(UserSpec::new("4199", "Newcomer", "Nia Newcomer"));
+        if let Some(q) = queue {
+            let _ = pbx.place_queue_call(q, Caller::new("01632960999", "Late Caller"), 3);
+        }
+        let _ = pbx.park_new_call("9", Caller::new("01632960998", "Parked Caller"), None);
+    })
+    .await
+    .expect("the simulator answers");
+    sim.advance(Duration::from_secs(90))
+        .await
+        .expect("the clock moves");
+    let want = sim_now(&sim).await;
+    assert!(want.users.iter().any(|u| u.2 == "Newcomer"));
+    converge(&updates, &mut replica, &mut synced, &want).await;
+
+    // 3. Two hours later with no refresh seen by the simulator's clock, it ends every
+    //    subscription (SubscribeTerminated); the session subscribes again and catches up.
+    sim.advance(Duration::from_secs(2 * 3600))
+        .await
+        .expect("the clock moves");
+    let want = sim_now(&sim).await;
+    converge(&updates, &mut replica, &mut synced, &want).await;
+
+    handle.shutdown();
+    handle.join().await;
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_pbx_restart_the_session_reconnects_and_nothing_stale_remains() {
+    let identity = ipo_top::sim::tls::TlsIdentity::generate(&[]).expect("a TLS identity");
+    let sim = start_sim_on(([127, 0, 0, 1], 0).into(), identity.clone(), 7).await;
+    sim.advance(Duration::from_secs(10 * 60))
+        .await
+        .expect("the clock moves");
+    let addr = sim.local_addr();
+    let s = Scratch::new("restart");
+    let config = ipo_top::app::config::load(Some(&write_config(&sim, &s.path("client"))))
+        .expect("the written configuration loads");
+    let (handle, updates) = spawn(config.endpoint.clone(), session_config()).expect("TLS settings");
+    let mut replica = Model::replica();
+    let mut synced = false;
+    let want = sim_now(&sim).await;
+    converge(&updates, &mut replica, &mut synced, &want).await;
+    let before = replica.appearances().count();
+    assert!(before > 0);
+
+    // The PBX goes away (the session sees the link drop and waits to reconnect), then comes
+    // back on the same address with the same certificate but another day: other calls.
+    sim.stop().await;
+    let restarted = start_sim_on(addr, identity, 99).await;
+    restarted
+        .advance(Duration::from_secs(3 * 60))
+        .await
+        .expect("the clock moves");
+    let want = sim_now(&restarted).await;
+    synced = false;
+    // The same session reconnects on its own, subscribes everything again, and the calls of
+    // the old day end: the model is the new day's, nothing stale and nothing doubled.
+    converge(&updates, &mut replica, &mut synced, &want).await;
+    handle.shutdown();
+    handle.join().await;
+    restarted.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_login_stops_until_asked_again_with_fixed_credentials() {
+    use ipo_top::model::{ConnectionState, StopKind};
+    use ipo_top::session::{FailureKind, Secret};
+    let sim = start_sim().await;
+    let s = Scratch::new("relogin");
+    let config = ipo_top::app::config::load(Some(&write_config(&sim, &s.path("client"))))
+        .expect("the written configuration loads");
+    let wrong = ipo_top::session::Endpoint {
+        password: Secret::new("guess"),
+        ..config.endpoint.clone()
+    };
+    let (handle, updates) = spawn(wrong, session_config()).expect("TLS settings");
+    let mut replica = Model::replica();
+
+    // Refused: one attempt, then the session stops and says why.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut refused = 0;
+    while !matches!(
+        replica.connection(),
+        ConnectionState::Stopped {
+            kind: StopKind::LoginRejected,
+            ..
+        }
+    ) {
+        let batch = tokio::time::timeout_at(deadline, updates.next())
+            .await
+            .expect("an update")
+            .expect("the session runs");
+        for u in batch {
+            match u {
+                Update::Model(ev) => replica.apply(&ev),
+                Update::ConnectFailed(e) => {
+                    assert_eq!(e.kind(), FailureKind::Auth);
+                    refused += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(refused, 1, "never retried on its own");
+
+    // Asked again with the right password, it connects and syncs.
+    handle
+        .retry_with(config.endpoint.clone())
+        .expect("TLS settings");
+    let want = sim_now(&sim).await;
+    let mut synced = false;
+    converge(&updates, &mut replica, &mut synced, &want).await;
+    handle.shutdown();
+    handle.join().await;
+    sim.stop().await;
+}
