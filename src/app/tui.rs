@@ -386,17 +386,18 @@ fn retry(app: &mut App, live: &mut Live, config_path: Option<&std::path::Path>) 
             tracing::info!("retry refused: {why}");
             app.update(Event::RetryRefused(why));
         }
-        RetryDecision::Retry(c) => match start(c.endpoint.clone(), c.session.clone()) {
-            Ok(new) => {
+        RetryDecision::Retry(c) => match live.handle.retry_with(c.endpoint.clone()) {
+            Ok(()) => {
                 tracing::info!(host = %c.endpoint.host, user = %c.endpoint.username, "logging in again");
-                let old = std::mem::replace(live, new);
-                old.handle.shutdown();
-                app.update(Event::NewSession {
+                live.identity = LoginIdentity::of(&c.endpoint);
+                app.update(Event::Retrying {
                     pbx: c.endpoint.authority(),
                 });
             }
             Err(e) => {
-                app.update(Event::RetryRefused(e));
+                app.update(Event::RetryRefused(format!(
+                    "the new TLS settings cannot be used: {e}"
+                )));
             }
         },
     }

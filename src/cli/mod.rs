@@ -17,7 +17,7 @@ use ipo_top::app::{self, Exit, config, logging};
 /// Without a subcommand, shows the screen for the PBX in the configuration file; with --demo,
 /// for a simulated call centre run in this process (no configuration, no PBX).
 #[derive(Debug, Parser)]
-#[command(name = "ipo-top", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "ipo-top", version, about, long_about = None)]
 pub struct Cli {
     /// Show a simulated call centre (the simulator's demo, run in this process over the real
     /// client path): no configuration and no PBX needed.
@@ -70,6 +70,15 @@ pub struct EventsArgs {
 /// Parses the command line and runs the subcommand.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if cli.demo && cli.command.is_some() {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--demo shows the screen against a simulated call centre; it takes no subcommand",
+            )
+            .exit();
+    }
     let Some(command) = cli.command else {
         let target = if cli.demo {
             app::tui::Target::Demo

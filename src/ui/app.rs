@@ -124,9 +124,9 @@ pub enum Event {
     Message(Message),
     /// The application layer did not retry the refused login, and says why and what to fix.
     RetryRefused(String),
-    /// A new session replaced the old one (after a retry with new credentials): the screen
-    /// starts over from an empty model.
-    NewSession {
+    /// The session logs in again with changed credentials (the model is kept and reconciled
+    /// by the session like after any reconnect).
+    Retrying {
         /// What the header calls the PBX now.
         pbx: String,
     },
@@ -423,18 +423,13 @@ impl App {
                 self.dirty = true;
                 Vec::new()
             }
-            Event::NewSession { pbx } => {
+            Event::Retrying { pbx } => {
                 self.config.pbx = pbx;
-                self.model = Model::replica();
-                self.derived = Derived::default();
-                self.selection = Selection::default();
-                self.placed = false;
-                self.synced_at = None;
                 self.retry_refused = None;
-                if matches!(self.overlay, Overlay::Detail { .. }) {
-                    self.overlay = Overlay::None;
-                }
-                self.status = Some(Message::new(Level::Info, "logging in again…"));
+                self.status = Some(Message::new(
+                    Level::Info,
+                    "the credentials changed: logging in again…",
+                ));
                 self.dirty = true;
                 Vec::new()
             }
