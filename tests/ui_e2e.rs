@@ -6,108 +6,12 @@
 //! The screen is polled with deadlines; nothing waits a fixed time. Skipped, saying so, only
 //! when tmux is not installed.
 
+mod ui_tmux;
+
 use std::collections::HashSet;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-/// A tmux server of our own (its own socket), killed when dropped, even on failure.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn available() -> bool {
-        Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }
-
-    /// A detached session running `sh`, `w` x `h`.
-    fn start(w: u16, h: u16) -> Tmux {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let t = Tmux {
-            socket: format!("ipo-top-e2e-{}-{nanos}", std::process::id()),
-        };
-        let (w, h) = (w.to_string(), h.to_string());
-        t.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            &w,
-            "-y",
-            &h,
-            "sh",
-        ]);
-        t.run(&["set-option", "-g", "status", "off"]);
-        t
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output();
-        match out {
-            Ok(o) if o.status.success() => o,
-            Ok(o) => panic!(
-                "tmux {args:?} failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) => panic!("tmux {args:?}: {e}"),
-        }
-    }
-
-    /// Types text literally.
-    fn type_text(&self, text: &str) {
-        self.run(&["send-keys", "-t", "0", "-l", text]);
-    }
-
-    /// Presses named keys (Enter, Escape, Tab, q ...).
-    fn press(&self, key: &str) {
-        self.run(&["send-keys", "-t", "0", key]);
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
-    }
-
-    fn format(&self, f: &str) -> String {
-        String::from_utf8_lossy(&self.run(&["display-message", "-p", "-t", "0", f]).stdout)
-            .trim()
-            .to_owned()
-    }
-
-    /// Polls the screen until `ok` holds, or fails after `within`, showing the last screen.
-    fn wait_for(&self, what: &str, within: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
-}
+use ui_tmux::{Tmux, last_line, shell};
 
 /// The callers' numbers on a screen (11-digit numbers starting with 0).
 fn numbers(screen: &str) -> HashSet<String> {
@@ -116,16 +20,6 @@ fn numbers(screen: &str) -> HashSet<String> {
         .filter(|t| t.len() == 11 && t.starts_with('0'))
         .map(str::to_owned)
         .collect()
-}
-
-/// The last line with something on it.
-fn last_line(screen: &str) -> &str {
-    screen
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
 }
 
 /// Where the focused selection (the row marked ▶) is.
@@ -193,13 +87,7 @@ fn the_demo_runs_live_in_tmux_and_quits_cleanly() {
         eprintln!("SKIPPED: tmux is not installed (CI installs it); the end-to-end test needs it");
         return;
     }
-    let tmux = Tmux::start(80, 24);
-    // A recognisable prompt (sh ignores PS1 from the environment when run as root).
-    tmux.type_text("PS1='e2e$ '");
-    tmux.press("Enter");
-    tmux.wait_for("the shell prompt", Duration::from_secs(10), |s| {
-        last_line(s) == "e2e$"
-    });
+    let tmux = shell(80, 24);
     let bin = env!("CARGO_BIN_EXE_ipo-top");
     tmux.type_text(&format!("{bin} --demo --log-level off"));
     tmux.press("Enter");

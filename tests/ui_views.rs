@@ -249,3 +249,42 @@ fn a_hostile_caller_name_is_rendered_harmless() {
         insta::assert_snapshot!(format!("hostile_{w}x{h}"), render(&a));
     }
 }
+
+#[test]
+fn any_size_renders_without_panicking() {
+    let overlays: [&[Key]; 5] = [
+        &[],
+        &[Key::plain(KeyCode::Enter)],
+        &[Key::char('?')],
+        &[Key::char('/'), Key::char('x')],
+        &[Key::plain(KeyCode::Tab), Key::plain(KeyCode::Enter)],
+    ];
+    for (w, h) in [
+        (1, 1),
+        (2, 3),
+        (10, 4),
+        (20, 5),
+        (40, 10),
+        (79, 23),
+        (119, 30),
+        (120, 12),
+        (200, 60),
+    ] {
+        for keys in overlays {
+            let mut a = screen(w, h, keys);
+            let text = render(&a);
+            assert_eq!(text.lines().count(), h as usize);
+            // Scrolling past the end of an overlay is harmless too.
+            for _ in 0..50 {
+                key(&mut a, Key::plain(KeyCode::PageDown));
+            }
+            render(&a);
+        }
+        // The link down, at every size.
+        let a = with_connection(w, h, |_| ConnectionState::Stopped {
+            kind: StopKind::LoginRejected,
+            reason: "HTTP 401".into(),
+        });
+        render(&a);
+    }
+}
