@@ -170,7 +170,7 @@ fn overlay(
 fn wide(app: &App, body: Rect, buf: &mut Buffer) {
     let d = app.derived();
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
     let boxed = PaneFrame::Boxed;
     let queues_h = (d.queues.len().max(1) as u16 + boxed.overhead()).min(body.height / 3);
     let parked_h = (d.parked.len().max(1) as u16 + boxed.overhead()).min(body.height / 4);
