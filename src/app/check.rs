@@ -225,6 +225,9 @@ mod tests {
             },
             session: SessionConfig::default(),
             supervisor_extension: None,
+            password_source: crate::app::config::PasswordSource::Env("X".into()),
+            ui: crate::app::config::UiSettings::default(),
+            keymap: crate::ui::Keymap::default(),
         }
     }
 

@@ -1,11 +1,16 @@
-//! The binary's edge: configuration, logging, and the `check` and `events` commands. The only
-//! place (with `main.rs` and `cli`) that knows every module.
+//! The binary's edge: configuration, logging, the `check` and `events` commands, and the
+//! screen's run loop (terminal, keyboard, ticks, the session, `--demo`). The only place (with
+//! `main.rs` and `cli`) that knows every module.
 
 pub mod check;
 pub mod config;
+pub mod demo;
 pub mod events;
 pub mod logging;
+pub mod retry;
 pub mod simconfig;
+pub mod terminal;
+pub mod tui;
 
 /// Exit codes: one per class of problem, so scripts (and people) know what to fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
