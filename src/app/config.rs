@@ -15,8 +15,8 @@ use crate::session::{Endpoint, Fingerprint, Secret, SessionConfig, Trust};
 use crate::ui::{DEFAULT_LONG_WAIT_SECS, Keymap, KeymapError};
 
 /// The hint given when there is no configuration file.
-pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, pass --config PATH, \
-     or try the simulator: `ipo-top sim --write-config DIR` then `ipo-top --config DIR/config.toml check`";
+pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, or pass --config PATH; \
+     to see ipo-top without a PBX, run `ipo-top --demo`";
 
 /// The default configuration file: `config.toml` in the user's configuration directory
 /// (`~/.config/ipo-top/config.toml` on Linux).

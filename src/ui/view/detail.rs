@@ -170,7 +170,14 @@ fn call(l: &mut Lines<'_>, a: &Appearance, ended: Option<&str>) {
         None => l.kv("Queue", "-"),
     }
     let targets: Vec<String> = c.targets.iter().filter_map(|t| party(Some(t))).collect();
-    l.kv("Ringing", or_dash(Some(targets.join(", "))));
+    // `targets` are the nominal ringing targets (RINGING, QUEUEING, RETARGETING): only a
+    // ringing call is really ringing them.
+    let label = if c.state.is_ringing() {
+        "Ringing"
+    } else {
+        "Targets"
+    };
+    l.kv(label, or_dash(Some(targets.join(", "))));
     match &c.trunk {
         Some(t) => {
             let kind = match t.kind {

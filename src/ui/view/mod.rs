@@ -441,6 +441,9 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
         Pane::Agents => app.selection().agent.is_some(),
         Pane::Parked => app.selection().parked.is_some(),
     };
+    // Each hint is a key and a word; hints that do not fit are dropped whole, from the right,
+    // so none is ever cut mid-word.
+    let mut hints: Vec<(String, &'static str)> = Vec::new();
     for b in keymap.bindings().iter().filter(|b| b.context == ctx) {
         let Some(hint) = b.hint else { continue };
         let applies = match b.action {
@@ -458,8 +461,7 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
         } else {
             hint
         };
-        left.push(Span::styled(key.to_string(), theme.title));
-        left.push(Span::styled(format!(" {hint}  "), theme.dim));
+        hints.push((key.to_string(), hint));
     }
     let right: Option<Line<'static>> = app.status().map(|m| {
         let (mark, style) = match m.level {
@@ -477,7 +479,19 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
     // The message wins over hints: it is news, the hints are always the same.
     let right = right.map(|r| table::fit_line(r, total.saturating_sub(1)));
     let rw = right.as_ref().map_or(0, Line::width);
-    let left = table::fit_line(Line::from(left), total.saturating_sub(rw + 1));
+    let room = total.saturating_sub(rw + 1);
+    let mut used = Line::from(left.clone()).width();
+    for (key, hint) in hints {
+        let hint = format!(" {hint}  ");
+        let w = width(&key) + width(&hint);
+        if used + w > room {
+            break;
+        }
+        used += w;
+        left.push(Span::styled(key, theme.title));
+        left.push(Span::styled(hint, theme.dim));
+    }
+    let left = table::fit_line(Line::from(left), room);
     buf.set_line(area.x, area.y, &left, area.width);
     if let Some(r) = right {
         let rw16 = rw as u16;

@@ -224,7 +224,7 @@ const WAITING_COLS: [Column; 6] = [
     Column::new("CALLER", 11, 16),
     Column::new("NAME", 8, 24).flex().drops(2),
     Column::new("DID", 8, 12).drops(4),
-    Column::new("RINGING", 8, 34).flex().drops(3),
+    Column::new("TARGETS", 8, 34).flex().drops(3),
 ];
 
 fn targets(app: &App, a: &Appearance) -> Line<'static> {
