@@ -46,6 +46,20 @@ impl Exit {
     }
 }
 
+/// The async runtime every long-running command shares: two workers suffice (one socket, one
+/// engine) and leave the machine to the terminal. Says so and gives `Exit::Other` if it cannot
+/// start.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("ipo-top: cannot start the async runtime: {e}");
+            Exit::Other
+        })
+}
+
 impl From<Exit> for std::process::ExitCode {
     fn from(e: Exit) -> Self {
         std::process::ExitCode::from(e.code())

@@ -56,16 +56,9 @@ pub fn run(target: Target, log_level: LevelFilter) -> Exit {
             None
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ipo-top: cannot start the async runtime: {e}");
-            return Exit::Other;
-        }
+        Err(exit) => return exit,
     };
     let exit = rt.block_on(async move {
         let (demo, source) = match config {

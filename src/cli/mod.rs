@@ -138,16 +138,9 @@ fn with_session(
         }
     };
     tracing::info!(config = %cfg.path.display(), host = %cfg.endpoint.host, "starting");
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match app::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ipo-top: cannot start the async runtime: {e}");
-            return Exit::Other;
-        }
+        Err(exit) => return exit,
     };
     let exit = f(&cfg, &rt);
     // Do not wait for stray tasks (a courtesy websocket close) beyond a moment.
