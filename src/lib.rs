@@ -9,3 +9,4 @@ pub mod model;
 pub mod protocol;
 pub mod session;
 pub mod sim;
+pub mod ui;

@@ -289,5 +289,5 @@ async fn configuration_problems_exit_2_naming_file_line_and_key() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let default = s.path("config").join("ipo-top").join("config.toml");
     assert!(stderr.contains(&default.display().to_string()), "{stderr}");
-    assert!(stderr.contains("sim --write-config"), "{stderr}");
+    assert!(stderr.contains("ipo-top --demo"), "{stderr}");
 }

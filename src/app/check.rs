@@ -229,7 +229,9 @@ mod tests {
             },
             session: SessionConfig::default(),
             supervisor_extension: None,
-            read_only: false,
+            password_source: crate::app::config::PasswordSource::Env("X".into()),
+            ui: crate::app::config::UiSettings::default(),
+            keymap: crate::ui::Keymap::default(),
         }
     }
 

@@ -14,10 +14,11 @@ use super::clock::{ZoneCalendar, wall_clock};
 use crate::model::StatsConfig;
 use crate::protocol::Framing;
 use crate::session::{Endpoint, Fingerprint, Secret, SessionConfig, Trust};
+use crate::ui::{DEFAULT_LONG_WAIT_SECS, Keymap, KeymapError};
 
 /// The hint given when there is no configuration file.
-pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, pass --config PATH, \
-     or try the simulator: `ipo-top sim --write-config DIR` then `ipo-top --config DIR/config.toml check`";
+pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, or pass --config PATH; \
+     to see ipo-top without a PBX, run `ipo-top --demo`";
 
 /// The default configuration file: `config.toml` in the user's configuration directory
 /// (`~/.config/ipo-top/config.toml` on Linux).
@@ -70,8 +71,49 @@ pub struct Config {
     pub session: SessionConfig,
     /// The supervisor's own extension, if configured.
     pub supervisor_extension: Option<String>,
-    /// Read-only (`[ui] read_only`): no function can be sent.
+    /// Where the password comes from (to say what to fix after a refused login).
+    pub password_source: PasswordSource,
+    /// The screen's settings (`[ui]`).
+    pub ui: UiSettings,
+    /// The keymap, with `[keys]` applied.
+    pub keymap: Keymap,
+}
+
+/// Where the password is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// An environment variable (`password_env`).
+    Env(String),
+    /// A file (`password_file`), resolved against the configuration's directory.
+    File(PathBuf),
+}
+
+impl fmt::Display for PasswordSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PasswordSource::Env(v) => write!(f, "the environment variable {v}"),
+            PasswordSource::File(p) => write!(f, "the password file {}", p.display()),
+        }
+    }
+}
+
+/// The screen's settings (`[ui]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UiSettings {
+    /// A wait at least this long is marked (seconds).
+    pub long_wait_secs: u64,
+    /// Read-only (`[ui] read_only` or `--read-only`): every function is hidden and blocked,
+    /// and the session sends no SubscribeCmd at all.
     pub read_only: bool,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        UiSettings {
+            long_wait_secs: DEFAULT_LONG_WAIT_SECS,
+            read_only: false,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -87,6 +129,8 @@ struct RawConfig {
     stats: RawStats,
     #[serde(default)]
     ui: RawUi,
+    #[serde(default)]
+    keys: std::collections::BTreeMap<String, Spanned<RawKeys>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -101,6 +145,24 @@ struct RawStats {
 #[serde(deny_unknown_fields)]
 struct RawUi {
     read_only: Option<bool>,
+    long_wait_secs: Option<Spanned<i64>>,
+}
+
+/// One key or several for an action in `[keys]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawKeys {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl RawKeys {
+    fn keys(&self) -> Vec<String> {
+        match self {
+            RawKeys::One(k) => vec![k.clone()],
+            RawKeys::Many(ks) => ks.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -402,8 +464,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     // Jitter differs per process so that several ipo-top instances do not reconnect in step.
     session.seed = u64::from(std::process::id()) ^ 0x1970_0101;
     session.stats = stats_config(&src, &raw.stats)?;
-    let read_only = raw.ui.read_only.unwrap_or(false);
-    session.read_only = read_only;
 
     let supervisor_extension = match &raw.supervisor {
         None => None,
@@ -432,12 +492,68 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     };
     session.secondary = secondary_endpoint(&src, &raw, &endpoint)?;
 
+    let password_source = match (&pbx.password_env, &pbx.password_file) {
+        (_, Some(file)) => PasswordSource::File(base.join(file.get_ref())),
+        (Some(env), None) => PasswordSource::Env(env.get_ref().clone()),
+        (None, None) => PasswordSource::Env(String::new()),
+    };
+
+    let mut ui = UiSettings {
+        read_only: raw.ui.read_only.unwrap_or(false),
+        ..UiSettings::default()
+    };
+    session.read_only = ui.read_only;
+    if let Some(w) = &raw.ui.long_wait_secs {
+        ui.long_wait_secs = match u64::try_from(*w.get_ref()) {
+            Ok(n @ 1..=86_400) => n,
+            _ => {
+                return Err(src.invalid(
+                    w,
+                    "ui.long_wait_secs",
+                    "expected seconds from 1 to 86400 after which a wait is marked",
+                ));
+            }
+        };
+    }
+
+    let overrides: Vec<(&str, Vec<String>)> = raw
+        .keys
+        .iter()
+        .map(|(action, keys)| (action.as_str(), keys.get_ref().keys()))
+        .collect();
+    let keymap =
+        Keymap::with_overrides(overrides.iter().map(|(a, k)| (*a, k.iter()))).map_err(|e| {
+            // Point at the override the error is about (for a double binding, one of the two
+            // actions was overridden).
+            let named = match &e {
+                KeymapError::UnknownAction { name } => Some(name.as_str()),
+                KeymapError::NoKeys { action }
+                | KeymapError::BadKey { action, .. }
+                | KeymapError::TypedKey { action, .. } => Some(*action),
+                KeymapError::DoubleBinding { first, second, .. } => raw
+                    .keys
+                    .contains_key(*second)
+                    .then_some(*second)
+                    .or(Some(*first)),
+            };
+            match named.and_then(|n| raw.keys.get(n).map(|span| (n, span))) {
+                Some((n, span)) => src.invalid(span, &format!("keys.{n}"), &e),
+                None => ConfigError::Invalid {
+                    location: src.location(None),
+                    key: "keys".to_owned(),
+                    message: e.to_string(),
+                },
+            }
+        })?;
+
     Ok(Config {
         path: path.to_owned(),
         endpoint,
         session,
         supervisor_extension,
-        read_only,
+        password_source,
+        ui,
+        keymap,
     })
 }
 
@@ -719,9 +835,63 @@ mod tests {
         assert!(e.contains("expected one of"), "{e}");
         let e = err(
             p,
+            "[pbx]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"X\"\n[colours]\nx = 1\n",
+        );
+        assert!(e.contains(":5:2: colours: unknown key"), "{e}");
+        let e = err(
+            p,
             "[pbx]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"X\"\n[ui]\nx = 1\n",
         );
         assert!(e.contains(":6:1: ui.x: unknown key"), "{e}");
+    }
+
+    const PBX: &str = "[pbx]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"PATH\"\n";
+
+    #[test]
+    fn ui_settings_and_key_overrides_are_read() {
+        let p = Path::new("c.toml");
+        let text = format!(
+            "{PBX}[ui]\nlong_wait_secs = 90\n[keys]\nquit = \"x\"\ndown = [\"Down\", \"n\"]\n"
+        );
+        let c = match parse(p, &text) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(c.ui.long_wait_secs, 90);
+        use crate::ui::{Context, Key, KeyAction};
+        assert_eq!(
+            c.keymap.action(Context::Main, Key::char('x')),
+            Some(KeyAction::Quit)
+        );
+        assert_eq!(
+            c.keymap.action(Context::Main, Key::char('n')),
+            Some(KeyAction::Down)
+        );
+        assert_eq!(c.keymap.action(Context::Main, Key::char('j')), None);
+        assert_eq!(c.password_source, PasswordSource::Env("PATH".into()));
+        let defaults = match parse(p, PBX) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(defaults.ui, UiSettings::default());
+        assert_eq!(defaults.keymap, Keymap::default());
+    }
+
+    #[test]
+    fn bad_key_overrides_name_the_line_and_both_actions() {
+        let p = Path::new("c.toml");
+        let e = err(p, &format!("{PBX}[keys]\nhelp = \"q\"\n"));
+        assert!(
+            e.starts_with("c.toml:6:8: keys.help: key q is bound twice"),
+            "{e}"
+        );
+        assert!(e.contains("to help and to quit"), "{e}");
+        let e = err(p, &format!("{PBX}[keys]\njump = \"g\"\n"));
+        assert!(e.contains("keys.jump: no such action `jump`"), "{e}");
+        let e = err(p, &format!("{PBX}[keys]\nquit = \"Hyper-x\"\n"));
+        assert!(e.contains("keys.quit: quit: `Hyper-x` is not a key"), "{e}");
+        let e = err(p, &format!("{PBX}[ui]\nlong_wait_secs = 0\n"));
+        assert!(e.contains("ui.long_wait_secs: expected seconds"), "{e}");
     }
 
     #[test]

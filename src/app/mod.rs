@@ -1,12 +1,17 @@
-//! The binary's edge: configuration, logging, and the `check` and `events` commands. The only
-//! place (with `main.rs` and `cli`) that knows every module.
+//! The binary's edge: configuration, logging, the `check` and `events` commands, and the
+//! screen's run loop (terminal, keyboard, ticks, the session, `--demo`). The only place (with
+//! `main.rs` and `cli`) that knows every module.
 
 pub mod check;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod events;
 pub mod logging;
+pub mod retry;
 pub mod simconfig;
+pub mod terminal;
+pub mod tui;
 
 /// Exit codes: one per class of problem, so scripts (and people) know what to fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +45,20 @@ impl Exit {
             Exit::NotFound => 6,
         }
     }
+}
+
+/// The async runtime every long-running command shares: two workers suffice (one socket, one
+/// engine) and leave the machine to the terminal. Says so and gives `Exit::Other` if it cannot
+/// start.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("ipo-top: cannot start the async runtime: {e}");
+            Exit::Other
+        })
 }
 
 impl From<Exit> for std::process::ExitCode {

@@ -13,9 +13,16 @@ use tracing::level_filters::LevelFilter;
 use ipo_top::app::{self, Exit, config, logging};
 
 /// ipo-top: a terminal dashboard for call-centre supervisors on Avaya IP Office (MTCTI3).
+///
+/// Without a subcommand, shows the screen for the PBX in the configuration file; with --demo,
+/// for a simulated call centre run in this process (no configuration, no PBX).
 #[derive(Debug, Parser)]
 #[command(name = "ipo-top", version, about, long_about = None)]
 pub struct Cli {
+    /// Show a simulated call centre (the simulator's demo, run in this process over the real
+    /// client path): no configuration and no PBX needed.
+    #[arg(long, conflicts_with = "config")]
+    pub demo: bool,
     /// The configuration file (default: ~/.config/ipo-top/config.toml, or your system's
     /// equivalent).
     #[arg(long, global = true, value_name = "PATH")]
@@ -24,9 +31,9 @@ pub struct Cli {
     /// state directory (e.g. ~/.local/state/ipo-top), never to the terminal.
     #[arg(long, global = true, value_name = "LEVEL", default_value = "info")]
     pub log_level: LevelFilter,
-    /// What to run.
+    /// What to run (the screen when none is given).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
@@ -63,7 +70,24 @@ pub struct EventsArgs {
 /// Parses the command line and runs the subcommand.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    if cli.demo && cli.command.is_some() {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--demo shows the screen against a simulated call centre; it takes no subcommand",
+            )
+            .exit();
+    }
+    let Some(command) = cli.command else {
+        let target = if cli.demo {
+            app::tui::Target::Demo
+        } else {
+            app::tui::Target::Config(cli.config)
+        };
+        return app::tui::run(target, cli.log_level).into();
+    };
+    match command {
         Command::Sim(args) => match sim::run(*args) {
             Ok(()) => Exit::Ok,
             Err(e) => {
@@ -114,16 +138,9 @@ fn with_session(
         }
     };
     tracing::info!(config = %cfg.path.display(), host = %cfg.endpoint.host, "starting");
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match app::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ipo-top: cannot start the async runtime: {e}");
-            return Exit::Other;
-        }
+        Err(exit) => return exit,
     };
     let exit = f(&cfg, &rt);
     // Do not wait for stray tasks (a courtesy websocket close) beyond a moment.

@@ -1,0 +1,397 @@
+//! The screen's run loop, at the binary's edge: the terminal, the keyboard (on a thread of its
+//! own), ticks, and the session's updates all become [`ui::Event`]s; the [`ui::Action`]s that
+//! come back are carried out here. A frame is drawn only when the state says something
+//! visible changed, and at most every [`MIN_FRAME`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+use tracing::level_filters::LevelFilter;
+
+use super::Exit;
+use super::config::{self, Config};
+use super::retry::{LoginIdentity, RetryDecision, decide};
+use super::terminal::{self, Term};
+use super::{demo, logging};
+use crate::model::ModelEvent;
+use crate::session::{SessionConfig, SessionHandle, Update, Updates, spawn};
+use crate::ui::{self, Action, App, Event, Level, Message, Theme, UiConfig, WallClock};
+
+/// The shortest time between two frames (a cap of 20 frames a second).
+pub const MIN_FRAME: Duration = Duration::from_millis(50);
+
+/// What to run the screen against.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The PBX in the configuration file (the default path when `None`).
+    Config(Option<PathBuf>),
+    /// The simulator's demo call centre, in this process.
+    Demo,
+}
+
+/// Runs the screen until the user quits. Configuration problems are reported before the
+/// terminal is touched.
+pub fn run(target: Target, log_level: LevelFilter) -> Exit {
+    let config = match &target {
+        Target::Config(path) => match config::load(path.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("ipo-top: {e}");
+                if matches!(e, config::ConfigError::Missing { .. }) {
+                    eprintln!("ipo-top: or see a simulated call centre: ipo-top --demo");
+                }
+                return Exit::Config;
+            }
+        },
+        Target::Demo => None,
+    };
+    let _log = match logging::init(log_level, None) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("ipo-top: {e} (carrying on without a log)");
+            None
+        }
+    };
+    let rt = match super::runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    let exit = rt.block_on(async move {
+        let (demo, source) = match config {
+            Some(c) => (None, Source::Config(Box::new(c))),
+            None => match demo::start().await {
+                Ok(d) => {
+                    let endpoint = d.endpoint.clone();
+                    (Some(d), Source::Demo(endpoint))
+                }
+                Err(e) => {
+                    eprintln!("ipo-top: {e}");
+                    return Exit::Other;
+                }
+            },
+        };
+        let exit = screen(source).await;
+        if let Some(d) = demo {
+            d.server.stop().await;
+        }
+        exit
+    });
+    rt.shutdown_timeout(Duration::from_millis(500));
+    exit
+}
+
+/// Where the session's settings come from.
+enum Source {
+    Config(Box<Config>),
+    Demo(crate::session::Endpoint),
+}
+
+/// A running session and whom it logs in as.
+struct Live {
+    handle: SessionHandle,
+    updates: Option<Updates>,
+    identity: LoginIdentity,
+}
+
+fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Live, String> {
+    let identity = LoginIdentity::of(&endpoint);
+    let (handle, updates) = spawn(endpoint, config).map_err(|e| e.to_string())?;
+    Ok(Live {
+        handle,
+        updates: Some(updates),
+        identity,
+    })
+}
+
+/// What the keyboard thread reports.
+enum Input {
+    Key(ui::Key),
+    Resize(u16, u16),
+    Failed(String),
+}
+
+/// Reads the terminal's events on a thread of its own (crossterm's reads block), polling so
+/// that it notices when the screen is gone.
+fn spawn_input(tx: mpsc::UnboundedSender<Input>, stop: Arc<AtomicBool>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        use crossterm::event::{self, Event as CtEvent};
+        while !stop.load(Ordering::Relaxed) {
+            let input = match event::poll(Duration::from_millis(100)) {
+                Ok(false) => continue,
+                Ok(true) => match event::read() {
+                    Ok(CtEvent::Key(k)) => match terminal::key(k) {
+                        Some(k) => Input::Key(k),
+                        None => continue,
+                    },
+                    Ok(CtEvent::Resize(w, h)) => Input::Resize(w, h),
+                    Ok(_) => continue,
+                    Err(e) => Input::Failed(e.to_string()),
+                },
+                Err(e) => Input::Failed(e.to_string()),
+            };
+            let failed = matches!(input, Input::Failed(_));
+            if tx.send(input).is_err() || failed {
+                return;
+            }
+        }
+    })
+}
+
+/// The local time of day, for the header.
+fn wall_clock() -> Option<WallClock> {
+    let now = jiff::Zoned::now();
+    Some(WallClock {
+        hour: u8::try_from(now.hour()).ok()?,
+        minute: u8::try_from(now.minute()).ok()?,
+        second: u8::try_from(now.second()).ok()?,
+    })
+}
+
+/// How long until the wall clock's next second (plus a little, to land after it).
+fn until_next_second() -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    Duration::from_nanos(u64::from(1_000_000_000 - nanos.min(999_999_999)))
+        + Duration::from_millis(5)
+}
+
+fn tick() -> Event {
+    Event::Tick {
+        now: Instant::now(),
+        clock: wall_clock(),
+    }
+}
+
+/// Turns a batch of session updates into screen events.
+fn events_of(batch: Vec<Update>) -> Vec<Event> {
+    let mut model: Vec<ModelEvent> = Vec::new();
+    let mut out = Vec::new();
+    for update in batch {
+        match update {
+            Update::Model(ev) => model.push(ev),
+            Update::Synced(r) => out.push(Event::Message(Message::new(
+                Level::Info,
+                format!(
+                    "synced: {} users, {} queues{}",
+                    r.users,
+                    r.queues,
+                    if r.park_available {
+                        ", park server"
+                    } else {
+                        ""
+                    }
+                ),
+            ))),
+            Update::SubscribeFailed(f) => out.push(Event::Message(Message::new(
+                Level::Error,
+                format!(
+                    "the PBX refused to report {}: {}",
+                    if f.label.is_empty() {
+                        "a subscription"
+                    } else {
+                        f.label.as_str()
+                    },
+                    f.name
+                        .map_or_else(|| format!("code {}", f.code), str::to_owned)
+                ),
+            ))),
+            // The model's connection state already says what failed and what happens next.
+            Update::ConnectFailed(e) => tracing::info!(error = %e, "connect failed"),
+        }
+    }
+    let mut events = vec![Event::Model(model)];
+    events.append(&mut out);
+    events
+}
+
+async fn next_batch(updates: Option<&Updates>) -> Option<Vec<Update>> {
+    match updates {
+        Some(u) => u.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await
+}
+
+/// The screen against a session: until the user quits.
+async fn screen(source: Source) -> Exit {
+    let (endpoint, session_config, ui_config, config_path) = match &source {
+        Source::Config(c) => (
+            c.endpoint.clone(),
+            c.session.clone(),
+            UiConfig {
+                pbx: c.endpoint.authority(),
+                banner: None,
+                long_wait_secs: c.ui.long_wait_secs,
+                theme: Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref()),
+                keymap: c.keymap.clone(),
+            },
+            Some(c.path.clone()),
+        ),
+        Source::Demo(endpoint) => (
+            endpoint.clone(),
+            SessionConfig::default(),
+            UiConfig {
+                pbx: "simulated call centre".to_owned(),
+                banner: Some("DEMO".to_owned()),
+                theme: Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref()),
+                ..UiConfig::default()
+            },
+            None,
+        ),
+    };
+    let mut live = match start(endpoint, session_config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ipo-top: {e}");
+            return Exit::Trust;
+        }
+    };
+    let (guard, mut term) = match terminal::enter() {
+        Ok(t) => t,
+        Err(e) => {
+            terminal::restore();
+            eprintln!("ipo-top: cannot use this terminal: {e}");
+            return Exit::Other;
+        }
+    };
+    let mut app = App::new(ui_config, Instant::now());
+    if let Ok(size) = term.size() {
+        app.update(Event::Resize {
+            width: size.width,
+            height: size.height,
+        });
+    }
+    app.update(tick());
+
+    let (tx, mut input) = mpsc::unbounded_channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = spawn_input(tx, stop.clone());
+    let result = event_loop(&mut app, &mut term, &mut input, &mut live, config_path).await;
+
+    stop.store(true, Ordering::Relaxed);
+    live.handle.shutdown();
+    drop(guard);
+    let _ = reader.join();
+    // The session closes its link politely; never let that hold up the exit for long.
+    let _ = tokio::time::timeout(Duration::from_secs(2), live.handle.join()).await;
+    match result {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            eprintln!("ipo-top: {e}");
+            Exit::Other
+        }
+    }
+}
+
+async fn event_loop(
+    app: &mut App,
+    term: &mut Term,
+    input: &mut mpsc::UnboundedReceiver<Input>,
+    live: &mut Live,
+    config_path: Option<PathBuf>,
+) -> Result<(), String> {
+    let mut last_frame: Option<Instant> = None;
+    let mut next_tick = tokio::time::Instant::now() + until_next_second();
+    loop {
+        // Draw when something visible changed, no more often than the frame cap allows.
+        let mut frame_due = None;
+        if app.needs_redraw() {
+            match last_frame {
+                Some(t) if t.elapsed() < MIN_FRAME => frame_due = Some(t + MIN_FRAME),
+                _ => {
+                    terminal::draw(term, app).map_err(|e| format!("cannot draw: {e}"))?;
+                    app.drawn();
+                    last_frame = Some(Instant::now());
+                }
+            }
+        }
+        let mut events = Vec::new();
+        tokio::select! {
+            got = input.recv() => match got {
+                Some(Input::Key(k)) => events.push(Event::Key(k)),
+                // The next frame is drawn at the new size (ratatui resizes on draw).
+                Some(Input::Resize(w, h)) => events.push(Event::Resize { width: w, height: h }),
+                Some(Input::Failed(e)) => return Err(format!("cannot read the keyboard: {e}")),
+                None => return Err("the keyboard reader stopped".to_owned()),
+            },
+            batch = next_batch(live.updates.as_ref()) => match batch {
+                Some(b) => {
+                    events.push(tick());
+                    events.extend(events_of(b));
+                }
+                None => {
+                    live.updates = None;
+                    events.push(Event::Message(Message::new(Level::Error, "the session ended")));
+                }
+            },
+            () = tokio::time::sleep_until(next_tick) => {
+                next_tick = tokio::time::Instant::now() + until_next_second();
+                events.push(tick());
+            }
+            () = async {
+                match frame_due {
+                    Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+                    None => std::future::pending().await,
+                }
+            }, if frame_due.is_some() => {}
+            () = terminated() => return Ok(()),
+        }
+        for ev in events {
+            for action in app.update(ev) {
+                match action {
+                    Action::Quit => return Ok(()),
+                    Action::RetryLogin => retry(app, live, config_path.as_deref()),
+                }
+            }
+        }
+    }
+}
+
+/// Carries out `R`: a new session if the credentials changed, else the reason not to.
+fn retry(app: &mut App, live: &mut Live, config_path: Option<&std::path::Path>) {
+    let Some(path) = config_path else {
+        app.update(Event::RetryRefused(
+            "the demo makes its own credentials; quit and start ipo-top --demo again".to_owned(),
+        ));
+        return;
+    };
+    match decide(&live.identity, config::load(Some(path))) {
+        RetryDecision::Refuse(why) => {
+            tracing::info!("retry refused: {why}");
+            app.update(Event::RetryRefused(why));
+        }
+        RetryDecision::Retry(c) => match live.handle.retry_with(c.endpoint.clone()) {
+            Ok(()) => {
+                tracing::info!(host = %c.endpoint.host, user = %c.endpoint.username, "logging in again");
+                live.identity = LoginIdentity::of(&c.endpoint);
+                app.update(Event::Retrying {
+                    pbx: c.endpoint.authority(),
+                });
+            }
+            Err(e) => {
+                app.update(Event::RetryRefused(format!(
+                    "the new TLS settings cannot be used: {e}"
+                )));
+            }
+        },
+    }
+}

@@ -1,0 +1,518 @@
+//! The detail overlay: everything a call appearance carries, in words, with the call
+//! functions its feature bits allow now; an agent with its calls; a queue with its members.
+
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use crate::model::{Appearance, CallState, Direction, FailedCause, Party, TrunkKind, User};
+use crate::ui::app::{App, DetailTarget, caller_words};
+use crate::ui::rows::by_number;
+use crate::ui::text::{clean, duration, fit, wrap};
+
+/// Width of the label column.
+const LABEL: usize = 11;
+
+/// Builds the overlay's lines.
+struct Lines<'a> {
+    app: &'a App,
+    width: usize,
+    out: Vec<Line<'static>>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(app: &'a App, width: usize) -> Self {
+        Lines {
+            app,
+            width: width.max(LABEL + 8),
+            out: Vec::new(),
+        }
+    }
+
+    /// A labelled value; a long one wraps under itself.
+    fn kv(&mut self, label: &str, value: impl AsRef<str>) {
+        self.kv_styled(label, value, Style::new());
+    }
+
+    fn kv_styled(&mut self, label: &str, value: impl AsRef<str>, style: Style) {
+        let room = self.width - LABEL;
+        let dim = self.app.config().theme.dim;
+        for (i, part) in wrap(value.as_ref(), room).into_iter().enumerate() {
+            let label = if i == 0 { label } else { "" };
+            self.out.push(Line::from(vec![
+                Span::styled(format!("{label:<LABEL$}"), dim),
+                Span::styled(part, style),
+            ]));
+        }
+    }
+
+    fn heading(&mut self, text: impl Into<String>) {
+        let style = self.app.config().theme.title;
+        self.out.push(Line::from(Span::styled(
+            fit(&text.into(), self.width).into_owned(),
+            style,
+        )));
+    }
+
+    fn blank(&mut self) {
+        self.out.push(Line::from(""));
+    }
+}
+
+fn party(p: Option<&Party>) -> Option<String> {
+    let p = p?;
+    let mut s = clean(&p.label()).into_owned();
+    if p.withheld {
+        s.push_str(if s.is_empty() {
+            "withheld"
+        } else {
+            " (withheld)"
+        });
+    }
+    (!s.is_empty()).then_some(s)
+}
+
+fn or_dash(s: Option<String>) -> String {
+    s.filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+fn text_or_dash(s: &str) -> String {
+    let s = clean(s);
+    if s.trim().is_empty() {
+        "-".to_owned()
+    } else {
+        s.into_owned()
+    }
+}
+
+fn direction(d: Direction) -> &'static str {
+    match d {
+        Direction::Inbound => "inbound",
+        Direction::Outbound => "outbound",
+        Direction::Pickup => "pickup (picked up, stolen or unparked)",
+        Direction::Undefined | Direction::Other(_) => "not reported",
+    }
+}
+
+fn priority_words(p: i32) -> String {
+    match p {
+        1 => "1 (low)".to_owned(),
+        2 => "2 (medium)".to_owned(),
+        3 => "3 (high)".to_owned(),
+        0 => "-".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// Who owns an appearance: "queue 7301 Claims Desk", "4101 Achterberg", "the park server".
+fn line_words(a: &Appearance) -> String {
+    use crate::model::LineId;
+    let label = clean(&format!("{} {}", a.line.extn, a.line.name))
+        .trim()
+        .to_owned();
+    match a.key.line {
+        LineId::Queue(_) => format!("queue {label}"),
+        LineId::User(_) => label,
+        LineId::ParkServer => "the park server".to_owned(),
+    }
+}
+
+/// The lines of one call appearance.
+fn call(l: &mut Lines<'_>, a: &Appearance, ended: Option<&str>) {
+    let app = l.app;
+    let theme = app.config().theme;
+    let c = &a.call;
+    if let Some(why) = ended {
+        l.kv_styled("ENDED", format!("this call {why}"), theme.bad);
+    }
+    let mark = if a.state_observed { "" } else { "≥" };
+    l.kv(
+        "State",
+        format!(
+            "{} for {mark}{}; first seen {} ago",
+            c.state,
+            duration(app.since(a.state_since)),
+            duration(app.since(a.first_seen)),
+        ),
+    );
+    l.kv("Direction", direction(c.direction));
+    l.kv(
+        "Line",
+        format!("{}, callid {}", line_words(a), a.key.callid),
+    );
+    l.kv("Caller", or_dash(party(c.calling.as_ref())));
+    l.kv("Connected", or_dash(party(c.connected.as_ref())));
+    if !c.called.is_empty() {
+        l.kv("Called", text_or_dash(&c.called));
+    }
+    l.kv("Original", or_dash(party(c.original_called.as_ref())));
+    match &c.queue {
+        Some(q) => {
+            let mut s = format!(
+                "{} {}, priority {}",
+                clean(&q.name),
+                clean(&q.number),
+                priority_words(q.priority)
+            );
+            if !q.overflow_number.is_empty() || !q.overflow_name.is_empty() {
+                s.push_str(&format!(
+                    "; overflowed to {} {}",
+                    clean(&q.overflow_name),
+                    clean(&q.overflow_number)
+                ));
+            }
+            l.kv("Queue", s);
+        }
+        None => l.kv("Queue", "-"),
+    }
+    let targets: Vec<String> = c.targets.iter().filter_map(|t| party(Some(t))).collect();
+    // `targets` are the nominal ringing targets (RINGING, QUEUEING, RETARGETING): only a
+    // ringing call is really ringing them.
+    let label = if c.state.is_ringing() {
+        "Ringing"
+    } else {
+        "Targets"
+    };
+    l.kv(label, or_dash(Some(targets.join(", "))));
+    match &c.trunk {
+        Some(t) => {
+            let kind = match t.kind {
+                TrunkKind::NoTrunk => "no trunk".to_owned(),
+                k => k.to_string(),
+            };
+            l.kv("Trunk", format!("{kind}, DID {}", text_or_dash(&t.did)));
+        }
+        None => l.kv("Trunk", "-"),
+    }
+    l.kv("Tag", text_or_dash(&c.tag));
+    l.kv("Account", text_or_dash(&c.account_code));
+    l.kv(
+        "Recording",
+        match (c.recording, c.recording_paused) {
+            (true, true) => "yes, paused",
+            (true, false) => "yes",
+            (false, _) => "no",
+        },
+    );
+    l.kv("Park slot", text_or_dash(&c.park_slot));
+    if c.conference.is_empty() {
+        l.kv("Conference", "-");
+    } else {
+        for (i, m) in c.conference.iter().enumerate() {
+            let mut s = format!(
+                "{} {}",
+                or_dash(
+                    party(m.connected.as_ref()).or_else(|| Some(clean(&m.called).into_owned()))
+                ),
+                m.state
+            );
+            if m.mute {
+                s.push_str(", muted");
+            }
+            if m.active_held {
+                s.push_str(", holds the conference");
+            }
+            l.kv(if i == 0 { "Conference" } else { "" }, s);
+        }
+    }
+    if c.active_held {
+        l.kv("Held", "the far end holds this call");
+    }
+    if c.mute {
+        l.kv("Muted", yes_no(c.mute));
+    }
+    if c.failed_cause != FailedCause::Unset {
+        l.kv("Failed", c.failed_cause.to_string());
+    }
+    if let Some(abs) = &c.far_absence {
+        l.kv("Far end", text_or_dash(&abs.phrase));
+    }
+    if let Some(dial) = &c.dial {
+        let number = if dial.hide_number {
+            "(hidden)".to_owned()
+        } else {
+            text_or_dash(&dial.number)
+        };
+        let mut s = format!(
+            "{number}, {}",
+            if dial.complete {
+                "complete"
+            } else {
+                "dialling"
+            }
+        );
+        if dial.withhold_cli {
+            s.push_str(", caller ID withheld");
+        }
+        l.kv("Dialling", s);
+    }
+    if let Some(d) = &c.call_data {
+        let mut parts = Vec::new();
+        if !d.language.is_empty() {
+            parts.push(format!("language {}", clean(&d.language)));
+        }
+        for (on, word) in [
+            (d.emergency, "emergency"),
+            (d.privacy, "private"),
+            (d.remote_privacy, "private at the far end"),
+            (d.secure, "secure"),
+        ] {
+            if on {
+                parts.push(word.to_owned());
+            }
+        }
+        if !parts.is_empty() {
+            l.kv("Call data", parts.join(", "));
+        }
+    }
+    if c.page_call {
+        l.kv("Page", "an inbound page call");
+    }
+    if !c.notes.is_empty() {
+        l.kv("Notes", text_or_dash(&c.notes));
+    }
+    if c.reference_callid != 0 || c.related_callid != 0 {
+        l.kv(
+            "References",
+            format!(
+                "reference callid {}, related callid {}",
+                c.reference_callid, c.related_callid
+            ),
+        );
+    }
+    l.kv(
+        "gcid",
+        c.gcid
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |g| g.to_hex()),
+    );
+    let linked: Vec<String> = app
+        .model()
+        .linked(a.id)
+        .iter()
+        .map(|o| format!("{} ({})", line_words(o), o.call.state))
+        .collect();
+    if !linked.is_empty() {
+        l.kv("Also on", linked.join("; "));
+    }
+    let functions: Vec<&str> = c.features.functions().map(|f| f.name()).collect();
+    l.kv_styled(
+        "Functions",
+        if functions.is_empty() {
+            "none allowed now".to_owned()
+        } else {
+            functions.join(" · ")
+        },
+        theme.title,
+    );
+}
+
+fn agent(l: &mut Lines<'_>, u: &User) {
+    let app = l.app;
+    let state = u.agent.state;
+    let mark = if u.agent.observed { "" } else { "≥" };
+    l.kv(
+        "State",
+        format!(
+            "{} for {mark}{}",
+            state.word(),
+            duration(app.since(u.agent.since))
+        ),
+    );
+    if let Some(s) = &u.status {
+        if !s.full_name.is_empty() {
+            l.kv("Full name", text_or_dash(&s.full_name));
+        }
+        let phone = if s.extn_fault {
+            "extension fault: no working phone".to_owned()
+        } else if s.logged_off {
+            "logged off".to_owned()
+        } else if !s.logged_in_extn.is_empty() {
+            format!("logged in at {}", clean(&s.logged_in_extn))
+        } else {
+            "logged in".to_owned()
+        };
+        l.kv("Phone", phone);
+        l.kv("DND", if s.dnd { "on" } else { "off" });
+        if let Some(abs) = &s.absence {
+            l.kv("Absence", text_or_dash(&abs.phrase));
+        }
+        let f = &s.forwarding;
+        let mut fwd = Vec::new();
+        if f.unconditional {
+            fwd.push(format!(
+                "unconditional to {}",
+                if f.to_voicemail {
+                    "voicemail".to_owned()
+                } else {
+                    text_or_dash(&f.unconditional_number)
+                }
+            ));
+        }
+        if f.busy {
+            fwd.push(format!("on busy to {}", text_or_dash(&f.busy_number)));
+        }
+        if f.no_answer {
+            fwd.push("on no answer".to_owned());
+        }
+        l.kv("Forwarding", or_dash(Some(fwd.join(", "))));
+        if let Some(m) = s.mailbox {
+            l.kv(
+                "Mailbox",
+                format!("{} new, {} old, {} saved", m.new, m.old, m.saved),
+            );
+        }
+        if !s.app.is_empty() {
+            l.kv("App", text_or_dash(&s.app));
+        }
+    } else {
+        l.kv("Status", "not reported yet");
+    }
+    let mut member_of: Vec<String> = Vec::new();
+    let mut queues: Vec<_> = app.model().queues().collect();
+    queues.sort_by(|a, b| by_number(&a.extn, &b.extn));
+    for q in queues {
+        if let Some(m) = q.members().iter().find(|m| m.extn == u.extn) {
+            let mut s = clean(&q.name).into_owned();
+            if !m.enabled {
+                s.push_str(" (disabled)");
+            }
+            member_of.push(s);
+        }
+    }
+    l.kv("Member of", or_dash(Some(member_of.join(", "))));
+    let calls: Vec<_> = app
+        .model()
+        .appearances_on(&crate::model::LineId::User(u.guid.clone()))
+        .cloned()
+        .collect();
+    if calls.is_empty() {
+        l.kv("Calls", "none");
+    }
+    let n = calls.len();
+    for (i, a) in calls.iter().enumerate() {
+        l.blank();
+        l.heading(format!(
+            "Call {} of {n} · {} · {}",
+            i + 1,
+            a.call.state,
+            caller_words(a)
+        ));
+        call(l, a, None);
+    }
+}
+
+fn queue(l: &mut Lines<'_>, q: &crate::model::Queue) {
+    let app = l.app;
+    let d = app.derived();
+    let fig = d.figures.get(&q.guid).copied().unwrap_or_default();
+    l.kv("Service", q.service_mode().to_string());
+    match &q.status {
+        Some(s) => {
+            l.kv(
+                "Ring mode",
+                format!(
+                    "{}, next member after {} s without answer",
+                    s.ring_mode.word(),
+                    s.no_answer_secs
+                ),
+            );
+            l.kv(
+                "Voicemail",
+                if s.voicemail {
+                    format!("on, after {} s", s.voicemail_secs)
+                } else {
+                    "off".to_owned()
+                },
+            );
+            if let Some(m) = s.mailbox {
+                l.kv(
+                    "Mailbox",
+                    format!("{} new, {} old, {} saved", m.new, m.old, m.saved),
+                );
+            }
+        }
+        None => l.kv("Status", "not reported yet"),
+    }
+    let longest = fig
+        .longest_since
+        .map(|t| format!(", the longest for {}", duration(app.since(t))))
+        .unwrap_or_default();
+    l.kv("Waiting", format!("{}{longest}", fig.waiting));
+    l.kv(
+        "Agents",
+        format!(
+            "{} available, {} busy, of {} members",
+            fig.available, fig.busy, fig.members
+        ),
+    );
+    let members = q.members();
+    if !members.is_empty() {
+        l.blank();
+        l.heading("Members");
+    }
+    for m in members {
+        let user = app.model().user_by_extn(&m.extn);
+        let name = user
+            .map(|u| clean(&u.name).into_owned())
+            .unwrap_or_default();
+        let state = user.map_or_else(String::new, |u| {
+            let mark = if u.agent.observed { "" } else { "≥" };
+            format!(
+                "{:<5} {mark}{}",
+                u.agent.state.word(),
+                duration(app.since(u.agent.since))
+            )
+        });
+        let enabled = if m.enabled { "" } else { "  (disabled)" };
+        l.out.push(Line::from(format!(
+            "  {:<6} {:<20} {state}{enabled}",
+            clean(&m.extn),
+            fit(&name, 20)
+        )));
+    }
+}
+
+/// The overlay's title and lines for `width` columns of text.
+pub fn content(app: &App, target: &DetailTarget, width: usize) -> (String, Vec<Line<'static>>) {
+    let mut l = Lines::new(app, width);
+    let title = match target {
+        DetailTarget::Call { id, last, ended } => {
+            let live = app.model().appearance(*id);
+            let a = live.unwrap_or(last);
+            call(&mut l, a, ended.as_deref());
+            let who = caller_words(a);
+            let state = if a.call.state == CallState::Unknown {
+                String::new()
+            } else {
+                format!(" · {}", a.call.state)
+            };
+            format!("Call on {}{state} · {who}", line_words(a))
+        }
+        DetailTarget::Agent(guid) => match app.model().user(guid) {
+            Some(u) => {
+                agent(&mut l, u);
+                format!("Agent {} {}", clean(&u.extn), clean(&u.name))
+            }
+            None => {
+                l.kv("Agent", "no longer on this PBX");
+                "Agent".to_owned()
+            }
+        },
+        DetailTarget::Queue(guid) => match app.model().queue(guid) {
+            Some(q) => {
+                queue(&mut l, q);
+                format!("Queue {} {}", clean(&q.extn), clean(&q.name))
+            }
+            None => {
+                l.kv("Queue", "no longer on this PBX");
+                "Queue".to_owned()
+            }
+        },
+    };
+    (title, l.out)
+}

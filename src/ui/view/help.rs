@@ -1,0 +1,109 @@
+//! The help overlay, generated from the keymap (so it lists the keys as configured), and what
+//! the screen's figures mean.
+
+use ratatui::text::{Line, Span};
+
+use crate::model::AgentState;
+use crate::ui::app::App;
+use crate::ui::keymap::{Context, KeyAction};
+use crate::ui::text::wrap;
+
+/// Width of the keys column.
+const KEYS: usize = 16;
+
+/// The overlay's lines for `width` columns of text.
+pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
+    let theme = app.config().theme;
+    let keymap = &app.config().keymap;
+    let width = width.max(KEYS + 10);
+    let mut out: Vec<Line<'static>> = Vec::new();
+    let para = |out: &mut Vec<Line<'static>>, text: &str| {
+        for line in wrap(text, width) {
+            out.push(Line::from(line));
+        }
+    };
+    for ctx in Context::ALL {
+        out.push(Line::from(Span::styled(
+            format!("Keys: {}", ctx.name()),
+            theme.title,
+        )));
+        for b in keymap.bindings().iter().filter(|b| b.context == ctx) {
+            let keys: Vec<String> = b.keys.iter().map(ToString::to_string).collect();
+            let keys = keys.join(" ");
+            let room = width - KEYS;
+            for (i, part) in wrap(b.desc, room).into_iter().enumerate() {
+                let k = if i == 0 { keys.as_str() } else { "" };
+                out.push(Line::from(vec![
+                    Span::styled(format!("  {k:<w$}", w = KEYS - 2), theme.heading),
+                    Span::raw(part),
+                ]));
+            }
+        }
+        if ctx == Context::Filter {
+            para(
+                &mut out,
+                "  Other keys type into the filter. It keeps waiting calls, parked calls and \
+                 agents whose numbers, names, DID, queue, state word, tag or park slot contain \
+                 the text (any case).",
+            );
+        }
+        out.push(Line::from(""));
+    }
+    out.push(Line::from(Span::styled("Reading the screen", theme.title)));
+    let long = app.config().long_wait_secs;
+    let filter_key = keymap
+        .key_for(Context::Main, KeyAction::Filter)
+        .map_or_else(String::new, |k| format!(" ({k})"));
+    let notes = [
+        "Waits and times count from when ipo-top first saw the call: MTCTI3 carries no start \
+         time, so a call that was already waiting when ipo-top connected shows less than its \
+         real wait. ≥ marks a time in state that began before ipo-top saw it."
+            .to_owned(),
+        format!("! marks a wait of {long} s or more ([ui] long_wait_secs in the configuration)."),
+        "Queues: WAIT counts the calls waiting (queueing, ringing or retargeting); LONGEST is \
+         the longest of them; AVAIL and BUSY count the enabled members who are available, and \
+         those ringing, talking, holding or in after-call work."
+            .to_owned(),
+        "The waiting calls are those of the selected queue, in the order the queue serves them: \
+         higher priority (P, 3 high to 1 low) first, then the longest waiting."
+            .to_owned(),
+        format!(
+            "Agents: ringing and talking first, then holding and after-call work, then \
+             available, then away; the filter{filter_key} narrows them. +N counts an agent's \
+             other calls."
+        ),
+        "When the link to the PBX is down, the pane titles say stale and the header counts \
+         down to the next attempt; nothing shown is current until it reconnects."
+            .to_owned(),
+        "Keys can be changed in [keys] of the configuration: an action's name and its key or \
+         keys, e.g. quit = \"x\" or down = [\"Down\", \"n\"]. A key bound twice where both \
+         apply is refused."
+            .to_owned(),
+    ];
+    for n in notes {
+        para(&mut out, &n);
+        out.push(Line::from(""));
+    }
+    out.push(Line::from(Span::styled("Agent states", theme.title)));
+    let states = [
+        (AgentState::Ringing, "a call rings"),
+        (
+            AgentState::Talking,
+            "on a call, or making, transferring or conferencing one",
+        ),
+        (AgentState::Held, "only held calls"),
+        (AgentState::AfterCallWork, "after-call work"),
+        (AgentState::Available, "idle and reachable"),
+        (AgentState::Dnd, "do not disturb"),
+        (AgentState::LoggedOff, "not logged in anywhere"),
+        (AgentState::Fault, "no working phone"),
+        (AgentState::Unknown, "not reported by the PBX yet"),
+    ];
+    for (s, words) in states {
+        out.push(Line::from(vec![
+            Span::styled(format!("  {:<w$}", s.word(), w = KEYS - 2), theme.agent(s)),
+            Span::raw(words),
+        ]));
+    }
+    out
+}

@@ -1,0 +1,500 @@
+//! The view: a pure function of the state. It reads no clock (times are measured to the
+//! state's `now`) and changes nothing.
+//!
+//! Wide screens (120 columns or more) put queues, waiting calls and parked calls on the left
+//! and the agent grid on the right, each in a box. Narrower screens stack the panes with a
+//! title rule each, queues first, so that 80x24 shows every queue, the waiting calls and a
+//! screenful of agents.
+
+mod detail;
+mod help;
+mod panes;
+mod table;
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+
+use self::panes::Frame as PaneFrame;
+use super::app::{App, Level, Overlay, Pane};
+use super::keymap::{Context, KeyAction};
+use super::text::{clean, duration, fit, width};
+use crate::model::{ConnectionState, StopKind};
+
+/// Screens at least this wide put the agent grid beside the queues.
+pub const WIDE: u16 = 120;
+
+/// Renders the whole screen into a frame.
+pub fn view(app: &App, frame: &mut Frame<'_>) {
+    let area = frame.area();
+    render(app, area, frame.buffer_mut());
+}
+
+/// Renders the whole screen into a buffer area.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let alert = alert_lines(app, area.width);
+    let [head, alert_area, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(alert.len() as u16),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header(app, head, buf);
+    buf.set_style(alert_area, app.config().theme.alert);
+    for (i, line) in alert.into_iter().enumerate() {
+        let y = alert_area.y + i as u16;
+        if y < alert_area.bottom() {
+            buf.set_line(alert_area.x, y, &line, alert_area.width);
+        }
+    }
+    if body.width >= WIDE {
+        wide(app, body, buf);
+    } else {
+        stacked(app, body, buf);
+    }
+    status_line(app, status, buf);
+    match app.overlay() {
+        Overlay::None => {}
+        Overlay::Help { scroll } => {
+            let inner_w = overlay_text_width(body);
+            let lines = help::content(app, inner_w);
+            overlay(app, body, buf, "Help", lines, *scroll);
+        }
+        Overlay::Detail { target, scroll } => {
+            let inner_w = overlay_text_width(body);
+            let (title, lines) = detail::content(app, target, inner_w);
+            overlay(app, body, buf, &title, lines, *scroll);
+        }
+    }
+}
+
+/// How far the open overlay can scroll on a screen of the state's size.
+pub fn max_scroll(app: &App) -> u16 {
+    let (w, h) = app.size();
+    let alert = alert_lines(app, w).len() as u16;
+    let body = Rect::new(0, 0, w, h.saturating_sub(2 + alert));
+    let inner_w = overlay_text_width(body);
+    let lines = match app.overlay() {
+        Overlay::None => return 0,
+        Overlay::Help { .. } => help::content(app, inner_w).len(),
+        Overlay::Detail { target, .. } => detail::content(app, target, inner_w).1.len(),
+    };
+    let visible = overlay_rect(body, lines).height.saturating_sub(2) as usize;
+    u16::try_from(lines.saturating_sub(visible)).unwrap_or(u16::MAX)
+}
+
+fn overlay_width(body: Rect) -> u16 {
+    body.width.min(100)
+}
+
+fn overlay_text_width(body: Rect) -> usize {
+    overlay_width(body).saturating_sub(4) as usize
+}
+
+fn overlay_rect(body: Rect, lines: usize) -> Rect {
+    let w = overlay_width(body);
+    // Stacked screens give the overlay the whole body: fragments of panes around it would
+    // only be noise there.
+    let h = if body.width < WIDE {
+        body.height
+    } else {
+        (u16::try_from(lines).unwrap_or(u16::MAX).saturating_add(2)).min(body.height)
+    };
+    Rect::new(
+        body.x + (body.width - w) / 2,
+        body.y + (body.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn overlay(
+    app: &App,
+    body: Rect,
+    buf: &mut Buffer,
+    title: &str,
+    lines: Vec<Line<'static>>,
+    scroll: u16,
+) {
+    let theme = &app.config().theme;
+    let area = overlay_rect(body, lines.len());
+    let visible = area.height.saturating_sub(2);
+    let max = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_sub(visible);
+    let scroll = scroll.min(max);
+    let mut title_spans = vec![Span::styled(
+        format!(" {} ", fit(title, area.width.saturating_sub(4) as usize)),
+        theme.title_focused,
+    )];
+    if max > 0 {
+        title_spans.push(Span::styled(
+            format!(
+                " lines {}-{} of {} ",
+                scroll + 1,
+                scroll + visible,
+                lines.len()
+            ),
+            theme.dim,
+        ));
+    }
+    Clear.render(area, buf);
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_style(theme.border_focused)
+        .title(Line::from(title_spans));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let text_area = Rect::new(
+        inner.x + 1,
+        inner.y,
+        inner.width.saturating_sub(2),
+        inner.height,
+    );
+    let lines: Vec<Line<'static>> = lines
+        .into_iter()
+        .skip(scroll as usize)
+        .take(visible as usize)
+        .map(|l| table::fit_line(l, text_area.width as usize))
+        .collect();
+    Paragraph::new(lines).render(text_area, buf);
+}
+
+// --------------------------------------------------------------------------------------------
+// Layouts
+
+fn wide(app: &App, body: Rect, buf: &mut Buffer) {
+    let d = app.derived();
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
+    let boxed = PaneFrame::Boxed;
+    let queues_h = (d.queues.len().max(1) as u16 + boxed.overhead()).min(body.height / 3);
+    let parked_h = (d.parked.len().max(1) as u16 + boxed.overhead()).min(body.height / 4);
+    let [q, w, p] = Layout::vertical([
+        Constraint::Length(queues_h),
+        Constraint::Min(boxed.overhead() + 1),
+        Constraint::Length(parked_h),
+    ])
+    .areas(left);
+    panes::queues(app, q, buf, boxed);
+    panes::waiting(app, w, buf, boxed);
+    panes::parked(app, p, buf, boxed);
+    panes::agents(app, right, buf, boxed);
+}
+
+fn stacked(app: &App, body: Rect, buf: &mut Buffer) {
+    let d = app.derived();
+    let ruled = PaneFrame::Ruled;
+    let o = ruled.overhead();
+    let queues_h = d.queues.len().clamp(1, 6) as u16 + o;
+    let waiting_n = d.waiting_of(app.selection().queue.as_ref()).len();
+    let waiting_h = waiting_n.clamp(1, 5) as u16 + o;
+    let show_parked = !d.parked.is_empty() || app.focus() == Pane::Parked;
+    let parked_h = if show_parked {
+        d.parked.len().clamp(1, 3) as u16 + o
+    } else {
+        0
+    };
+    let [q, w, a, p] = Layout::vertical([
+        Constraint::Length(queues_h),
+        Constraint::Length(waiting_h),
+        Constraint::Min(o + 1),
+        Constraint::Length(parked_h),
+    ])
+    .areas(body);
+    panes::queues(app, q, buf, ruled);
+    panes::waiting(app, w, buf, ruled);
+    panes::agents(app, a, buf, ruled);
+    if show_parked {
+        panes::parked(app, p, buf, ruled);
+    }
+}
+
+// --------------------------------------------------------------------------------------------
+// Header, alert line, status line
+
+/// Part of the header, dropped by priority when the width runs out.
+struct Seg {
+    spans: Vec<Span<'static>>,
+    keep: u8,
+    right: bool,
+}
+
+fn seg(spans: Vec<Span<'static>>, keep: u8, right: bool) -> Seg {
+    Seg { spans, keep, right }
+}
+
+fn seg_width(s: &Seg) -> usize {
+    s.spans.iter().map(|sp| width(&sp.content)).sum()
+}
+
+/// The link state in a few words, with its symbol and style.
+fn connection_words(app: &App) -> (String, Style) {
+    let theme = &app.config().theme;
+    match app.model().connection() {
+        ConnectionState::Idle => ("○ not connected".to_owned(), theme.dim),
+        ConnectionState::Connecting { attempt } if *attempt > 1 => {
+            (format!("◌ connecting, attempt {attempt}"), theme.warn)
+        }
+        ConnectionState::Connecting { .. } => ("◌ connecting".to_owned(), theme.warn),
+        ConnectionState::Syncing { confirmed, wanted } => {
+            (format!("◐ syncing {confirmed}/{wanted}"), theme.warn)
+        }
+        ConnectionState::Connected { round_trip_ms } => {
+            let rtt = match round_trip_ms {
+                Some(ms) if *ms < 10.0 => format!(" {ms:.1} ms"),
+                Some(ms) => format!(" {ms:.0} ms"),
+                None => String::new(),
+            };
+            (format!("● connected{rtt}"), theme.ok)
+        }
+        ConnectionState::Reconnecting { at, .. } => {
+            let secs = at
+                .saturating_duration_since(app.now())
+                .as_millis()
+                .div_ceil(1000);
+            (format!("✗ reconnecting in {secs} s"), theme.bad)
+        }
+        ConnectionState::Stopped {
+            kind: StopKind::LoginRejected,
+            ..
+        } => ("■ stopped: login refused".to_owned(), theme.bad),
+        ConnectionState::Stopped { .. } => ("■ stopped".to_owned(), theme.bad),
+    }
+}
+
+fn header(app: &App, area: Rect, buf: &mut Buffer) {
+    let cfg = app.config();
+    let theme = &cfg.theme;
+    let totals = app.derived().totals;
+    let narrow = area.width < WIDE;
+    let mut segs = vec![seg(vec![Span::styled(" ipo-top", theme.brand)], 10, false)];
+    if let Some(b) = &cfg.banner {
+        segs.push(seg(
+            vec![Span::styled(format!(" {} ", clean(b)), theme.banner)],
+            10,
+            false,
+        ));
+    }
+    if !cfg.pbx.is_empty() {
+        segs.push(seg(vec![Span::raw(clean(&cfg.pbx).into_owned())], 3, false));
+    }
+    if let Some(v) = app.model().version() {
+        segs.push(seg(
+            vec![Span::styled(clean(v).into_owned(), theme.dim)],
+            2,
+            false,
+        ));
+    }
+    let (conn, conn_style) = connection_words(app);
+    segs.push(seg(vec![Span::styled(conn, conn_style)], 9, false));
+
+    let label = |long: &'static str, short: &'static str| if narrow { short } else { long };
+    segs.push(seg(
+        vec![
+            Span::styled(label("waiting ", "wait "), theme.dim),
+            Span::raw(totals.waiting.to_string()),
+        ],
+        8,
+        true,
+    ));
+    let mut longest = vec![Span::styled("longest ", theme.dim)];
+    match totals.longest_since {
+        Some(t) => {
+            let d = app.since(t);
+            if app.is_long_wait(d) {
+                longest.push(Span::styled(format!("{} !", duration(d)), theme.long_wait));
+            } else {
+                longest.push(Span::raw(duration(d)));
+            }
+        }
+        None => longest.push(Span::raw("-")),
+    }
+    segs.push(seg(longest, 8, true));
+    segs.push(seg(
+        vec![
+            Span::styled(label("available ", "avail "), theme.dim),
+            Span::raw(format!("{}/{}", totals.available, totals.agents)),
+        ],
+        7,
+        true,
+    ));
+    if let Some(c) = app.clock() {
+        segs.push(seg(vec![Span::raw(format!("{c} "))], 6, true));
+    }
+
+    // Drop the least important segments until everything fits with two spaces between.
+    let fits = |segs: &[Seg]| {
+        let total: usize = segs.iter().map(seg_width).sum::<usize>() + 2 * segs.len();
+        total <= area.width as usize
+    };
+    while !fits(&segs) {
+        let Some(i) = segs
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, s)| (s.keep, usize::MAX - i))
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        if segs.len() <= 1 {
+            break;
+        }
+        segs.remove(i);
+    }
+    let join = |segs: &[Seg], right: bool| {
+        let mut spans = Vec::new();
+        for s in segs.iter().filter(|s| s.right == right) {
+            if !spans.is_empty() {
+                spans.push(Span::raw("  "));
+            }
+            spans.extend(s.spans.iter().cloned());
+        }
+        Line::from(spans)
+    };
+    let left = join(&segs, false);
+    let right = join(&segs, true);
+    buf.set_line(
+        area.x,
+        area.y,
+        &table::fit_line(left, area.width as usize),
+        area.width,
+    );
+    let rw = right.width() as u16;
+    if rw < area.width {
+        buf.set_line(area.x + area.width - rw, area.y, &right, rw);
+    }
+}
+
+/// One to three full-width lines under the header when the link is not healthy: what happened
+/// and what will happen next.
+fn alert_lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    let retry_key = app
+        .config()
+        .keymap
+        .key_for(Context::Main, KeyAction::RetryLogin)
+        .map_or_else(|| "R".to_owned(), |k| k.to_string());
+    let text = match app.model().connection() {
+        ConnectionState::Reconnecting { at, reason, .. } => {
+            let secs = at
+                .saturating_duration_since(app.now())
+                .as_millis()
+                .div_ceil(1000);
+            format!(
+                "Link to the PBX down: {}. What you see is stale. Next attempt in {secs} s.",
+                clean(reason).trim()
+            )
+        }
+        ConnectionState::Stopped {
+            kind: StopKind::LoginRejected,
+            reason,
+        } => match app.retry_refused() {
+            Some(why) => format!(
+                "The PBX refused the login ({}). Not retried: {}",
+                clean(reason).trim(),
+                clean(why).trim()
+            ),
+            None => format!(
+                "The PBX refused the login ({}). Fix the username or password (configuration \
+                 or password source), then press {retry_key} to log in again.",
+                clean(reason).trim()
+            ),
+        },
+        ConnectionState::Stopped { reason, .. } => {
+            format!("Stopped: {}.", clean(reason).trim())
+        }
+        ConnectionState::Connecting { attempt } if *attempt > 1 && app.stale() => {
+            format!("Link to the PBX down; connecting, attempt {attempt}. What you see is stale.")
+        }
+        _ => return Vec::new(),
+    };
+    let room = (width as usize).saturating_sub(2).max(10);
+    let mut lines = super::text::wrap(&text, room);
+    if lines.len() > 3 {
+        let rest = lines.split_off(2).join(" ");
+        lines.push(fit(&rest, room).into_owned());
+    }
+    lines
+        .into_iter()
+        .map(|l| Line::from(format!(" {l}")))
+        .collect()
+}
+
+fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.config().theme;
+    let keymap = &app.config().keymap;
+    let ctx = app.context();
+    let mut left: Vec<Span<'static>> = vec![Span::raw(" ")];
+    if ctx == Context::Filter {
+        left.push(Span::styled("/", theme.title_focused));
+        left.push(Span::raw(clean(&app.filter().text).into_owned()));
+        left.push(Span::styled("█", theme.title_focused));
+        left.push(Span::raw("  "));
+    }
+    let selected = match app.focus() {
+        Pane::Queues => app.selection().queue.is_some(),
+        Pane::Waiting => app.selection().call.is_some(),
+        Pane::Agents => app.selection().agent.is_some(),
+        Pane::Parked => app.selection().parked.is_some(),
+    };
+    // Each hint is a key and a word; hints that do not fit are dropped whole, from the right,
+    // so none is ever cut mid-word.
+    let mut hints: Vec<(String, &'static str)> = Vec::new();
+    for b in keymap.bindings().iter().filter(|b| b.context == ctx) {
+        let Some(hint) = b.hint else { continue };
+        let applies = match b.action {
+            KeyAction::Open => selected,
+            KeyAction::Back if ctx == Context::Main => !app.filter().text.is_empty(),
+            KeyAction::RetryLogin => app.login_refused(),
+            _ => true,
+        };
+        let Some(key) = b.keys.first() else { continue };
+        if !applies {
+            continue;
+        }
+        let hint = if b.action == KeyAction::Back && ctx == Context::Main {
+            "clear filter"
+        } else {
+            hint
+        };
+        hints.push((key.to_string(), hint));
+    }
+    let right: Option<Line<'static>> = app.status().map(|m| {
+        let (mark, style) = match m.level {
+            Level::Info => ("", Style::new()),
+            Level::Notice => ("» ", theme.warn),
+            Level::Error => ("✗ ", theme.error),
+        };
+        Line::from(vec![
+            Span::styled(mark, style),
+            Span::styled(clean(&m.text).into_owned(), style),
+            Span::raw(" "),
+        ])
+    });
+    let total = area.width as usize;
+    // The message wins over hints: it is news, the hints are always the same.
+    let right = right.map(|r| table::fit_line(r, total.saturating_sub(1)));
+    let rw = right.as_ref().map_or(0, Line::width);
+    let room = total.saturating_sub(rw + 1);
+    let mut used = Line::from(left.clone()).width();
+    for (key, hint) in hints {
+        let hint = format!(" {hint}  ");
+        let w = width(&key) + width(&hint);
+        if used + w > room {
+            break;
+        }
+        used += w;
+        left.push(Span::styled(key, theme.title));
+        left.push(Span::styled(hint, theme.dim));
+    }
+    let left = table::fit_line(Line::from(left), room);
+    buf.set_line(area.x, area.y, &left, area.width);
+    if let Some(r) = right {
+        let rw16 = rw as u16;
+        buf.set_line(area.x + area.width.saturating_sub(rw16), area.y, &r, rw16);
+    }
+}

@@ -1,0 +1,466 @@
+//! The four panes: queues, the selected queue's waiting calls, the agent grid and parked
+//! calls. Each builds its rows from the derived rows of the state, so a row is where
+//! navigation thinks it is.
+
+use std::time::Instant;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Widget};
+
+use super::table::{Column, Table, window};
+use crate::model::{AgentState, Appearance, Party, ServiceMode};
+use crate::ui::app::{App, Overlay, Pane};
+use crate::ui::rows::priority;
+use crate::ui::text::{clean, duration};
+
+/// Whether panes get full boxes (wide screens) or a title rule only (stacked, to save rows).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Frame {
+    /// Full borders.
+    Boxed,
+    /// A rule with the title above the pane.
+    Ruled,
+}
+
+impl Frame {
+    /// Lines the frame takes besides the table's rows (title, headings, bottom border).
+    pub fn overhead(self) -> u16 {
+        match self {
+            Frame::Boxed => 3,
+            Frame::Ruled => 2,
+        }
+    }
+}
+
+/// A pane's title and its table.
+struct PaneView<'a> {
+    pane: Pane,
+    title: Vec<Span<'static>>,
+    table: Table<'a>,
+}
+
+/// Draws a pane in `area`.
+fn draw(app: &App, pv: PaneView<'_>, area: Rect, buf: &mut Buffer, frame: Frame) {
+    let theme = &app.config().theme;
+    let focused = app.focus() == pv.pane && *app.overlay() == Overlay::None;
+    let (title_style, border_style) = if focused {
+        (theme.title_focused, theme.border_focused)
+    } else {
+        (theme.title, theme.border)
+    };
+    let inner_height = area.height.saturating_sub(frame.overhead()) as usize;
+    let (_, above, below) = window(pv.table.rows.len(), inner_height, pv.table.selected);
+    let mut title = vec![Span::raw(" ")];
+    title.extend(pv.title.into_iter().map(|s| {
+        let style = title_style.patch(s.style);
+        s.style(style)
+    }));
+    if above > 0 {
+        title.push(Span::styled(format!(" ↑{above}"), theme.dim));
+    }
+    if below > 0 {
+        title.push(Span::styled(format!(" ↓{below}"), theme.dim));
+    }
+    title.push(Span::raw(" "));
+    let block = Block::new()
+        .borders(match frame {
+            Frame::Boxed => Borders::ALL,
+            Frame::Ruled => Borders::TOP,
+        })
+        .border_style(border_style)
+        .title(Line::from(title));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let mut table = pv.table;
+    table.focused = focused;
+    table.render(inner, buf, theme);
+}
+
+fn stale_note(app: &App) -> Option<Span<'static>> {
+    app.stale()
+        .then(|| Span::styled(" · stale", app.config().theme.bad))
+}
+
+fn row_style(app: &App) -> Style {
+    if app.stale() {
+        app.config().theme.stale
+    } else {
+        Style::new()
+    }
+}
+
+fn filter_note(app: &App, shown: usize, total: usize) -> Option<Span<'static>> {
+    let f = app.filter();
+    (!f.text.is_empty()).then(|| {
+        Span::styled(
+            format!(" · {shown} of {total} match “{}”", clean(&f.text)),
+            app.config().theme.dim,
+        )
+    })
+}
+
+/// A wait (or any time since `t`), marked with `!` when long.
+fn wait_cell(app: &App, t: Instant) -> Line<'static> {
+    let d = app.since(t);
+    let theme = &app.config().theme;
+    if app.is_long_wait(d) {
+        Line::from(vec![
+            Span::styled(duration(d), theme.long_wait),
+            Span::styled(" !", theme.long_wait),
+        ])
+    } else {
+        Line::from(duration(d))
+    }
+}
+
+fn text(s: &str) -> Line<'static> {
+    Line::from(clean(s).into_owned())
+}
+
+fn dim(app: &App, s: impl Into<String>) -> Line<'static> {
+    Line::from(Span::styled(s.into(), app.config().theme.dim))
+}
+
+fn number(p: Option<&Party>) -> String {
+    match p {
+        Some(p) if p.withheld && p.number.is_empty() => "withheld".to_owned(),
+        Some(p) => clean(&p.number).into_owned(),
+        None => String::new(),
+    }
+}
+
+fn name(p: Option<&Party>) -> String {
+    p.map(|p| clean(&p.name).into_owned()).unwrap_or_default()
+}
+
+// --------------------------------------------------------------------------------------------
+// Queues
+
+const QUEUE_COLS: [Column; 7] = [
+    Column::new("QUEUE", 8, 24).flex(),
+    Column::new("NUM", 4, 6).drops(3),
+    Column::new("MODE", 6, 6),
+    Column::new("WAIT", 4, 4).right(),
+    Column::new("LONGEST", 7, 7),
+    Column::new("AVAIL", 5, 5).right().drops(2),
+    Column::new("BUSY", 4, 4).right().drops(1),
+];
+
+/// The queues pane.
+pub fn queues(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
+    let theme = &app.config().theme;
+    let d = app.derived();
+    let model = app.model();
+    let mut rows = Vec::new();
+    for guid in &d.queues {
+        let Some(q) = model.queue(guid) else { continue };
+        let fig = d.figures.get(guid).copied().unwrap_or_default();
+        let mode = q.service_mode();
+        let mode_cell = match mode {
+            ServiceMode::Active => Line::from(mode.word()),
+            ServiceMode::Unset => dim(app, "-"),
+            other => Line::from(Span::styled(other.word(), theme.warn)),
+        };
+        let (avail, busy) = if fig.members == 0 {
+            (dim(app, "-"), dim(app, "-"))
+        } else {
+            (
+                Line::from(fig.available.to_string()),
+                Line::from(fig.busy.to_string()),
+            )
+        };
+        rows.push(vec![
+            text(&q.name),
+            text(&q.extn),
+            mode_cell,
+            Line::from(fig.waiting.to_string()),
+            fig.longest_since
+                .map_or_else(|| dim(app, "-"), |t| wait_cell(app, t)),
+            avail,
+            busy,
+        ]);
+    }
+    let selected = app
+        .selection()
+        .queue
+        .as_ref()
+        .and_then(|g| d.queues.iter().position(|q| q == g));
+    let mut title = vec![Span::raw("Queues")];
+    title.extend(stale_note(app));
+    let empty = if app.model().connection().is_up() {
+        "no queues on this PBX"
+    } else {
+        "no queues yet"
+    };
+    draw(
+        app,
+        PaneView {
+            pane: Pane::Queues,
+            title,
+            table: Table {
+                cols: &QUEUE_COLS,
+                rows,
+                selected,
+                focused: false,
+                row_style: row_style(app),
+                empty,
+            },
+        },
+        area,
+        buf,
+        frame,
+    );
+}
+
+// --------------------------------------------------------------------------------------------
+// Waiting calls
+
+const WAITING_COLS: [Column; 6] = [
+    Column::new("P", 1, 1).right(),
+    Column::new("WAIT", 7, 7),
+    Column::new("CALLER", 11, 16),
+    Column::new("NAME", 8, 24).flex().drops(2),
+    Column::new("DID", 8, 12).drops(4),
+    Column::new("TARGETS", 8, 34).flex().drops(3),
+];
+
+fn targets(app: &App, a: &Appearance) -> Line<'static> {
+    if a.call.targets.is_empty() {
+        return dim(
+            app,
+            format!("({})", a.call.state.to_string().to_lowercase()),
+        );
+    }
+    let list: Vec<String> = a
+        .call
+        .targets
+        .iter()
+        .map(|t| clean(&t.label()).into_owned())
+        .collect();
+    Line::from(list.join(", "))
+}
+
+/// The waiting calls of the selected queue.
+pub fn waiting(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
+    let d = app.derived();
+    let model = app.model();
+    let queue = app.selection().queue.as_ref();
+    let ids = d.waiting_of(queue);
+    let mut rows = Vec::new();
+    for id in ids {
+        let Some(a) = model.appearance(*id) else {
+            continue;
+        };
+        let c = &a.call;
+        let p = priority(a);
+        rows.push(vec![
+            if p > 0 {
+                Line::from(p.to_string())
+            } else {
+                dim(app, "-")
+            },
+            wait_cell(app, a.first_seen),
+            Line::from(number(c.calling.as_ref())),
+            Line::from(name(c.calling.as_ref())),
+            c.trunk
+                .as_ref()
+                .map_or_else(|| dim(app, "-"), |t| text(&t.did)),
+            targets(app, a),
+        ]);
+    }
+    let selected = app
+        .selection()
+        .call
+        .and_then(|c| ids.iter().position(|i| *i == c));
+    let q = queue.and_then(|g| model.queue(g));
+    let fig = queue
+        .and_then(|g| d.figures.get(g))
+        .copied()
+        .unwrap_or_default();
+    let mut title = match q {
+        Some(q) => vec![
+            Span::raw(clean(&q.name).into_owned()),
+            Span::raw(" · waiting "),
+            Span::raw(fig.waiting.to_string()),
+        ],
+        None => vec![Span::raw("Waiting")],
+    };
+    title.extend(filter_note(app, ids.len(), fig.waiting));
+    title.extend(stale_note(app));
+    let empty = if app.filter().text.is_empty() {
+        "nobody waiting"
+    } else {
+        "no waiting call matches the filter"
+    };
+    draw(
+        app,
+        PaneView {
+            pane: Pane::Waiting,
+            title,
+            table: Table {
+                cols: &WAITING_COLS,
+                rows,
+                selected,
+                focused: false,
+                row_style: row_style(app),
+                empty,
+            },
+        },
+        area,
+        buf,
+        frame,
+    );
+}
+
+// --------------------------------------------------------------------------------------------
+// Agents
+
+const AGENT_COLS: [Column; 7] = [
+    Column::new("EXTN", 4, 6),
+    Column::new("NAME", 11, 16).flex(),
+    Column::new("STATE", 5, 5),
+    Column::new("TIME", 8, 8).right(),
+    Column::new("PARTY", 11, 16),
+    Column::new("", 8, 20).flex().drops(2),
+    Column::new("QUEUE", 8, 14).flex().drops(3),
+];
+
+/// The agent grid.
+pub fn agents(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
+    let theme = &app.config().theme;
+    let d = app.derived();
+    let model = app.model();
+    let mut rows = Vec::new();
+    for r in &d.agents {
+        let Some(u) = model.user(&r.guid) else {
+            continue;
+        };
+        let state = u.agent.state;
+        let time = if state == AgentState::Unknown {
+            Line::from("")
+        } else {
+            let mark = if u.agent.observed { "" } else { "≥" };
+            Line::from(format!("{mark}{}", duration(app.since(u.agent.since))))
+        };
+        let call = r.call.and_then(|id| model.appearance(id));
+        let other = call.and_then(|a| a.call.other_party());
+        let mut party = vec![Span::raw(number(other.as_ref()))];
+        if r.more > 0 {
+            party.push(Span::styled(format!(" +{}", r.more), theme.dim));
+        }
+        let detail = match (&other, u.status.as_ref().and_then(|s| s.absence.as_ref())) {
+            (Some(p), _) => Line::from(clean(&p.name).into_owned()),
+            (None, Some(abs)) => dim(app, clean(&abs.phrase).into_owned()),
+            (None, None) => Line::from(""),
+        };
+        let queue = call
+            .and_then(|a| a.call.queue.as_ref())
+            .map_or_else(|| Line::from(""), |q| text(&q.name));
+        rows.push(vec![
+            text(&u.extn),
+            text(&u.name),
+            Line::from(Span::styled(state.word(), theme.agent(state))),
+            time,
+            Line::from(party),
+            detail,
+            queue,
+        ]);
+    }
+    let selected = app
+        .selection()
+        .agent
+        .as_ref()
+        .and_then(|g| d.agents.iter().position(|r| &r.guid == g));
+    let mut title = vec![
+        Span::raw("Agents "),
+        Span::raw(d.totals.available.to_string()),
+        Span::raw(" available of "),
+        Span::raw(d.agents_total.to_string()),
+    ];
+    title.extend(filter_note(app, d.agents.len(), d.agents_total));
+    title.extend(stale_note(app));
+    let empty = if app.filter().text.is_empty() {
+        "no agents yet"
+    } else {
+        "no agent matches the filter"
+    };
+    draw(
+        app,
+        PaneView {
+            pane: Pane::Agents,
+            title,
+            table: Table {
+                cols: &AGENT_COLS,
+                rows,
+                selected,
+                focused: false,
+                row_style: row_style(app),
+                empty,
+            },
+        },
+        area,
+        buf,
+        frame,
+    );
+}
+
+// --------------------------------------------------------------------------------------------
+// Parked calls
+
+const PARKED_COLS: [Column; 4] = [
+    Column::new("SLOT", 4, 6),
+    Column::new("CALLER", 11, 16),
+    Column::new("NAME", 8, 22).flex().drops(1),
+    Column::new("PARKED", 6, 7).right(),
+];
+
+/// Parked calls.
+pub fn parked(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
+    let d = app.derived();
+    let model = app.model();
+    let mut rows = Vec::new();
+    for id in &d.parked {
+        let Some(a) = model.appearance(*id) else {
+            continue;
+        };
+        let caller = a.call.calling.as_ref().or(a.call.connected.as_ref());
+        rows.push(vec![
+            text(&a.call.park_slot),
+            Line::from(number(caller)),
+            Line::from(name(caller)),
+            Line::from(duration(app.since(a.first_seen))),
+        ]);
+    }
+    let selected = app
+        .selection()
+        .parked
+        .and_then(|p| d.parked.iter().position(|i| *i == p));
+    let mut title = vec![Span::raw("Parked "), Span::raw(rows.len().to_string())];
+    title.extend(stale_note(app));
+    let empty = if model.park_available() {
+        "no parked calls"
+    } else {
+        "the park server is not followed"
+    };
+    draw(
+        app,
+        PaneView {
+            pane: Pane::Parked,
+            title,
+            table: Table {
+                cols: &PARKED_COLS,
+                rows,
+                selected,
+                focused: false,
+                row_style: row_style(app),
+                empty,
+            },
+        },
+        area,
+        buf,
+        frame,
+    );
+}

@@ -1,0 +1,127 @@
+//! A tmux server of the test's own, for end-to-end tests of the screen: a detached session
+//! of a fixed size running `sh`, keys sent, the screen polled with deadlines.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A tmux server of our own (its own socket), killed when dropped, even on failure.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    pub fn available() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// A detached session running `sh`, `w` x `h`.
+    pub fn start(w: u16, h: u16) -> Tmux {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let t = Tmux {
+            socket: format!("ipo-top-e2e-{}-{nanos}", std::process::id()),
+        };
+        let (w, h) = (w.to_string(), h.to_string());
+        t.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "sh",
+        ]);
+        t.run(&["set-option", "-g", "status", "off"]);
+        t
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => o,
+            Ok(o) => panic!(
+                "tmux {args:?} failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => panic!("tmux {args:?}: {e}"),
+        }
+    }
+
+    /// Types text literally.
+    pub fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "0", "-l", text]);
+    }
+
+    /// Presses named keys (Enter, Escape, Tab, q ...).
+    pub fn press(&self, key: &str) {
+        self.run(&["send-keys", "-t", "0", key]);
+    }
+
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
+    }
+
+    pub fn format(&self, f: &str) -> String {
+        String::from_utf8_lossy(&self.run(&["display-message", "-p", "-t", "0", f]).stdout)
+            .trim()
+            .to_owned()
+    }
+
+    /// Polls the screen until `ok` holds, or fails after `within`, showing the last screen.
+    pub fn wait_for(&self, what: &str, within: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; the screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+/// The last line with something on it.
+pub fn last_line(screen: &str) -> &str {
+    screen
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+/// Starts a session and gives it a recognisable prompt (sh ignores PS1 from the environment
+/// when run as root).
+pub fn shell(w: u16, h: u16) -> Tmux {
+    let tmux = Tmux::start(w, h);
+    tmux.type_text("PS1='e2e$ '");
+    tmux.press("Enter");
+    tmux.wait_for("the shell prompt", Duration::from_secs(10), |s| {
+        last_line(s) == "e2e$"
+    });
+    tmux
+}

@@ -1,0 +1,290 @@
+//! The screen at a fixed moment, rendered into a test terminal at 80x24 and 160x48: the
+//! panes with waiting calls, agents in every state and a parked call; call, agent and queue
+//! detail; help; a filter; the header while reconnecting and after a refused login. Without
+//! colour no cell carries one, and a hostile caller name reaches the terminal harmless.
+
+mod ui_fixture;
+
+use std::time::Duration;
+
+use ipo_top::model::{CallState, ConnectionState, ModelEvent, StopKind};
+use ipo_top::ui::{App, Event, Key, KeyCode, Theme};
+use ratatui::style::Color;
+use ui_fixture::{CLAIMS, app, buffer, busy_site, party, render};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn key(app: &mut App, k: Key) {
+    app.update(Event::Key(k));
+}
+
+fn enter() -> Key {
+    Key::plain(KeyCode::Enter)
+}
+
+fn tab() -> Key {
+    Key::plain(KeyCode::Tab)
+}
+
+/// The busy site at one size, after some keys.
+fn screen(w: u16, h: u16, keys: &[Key]) -> App {
+    let (site, evs) = busy_site();
+    let mut a = app(&site, evs, w, h, Theme::colour());
+    for k in keys {
+        key(&mut a, *k);
+    }
+    a
+}
+
+#[test]
+fn main_view_shows_queues_waiting_calls_agents_and_parked_calls() {
+    for (w, h) in SIZES {
+        let a = screen(w, h, &[]);
+        let text = render(&a);
+        // Every agent state word is on screen at the larger size.
+        if h >= 48 {
+            for word in [
+                "RING", "TALK", "HOLD", "ACW", "AVAIL", "DND", "OFF", "FAULT",
+            ] {
+                assert!(text.contains(word), "{word} missing:\n{text}");
+            }
+        }
+        insta::assert_snapshot!(format!("main_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn call_detail_names_everything_in_words() {
+    for (w, h) in SIZES {
+        let a = screen(w, h, &[enter()]);
+        let text = render(&a);
+        assert!(text.contains("BlindTransfer"), "{text}");
+        insta::assert_snapshot!(format!("call_detail_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn agent_detail_shows_the_agent_and_its_call() {
+    for (w, h) in SIZES {
+        // Waiting -> Agents; down twice to 4102 Nakashima, who talks.
+        let down = Key::char('j');
+        let a = screen(w, h, &[tab(), down, down, enter()]);
+        insta::assert_snapshot!(format!("agent_detail_{w}x{h}"), render(&a));
+    }
+}
+
+#[test]
+fn queue_detail_lists_members() {
+    for (w, h) in SIZES {
+        let back = Key::plain(KeyCode::BackTab);
+        let a = screen(w, h, &[back, enter()]);
+        insta::assert_snapshot!(format!("queue_detail_{w}x{h}"), render(&a));
+    }
+}
+
+#[test]
+fn parked_call_detail() {
+    for (w, h) in SIZES {
+        // Waiting -> Agents -> Parked.
+        let a = screen(w, h, &[tab(), tab(), enter()]);
+        let text = render(&a);
+        assert!(text.contains("Park slot  1"), "{text}");
+        insta::assert_snapshot!(format!("parked_detail_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn help_is_generated_from_the_keymap() {
+    for (w, h) in SIZES {
+        let a = screen(w, h, &[Key::char('?')]);
+        let text = render(&a);
+        assert!(text.contains("Keys: main view"), "{text}");
+        insta::assert_snapshot!(format!("help_{w}x{h}"), text);
+    }
+    // Scrolled to the end, help explains where times count from.
+    let mut a = screen(80, 24, &[Key::char('?')]);
+    key(&mut a, Key::plain(KeyCode::End));
+    for _ in 0..200 {
+        key(&mut a, Key::char('j'));
+    }
+    let text = render(&a);
+    assert!(text.contains("FAULT"), "{text}");
+    let mut a = screen(160, 48, &[Key::char('?')]);
+    for _ in 0..20 {
+        key(&mut a, Key::char('j'));
+    }
+    assert!(render(&a).contains("MTCTI3 carries no start"));
+}
+
+#[test]
+fn a_filter_narrows_calls_and_agents() {
+    for (w, h) in SIZES {
+        let mut keys = vec![Key::char('/')];
+        keys.extend("roadside".chars().map(Key::char));
+        let typing = screen(w, h, &keys);
+        insta::assert_snapshot!(format!("filter_typing_{w}x{h}"), render(&typing));
+        keys.push(enter());
+        let kept = screen(w, h, &keys);
+        insta::assert_snapshot!(format!("filter_kept_{w}x{h}"), render(&kept));
+    }
+}
+
+/// The busy site after the link dropped, or after the PBX refused the login.
+fn with_connection(w: u16, h: u16, state: impl Fn(std::time::Instant) -> ConnectionState) -> App {
+    let (site, mut evs) = busy_site();
+    evs.push(ModelEvent::Connection {
+        state: state(site.now()),
+    });
+    app(&site, evs, w, h, Theme::colour())
+}
+
+#[test]
+fn reconnecting_header_counts_down_and_marks_stale_data() {
+    for (w, h) in SIZES {
+        let a = with_connection(w, h, |now| ConnectionState::Reconnecting {
+            at: now + Duration::from_millis(4200),
+            retry_in_ms: 8000,
+            reason: "connection reset by peer".into(),
+        });
+        let text = render(&a);
+        assert!(text.contains("reconnecting in 5 s"), "{text}");
+        assert!(text.contains("stale"), "{text}");
+        insta::assert_snapshot!(format!("reconnecting_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn stopped_header_says_why_and_that_r_retries() {
+    for (w, h) in SIZES {
+        let a = with_connection(w, h, |_| ConnectionState::Stopped {
+            kind: StopKind::LoginRejected,
+            reason: "HTTP 401 Unauthorized".into(),
+        });
+        let text = render(&a);
+        assert!(text.contains("press R"), "{text}");
+        insta::assert_snapshot!(format!("stopped_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn without_colour_no_cell_carries_one() {
+    for (w, h) in SIZES {
+        let (site, evs) = busy_site();
+        for keys in [vec![], vec![enter()], vec![Key::char('?')]] {
+            let mut a = app(&site, evs.clone(), w, h, Theme::monochrome());
+            for k in keys {
+                key(&mut a, k);
+            }
+            let buf = buffer(&a);
+            for cell in &buf.content {
+                assert_eq!(
+                    (cell.fg, cell.bg),
+                    (Color::Reset, Color::Reset),
+                    "cell {:?} has colour",
+                    cell.symbol()
+                );
+            }
+        }
+        // The long wait is still marked, and the selection still shows.
+        let a = app(&site, evs, w, h, Theme::monochrome());
+        let text = render(&a);
+        assert!(text.contains("02:41 !"), "{text}");
+        assert!(text.contains('▶'), "{text}");
+    }
+    assert_eq!(
+        Theme::from_no_color(Some(std::ffi::OsStr::new("1"))),
+        Theme::monochrome()
+    );
+    assert_eq!(
+        Theme::from_no_color(Some(std::ffi::OsStr::new(""))),
+        Theme::colour()
+    );
+}
+
+#[test]
+fn a_hostile_caller_name_is_rendered_harmless() {
+    let (mut site, mut evs) = busy_site();
+    let hostile =
+        "\u{1b}[2J\u{1b}]0;owned\u{07}Evil\u{1b}[31m Corp\r\n\u{202e}lanigiro\u{9b}6n 東京\u{200b}";
+    site.queue_call(
+        300,
+        CLAIMS,
+        party("0800\u{1b}[1A666", hostile),
+        3,
+        CallState::Queueing,
+        vec![party("4101\u{7}", "Achter\u{1b}Pberg\u{1b}\\")],
+    );
+    evs.extend(site.events());
+    for (w, h) in SIZES {
+        let mut a = app(&site, evs.clone(), w, h, Theme::colour());
+        for frame in [render(&a), {
+            key(&mut a, enter());
+            render(&a)
+        }] {
+            for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\r'] {
+                assert!(!frame.contains(bad), "{bad:?} reached the screen:\n{frame}");
+            }
+            assert!(frame.contains("Evil Corp"), "{frame}");
+            assert!(frame.contains("0800666"), "{frame}");
+        }
+        // Wide and zero-width characters do not shift what follows: the DID column starts
+        // at the same place on every row, the hostile one included.
+        let buf = buffer(&app(&site, evs.clone(), w, h, Theme::colour()));
+        let rows: Vec<String> = buf
+            .content
+            .chunks(w as usize)
+            .map(|r| {
+                r.iter()
+                    .map(|c| c.symbol().chars().next().unwrap_or(' '))
+                    .collect()
+            })
+            .collect();
+        // One char per cell, so a char index is a column.
+        let starts: Vec<usize> = rows
+            .iter()
+            .filter_map(|r| r.find("03007301").map(|b| r[..b].chars().count()))
+            .collect();
+        assert_eq!(starts.len(), 4, "{rows:#?}");
+        assert!(starts.windows(2).all(|p| p[0] == p[1]), "{rows:#?}");
+        insta::assert_snapshot!(format!("hostile_{w}x{h}"), render(&a));
+    }
+}
+
+#[test]
+fn any_size_renders_without_panicking() {
+    let overlays: [&[Key]; 5] = [
+        &[],
+        &[Key::plain(KeyCode::Enter)],
+        &[Key::char('?')],
+        &[Key::char('/'), Key::char('x')],
+        &[Key::plain(KeyCode::Tab), Key::plain(KeyCode::Enter)],
+    ];
+    for (w, h) in [
+        (1, 1),
+        (2, 3),
+        (10, 4),
+        (20, 5),
+        (40, 10),
+        (79, 23),
+        (119, 30),
+        (120, 12),
+        (200, 60),
+    ] {
+        for keys in overlays {
+            let mut a = screen(w, h, keys);
+            let text = render(&a);
+            assert_eq!(text.lines().count(), h as usize);
+            // Scrolling past the end of an overlay is harmless too.
+            for _ in 0..50 {
+                key(&mut a, Key::plain(KeyCode::PageDown));
+            }
+            render(&a);
+        }
+        // The link down, at every size.
+        let a = with_connection(w, h, |_| ConnectionState::Stopped {
+            kind: StopKind::LoginRejected,
+            reason: "HTTP 401".into(),
+        });
+        render(&a);
+    }
+}
