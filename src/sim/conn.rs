@@ -63,7 +63,7 @@
 //! | SubscribeCmd queue | `setservicemode`, `setvoicemail`, `members`, `addmember`, `deletemember` | 0 (applied; a `queue` Notify follows) |
 //! | SubscribeCmd queue | a member extension that is no user (nothing applied) | 7 `USERNOTFOUND` |
 //! | SubscribeCmd queue | service mode Unset or unknown | 5002 `REQUEST_INVALID_PAYLOAD` |
-//! | SubscribeCmd callcontrol | call functions are not simulated yet | 3 `NOTINSTRUMENTED` |
+//! | SubscribeCmd callcontrol | MakeCall, UnParkCall, a call function, or a referencecallid asserted | as [`crate::sim::pbx::Pbx::call_control`] documents (0, 4, 5002, 5003, 600..617) |
 //! | GeneralCmd | no payload, or `getversioninfo` false | 151 `GENCMD_INVALID_PAYLOAD` |
 //! | GeneralCmd getfile | empty file name | 152 `GENCMD_REQUIRED_DATA_MISSING` |
 //! | GeneralCmd getfile | file other than `nasystem/AccountCode` | 4 `NOTFOUND` (GeneralData `getfile.result` 4 too) |
@@ -81,7 +81,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::pbx::{
-    CallKey, Change, Line, LineEntry, LineKind, LinesOp, Member, Pbx, QueueId, UserId,
+    CallKey, Change, FunctionPolicy, Line, LineEntry, LineKind, LinesOp, Member, Pbx, QueueId,
+    UserId,
 };
 use super::site::{AbsenceText, Guid, ServiceMode};
 use crate::protocol::bits::{CcFlags, LinesFlags, QueueFlags, UserFlags};
@@ -114,6 +115,8 @@ pub struct ConnConfig {
     pub max_subscriptions: usize,
     /// Calls one callcontrol Notify may carry.
     pub max_calls_per_notify: usize,
+    /// How call functions answer when not offered, and what DropCall does.
+    pub functions: FunctionPolicy,
 }
 
 impl Default for ConnConfig {
@@ -122,6 +125,7 @@ impl Default for ConnConfig {
             flow: FlowControl::PerConnection,
             max_subscriptions: 20_000,
             max_calls_per_notify: 64,
+            functions: FunctionPolicy::default(),
         }
     }
 }
@@ -763,17 +767,24 @@ impl Connection {
             }
             (Some(P::User(uu)), Kind::User { user, .. }) => update_user(pbx, *user, uu),
             (Some(P::Queue(uq)), Kind::Queue { queue, .. }) => update_queue(pbx, *queue, uq),
-            (Some(P::Callcontrol(_)), kind) => {
-                let has_cc = match kind {
-                    Kind::User { calls, .. } | Kind::Queue { calls, .. } | Kind::Park { calls } => {
-                        calls.is_some()
-                    }
-                    _ => false,
+            (Some(P::Callcontrol(ucc)), kind) => {
+                let line = match kind {
+                    Kind::User {
+                        user,
+                        calls: Some(_),
+                        ..
+                    } => Some(Line::User(*user)),
+                    Kind::Queue {
+                        queue,
+                        calls: Some(_),
+                        ..
+                    } => Some(Line::Queue(*queue)),
+                    Kind::Park { calls: Some(_) } => Some(Line::Park),
+                    _ => None,
                 };
-                if has_cc {
-                    ResultCode::NotInstrumented
-                } else {
-                    ResultCode::RequestInvalidContext
+                match line {
+                    Some(line) => pbx.call_control(line, &ucc, self.config.functions),
+                    None => ResultCode::RequestInvalidContext,
                 }
             }
             (Some(_), _) => ResultCode::RequestInvalidContext,

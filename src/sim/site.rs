@@ -210,6 +210,10 @@ pub struct UserSpec {
     pub direct_calls: bool,
     /// The user's own DID, shown on direct inbound calls.
     pub did: String,
+    /// The mobile twin's number (PushToEC500 needs it and mobile twinning on).
+    pub mobile: String,
+    /// Mobile twinning on at start.
+    pub ec500: bool,
 }
 
 impl UserSpec {
@@ -230,6 +234,8 @@ impl UserSpec {
             absence: None,
             direct_calls: false,
             did: String::new(),
+            mobile: String::new(),
+            ec500: false,
         }
     }
 
@@ -501,8 +507,10 @@ pub struct Site {
     pub park_slots: Vec<String>,
     /// Calls parked at start.
     pub parked: Vec<ParkedSpec>,
-    /// The account codes (`getfile nasystem/AccountCode`).
+    /// The account codes (`getfile nasystem/AccountCode`); SetAccountCode accepts only these.
     pub account_codes: Vec<String>,
+    /// The authorization codes SetAuthCode accepts (clients have no way to list them).
+    pub auth_codes: Vec<String>,
     /// Traffic shape.
     pub traffic: Traffic,
     /// How much traffic runs before the start, so calls are already in progress at the start.
@@ -521,6 +529,7 @@ impl Default for Site {
             park_slots: Vec::new(),
             parked: Vec::new(),
             account_codes: Vec::new(),
+            auth_codes: Vec::new(),
             traffic: Traffic::quiet(),
             warmup: Duration::ZERO,
         }

@@ -15,6 +15,7 @@
 
 mod calls;
 pub mod features;
+mod functions;
 mod snapshot;
 
 use std::cmp::Reverse;
@@ -23,6 +24,10 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use crate::protocol::pb;
+
+pub use functions::{DropCallMode, FunctionPolicy, Unoffered};
 
 use super::site::{
     AbsenceText, Guid, MailboxCounts, RingMode, ServiceMode, Site, SiteError, TimeOfDay, Traffic,
@@ -191,6 +196,8 @@ pub struct User {
     pub did: String,
     /// Mobile twinning enabled.
     pub ec500: bool,
+    /// The mobile twin's number.
+    pub mobile: String,
     /// Forward unconditional on.
     pub fwdu: bool,
     /// Forward unconditional destination.
@@ -349,16 +356,30 @@ struct FarParty {
     did: String,
 }
 
+/// A call's place in a hunt group's routing: the group whose members it is offered to now.
 #[derive(Debug, Clone)]
 struct QueueLeg {
     queue: QueueId,
-    callid: i32,
     priority: u8,
     arrived: u64,
     overflow: bool,
     tried: Vec<UserId>,
-    voicemail: bool,
     answered: bool,
+    /// Bumped whenever the call enters a group, so that a previous group's overflow and
+    /// voicemail timers do nothing.
+    seq: u32,
+}
+
+/// The hunt group that reports a call (its appearance on that group's line). By default a
+/// queued call is reported on the group it first arrived at for its whole life, even after a
+/// BlindTransfer to another group, until a client sends Finish.
+#[derive(Debug, Clone)]
+struct Report {
+    queue: QueueId,
+    callid: i32,
+    /// The priority last set on the call (shown in `queueinfo` once routing is over).
+    priority: u8,
+    reference: i32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -366,6 +387,11 @@ enum LegState {
     Ringing,
     Ringback,
     Connected,
+    Held,
+    /// A call the user made that failed; `UserLeg::cause` says why.
+    Failed,
+    /// The user went off hook (MakeCall with no target) and has dialled nothing yet.
+    Dialtone,
 }
 
 #[derive(Debug, Clone)]
@@ -374,9 +400,37 @@ struct UserLeg {
     callid: i32,
     state: LegState,
     outbound: bool,
-    /// Picked up from a park slot.
+    /// Picked up from a park slot or from another ringing phone.
     pickup: bool,
     peer: Option<UserId>,
+    /// The application's referencecallid for this appearance (0: none).
+    reference: i32,
+    /// The user made the call private (PrivacyOn).
+    private: bool,
+    /// The user records the call (CallRecordingOn).
+    recording: bool,
+    /// What this user dialled, when it differs from the call's dialled number.
+    called: Option<String>,
+    /// Why a failed call failed (`CallInfo.failedcause`).
+    cause: pb::call_info::FailedCause,
+}
+
+impl UserLeg {
+    fn new(user: UserId, callid: i32, state: LegState) -> Self {
+        UserLeg {
+            user,
+            callid,
+            state,
+            outbound: state == LegState::Ringback,
+            pickup: false,
+            peer: None,
+            reference: 0,
+            private: false,
+            recording: false,
+            called: None,
+            cause: pb::call_info::FailedCause::Unset,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -390,11 +444,46 @@ struct Call {
     gcid: [u8; 9],
     kind: CallKind,
     far: Option<FarParty>,
+    /// Hunt-group routing, while the call is offered to a group's members (kept, marked
+    /// answered, once an agent answers).
     queue: Option<QueueLeg>,
+    /// The group line that reports the call.
+    report: Option<Report>,
     legs: Vec<UserLeg>,
     park: Option<ParkLeg>,
     epoch: u32,
     dialled: String,
+    /// Answered by voicemail: the party shown as connected ("VoiceMail", or a call flow).
+    voicemail: Option<String>,
+    /// Connected to a MeetMe conference (its number).
+    meetme: Option<String>,
+    tag: String,
+    account: String,
+    auth: String,
+    /// When the user's mobile twin answers a PushToEC500, the far end talks to this number.
+    mobile: Option<String>,
+}
+
+impl Call {
+    fn new(kind: CallKind, far: Option<FarParty>, dialled: String) -> Self {
+        Call {
+            gcid: [0; 9],
+            kind,
+            far,
+            queue: None,
+            report: None,
+            legs: Vec::new(),
+            park: None,
+            epoch: 0,
+            dialled,
+            voicemail: None,
+            meetme: None,
+            tag: String::new(),
+            account: String::new(),
+            auth: String::new(),
+            mobile: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -412,15 +501,17 @@ enum Timer {
     RingTimeout(CallKey, u32),
     HangUp(CallKey, u32),
     Abandon(CallKey),
-    Overflow(CallKey),
-    Voicemail(CallKey),
+    Overflow(CallKey, u32),
+    Voicemail(CallKey, u32),
     VoicemailEnd(CallKey),
     FarAnswer(CallKey, u32),
     GiveUp(CallKey, u32),
     AcwEnd(UserId, u32),
-    ParkedHangUp(CallKey),
+    ParkedHangUp(CallKey, u32),
     Park(CallKey, u32),
-    Unpark(CallKey),
+    Unpark(CallKey, u32),
+    Ec500Answer(CallKey, UserId, u32),
+    FailedEnd(CallKey, UserId),
 }
 
 /// The whole site's figures at one moment, for a heartbeat line or a test.
@@ -478,6 +569,7 @@ pub struct Pbx {
     version: String,
     system_ip: [u8; 4],
     account_codes: Vec<String>,
+    auth_codes: Vec<String>,
     park_slots: Vec<String>,
     traffic: Traffic,
 
@@ -545,6 +637,7 @@ impl Pbx {
             version: site.version,
             system_ip: site.system_ip,
             account_codes: site.account_codes,
+            auth_codes: site.auth_codes,
             park_slots: site.park_slots,
             traffic: site.traffic,
             users: Vec::new(),
@@ -678,7 +771,8 @@ impl Pbx {
             absence: spec.absence,
             direct_calls: spec.direct_calls,
             did: spec.did,
-            ec500: false,
+            ec500: spec.ec500,
+            mobile: spec.mobile,
             fwdu: false,
             fwdu_number: String::new(),
             fwd_to_vm: false,
@@ -1214,23 +1308,20 @@ impl Pbx {
             return Err(PlaceError::SlotOccupied(slot.to_string()));
         }
         let callid = next_id(&mut self.park_next_callid);
-        let key = self.new_call(Call {
-            gcid: [0; 9],
-            kind: CallKind::Parked,
-            far: Some(FarParty {
+        let mut call = Call::new(
+            CallKind::Parked,
+            Some(FarParty {
                 caller,
                 trunk: TrunkKind::Sip,
                 did: String::new(),
             }),
-            queue: None,
-            legs: Vec::new(),
-            park: Some(ParkLeg {
-                slot: slot.to_string(),
-                callid,
-            }),
-            epoch: 0,
-            dialled: String::new(),
+            String::new(),
+        );
+        call.park = Some(ParkLeg {
+            slot: slot.to_string(),
+            callid,
         });
+        let key = self.new_call(call);
         self.park.insert(slot.to_string(), key);
         self.emit(Change::Call {
             line: Line::Park,
@@ -1239,7 +1330,7 @@ impl Pbx {
         });
         if let Some(after) = hangup_after {
             let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX / 4);
-            self.schedule_in(ms, Timer::ParkedHangUp(key));
+            self.schedule_in(ms, Timer::ParkedHangUp(key, 0));
         }
         Ok(key)
     }
@@ -1275,9 +1366,10 @@ impl Pbx {
                 continue;
             };
             match leg.state {
-                LegState::Connected => return PhoneState::Connected,
+                // A call on hold still occupies the phone.
+                LegState::Connected | LegState::Held => return PhoneState::Connected,
                 LegState::Ringing => ringing = true,
-                LegState::Ringback => dialling = true,
+                LegState::Ringback | LegState::Failed | LegState::Dialtone => dialling = true,
             }
         }
         if ringing {
