@@ -638,8 +638,7 @@ impl Pbx {
                 reason: NORMAL,
                 this_end_dropped: dropped_by == Some(leg.user),
             });
-            let talked = matches!(leg.state, LegState::Connected | LegState::Held);
-            if acw && talked && call.kind == CallKind::Queue {
+            if acw && leg.handled() && call.kind == CallKind::Queue {
                 self.start_acw(leg.user);
             }
             self.touch_user(leg.user);
@@ -891,16 +890,7 @@ impl Pbx {
         };
         call.epoch += 1;
         let epoch = call.epoch;
-        let users: Vec<(UserId, bool)> = call
-            .legs
-            .iter()
-            .map(|l| {
-                (
-                    l.user,
-                    matches!(l.state, LegState::Connected | LegState::Held),
-                )
-            })
-            .collect();
+        let users: Vec<(UserId, bool)> = call.legs.iter().map(|l| (l.user, l.handled())).collect();
         let callid = next_id(&mut self.park_next_callid);
         if let Some(call) = self.calls.get_mut(&key) {
             call.park = Some(super::ParkLeg {

@@ -580,10 +580,7 @@ impl Pbx {
         let Some(call) = self.calls.get(&key) else {
             return;
         };
-        let talked = call
-            .legs
-            .iter()
-            .any(|l| l.user == user && matches!(l.state, LegState::Connected | LegState::Held));
+        let talked = call.legs.iter().any(|l| l.user == user && l.handled());
         let group_call = call.kind == CallKind::Queue;
         self.drop_leg(key, user, this_end_dropped);
         if talked && group_call {
@@ -689,10 +686,7 @@ impl Pbx {
             let Some(call) = self.calls.get(&key) else {
                 break;
             };
-            let talked = call
-                .legs
-                .iter()
-                .any(|l| l.user == *u && matches!(l.state, LegState::Connected | LegState::Held));
+            let talked = call.legs.iter().any(|l| l.user == *u && l.handled());
             let group_call = call.kind == CallKind::Queue;
             self.drop_leg(key, *u, this_end);
             if talked && group_call {

@@ -416,6 +416,12 @@ struct UserLeg {
 }
 
 impl UserLeg {
+    /// Whether the user handled the call as an agent (talked or held it, and did not call in
+    /// or intrude): after-call work follows.
+    fn handled(&self) -> bool {
+        !self.outbound && matches!(self.state, LegState::Connected | LegState::Held)
+    }
+
     fn new(user: UserId, callid: i32, state: LegState) -> Self {
         UserLeg {
             user,
