@@ -515,6 +515,12 @@ pub struct Site {
     pub traffic: Traffic,
     /// How much traffic runs before the start, so calls are already in progress at the start.
     pub warmup: Duration,
+    /// After the warm-up, each Active group with traffic of its own gets calls until at least
+    /// this many wait in it (callers who have waited a little already).
+    pub start_waiting: usize,
+    /// After the warm-up, agents in after-call work (or, failing that, finishing a call) become
+    /// free until at least this many ring with a waiting call.
+    pub start_ringing: usize,
 }
 
 impl Default for Site {
@@ -532,6 +538,8 @@ impl Default for Site {
             auth_codes: Vec::new(),
             traffic: Traffic::quiet(),
             warmup: Duration::ZERO,
+            start_waiting: 0,
+            start_ringing: 0,
         }
     }
 }

@@ -1138,4 +1138,83 @@ impl Pbx {
         self.ring_user(key, to);
         Some(key)
     }
+
+    /// Tops the site up after the warm-up: calls wait in every busy group and agents ring, so
+    /// a client sees every state of a call from the first second whatever the warm-up left.
+    pub(super) fn liven(&mut self, waiting: usize, ringing: usize) {
+        let queues: Vec<QueueId> = self
+            .queues()
+            .filter(|q| q.calls_per_hour > 0.0 && q.service_mode == ServiceMode::Active)
+            .map(|q| q.id)
+            .collect();
+        self.top_up_waiting(&queues, waiting);
+        self.top_up_ringing(&queues, ringing);
+        // Those who now ring took waiting calls: wait again.
+        self.top_up_waiting(&queues, waiting);
+    }
+
+    fn top_up_waiting(&mut self, queues: &[QueueId], waiting: usize) {
+        for &q in queues {
+            // Each call placed either waits or rings a free member; a few more than asked
+            // for at most, so a group with many free members cannot loop for long.
+            for _ in 0..waiting + 8 {
+                if self
+                    .queue(q)
+                    .is_none_or(|queue| queue.waiting.len() >= waiting)
+                {
+                    break;
+                }
+                let Some(queue) = self.queue(q) else {
+                    break;
+                };
+                let (trunk, did) = (queue.trunk, queue.did.clone());
+                let caller = self.random_caller();
+                let priority = self.random_priority();
+                let age = self.rng.random_range(5_000..60_000);
+                self.new_queue_call_aged(q, FarParty { caller, trunk, did }, priority, age);
+            }
+        }
+    }
+
+    fn top_up_ringing(&mut self, queues: &[QueueId], ringing: usize) {
+        let ringing_now = |pbx: &Pbx| pbx.users().filter(|u| pbx.user_phone_ringing(u.id)).count();
+        for _ in 0..ringing * 4 {
+            if ringing_now(self) >= ringing {
+                break;
+            }
+            // A member of a group with calls waiting, in after-call work or else on a group
+            // call, becomes free: the waiting call rings them.
+            let candidate = |pbx: &Pbx, acw: bool| -> Option<UserId> {
+                queues.iter().find_map(|q| {
+                    let queue = pbx.queue(*q).filter(|queue| !queue.waiting.is_empty())?;
+                    queue.members.iter().filter(|m| m.enabled).find_map(|m| {
+                        let u = pbx.user(m.user)?;
+                        let usable = !u.logged_off && !u.extn_fault && !u.dnd;
+                        let busy = if acw {
+                            u.acw_until.is_some() && u.legs.is_empty()
+                        } else {
+                            u.acw_until.is_none() && u.legs.len() == 1
+                        };
+                        (usable && busy).then_some(u.id)
+                    })
+                })
+            };
+            if let Some(u) = candidate(self, true) {
+                let epoch = self.user(u).map_or(0, |u| u.epoch);
+                self.acw_end(u, epoch);
+            } else if let Some(u) = candidate(self, false) {
+                let Some(&(_, key)) = self.user(u).and_then(|u| u.legs.first()) else {
+                    break;
+                };
+                self.end_call(key, None, false);
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn user_phone_ringing(&self, user: UserId) -> bool {
+        self.user(user)
+            .is_some_and(|u| u.phone_state() == super::PhoneState::Ringing)
+    }
 }

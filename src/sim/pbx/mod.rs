@@ -740,6 +740,7 @@ impl Pbx {
             pbx.schedule_direct(kind);
         }
         pbx.run_until(warmup_ms);
+        pbx.liven(site.start_waiting, site.start_ringing);
         for p in site.parked {
             let caller = Caller::new(&p.number, &p.name);
             // Validated above: the slot is well formed and used once.
