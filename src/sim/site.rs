@@ -450,6 +450,10 @@ pub struct Traffic {
     pub parked_for: RangeInclusive<u32>,
     /// The arrival rate's daily curve.
     pub curve: DailyCurve,
+    /// Holds and unholds per second on calls in progress, after the warm-up: each changes the
+    /// call's appearance on the agent's and the group's line. A load generator for benchmarks
+    /// (the scale scenario); 0 in any believable site.
+    pub churn_per_sec: f64,
 }
 
 impl Default for Traffic {
@@ -473,6 +477,7 @@ impl Default for Traffic {
             park_chance: 0.15,
             parked_for: 20..=90,
             curve: DailyCurve::default(),
+            churn_per_sec: 0.0,
         }
     }
 }
@@ -762,6 +767,7 @@ impl Site {
         check_rate("direct_in_per_user_hour", t.direct_in_per_user_hour)?;
         check_rate("direct_out_per_user_hour", t.direct_out_per_user_hour)?;
         check_rate("internal_per_user_hour", t.internal_per_user_hour)?;
+        check_rate("churn_per_sec", t.churn_per_sec)?;
         if t.priority_weights
             .iter()
             .any(|w| !(w.is_finite() && *w >= 0.0))

@@ -64,6 +64,8 @@ pub async fn start_with(
         },
         clock,
         max_connections,
+        script: None,
+        command_log: None,
     })
     .await
     .expect("the simulator starts")

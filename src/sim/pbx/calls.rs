@@ -74,6 +74,7 @@ impl Pbx {
             Timer::Voicemail(c, seq) if self.routing_is(c, seq) => self.divert_to_voicemail(c),
             Timer::VoicemailEnd(c) => self.voicemail_end(c),
             Timer::AcwEnd(u, e) => self.acw_end(u, e),
+            Timer::Churn => self.churn(),
             Timer::ParkedHangUp(c, e) if self.epoch_is(c, e) => {
                 if self.calls.get(&c).is_some_and(|call| call.park.is_some()) {
                     self.end_call(c, None, false);
@@ -1216,5 +1217,56 @@ impl Pbx {
     fn user_phone_ringing(&self, user: UserId) -> bool {
         self.user(user)
             .is_some_and(|u| u.phone_state() == super::PhoneState::Ringing)
+    }
+
+    /// Starts the churn (holds and unholds at `traffic.churn_per_sec`), from now.
+    pub(super) fn start_churn(&mut self) {
+        if self.traffic.churn_per_sec > 0.0 {
+            self.churn_next = self.now_ms as f64;
+            self.schedule_churn();
+        }
+    }
+
+    fn schedule_churn(&mut self) {
+        self.churn_next += 1000.0 / self.traffic.churn_per_sec;
+        // Whole milliseconds: several holds may share one.
+        self.schedule_at(self.churn_next as u64, Timer::Churn);
+    }
+
+    /// An agent puts a caller on hold, or takes one off hold.
+    fn churn(&mut self) {
+        self.schedule_churn();
+        for _ in 0..4 {
+            let pick = CallKey(self.rng.random_range(0..self.next_call.max(1)));
+            let Some((&key, call)) = self
+                .calls
+                .range(pick..)
+                .next()
+                .or_else(|| self.calls.iter().next())
+            else {
+                return;
+            };
+            let Some(leg) = call
+                .legs
+                .iter()
+                .find(|l| !l.outbound && matches!(l.state, LegState::Connected | LegState::Held))
+            else {
+                continue;
+            };
+            let user = leg.user;
+            if let Some(leg) = self
+                .calls
+                .get_mut(&key)
+                .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
+            {
+                leg.state = if leg.state == LegState::Held {
+                    LegState::Connected
+                } else {
+                    LegState::Held
+                };
+            }
+            self.emit_all(key);
+            return;
+        }
     }
 }

@@ -513,6 +513,7 @@ enum Timer {
     FarAnswer(CallKey, u32),
     GiveUp(CallKey, u32),
     AcwEnd(UserId, u32),
+    Churn,
     ParkedHangUp(CallKey, u32),
     Park(CallKey, u32),
     Unpark(CallKey, u32),
@@ -595,6 +596,9 @@ pub struct Pbx {
     calls: BTreeMap<CallKey, Call>,
     next_call: u64,
     next_gcid: u32,
+    /// The gcid counter at start: a restart begins there again, so gcids repeat across
+    /// restarts as the document warns.
+    first_gcid: u32,
 
     timers: BinaryHeap<Reverse<(u64, u64, Timer)>>,
     timer_seq: u64,
@@ -610,6 +614,9 @@ pub struct Pbx {
 
     changes: VecDeque<Change>,
     emit: bool,
+    /// When the next hold/unhold of the churn is due (model ms, fractional so that the rate
+    /// is kept exactly).
+    churn_next: f64,
 }
 
 fn next_id(counter: &mut i32) -> i32 {
@@ -659,6 +666,7 @@ impl Pbx {
             calls: BTreeMap::new(),
             next_call: 1,
             next_gcid,
+            first_gcid: next_gcid,
             timers: BinaryHeap::new(),
             timer_seq: 0,
             rng,
@@ -668,6 +676,7 @@ impl Pbx {
             tod_zero,
             changes: VecDeque::new(),
             emit: false,
+            churn_next: 0.0,
         };
         for spec in site.users {
             pbx.insert_user(spec);
@@ -732,13 +741,7 @@ impl Pbx {
                 q.overflow_from.push(from);
             }
         }
-        let queue_ids: Vec<QueueId> = pbx.queue_ids().collect();
-        for q in queue_ids {
-            pbx.schedule_arrival(q);
-        }
-        for kind in [DirectKind::In, DirectKind::Out, DirectKind::Internal] {
-            pbx.schedule_direct(kind);
-        }
+        pbx.schedule_traffic();
         pbx.run_until(warmup_ms);
         pbx.liven(site.start_waiting, site.start_ringing);
         for p in site.parked {
@@ -751,6 +754,7 @@ impl Pbx {
         }
         pbx.changes.clear();
         pbx.emit = true;
+        pbx.start_churn();
         Ok(pbx)
     }
 
@@ -1053,6 +1057,54 @@ impl Pbx {
     // ---------------------------------------------------------------------------------------
     // Administration: what an administrator, a phone or a test changes
 
+    /// Restarts the system, as a reboot does: every call ends (no CallLost is reported: the
+    /// connections that would carry it drop with the reboot), after-call work and park slots
+    /// are cleared, callids and gcids count again from where they started (so later calls may
+    /// reuse old gcids), and traffic starts afresh. Users, groups and their guids stay.
+    pub fn restart(&mut self) {
+        self.calls.clear();
+        self.park.clear();
+        self.park_next_callid = 1;
+        self.timers.clear();
+        self.next_gcid = self.first_gcid;
+        let now = self.now_ms;
+        for u in self.users.iter_mut().flatten() {
+            u.legs.clear();
+            u.next_callid = 1;
+            u.acw_until = None;
+            u.epoch = u.epoch.wrapping_add(1);
+            u.idle_since = now;
+        }
+        for q in self.queues.iter_mut().flatten() {
+            q.appearances.clear();
+            q.waiting.clear();
+            q.next_callid = 1;
+        }
+        let ids: Vec<UserId> = self.users().map(|u| u.id).collect();
+        for id in ids {
+            if let Some(u) = self.user(id) {
+                let state = Self::phone_state_of(u, &self.calls);
+                if let Some(u) = self.user_mut(id) {
+                    u.phone_state = state;
+                }
+            }
+        }
+        self.schedule_traffic();
+        self.start_churn();
+        self.changes.clear();
+    }
+
+    /// Schedules the site's own traffic: arrivals in every group and users' own calls.
+    fn schedule_traffic(&mut self) {
+        let queue_ids: Vec<QueueId> = self.queue_ids().collect();
+        for q in queue_ids {
+            self.schedule_arrival(q);
+        }
+        for kind in [DirectKind::In, DirectKind::Out, DirectKind::Internal] {
+            self.schedule_direct(kind);
+        }
+    }
+
     /// Adds a user (reported as `adduser`).
     pub fn add_user(&mut self, spec: UserSpec) -> Result<UserId, SiteError> {
         if !(1..=15).contains(&spec.extn.len()) || !spec.extn.bytes().all(|b| b.is_ascii_digit()) {
@@ -1278,6 +1330,55 @@ impl Pbx {
         self.emit(Change::QueueConfig(id));
         self.route(id);
         true
+    }
+
+    /// An outside caller rings `user` directly now (their own DID); `None` when the user is
+    /// not there.
+    pub fn place_user_call(&mut self, user: UserId, caller: Caller) -> Option<CallKey> {
+        let did = self.user(user)?.did.clone();
+        let far = FarParty {
+            caller,
+            trunk: TrunkKind::Sip,
+            did: did.clone(),
+        };
+        let key = self.new_call(Call::new(CallKind::DirectIn, Some(far), did));
+        if self.add_leg(key, user, LegState::Ringing, None) == 0 {
+            self.calls.remove(&key);
+            return None;
+        }
+        self.ring_user(key, user);
+        Some(key)
+    }
+
+    /// The user answers the (oldest) call ringing at their phone, as if they picked up the
+    /// handset; `false` when nothing rings there.
+    pub fn answer_ringing(&mut self, user: UserId) -> bool {
+        let Some(key) = self.first_call_in(user, LegState::Ringing) else {
+            return false;
+        };
+        self.answer(key, user);
+        true
+    }
+
+    /// The far end hangs up the call the user is talking on (or holding); `false` when the
+    /// user has no such call.
+    pub fn far_end_hangs_up(&mut self, user: UserId) -> bool {
+        let Some(key) = self
+            .first_call_in(user, LegState::Connected)
+            .or_else(|| self.first_call_in(user, LegState::Held))
+        else {
+            return false;
+        };
+        self.end_call(key, None, true);
+        true
+    }
+
+    fn first_call_in(&self, user: UserId, state: LegState) -> Option<CallKey> {
+        self.user(user)?.legs.iter().map(|(_, k)| *k).find(|k| {
+            self.calls
+                .get(k)
+                .is_some_and(|c| c.legs.iter().any(|l| l.user == user && l.state == state))
+        })
     }
 
     /// Places a call from `caller` into a group now, as if it had just arrived; `None` when the
