@@ -19,6 +19,7 @@
 //! acw = 30              # seconds of after-call work after a group call
 //! patience = 1800       # seconds a caller waits unanswered before hanging up
 //! parked = false        # keep the scenario's call parked at the start
+//! overflow = false      # keep the scenario's group overflows
 //!
 //! [[step]]
 //! at = 0
@@ -102,6 +103,9 @@ pub struct ScriptSite {
     pub patience: u32,
     /// Keep the call the scenario has parked at the start.
     pub parked: bool,
+    /// Keep the scenario's group overflows (off by default, so a waiting call stays where the
+    /// script put it).
+    pub overflow: bool,
 }
 
 impl Default for ScriptSite {
@@ -116,6 +120,7 @@ impl Default for ScriptSite {
             acw: 30,
             patience: 1800,
             parked: false,
+            overflow: false,
         }
     }
 }
@@ -299,6 +304,9 @@ impl Script {
         for q in &mut site.queues {
             q.calls_per_hour = 0.0;
             q.no_answer_time = s.ring_for;
+            if !s.overflow {
+                q.overflow = None;
+            }
         }
         let answer = s.answer_after.unwrap_or(0);
         site.traffic = Traffic {
