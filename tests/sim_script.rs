@@ -136,7 +136,7 @@ async fn watch_everything(handle: &ServerHandle, c: &mut Client) -> Vec<pb::Noti
     for g in &lines_list.1 {
         sid += 1;
         assert_eq!(
-            c.result(queue_by_guid(sid, sid, g, 3, 0x4000_00FF)).await,
+            c.result(queue_by_guid(sid, sid, g, 3, 0x0004_00FF)).await,
             0
         );
     }
