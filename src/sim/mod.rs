@@ -9,7 +9,10 @@
 
 pub mod conn;
 pub mod demo;
+pub mod http;
 pub mod pbx;
+pub mod scale;
+pub mod script;
 pub mod server;
 pub mod site;
 pub mod tls;
