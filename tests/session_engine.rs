@@ -1451,6 +1451,7 @@ fn another_version_after_an_outage_means_the_pbx_restarted() {
     let lines_id = h.answer_all(0)[0];
     let n = h.next_notify();
     h.feed(notify(lines_id, n, lines(1..=1, 1..=1, true)));
+    h.sent();
     while !h.open.is_empty() {
         h.answer_all(0);
     }
@@ -1526,5 +1527,464 @@ fn calls_in_the_first_report_after_subscribing_are_marked_present_at_connect() {
         h.s.model()
             .appearances()
             .any(|x| x.key.callid == 9 && !x.present_at_connect)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+use ipo_top::model::{Command, CommandId, CommandReport, CommandStatus, Priority, Text};
+
+fn reports(h: &mut Harness) -> Vec<CommandReport> {
+    h.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            SessionEvent::Command(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The only SubscribeCmd sent since the last look.
+fn the_command(h: &mut Harness) -> pb::SubscribeCmd {
+    let out = h.sent();
+    let cmds: Vec<_> = out
+        .into_iter()
+        .filter_map(|p| match p {
+            P::Subscribecmd(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    match &cmds[..] {
+        [c] => c.clone(),
+        other => panic!(
+            "expected one SubscribeCmd, got {other:?}; reports: {:?}",
+            reports(h)
+        ),
+    }
+}
+
+/// Synced with agents 4101 (the supervisor) and 4102 and queue 7301; 7301 shows a waiting
+/// call (callid 51, gcid 7); 4102 talks on another (callid 5, gcid 9).
+fn with_calls(
+    config: SessionConfig,
+) -> (
+    Harness,
+    ipo_top::model::AppearanceId,
+    ipo_top::model::AppearanceId,
+) {
+    let mut h = Harness::new(config);
+    h.s.handle_connected(h.now);
+    let lines_id = h.answer_all(0)[0];
+    let n = h.next_notify();
+    h.feed(notify(lines_id, n, lines(1..=2, 1..=1, true)));
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    for u in [1, 2] {
+        let id = h.sub_id_of(&user_entity(u));
+        let n = h.next_notify();
+        h.feed(notify(
+            id,
+            n,
+            pb::notify::Payload::User(pb::NotifyUser {
+                extn: format!("{}", 4100 + u),
+                featuresavailable: 0x0000_02FF,
+                ..Default::default()
+            }),
+        ));
+    }
+    let q = h.sub_id_of(&queue_entity(1));
+    let n = h.next_notify();
+    h.feed(notify(
+        q,
+        n,
+        calls(vec![callinfo(51, State::Queueing, 7)], vec![]),
+    ));
+    let mut talking = callinfo(5, State::Connected, 9);
+    talking.featuresavailable = 0x0060_609D;
+    let a = h.sub_id_of(&user_entity(2));
+    let n = h.next_notify();
+    h.feed(notify(a, n, calls(vec![talking], vec![])));
+    h.sent();
+    h.events();
+    let id = |h: &Harness, callid| {
+        h.s.model()
+            .appearances()
+            .find(|x| x.key.callid == callid)
+            .map(|x| x.id)
+            .expect("an appearance")
+    };
+    let (queued, agent) = (id(&h, 51), id(&h, 5));
+    (h, queued, agent)
+}
+
+#[test]
+fn a_transfer_goes_on_the_queue_subscription_then_is_accepted_then_done() {
+    let (mut h, queued, _) = with_calls(SessionConfig::default());
+    let q = h.sub_id_of(&queue_entity(1));
+    h.s.handle_command(
+        h.now,
+        CommandId(1),
+        Command::Transfer {
+            on: queued,
+            target: Text::from("4102"),
+        },
+    );
+    let c = the_command(&mut h);
+    assert_eq!(c.subscribe_id, q, "the queue appearance's subscription");
+    assert!(c.requestid != 0);
+    let Some(pb::subscribe_cmd::Payload::Callcontrol(cc)) = &c.payload else {
+        panic!("{c:?}");
+    };
+    assert_eq!(cc.callid, 51);
+    let f = cc.callfunction.clone().unwrap_or_default();
+    assert_eq!(f.action, pb::call_function::Action::BlindTransfer as i32);
+    assert_eq!(f.arg1, "4102");
+    let r = reports(&mut h);
+    assert!(
+        matches!(&r[..], [r] if r.status == CommandStatus::Sent && r.requestid == Some(c.requestid)
+            && r.subscribe_id == Some(q) && r.callid == Some(51)),
+        "{r:?}"
+    );
+
+    // Accepted: the PBX said 0. Not done yet: nothing shows the call moved.
+    h.feed(response(c.requestid, 0));
+    let r = reports(&mut h);
+    assert!(
+        matches!(&r[..], [r] if r.status == CommandStatus::Accepted),
+        "{r:?}"
+    );
+
+    // A Notify shows it ringing 4102: done.
+    let mut ringing = callinfo(51, State::Ringing, 7);
+    ringing.targets = Some(pb::Targets {
+        target: vec![pb::Target {
+            partyinfo: Some(pb::PartyInfo {
+                number: "4102".into(),
+                ..Default::default()
+            }),
+        }],
+    });
+    let n = h.next_notify();
+    h.feed(notify(q, n, calls(vec![ringing], vec![])));
+    let r = reports(&mut h);
+    assert!(
+        matches!(&r[..], [r] if matches!(&r.status, CommandStatus::Done { effect } if effect.contains("4102"))),
+        "{r:?}"
+    );
+    // The caller hanging up now is not an abandon: the call was sent away from here.
+    let n = h.next_notify();
+    h.feed(notify(q, n, calls(vec![], vec![lost(51)])));
+    let stats =
+        h.s.model()
+            .queue(&Guid::from_bytes(&guid(1001)))
+            .map(|q| q.stats.clone())
+            .unwrap_or_default();
+    assert_eq!((stats.offered, stats.abandoned), (1, 0));
+}
+
+#[test]
+fn accepted_without_effect_and_never_answered_are_told_apart() {
+    let (mut h, queued, agent) = with_calls(SessionConfig::default());
+    // DropCall answered SUCCESS, but the call stays (the document: it may).
+    h.s.handle_command(h.now, CommandId(1), Command::Drop { on: queued });
+    let c = the_command(&mut h);
+    h.feed(response(c.requestid, 0));
+    reports(&mut h);
+    h.advance(Duration::from_secs(9));
+    assert!(reports(&mut h).is_empty(), "still waiting");
+    h.advance(Duration::from_secs(1));
+    let r = reports(&mut h);
+    assert!(
+        matches!(&r[..], [r] if r.status == CommandStatus::NoEffect { accepted: true, waited_secs: 10 }),
+        "{r:?}"
+    );
+    // Hold on the agent's call: never answered, never seen.
+    h.s.handle_command(h.now, CommandId(2), Command::Hold { on: agent });
+    let c = the_command(&mut h);
+    assert_eq!(
+        c.subscribe_id,
+        h.sub_id_of(&user_entity(2)),
+        "the agent's subscription"
+    );
+    reports(&mut h);
+    h.advance(Duration::from_secs(10));
+    let r = reports(&mut h);
+    assert!(
+        matches!(&r[..], [r] if r.status == CommandStatus::NoEffect { accepted: false, waited_secs: 10 }),
+        "{r:?}"
+    );
+    // A late answer changes nothing.
+    h.feed(response(c.requestid, 0));
+    assert!(reports(&mut h).is_empty());
+}
+
+#[test]
+fn each_failure_code_is_reported_by_its_documented_name_and_meaning() {
+    let (mut h, queued, _) = with_calls(SessionConfig::default());
+    for (n, code, name) in [
+        (1, 612, "MTCTISESS_CALLCONTROL_TRANSFERFAILED"),
+        (2, 602, "MTCTISESS_CALLCONTROL_CALLNOTFOUND"),
+        (3, 609, "MTCTISESS_CALLCONTROL_INVALIDCALLSTATE"),
+        (4, 608, "MTCTISESS_CALLCONTROL_BADFORMATTING"),
+        (5, 5001, "MTCTISESS_REQUESTTIMEOUT"),
+        (6, 5000, "MTCTISESS_REQUESTFAILED"),
+    ] {
+        h.s.handle_command(
+            h.now,
+            CommandId(n),
+            Command::Transfer {
+                on: queued,
+                target: Text::from("9999"),
+            },
+        );
+        let c = the_command(&mut h);
+        h.feed(response(c.requestid, code));
+        let r = reports(&mut h);
+        let Some(CommandStatus::Failed {
+            code: got,
+            name: got_name,
+            meaning,
+        }) = r.last().map(|r| r.status.clone())
+        else {
+            panic!("{r:?}");
+        };
+        assert_eq!((got, got_name.as_str()), (code, name));
+        assert!(!meaning.is_empty());
+    }
+    // A code the document does not list still says so.
+    h.s.handle_command(h.now, CommandId(7), Command::Drop { on: queued });
+    let c = the_command(&mut h);
+    h.feed(response(c.requestid, 4242));
+    let r = reports(&mut h);
+    assert!(
+        matches!(r.last().map(|r| r.status.to_string()), Some(s) if s.contains("result 4242") && s.contains("not in the MTCTI3 document")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn commands_are_refused_up_front_with_the_reason_and_nothing_is_sent() {
+    let (mut h, queued, agent) = with_calls(SessionConfig::default());
+    let refused = |h: &mut Harness, cmd: Command| {
+        h.s.handle_command(h.now, CommandId(1), cmd);
+        let out = h.sent();
+        assert!(
+            !out.iter().any(|p| matches!(p, P::Subscribecmd(_))),
+            "{out:?}"
+        );
+        match reports(h).pop().map(|r| r.status) {
+            Some(CommandStatus::Refused { reason }) => reason.to_string(),
+            other => panic!("{other:?}"),
+        }
+    };
+    // The queue call does not offer Answer (bit 1), and Answer is for user lines anyway.
+    let why = refused(&mut h, Command::Answer { on: queued });
+    assert!(
+        why.contains("AnswerCall works on a user's own calls only"),
+        "{why}"
+    );
+    // SetPriority is for queue calls only.
+    let why = refused(
+        &mut h,
+        Command::Priority {
+            on: agent,
+            priority: Priority::High,
+        },
+    );
+    assert!(why.contains("queue calls only"), "{why}");
+    // The agent's call does not offer Redirect now (bit 5 clear).
+    let why = refused(
+        &mut h,
+        Command::Redirect {
+            on: agent,
+            target: Text::from("4101"),
+        },
+    );
+    assert!(why.contains("does not offer Redirect"), "{why}");
+    // Barge without [supervisor] extension.
+    let why = refused(&mut h, Command::Barge { on: agent });
+    assert!(why.contains("[supervisor] extension"), "{why}");
+    // While disconnected: refused, never queued.
+    h.s.handle_closed(h.now, Disconnect::Failed("connection reset".into()));
+    h.events();
+    let why = refused(
+        &mut h,
+        Command::Transfer {
+            on: queued,
+            target: Text::from("4102"),
+        },
+    );
+    assert!(why.contains("not connected"), "{why}");
+    let at = h.s.poll_timeout().unwrap_or(h.now);
+    h.advance(at - h.now);
+    h.s.handle_connected(h.now);
+    let out = h.sent();
+    assert!(
+        !out.iter().any(|p| matches!(p, P::Subscribecmd(_))),
+        "nothing was queued: {out:?}"
+    );
+}
+
+#[test]
+fn barge_and_pickup_go_from_the_supervisors_line_with_a_fresh_reference() {
+    let (mut h, _, agent) = with_calls(SessionConfig {
+        supervisor_extension: Some("4101".into()),
+        ..SessionConfig::default()
+    });
+    let sup = h.sub_id_of(&user_entity(1));
+    h.s.handle_command(h.now, CommandId(1), Command::Barge { on: agent });
+    let c = the_command(&mut h);
+    assert_eq!(c.subscribe_id, sup, "the supervisor's own subscription");
+    let Some(pb::subscribe_cmd::Payload::Callcontrol(cc)) = &c.payload else {
+        panic!("{c:?}");
+    };
+    let mk = cc.makecall.clone().unwrap_or_default();
+    assert_eq!((mk.target.as_str(), mk.r#type), ("4102", 106));
+    assert_eq!(cc.callid, 0, "a MakeCall names no callid");
+    let first_ref = cc.referencecallid;
+    assert!(first_ref != 0);
+    h.feed(response(c.requestid, 0));
+    // The supervisor's phone shows the new call with that reference: done.
+    let mut joined = callinfo(3, State::Connected, 9);
+    joined.referencecallid = first_ref;
+    let n = h.next_notify();
+    h.feed(notify(sup, n, calls(vec![joined], vec![])));
+    let r = reports(&mut h);
+    assert!(
+        matches!(
+            r.last().map(|r| &r.status),
+            Some(CommandStatus::Done { .. })
+        ),
+        "{r:?}"
+    );
+
+    // Pickup of a call ringing 4102: MakeCall 108 to 4102, another reference; it fails at
+    // once (a CallLost carrying only the reference): the supervisor is told.
+    let a = h.sub_id_of(&user_entity(2));
+    let n = h.next_notify();
+    h.feed(notify(
+        a,
+        n,
+        calls(vec![callinfo(6, State::Ringing, 11)], vec![]),
+    ));
+    h.sent();
+    let ringing =
+        h.s.model()
+            .appearances()
+            .find(|x| x.key.callid == 6)
+            .map(|x| x.id)
+            .expect("the ringing call");
+    h.s.handle_command(h.now, CommandId(2), Command::Pickup { on: ringing });
+    let c = the_command(&mut h);
+    let Some(pb::subscribe_cmd::Payload::Callcontrol(cc)) = &c.payload else {
+        panic!("{c:?}");
+    };
+    let mk = cc.makecall.clone().unwrap_or_default();
+    assert_eq!((mk.target.as_str(), mk.r#type), ("4102", 108));
+    assert!(cc.referencecallid != 0 && cc.referencecallid != first_ref);
+    h.feed(response(c.requestid, 0));
+    let n = h.next_notify();
+    h.feed(notify(
+        sup,
+        n,
+        calls(
+            vec![],
+            vec![pb::CallLost {
+                callid: 0,
+                referencecallid: cc.referencecallid,
+                reason: 17,
+                ..Default::default()
+            }],
+        ),
+    ));
+    let r = reports(&mut h);
+    assert!(
+        matches!(
+            r.last().map(|r| &r.status),
+            Some(CommandStatus::CallFailed { .. })
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn the_supervisors_makecall_right_gates_barge_when_the_pbx_populates_it() {
+    let (mut h, _, agent) = with_calls(SessionConfig {
+        supervisor_extension: Some("4101".into()),
+        ..SessionConfig::default()
+    });
+    // VALID set, MAKECALL (bit 6) clear.
+    let sup = h.sub_id_of(&user_entity(1));
+    let n = h.next_notify();
+    h.feed(notify(
+        sup,
+        n,
+        pb::notify::Payload::User(pb::NotifyUser {
+            extn: "4101".into(),
+            featuresavailable: 0x0000_0003,
+            ..Default::default()
+        }),
+    ));
+    h.sent();
+    h.events();
+    h.s.handle_command(h.now, CommandId(1), Command::Barge { on: agent });
+    assert!(!h.sent().iter().any(|p| matches!(p, P::Subscribecmd(_))));
+    let r = reports(&mut h);
+    assert!(
+        matches!(r.last().map(|r| &r.status), Some(CommandStatus::Refused { reason }) if reason.contains("MAKECALL")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn read_only_refuses_every_command_and_sends_no_subscribe_cmd() {
+    let (mut h, queued, _) = with_calls(SessionConfig {
+        read_only: true,
+        supervisor_extension: Some("4101".into()),
+        ..SessionConfig::default()
+    });
+    let q = Guid::from_bytes(&guid(1001));
+    for cmd in [
+        Command::Drop { on: queued },
+        Command::Transfer {
+            on: queued,
+            target: Text::from("4102"),
+        },
+        Command::ServiceMode {
+            queue: q.clone(),
+            mode: ipo_top::model::ServiceMode::OutOfService,
+        },
+        Command::Dnd {
+            user: Guid::from_bytes(&guid(2)),
+            on: true,
+        },
+    ] {
+        h.s.handle_command(h.now, CommandId(1), cmd);
+        let r = reports(&mut h);
+        assert!(
+            matches!(r.last().map(|r| &r.status), Some(CommandStatus::Refused { reason }) if reason.contains("read-only")),
+            "{r:?}"
+        );
+    }
+    assert!(!h.sent().iter().any(|p| matches!(p, P::Subscribecmd(_))));
+}
+
+#[test]
+fn a_link_drop_leaves_pending_commands_unknown() {
+    let (mut h, queued, _) = with_calls(SessionConfig::default());
+    h.s.handle_command(h.now, CommandId(1), Command::Drop { on: queued });
+    the_command(&mut h);
+    reports(&mut h);
+    h.s.handle_closed(h.now, Disconnect::Failed("connection reset".into()));
+    let r = reports(&mut h);
+    assert!(
+        matches!(
+            r.last().map(|r| &r.status),
+            Some(CommandStatus::Interrupted { .. })
+        ),
+        "{r:?}"
     );
 }

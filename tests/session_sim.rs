@@ -157,6 +157,7 @@ async fn converge(updates: &Updates, replica: &mut Model, synced: &mut bool, wan
                 Update::Synced(_) => *synced = true,
                 Update::ConnectFailed(e) => panic!("could not connect: {e}"),
                 Update::SubscribeFailed(f) => panic!("subscription refused: {f:?}"),
+                Update::Command(r) => panic!("no command was sent: {r:?}"),
             }
         }
     }

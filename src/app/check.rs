@@ -188,7 +188,7 @@ pub async fn run(config: &Config, wait: Duration) -> Outcome {
                     });
                     break;
                 }
-                Update::SubscribeFailed(_) => {}
+                Update::SubscribeFailed(_) | Update::Command(_) => {}
                 Update::Synced(report) => {
                     done = Some(Outcome {
                         exit: Exit::Ok,

@@ -80,6 +80,20 @@ pub fn to_line(update: &Update) -> Result<String, serde_json::Error> {
                 "dropped": f.dropped,
             }),
         }),
+        Update::Command(r) => serde_json::to_string(&Line {
+            schema: SCHEMA,
+            ts_ms,
+            event: &json!({
+                "type": "command",
+                "id": r.id,
+                "command": r.command,
+                "status": r.status,
+                "requestid": r.requestid,
+                "subscribe_id": r.subscribe_id,
+                "callid": r.callid,
+                "reference": r.reference,
+            }),
+        }),
         Update::ConnectFailed(e) => serde_json::to_string(&Line {
             schema: SCHEMA,
             ts_ms,

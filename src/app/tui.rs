@@ -17,7 +17,7 @@ use super::config::{self, Config};
 use super::retry::{LoginIdentity, RetryDecision, decide};
 use super::terminal::{self, Term};
 use super::{demo, logging};
-use crate::model::ModelEvent;
+use crate::model::{CommandStatus, ModelEvent};
 use crate::session::{SessionConfig, SessionHandle, Update, Updates, spawn};
 use crate::ui::{self, Action, App, Event, Level, Message, Theme, UiConfig, WallClock};
 
@@ -202,6 +202,17 @@ fn events_of(batch: Vec<Update>) -> Vec<Event> {
             ))),
             // The model's connection state already says what failed and what happens next.
             Update::ConnectFailed(e) => tracing::info!(error = %e, "connect failed"),
+            Update::Command(r) => out.push(Event::Message(Message::new(
+                match r.status {
+                    CommandStatus::Failed { .. }
+                    | CommandStatus::Refused { .. }
+                    | CommandStatus::CallFailed { .. }
+                    | CommandStatus::NoEffect { .. }
+                    | CommandStatus::Interrupted { .. } => Level::Error,
+                    _ => Level::Info,
+                },
+                format!("{}: {}", r.command.describe(), r.status),
+            ))),
         }
     }
     let mut events = vec![Event::Model(model)];

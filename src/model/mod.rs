@@ -12,6 +12,7 @@
 //! session.
 
 mod call;
+mod command;
 mod event;
 mod ids;
 mod queue;
@@ -22,6 +23,10 @@ pub use call::{
     Absence, Appearance, CallChanges, CallData, CallFeatureBits, CallFunction, CallLost,
     CallSnapshot, CallState, ConferenceMember, DialDetail, Direction, EndReason, FailedCause,
     LineLabel, Party, QueueDetail, TrunkDetail, TrunkKind,
+};
+pub use command::{
+    Command, CommandId, CommandPlan, CommandReport, CommandStatus, PlannedAction, Priority,
+    SupervisorCall,
 };
 pub use event::{Coalescer, ConnectionState, ModelEvent, RemoveReason, StopKind};
 pub use ids::{AppearanceId, AppearanceKey, Gcid, Guid, LineId, Text};

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -18,7 +19,7 @@ use super::engine::{
     Counters, Disconnect, Session, SessionConfig, SessionEvent, SubscribeFailure, SyncReport,
 };
 use super::tls::{TlsSetupError, client_config};
-use crate::model::{Coalescer, ModelEvent};
+use crate::model::{Coalescer, Command, CommandId, CommandReport, ModelEvent};
 
 /// Something the reader of a session learns.
 #[derive(Debug, Clone)]
@@ -32,12 +33,15 @@ pub enum Update {
     /// A connection attempt failed, with the typed reason (the model's connection state says
     /// what happens next).
     ConnectFailed(ConnectError),
+    /// A command moved on: sent, accepted, done, no effect seen, failed or refused.
+    Command(CommandReport),
 }
 
 /// What the application can ask of a running session.
-enum Command {
+enum Control {
     Retry,
     RetryWith(Box<Endpoint>, Arc<rustls::ClientConfig>),
+    Run(CommandId, Command),
     Shutdown,
 }
 
@@ -94,7 +98,8 @@ impl Updates {
 
 /// The controlling end of a running session. Dropping it shuts the session down.
 pub struct SessionHandle {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::UnboundedSender<Control>,
+    next_command: AtomicU64,
     task: JoinHandle<()>,
 }
 
@@ -102,7 +107,22 @@ impl SessionHandle {
     /// Try to connect now (after a rejected login, once the credentials are fixed; or to cut
     /// a reconnect wait short).
     pub fn retry(&self) {
-        let _ = self.commands.send(Command::Retry);
+        let _ = self.commands.send(Control::Retry);
+    }
+
+    /// Sends a command the supervisor chose. Its progress comes back as [`Update::Command`]
+    /// reports carrying the id returned here. Never queued: while the link is down (or in
+    /// read-only mode) the first report refuses it.
+    pub fn command(&self, command: Command) -> CommandId {
+        let id = CommandId(self.next_command.fetch_add(1, Ordering::Relaxed));
+        if self
+            .commands
+            .send(Control::Run(id, command.clone()))
+            .is_err()
+        {
+            tracing::warn!(id = id.0, "command after the session ended: not sent");
+        }
+        id
     }
 
     /// Try to connect now with other settings (say, a corrected password after a refused
@@ -112,13 +132,13 @@ impl SessionHandle {
         let tls = client_config(&endpoint.trust)?;
         let _ = self
             .commands
-            .send(Command::RetryWith(Box::new(endpoint), tls));
+            .send(Control::RetryWith(Box::new(endpoint), tls));
         Ok(())
     }
 
     /// Close the link and end the session.
     pub fn shutdown(&self) {
-        let _ = self.commands.send(Command::Shutdown);
+        let _ = self.commands.send(Control::Shutdown);
     }
 
     /// Waits until the session task has ended.
@@ -140,7 +160,14 @@ pub fn spawn(
     let (tx, rx) = mpsc::unbounded_channel();
     let engine = Session::new(config, Instant::now());
     let task = tokio::spawn(run(engine, endpoint, tls, shared.clone(), rx));
-    Ok((SessionHandle { commands: tx, task }, Updates { shared }))
+    Ok((
+        SessionHandle {
+            commands: tx,
+            next_command: AtomicU64::new(1),
+            task,
+        },
+        Updates { shared },
+    ))
 }
 
 type Dialing = Pin<Box<dyn Future<Output = Result<WsStream, ConnectError>> + Send>>;
@@ -150,7 +177,7 @@ async fn run(
     mut endpoint: Endpoint,
     mut tls: Arc<rustls::ClientConfig>,
     shared: Arc<Shared>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    mut commands: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut ws: Option<WsStream> = None;
     let mut dialing: Option<Dialing> = None;
@@ -183,6 +210,7 @@ async fn run(
                     SessionEvent::Model(m) => mb.model.push(m),
                     SessionEvent::Synced(r) => mb.other.push(Update::Synced(r)),
                     SessionEvent::SubscribeFailed(f) => mb.other.push(Update::SubscribeFailed(f)),
+                    SessionEvent::Command(r) => mb.other.push(Update::Command(r)),
                 }
             }
         }
@@ -223,13 +251,14 @@ async fn run(
             cmd = commands.recv(), if commands_open => {
                 let now = Instant::now();
                 match cmd {
-                    Some(Command::Retry) => engine.retry(now),
-                    Some(Command::RetryWith(ep, config)) => {
+                    Some(Control::Retry) => engine.retry(now),
+                    Some(Control::Run(id, command)) => engine.handle_command(now, id, command),
+                    Some(Control::RetryWith(ep, config)) => {
                         endpoint = *ep;
                         tls = config;
                         engine.retry(now);
                     }
-                    Some(Command::Shutdown) => engine.shutdown(now),
+                    Some(Control::Shutdown) => engine.shutdown(now),
                     None => {
                         commands_open = false;
                         engine.shutdown(now);

@@ -20,13 +20,17 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+mod commands;
+
+use commands::Tracked;
+
 use super::backoff::{Backoff, BackoffConfig, seeded};
 use super::connect::Endpoint;
 use super::convert;
 use super::timers::Timers;
 use crate::model::{
-    ConnectionState, Guid, LineId, Model, ModelEvent, PhoneState, RemoveReason, StatsConfig,
-    StopKind, Text, Upsert,
+    CommandReport, ConnectionState, Guid, LineId, Model, ModelEvent, PhoneState, RemoveReason,
+    StatsConfig, StopKind, Text, Upsert,
 };
 use crate::protocol::bits::{
     CcFlags, LinesFlags, NotifyLinesFlags, PresenceFlags, QueueFlags, UserFlags,
@@ -108,6 +112,9 @@ pub struct SessionConfig {
     pub secondary: Option<Endpoint>,
     /// While on the secondary, how often to check whether the primary is back.
     pub primary_probe: Duration,
+    /// How long a command waits for the PBX's answer, and then for a Notify to show its
+    /// effect, before it is reported as having no effect.
+    pub command_timeout: Duration,
 }
 
 impl Default for SessionConfig {
@@ -127,6 +134,7 @@ impl Default for SessionConfig {
             supervisor_extension: None,
             secondary: None,
             primary_probe: Duration::from_secs(60),
+            command_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -223,6 +231,8 @@ pub enum SessionEvent {
     Synced(SyncReport),
     /// The PBX refused a subscription.
     SubscribeFailed(SubscribeFailure),
+    /// A command moved on (sent, accepted, done, no effect, failed, refused...).
+    Command(CommandReport),
 }
 
 /// The state of the session after a sync, for `check`.
@@ -296,6 +306,8 @@ enum Request {
     PresenceUpdate {
         id: i32,
     },
+    /// A command (see `commands`).
+    Command,
 }
 
 /// The presence subscription's presentities: one per user, named by extension, each with a
@@ -367,6 +379,8 @@ enum Timer {
     Initial(Entity),
     /// The statistics' counting period ends (midnight).
     Period,
+    /// A command's wait (for its answer, then for its effect) ends.
+    Command(i32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -393,6 +407,8 @@ pub struct Session {
     subs: HashMap<Entity, Sub>,
     by_id: HashMap<i32, Entity>,
     presence: PresenceBook,
+    commands: HashMap<i32, Tracked>,
+    next_reference: i32,
     queue: VecDeque<Entity>,
     requests: HashMap<i32, (Request, Instant)>,
     outstanding: usize,
@@ -423,6 +439,8 @@ impl Session {
             subs: HashMap::new(),
             by_id: HashMap::new(),
             presence: PresenceBook::default(),
+            commands: HashMap::new(),
+            next_reference: 1,
             queue: VecDeque::new(),
             requests: HashMap::new(),
             outstanding: 0,
@@ -596,6 +614,7 @@ impl Session {
             // restarted meanwhile.
             self.model.link_lost();
         }
+        self.interrupt_commands(&reason.to_string());
         self.reset_connection();
         match reason {
             Disconnect::LoginRejected(why) => {
@@ -719,6 +738,7 @@ impl Session {
                     self.model.tick(now);
                     self.arm_period();
                 }
+                Timer::Command(requestid) => self.command_timed_out(now, requestid),
                 Timer::Retry(entity) => {
                     if let Some(sub) = self.subs.get_mut(&entity) {
                         if sub.phase == Phase::Backoff {
@@ -1062,6 +1082,7 @@ impl Session {
                 self.outstanding = self.outstanding.saturating_sub(1);
                 self.on_subscribe_result(now, entity, id, code);
             }
+            Request::Command => self.on_command_result(now, r.requestid, code),
             Request::PresenceUpdate { id } => {
                 if !code.is_success() && self.subscribe_id(&Entity::Presence) == Some(id) {
                     // The PBX's list and ours may differ now: start it again from ours.
@@ -1324,6 +1345,8 @@ impl Session {
                 tracing::warn!(%entity, payload = ?other, "Notify with a payload this subscription does not carry ignored");
             }
         }
+        // A command's effect shows in a Notify.
+        self.check_effects();
     }
 
     fn on_callcontrol(&mut self, now: Instant, line: LineId, cc: pb::NotifyCallControl) {
@@ -1336,10 +1359,9 @@ impl Session {
             }
         }
         for lost in &cc.calllost {
-            if !self
-                .model
-                .call_lost(now, line.clone(), convert::call_lost(lost))
-            {
+            let lost_call = convert::call_lost(lost);
+            if !self.model.call_lost(now, line.clone(), lost_call.clone()) {
+                self.lost_reference(&line, &lost_call);
                 tracing::debug!(
                     %line,
                     callid = lost.callid,
@@ -1450,7 +1472,7 @@ impl Session {
                 self.presence.sent = wanted;
                 self.requests
                     .insert(requestid, (Request::PresenceUpdate { id }, now));
-                self.send(&msg);
+                self.send_subscribe_cmd(&msg);
             }
             Err(e) => tracing::error!(error = %e, "cannot build a presence update"),
         }
