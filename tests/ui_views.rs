@@ -110,7 +110,7 @@ fn help_is_generated_from_the_keymap() {
     let text = render(&a);
     assert!(text.contains("FAULT"), "{text}");
     let mut a = screen(160, 48, &[Key::char('?')]);
-    for _ in 0..20 {
+    for _ in 0..60 {
         key(&mut a, Key::char('j'));
     }
     assert!(render(&a).contains("MTCTI3 carries no start"));

@@ -105,6 +105,9 @@ pub struct UiSettings {
     /// Read-only (`[ui] read_only` or `--read-only`): every function is hidden and blocked,
     /// and the session sends no SubscribeCmd at all.
     pub read_only: bool,
+    /// Whether force clear (`F`) is offered (`[ui] allow_force_clear`); the document calls it
+    /// brutal and says it should not normally be offered.
+    pub allow_force_clear: bool,
 }
 
 impl Default for UiSettings {
@@ -112,6 +115,7 @@ impl Default for UiSettings {
         UiSettings {
             long_wait_secs: DEFAULT_LONG_WAIT_SECS,
             read_only: false,
+            allow_force_clear: false,
         }
     }
 }
@@ -145,6 +149,7 @@ struct RawStats {
 #[serde(deny_unknown_fields)]
 struct RawUi {
     read_only: Option<bool>,
+    allow_force_clear: Option<bool>,
     long_wait_secs: Option<Spanned<i64>>,
 }
 
@@ -500,6 +505,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
 
     let mut ui = UiSettings {
         read_only: raw.ui.read_only.unwrap_or(false),
+        allow_force_clear: raw.ui.allow_force_clear.unwrap_or(false),
         ..UiSettings::default()
     };
     session.read_only = ui.read_only;
@@ -521,30 +527,35 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         .iter()
         .map(|(action, keys)| (action.as_str(), keys.get_ref().keys()))
         .collect();
-    let keymap =
-        Keymap::with_overrides(overrides.iter().map(|(a, k)| (*a, k.iter()))).map_err(|e| {
-            // Point at the override the error is about (for a double binding, one of the two
-            // actions was overridden).
-            let named = match &e {
-                KeymapError::UnknownAction { name } => Some(name.as_str()),
-                KeymapError::NoKeys { action }
-                | KeymapError::BadKey { action, .. }
-                | KeymapError::TypedKey { action, .. } => Some(*action),
-                KeymapError::DoubleBinding { first, second, .. } => raw
-                    .keys
-                    .contains_key(*second)
-                    .then_some(*second)
-                    .or(Some(*first)),
-            };
-            match named.and_then(|n| raw.keys.get(n).map(|span| (n, span))) {
-                Some((n, span)) => src.invalid(span, &format!("keys.{n}"), &e),
-                None => ConfigError::Invalid {
-                    location: src.location(None),
-                    key: "keys".to_owned(),
-                    message: e.to_string(),
-                },
-            }
-        })?;
+    let keymap = Keymap::build(
+        overrides.iter().map(|(a, k)| (*a, k.iter())),
+        ui.allow_force_clear,
+    )
+    .map_err(|e| {
+        // Point at the override the error is about (for a double binding, one of the two
+        // actions was overridden).
+        let named = match &e {
+            KeymapError::UnknownAction { name } => Some(name.as_str()),
+            KeymapError::NoKeys { action }
+            | KeymapError::BadKey { action, .. }
+            | KeymapError::TypedKey { action, .. } => Some(*action),
+            KeymapError::ConfirmKey { .. } => Some("confirm"),
+            KeymapError::ForceClearOff => Some("force_clear"),
+            KeymapError::DoubleBinding { first, second, .. } => raw
+                .keys
+                .contains_key(*second)
+                .then_some(*second)
+                .or(Some(*first)),
+        };
+        match named.and_then(|n| raw.keys.get(n).map(|span| (n, span))) {
+            Some((n, span)) => src.invalid(span, &format!("keys.{n}"), &e),
+            None => ConfigError::Invalid {
+                location: src.location(None),
+                key: "keys".to_owned(),
+                message: e.to_string(),
+            },
+        }
+    })?;
 
     Ok(Config {
         path: path.to_owned(),
@@ -851,7 +862,7 @@ mod tests {
     fn ui_settings_and_key_overrides_are_read() {
         let p = Path::new("c.toml");
         let text = format!(
-            "{PBX}[ui]\nlong_wait_secs = 90\n[keys]\nquit = \"x\"\ndown = [\"Down\", \"n\"]\n"
+            "{PBX}[ui]\nlong_wait_secs = 90\n[keys]\nquit = \"x\"\ndown = [\"Down\", \"l\"]\n"
         );
         let c = match parse(p, &text) {
             Ok(c) => c,
@@ -864,7 +875,7 @@ mod tests {
             Some(KeyAction::Quit)
         );
         assert_eq!(
-            c.keymap.action(Context::Main, Key::char('n')),
+            c.keymap.action(Context::Main, Key::char('l')),
             Some(KeyAction::Down)
         );
         assert_eq!(c.keymap.action(Context::Main, Key::char('j')), None);
@@ -875,6 +886,31 @@ mod tests {
         };
         assert_eq!(defaults.ui, UiSettings::default());
         assert_eq!(defaults.keymap, Keymap::default());
+        assert!(!defaults.keymap.offers_force_clear());
+    }
+
+    #[test]
+    fn force_clear_is_offered_only_when_allowed_and_read_only_reaches_the_session() {
+        let p = Path::new("c.toml");
+        let c = match parse(
+            p,
+            &format!("{PBX}[ui]\nallow_force_clear = true\nread_only = true\n"),
+        ) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(c.ui.allow_force_clear && c.keymap.offers_force_clear());
+        assert!(c.ui.read_only && c.session.read_only);
+        let e = err(p, &format!("{PBX}[keys]\nforce_clear = \"x\"\n"));
+        assert!(
+            e.contains("keys.force_clear: force_clear has no key unless [ui] allow_force_clear"),
+            "{e}"
+        );
+        let e = err(p, &format!("{PBX}[keys]\nconfirm = \"Enter\"\n"));
+        assert!(
+            e.contains("keys.confirm: confirm: Enter cannot confirm"),
+            "{e}"
+        );
     }
 
     #[test]

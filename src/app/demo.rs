@@ -19,6 +19,10 @@ use crate::sim::tls::{TlsError, TlsIdentity};
 /// The service user the demo's simulator accepts.
 pub const DEMO_USER: &str = "ipo-top-demo";
 
+/// The supervisor's extension in the simulator's demo site (its user who is in no queue):
+/// barge, pick up and unpark are made from it.
+pub const DEMO_SUPERVISOR: &str = "4100";
+
 /// Why the demo could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {

@@ -2,6 +2,7 @@
 //! screen's run loop (terminal, keyboard, ticks, the session, `--demo`). The only place (with
 //! `main.rs` and `cli`) that knows every module.
 
+pub mod audit;
 pub mod check;
 pub mod clock;
 pub mod config;

@@ -13,11 +13,12 @@ use tokio::sync::mpsc;
 use tracing::level_filters::LevelFilter;
 
 use super::Exit;
+use super::audit::{self, AuditLog, Dispatcher};
 use super::config::{self, Config};
 use super::retry::{LoginIdentity, RetryDecision, decide};
 use super::terminal::{self, Term};
 use super::{demo, logging};
-use crate::model::{CommandStatus, ModelEvent};
+use crate::model::ModelEvent;
 use crate::session::{SessionConfig, SessionHandle, Update, Updates, spawn};
 use crate::ui::{self, Action, App, Event, Level, Message, Theme, UiConfig, WallClock};
 
@@ -34,8 +35,9 @@ pub enum Target {
 }
 
 /// Runs the screen until the user quits. Configuration problems are reported before the
-/// terminal is touched.
-pub fn run(target: Target, log_level: LevelFilter) -> Exit {
+/// terminal is touched. `read_only` (`--read-only`) hides and blocks every function, as
+/// `[ui] read_only` does; the session then sends no SubscribeCmd at all.
+pub fn run(target: Target, log_level: LevelFilter, read_only: bool) -> Exit {
     let config = match &target {
         Target::Config(path) => match config::load(path.as_deref()) {
             Ok(c) => Some(c),
@@ -74,7 +76,7 @@ pub fn run(target: Target, log_level: LevelFilter) -> Exit {
                 }
             },
         };
-        let exit = screen(source).await;
+        let exit = screen(source, read_only).await;
         if let Some(d) = demo {
             d.server.stop().await;
         }
@@ -167,8 +169,9 @@ fn tick() -> Event {
     }
 }
 
-/// Turns a batch of session updates into screen events.
-fn events_of(batch: Vec<Update>) -> Vec<Event> {
+/// Turns a batch of session updates into screen events; the commands' reports go through
+/// the dispatcher (which records them in the audit log).
+fn events_of(batch: Vec<Update>, dispatch: &mut Dispatcher) -> Vec<Event> {
     let mut model: Vec<ModelEvent> = Vec::new();
     let mut out = Vec::new();
     for update in batch {
@@ -202,17 +205,7 @@ fn events_of(batch: Vec<Update>) -> Vec<Event> {
             ))),
             // The model's connection state already says what failed and what happens next.
             Update::ConnectFailed(e) => tracing::info!(error = %e, "connect failed"),
-            Update::Command(r) => out.push(Event::Message(Message::new(
-                match r.status {
-                    CommandStatus::Failed { .. }
-                    | CommandStatus::Refused { .. }
-                    | CommandStatus::CallFailed { .. }
-                    | CommandStatus::NoEffect { .. }
-                    | CommandStatus::Interrupted { .. } => Level::Error,
-                    _ => Level::Info,
-                },
-                format!("{}: {}", r.command.describe(), r.status),
-            ))),
+            Update::Command(r) => out.extend(dispatch.report(&r)),
         }
     }
     let mut events = vec![Event::Model(model)];
@@ -243,8 +236,8 @@ async fn terminated() {
 }
 
 /// The screen against a session: until the user quits.
-async fn screen(source: Source) -> Exit {
-    let (endpoint, session_config, ui_config, config_path) = match &source {
+async fn screen(source: Source, read_only: bool) -> Exit {
+    let (endpoint, mut session_config, ui_config, config_path) = match &source {
         Source::Config(c) => (
             c.endpoint.clone(),
             c.session.clone(),
@@ -254,21 +247,39 @@ async fn screen(source: Source) -> Exit {
                 long_wait_secs: c.ui.long_wait_secs,
                 theme: Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref()),
                 keymap: c.keymap.clone(),
+                supervisor: c.supervisor_extension.clone(),
+                read_only: c.ui.read_only || read_only,
             },
             Some(c.path.clone()),
         ),
         Source::Demo(endpoint) => (
             endpoint.clone(),
-            SessionConfig::default(),
+            SessionConfig {
+                supervisor_extension: Some(demo::DEMO_SUPERVISOR.to_owned()),
+                ..SessionConfig::default()
+            },
             UiConfig {
                 pbx: "simulated call centre".to_owned(),
                 banner: Some("DEMO".to_owned()),
                 theme: Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref()),
+                supervisor: Some(demo::DEMO_SUPERVISOR.to_owned()),
+                read_only,
                 ..UiConfig::default()
             },
             None,
         ),
     };
+    // Read-only is enforced where SubscribeCmds are made, not only on the screen.
+    session_config.read_only |= ui_config.read_only;
+    let audit_pbx = match &source {
+        Source::Config(c) => c.endpoint.authority(),
+        Source::Demo(e) => format!("demo {}", e.authority()),
+    };
+    let mut dispatch = Dispatcher::new(AuditLog::new(
+        audit::default_path(),
+        audit::local_user(),
+        audit_pbx,
+    ));
     let mut live = match start(endpoint, session_config) {
         Ok(l) => l,
         Err(e) => {
@@ -296,7 +307,15 @@ async fn screen(source: Source) -> Exit {
     let (tx, mut input) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
     let reader = spawn_input(tx, stop.clone());
-    let result = event_loop(&mut app, &mut term, &mut input, &mut live, config_path).await;
+    let result = event_loop(
+        &mut app,
+        &mut term,
+        &mut input,
+        &mut live,
+        &mut dispatch,
+        config_path,
+    )
+    .await;
 
     stop.store(true, Ordering::Relaxed);
     live.handle.shutdown();
@@ -318,6 +337,7 @@ async fn event_loop(
     term: &mut Term,
     input: &mut mpsc::UnboundedReceiver<Input>,
     live: &mut Live,
+    dispatch: &mut Dispatcher,
     config_path: Option<PathBuf>,
 ) -> Result<(), String> {
     let mut last_frame: Option<Instant> = None;
@@ -347,7 +367,7 @@ async fn event_loop(
             batch = next_batch(live.updates.as_ref()) => match batch {
                 Some(b) => {
                     events.push(tick());
-                    events.extend(events_of(b));
+                    events.extend(events_of(b, dispatch));
                 }
                 None => {
                     live.updates = None;
@@ -366,11 +386,14 @@ async fn event_loop(
             }, if frame_due.is_some() => {}
             () = terminated() => return Ok(()),
         }
-        for ev in events {
+        // Events the actions give back (a refused function) are handled in the same turn.
+        let mut queue: std::collections::VecDeque<Event> = events.into();
+        while let Some(ev) = queue.pop_front() {
             for action in app.update(ev) {
                 match action {
                     Action::Quit => return Ok(()),
                     Action::RetryLogin => retry(app, live, config_path.as_deref()),
+                    Action::Send(req) => queue.extend(dispatch.send(req, &live.handle)),
                 }
             }
         }

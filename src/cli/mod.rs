@@ -23,6 +23,10 @@ pub struct Cli {
     /// client path): no configuration and no PBX needed.
     #[arg(long, conflicts_with = "config")]
     pub demo: bool,
+    /// Read-only: the screen hides and refuses every call, queue and user function, and the
+    /// session sends no SubscribeCmd at all (as `[ui] read_only = true` does).
+    #[arg(long)]
+    pub read_only: bool,
     /// The configuration file (default: ~/.config/ipo-top/config.toml, or your system's
     /// equivalent).
     #[arg(long, global = true, value_name = "PATH")]
@@ -85,7 +89,7 @@ pub fn run() -> ExitCode {
         } else {
             app::tui::Target::Config(cli.config)
         };
-        return app::tui::run(target, cli.log_level).into();
+        return app::tui::run(target, cli.log_level, cli.read_only).into();
     };
     match command {
         Command::Sim(args) => match sim::run(*args) {

@@ -2,18 +2,19 @@
 //! [`Event`], [`update`] changes the [`App`] and returns what the application layer must do
 //! ([`Action`]s), and the view renders the state without changing it or reading a clock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::keymap::{Context, Key, KeyAction, Keymap};
-use super::rows::Derived;
+use super::functions::{self, AuditRecord, Confirm, Function, Prompt, Step, Target};
+use super::keymap::{Context, Key, KeyAction, KeyCode, Keymap};
+use super::rows::{Derived, agent_calls};
 use super::text::clean;
 use super::theme::Theme;
 use crate::model::{
-    Appearance, AppearanceId, CallState, ConnectionState, EndReason, Guid, Model, ModelEvent,
-    StopKind,
+    Appearance, AppearanceId, CallState, Command, CommandStatus, ConnectionState, EndReason, Guid,
+    Model, ModelEvent, StopKind, Text,
 };
 
 /// Appearances that ended in one batch: as last seen, and why in words.
@@ -24,6 +25,9 @@ const SETTLE: Duration = Duration::from_secs(2);
 
 /// The default long-wait threshold, in seconds (`[ui] long_wait_secs`).
 pub const DEFAULT_LONG_WAIT_SECS: u64 = 60;
+
+/// How many messages the history (`M`) keeps.
+pub const HISTORY_LEN: usize = 50;
 
 /// How the screen is set up.
 #[derive(Clone, Debug)]
@@ -38,6 +42,11 @@ pub struct UiConfig {
     pub theme: Theme,
     /// The keymap.
     pub keymap: Keymap,
+    /// The supervisor's own extension (`[supervisor] extension`): barge, pick up and unpark
+    /// are made from it, and its calls are shown in the My line strip.
+    pub supervisor: Option<String>,
+    /// Read-only (`--read-only` or `[ui] read_only`): every function is hidden and refused.
+    pub read_only: bool,
 }
 
 impl Default for UiConfig {
@@ -48,6 +57,8 @@ impl Default for UiConfig {
             long_wait_secs: DEFAULT_LONG_WAIT_SECS,
             theme: Theme::colour(),
             keymap: Keymap::default(),
+            supervisor: None,
+            read_only: false,
         }
     }
 }
@@ -78,6 +89,8 @@ pub enum Level {
     Notice,
     /// Something failed or was refused.
     Error,
+    /// A function's effect was seen.
+    Done,
 }
 
 /// A line for the status bar.
@@ -95,6 +108,67 @@ impl Message {
         Message {
             level,
             text: text.into(),
+        }
+    }
+}
+
+/// The screen's own number for a function it asked to send, to follow what becomes of it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Ticket(pub u64);
+
+impl fmt::Display for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A function the application layer must send: audit it first, then hand the command to
+/// the session, and report back with [`Event::Outcome`].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Request {
+    /// The screen's number for it.
+    pub ticket: Ticket,
+    /// The command for the session.
+    pub command: Command,
+    /// In words, e.g. "transferring 02079460958 to 4103".
+    pub words: String,
+    /// What the audit log records of it.
+    pub audit: AuditRecord,
+}
+
+/// One line of the message history.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Entry {
+    /// The wall clock when it was last updated, when known.
+    pub clock: Option<WallClock>,
+    /// The message.
+    pub message: Message,
+    /// The request it reports on, if any (its line is updated in place).
+    pub ticket: Option<Ticket>,
+}
+
+/// A prompt or a question in front of the screen: keys go to it until it is answered or
+/// cancelled.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Modal {
+    /// A prompt for an argument.
+    Prompt(Prompt),
+    /// A confirmation.
+    Confirm(Confirm),
+}
+
+impl Modal {
+    fn function(&self) -> Function {
+        match self {
+            Modal::Prompt(p) => p.function,
+            Modal::Confirm(c) => c.function,
+        }
+    }
+
+    fn target(&self) -> &Target {
+        match self {
+            Modal::Prompt(p) => &p.target,
+            Modal::Confirm(c) => &c.target,
         }
     }
 }
@@ -130,10 +204,21 @@ pub enum Event {
         /// What the header calls the PBX now.
         pbx: String,
     },
+    /// What became of a request: the session's reports (sent, accepted, done, no effect,
+    /// failed), or why it was not sent (the audit log could not be written).
+    Outcome {
+        /// The request.
+        ticket: Ticket,
+        /// Where it stands.
+        status: CommandStatus,
+    },
+    /// The account codes the PBX lists (`None`: unknown, or not in a format that could be
+    /// read; account codes are then typed).
+    AccountCodes(Option<Vec<Text>>),
 }
 
 /// What the application layer must do after an update.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Action {
     /// Restore the terminal and exit.
     Quit,
@@ -141,6 +226,9 @@ pub enum Action {
     /// configuration and the password source, refuse if the credentials are the ones the PBX
     /// refused, else restart the session.
     RetryLogin,
+    /// Send a function: record it in the audit log (refuse it if that fails), then hand it
+    /// to the session.
+    Send(Request),
 }
 
 /// The panes, in `Tab` order.
@@ -208,6 +296,13 @@ pub enum Overlay {
         target: DetailTarget,
         /// Lines scrolled.
         scroll: u16,
+        /// The call of an agent, or the member of a queue, that functions act on.
+        pick: usize,
+    },
+    /// The message history, newest first.
+    Messages {
+        /// Lines scrolled.
+        scroll: u16,
     },
 }
 
@@ -235,6 +330,15 @@ pub struct App {
     overlay: Overlay,
     filter: Filter,
     status: Option<Message>,
+    /// Recent messages, newest first.
+    history: VecDeque<Entry>,
+    /// The open prompt or confirmation.
+    modal: Option<Modal>,
+    /// The words of each request under way, by ticket.
+    requests: HashMap<Ticket, String>,
+    next_ticket: u64,
+    /// The account codes the PBX lists, when known.
+    account_codes: Option<Vec<Text>>,
     /// Why the last retry was refused, until the next attempt.
     retry_refused: Option<String>,
     /// Whether the start-up selection is settled (a call selected, the user moved, or the
@@ -263,6 +367,11 @@ impl App {
             overlay: Overlay::None,
             filter: Filter::default(),
             status: None,
+            history: VecDeque::new(),
+            modal: None,
+            requests: HashMap::new(),
+            next_ticket: 1,
+            account_codes: None,
             retry_refused: None,
             placed: false,
             synced_at: None,
@@ -326,6 +435,21 @@ impl App {
         self.status.as_ref()
     }
 
+    /// The message history, newest first.
+    pub fn history(&self) -> impl Iterator<Item = &Entry> {
+        self.history.iter()
+    }
+
+    /// The open prompt or confirmation.
+    pub fn modal(&self) -> Option<&Modal> {
+        self.modal.as_ref()
+    }
+
+    /// The account codes the PBX lists, when known.
+    pub fn account_codes(&self) -> Option<&[Text]> {
+        self.account_codes.as_deref()
+    }
+
     /// Why the last retry after a refused login was not made, until a new session starts.
     pub fn retry_refused(&self) -> Option<&str> {
         self.retry_refused.as_deref()
@@ -333,11 +457,15 @@ impl App {
 
     /// Where keys are looked up now.
     pub fn context(&self) -> Context {
-        match self.overlay {
-            Overlay::Help { .. } => Context::Help,
-            Overlay::Detail { .. } => Context::Detail,
-            Overlay::None if self.filter.editing => Context::Filter,
-            Overlay::None => Context::Main,
+        match (&self.modal, &self.overlay) {
+            (Some(Modal::Prompt(_)), _) => Context::Prompt,
+            (Some(Modal::Confirm(c)), _) if c.word.is_some() => Context::Prompt,
+            (Some(Modal::Confirm(_)), _) => Context::Confirm,
+            (None, Overlay::Help { .. }) => Context::Help,
+            (None, Overlay::Messages { .. }) => Context::Messages,
+            (None, Overlay::Detail { .. }) => Context::Detail,
+            (None, Overlay::None) if self.filter.editing => Context::Filter,
+            (None, Overlay::None) => Context::Main,
         }
     }
 
@@ -413,12 +541,21 @@ impl App {
                 Vec::new()
             }
             Event::Message(m) => {
-                self.status = Some(m);
+                self.say(m);
                 self.dirty = true;
                 Vec::new()
             }
+            Event::Outcome { ticket, status } => {
+                self.outcome(ticket, &status);
+                self.dirty = true;
+                Vec::new()
+            }
+            Event::AccountCodes(codes) => {
+                self.account_codes = codes;
+                Vec::new()
+            }
             Event::RetryRefused(why) => {
-                self.status = Some(Message::new(Level::Error, "not retried: see above"));
+                self.say(Message::new(Level::Error, "not retried: see above"));
                 self.retry_refused = Some(why);
                 self.dirty = true;
                 Vec::new()
@@ -426,7 +563,7 @@ impl App {
             Event::Retrying { pbx } => {
                 self.config.pbx = pbx;
                 self.retry_refused = None;
-                self.status = Some(Message::new(
+                self.say(Message::new(
                     Level::Info,
                     "the credentials changed: logging in again…",
                 ));
@@ -444,12 +581,15 @@ impl App {
             return;
         }
         let mut ended: Ended = HashMap::new();
+        // The detail's pick holds its item's identity across the changes.
+        let picked = self.picked_identity();
         for ev in events {
             self.model.apply(ev);
             if let ModelEvent::CallEnded { call, reason } = ev {
                 ended.insert(call.id, (call.clone(), end_words(reason)));
             }
         }
+        self.restore_pick(picked);
         if let Overlay::Detail {
             target:
                 DetailTarget::Call {
@@ -476,7 +616,139 @@ impl App {
             self.synced_at = Some(self.now);
         }
         self.refresh(&ended);
+        self.recheck_modal(&ended);
         self.dirty = true;
+    }
+
+    /// The identity of what the open detail has picked: an agent's call or a queue's member.
+    fn picked_identity(&self) -> Option<Result<AppearanceId, Text>> {
+        match &self.overlay {
+            Overlay::Detail {
+                target: DetailTarget::Agent(g),
+                pick,
+                ..
+            } => functions::picked_agent_call(self, g, *pick).map(|a| Ok(a.id)),
+            Overlay::Detail {
+                target: DetailTarget::Queue(g),
+                pick,
+                ..
+            } => functions::picked_member(self, g, *pick).map(Err),
+            _ => None,
+        }
+    }
+
+    fn restore_pick(&mut self, picked: Option<Result<AppearanceId, Text>>) {
+        let (count, at) = match &self.overlay {
+            Overlay::Detail {
+                target: DetailTarget::Agent(g),
+                ..
+            } => {
+                let calls = self
+                    .model
+                    .user(g)
+                    .map(|u| agent_calls(&self.model, u))
+                    .unwrap_or_default();
+                let at = match &picked {
+                    Some(Ok(id)) => calls.iter().position(|a| a.id == *id),
+                    _ => None,
+                };
+                (calls.len(), at)
+            }
+            Overlay::Detail {
+                target: DetailTarget::Queue(g),
+                ..
+            } => {
+                let members = self.model.queue(g).map(|q| q.members()).unwrap_or(&[]);
+                let at = match &picked {
+                    Some(Err(extn)) => members.iter().position(|m| &m.extn == extn),
+                    _ => None,
+                };
+                (members.len(), at)
+            }
+            _ => return,
+        };
+        if let Overlay::Detail { pick, .. } = &mut self.overlay {
+            *pick = at.unwrap_or((*pick).min(count.saturating_sub(1)));
+        }
+    }
+
+    /// Cancels the open prompt or confirmation, saying why, when what it acts on ended or no
+    /// longer allows the function.
+    fn recheck_modal(&mut self, ended: &Ended) {
+        let Some(modal) = &self.modal else { return };
+        let f = modal.function();
+        let target = modal.target().clone();
+        let Err(refusal) = functions::check(self, f, &target) else {
+            return;
+        };
+        let why = match &target {
+            Target::Call(id) => match ended.get(id) {
+                Some((call, words)) => {
+                    let who = caller_words(call);
+                    if who.is_empty() {
+                        format!("the call {words}")
+                    } else {
+                        format!("the call from {who} {words}")
+                    }
+                }
+                None => refusal.why,
+            },
+            _ => refusal.why,
+        };
+        self.modal = None;
+        self.say(Message::new(
+            Level::Notice,
+            format!("{} cancelled: {why}; nothing sent", f.word()),
+        ));
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Messages and outcomes
+
+    /// Shows a message in the status line and keeps it in the history.
+    fn say(&mut self, m: Message) {
+        self.remember(m.clone(), None);
+        self.status = Some(m);
+    }
+
+    fn remember(&mut self, message: Message, ticket: Option<Ticket>) {
+        if let Some(t) = ticket {
+            if let Some(at) = self.history.iter().position(|e| e.ticket == Some(t)) {
+                // An outcome's line is updated in place and comes to the top.
+                self.history.remove(at);
+            }
+        }
+        self.history.push_front(Entry {
+            clock: self.clock,
+            message,
+            ticket,
+        });
+        self.history.truncate(HISTORY_LEN);
+    }
+
+    fn outcome(&mut self, ticket: Ticket, status: &CommandStatus) {
+        let Some(words) = self.requests.get(&ticket).cloned() else {
+            return;
+        };
+        let level = match status {
+            CommandStatus::Sent | CommandStatus::Accepted => Level::Info,
+            CommandStatus::Done { .. } => Level::Done,
+            CommandStatus::NoEffect { .. } | CommandStatus::Interrupted { .. } => Level::Notice,
+            CommandStatus::Failed { .. }
+            | CommandStatus::CallFailed { .. }
+            | CommandStatus::Refused { .. } => Level::Error,
+        };
+        let text = match status {
+            CommandStatus::Sent => format!("{words} …"),
+            other => format!("{words} … {}", clean(&other.to_string())),
+        };
+        if status.is_final() {
+            // The history keeps the words.
+            self.requests.remove(&ticket);
+        }
+        let m = Message::new(level, text);
+        self.remember(m.clone(), Some(ticket));
+        self.status = Some(m);
     }
 
     /// Re-derives the rows and keeps each selection on its item, or on the item's neighbour
@@ -523,7 +795,7 @@ impl App {
             keep_or_neighbour(before.as_ref(), &old.parked, &self.derived.parked);
         if let (Some(gone), true) = (before, self.selection.parked != before) {
             if let Some((_, why)) = ended.get(&gone) {
-                self.status = Some(Message::new(
+                self.say(Message::new(
                     Level::Notice,
                     format!("the selected parked call {why}"),
                 ));
@@ -583,7 +855,7 @@ impl App {
             Some(a) => format!("; selected {}", caller_words(a)),
             None => "; no call waiting here now".to_owned(),
         };
-        self.status = Some(Message::new(Level::Notice, format!("{who} {what}{next}")));
+        self.say(Message::new(Level::Notice, format!("{who} {what}{next}")));
     }
 
     // ----------------------------------------------------------------------------------------
@@ -591,7 +863,13 @@ impl App {
 
     fn key(&mut self, key: Key) -> Vec<Action> {
         let context = self.context();
-        let Some(action) = self.config.keymap.action(context, key) else {
+        let action = self.config.keymap.action(context, key);
+        match context {
+            Context::Confirm => return self.confirm_key(action),
+            Context::Prompt => return self.prompt_key(key, action),
+            _ => {}
+        }
+        let Some(action) = action else {
             if context == Context::Filter {
                 if let Some(c) = key.typed() {
                     self.filter.text.push(c);
@@ -600,6 +878,9 @@ impl App {
             }
             return Vec::new();
         };
+        if let Some(f) = Function::of(action) {
+            return self.function(f);
+        }
         match action {
             KeyAction::Quit => return vec![Action::Quit],
             KeyAction::RetryLogin => return self.retry(),
@@ -607,6 +888,12 @@ impl App {
                 self.overlay = match self.overlay {
                     Overlay::Help { .. } => Overlay::None,
                     _ => Overlay::Help { scroll: 0 },
+                };
+            }
+            KeyAction::Messages => {
+                self.overlay = match self.overlay {
+                    Overlay::Messages { .. } => Overlay::None,
+                    _ => Overlay::Messages { scroll: 0 },
                 };
             }
             KeyAction::Back => match (&self.overlay, self.filter.editing) {
@@ -629,12 +916,211 @@ impl App {
             KeyAction::Open => self.open(),
             KeyAction::NextPane => self.cycle(1),
             KeyAction::PrevPane => self.cycle(Pane::ORDER.len() - 1),
-            KeyAction::Up => self.step(-1),
-            KeyAction::Down => self.step(1),
-            KeyAction::PageUp => self.step(-self.page()),
-            KeyAction::PageDown => self.step(self.page()),
-            KeyAction::Top => self.step(isize::MIN / 2),
-            KeyAction::Bottom => self.step(isize::MAX / 2),
+            KeyAction::Up => self.step(-1, true),
+            KeyAction::Down => self.step(1, true),
+            KeyAction::PageUp => self.step(-self.page(), false),
+            KeyAction::PageDown => self.step(self.page(), false),
+            KeyAction::Top => self.step(isize::MIN / 2, false),
+            KeyAction::Bottom => self.step(isize::MAX / 2, false),
+            // Functions were dispatched above; prompt and confirmation keys only act there.
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Functions
+
+    /// A function's key: refused with the reason, or the prompt or confirmation it needs, or
+    /// sent at once.
+    fn function(&mut self, f: Function) -> Vec<Action> {
+        if self.config.read_only {
+            self.say(Message::new(
+                Level::Notice,
+                format!(
+                    "read-only: {} and every other function are off (--read-only or [ui] \
+                     read_only)",
+                    f.word()
+                ),
+            ));
+            return Vec::new();
+        }
+        if !self.model.connection().is_up() {
+            self.say(Message::new(
+                Level::Error,
+                format!(
+                    "can't {}: not connected to the PBX; nothing is sent while the link is down",
+                    f.word()
+                ),
+            ));
+            return Vec::new();
+        }
+        match functions::plan(self, f) {
+            Err(r) => {
+                self.say(Message::new(
+                    Level::Notice,
+                    format!("can't {}: {}", f.word(), r.why),
+                ));
+                Vec::new()
+            }
+            Ok(step) => self.take(step),
+        }
+    }
+
+    fn take(&mut self, step: Step) -> Vec<Action> {
+        match step {
+            Step::Prompt(p) => {
+                self.modal = Some(Modal::Prompt(p));
+                Vec::new()
+            }
+            Step::Confirm(c) => {
+                self.modal = Some(Modal::Confirm(c));
+                Vec::new()
+            }
+            Step::Send(d) => self.send(d),
+        }
+    }
+
+    /// Hands a function to the application layer, unless the link is down.
+    fn send(&mut self, d: functions::Draft) -> Vec<Action> {
+        self.modal = None;
+        if !self.model.connection().is_up() {
+            self.say(Message::new(
+                Level::Error,
+                format!("not sent: {}: not connected to the PBX", d.words),
+            ));
+            return Vec::new();
+        }
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket += 1;
+        self.requests.insert(ticket, d.words.clone());
+        let m = Message::new(Level::Info, format!("{} …", d.words));
+        self.remember(m.clone(), Some(ticket));
+        self.status = Some(m);
+        vec![Action::Send(Request {
+            ticket,
+            command: d.command,
+            words: d.words,
+            audit: d.audit,
+        })]
+    }
+
+    fn cancel(&mut self, why: &str) {
+        if let Some(m) = self.modal.take() {
+            self.say(Message::new(
+                Level::Info,
+                format!("{} cancelled{why}; nothing sent", m.function().word()),
+            ));
+        }
+    }
+
+    /// A key while a question waits: its confirming key goes ahead, any other key cancels.
+    fn confirm_key(&mut self, action: Option<KeyAction>) -> Vec<Action> {
+        let Some(Modal::Confirm(c)) = self.modal.clone() else {
+            return Vec::new();
+        };
+        if action != Some(KeyAction::Confirm) {
+            self.cancel("");
+            return Vec::new();
+        }
+        self.go(&c)
+    }
+
+    fn go(&mut self, c: &Confirm) -> Vec<Action> {
+        match functions::draft(self, c.function, &c.target, c.argument.clone()) {
+            Ok(d) => self.send(d),
+            Err(r) => {
+                self.modal = None;
+                self.say(Message::new(
+                    Level::Notice,
+                    format!("{} not sent: {}", c.function.word(), r.why),
+                ));
+                Vec::new()
+            }
+        }
+    }
+
+    /// A key while a prompt (or a typed confirmation) is open.
+    fn prompt_key(&mut self, key: Key, action: Option<KeyAction>) -> Vec<Action> {
+        match self.modal.clone() {
+            Some(Modal::Confirm(mut c)) => match action {
+                Some(KeyAction::Send) => {
+                    let word = c.word.unwrap_or_default();
+                    if c.typed == word {
+                        return self.go(&c);
+                    }
+                    let typed = if c.typed.is_empty() {
+                        "nothing was typed".to_owned()
+                    } else {
+                        format!("“{}” is not {word}", clean(&c.typed))
+                    };
+                    self.cancel(&format!(" ({typed})"));
+                }
+                Some(KeyAction::Back) => self.cancel(""),
+                Some(KeyAction::PromptDelete) => {
+                    c.typed.pop();
+                    self.modal = Some(Modal::Confirm(c));
+                }
+                Some(KeyAction::PromptClear) => {
+                    c.typed.clear();
+                    self.modal = Some(Modal::Confirm(c));
+                }
+                _ => {
+                    if let Some(ch) = key.typed() {
+                        if c.typed.chars().count() < 16 {
+                            c.typed.push(ch);
+                        }
+                        self.modal = Some(Modal::Confirm(c));
+                    }
+                }
+            },
+            Some(Modal::Prompt(mut p)) => match action {
+                Some(KeyAction::Send) => {
+                    if let Err(r) = functions::check(self, p.function, &p.target) {
+                        self.modal = None;
+                        self.say(Message::new(
+                            Level::Notice,
+                            format!("{} cancelled: {}; nothing sent", p.function.word(), r.why),
+                        ));
+                        return Vec::new();
+                    }
+                    match functions::answer(self, &p) {
+                        Ok(step) => return self.take(step),
+                        Err(why) => {
+                            p.error = Some(why);
+                            self.modal = Some(Modal::Prompt(p));
+                        }
+                    }
+                }
+                Some(KeyAction::Back) => self.cancel(""),
+                Some(KeyAction::NextChoice) => {
+                    p.cycle(true);
+                    self.modal = Some(Modal::Prompt(p));
+                }
+                Some(KeyAction::PrevChoice) => {
+                    p.cycle(false);
+                    self.modal = Some(Modal::Prompt(p));
+                }
+                Some(KeyAction::PromptDelete) => {
+                    p.delete();
+                    self.modal = Some(Modal::Prompt(p));
+                }
+                Some(KeyAction::PromptClear) => {
+                    p.clear();
+                    self.modal = Some(Modal::Prompt(p));
+                }
+                _ => {
+                    if let Some(ch) = key.typed() {
+                        p.type_char(ch);
+                        self.modal = Some(Modal::Prompt(p));
+                    } else if key.code == KeyCode::Enter {
+                        // Enter bound elsewhere by [keys]: never a silent no-op.
+                        p.error = Some("press the send key to send".to_owned());
+                        self.modal = Some(Modal::Prompt(p));
+                    }
+                }
+            },
+            None => {}
         }
         Vec::new()
     }
@@ -642,7 +1128,7 @@ impl App {
     fn retry(&mut self) -> Vec<Action> {
         if self.login_refused() {
             self.retry_refused = None;
-            self.status = Some(Message::new(
+            self.say(Message::new(
                 Level::Info,
                 "reading the configuration and the password again…",
             ));
@@ -655,7 +1141,7 @@ impl App {
             ConnectionState::Stopped { .. } => "R is for a refused login; this session was stopped",
             _ => "R is for a refused login; the PBX has not refused one",
         };
-        self.status = Some(Message::new(Level::Info, why));
+        self.say(Message::new(Level::Info, why));
         Vec::new()
     }
 
@@ -687,10 +1173,16 @@ impl App {
         }
     }
 
-    fn step(&mut self, by: isize) {
+    fn step(&mut self, by: isize, by_row: bool) {
+        if by_row && self.move_pick(by) {
+            return;
+        }
         if !matches!(self.overlay, Overlay::None) {
             let max = isize::try_from(super::view::max_scroll(self)).unwrap_or(0);
-            if let Overlay::Help { scroll } | Overlay::Detail { scroll, .. } = &mut self.overlay {
+            if let Overlay::Help { scroll }
+            | Overlay::Messages { scroll }
+            | Overlay::Detail { scroll, .. } = &mut self.overlay
+            {
                 let s = (*scroll as isize).saturating_add(by).clamp(0, max);
                 *scroll = u16::try_from(s).unwrap_or(0);
             }
@@ -735,6 +1227,57 @@ impl App {
         }
     }
 
+    /// In an agent's detail with several calls, or a queue's detail with members, a row key
+    /// moves the pick (and scrolls it into view). Returns false when there is nothing to pick.
+    fn move_pick(&mut self, by: isize) -> bool {
+        let count = match &self.overlay {
+            Overlay::Detail {
+                target: DetailTarget::Agent(g),
+                ..
+            } => self
+                .model
+                .user(g)
+                .map_or(0, |u| agent_calls(&self.model, u).len()),
+            Overlay::Detail {
+                target: DetailTarget::Queue(g),
+                ..
+            } => self.model.queue(g).map_or(0, |q| q.members().len()),
+            _ => 0,
+        };
+        let agent = matches!(
+            self.overlay,
+            Overlay::Detail {
+                target: DetailTarget::Agent(_),
+                ..
+            }
+        );
+        // One call needs no picking: the rows scroll instead.
+        if count == 0 || (agent && count < 2) {
+            return false;
+        }
+        if let Overlay::Detail { pick, .. } = &mut self.overlay {
+            *pick = pick.saturating_add_signed(by).min(count - 1);
+        }
+        let line = super::view::pick_line(self);
+        let max = super::view::max_scroll(self);
+        let visible = super::view::overlay_visible(self);
+        if let (Some(line), Overlay::Detail { scroll, .. }) = (line, &mut self.overlay) {
+            let line = u16::try_from(line).unwrap_or(u16::MAX);
+            if line < *scroll {
+                *scroll = line;
+            } else if line >= scroll.saturating_add(visible) {
+                // An agent's call shows from its heading; a member is one line.
+                *scroll = if agent {
+                    line
+                } else {
+                    line.saturating_sub(visible.saturating_sub(1))
+                };
+            }
+            *scroll = (*scroll).min(max);
+        }
+        true
+    }
+
     fn open(&mut self) {
         self.placed = true;
         let call = |id: Option<AppearanceId>| {
@@ -752,9 +1295,15 @@ impl App {
             Pane::Parked => call(self.selection.parked),
         };
         match target {
-            Some(target) => self.overlay = Overlay::Detail { target, scroll: 0 },
+            Some(target) => {
+                self.overlay = Overlay::Detail {
+                    target,
+                    scroll: 0,
+                    pick: 0,
+                }
+            }
             None => {
-                self.status = Some(Message::new(Level::Info, "nothing selected here"));
+                self.say(Message::new(Level::Info, "nothing selected here"));
             }
         }
     }

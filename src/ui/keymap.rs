@@ -227,13 +227,24 @@ pub enum Context {
     Help,
     /// Typing a filter: keys the table does not bind are typed into it.
     Filter,
+    /// A prompt for a call function's argument (a number, a slot, a tag, a choice): keys the
+    /// table does not bind are typed into it.
+    Prompt,
+    /// A question before a function that can hurt: only its confirming key goes ahead, any
+    /// other key cancels.
+    Confirm,
+    /// The message history.
+    Messages,
 }
 
 impl Context {
     /// Every context, in the order help lists them.
-    pub const ALL: [Context; 4] = [
+    pub const ALL: [Context; 7] = [
         Context::Main,
         Context::Detail,
+        Context::Prompt,
+        Context::Confirm,
+        Context::Messages,
         Context::Help,
         Context::Filter,
     ];
@@ -245,7 +256,15 @@ impl Context {
             Context::Detail => "detail",
             Context::Help => "help",
             Context::Filter => "filter",
+            Context::Prompt => "prompt",
+            Context::Confirm => "confirmation",
+            Context::Messages => "messages",
         }
+    }
+
+    /// Whether printable keys the table does not bind are typed into a text field here.
+    pub const fn types_text(self) -> bool {
+        matches!(self, Context::Filter | Context::Prompt)
     }
 }
 
@@ -286,11 +305,85 @@ pub enum KeyAction {
     RetryLogin,
     /// Quit, restoring the terminal.
     Quit,
+    /// Blind-transfer the selected call to a number (BlindTransfer).
+    Transfer,
+    /// Redirect a ringing call to a number (Redirect).
+    Redirect,
+    /// Park the selected call in a slot (Park).
+    Park,
+    /// Unpark the selected parked call to the supervisor's phone (UnParkCall).
+    Unpark,
+    /// Set a queued call's priority (SetPriority).
+    Priority,
+    /// Tag the selected call (SetTag).
+    Tag,
+    /// Set the selected call's account code (SetAccountCode).
+    AccountCode,
+    /// Drop the selected call (DropCall), after a confirmation.
+    Drop,
+    /// Force-clear the selected call (ForceClear), after a confirmation; only bound with
+    /// `[ui] allow_force_clear = true`.
+    ForceClear,
+    /// Intrude on the selected agent's connected call from the supervisor's phone (MakeCall
+    /// type 106).
+    Barge,
+    /// Pick up the call ringing at the selected agent on the supervisor's phone (MakeCall type
+    /// 108).
+    Pickup,
+    /// Answer the call ringing on the supervisor's own line (AnswerCall).
+    Answer,
+    /// Hold or unhold the call on the supervisor's own line (HoldCall, UnHoldCall).
+    Hold,
+    /// Change the selected queue's service mode.
+    ServiceMode,
+    /// Enable or disable the selected member of a queue.
+    Member,
+    /// Turn the selected agent's do not disturb on or off.
+    Dnd,
+    /// Show the recent messages and outcomes.
+    Messages,
+    /// Send what the prompt shows.
+    Send,
+    /// Pick the next completion.
+    NextChoice,
+    /// Pick the previous completion.
+    PrevChoice,
+    /// Delete the prompt's last character.
+    PromptDelete,
+    /// Empty the prompt.
+    PromptClear,
+    /// Go ahead with the function asked about.
+    Confirm,
 }
 
 impl KeyAction {
+    /// The call functions, in the order hints list them.
+    pub const FUNCTIONS: [KeyAction; 16] = [
+        KeyAction::Transfer,
+        KeyAction::Redirect,
+        KeyAction::Park,
+        KeyAction::Unpark,
+        KeyAction::Barge,
+        KeyAction::Pickup,
+        KeyAction::Answer,
+        KeyAction::Hold,
+        KeyAction::Priority,
+        KeyAction::Tag,
+        KeyAction::AccountCode,
+        KeyAction::Drop,
+        KeyAction::ForceClear,
+        KeyAction::ServiceMode,
+        KeyAction::Member,
+        KeyAction::Dnd,
+    ];
+
+    /// Whether the action sends something to the PBX (a call, user or queue function).
+    pub fn is_function(self) -> bool {
+        KeyAction::FUNCTIONS.contains(&self)
+    }
+
     /// Every action.
-    pub const ALL: [KeyAction; 17] = [
+    pub const ALL: [KeyAction; 40] = [
         KeyAction::Up,
         KeyAction::Down,
         KeyAction::PageUp,
@@ -308,6 +401,29 @@ impl KeyAction {
         KeyAction::Help,
         KeyAction::RetryLogin,
         KeyAction::Quit,
+        KeyAction::Transfer,
+        KeyAction::Redirect,
+        KeyAction::Park,
+        KeyAction::Unpark,
+        KeyAction::Priority,
+        KeyAction::Tag,
+        KeyAction::AccountCode,
+        KeyAction::Drop,
+        KeyAction::ForceClear,
+        KeyAction::Barge,
+        KeyAction::Pickup,
+        KeyAction::Answer,
+        KeyAction::Hold,
+        KeyAction::ServiceMode,
+        KeyAction::Member,
+        KeyAction::Dnd,
+        KeyAction::Messages,
+        KeyAction::Send,
+        KeyAction::NextChoice,
+        KeyAction::PrevChoice,
+        KeyAction::PromptDelete,
+        KeyAction::PromptClear,
+        KeyAction::Confirm,
     ];
 
     /// The action's name in `[keys]`.
@@ -330,6 +446,29 @@ impl KeyAction {
             KeyAction::Help => "help",
             KeyAction::RetryLogin => "retry_login",
             KeyAction::Quit => "quit",
+            KeyAction::Transfer => "transfer",
+            KeyAction::Redirect => "redirect",
+            KeyAction::Park => "park",
+            KeyAction::Unpark => "unpark",
+            KeyAction::Priority => "priority",
+            KeyAction::Tag => "tag",
+            KeyAction::AccountCode => "account_code",
+            KeyAction::Drop => "drop",
+            KeyAction::ForceClear => "force_clear",
+            KeyAction::Barge => "barge",
+            KeyAction::Pickup => "pickup",
+            KeyAction::Answer => "answer",
+            KeyAction::Hold => "hold",
+            KeyAction::ServiceMode => "service_mode",
+            KeyAction::Member => "member",
+            KeyAction::Dnd => "dnd",
+            KeyAction::Messages => "messages",
+            KeyAction::Send => "send",
+            KeyAction::NextChoice => "next_choice",
+            KeyAction::PrevChoice => "prev_choice",
+            KeyAction::PromptDelete => "prompt_delete",
+            KeyAction::PromptClear => "prompt_clear",
+            KeyAction::Confirm => "confirm",
         }
     }
 
@@ -393,17 +532,35 @@ pub enum KeymapError {
         /// The other action.
         second: &'static str,
     },
-    /// A printable key bound while typing a filter could never be typed.
+    /// A printable key bound while typing a filter or a prompt could never be typed.
     #[error(
-        "{action}: {key} would be typed into the filter; in the filter context use a key \
-         with Ctrl or Alt, or a named key"
+        "{action}: {key} would be typed into the {}; there use a key with Ctrl or Alt, or a \
+         named key",
+        context.name()
     )]
     TypedKey {
         /// The action.
         action: &'static str,
         /// The key.
         key: Key,
+        /// Where it would be typed.
+        context: Context,
     },
+    /// Enter alone must never confirm a function that can hurt: it is pressed out of habit.
+    #[error(
+        "confirm: {key} cannot confirm (a key pressed out of habit must never drop a call or \
+         put a queue out of service); use a letter such as y"
+    )]
+    ConfirmKey {
+        /// The key refused.
+        key: Key,
+    },
+    /// `[keys]` gives force clear a key although it is not offered.
+    #[error(
+        "force_clear has no key unless [ui] allow_force_clear = true (the document calls force \
+         clear brutal and says it should not normally be offered)"
+    )]
+    ForceClearOff,
 }
 
 fn known_actions() -> String {
@@ -421,11 +578,20 @@ pub struct Keymap {
 }
 
 impl Default for Keymap {
+    /// The default table, without force clear.
     fn default() -> Self {
         Keymap {
-            bindings: default_table(),
+            bindings: default_table_with(false),
         }
     }
+}
+
+fn default_table_with(allow_force_clear: bool) -> Vec<Binding> {
+    let mut t = default_table();
+    if !allow_force_clear {
+        t.retain(|b| b.action != KeyAction::ForceClear);
+    }
+    t
 }
 
 fn row(
@@ -444,10 +610,120 @@ fn row(
     }
 }
 
-/// The default keymap. Letters other than `j`, `k`, `q` and `R` are left free for the call
-/// functions.
+/// The call functions' rows: (keys, action, description, hint), bound alike in the main view
+/// and in a detail.
+const FUNCTION_ROWS: [(char, KeyAction, &str, &str); 17] = [
+    (
+        't',
+        KeyAction::Transfer,
+        "transfer the selected call to a number (blind transfer; Tab completes extensions and \
+         queues)",
+        "transfer",
+    ),
+    (
+        'r',
+        KeyAction::Redirect,
+        "redirect the selected ringing call to a number",
+        "redirect",
+    ),
+    (
+        'p',
+        KeyAction::Park,
+        "park the selected call (a free slot is suggested)",
+        "park",
+    ),
+    (
+        'u',
+        KeyAction::Unpark,
+        "unpark the selected parked call to your own phone",
+        "unpark",
+    ),
+    (
+        'b',
+        KeyAction::Barge,
+        "barge in: your phone joins the selected agent's connected call (intrude)",
+        "barge",
+    ),
+    (
+        'g',
+        KeyAction::Pickup,
+        "pick up the call ringing at the selected agent on your own phone",
+        "pick up",
+    ),
+    (
+        'a',
+        KeyAction::Answer,
+        "answer the call ringing on your own line (My line)",
+        "answer",
+    ),
+    (
+        'H',
+        KeyAction::Hold,
+        "hold, or take off hold, the call on your own line (My line)",
+        "hold",
+    ),
+    (
+        'P',
+        KeyAction::Priority,
+        "set a queued call's priority: 1 low, 2 medium, 3 high",
+        "priority",
+    ),
+    (
+        'T',
+        KeyAction::Tag,
+        "tag the selected call (an empty tag clears it)",
+        "tag",
+    ),
+    (
+        'A',
+        KeyAction::AccountCode,
+        "set the selected call's account code (picked from the PBX's list)",
+        "account",
+    ),
+    (
+        'd',
+        KeyAction::Drop,
+        "drop the selected call (asks first: y drops, any other key cancels)",
+        "drop",
+    ),
+    (
+        'F',
+        KeyAction::ForceClear,
+        "force clear the selected call all the way to its source (asks first; offered only \
+         with [ui] allow_force_clear)",
+        "force clear",
+    ),
+    (
+        's',
+        KeyAction::ServiceMode,
+        "change the selected queue's service mode (Active or Night service ask y; Out of \
+         service asks you to type OOS)",
+        "mode",
+    ),
+    (
+        'm',
+        KeyAction::Member,
+        "enable or disable the selected member (in a queue's detail)",
+        "member",
+    ),
+    (
+        'n',
+        KeyAction::Dnd,
+        "turn the selected agent's do not disturb on or off (asks first)",
+        "DND",
+    ),
+    (
+        'M',
+        KeyAction::Messages,
+        "the recent messages and what became of each function sent",
+        "messages",
+    ),
+];
+
+/// The default keymap. Letters other than `j`, `k`, `q`, `R` and the call functions' are left
+/// free; `h` and `l` stay free for moving sideways.
 fn default_table() -> Vec<Binding> {
-    use Context::{Detail, Filter, Help, Main};
+    use Context::{Confirm, Detail, Filter, Help, Main, Messages, Prompt};
     use KeyAction as A;
     use KeyCode as C;
     let k = Key::plain;
@@ -488,7 +764,21 @@ fn default_table() -> Vec<Binding> {
             Some("filter"),
         ),
     ];
-    for ctx in [Detail, Help] {
+    t.push(row(
+        Detail,
+        &[k(C::Up), Key::char('k')],
+        A::Up,
+        "previous call of an agent or member of a queue; else scroll up",
+        None,
+    ));
+    t.push(row(
+        Detail,
+        &[k(C::Down), Key::char('j')],
+        A::Down,
+        "next call of an agent or member of a queue; else scroll down",
+        None,
+    ));
+    for ctx in [Help, Messages] {
         t.push(row(
             ctx,
             &[k(C::Up), Key::char('k')],
@@ -503,11 +793,28 @@ fn default_table() -> Vec<Binding> {
             "scroll down",
             None,
         ));
+    }
+    for ctx in [Detail, Help, Messages] {
         t.push(row(ctx, &[k(C::PageUp)], A::PageUp, "page up", None));
         t.push(row(ctx, &[k(C::PageDown)], A::PageDown, "page down", None));
         t.push(row(ctx, &[k(C::Esc)], A::Back, "back", Some("back")));
     }
-    for ctx in [Main, Detail, Help] {
+    for ctx in [Main, Detail] {
+        for (c, action, desc, hint) in FUNCTION_ROWS {
+            if action == A::Member && ctx == Main {
+                continue;
+            }
+            t.push(row(ctx, &[Key::char(c)], action, desc, Some(hint)));
+        }
+    }
+    t.push(row(
+        Messages,
+        &[Key::char('M')],
+        A::Messages,
+        "close the messages",
+        Some("close"),
+    ));
+    for ctx in [Main, Detail, Help, Messages] {
         t.push(row(
             ctx,
             &[Key::char('?'), k(C::F(1))],
@@ -558,12 +865,76 @@ fn default_table() -> Vec<Binding> {
         "empty the filter",
         None,
     ));
+    t.push(row(
+        Prompt,
+        &[k(C::Enter)],
+        A::Send,
+        "send what the prompt shows",
+        Some("send"),
+    ));
+    t.push(row(
+        Prompt,
+        &[k(C::Esc), Key::ctrl('c')],
+        A::Back,
+        "cancel: nothing is sent",
+        Some("cancel"),
+    ));
+    t.push(row(
+        Prompt,
+        &[k(C::Tab), k(C::Down)],
+        A::NextChoice,
+        "pick the next completion",
+        Some("pick"),
+    ));
+    t.push(row(
+        Prompt,
+        &[k(C::BackTab), k(C::Up)],
+        A::PrevChoice,
+        "pick the previous completion",
+        None,
+    ));
+    t.push(row(
+        Prompt,
+        &[k(C::Backspace)],
+        A::PromptDelete,
+        "delete a character",
+        None,
+    ));
+    t.push(row(
+        Prompt,
+        &[Key::ctrl('u')],
+        A::PromptClear,
+        "empty the prompt",
+        None,
+    ));
+    t.push(row(
+        Confirm,
+        &[Key::char('y')],
+        A::Confirm,
+        "go ahead; any other key cancels, and Enter never confirms",
+        Some("go ahead"),
+    ));
     t
 }
 
 impl Keymap {
+    /// The default keymap with force clear offered (`[ui] allow_force_clear = true`).
+    pub fn with_force_clear() -> Keymap {
+        Keymap {
+            bindings: default_table_with(true),
+        }
+    }
+
+    /// Whether force clear has a key.
+    pub fn offers_force_clear(&self) -> bool {
+        self.bindings
+            .iter()
+            .any(|b| b.action == KeyAction::ForceClear)
+    }
+
     /// The default keymap with `[keys]` overrides applied: each names an action and the keys
-    /// that replace its default keys, in every context where the action applies.
+    /// that replace its default keys, in every context where the action applies. Force clear
+    /// is not offered.
     pub fn with_overrides<'a, K>(
         overrides: impl IntoIterator<Item = (&'a str, K)>,
     ) -> Result<Keymap, KeymapError>
@@ -571,11 +942,29 @@ impl Keymap {
         K: IntoIterator,
         K::Item: AsRef<str>,
     {
-        let mut map = Keymap::default();
+        Keymap::build(overrides, false)
+    }
+
+    /// The default keymap, with force clear offered or not, and `[keys]` overrides applied
+    /// (see [`Keymap::with_overrides`]).
+    pub fn build<'a, K>(
+        overrides: impl IntoIterator<Item = (&'a str, K)>,
+        allow_force_clear: bool,
+    ) -> Result<Keymap, KeymapError>
+    where
+        K: IntoIterator,
+        K::Item: AsRef<str>,
+    {
+        let mut map = Keymap {
+            bindings: default_table_with(allow_force_clear),
+        };
         for (name, keys) in overrides {
             let action = KeyAction::from_name(name).ok_or_else(|| KeymapError::UnknownAction {
                 name: name.to_owned(),
             })?;
+            if action == KeyAction::ForceClear && !allow_force_clear {
+                return Err(KeymapError::ForceClearOff);
+            }
             let keys = keys
                 .into_iter()
                 .map(|k| k.as_ref().parse::<Key>())
@@ -590,12 +979,18 @@ impl Keymap {
                 });
             }
             for b in map.bindings.iter_mut().filter(|b| b.action == action) {
-                if b.context == Context::Filter {
+                if b.context.types_text() {
                     if let Some(key) = keys.iter().find(|k| k.typed().is_some()) {
                         return Err(KeymapError::TypedKey {
                             action: action.name(),
                             key: *key,
+                            context: b.context,
                         });
+                    }
+                }
+                if b.action == KeyAction::Confirm {
+                    if let Some(key) = keys.iter().find(|k| k.code == KeyCode::Enter) {
+                        return Err(KeymapError::ConfirmKey { key: *key });
                     }
                 }
                 b.keys.clone_from(&keys);
@@ -647,6 +1042,11 @@ impl Keymap {
             .find(|b| b.context == context && b.action == action)
     }
 
+    /// Whether the action has a key anywhere.
+    pub fn offers(&self, action: KeyAction) -> bool {
+        self.bindings.iter().any(|b| b.action == action)
+    }
+
     /// The key shown for an action in a context (its first key).
     pub fn key_for(&self, context: Context, action: KeyAction) -> Option<Key> {
         self.binding(context, action)
@@ -688,17 +1088,59 @@ mod tests {
     }
 
     #[test]
-    fn the_default_table_leaves_h_l_and_letters_free() {
-        let map = Keymap::default();
+    fn the_default_table_leaves_h_and_l_free() {
+        let map = Keymap::with_force_clear();
+        assert_eq!(map.check(), Ok(()));
         let letters: Vec<char> = map
             .bindings()
             .iter()
+            .filter(|b| b.context != Context::Confirm)
             .flat_map(|b| b.keys.iter())
             .filter_map(|k| k.typed())
             .filter(char::is_ascii_alphabetic)
             .collect();
         for c in letters {
-            assert!("jkqR".contains(c), "{c} is taken");
+            assert!("jkqRtrpubgaHPTAdFsmnM".contains(c), "{c} is taken");
         }
+        assert!(!letters_of(&map).contains(&'h') && !letters_of(&map).contains(&'l'));
+    }
+
+    fn letters_of(map: &Keymap) -> Vec<char> {
+        map.bindings()
+            .iter()
+            .flat_map(|b| b.keys.iter())
+            .filter_map(|k| k.typed())
+            .collect()
+    }
+
+    #[test]
+    fn force_clear_has_a_key_only_when_allowed() {
+        assert!(!Keymap::default().offers_force_clear());
+        assert!(Keymap::with_force_clear().offers_force_clear());
+        let none: [(&str, [&str; 1]); 0] = [];
+        assert_eq!(Keymap::build(none, false), Ok(Keymap::default()));
+        assert_eq!(
+            Keymap::build([("force_clear", ["x"])], false),
+            Err(KeymapError::ForceClearOff)
+        );
+        assert!(Keymap::build([("force_clear", ["x"])], true).is_ok());
+    }
+
+    #[test]
+    fn enter_never_confirms_and_prompts_keep_their_letters() {
+        assert_eq!(
+            Keymap::with_overrides([("confirm", ["Enter"])]),
+            Err(KeymapError::ConfirmKey {
+                key: Key::plain(KeyCode::Enter)
+            })
+        );
+        assert!(matches!(
+            Keymap::with_overrides([("send", ["s"])]),
+            Err(KeymapError::TypedKey {
+                context: Context::Prompt,
+                ..
+            })
+        ));
+        assert!(Keymap::with_overrides([("confirm", ["Y"])]).is_ok());
     }
 }

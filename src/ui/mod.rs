@@ -14,6 +14,7 @@
 //! ```
 
 mod app;
+pub mod functions;
 pub mod keymap;
 pub mod rows;
 pub mod text;
@@ -21,9 +22,11 @@ pub mod theme;
 mod view;
 
 pub use app::{
-    Action, App, DEFAULT_LONG_WAIT_SECS, DetailTarget, Event, Filter, Level, Message, Overlay,
-    Pane, Selection, UiConfig, WallClock, caller_words, end_words, update,
+    Action, App, DEFAULT_LONG_WAIT_SECS, DetailTarget, Entry, Event, Filter, HISTORY_LEN, Level,
+    Message, Modal, Overlay, Pane, Request, Selection, Ticket, UiConfig, WallClock, caller_words,
+    end_words, update,
 };
+pub use functions::{AuditRecord, AuditSubject, Function, Offer};
 pub use keymap::{Binding, Context, Key, KeyAction, KeyCode, KeyParseError, Keymap, KeymapError};
 pub use theme::Theme;
 pub use view::{WIDE, max_scroll, render, view};

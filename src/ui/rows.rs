@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::text::clean;
-use crate::model::{
-    AgentState, Appearance, AppearanceId, CallState, Guid, LineId, Model, Party, Queue, User,
-};
+use crate::model::{AgentState, Appearance, AppearanceId, Guid, LineId, Model, Party, Queue, User};
 
 /// A row of the agent grid.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -212,24 +210,18 @@ pub fn priority(a: &Appearance) -> i32 {
     a.call.queue.as_ref().map_or(0, |q| q.priority)
 }
 
-/// The call an agent row shows, the one its state word is about, and how many more it has.
+/// The call an agent row shows, the one a function on the row acts on, and how many more
+/// the agent has.
 pub fn agent_call<'a>(model: &'a Model, user: &User) -> (Option<&'a Arc<Appearance>>, usize) {
-    let calls: Vec<&Arc<Appearance>> = model
-        .appearances_on(&LineId::User(user.guid.clone()))
-        .collect();
-    let wanted: fn(CallState) -> bool = match user.agent.state {
-        AgentState::Ringing => CallState::is_ringing,
-        AgentState::Held => CallState::is_held,
-        AgentState::AfterCallWork => |s| s == CallState::AfterCallWork,
-        _ => CallState::is_busy,
-    };
-    let shown = calls
-        .iter()
-        .filter(|a| wanted(a.call.state))
-        .min_by_key(|a| a.state_since)
-        .or_else(|| calls.first())
-        .copied();
-    (shown, calls.len().saturating_sub(1))
+    let calls = agent_calls(model, user);
+    let more = calls.len().saturating_sub(1);
+    (calls.first().copied(), more)
+}
+
+/// An agent's calls in the order a supervisor acts on them (the model's precedence):
+/// ringing first (a call to rescue), then connected, then held, then the rest.
+pub fn agent_calls<'a>(model: &'a Model, user: &User) -> Vec<&'a Arc<Appearance>> {
+    model.appearances_by_precedence(&user.guid)
 }
 
 fn is_busy(s: AgentState) -> bool {

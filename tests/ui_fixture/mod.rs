@@ -389,6 +389,8 @@ pub fn busy_site() -> (Site, Vec<ModelEvent>) {
             gcid: gcid(63),
             calling: Some(party("01614960000", "Pennine Tiles")),
             park_slot: "1".into(),
+            // DROP BLINDXFER SETTAG
+            features: CallFeatureBits(0x0000_2011),
             ..CallSnapshot::default()
         },
     );
@@ -404,6 +406,7 @@ pub fn app(site: &Site, events: Vec<ModelEvent>, w: u16, h: u16, theme: Theme) -
     let config = UiConfig {
         pbx: "ipo-hq.example.net".into(),
         theme,
+        supervisor: Some("4190".into()),
         ..UiConfig::default()
     };
     let mut app = App::new(config, site.at(0));

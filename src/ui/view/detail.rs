@@ -5,8 +5,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use crate::model::{Appearance, CallState, Direction, FailedCause, Party, TrunkKind, User};
-use crate::ui::app::{App, DetailTarget, caller_words};
-use crate::ui::rows::by_number;
+use crate::ui::app::{App, DetailTarget, Overlay, caller_words};
+use crate::ui::functions::{Offer, offer};
+use crate::ui::keymap::{Context, KeyAction};
+use crate::ui::rows::{agent_calls, by_number};
 use crate::ui::text::{clean, duration, fit, wrap};
 
 /// Width of the label column.
@@ -17,14 +19,24 @@ struct Lines<'a> {
     app: &'a App,
     width: usize,
     out: Vec<Line<'static>>,
+    /// The picked item (an agent's call, a queue's member), when the detail has one.
+    pick: Option<usize>,
+    /// The line where the picked item is shown.
+    pick_at: Option<usize>,
 }
 
 impl<'a> Lines<'a> {
     fn new(app: &'a App, width: usize) -> Self {
+        let pick = match app.overlay() {
+            Overlay::Detail { pick, .. } => Some(*pick),
+            _ => None,
+        };
         Lines {
             app,
             width: width.max(LABEL + 8),
             out: Vec::new(),
+            pick,
+            pick_at: None,
         }
     }
 
@@ -55,6 +67,48 @@ impl<'a> Lines<'a> {
 
     fn blank(&mut self) {
         self.out.push(Line::from(""));
+    }
+}
+
+/// What the function keys do here now: those usable, and those that are not, with why.
+fn keys(l: &mut Lines<'_>) {
+    let app = l.app;
+    let theme = app.config().theme;
+    if app.config().read_only {
+        l.kv_styled("Keys", "read-only: every function is off", theme.dim);
+        return;
+    }
+    let keymap = &app.config().keymap;
+    let mut now = Vec::new();
+    let mut not = Vec::new();
+    for action in KeyAction::FUNCTIONS {
+        let Some(b) = keymap.binding(Context::Detail, action) else {
+            continue;
+        };
+        let (Some(key), Some(hint)) = (b.keys.first(), b.hint) else {
+            continue;
+        };
+        match offer(app, action) {
+            Offer::Ready => now.push(format!("{key} {hint}")),
+            Offer::Dimmed(_) => not.push(format!("{key} {hint}")),
+            Offer::Hidden => {}
+        }
+    }
+    l.kv_styled(
+        "Keys now",
+        if now.is_empty() {
+            "none".to_owned()
+        } else {
+            now.join(" · ")
+        },
+        theme.title,
+    );
+    if !not.is_empty() {
+        l.kv_styled(
+            "Not now",
+            format!("{} (press one to see why)", not.join(" · ")),
+            theme.dim,
+        );
     }
 }
 
@@ -385,19 +439,20 @@ fn agent(l: &mut Lines<'_>, u: &User) {
         }
     }
     l.kv("Member of", or_dash(Some(member_of.join(", "))));
-    let calls: Vec<_> = app
-        .model()
-        .appearances_on(&crate::model::LineId::User(u.guid.clone()))
-        .cloned()
-        .collect();
+    let calls: Vec<_> = agent_calls(app.model(), u).into_iter().cloned().collect();
     if calls.is_empty() {
         l.kv("Calls", "none");
     }
     let n = calls.len();
     for (i, a) in calls.iter().enumerate() {
         l.blank();
+        let picked = n > 1 && l.pick == Some(i);
+        if picked {
+            l.pick_at = Some(l.out.len());
+        }
         l.heading(format!(
-            "Call {} of {n} · {} · {}",
+            "{}Call {} of {n} · {} · {}",
+            if picked { "▶ " } else { "" },
             i + 1,
             a.call.state,
             caller_words(a)
@@ -455,7 +510,11 @@ fn queue(l: &mut Lines<'_>, q: &crate::model::Queue) {
         l.blank();
         l.heading("Members");
     }
-    for m in members {
+    for (i, m) in members.iter().enumerate() {
+        let picked = l.pick == Some(i);
+        if picked {
+            l.pick_at = Some(l.out.len());
+        }
         let user = app.model().user_by_extn(&m.extn);
         let name = user
             .map(|u| clean(&u.name).into_owned())
@@ -469,17 +528,41 @@ fn queue(l: &mut Lines<'_>, q: &crate::model::Queue) {
             )
         });
         let enabled = if m.enabled { "" } else { "  (disabled)" };
-        l.out.push(Line::from(format!(
-            "  {:<6} {:<20} {state}{enabled}",
+        let text = format!(
+            "{} {:<6} {:<20} {state}{enabled}",
+            if picked { "▶" } else { " " },
             clean(&m.extn),
             fit(&name, 20)
-        )));
+        );
+        l.out.push(if picked {
+            Line::from(Span::styled(text, app.config().theme.selected))
+        } else {
+            Line::from(text)
+        });
     }
+}
+
+/// The line where the detail's pick is shown, for `width` columns of text.
+pub fn pick_line(app: &App, target: &DetailTarget, width: usize) -> Option<usize> {
+    build(app, target, width).2
 }
 
 /// The overlay's title and lines for `width` columns of text.
 pub fn content(app: &App, target: &DetailTarget, width: usize) -> (String, Vec<Line<'static>>) {
+    let (title, lines, _) = build(app, target, width);
+    (title, lines)
+}
+
+fn build(
+    app: &App,
+    target: &DetailTarget,
+    width: usize,
+) -> (String, Vec<Line<'static>>, Option<usize>) {
     let mut l = Lines::new(app, width);
+    if !matches!(target, DetailTarget::Call { ended: Some(_), .. }) {
+        keys(&mut l);
+        l.blank();
+    }
     let title = match target {
         DetailTarget::Call { id, last, ended } => {
             let live = app.model().appearance(*id);
@@ -514,5 +597,5 @@ pub fn content(app: &App, target: &DetailTarget, width: usize) -> (String, Vec<L
             }
         },
     };
-    (title, l.out)
+    (title, l.out, l.pick_at)
 }

@@ -8,7 +8,9 @@
 
 mod detail;
 mod help;
+mod messages;
 mod panes;
+mod prompt;
 mod table;
 
 use ratatui::Frame;
@@ -20,6 +22,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use self::panes::Frame as PaneFrame;
 use super::app::{App, Level, Overlay, Pane};
+use super::functions::{self, Offer};
 use super::keymap::{Context, KeyAction};
 use super::text::{clean, duration, fit, width};
 use crate::model::{ConnectionState, StopKind};
@@ -33,13 +36,35 @@ pub fn view(app: &App, frame: &mut Frame<'_>) {
     render(app, area, frame.buffer_mut());
 }
 
+/// Lines between the body and the bottom of the screen: the My line strip and a prompt's
+/// extra line, besides the status line.
+fn bottom_lines(app: &App) -> (u16, u16) {
+    let my = u16::from(app.config().supervisor.is_some());
+    (my, prompt::extra_lines(app))
+}
+
+/// The panes' area on a screen of `width` x `height`.
+fn body_rect(app: &App, width: u16, height: u16) -> Rect {
+    let alert = alert_lines(app, width).len() as u16;
+    let (my, extra) = bottom_lines(app);
+    Rect::new(
+        0,
+        1 + alert,
+        width,
+        height.saturating_sub(2 + alert + my + extra),
+    )
+}
+
 /// Renders the whole screen into a buffer area.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let alert = alert_lines(app, area.width);
-    let [head, alert_area, body, status] = Layout::vertical([
+    let (my, extra) = bottom_lines(app);
+    let [head, alert_area, body, my_area, extra_area, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(alert.len() as u16),
         Constraint::Min(0),
+        Constraint::Length(my),
+        Constraint::Length(extra),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -56,7 +81,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         stacked(app, body, buf);
     }
-    status_line(app, status, buf);
     match app.overlay() {
         Overlay::None => {}
         Overlay::Help { scroll } => {
@@ -64,27 +88,69 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let lines = help::content(app, inner_w);
             overlay(app, body, buf, "Help", lines, *scroll);
         }
-        Overlay::Detail { target, scroll } => {
+        Overlay::Messages { scroll } => {
+            let inner_w = overlay_text_width(body);
+            let lines = messages::content(app, inner_w);
+            overlay(app, body, buf, "Messages, newest first", lines, *scroll);
+        }
+        Overlay::Detail { target, scroll, .. } => {
             let inner_w = overlay_text_width(body);
             let (title, lines) = detail::content(app, target, inner_w);
             overlay(app, body, buf, &title, lines, *scroll);
         }
     }
+    // A screen too small for a line gets none (a zero-height area still has a y).
+    if my_area.height > 0 {
+        my_line(app, my_area, buf);
+    }
+    if status.height == 0 {
+        return;
+    }
+    if app.modal().is_some() {
+        prompt::render(app, extra_area, status, buf);
+    } else {
+        status_line(app, status, buf);
+    }
+}
+
+/// The overlay's lines as they would be rendered now.
+fn overlay_content(app: &App, body: Rect) -> Option<Vec<Line<'static>>> {
+    let inner_w = overlay_text_width(body);
+    Some(match app.overlay() {
+        Overlay::None => return None,
+        Overlay::Help { .. } => help::content(app, inner_w),
+        Overlay::Messages { .. } => messages::content(app, inner_w),
+        Overlay::Detail { target, .. } => detail::content(app, target, inner_w).1,
+    })
 }
 
 /// How far the open overlay can scroll on a screen of the state's size.
 pub fn max_scroll(app: &App) -> u16 {
     let (w, h) = app.size();
-    let alert = alert_lines(app, w).len() as u16;
-    let body = Rect::new(0, 0, w, h.saturating_sub(2 + alert));
-    let inner_w = overlay_text_width(body);
-    let lines = match app.overlay() {
-        Overlay::None => return 0,
-        Overlay::Help { .. } => help::content(app, inner_w).len(),
-        Overlay::Detail { target, .. } => detail::content(app, target, inner_w).1.len(),
+    let body = body_rect(app, w, h);
+    let Some(lines) = overlay_content(app, body) else {
+        return 0;
     };
-    let visible = overlay_rect(body, lines).height.saturating_sub(2) as usize;
-    u16::try_from(lines.saturating_sub(visible)).unwrap_or(u16::MAX)
+    let visible = overlay_rect(body, lines.len()).height.saturating_sub(2) as usize;
+    u16::try_from(lines.len().saturating_sub(visible)).unwrap_or(u16::MAX)
+}
+
+/// How many lines of the open overlay show at once.
+pub fn overlay_visible(app: &App) -> u16 {
+    let (w, h) = app.size();
+    let body = body_rect(app, w, h);
+    let n = overlay_content(app, body).map_or(0, |l| l.len());
+    overlay_rect(body, n).height.saturating_sub(2)
+}
+
+/// The line of the open detail where its pick (an agent's call, a queue's member) is shown.
+pub fn pick_line(app: &App) -> Option<usize> {
+    let Overlay::Detail { target, .. } = app.overlay() else {
+        return None;
+    };
+    let (w, h) = app.size();
+    let body = body_rect(app, w, h);
+    detail::pick_line(app, target, overlay_text_width(body))
 }
 
 fn overlay_width(body: Rect) -> u16 {
@@ -424,9 +490,86 @@ fn alert_lines(app: &App, width: u16) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// A key hint for the status line: the key, its word, whether it is dimmed (the function
+/// belongs with the selection but cannot be used now), and how much it matters when the
+/// width runs out.
+struct Hint {
+    key: String,
+    word: &'static str,
+    dim: bool,
+    keep: u8,
+}
+
+/// The hints for the current context and selection, in table order.
+fn hints(app: &App) -> Vec<Hint> {
+    let keymap = &app.config().keymap;
+    let ctx = app.context();
+    let selected = match app.focus() {
+        Pane::Queues => app.selection().queue.is_some(),
+        Pane::Waiting => app.selection().call.is_some(),
+        Pane::Agents => app.selection().agent.is_some(),
+        Pane::Parked => app.selection().parked.is_some(),
+    };
+    let mut out = Vec::new();
+    for b in keymap.bindings().iter().filter(|b| b.context == ctx) {
+        let Some(word) = b.hint else { continue };
+        let Some(key) = b.keys.first() else { continue };
+        let (show, dim, keep) = match b.action {
+            // The My line strip shows these.
+            KeyAction::Answer | KeyAction::Hold => (false, false, 0),
+            a if a.is_function() => match functions::offer(app, a) {
+                Offer::Hidden => (false, false, 0),
+                Offer::Dimmed(_) => (true, true, 1),
+                Offer::Ready => (true, false, function_weight(a)),
+            },
+            KeyAction::Open => (selected && ctx == Context::Main, false, 3),
+            KeyAction::Back if ctx == Context::Main => (!app.filter().text.is_empty(), false, 2),
+            KeyAction::RetryLogin => (app.login_refused(), false, 5),
+            KeyAction::Messages => (app.history().next().is_some(), false, 1),
+            KeyAction::Help | KeyAction::Quit => (true, false, 5),
+            _ => (true, false, 2),
+        };
+        if !show {
+            continue;
+        }
+        let word = if b.action == KeyAction::Back && ctx == Context::Main {
+            "clear filter"
+        } else {
+            word
+        };
+        out.push(Hint {
+            key: key.to_string(),
+            word,
+            dim,
+            keep,
+        });
+    }
+    out
+}
+
+/// How much a usable function's hint matters when the status line is short of room: the
+/// rescues first (transfer, park, drop, barge, pick up, unpark, service mode), the fine
+/// adjustments last.
+fn function_weight(a: KeyAction) -> u8 {
+    match a {
+        KeyAction::Transfer
+        | KeyAction::Park
+        | KeyAction::Drop
+        | KeyAction::Barge
+        | KeyAction::Pickup
+        | KeyAction::Unpark
+        | KeyAction::ServiceMode => 4,
+        KeyAction::Redirect | KeyAction::Priority | KeyAction::Dnd | KeyAction::Member => 3,
+        _ => 2,
+    }
+}
+
+fn hint_width(h: &Hint) -> usize {
+    width(&h.key) + width(h.word) + 3
+}
+
 fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.config().theme;
-    let keymap = &app.config().keymap;
     let ctx = app.context();
     let mut left: Vec<Span<'static>> = vec![Span::raw(" ")];
     if ctx == Context::Filter {
@@ -435,66 +578,150 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
         left.push(Span::styled("█", theme.title_focused));
         left.push(Span::raw("  "));
     }
-    let selected = match app.focus() {
-        Pane::Queues => app.selection().queue.is_some(),
-        Pane::Waiting => app.selection().call.is_some(),
-        Pane::Agents => app.selection().agent.is_some(),
-        Pane::Parked => app.selection().parked.is_some(),
-    };
-    // Each hint is a key and a word; hints that do not fit are dropped whole, from the right,
-    // so none is ever cut mid-word.
-    let mut hints: Vec<(String, &'static str)> = Vec::new();
-    for b in keymap.bindings().iter().filter(|b| b.context == ctx) {
-        let Some(hint) = b.hint else { continue };
-        let applies = match b.action {
-            KeyAction::Open => selected,
-            KeyAction::Back if ctx == Context::Main => !app.filter().text.is_empty(),
-            KeyAction::RetryLogin => app.login_refused(),
-            _ => true,
-        };
-        let Some(key) = b.keys.first() else { continue };
-        if !applies {
-            continue;
-        }
-        let hint = if b.action == KeyAction::Back && ctx == Context::Main {
-            "clear filter"
-        } else {
-            hint
-        };
-        hints.push((key.to_string(), hint));
-    }
-    let right: Option<Line<'static>> = app.status().map(|m| {
-        let (mark, style) = match m.level {
-            Level::Info => ("", Style::new()),
-            Level::Notice => ("» ", theme.warn),
-            Level::Error => ("✗ ", theme.error),
-        };
-        Line::from(vec![
-            Span::styled(mark, style),
-            Span::styled(clean(&m.text).into_owned(), style),
-            Span::raw(" "),
-        ])
-    });
+    let right: Option<Line<'static>> = app.status().map(|m| message_line(app, m));
     let total = area.width as usize;
     // The message wins over hints: it is news, the hints are always the same.
     let right = right.map(|r| table::fit_line(r, total.saturating_sub(1)));
     let rw = right.as_ref().map_or(0, Line::width);
     let room = total.saturating_sub(rw + 1);
-    let mut used = Line::from(left.clone()).width();
-    for (key, hint) in hints {
-        let hint = format!(" {hint}  ");
-        let w = width(&key) + width(&hint);
-        if used + w > room {
+    // Hints that do not fit are dropped whole, least important first (the rightmost of
+    // equals), so none is ever cut mid-word.
+    let used = Line::from(left.clone()).width();
+    let mut hints = hints(app);
+    while used + hints.iter().map(hint_width).sum::<usize>() > room {
+        let Some(i) = hints
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, h)| (h.keep, usize::MAX - i))
+            .map(|(i, _)| i)
+        else {
             break;
-        }
-        used += w;
-        left.push(Span::styled(key, theme.title));
-        left.push(Span::styled(hint, theme.dim));
+        };
+        hints.remove(i);
+    }
+    for h in hints {
+        let (key_style, word_style) = if h.dim {
+            (
+                theme
+                    .dim
+                    .add_modifier(ratatui::style::Modifier::CROSSED_OUT),
+                theme.dim,
+            )
+        } else {
+            (theme.title, theme.dim)
+        };
+        left.push(Span::styled(h.key, key_style));
+        left.push(Span::styled(format!(" {}  ", h.word), word_style));
     }
     let left = table::fit_line(Line::from(left), room);
     buf.set_line(area.x, area.y, &left, area.width);
     if let Some(r) = right {
         let rw16 = rw as u16;
         buf.set_line(area.x + area.width.saturating_sub(rw16), area.y, &r, rw16);
+    }
+}
+
+/// A status message as a line: a mark that reads without colour, then the text.
+pub(crate) fn message_line(app: &App, m: &super::app::Message) -> Line<'static> {
+    let theme = &app.config().theme;
+    let (mark, style) = match m.level {
+        Level::Info => ("", Style::new()),
+        Level::Done => ("✓ ", theme.ok),
+        Level::Notice => ("» ", theme.warn),
+        Level::Error => ("✗ ", theme.error),
+    };
+    Line::from(vec![
+        Span::styled(mark, style),
+        Span::styled(clean(&m.text).into_owned(), style),
+        Span::raw(" "),
+    ])
+}
+
+/// The supervisor's own line: its calls (ringing first), with the keys that act on them.
+fn my_line(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.config().theme;
+    let keymap = &app.config().keymap;
+    let extn = app.config().supervisor.clone().unwrap_or_default();
+    let mut left = vec![Span::styled(" My line ", theme.title)];
+    match functions::supervisor(app) {
+        None => {
+            left.push(Span::raw(clean(&extn).into_owned()));
+            left.push(Span::styled(": not on this PBX", theme.dim));
+        }
+        Some(u) => {
+            left.push(Span::raw(format!("{} {}", clean(&u.extn), clean(&u.name))));
+            let calls = functions::my_calls(app);
+            if calls.is_empty() {
+                left.push(Span::styled("  no calls", theme.dim));
+            }
+            for (i, a) in calls.iter().enumerate() {
+                left.push(Span::raw(if i == 0 { "  " } else { " · " }));
+                let word = match a.call.state {
+                    s if s.is_ringing() => ("RING", theme.ring),
+                    crate::model::CallState::Connected => ("TALK", theme.talk),
+                    s if s.is_held() => ("HOLD", theme.hold),
+                    s => (
+                        match s {
+                            crate::model::CallState::AfterCallWork => "ACW",
+                            _ => "BUSY",
+                        },
+                        theme.dim,
+                    ),
+                };
+                left.push(Span::styled(word.0, word.1));
+                left.push(Span::raw(format!(
+                    " {} {}",
+                    duration(app.since(a.state_since)),
+                    super::app::caller_words(a)
+                )));
+            }
+        }
+    }
+    let mut right: Vec<Span<'static>> = Vec::new();
+    let ctx = match app.context() {
+        Context::Detail => Context::Detail,
+        _ => Context::Main,
+    };
+    if !app.config().read_only {
+        for action in [KeyAction::Answer, KeyAction::Hold] {
+            let Some(key) = keymap.key_for(ctx, action) else {
+                continue;
+            };
+            let word = match action {
+                KeyAction::Answer => "answer",
+                _ => match functions::my_calls(app)
+                    .iter()
+                    .find(|a| a.call.state == crate::model::CallState::Connected)
+                {
+                    Some(_) => "hold",
+                    None => "unhold",
+                },
+            };
+            match functions::offer(app, action) {
+                Offer::Hidden => {}
+                Offer::Dimmed(_) => {
+                    right.push(Span::styled(
+                        key.to_string(),
+                        theme
+                            .dim
+                            .add_modifier(ratatui::style::Modifier::CROSSED_OUT),
+                    ));
+                    right.push(Span::styled(format!(" {word}  "), theme.dim));
+                }
+                Offer::Ready => {
+                    right.push(Span::styled(key.to_string(), theme.title));
+                    right.push(Span::styled(format!(" {word}  "), theme.dim));
+                }
+            }
+        }
+    }
+    let right = Line::from(right);
+    let rw = right.width();
+    let total = area.width as usize;
+    let left = table::fit_line(Line::from(left), total.saturating_sub(rw));
+    buf.set_line(area.x, area.y, &left, area.width);
+    if rw > 0 && rw < total {
+        let rw16 = rw as u16;
+        buf.set_line(area.x + area.width - rw16, area.y, &right, rw16);
     }
 }

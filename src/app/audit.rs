@@ -1,0 +1,233 @@
+//! The audit log: every function the screen sends is recorded, before it is sent, as one JSON
+//! line in `audit.jsonl` in the data directory (`~/.local/share/ipo-top/audit.jsonl` on
+//! Linux; created readable by its owner only), then each result the session reports as
+//! another line with the same `id` and the `requestid` it went out with. A function that
+//! cannot be recorded is not sent.
+//!
+//! [`Dispatcher`] is the one path from the screen's [`Request`]s to the session: record,
+//! send, and turn the session's reports back into screen events.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::model::{Command, CommandId, CommandReport, CommandStatus};
+use crate::session::SessionHandle;
+use crate::ui::{AuditSubject, Event, Request, Ticket};
+
+/// The file name in the data directory.
+pub const FILE_NAME: &str = "audit.jsonl";
+
+/// The default audit log: `audit.jsonl` in the user's data directory
+/// (`~/.local/share/ipo-top/audit.jsonl` on Linux, `$XDG_DATA_HOME/ipo-top` when set).
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "ipo-top").map(|d| d.data_dir().join(FILE_NAME))
+}
+
+/// The audit log could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// No data directory could be determined.
+    #[error("no data directory for the audit log (no home directory?)")]
+    NoPath,
+    /// The file (or its directory) could not be created or written.
+    #[error("cannot write the audit log {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A record could not be put into JSON.
+    #[error("cannot encode an audit record: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// The first line of a function: what was asked, before it is sent.
+#[derive(Serialize)]
+struct SentLine<'a> {
+    time: String,
+    id: &'a str,
+    user: &'a str,
+    pbx: &'a str,
+    action: &'static str,
+    appearance: &'a AuditSubject,
+    parties: &'a [String],
+    argument: &'a str,
+    command: &'a Command,
+}
+
+/// A later line: what became of it.
+#[derive(Serialize)]
+struct ResultLine<'a> {
+    time: String,
+    id: &'a str,
+    requestid: Option<i32>,
+    result: &'a CommandStatus,
+    words: String,
+}
+
+/// The audit log of one run of the screen.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    path: Option<PathBuf>,
+    user: String,
+    pbx: String,
+}
+
+/// Who is at the keyboard: `$USER`, else `$LOGNAME`, else "unknown".
+pub fn local_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+impl AuditLog {
+    /// An audit log at `path` (`None`: there is no place for one, and every function is
+    /// refused), naming the local `user` and the `pbx` in each line.
+    pub fn new(path: Option<PathBuf>, user: impl Into<String>, pbx: impl Into<String>) -> Self {
+        AuditLog {
+            path,
+            user: user.into(),
+            pbx: pbx.into(),
+        }
+    }
+
+    /// Where it is written.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn append(&self, line: &impl Serialize) -> Result<(), AuditError> {
+        let path = self.path.as_ref().ok_or(AuditError::NoPath)?;
+        let mut text = serde_json::to_string(line)?;
+        text.push('\n');
+        let fail = |source| AuditError::Write {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let mut opts = std::fs::OpenOptions::new();
+        opts.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(path).map_err(fail)?;
+        // One write per line: appends from several ipo-top processes do not interleave.
+        f.write_all(text.as_bytes()).map_err(fail)?;
+        f.flush().map_err(fail)
+    }
+
+    /// Records a function about to be sent, under `id`.
+    pub fn sent(&self, id: &str, req: &Request) -> Result<(), AuditError> {
+        self.append(&SentLine {
+            time: jiff::Timestamp::now().to_string(),
+            id,
+            user: &self.user,
+            pbx: &self.pbx,
+            action: req.audit.action,
+            appearance: &req.audit.appearance,
+            parties: &req.audit.parties,
+            argument: &req.audit.argument,
+            command: &req.command,
+        })
+    }
+
+    /// Records what became of the function recorded under `id`.
+    pub fn result(&self, id: &str, report: &CommandReport) -> Result<(), AuditError> {
+        self.append(&ResultLine {
+            time: jiff::Timestamp::now().to_string(),
+            id,
+            requestid: report.requestid,
+            result: &report.status,
+            words: report.status.to_string(),
+        })
+    }
+}
+
+/// What sends commands: the session, or a test's stand-in.
+pub trait Commands {
+    /// Sends a command; its reports come back with the id returned.
+    fn command(&self, command: Command) -> CommandId;
+}
+
+impl Commands for SessionHandle {
+    fn command(&self, command: Command) -> CommandId {
+        SessionHandle::command(self, command)
+    }
+}
+
+/// The path from the screen's requests to the session, through the audit log.
+#[derive(Debug)]
+pub struct Dispatcher {
+    audit: AuditLog,
+    /// Each command under way: the screen's ticket and the audit log's id.
+    pending: HashMap<CommandId, (Ticket, String)>,
+}
+
+impl Dispatcher {
+    /// A dispatcher that records in `audit`.
+    pub fn new(audit: AuditLog) -> Dispatcher {
+        Dispatcher {
+            audit,
+            pending: HashMap::new(),
+        }
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Records the request, then sends it; if it cannot be recorded it is not sent, and the
+    /// screen is told why.
+    pub fn send(&mut self, req: Request, to: &impl Commands) -> Vec<Event> {
+        // Unique across runs and processes sharing the file: the process and the ticket.
+        let id = format!("{}-{}", std::process::id(), req.ticket.0);
+        if let Err(e) = self.audit.sent(&id, &req) {
+            tracing::warn!(error = %e, "function refused: the audit log cannot be written");
+            return vec![Event::Outcome {
+                ticket: req.ticket,
+                status: CommandStatus::Refused {
+                    reason: format!("{e} (every function is recorded before it is sent)").into(),
+                },
+            }];
+        }
+        tracing::info!(id, words = %req.words, "sending");
+        let command_id = to.command(req.command);
+        self.pending.insert(command_id, (req.ticket, id));
+        Vec::new()
+    }
+
+    /// A report from the session: recorded, and turned into the screen's event. Reports of
+    /// commands not sent from here are ignored.
+    pub fn report(&mut self, report: &CommandReport) -> Vec<Event> {
+        let Some((ticket, id)) = self.pending.get(&report.id).cloned() else {
+            return Vec::new();
+        };
+        let mut events = Vec::new();
+        if let Err(e) = self.audit.result(&id, report) {
+            tracing::warn!(error = %e, "cannot record a result in the audit log");
+            events.push(Event::Message(crate::ui::Message::new(
+                crate::ui::Level::Error,
+                format!("{e} (the result below is not recorded)"),
+            )));
+        }
+        if report.status.is_final() {
+            self.pending.remove(&report.id);
+        }
+        events.push(Event::Outcome {
+            ticket,
+            status: report.status.clone(),
+        });
+        events
+    }
+}
