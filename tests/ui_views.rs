@@ -7,10 +7,13 @@ mod ui_fixture;
 
 use std::time::Duration;
 
-use ipo_top::model::{CallState, ConnectionState, ModelEvent, StopKind};
-use ipo_top::ui::{App, Event, Key, KeyCode, Theme};
-use ratatui::style::Color;
-use ui_fixture::{CLAIMS, app, buffer, busy_site, party, render};
+use ipo_top::model::{
+    CallFeatureBits, CallSnapshot, CallState, CommandStatus, ConnectionState, Direction,
+    ModelEvent, StopKind,
+};
+use ipo_top::ui::{Action, App, Event, Key, KeyCode, Theme};
+use ratatui::style::{Color, Modifier};
+use ui_fixture::{CLAIMS, app, buffer, busy_site, gcid, party, render};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
@@ -110,10 +113,12 @@ fn help_is_generated_from_the_keymap() {
     let text = render(&a);
     assert!(text.contains("FAULT"), "{text}");
     let mut a = screen(160, 48, &[Key::char('?')]);
-    for _ in 0..60 {
-        key(&mut a, Key::char('j'));
+    let mut seen = false;
+    for _ in 0..20 {
+        seen |= render(&a).contains("MTCTI3 carries no start");
+        key(&mut a, Key::plain(KeyCode::PageDown));
     }
-    assert!(render(&a).contains("MTCTI3 carries no start"));
+    assert!(seen, "help never explains where times count from");
 }
 
 #[test]
@@ -252,12 +257,22 @@ fn a_hostile_caller_name_is_rendered_harmless() {
 
 #[test]
 fn any_size_renders_without_panicking() {
-    let overlays: [&[Key]; 5] = [
+    let overlays: [&[Key]; 9] = [
         &[],
         &[Key::plain(KeyCode::Enter)],
         &[Key::char('?')],
         &[Key::char('/'), Key::char('x')],
         &[Key::plain(KeyCode::Tab), Key::plain(KeyCode::Enter)],
+        &[Key::char('t'), Key::char('4')],
+        &[Key::char('d')],
+        &[
+            Key::plain(KeyCode::BackTab),
+            Key::char('s'),
+            Key::char('o'),
+            Key::plain(KeyCode::Enter),
+            Key::char('O'),
+        ],
+        &[Key::char('M')],
     ];
     for (w, h) in [
         (1, 1),
@@ -286,5 +301,152 @@ fn any_size_renders_without_panicking() {
             reason: "HTTP 401".into(),
         });
         render(&a);
+    }
+}
+
+fn keys(a: &mut App, keys: &[Key]) -> Vec<Action> {
+    keys.iter().flat_map(|k| a.update(Event::Key(*k))).collect()
+}
+
+fn chars(text: &str) -> Vec<Key> {
+    text.chars().map(Key::char).collect()
+}
+
+#[test]
+fn a_transfer_prompt_with_completions() {
+    for (w, h) in SIZES {
+        let mut a = screen(w, h, &[Key::char('t')]);
+        keys(&mut a, &chars("41"));
+        keys(
+            &mut a,
+            &[Key::plain(KeyCode::Tab), Key::plain(KeyCode::Tab)],
+        );
+        let text = render(&a);
+        assert!(text.contains("4102 Nakashima (TALK)"), "{text}");
+        insta::assert_snapshot!(format!("prompt_transfer_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn a_drop_confirmation_and_a_typed_out_of_service() {
+    for (w, h) in SIZES {
+        let a = screen(w, h, &[Key::char('d')]);
+        insta::assert_snapshot!(format!("confirm_drop_{w}x{h}"), render(&a));
+        let mut a = screen(w, h, &[Key::plain(KeyCode::BackTab), Key::char('s')]);
+        keys(&mut a, &chars("out"));
+        keys(&mut a, &[Key::plain(KeyCode::Enter)]);
+        keys(&mut a, &chars("OO"));
+        insta::assert_snapshot!(format!("confirm_oos_{w}x{h}"), render(&a));
+    }
+}
+
+#[test]
+fn outcomes_in_the_status_line_and_the_message_history() {
+    for (w, h) in SIZES {
+        let mut a = screen(w, h, &[Key::char('t')]);
+        let mut sent = keys(&mut a, &chars("4103"));
+        sent.extend(keys(&mut a, &[Key::plain(KeyCode::Enter)]));
+        let [Action::Send(transfer)] = sent.as_slice() else {
+            panic!("no transfer sent: {sent:?}")
+        };
+        for status in [
+            CommandStatus::Sent,
+            CommandStatus::Accepted,
+            CommandStatus::Done {
+                effect: "the call went to 4103".into(),
+            },
+        ] {
+            a.update(Event::Outcome {
+                ticket: transfer.ticket,
+                status,
+            });
+        }
+        insta::assert_snapshot!(format!("outcome_done_{w}x{h}"), render(&a));
+        let sent = keys(&mut a, &[Key::char('P'), Key::char('3')]);
+        assert!(sent.is_empty());
+        let sent = keys(&mut a, &[Key::plain(KeyCode::Enter)]);
+        let [Action::Send(priority)] = sent.as_slice() else {
+            panic!("no priority sent: {sent:?}")
+        };
+        a.update(Event::Outcome {
+            ticket: priority.ticket,
+            status: CommandStatus::Failed {
+                code: 609,
+                name: "MTCTISESS_CALLCONTROL_INVALIDCALLSTATE".into(),
+                meaning: "You can't do this action at this time.".into(),
+            },
+        });
+        insta::assert_snapshot!(format!("outcome_failed_{w}x{h}"), render(&a));
+        keys(&mut a, &[Key::char('M')]);
+        insta::assert_snapshot!(format!("messages_{w}x{h}"), render(&a));
+    }
+}
+
+#[test]
+fn my_line_shows_the_supervisors_calls_and_their_keys() {
+    let (mut site, mut evs) = busy_site();
+    site.agent_call(
+        9,
+        90,
+        CallSnapshot {
+            state: CallState::Ringing,
+            direction: Direction::Inbound,
+            gcid: gcid(81),
+            features: CallFeatureBits(0x3),
+            calling: Some(party("02079460123", "Bramley & Sons")),
+            ..CallSnapshot::default()
+        },
+    );
+    site.agent_call(
+        95,
+        90,
+        CallSnapshot {
+            state: CallState::OnHold,
+            direction: Direction::Outbound,
+            gcid: gcid(82),
+            features: CallFeatureBits(0x9),
+            called: "4102".into(),
+            connected: Some(party("4102", "Nakashima")),
+            ..CallSnapshot::default()
+        },
+    );
+    evs.extend(site.events());
+    for (w, h) in SIZES {
+        let a = app(&site, evs.clone(), w, h, Theme::colour());
+        let text = render(&a);
+        assert!(text.contains("a answer"), "{text}");
+        assert!(text.contains("H unhold"), "{text}");
+        insta::assert_snapshot!(format!("my_line_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn hints_for_functions_the_call_does_not_allow_now_are_dimmed() {
+    for (w, h) in SIZES {
+        let (site, evs) = busy_site();
+        let mut a = app(&site, evs, w, h, Theme::monochrome());
+        // The agents pane, on 4102 (talking; no SetTag, no Redirect, no SetAccountCode).
+        keys(
+            &mut a,
+            &[Key::plain(KeyCode::Tab), Key::char('j'), Key::char('j')],
+        );
+        let text = render(&a);
+        let buf = buffer(&a);
+        let last = buf.content.chunks(w as usize).last().unwrap_or(&[]);
+        let line: String = last.iter().map(|c| c.symbol()).collect();
+        // t transfer usable, T tag dimmed and struck through (readable without colour).
+        let col = |needle: &str| {
+            line.find(needle)
+                .map(|b| line[..b].chars().count())
+                .unwrap_or_else(|| panic!("{needle} not in {line:?}"))
+        };
+        let t = last.get(col("t transfer")).expect("t");
+        assert!(!t.modifier.contains(Modifier::CROSSED_OUT), "{t:?}");
+        if w >= 160 {
+            let tag = last.get(col("T tag")).expect("T");
+            assert!(tag.modifier.contains(Modifier::CROSSED_OUT), "{tag:?}");
+            assert!(tag.modifier.contains(Modifier::DIM), "{tag:?}");
+        }
+        insta::assert_snapshot!(format!("dimmed_hints_{w}x{h}"), text);
     }
 }

@@ -752,22 +752,27 @@ pub fn offer(app: &App, action: KeyAction) -> Offer {
 // --------------------------------------------------------------------------------------------
 // What to ask, and what to send
 
-/// A call in a few words: its caller, else "the call".
-fn call_words(a: &Appearance) -> String {
-    let w = caller_words(a);
-    if w.is_empty() {
-        "the call".to_owned()
-    } else {
-        format!("the call from {w}")
-    }
-}
-
+/// Who a call is with, as briefly as is still recognisable: the caller's (or other
+/// party's) number, else the name, else "the call".
 fn short_caller(a: &Appearance) -> String {
-    let w = caller_words(a);
-    if w.is_empty() {
+    let c = &a.call;
+    let party = c
+        .calling
+        .as_ref()
+        .filter(|p| !p.number.is_empty() || !p.name.is_empty())
+        .cloned()
+        .or_else(|| c.other_party());
+    let words = party.map_or_else(String::new, |p| {
+        if p.number.is_empty() {
+            clean(&p.name).into_owned()
+        } else {
+            clean(&p.number).into_owned()
+        }
+    });
+    if words.trim().is_empty() {
         "the call".to_owned()
     } else {
-        w
+        words
     }
 }
 
@@ -826,7 +831,7 @@ pub fn plan(app: &App, f: Function) -> Result<Step, Refusal> {
         Target::Call(id) => model.appearance(*id).cloned(),
         _ => None,
     };
-    let who = call.as_deref().map(call_words).unwrap_or_default();
+    let who = call.as_deref().map(short_caller).unwrap_or_default();
     let prompt = |label: String, choices: Vec<Choice>| Prompt::new(f, t.clone(), label, choices);
     let step = match f {
         Function::Transfer => {
@@ -948,20 +953,36 @@ pub fn plan(app: &App, f: Function) -> Result<Step, Refusal> {
         }
         Function::Drop | Function::ForceClear => {
             let a = call.as_deref();
-            let state = a.map_or_else(String::new, |a| {
-                let since = app.since(a.first_seen);
-                let what = if a.call.state.is_waiting() {
-                    "waiting"
-                } else {
-                    "seen"
-                };
-                format!(" ({what} {})", super::text::duration(since))
-            });
+            // How long, first: on a narrow screen the caller's name gives way, not that.
+            let (state, the_call) = match a {
+                Some(a) => {
+                    let (what, since) = if a.call.state.is_waiting() {
+                        ("waiting", a.first_seen)
+                    } else {
+                        ("", a.state_since)
+                    };
+                    let what = if what.is_empty() {
+                        a.call.state.to_string().to_lowercase()
+                    } else {
+                        what.to_owned()
+                    };
+                    let who = caller_words(a);
+                    (
+                        format!(" ({what} {})", super::text::duration(app.since(since))),
+                        if who.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" from {who}")
+                        },
+                    )
+                }
+                None => (String::new(), String::new()),
+            };
             let (question, yes) = if f == Function::Drop {
-                (format!("Drop {who}{state}?"), "drop")
+                (format!("Drop the call{state}{the_call}?"), "drop")
             } else {
                 (
-                    format!("FORCE CLEAR {who}{state} all the way to its source?"),
+                    format!("FORCE CLEAR the call{state}{the_call} all the way to its source?"),
                     "force clear",
                 )
             };
@@ -1002,6 +1023,9 @@ pub fn plan(app: &App, f: Function) -> Result<Step, Refusal> {
 
 /// What a prompt's answer leads to: a confirmation (service mode), or the request.
 pub fn answer(app: &App, p: &Prompt) -> Result<Step, String> {
+    if p.choices_only && p.picked_choice().is_none() {
+        return Err("pick one of the choices (type to narrow them, Tab to pick)".to_owned());
+    }
     let text = p.shown().trim().to_owned();
     let max = |n: usize, what: &str| {
         if text.chars().count() > n {
@@ -1045,10 +1069,7 @@ pub fn answer(app: &App, p: &Prompt) -> Result<Step, String> {
             };
             let (question, word) = match mode {
                 ServiceMode::OutOfService => (
-                    format!(
-                        "Put queue {name} OUT OF SERVICE? Callers will be diverted. Type OOS and \
-                         Enter to confirm, Esc cancels:"
-                    ),
+                    format!("Put queue {name} OUT OF SERVICE? Callers will be diverted."),
                     Some("OOS"),
                 ),
                 ServiceMode::NightService => (

@@ -801,9 +801,6 @@ fn default_table() -> Vec<Binding> {
     }
     for ctx in [Main, Detail] {
         for (c, action, desc, hint) in FUNCTION_ROWS {
-            if action == A::Member && ctx == Main {
-                continue;
-            }
             t.push(row(ctx, &[Key::char(c)], action, desc, Some(hint)));
         }
     }

@@ -27,7 +27,11 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
             format!("Keys: {}", ctx.name()),
             theme.title,
         )));
-        for b in keymap.bindings().iter().filter(|b| b.context == ctx) {
+        // Read-only: the functions are not there at all.
+        let shown = |b: &&crate::ui::keymap::Binding| {
+            b.context == ctx && !(app.config().read_only && b.action.is_function())
+        };
+        for b in keymap.bindings().iter().filter(shown) {
             let keys: Vec<String> = b.keys.iter().map(ToString::to_string).collect();
             let keys = keys.join(" ");
             let room = width - KEYS;

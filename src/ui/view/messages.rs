@@ -4,18 +4,40 @@
 use ratatui::text::{Line, Span};
 
 use crate::ui::app::App;
+use crate::ui::text::{clean, wrap};
 
 /// The overlay's lines for `width` columns of text.
 pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
     let theme = app.config().theme;
     let mut out: Vec<Line<'static>> = Vec::new();
+    // Each message whole, wrapped under itself after its time.
+    const TIME: usize = 10;
     for e in app.history() {
         let time = e
             .clock
             .map_or_else(|| "        ".to_owned(), |c| c.to_string());
-        let mut line = vec![Span::styled(format!("{time}  "), theme.dim)];
-        line.extend(super::message_line(app, &e.message).spans);
-        out.push(super::table::fit_line(Line::from(line), width));
+        let head = super::message_line(app, &e.message);
+        let style = head.spans.get(1).map(|s| s.style).unwrap_or_default();
+        let mark = head
+            .spans
+            .first()
+            .map(|s| s.content.to_string())
+            .unwrap_or_default();
+        let text = format!("{mark}{}", clean(&e.message.text));
+        for (i, part) in wrap(&text, width.saturating_sub(TIME).max(10))
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                format!("{time}  ")
+            } else {
+                " ".repeat(TIME)
+            };
+            out.push(Line::from(vec![
+                Span::styled(lead, theme.dim),
+                Span::styled(part, style),
+            ]));
+        }
     }
     if out.is_empty() {
         out.push(Line::from(Span::styled("No messages yet.", theme.dim)));

@@ -13,13 +13,9 @@ use crate::ui::functions::{Confirm, Prompt};
 use crate::ui::keymap::{Context, KeyAction};
 use crate::ui::text::{clean, width};
 
-/// Lines a prompt needs above the status line.
+/// Lines a prompt or a question needs above the status line.
 pub fn extra_lines(app: &App) -> u16 {
-    match app.modal() {
-        Some(Modal::Prompt(_)) => 1,
-        Some(Modal::Confirm(c)) if c.word.is_some() => 1,
-        _ => 0,
-    }
+    u16::from(app.modal().is_some())
 }
 
 fn key(app: &App, ctx: Context, action: KeyAction) -> String {
@@ -59,22 +55,6 @@ fn split_line(left: Vec<Span<'static>>, right: Vec<Span<'static>>, area: Rect, b
 fn prompt(app: &App, p: &Prompt, extra: Rect, line: Rect, buf: &mut Buffer) {
     let theme = &app.config().theme;
     let shown = clean(p.shown()).into_owned();
-    // The label gives way first: what is typed must stay visible.
-    let tail = width(&shown) + 4;
-    let label_room = (line.width as usize).saturating_sub(tail + 24).max(10);
-    let label = crate::ui::text::fit(&p.label, label_room).into_owned();
-    let input_style = if p.suggestion {
-        theme.dim
-    } else {
-        ratatui::style::Style::new()
-    };
-    let left = vec![
-        Span::raw(" "),
-        Span::styled(label, theme.title_focused),
-        Span::raw(" "),
-        Span::styled(shown, input_style),
-        Span::styled("█", theme.title_focused),
-    ];
     let mut right = vec![
         Span::styled(key(app, Context::Prompt, KeyAction::Send), theme.title),
         Span::styled(" send  ", theme.dim),
@@ -93,6 +73,28 @@ fn prompt(app: &App, p: &Prompt, extra: Rect, line: Rect, buf: &mut Buffer) {
             ],
         );
     }
+    // What is typed must stay visible: the keys give way first, then the question.
+    let total = line.width as usize;
+    let rw = Line::from(right.clone()).width();
+    let fixed = width(&shown) + 4;
+    let (label_room, right) = if total >= fixed + rw + 16 {
+        (total - fixed - rw, right)
+    } else {
+        (total.saturating_sub(fixed).max(8), Vec::new())
+    };
+    let label = crate::ui::text::fit(&p.label, label_room).into_owned();
+    let input_style = if p.suggestion {
+        theme.dim
+    } else {
+        ratatui::style::Style::new()
+    };
+    let left = vec![
+        Span::raw(" "),
+        Span::styled(label, theme.title_focused),
+        Span::raw(" "),
+        Span::styled(shown, input_style),
+        Span::styled("█", theme.title_focused),
+    ];
     split_line(left, right, line, buf);
 
     // The line above: why Enter did not send, a note, the completions.
@@ -104,7 +106,8 @@ fn prompt(app: &App, p: &Prompt, extra: Rect, line: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(format!("{}  ", clean(n)), theme.dim));
     }
     let used: usize = spans.iter().map(|s| width(&s.content)).sum();
-    let room = (extra.width as usize).saturating_sub(used + 2);
+    // Room for the labels, keeping some for "· … N more".
+    let room = (extra.width as usize).saturating_sub(used + 14);
     let labels: Vec<String> = p
         .matches
         .iter()
@@ -126,7 +129,7 @@ fn prompt(app: &App, p: &Prompt, extra: Rect, line: Rect, buf: &mut Buffer) {
         let mut w = 0;
         for (n, l) in labels.iter().enumerate().skip(start) {
             w += width(l) + if n > start { 3 } else { 0 };
-            if w > room.saturating_sub(4) {
+            if w > room {
                 return n;
             }
         }
@@ -164,47 +167,37 @@ fn prompt(app: &App, p: &Prompt, extra: Rect, line: Rect, buf: &mut Buffer) {
 
 fn confirm(app: &App, c: &Confirm, extra: Rect, line: Rect, buf: &mut Buffer) {
     let theme = &app.config().theme;
-    match c.word {
-        None => {
-            let left = vec![
+    // The question on its own line, whole where the width allows; the answer below it.
+    if extra.height > 0 {
+        let q = fit_line(
+            Line::from(vec![
                 Span::raw(" "),
                 Span::styled(clean(&c.question).into_owned(), theme.warn),
-                Span::raw("  "),
-            ];
-            let right = vec![
-                Span::styled(key(app, Context::Confirm, KeyAction::Confirm), theme.title),
-                Span::styled(format!(" {}", clean(&c.yes)), theme.warn),
-                Span::styled(" · any other key cancels ", theme.dim),
-            ];
-            // The question first; the keys right after it, so they are read together.
-            let mut all = left;
-            all.extend(right);
-            let l = fit_line(Line::from(all), line.width as usize);
-            buf.set_line(line.x, line.y, &l, line.width);
-        }
+            ]),
+            extra.width as usize,
+        );
+        buf.set_line(extra.x, extra.y, &q, extra.width);
+    }
+    let l = match c.word {
+        None => Line::from(vec![
+            Span::raw(" "),
+            Span::styled(key(app, Context::Confirm, KeyAction::Confirm), theme.title),
+            Span::styled(format!(" {}", clean(&c.yes)), theme.warn),
+            Span::styled(" · any other key cancels (Enter too)", theme.dim),
+        ]),
         Some(word) => {
-            let q = fit_line(
-                Line::from(vec![
-                    Span::raw(" "),
-                    Span::styled(clean(&c.question).into_owned(), theme.warn),
-                ]),
-                extra.width as usize,
-            );
-            if extra.height > 0 {
-                buf.set_line(extra.x, extra.y, &q, extra.width);
-            }
-            let left = vec![
-                Span::styled(format!(" Type {word}: "), theme.title_focused),
+            let send = key(app, Context::Prompt, KeyAction::Send);
+            let back = key(app, Context::Prompt, KeyAction::Back);
+            Line::from(vec![
+                Span::styled(
+                    format!(" Type {word} and {send} to confirm, {back} cancels: "),
+                    theme.title_focused,
+                ),
                 Span::raw(clean(&c.typed).into_owned()),
                 Span::styled("█", theme.title_focused),
-            ];
-            let right = vec![
-                Span::styled(key(app, Context::Prompt, KeyAction::Send), theme.title),
-                Span::styled(format!(" confirm ({word} only)  "), theme.dim),
-                Span::styled(key(app, Context::Prompt, KeyAction::Back), theme.title),
-                Span::styled(" cancel ", theme.dim),
-            ];
-            split_line(left, right, line, buf);
+            ])
         }
-    }
+    };
+    let l = fit_line(l, line.width as usize);
+    buf.set_line(line.x, line.y, &l, line.width);
 }

@@ -143,7 +143,11 @@ pub fn fit_line(line: Line<'static>, max: usize) -> Line<'static> {
             continue;
         }
         // This span reaches the edge with more text after it, or overflows by itself.
-        let room = if w > left { left } else { left - 1 };
+        let room = if w > left {
+            left
+        } else {
+            left.saturating_sub(1)
+        };
         let cut = fit(&span.content, room).into_owned();
         spans.push(Span::styled(cut, span.style));
         break;
