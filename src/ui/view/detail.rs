@@ -559,7 +559,9 @@ fn build(
     width: usize,
 ) -> (String, Vec<Line<'static>>, Option<usize>) {
     let mut l = Lines::new(app, width);
-    if !matches!(target, DetailTarget::Call { ended: Some(_), .. }) {
+    // What the keys do here: under a call, after its functions (as the call reads); first
+    // for an agent or a queue, whose calls or members follow.
+    if matches!(target, DetailTarget::Agent(_) | DetailTarget::Queue(_)) {
         keys(&mut l);
         l.blank();
     }
@@ -568,6 +570,9 @@ fn build(
             let live = app.model().appearance(*id);
             let a = live.unwrap_or(last);
             call(&mut l, a, ended.as_deref());
+            if ended.is_none() {
+                keys(&mut l);
+            }
             let who = caller_words(a);
             let state = if a.call.state == CallState::Unknown {
                 String::new()

@@ -1,0 +1,188 @@
+//! The audit log between the screen and the session: every function is recorded before it
+//! is sent (time, local user, PBX, action, appearance, parties, argument, and the command),
+//! each result after it (keyed by the same id, with the requestid); the file is readable by
+//! its owner only; and a function that cannot be recorded is refused, with the reason on the
+//! screen, and never reaches the session.
+
+#[path = "cli_support/mod.rs"]
+mod support;
+mod ui_fixture;
+
+use std::cell::RefCell;
+
+use ipo_top::app::audit::{AuditLog, Commands, Dispatcher};
+use ipo_top::model::{Command, CommandId, CommandReport, CommandStatus};
+use ipo_top::ui::{Action, App, Event, Key, KeyCode, Level, Request, Theme};
+use serde_json::Value;
+use support::Scratch;
+use ui_fixture::{app, busy_site};
+
+/// Records what would have gone to the session.
+#[derive(Default)]
+struct Recorder {
+    sent: RefCell<Vec<Command>>,
+}
+
+impl Commands for Recorder {
+    fn command(&self, command: Command) -> CommandId {
+        let mut sent = self.sent.borrow_mut();
+        sent.push(command);
+        CommandId(100 + sent.len() as u64)
+    }
+}
+
+/// The screen and the request a transfer of the selected waiting call to 4103 makes.
+fn transfer() -> (App, Request) {
+    let (site, evs) = busy_site();
+    let mut a = app(&site, evs, 120, 40, Theme::colour());
+    let mut actions = a.update(Event::Key(Key::char('t')));
+    for c in "4103".chars() {
+        actions.extend(a.update(Event::Key(Key::char(c))));
+    }
+    actions.extend(a.update(Event::Key(Key::plain(KeyCode::Enter))));
+    match actions.as_slice() {
+        [Action::Send(r)] => {
+            let r = r.clone();
+            (a, r)
+        }
+        other => panic!("expected a transfer, got {other:?}"),
+    }
+}
+
+fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+fn report(
+    id: u64,
+    command: &Command,
+    status: CommandStatus,
+    requestid: Option<i32>,
+) -> CommandReport {
+    CommandReport {
+        id: CommandId(id),
+        command: command.clone(),
+        status,
+        requestid,
+        subscribe_id: Some(12),
+        callid: Some(51),
+        reference: None,
+    }
+}
+
+#[test]
+fn every_function_is_recorded_before_it_is_sent_and_its_results_after() {
+    let s = Scratch::new("audit");
+    let path = s.path("data/ipo-top/audit.jsonl");
+    let mut d = Dispatcher::new(AuditLog::new(
+        Some(path.clone()),
+        "msmith",
+        "ipo-hq.example.net:443",
+    ));
+    let (mut a, req) = transfer();
+    let to = Recorder::default();
+    assert!(d.send(req.clone(), &to).is_empty());
+    assert_eq!(to.sent.borrow().as_slice(), std::slice::from_ref(&req.command));
+
+    let first = lines(&path);
+    assert_eq!(first.len(), 1);
+    let l = &first[0];
+    assert!(l["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{l}");
+    assert_eq!(l["user"], "msmith");
+    assert_eq!(l["pbx"], "ipo-hq.example.net:443");
+    assert_eq!(l["action"], "BlindTransfer");
+    assert_eq!(l["appearance"]["kind"], "queue");
+    assert_eq!(l["appearance"]["extn"], "7301");
+    assert_eq!(l["appearance"]["name"], "Claims Desk");
+    assert_eq!(l["parties"][0], "caller 02079460958 Harbour Freight Ltd");
+    assert_eq!(l["argument"], "4103");
+    assert_eq!(l["command"]["kind"], "transfer");
+    assert_eq!(l["command"]["target"], "4103");
+    let id = l["id"].as_str().expect("an id").to_owned();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o600));
+    }
+
+    // The session's reports: recorded by id with the requestid, and shown on the screen.
+    for status in [
+        CommandStatus::Sent,
+        CommandStatus::Accepted,
+        CommandStatus::Done {
+            effect: "the call went to 4103".into(),
+        },
+    ] {
+        for ev in d.report(&report(101, &req.command, status, Some(7))) {
+            a.update(ev);
+        }
+    }
+    let all = lines(&path);
+    assert_eq!(all.len(), 4);
+    for l in &all[1..] {
+        assert_eq!(l["id"].as_str(), Some(id.as_str()), "{l}");
+        assert_eq!(l["requestid"], 7);
+    }
+    assert_eq!(all[2]["result"]["status"], "accepted");
+    assert_eq!(all[3]["result"]["status"], "done");
+    assert_eq!(all[3]["words"], "done: the call went to 4103");
+    let m = a.status().cloned().expect("a status");
+    assert_eq!(m.level, Level::Done);
+    assert_eq!(
+        m.text,
+        "transferring 02079460958 to 4103 … done: the call went to 4103"
+    );
+    // Once final, later reports for that command are not the dispatcher's any more.
+    assert!(
+        d.report(&report(101, &req.command, CommandStatus::Accepted, Some(7)))
+            .is_empty()
+    );
+    assert_eq!(lines(&path).len(), 4);
+}
+
+#[test]
+fn an_unwritable_audit_log_refuses_the_function() {
+    let s = Scratch::new("audit-unwritable");
+    // A path under a regular file cannot be created, whoever runs the test.
+    let blocker = s.write("not-a-directory", "", 0o600);
+    let path = blocker.join("audit.jsonl");
+    let mut d = Dispatcher::new(AuditLog::new(Some(path.clone()), "msmith", "pbx"));
+    let (mut a, req) = transfer();
+    let to = Recorder::default();
+    let events = d.send(req, &to);
+    assert!(to.sent.borrow().is_empty(), "nothing reaches the session");
+    assert_eq!(events.len(), 1);
+    for ev in events {
+        a.update(ev);
+    }
+    let m = a.status().cloned().expect("a status");
+    assert_eq!(m.level, Level::Error);
+    assert!(
+        m.text
+            .starts_with("transferring 02079460958 to 4103 … not sent: cannot write the audit log"),
+        "{}",
+        m.text
+    );
+    assert!(m.text.contains(&path.display().to_string()), "{}", m.text);
+
+    // No data directory at all: refused too.
+    let mut d = Dispatcher::new(AuditLog::new(None, "msmith", "pbx"));
+    let (_a, req) = transfer();
+    let events = d.send(req, &to);
+    assert!(to.sent.borrow().is_empty());
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::Outcome {
+                status: CommandStatus::Refused { .. },
+                ..
+            }]
+        ),
+        "{events:?}"
+    );
+}

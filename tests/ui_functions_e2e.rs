@@ -1,0 +1,297 @@
+//! End to end: the real binary's screen in tmux against the real binary's simulator running
+//! its built-in `e2e` script, with the simulator's command log (every SubscribeCmd it
+//! receives) and ipo-top's audit log (in a data directory of the test's own).
+//!
+//! `Enter` on the waiting call, `t`, a target, `Enter`: the simulator logs a BlindTransfer
+//! with that target on that call, and the screen shows the outcome. `b` on an agent's call:
+//! the simulator logs a MakeCall intrude from the supervisor's line to the agent. `d` then
+//! `n`: nothing is sent. The audit log holds every function sent, and only those.
+//!
+//! Everything is polled with deadlines; nothing waits a fixed time. Skipped, saying so, only
+//! when tmux is not installed.
+
+mod ui_tmux;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use ui_tmux::{Tmux, last_line, shell};
+
+/// The simulator as a child process, killed when dropped (even when the test fails).
+struct Sim(Child);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A scratch directory, removed on drop.
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn poll<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The JSON lines of a file (none while it does not exist).
+fn json_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The commands the simulator received that ask for something (not the presence
+/// subscription's own updates).
+fn functions(log: &Path) -> Vec<Value> {
+    json_lines(log)
+        .into_iter()
+        .filter(|r| {
+            ["callfunction", "makecall", "unparkcall", "user", "queue"]
+                .contains(&r["command"].as_str().unwrap_or(""))
+        })
+        .collect()
+}
+
+/// The row marked ▶ (the focused selection) and the pane title above it.
+fn focused_row(screen: &str) -> Option<(String, String)> {
+    let mut title = String::new();
+    for line in screen.lines() {
+        if line.starts_with(' ') && line.contains('─') {
+            title = line.to_owned();
+        }
+        if line.starts_with('▶') {
+            return Some((title, line.to_owned()));
+        }
+    }
+    None
+}
+
+#[test]
+fn functions_reach_the_simulator_and_the_audit_log() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it); the end-to-end test needs it");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_ipo-top");
+    let dir = Dir(std::env::temp_dir().join(format!(
+        "ipo-top-functions-e2e-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    )));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).expect("a scratch directory");
+    let client = dir.0.join("client");
+    let command_log = dir.0.join("commands.jsonl");
+    let data = dir.0.join("data");
+    let state = dir.0.join("state");
+
+    let sim = Sim(Command::new(bin)
+        .args(["--log-level", "off", "sim", "--listen", "127.0.0.1:0"])
+        .args(["--script", "e2e", "--heartbeat", "0", "--ca-file"])
+        .arg(dir.0.join("sim-ca.pem"))
+        .arg("--command-log")
+        .arg(&command_log)
+        .arg("--write-config")
+        .arg(&client)
+        .env("XDG_STATE_HOME", &state)
+        .env("IPO_SIM_PASSWORD", "e2e-password-not-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the simulator starts"));
+    let config = client.join("config.toml");
+    let text = poll(
+        "the simulator's client configuration",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&config)
+                .ok()
+                .filter(|t| t.contains("[tls]"))
+        },
+    );
+    // The script's supervisor: barge, pick up and unpark are made from 4100.
+    std::fs::write(
+        &config,
+        format!("{text}\n[supervisor]\nextension = \"4100\"\n"),
+    )
+    .expect("the configuration");
+
+    let tmux = shell(100, 34);
+    tmux.type_text(&format!(
+        "XDG_DATA_HOME={} XDG_STATE_HOME={} {bin} --config {} --log-level off",
+        data.display(),
+        state.display(),
+        config.display()
+    ));
+    tmux.press("Enter");
+    // From 10 s on the script's Claims Desk has two callers queueing, 4106 and 4107 talk.
+    tmux.wait_for("the script's call centre", Duration::from_secs(60), |s| {
+        s.contains("● connected")
+            && s.contains("01632960108")
+            && s.contains("01632960109")
+            && s.contains("My line 4100")
+    });
+
+    // Enter on the selected waiting call, t, a target, Enter.
+    let (title, row) = focused_row(&tmux.screen()).expect("a selection");
+    assert!(title.contains("Claims Desk · waiting"), "{title}\n{row}");
+    let caller = row
+        .split_whitespace()
+        .find(|w| w.len() == 11 && w.starts_with('0'))
+        .expect("the caller's number")
+        .to_owned();
+    tmux.press("Enter");
+    let detail = tmux.wait_for("the call's detail", Duration::from_secs(10), |s| {
+        s.contains("┌ Call on queue 7301 Claims Desk") && s.contains("callid ")
+    });
+    let callid: i64 = detail
+        .split("callid ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .expect("the callid in the detail");
+    tmux.press("t");
+    tmux.wait_for("the transfer prompt", Duration::from_secs(10), |s| {
+        s.contains(&format!("Transfer {caller} to:"))
+    });
+    tmux.type_text("4112");
+    tmux.wait_for("the typed target", Duration::from_secs(10), |s| {
+        s.contains("4112 Sandhu (")
+    });
+    tmux.press("Enter");
+    let transfer = poll(
+        "the BlindTransfer in the command log",
+        Duration::from_secs(30),
+        || {
+            functions(&command_log)
+                .into_iter()
+                .find(|r| r["function"] == "BlindTransfer")
+        },
+    );
+    assert_eq!(transfer["argument"], "4112", "{transfer}");
+    assert_eq!(transfer["callid"], callid, "{transfer}");
+    assert_eq!(transfer["subscription"], "queue", "{transfer}");
+    assert_eq!(transfer["extn"], "7301", "{transfer}");
+    assert_eq!(transfer["result"], 0, "{transfer}");
+    tmux.wait_for("the outcome on screen", Duration::from_secs(30), |s| {
+        s.contains(&format!("transferring {caller} to 4112 … done"))
+    });
+
+    // b on an agent's connected call: the supervisor's phone intrudes.
+    tmux.press("Escape");
+    tmux.wait_for("the panes", Duration::from_secs(10), |s| {
+        !s.contains("┌ Call on")
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let screen = tmux.screen();
+        match focused_row(&screen) {
+            Some((title, row)) if title.starts_with(" Agents") => {
+                if row.contains("4106") {
+                    assert!(row.contains("TALK"), "{row}");
+                    break;
+                }
+                tmux.press("j");
+            }
+            _ => tmux.press("Tab"),
+        }
+        assert!(Instant::now() < deadline, "agent 4106 not found:\n{screen}");
+        // Let the key reach the screen before reading it again.
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    tmux.press("b");
+    let barge = poll(
+        "the MakeCall in the command log",
+        Duration::from_secs(30),
+        || {
+            functions(&command_log)
+                .into_iter()
+                .find(|r| r["command"] == "makecall")
+        },
+    );
+    assert_eq!(barge["function"], "Intrude", "{barge}");
+    assert_eq!(barge["argument"], "4106", "{barge}");
+    assert_eq!(barge["subscription"], "user", "{barge}");
+    assert_eq!(barge["extn"], "4100", "{barge}");
+    tmux.wait_for("the barge outcome", Duration::from_secs(30), |s| {
+        s.contains("barging in on 4106")
+    });
+
+    // d, then n: the question, then nothing.
+    tmux.press("d");
+    tmux.wait_for("the drop question", Duration::from_secs(10), |s| {
+        s.contains("Drop the call") && s.contains("y drop · any other key cancels")
+    });
+    tmux.press("n");
+    tmux.wait_for("the drop cancelled", Duration::from_secs(10), |s| {
+        s.contains("drop cancelled; nothing sent")
+    });
+
+    // q: the screen ends; nothing else was sent, and the audit log holds exactly what was.
+    tmux.press("q");
+    tmux.wait_for("the shell prompt again", Duration::from_secs(10), |s| {
+        last_line(s) == "e2e$"
+    });
+    let sent = functions(&command_log);
+    let what: Vec<&str> = sent
+        .iter()
+        .map(|r| r["function"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(what, ["BlindTransfer", "Intrude"], "{sent:#?}");
+
+    let audit = json_lines(&data.join("ipo-top/audit.jsonl"));
+    let actions: Vec<&str> = audit.iter().filter_map(|l| l["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        ["BlindTransfer", "MakeCall intrude (106)"],
+        "{audit:#?}"
+    );
+    let first = &audit[0];
+    assert_eq!(first["argument"], "4112");
+    assert_eq!(first["appearance"]["kind"], "queue");
+    assert_eq!(first["appearance"]["extn"], "7301");
+    assert!(
+        first["pbx"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("127.0.0.1:")),
+        "{first}"
+    );
+    assert!(first["user"].as_str().is_some_and(|u| !u.is_empty()));
+    // Each function's results follow it under its id, with the requestid the simulator saw.
+    let id = first["id"].as_str().expect("an id");
+    let results: Vec<&Value> = audit
+        .iter()
+        .filter(|l| l["id"] == id && l.get("result").is_some())
+        .collect();
+    assert!(
+        results
+            .iter()
+            .any(|r| r["requestid"] == transfer["requestid"]),
+        "{results:#?}"
+    );
+    assert!(
+        results.iter().any(|r| r["result"]["status"] == "done"),
+        "{results:#?}"
+    );
+    drop(sim);
+}
