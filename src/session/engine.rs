@@ -115,6 +115,9 @@ pub struct SessionConfig {
     /// How long a command waits for the PBX's answer, and then for a Notify to show its
     /// effect, before it is reported as having no effect.
     pub command_timeout: Duration,
+    /// After the sync, a line whose first call-control Notify has not come within this long
+    /// had no calls: its calls from then on are new, not "present at connect".
+    pub initial_report: Duration,
 }
 
 impl Default for SessionConfig {
@@ -135,6 +138,7 @@ impl Default for SessionConfig {
             secondary: None,
             primary_probe: Duration::from_secs(60),
             command_timeout: Duration::from_secs(10),
+            initial_report: Duration::from_secs(2),
         }
     }
 }
@@ -595,7 +599,7 @@ impl Session {
             rank(a).cmp(&rank(b)).then_with(|| a.cmp(b))
         });
         self.queue.extend(known);
-        self.update_sync_state();
+        self.update_sync_state(now);
         self.pump(now);
     }
 
@@ -709,7 +713,7 @@ impl Session {
                 tracing::warn!(message = ?other, "unexpected message ignored");
             }
         }
-        self.update_sync_state();
+        self.update_sync_state(now);
     }
 
     /// A deadline from [`Session::poll_timeout`] has passed.
@@ -750,7 +754,7 @@ impl Session {
             }
         }
         self.pump(now);
-        self.update_sync_state();
+        self.update_sync_state(now);
     }
 
     // ----------------------------------------------------------------------------------------
@@ -821,7 +825,7 @@ impl Session {
         }
     }
 
-    fn update_sync_state(&mut self) {
+    fn update_sync_state(&mut self, now: Instant) {
         if !self.is_connected() {
             return;
         }
@@ -835,6 +839,19 @@ impl Session {
         if done && !self.synced {
             self.synced = true;
             self.attempt = 0;
+            // The calls already there come in each line's first call-control Notify, which
+            // may queue behind the sync's Notifies; a line that has said nothing shortly
+            // after the sync has no calls, and its next call is a new one.
+            let lines: Vec<Entity> = self
+                .subs
+                .iter()
+                .filter(|(e, s)| s.phase == Phase::Active && e.line().is_some())
+                .map(|(e, _)| e.clone())
+                .collect();
+            for e in lines {
+                self.timers
+                    .set(Timer::Initial(e), now + self.config.initial_report);
+            }
             let report = self.sync_report();
             tracing::info!(
                 users = report.users,
@@ -1123,12 +1140,12 @@ impl Session {
                         now + self.config.resync_settle,
                     );
                 }
-                // Calls present now come in the first call-control Notify; one that has not
-                // come within the settle time is not coming (the line has no calls).
-                self.timers.set(
-                    Timer::Initial(entity.clone()),
-                    now + self.config.resync_settle,
-                );
+                if self.synced {
+                    self.timers.set(
+                        Timer::Initial(entity.clone()),
+                        now + self.config.initial_report,
+                    );
+                }
             }
             return;
         }
