@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use ipo_top::model::{
-    Appearance, AppearanceId, Command, CommandId, CommandReport, Guid, LineId, Model,
+    Appearance, AppearanceId, Command, CommandId, CommandReport, Guid, LineId, Model, ModelEvent,
 };
 use ipo_top::protocol::{Framing, decode, encode};
 use ipo_top::session::{Disconnect, Session, SessionConfig, SessionEvent, SyncReport};
@@ -33,6 +33,8 @@ pub struct Loop {
     pub syncs: Vec<SyncReport>,
     pub reports: Vec<CommandReport>,
     pub records: Vec<CommandRecord>,
+    /// Why the model ended every call at once (a restart detected), each time it did.
+    pub resets: Vec<String>,
     next_command: u64,
 }
 
@@ -46,6 +48,14 @@ impl Loop {
         let pbx = Pbx::new(site, script.site.seed, tod, start).expect("the site");
         let runner = ScriptRunner::new(&script, start);
         Loop::with(pbx, Some(runner), start, conn, session)
+    }
+
+    /// The demo site with its own traffic (seeded: the same day every time), at 10:30.
+    pub fn demo(seed: u64, conn: ConnConfig, session: SessionConfig) -> Loop {
+        let start = Instant::now();
+        let tod = "10:30".parse().expect("a time of day");
+        let pbx = Pbx::new(ipo_top::sim::Site::demo(), seed, tod, start).expect("the demo site");
+        Loop::with(pbx, None, start, conn, session)
     }
 
     fn with(
@@ -72,6 +82,7 @@ impl Loop {
             syncs: Vec::new(),
             reports: Vec::new(),
             records: Vec::new(),
+            resets: Vec::new(),
             next_command: 1,
         };
         l.pump();
@@ -170,11 +181,15 @@ impl Loop {
             }
             SessionEvent::Disconnect | SessionEvent::Shutdown => self.conn = None,
             SessionEvent::Ping => self.session.handle_pong(self.now),
-            SessionEvent::Model(m) => self.replica.apply(&m),
+            SessionEvent::Model(m) => {
+                if let ModelEvent::CallsReset { reason } = &m {
+                    self.resets.push(reason.to_string());
+                }
+                self.replica.apply(&m);
+            }
             SessionEvent::Synced(r) => self.syncs.push(r),
             SessionEvent::SubscribeFailed(f) => panic!("a subscription was refused: {f:?}"),
             SessionEvent::Command(r) => self.reports.push(r),
-            other => panic!("unexpected session event {other:?}"),
         }
     }
 
