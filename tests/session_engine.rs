@@ -130,6 +130,8 @@ struct Harness {
     pending: Vec<SessionEvent>,
     /// Answer the engine's pings at once, as a live PBX does.
     auto_pong: bool,
+    /// Everything the engine sent, in order.
+    log: Vec<P>,
 }
 
 impl Harness {
@@ -144,6 +146,7 @@ impl Harness {
             notify_id: 0,
             pending: Vec::new(),
             auto_pong: true,
+            log: Vec::new(),
         }
     }
 
@@ -201,6 +204,7 @@ impl Harness {
                     assert!(fresh, "subscribe id {} used twice", s.subscribe_id);
                 }
             }
+            self.log.push(p.clone());
             out.push(p);
         }
         out
@@ -911,7 +915,12 @@ fn a_lost_link_reconnects_with_backoff_and_subscribes_everything_again() {
     let lines2 = h.sub_id_of(&Entity::Lines);
     let n = h.next_notify();
     h.feed(notify(lines2, n, lines(1..=2, 1..=1, true)));
-    assert!(h.sent().iter().all(|p| matches!(p, P::Notifyack(_))));
+    // (and, once synced, the account codes are asked for: they never came before)
+    assert!(
+        h.sent()
+            .iter()
+            .all(|p| matches!(p, P::Notifyack(_) | P::Generalcmd(_)))
+    );
     assert!(
         h.events()
             .iter()
@@ -1986,5 +1995,106 @@ fn a_link_drop_leaves_pending_commands_unknown() {
             Some(CommandStatus::Interrupted { .. })
         ),
         "{r:?}"
+    );
+}
+
+#[test]
+fn account_codes_are_read_once_after_the_sync_or_typed_freely() {
+    use ipo_top::model::AccountCodes;
+    let getfile = |out: &[P]| {
+        out.iter().find_map(|p| match p {
+            P::Generalcmd(g) => match &g.payload {
+                Some(pb::general_cmd::Payload::Getfile(f)) => Some((g.requestid, f.fname.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+    };
+    let mut h = Harness::new(SessionConfig::default());
+    h.s.handle_connected(h.now);
+    let lines_id = h.answer_all(0)[0];
+    assert_eq!(getfile(&h.sent()), None, "not before the sync");
+    let n = h.next_notify();
+    h.feed(notify(lines_id, n, lines(1..=1, 1..=1, true)));
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    let out: Vec<P> = h.log.drain(..).collect();
+    assert!(
+        h.s.model().account_codes().free_text(),
+        "free text until known"
+    );
+    let Some((rid, fname)) = getfile(&out) else {
+        panic!("asked after the sync: {out:?}");
+    };
+    assert_eq!(fname, "nasystem/AccountCode");
+    h.feed(response(rid, 0));
+    h.feed(frame(P::Generaldata(pb::GeneralData {
+        responseid: rid,
+        payload: Some(pb::general_data::Payload::Getfile(pb::GetFileResponse {
+            cmdinst: 1,
+            fname,
+            result: 0,
+            payload: b"1001\n1002 Marketing\n".to_vec(),
+        })),
+    })));
+    assert_eq!(
+        h.s.model().account_codes(),
+        &AccountCodes::List {
+            codes: vec![Text::from("1001"), Text::from("1002")]
+        }
+    );
+    // Not again after a reconnect.
+    h.s.handle_closed(h.now, Disconnect::Failed("reset".into()));
+    let at = h.s.poll_timeout().unwrap_or(h.now);
+    h.advance(at - h.now);
+    h.s.handle_connected(h.now);
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    let n = h.next_notify();
+    h.feed(notify(
+        h.sub_id_of(&Entity::Lines),
+        n,
+        lines(1..=1, 1..=1, true),
+    ));
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    assert!(
+        h.events()
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Synced(_)))
+    );
+    let out: Vec<P> = h.log.drain(..).collect();
+    assert_eq!(getfile(&out), None, "read once");
+
+    // A file that is not text: free text, with the reason.
+    let mut h = Harness::new(SessionConfig::default());
+    h.s.handle_connected(h.now);
+    let lines_id = h.answer_all(0)[0];
+    let n = h.next_notify();
+    h.feed(notify(lines_id, n, lines(1..=1, 1..=1, true)));
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    let out: Vec<P> = h.log.drain(..).collect();
+    let (rid, fname) = getfile(&out).expect("asked");
+    h.feed(response(rid, 0));
+    h.feed(frame(P::Generaldata(pb::GeneralData {
+        responseid: rid,
+        payload: Some(pb::general_data::Payload::Getfile(pb::GetFileResponse {
+            cmdinst: 1,
+            fname,
+            result: 0,
+            payload: vec![0xFF, 0x00, 0x13],
+        })),
+    })));
+    assert!(
+        matches!(h.s.model().account_codes(), AccountCodes::FreeText { reason } if reason.contains("not text"))
     );
 }

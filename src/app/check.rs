@@ -90,6 +90,20 @@ fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) ->
     if let Some(v) = version {
         line.push_str(&format!(", {v}"));
     }
+    let s = &report.subscriptions;
+    let mut subscribed = Vec::new();
+    if s.lines {
+        subscribed.push("lines".to_owned());
+    }
+    subscribed.push(format!("{} of {} users", s.users.0, s.users.1));
+    subscribed.push(format!("{} of {} queues", s.queues.0, s.queues.1));
+    if s.park_server == Some(true) {
+        subscribed.push("park server".to_owned());
+    }
+    if s.presence == Some(true) {
+        subscribed.push("presence".to_owned());
+    }
+    line.push_str(&format!("; subscribed: {}", subscribed.join(", ")));
     if !report.failed.is_empty() {
         let list: Vec<String> = report
             .failed
@@ -120,8 +134,13 @@ fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) ->
             list.join(", ")
         ));
     }
+    line.push_str(&format!("; {CONNECTIONS_NOTE}"));
     line
 }
+
+/// The reminder `check` ends with.
+pub const CONNECTIONS_NOTE: &str = "IP Office allows 10 MTCTI3 connections in total, shared with \
+     the site's other applications (ipo-top uses one while it runs)";
 
 /// Runs the check, waiting at most `wait` for every subscription to be answered.
 pub async fn run(config: &Config, wait: Duration) -> Outcome {
@@ -259,6 +278,13 @@ mod tests {
                 },
             ],
             round_trip: Some(Duration::from_micros(3100)),
+            subscriptions: crate::session::Subscriptions {
+                lines: true,
+                users: (211, 212),
+                queues: (8, 9),
+                park_server: Some(true),
+                presence: Some(true),
+            },
         };
         assert_eq!(
             success_line(
@@ -267,9 +293,11 @@ mod tests {
                 Some(&Text::from("IP Office 11.1.0.0 build 600"))
             ),
             "connected to 10.1.2.3:443 as ctiservice: 212 users, 9 queues, park server \
-             available, round trip 3.1 ms, IP Office 11.1.0.0 build 600; 2 not subscribed: \
+             available, round trip 3.1 ms, IP Office 11.1.0.0 build 600; subscribed: lines, \
+             211 of 212 users, 8 of 9 queues, park server, presence; 2 not subscribed: \
              user 4102 Nakashima (MTCTISESS_USERNOTFOUND, dropped), queue 7309 Night \
-             (MTCTISESS_NOTALLOWED)"
+             (MTCTISESS_NOTALLOWED); IP Office allows 10 MTCTI3 connections in total, shared \
+             with the site's other applications (ipo-top uses one while it runs)"
         );
     }
 

@@ -112,6 +112,11 @@ pub enum ModelEvent {
         /// Why, in words.
         reason: Text,
     },
+    /// The PBX's account codes were read (or could not be).
+    AccountCodes {
+        /// The codes, or why entry is free text.
+        codes: super::AccountCodes,
+    },
     /// The statistics' counting period began (at start, and at each midnight).
     StatsPeriod {
         /// The period and its thresholds.
@@ -201,6 +206,7 @@ enum Slot {
     Connection,
     Version,
     Period,
+    AccountCodes,
     Park,
     User(Guid),
     Queue(Guid),
@@ -213,6 +219,7 @@ impl ModelEvent {
             ModelEvent::Connection { .. } => Slot::Connection,
             ModelEvent::Version { .. } => Slot::Version,
             ModelEvent::StatsPeriod { .. } => Slot::Period,
+            ModelEvent::AccountCodes { .. } => Slot::AccountCodes,
             ModelEvent::ParkServer { .. } => Slot::Park,
             ModelEvent::UserAdded { user } | ModelEvent::UserChanged { user, .. } => {
                 Slot::User(user.guid.clone())

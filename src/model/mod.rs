@@ -44,6 +44,35 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde::Serialize;
+
+/// The account codes the PBX lists (`getfile nasystem/AccountCode`, fetched once after the
+/// sync), for the account code picker.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AccountCodes {
+    /// Not known (yet): entry is free text.
+    #[default]
+    Unknown,
+    /// The codes, in the PBX's order (a code may hold wildcards the PBX resolves).
+    List {
+        /// The codes.
+        codes: Vec<Text>,
+    },
+    /// The list could not be read: entry is free text (the PBX still checks the code).
+    FreeText {
+        /// Why, in words.
+        reason: Text,
+    },
+}
+
+impl AccountCodes {
+    /// Whether the supervisor types the code (no list to pick from).
+    pub fn free_text(&self) -> bool {
+        !matches!(self, AccountCodes::List { .. })
+    }
+}
+
 /// A user or queue as the lines list names it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct LineEntry {
@@ -79,6 +108,7 @@ pub struct Model {
     resync: HashMap<LineId, HashSet<AppearanceKey>>,
     connection: Option<ConnectionState>,
     version: Option<Text>,
+    account_codes: AccountCodes,
     next_id: u64,
     events: VecDeque<ModelEvent>,
     replica: bool,
@@ -156,6 +186,19 @@ impl Model {
     /// The PBX's version string, if it gave one.
     pub fn version(&self) -> Option<&Text> {
         self.version.as_ref()
+    }
+
+    /// The account codes for the picker (free text unless the PBX listed them).
+    pub fn account_codes(&self) -> &AccountCodes {
+        &self.account_codes
+    }
+
+    /// Records what the PBX's account code file said.
+    pub fn set_account_codes(&mut self, codes: AccountCodes) {
+        if self.account_codes != codes {
+            self.account_codes = codes.clone();
+            self.emit(ModelEvent::AccountCodes { codes });
+        }
     }
 
     /// The period statistics count over (once the model has seen its first input).
@@ -783,6 +826,7 @@ impl Model {
             ModelEvent::Connection { state } => self.connection = Some(state.clone()),
             ModelEvent::Version { text } => self.version = Some(text.clone()),
             ModelEvent::CallsReset { .. } => {}
+            ModelEvent::AccountCodes { codes } => self.account_codes = codes.clone(),
             ModelEvent::StatsPeriod { period } => self.stats.period = Some(period.clone()),
             ModelEvent::ParkServer { available } => self.park_available = *available,
             ModelEvent::UserAdded { user } | ModelEvent::UserChanged { user, .. } => {

@@ -29,8 +29,8 @@ use super::connect::Endpoint;
 use super::convert;
 use super::timers::Timers;
 use crate::model::{
-    CommandReport, ConnectionState, Guid, LineId, Model, ModelEvent, PhoneState, RemoveReason,
-    StatsConfig, StopKind, Text, Upsert,
+    AccountCodes, CommandReport, ConnectionState, Guid, LineId, Model, ModelEvent, PhoneState,
+    RemoveReason, StatsConfig, StopKind, Text, Upsert,
 };
 use crate::protocol::bits::{
     CcFlags, LinesFlags, NotifyLinesFlags, PresenceFlags, QueueFlags, UserFlags,
@@ -254,6 +254,23 @@ pub struct SyncReport {
     pub failed: Vec<SubscribeFailure>,
     /// The smoothed request round trip.
     pub round_trip: Option<Duration>,
+    /// Which subscriptions the PBX confirmed, by kind.
+    pub subscriptions: Subscriptions,
+}
+
+/// Which subscriptions the PBX confirmed, by kind (for `check`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Subscriptions {
+    /// The lines list.
+    pub lines: bool,
+    /// Users confirmed, of the users wanted.
+    pub users: (usize, usize),
+    /// Queues confirmed, of the queues wanted.
+    pub queues: (usize, usize),
+    /// The park server: `None` when the PBX says it cannot be subscribed.
+    pub park_server: Option<bool>,
+    /// The presence subscription (phone states): `None` when there is no user to follow.
+    pub presence: Option<bool>,
 }
 
 /// What went wrong on the wire, counted. The session survives all of it.
@@ -312,6 +329,8 @@ enum Request {
     },
     /// A command (see `commands`).
     Command,
+    /// `getfile nasystem/AccountCode`.
+    AccountCodes,
 }
 
 /// The presence subscription's presentities: one per user, named by extension, each with a
@@ -413,6 +432,7 @@ pub struct Session {
     presence: PresenceBook,
     commands: HashMap<i32, Tracked>,
     next_reference: i32,
+    account_codes_fetched: bool,
     queue: VecDeque<Entity>,
     requests: HashMap<i32, (Request, Instant)>,
     outstanding: usize,
@@ -445,6 +465,7 @@ impl Session {
             presence: PresenceBook::default(),
             commands: HashMap::new(),
             next_reference: 1,
+            account_codes_fetched: false,
             queue: VecDeque::new(),
             requests: HashMap::new(),
             outstanding: 0,
@@ -533,7 +554,39 @@ impl Session {
                 .count(),
             failed: self.failures.clone(),
             round_trip: self.srtt,
+            subscriptions: self.subscriptions(),
         }
+    }
+
+    fn subscriptions(&self) -> Subscriptions {
+        let active = |e: &Entity| self.subs.get(e).is_some_and(|s| s.phase == Phase::Active);
+        let mut out = Subscriptions {
+            lines: active(&Entity::Lines),
+            park_server: self
+                .subs
+                .contains_key(&Entity::ParkServer)
+                .then(|| active(&Entity::ParkServer)),
+            presence: self
+                .subs
+                .contains_key(&Entity::Presence)
+                .then(|| active(&Entity::Presence)),
+            ..Subscriptions::default()
+        };
+        for (e, s) in &self.subs {
+            let ok = usize::from(s.phase == Phase::Active);
+            match e {
+                Entity::User(_) => {
+                    out.users.0 += ok;
+                    out.users.1 += 1;
+                }
+                Entity::Queue(_) => {
+                    out.queues.0 += ok;
+                    out.queues.1 += 1;
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     // ----------------------------------------------------------------------------------------
@@ -861,6 +914,7 @@ impl Session {
                 "synced"
             );
             self.events.push_back(SessionEvent::Synced(report));
+            self.fetch_account_codes(now);
         }
         if self.synced && self.model.in_outage() && !self.model.any_resync_pending() {
             self.model.outage_over();
@@ -1100,6 +1154,17 @@ impl Session {
                 self.on_subscribe_result(now, entity, id, code);
             }
             Request::Command => self.on_command_result(now, r.requestid, code),
+            Request::AccountCodes => {
+                if code.is_success() {
+                    // The file comes in a GeneralData with the same id.
+                    self.requests
+                        .insert(r.requestid, (Request::AccountCodes, sent));
+                } else {
+                    self.account_codes_done(AccountCodes::FreeText {
+                        reason: Text::from(format!("the PBX would not give the list ({code})")),
+                    });
+                }
+            }
             Request::PresenceUpdate { id } => {
                 if !code.is_success() && self.subscribe_id(&Entity::Presence) == Some(id) {
                     // The PBX's list and ours may differ now: start it again from ours.
@@ -1272,13 +1337,31 @@ impl Session {
     }
 
     fn on_general_data(&mut self, now: Instant, d: pb::GeneralData) {
-        let known = matches!(
-            self.requests.get(&d.responseid),
-            Some((Request::Version, _))
-        );
+        let asked = self.requests.get(&d.responseid).map(|(r, _)| r.clone());
         use pb::general_data::Payload as G;
         match d.payload {
-            Some(G::Versioninfo(v)) if known => {
+            Some(G::Getfile(f)) if asked == Some(Request::AccountCodes) => {
+                self.requests.remove(&d.responseid);
+                let codes = if f.result != 0 {
+                    AccountCodes::FreeText {
+                        reason: Text::from(format!(
+                            "the PBX would not give the list ({})",
+                            ResultCode::from_code(f.result)
+                        )),
+                    }
+                } else {
+                    match convert::account_codes(&f.payload) {
+                        Ok(codes) => AccountCodes::List { codes },
+                        Err(why) => AccountCodes::FreeText {
+                            reason: Text::from(format!(
+                                "the PBX's account code list could not be read: {why}"
+                            )),
+                        },
+                    }
+                };
+                self.account_codes_done(codes);
+            }
+            Some(G::Versioninfo(v)) if asked == Some(Request::Version) => {
                 self.requests.remove(&d.responseid);
                 tracing::info!(version = %v, "PBX version");
                 self.model.version_reported(now, Text::from(v));
@@ -1288,6 +1371,34 @@ impl Session {
                 tracing::warn!(responseid = d.responseid, payload = ?other, "general data we did not ask for");
             }
         }
+    }
+
+    fn account_codes_done(&mut self, codes: AccountCodes) {
+        match &codes {
+            AccountCodes::List { codes } => tracing::info!(count = codes.len(), "account codes"),
+            AccountCodes::FreeText { reason } => {
+                tracing::info!(%reason, "account codes: free text")
+            }
+            AccountCodes::Unknown => {}
+        }
+        self.account_codes_fetched = true;
+        self.model.set_account_codes(codes);
+    }
+
+    /// After the sync, the account codes are read once (until an answer comes).
+    fn fetch_account_codes(&mut self, now: Instant) {
+        if self.account_codes_fetched
+            || self
+                .requests
+                .values()
+                .any(|(r, _)| *r == Request::AccountCodes)
+        {
+            return;
+        }
+        let requestid = self.request_id();
+        self.requests
+            .insert(requestid, (Request::AccountCodes, now));
+        self.send(&build::get_file(requestid, 1, build::ACCOUNT_CODE_FILE));
     }
 
     fn sample_rtt(&mut self, sample: Duration) {
