@@ -19,7 +19,14 @@ pub struct Outcome {
 
 /// The line and exit code for a failed connection attempt, with what to do about it.
 pub fn connect_failure(e: &ConnectError, config: &Config) -> Outcome {
-    let path = config.path.display();
+    let (exit, line) = connect_failure_line(e, &config.path);
+    Outcome { exit, line }
+}
+
+/// The exit code and line for a failed connection attempt made with the configuration at
+/// `path`.
+pub fn connect_failure_line(e: &ConnectError, path: &std::path::Path) -> (Exit, String) {
+    let path = path.display();
     let (exit, advice) = match e.kind() {
         FailureKind::Auth => (
             Exit::Auth,
@@ -27,11 +34,19 @@ pub fn connect_failure(e: &ConnectError, config: &Config) -> Outcome {
              right, and that the system's \"Avaya HTTP Clients only\" setting is off"
                 .to_owned(),
         ),
+        FailureKind::Trust if matches!(e, ConnectError::PinMismatch { .. }) => (
+            Exit::Trust,
+            format!(
+                "if the PBX's certificate was replaced on purpose, check the new one and pin \
+                 it: ipo-top trust --config {path}"
+            ),
+        ),
         FailureKind::Trust => (
             Exit::Trust,
             format!(
                 "set [tls] ca_file to the CA that signed the PBX's certificate, or pin the \
-                 PBX's certificate with [tls] fingerprint, in {path}"
+                 PBX's certificate with [tls] fingerprint (ipo-top trust --config {path} shows \
+                 it), in {path}"
             ),
         ),
         FailureKind::Unreachable => (
@@ -49,10 +64,7 @@ pub fn connect_failure(e: &ConnectError, config: &Config) -> Outcome {
         ),
         FailureKind::Other => (Exit::Other, "see the log for details".to_owned()),
     };
-    Outcome {
-        exit,
-        line: format!("{e}: {advice}"),
-    }
+    (exit, format!("{e}: {advice}"))
 }
 
 /// The line and exit code when the TLS settings cannot be made.

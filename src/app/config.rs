@@ -20,6 +20,30 @@ use crate::ui::{DEFAULT_LONG_WAIT_SECS, Keymap, KeymapError};
 pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, or pass --config PATH; \
      to see ipo-top without a PBX, run `ipo-top --demo`";
 
+/// Set by `--read-only`: every configuration read in this process is read-only, whatever
+/// `[ui] read_only` says (a re-read after a refused login included).
+static FORCE_READ_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes every configuration read from now on read-only (`--read-only`).
+pub fn force_read_only() {
+    FORCE_READ_ONLY.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The session settings for `--demo` (no configuration file): the demo site's supervisor
+/// (4100), statistics counted in the local time zone, and `--read-only` honoured.
+pub fn demo_session_config() -> SessionConfig {
+    let calendar = ZoneCalendar::named("local").ok();
+    SessionConfig {
+        read_only: FORCE_READ_ONLY.load(std::sync::atomic::Ordering::Relaxed),
+        supervisor_extension: Some("4100".to_owned()),
+        stats: StatsConfig {
+            clock: calendar.map(|c| wall_clock(std::sync::Arc::new(c))),
+            ..StatsConfig::default()
+        },
+        ..SessionConfig::default()
+    }
+}
+
 /// The default configuration file: `config.toml` in the user's configuration directory
 /// (`~/.config/ipo-top/config.toml` on Linux).
 pub fn default_path() -> Option<PathBuf> {
@@ -319,6 +343,83 @@ impl Source<'_> {
 
 /// Reads the configuration at `path`, or at the default path when `None`.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    let (path, text) = read(path)?;
+    parse(&path, &text)
+}
+
+/// Which system `ipo-top trust` looks at, from the configuration (its password is not read:
+/// trusting a certificate needs no credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustTarget {
+    /// The configuration file (where the pin is written).
+    pub path: PathBuf,
+    /// The host.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The key the pin goes in: `fingerprint`, or `secondary_fingerprint`.
+    pub key: &'static str,
+}
+
+/// Reads the host and port `ipo-top trust` connects to: `[pbx] host` (or `secondary` with
+/// `secondary`) and its port.
+pub fn trust_target(path: Option<&Path>, secondary: bool) -> Result<TrustTarget, ConfigError> {
+    let (path, text) = read(path)?;
+    let src = Source {
+        path: &path,
+        text: &text,
+    };
+    let raw: RawConfig = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+    let port = |p: &Option<Spanned<i64>>, key: &str, default: u16| match p {
+        None => Ok(default),
+        Some(p) => u16::try_from(*p.get_ref())
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| src.invalid(p, key, "expected a port number from 1 to 65535")),
+    };
+    let primary_port = port(&raw.pbx.port, "pbx.port", 443)?;
+    let (host, port, key) = if secondary {
+        let Some(h) = &raw.pbx.secondary else {
+            return Err(ConfigError::Invalid {
+                location: src.location(None),
+                key: "pbx.secondary".to_owned(),
+                message: "there is no secondary system to trust; add [pbx] secondary first"
+                    .to_owned(),
+            });
+        };
+        (
+            h.get_ref().trim().to_owned(),
+            port(&raw.pbx.secondary_port, "pbx.secondary_port", primary_port)?,
+            "secondary_fingerprint",
+        )
+    } else {
+        (
+            raw.pbx.host.get_ref().trim().to_owned(),
+            primary_port,
+            "fingerprint",
+        )
+    };
+    if host.is_empty() || host.contains('/') || host.contains(' ') {
+        return Err(ConfigError::Invalid {
+            location: src.location(None),
+            key: if secondary {
+                "pbx.secondary"
+            } else {
+                "pbx.host"
+            }
+            .to_owned(),
+            message: "expected a host name or IP address".to_owned(),
+        });
+    }
+    Ok(TrustTarget {
+        path,
+        host,
+        port,
+        key,
+    })
+}
+
+fn read(path: Option<&Path>) -> Result<(PathBuf, String), ConfigError> {
     let (path, given) = match path {
         Some(p) => (p.to_owned(), true),
         None => (default_path().ok_or(ConfigError::NoDefaultPath)?, false),
@@ -342,7 +443,7 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
             });
         }
     };
-    parse(&path, &text)
+    Ok((path, text))
 }
 
 /// Parses and resolves a configuration's text (`path` names it in errors and anchors relative
@@ -499,7 +600,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     };
 
     let mut ui = UiSettings {
-        read_only: raw.ui.read_only.unwrap_or(false),
+        read_only: raw.ui.read_only.unwrap_or(false)
+            || FORCE_READ_ONLY.load(std::sync::atomic::Ordering::Relaxed),
         ..UiSettings::default()
     };
     session.read_only = ui.read_only;

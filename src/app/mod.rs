@@ -2,6 +2,7 @@
 //! screen's run loop (terminal, keyboard, ticks, the session, `--demo`). The only place (with
 //! `main.rs` and `cli`) that knows every module.
 
+pub mod cert;
 pub mod check;
 pub mod clock;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod logging;
 pub mod retry;
 pub mod simconfig;
 pub mod terminal;
+pub mod trust;
 pub mod tui;
 
 /// Exit codes: one per class of problem, so scripts (and people) know what to fix.

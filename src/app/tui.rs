@@ -259,7 +259,7 @@ async fn screen(source: Source) -> Exit {
         ),
         Source::Demo(endpoint) => (
             endpoint.clone(),
-            SessionConfig::default(),
+            config::demo_session_config(),
             UiConfig {
                 pbx: "simulated call centre".to_owned(),
                 banner: Some("DEMO".to_owned()),
