@@ -2098,3 +2098,76 @@ fn account_codes_are_read_once_after_the_sync_or_typed_freely() {
         matches!(h.s.model().account_codes(), AccountCodes::FreeText { reason } if reason.contains("not text"))
     );
 }
+
+#[test]
+fn the_secondary_is_used_while_the_primary_cannot_be_reached_and_left_when_it_returns() {
+    use ipo_top::model::PbxSystem;
+    use ipo_top::session::{Endpoint, Secret, Trust};
+    let secondary = Endpoint {
+        host: "10.1.2.4".into(),
+        port: 443,
+        username: "ctiservice".into(),
+        password: Secret::new("x"),
+        trust: Trust::SystemRoots,
+        framing: ipo_top::protocol::Framing::Framed,
+        connect_timeout: Duration::from_secs(10),
+    };
+    let mut h = Harness::new(SessionConfig {
+        secondary: Some(secondary),
+        primary_probe: Duration::from_secs(60),
+        ..SessionConfig::default()
+    });
+    assert_eq!(h.events().first(), Some(&SessionEvent::Connect));
+    assert_eq!(h.s.target(), PbxSystem::Primary);
+    // The primary refuses: the next attempt, after the backoff, goes to the secondary.
+    h.s.handle_closed(h.now, Disconnect::Failed("connection refused".into()));
+    assert_eq!(h.s.target(), PbxSystem::Secondary);
+    let at = h.s.poll_timeout().unwrap_or(h.now);
+    h.advance(at - h.now);
+    assert!(h.events().contains(&SessionEvent::Connect));
+    h.s.handle_connected(h.now);
+    let lines_id = h.answer_all(0)[0];
+    let n = h.next_notify();
+    h.feed(notify(lines_id, n, lines(1..=1, 1..=1, true)));
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    assert_eq!(h.s.model().system(), Some(PbxSystem::Secondary));
+    let q = h.sub_id_of(&queue_entity(1));
+    let n = h.next_notify();
+    h.feed(notify(
+        q,
+        n,
+        calls(vec![callinfo(1, State::Queueing, 7)], vec![]),
+    ));
+    h.sent();
+    h.events();
+
+    // Every minute it looks at the primary (a handshake, nothing sent); while it does not
+    // answer, the session stays.
+    h.advance(Duration::from_secs(60));
+    assert!(h.events().contains(&SessionEvent::ProbePrimary));
+    h.s.handle_probe(h.now, false);
+    assert!(h.s.is_connected());
+    h.advance(Duration::from_secs(60));
+    assert!(h.events().contains(&SessionEvent::ProbePrimary));
+    // It answers: the session leaves the secondary and connects to the primary at once.
+    h.s.handle_probe(h.now, true);
+    let evs = h.events();
+    assert!(
+        evs.contains(&SessionEvent::Disconnect) && evs.contains(&SessionEvent::Connect),
+        "{evs:?}"
+    );
+    assert_eq!(h.s.target(), PbxSystem::Primary);
+    h.s.handle_connected(h.now);
+    let evs = h.model_events();
+    // The secondary's calls cannot be matched on the primary: they end.
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, ModelEvent::CallsReset { reason } if reason.contains("primary"))),
+        "{evs:#?}"
+    );
+    assert_eq!(h.s.model().system(), Some(PbxSystem::Primary));
+    assert_eq!(h.s.model().appearances().count(), 0);
+}

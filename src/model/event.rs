@@ -112,6 +112,12 @@ pub enum ModelEvent {
         /// Why, in words.
         reason: Text,
     },
+    /// The session connected to a system (the primary, or the secondary while the primary
+    /// cannot be reached).
+    System {
+        /// Which.
+        system: super::PbxSystem,
+    },
     /// The PBX's account codes were read (or could not be).
     AccountCodes {
         /// The codes, or why entry is free text.
@@ -207,6 +213,7 @@ enum Slot {
     Version,
     Period,
     AccountCodes,
+    System,
     Park,
     User(Guid),
     Queue(Guid),
@@ -220,6 +227,7 @@ impl ModelEvent {
             ModelEvent::Version { .. } => Slot::Version,
             ModelEvent::StatsPeriod { .. } => Slot::Period,
             ModelEvent::AccountCodes { .. } => Slot::AccountCodes,
+            ModelEvent::System { .. } => Slot::System,
             ModelEvent::ParkServer { .. } => Slot::Park,
             ModelEvent::UserAdded { user } | ModelEvent::UserChanged { user, .. } => {
                 Slot::User(user.guid.clone())

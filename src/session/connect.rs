@@ -338,6 +338,34 @@ pub async fn fetch_certificate(
     }
 }
 
+/// Whether a system answers: a TCP connection and a TLS handshake (its certificate checked as
+/// for a session), then nothing sent; no login is spent on it.
+pub async fn probe(ep: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<(), ConnectError> {
+    let attempt = async {
+        let tcp = TcpStream::connect((ep.host.as_str(), ep.port))
+            .await
+            .map_err(|e| classify_io(&e, ep))?;
+        let server_name =
+            ServerName::try_from(ep.host.clone()).map_err(|e| ConnectError::Resolve {
+                host: ep.host.clone(),
+                reason: e.to_string(),
+            })?;
+        let stream = TlsConnector::from(tls)
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| classify_tls(&e, ep))?;
+        drop(stream);
+        Ok(())
+    };
+    match tokio::time::timeout(ep.connect_timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(ConnectError::TimedOut {
+            authority: ep.authority(),
+            secs: ep.connect_timeout.as_secs().max(1),
+        }),
+    }
+}
+
 fn classify_io(e: &io::Error, ep: &Endpoint) -> ConnectError {
     let authority = ep.authority();
     match e.kind() {

@@ -29,8 +29,8 @@ use super::connect::Endpoint;
 use super::convert;
 use super::timers::Timers;
 use crate::model::{
-    AccountCodes, CommandReport, ConnectionState, Guid, LineId, Model, ModelEvent, PhoneState,
-    RemoveReason, StatsConfig, StopKind, Text, Upsert,
+    AccountCodes, CommandReport, ConnectionState, Guid, LineId, Model, ModelEvent, PbxSystem,
+    PhoneState, RemoveReason, StatsConfig, StopKind, Text, Upsert,
 };
 use crate::protocol::bits::{
     CcFlags, LinesFlags, NotifyLinesFlags, PresenceFlags, QueueFlags, UserFlags,
@@ -227,6 +227,9 @@ pub enum SessionEvent {
     Disconnect,
     /// Send a websocket ping: the link has been quiet for a while.
     Ping,
+    /// While on the secondary: see whether the primary answers again (a TCP connection and a
+    /// TLS handshake, nothing sent); the driver answers with [`Session::handle_probe`].
+    ProbePrimary,
     /// Close the connection and end: the session was shut down.
     Shutdown,
     /// The model changed.
@@ -404,6 +407,8 @@ enum Timer {
     Period,
     /// A command's wait (for its answer, then for its effect) ends.
     Command(i32),
+    /// Time to see whether the primary is back.
+    Probe,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -433,6 +438,8 @@ pub struct Session {
     commands: HashMap<i32, Tracked>,
     next_reference: i32,
     account_codes_fetched: bool,
+    /// The system the next connection attempt goes to.
+    target: PbxSystem,
     queue: VecDeque<Entity>,
     requests: HashMap<i32, (Request, Instant)>,
     outstanding: usize,
@@ -466,6 +473,7 @@ impl Session {
             commands: HashMap::new(),
             next_reference: 1,
             account_codes_fetched: false,
+            target: PbxSystem::Primary,
             queue: VecDeque::new(),
             requests: HashMap::new(),
             outstanding: 0,
@@ -613,14 +621,47 @@ impl Session {
     // ----------------------------------------------------------------------------------------
     // Inputs
 
+    /// The system the current (or next) connection attempt is for: the driver opens the
+    /// primary's or the secondary's endpoint accordingly.
+    pub fn target(&self) -> PbxSystem {
+        self.target
+    }
+
+    /// The answer to [`SessionEvent::ProbePrimary`]: whether the primary could be reached.
+    /// When it can, the session leaves the secondary and connects to the primary at once.
+    pub fn handle_probe(&mut self, now: Instant, primary_reachable: bool) {
+        if !(self.target == PbxSystem::Secondary && self.is_connected()) {
+            return;
+        }
+        if !primary_reachable {
+            self.timers
+                .set(Timer::Probe, now + self.config.primary_probe);
+            return;
+        }
+        tracing::info!("the primary answers again; moving back to it");
+        self.interrupt_commands("moving back to the primary");
+        self.events.push_back(SessionEvent::Disconnect);
+        self.model.link_lost();
+        self.reset_connection();
+        self.target = PbxSystem::Primary;
+        self.reconnect.reset();
+        self.attempt = 0;
+        self.connect_now(now);
+    }
+
     /// The secure websocket is open (handshake accepted, subprotocol agreed).
     pub fn handle_connected(&mut self, now: Instant) {
         if self.link != Link::Connecting {
             tracing::warn!(link = ?self.link, "connected while not connecting; ignored");
             return;
         }
-        tracing::info!(attempt = self.attempt, "connected");
+        tracing::info!(attempt = self.attempt, system = ?self.target, "connected");
         self.link = Link::Up(now);
+        self.model.set_system(now, self.target);
+        if self.target == PbxSystem::Secondary {
+            self.timers
+                .set(Timer::Probe, now + self.config.primary_probe);
+        }
         self.reconnect.up(now);
         self.last_rx = now;
         self.arm_keepalive(now);
@@ -683,6 +724,14 @@ impl Session {
                 });
             }
             Disconnect::Failed(why) => {
+                if self.config.secondary.is_some() && !was_up {
+                    // That system cannot be reached: the next attempt goes to the other one
+                    // (a link that dropped is first tried again where it was).
+                    self.target = match self.target {
+                        PbxSystem::Primary => PbxSystem::Secondary,
+                        PbxSystem::Secondary => PbxSystem::Primary,
+                    };
+                }
                 let delay = self.reconnect.failed(now, &mut self.rng);
                 tracing::warn!(
                     reason = %why,
@@ -796,6 +845,11 @@ impl Session {
                     self.arm_period();
                 }
                 Timer::Command(requestid) => self.command_timed_out(now, requestid),
+                Timer::Probe => {
+                    if self.target == PbxSystem::Secondary && self.is_connected() {
+                        self.events.push_back(SessionEvent::ProbePrimary);
+                    }
+                }
                 Timer::Retry(entity) => {
                     if let Some(sub) = self.subs.get_mut(&entity) {
                         if sub.phase == Phase::Backoff {

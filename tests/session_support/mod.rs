@@ -181,6 +181,8 @@ impl Loop {
             }
             SessionEvent::Disconnect | SessionEvent::Shutdown => self.conn = None,
             SessionEvent::Ping => self.session.handle_pong(self.now),
+            // One system here: it answers when it can be reached.
+            SessionEvent::ProbePrimary => self.session.handle_probe(self.now, self.reachable),
             SessionEvent::Model(m) => {
                 if let ModelEvent::CallsReset { reason } = &m {
                     self.resets.push(reason.to_string());
