@@ -1087,6 +1087,58 @@ mod tests {
     }
 
     #[test]
+    fn stats_secondary_and_read_only_are_read_and_checked() {
+        let p = Path::new("c.toml");
+        let c = match parse(
+            p,
+            &format!(
+                "{PBX}secondary = \"10.1.2.4\"\n[ui]\nread_only = true\n[stats]\nservice_level_secs = 30\nshort_abandon_secs = 0\ntimezone = \"UTC\"\n"
+            ),
+        ) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(c.session.stats.service_level, Duration::from_secs(30));
+        assert_eq!(c.session.stats.short_abandon, Duration::ZERO);
+        assert!(c.session.stats.clock.is_some());
+        assert!(c.ui.read_only && c.session.read_only);
+        let sec = c
+            .session
+            .secondary
+            .as_ref()
+            .map(|e| (e.host.clone(), e.port));
+        assert_eq!(sec, Some(("10.1.2.4".to_owned(), 443)));
+        let e = err(p, &format!("{PBX}[stats]\ntimezone = \"Mars/Olympus\"\n"));
+        assert!(
+            e.contains("c.toml:6:12: stats.timezone: unknown time zone"),
+            "{e}"
+        );
+        let e = err(p, &format!("{PBX}[stats]\nservice_level_secs = 0\n"));
+        assert!(
+            e.contains("stats.service_level_secs: expected seconds from 1 to 3600"),
+            "{e}"
+        );
+        // A pinned primary needs the secondary's own pin.
+        let fp = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
+        let e = err(
+            p,
+            &format!("{PBX}secondary = \"10.1.2.4\"\n[tls]\nfingerprint = \"{fp}\"\n"),
+        );
+        assert!(
+            e.contains("pbx.secondary") && e.contains("secondary_fingerprint"),
+            "{e}"
+        );
+        let e = err(
+            p,
+            &format!("{PBX}[tls]\nsecondary_fingerprint = \"{fp}\"\n"),
+        );
+        assert!(
+            e.contains("tls.secondary_fingerprint: there is no [pbx] secondary"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_missing_file_says_where_we_looked() {
         let e = load(Some(Path::new("/nonexistent/ipo-top.toml")))
             .err()
