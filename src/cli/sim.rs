@@ -458,3 +458,25 @@ pub fn run(args: SimArgs) -> Result<()> {
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduled_faults_read_kind_time_and_period() {
+        let f: ScheduledFault = "abort@30".parse().expect("abort");
+        assert_eq!((f.fault, f.at, f.every), (Fault::Abort, 30.0, None));
+        let f: ScheduledFault = "restart@60/300".parse().expect("restart");
+        assert_eq!(
+            (f.fault, f.at, f.every),
+            (Fault::Restart, 60.0, Some(300.0))
+        );
+        let f: ScheduledFault = "terminate-subscriptions@0.5".parse().expect("terminate");
+        assert_eq!(f.fault, Fault::TerminateSubscriptions);
+        for bad in ["abort", "explode@3", "close@-1", "close@x", "close@3/0"] {
+            let e = bad.parse::<ScheduledFault>().expect_err(bad);
+            assert!(e.contains("KIND@SECONDS"), "{bad}: {e}");
+        }
+    }
+}
