@@ -119,6 +119,21 @@ pub struct FaultSettings {
     pub max_outstanding: Option<usize>,
 }
 
+/// The longest a fault may hold a message (longer settings are cut to this).
+pub const MAX_FAULT_DELAY: Duration = Duration::from_secs(24 * 3600);
+
+impl FaultSettings {
+    /// The response delay, at most [`MAX_FAULT_DELAY`].
+    pub fn response_delay(&self) -> Duration {
+        self.response_delay.min(MAX_FAULT_DELAY)
+    }
+
+    /// The latency, at most [`MAX_FAULT_DELAY`].
+    pub fn latency(&self) -> Duration {
+        self.latency.min(MAX_FAULT_DELAY)
+    }
+}
+
 /// Where a connection holds Notifies until they are acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum FlowControl {
@@ -540,7 +555,7 @@ impl Connection {
         if self.withhold {
             return;
         }
-        let delay = self.faults.response_delay;
+        let delay = self.faults.response_delay();
         match self.now {
             Some(now) if !delay.is_zero() => {
                 self.delayed_seq += 1;
