@@ -607,22 +607,54 @@ fn users_make_and_receive_direct_calls() {
 #[test]
 fn the_demo_is_alive_from_the_first_second() {
     let t0 = Instant::now();
-    let mut pbx = Pbx::new(Site::demo(), 7, "10:30".parse().expect("time"), t0).expect("demo");
-    let s = pbx.stats();
-    assert!(s.talking >= 5, "agents are talking at the start: {s:?}");
-    assert_eq!(s.parked, 1);
-    assert!(pbx.users().any(|u| u.dnd));
-    assert!(pbx.users().any(|u| u.logged_off));
-    let (mut waited, mut rang) = (false, false);
-    for sec in 1..=300 {
-        pbx.handle_timeout(t0 + Duration::from_secs(sec));
-        while pbx.poll_change().is_some() {}
-        let s = pbx.stats();
-        waited |= s.waiting > 0;
-        rang |= s.ringing > 0;
+    for seed in [1, 7, 42, 1234, 99_999] {
+        for time in ["08:15", "10:30", "16:45"] {
+            let mut pbx =
+                Pbx::new(Site::demo(), seed, time.parse().expect("time"), t0).expect("demo");
+            let s = pbx.stats();
+            let ctx = format!("seed {seed} at {time}: {s:?}");
+            assert!(s.talking >= 3, "agents are talking at the start: {ctx}");
+            assert!(s.waiting >= 2, "calls wait at the start: {ctx}");
+            assert!(s.ringing >= 1, "agents ring at the start: {ctx}");
+            assert_eq!(s.parked, 1);
+            assert!(pbx.users().any(|u| u.dnd));
+            assert!(pbx.users().any(|u| u.logged_off));
+            // And a second later it is still so: the calls did not all vanish at once.
+            pbx.handle_timeout(t0 + Duration::from_secs(1));
+            while pbx.poll_change().is_some() {}
+            let s = pbx.stats();
+            assert!(s.waiting >= 1 && s.talking >= 3, "one second in: {s:?}");
+        }
     }
+}
+
+#[test]
+fn the_scale_site_is_as_large_as_asked_and_changes_at_its_rate() {
+    use ipo_top::sim::scale::ScaleOptions;
+    let t0 = Instant::now();
+    let opts = ScaleOptions::default();
+    let mut pbx =
+        Pbx::new(Site::scale(opts), 3, "10:30".parse().expect("time"), t0).expect("scale");
+    assert_eq!(pbx.users().count(), 3000);
+    assert_eq!(pbx.queues().count(), 150);
+    assert!(pbx.queues().all(|q| q.members().len() == 20));
+    let s = pbx.stats();
     assert!(
-        waited && rang,
-        "calls wait and agents ring within five minutes"
+        (1800..=2200).contains(&s.calls),
+        "about 2000 calls at the start: {s:?}"
+    );
+    // Ten seconds of site time: about 500 call changes a second.
+    pbx.handle_timeout(t0 + Duration::from_secs(10));
+    let changes = std::iter::from_fn(|| pbx.poll_change())
+        .filter(|c| matches!(c, Change::Call { .. } | Change::CallLost { .. }))
+        .count();
+    assert!(
+        (4500..=5500).contains(&changes),
+        "{changes} changes in 10 s"
+    );
+    let s = pbx.stats();
+    assert!(
+        (1800..=2200).contains(&s.calls),
+        "and still about 2000: {s:?}"
     );
 }

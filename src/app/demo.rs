@@ -65,6 +65,8 @@ pub async fn start() -> Result<Demo, DemoError> {
         conn: ConnConfig::default(),
         clock: Clock::Real,
         max_connections: 10,
+        script: None,
+        command_log: None,
     })
     .await?;
     let fingerprint: Fingerprint = server.fingerprint().parse()?;

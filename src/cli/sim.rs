@@ -2,7 +2,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -10,8 +11,11 @@ use rand::Rng;
 
 use ipo_top::protocol::Framing;
 use ipo_top::sim::Site;
-use ipo_top::sim::conn::{ConnConfig, FlowControl};
-use ipo_top::sim::server::{self, Clock, Credentials, ServerConfig};
+use ipo_top::sim::conn::{ConnConfig, FaultSettings, FlowControl};
+use ipo_top::sim::pbx::{DropCallMode, FunctionPolicy, Unoffered};
+use ipo_top::sim::scale::ScaleOptions;
+use ipo_top::sim::script::Script;
+use ipo_top::sim::server::{self, Clock, CommandLog, Credentials, Fault, ServerConfig};
 use ipo_top::sim::site::TimeOfDay;
 use ipo_top::sim::tls::TlsIdentity;
 
@@ -23,6 +27,9 @@ pub const PASSWORD_ENV: &str = "IPO_SIM_PASSWORD";
 pub enum Scenario {
     /// Three hunt groups, sixteen agents and a supervisor, busy from the first second.
     Demo,
+    /// 3000 users, 150 groups, 2000 calls in progress, `--rate` call changes per second: for
+    /// benchmarks.
+    Scale,
 }
 
 /// Where Notifies wait for their acknowledgement.
@@ -32,6 +39,86 @@ pub enum Flow {
     Connection,
     /// One unacknowledged Notify per subscription.
     Subscription,
+}
+
+/// What a call function the call does not offer gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnofferedArg {
+    /// 609 INVALIDCALLSTATE (616 for functions the document says are not supported).
+    Refuse,
+    /// SUCCESS, and nothing is done ("the Action will be ignored", as the document says).
+    Ignore,
+}
+
+/// What DropCall does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DropCallArg {
+    /// Drops the call.
+    Drop,
+    /// Answers SUCCESS and leaves the call as it is (the document says it may).
+    NoEffect,
+}
+
+/// A one-shot fault at a time after the start, maybe repeated: `KIND@SECONDS[/EVERY]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScheduledFault {
+    /// The fault.
+    pub fault: Fault,
+    /// Seconds after the start.
+    pub at: f64,
+    /// Repeat every so many seconds.
+    pub every: Option<f64>,
+}
+
+/// The latest a fault may be scheduled, in seconds (a year).
+const MAX_SECS: f64 = 365.0 * 86_400.0;
+
+/// The highest `--rate` (changes per second) the scale site is asked for.
+const MAX_RATE: f64 = 200_000.0;
+
+const FAULT_KINDS: &str =
+    "close, abort, malformed-frame, undecodable, terminate-subscriptions, restart";
+
+impl FromStr for ScheduledFault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let usage = || {
+            format!(
+                "`{s}`: write KIND@SECONDS or KIND@SECONDS/EVERY, e.g. abort@30 or restart@60/300; KIND is one of {FAULT_KINDS}"
+            )
+        };
+        let (kind, when) = s.split_once('@').ok_or_else(usage)?;
+        let fault = match kind {
+            "close" => Fault::Close,
+            "abort" => Fault::Abort,
+            "malformed-frame" => Fault::MalformedFrame,
+            "undecodable" => Fault::UndecodablePayload,
+            "terminate-subscriptions" => Fault::TerminateSubscriptions,
+            "restart" => Fault::Restart,
+            _ => return Err(usage()),
+        };
+        let (at, every) = match when.split_once('/') {
+            Some((at, every)) => (at, Some(every)),
+            None => (when, None),
+        };
+        // Up to a year: later would overflow the clock and cannot be meant.
+        let secs = |t: &str| -> Result<f64, String> {
+            t.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && (0.0..=MAX_SECS).contains(v))
+                .ok_or_else(usage)
+        };
+        let every = every.map(secs).transpose()?;
+        if every.is_some_and(|e| e <= 0.0) {
+            return Err(usage());
+        }
+        Ok(ScheduledFault {
+            fault,
+            at: secs(at)?,
+            every,
+        })
+    }
 }
 
 /// Options of `ipo-top sim`. The password never comes from a flag, so it stays out of the
@@ -51,6 +138,18 @@ pub struct SimArgs {
     /// The site's clock at start, HH:MM or HH:MM:SS (10:30 is the morning peak).
     #[arg(long, default_value = "10:30")]
     pub time_of_day: TimeOfDay,
+    /// With --scenario scale: call changes per second across the site (about one Notify each
+    /// for a client subscribed to every user and group).
+    #[arg(long, default_value_t = 500.0, value_name = "CHANGES_PER_SEC")]
+    pub rate: f64,
+    /// Run a script instead of a scenario: a TOML file of calls and events at fixed times
+    /// (format in the ipo_top::sim::script docs), or `e2e` for the built-in one. The script
+    /// sets the site, seed and clock; nothing random happens.
+    #[arg(long, value_name = "FILE|e2e")]
+    pub script: Option<String>,
+    /// Write every SubscribeCmd received, with its result, to FILE as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub command_log: Option<PathBuf>,
     /// The service user's name.
     #[arg(long, default_value = "ipo-top")]
     pub username: String,
@@ -76,6 +175,32 @@ pub struct SimArgs {
     /// MTCTI3 connections allowed at once (IP Office allows 10).
     #[arg(long, default_value_t = 10)]
     pub max_connections: usize,
+    /// What a call function gets when the call does not offer it (its featuresavailable bit
+    /// is clear, or the line type is wrong).
+    #[arg(long, value_enum, default_value_t = UnofferedArg::Refuse)]
+    pub unoffered: UnofferedArg,
+    /// What DropCall does: drop, or answer SUCCESS and leave the call (clients must believe
+    /// the Notifies, not the responses).
+    #[arg(long, value_enum, default_value_t = DropCallArg::Drop)]
+    pub drop_call: DropCallArg,
+    /// Fault: one request in N gets no RequestResponse at all (1: none does).
+    #[arg(long, value_name = "N")]
+    pub unanswered_every: Option<u32>,
+    /// Fault: RequestResponses (and GeneralData) are sent this many milliseconds late (up to
+    /// a day).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
+    pub response_delay: Option<u64>,
+    /// Fault: everything sent is held this many milliseconds (up to a day).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
+    pub latency: Option<u64>,
+    /// Fault: with N requests awaiting their (delayed) response, more are refused with TOOMANY.
+    #[arg(long, value_name = "N")]
+    pub max_outstanding: Option<usize>,
+    /// Fault at a time after the start, every connection: KIND@SECONDS or KIND@SECONDS/EVERY
+    /// (repeatable). KIND: close, abort, malformed-frame, undecodable,
+    /// terminate-subscriptions, restart.
+    #[arg(long = "fault", value_name = "KIND@SECONDS[/EVERY]")]
+    pub faults: Vec<ScheduledFault>,
     /// Seconds between heartbeat lines (0 for none).
     #[arg(long, default_value_t = 10)]
     pub heartbeat: u64,
@@ -142,6 +267,64 @@ fn mmss(d: Duration) -> String {
     format!("{:02}:{:02}", s / 60, s % 60)
 }
 
+/// The site, seed and clock to run: a script's, or the scenario's.
+fn site(args: &SimArgs) -> Result<(Site, u64, TimeOfDay, Option<Script>, String)> {
+    if let Some(which) = &args.script {
+        let script = if which == "e2e" {
+            Script::e2e()?
+        } else {
+            let text = std::fs::read_to_string(which)
+                .with_context(|| format!("cannot read the script {which}"))?;
+            Script::parse(&text).with_context(|| format!("in the script {which}"))?
+        };
+        let site = script.build_site()?;
+        let tod = script.time_of_day()?;
+        let seed = script.site.seed;
+        return Ok((site, seed, tod, Some(script), format!("script {which}")));
+    }
+    let seed = args
+        .seed
+        .unwrap_or_else(|| rand::rng().random_range(1..1_000_000));
+    match args.scenario {
+        Scenario::Demo => Ok((Site::demo(), seed, args.time_of_day, None, "demo".into())),
+        Scenario::Scale => {
+            if !(args.rate.is_finite() && (0.0..=MAX_RATE).contains(&args.rate)) {
+                bail!(
+                    "--rate {} must be 0 to {MAX_RATE} changes per second",
+                    args.rate
+                );
+            }
+            let opts = ScaleOptions {
+                changes_per_sec: args.rate,
+                ..ScaleOptions::default()
+            };
+            let name = format!(
+                "scale ({} users, {} groups, ~{} calls, ~{} changes/s)",
+                opts.users, opts.queues, opts.calls, args.rate
+            );
+            Ok((Site::scale(opts), seed, args.time_of_day, None, name))
+        }
+    }
+}
+
+fn fault_settings(args: &SimArgs) -> FaultSettings {
+    FaultSettings {
+        unanswered_every: args.unanswered_every.unwrap_or(0),
+        response_delay: Duration::from_millis(args.response_delay.unwrap_or(0)),
+        latency: Duration::from_millis(args.latency.unwrap_or(0)),
+        max_outstanding: args.max_outstanding,
+    }
+}
+
+/// The next scheduled fault due: (when, index into the list).
+fn next_fault(schedule: &[(Instant, ScheduledFault)]) -> Option<(Instant, usize)> {
+    schedule
+        .iter()
+        .enumerate()
+        .map(|(i, (at, _))| (*at, i))
+        .min()
+}
+
 /// Runs the simulator until Ctrl-C.
 pub fn run(args: SimArgs) -> Result<()> {
     tracing_subscriber::fmt()
@@ -154,22 +337,18 @@ pub fn run(args: SimArgs) -> Result<()> {
     let (password, shown) = password(&args)?;
     let client_password = args.write_config.as_ref().map(|_| password.clone());
     let tls = tls_identity(&args)?;
-    let seed = args
-        .seed
-        .unwrap_or_else(|| rand::rng().random_range(1..1_000_000));
-    let site = match args.scenario {
-        Scenario::Demo => Site::demo(),
-    };
+    let (site, seed, time_of_day, script, scenario) = site(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        let built = Instant::now();
         let handle = server::start(ServerConfig {
             listen: args.listen,
             site,
             seed,
-            time_of_day: args.time_of_day,
+            time_of_day,
             credentials: Credentials {
                 username: args.username.clone(),
                 password,
@@ -180,12 +359,26 @@ pub fn run(args: SimArgs) -> Result<()> {
                     Flow::Connection => FlowControl::PerConnection,
                     Flow::Subscription => FlowControl::PerSubscription,
                 },
+                functions: FunctionPolicy {
+                    unoffered: match args.unoffered {
+                        UnofferedArg::Refuse => Unoffered::Refuse,
+                        UnofferedArg::Ignore => Unoffered::Ignore,
+                    },
+                    drop_call: match args.drop_call {
+                        DropCallArg::Drop => DropCallMode::Drop,
+                        DropCallArg::NoEffect => DropCallMode::NoEffect,
+                    },
+                },
+                faults: fault_settings(&args),
                 ..ConnConfig::default()
             },
             clock: Clock::Real,
             max_connections: args.max_connections,
+            script,
+            command_log: args.command_log.clone().map(CommandLog::File),
         })
         .await?;
+        let startup = built.elapsed();
         let ca_line = match handle.ca_pem() {
             Some(pem) => {
                 let path = args.ca_file.clone().unwrap_or_else(|| {
@@ -201,12 +394,9 @@ pub fn run(args: SimArgs) -> Result<()> {
             }
             None => "(none generated: --cert given)".to_string(),
         };
-        let scenario = match args.scenario {
-            Scenario::Demo => "demo",
-        };
         println!(
-            "ipo-top sim: scenario {scenario}, seed {seed}, site clock {}",
-            args.time_of_day
+            "ipo-top sim: {scenario}, seed {seed}, site clock {time_of_day}, ready in {} ms",
+            startup.as_millis()
         );
         println!(
             "listening: {} (and {})",
@@ -231,20 +421,52 @@ pub fn run(args: SimArgs) -> Result<()> {
             .with_context(|| format!("cannot write a client configuration into {}", dir.display()))?;
             println!("client config: {}", written.config.display());
         }
+        if let Some(log) = &args.command_log {
+            println!("command log: {}", log.display());
+        }
         println!("Ctrl-C stops the simulator.");
+        let start = tokio::time::Instant::now();
+        let mut schedule: Vec<(Instant, ScheduledFault)> = args
+            .faults
+            .iter()
+            .map(|f| (start.into_std() + Duration::from_secs_f64(f.at.min(MAX_SECS)), *f))
+            .collect();
         let every = Duration::from_secs(args.heartbeat.max(1));
-        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let mut beat = tokio::time::interval_at(start + every, every);
         loop {
+            let due = next_fault(&schedule);
+            let fault_sleep = async move {
+                match due {
+                    Some((at, _)) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 r = tokio::signal::ctrl_c() => {
                     r.context("cannot wait for Ctrl-C")?;
                     break;
                 }
+                () = fault_sleep => {
+                    let Some((_, i)) = due else { continue };
+                    let Some((at, f)) = schedule.get(i).copied() else { continue };
+                    let n = handle.fault(f.fault).await?;
+                    println!("fault {:?}: {n} touched", f.fault);
+                    match f.every {
+                        Some(e) => {
+                            if let Some(slot) = schedule.get_mut(i) {
+                                slot.0 = at + Duration::from_secs_f64(e.min(MAX_SECS));
+                            }
+                        }
+                        None => {
+                            schedule.remove(i);
+                        }
+                    }
+                }
                 _ = beat.tick(), if args.heartbeat > 0 => {
                     let s = handle.stats().await?;
                     let site = s.site;
                     println!(
-                        "{} waiting {} (longest {}) ringing {} talking {} acw {} parked {} | answered {} abandoned {} overflowed {} | connections {}",
+                        "{} waiting {} (longest {}) ringing {} talking {} acw {} parked {} calls {} | answered {} abandoned {} overflowed {} | connections {}",
                         site.time_of_day,
                         site.waiting,
                         mmss(site.longest_wait),
@@ -252,6 +474,7 @@ pub fn run(args: SimArgs) -> Result<()> {
                         site.talking,
                         site.acw,
                         site.parked,
+                        site.calls,
                         site.answered,
                         site.abandoned,
                         site.overflowed,
@@ -264,4 +487,33 @@ pub fn run(args: SimArgs) -> Result<()> {
         handle.stop().await;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduled_faults_read_kind_time_and_period() {
+        let f: ScheduledFault = "abort@30".parse().expect("abort");
+        assert_eq!((f.fault, f.at, f.every), (Fault::Abort, 30.0, None));
+        let f: ScheduledFault = "restart@60/300".parse().expect("restart");
+        assert_eq!(
+            (f.fault, f.at, f.every),
+            (Fault::Restart, 60.0, Some(300.0))
+        );
+        let f: ScheduledFault = "terminate-subscriptions@0.5".parse().expect("terminate");
+        assert_eq!(f.fault, Fault::TerminateSubscriptions);
+        for bad in [
+            "abort",
+            "explode@3",
+            "close@-1",
+            "close@x",
+            "close@3/0",
+            "close@1e30",
+        ] {
+            let e = bad.parse::<ScheduledFault>().expect_err(bad);
+            assert!(e.contains("KIND@SECONDS"), "{bad}: {e}");
+        }
+    }
 }

@@ -63,13 +63,15 @@
 //! | SubscribeCmd queue | `setservicemode`, `setvoicemail`, `members`, `addmember`, `deletemember` | 0 (applied; a `queue` Notify follows) |
 //! | SubscribeCmd queue | a member extension that is no user (nothing applied) | 7 `USERNOTFOUND` |
 //! | SubscribeCmd queue | service mode Unset or unknown | 5002 `REQUEST_INVALID_PAYLOAD` |
-//! | SubscribeCmd callcontrol | call functions are not simulated yet | 3 `NOTINSTRUMENTED` |
+//! | SubscribeCmd callcontrol | MakeCall, UnParkCall, a call function, or a referencecallid asserted | as [`crate::sim::pbx::Pbx::call_control`] documents (0, 4, 5002, 5003, 600..617) |
+//! | any request | with [`FaultSettings::max_outstanding`] requests awaiting a delayed answer (a fault) | 5 `TOOMANY`, at once, not carried out |
 //! | GeneralCmd | no payload, or `getversioninfo` false | 151 `GENCMD_INVALID_PAYLOAD` |
 //! | GeneralCmd getfile | empty file name | 152 `GENCMD_REQUIRED_DATA_MISSING` |
 //! | GeneralCmd getfile | file other than `nasystem/AccountCode` | 4 `NOTFOUND` (GeneralData `getfile.result` 4 too) |
 //!
 //! GeneralCmd answers carry the data in GeneralData (`responseid` = `requestid`), sent right
-//! after the RequestResponse. `RequestResponse.additional` stays empty, as the document says
+//! after the RequestResponse. Faults ([`FaultSettings`]) may hold answers back or withhold
+//! them; the request is carried out all the same, and its Notifies are not delayed. `RequestResponse.additional` stays empty, as the document says
 //! it is not used.
 //!
 //! # getfile `nasystem/AccountCode`
@@ -81,10 +83,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::pbx::{
-    CallKey, Change, Line, LineEntry, LineKind, LinesOp, Member, Pbx, QueueId, UserId,
+    CallKey, Change, FunctionPolicy, Line, LineEntry, LineKind, LinesOp, Member, Pbx, QueueId,
+    UserId,
 };
 use super::site::{AbsenceText, Guid, ServiceMode};
 use crate::protocol::bits::{CcFlags, LinesFlags, QueueFlags, UserFlags};
+use crate::protocol::build::MakeCallType;
 use crate::protocol::codes::ResultCode;
 use crate::protocol::pb;
 use crate::protocol::pb::call_info::State;
@@ -94,6 +98,41 @@ pub const ACCOUNT_CODE_FILE: &str = "nasystem/AccountCode";
 
 /// `NotifyPresentity.phonestate` for a presentity that names no user.
 const PHONESTATE_UNKNOWN: i32 = 8;
+
+/// Faults a connection shows, switchable while it runs ([`Connection::set_faults`]): they make
+/// the simulator behave like an IP Office under load or in trouble, so clients can be tested
+/// against it. Faults that concern the socket itself (closing, aborting, bad frames, latency)
+/// and restarts are the server's ([`crate::sim::server`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FaultSettings {
+    /// Every N-th request (counted per connection) gets no answer at all, though it is carried
+    /// out: 0 is off, 1 answers none.
+    pub unanswered_every: u32,
+    /// RequestResponses and GeneralData are sent this long after the request (the request's
+    /// effect, and its Notifies, are not delayed).
+    pub response_delay: Duration,
+    /// Everything the simulator sends on a connection is held this long, order kept (applied
+    /// by the server).
+    pub latency: Duration,
+    /// With this many requests awaiting their (delayed) RequestResponse, a further request is
+    /// refused at once with 5 TOOMANY and not carried out.
+    pub max_outstanding: Option<usize>,
+}
+
+/// The longest a fault may hold a message (longer settings are cut to this).
+pub const MAX_FAULT_DELAY: Duration = Duration::from_secs(24 * 3600);
+
+impl FaultSettings {
+    /// The response delay, at most [`MAX_FAULT_DELAY`].
+    pub fn response_delay(&self) -> Duration {
+        self.response_delay.min(MAX_FAULT_DELAY)
+    }
+
+    /// The latency, at most [`MAX_FAULT_DELAY`].
+    pub fn latency(&self) -> Duration {
+        self.latency.min(MAX_FAULT_DELAY)
+    }
+}
 
 /// Where a connection holds Notifies until they are acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -114,6 +153,12 @@ pub struct ConnConfig {
     pub max_subscriptions: usize,
     /// Calls one callcontrol Notify may carry.
     pub max_calls_per_notify: usize,
+    /// How call functions answer when not offered, and what DropCall does.
+    pub functions: FunctionPolicy,
+    /// Keep a [`CommandRecord`] of every SubscribeCmd ([`Connection::poll_record`]).
+    pub record_commands: bool,
+    /// Faults the connection starts with.
+    pub faults: FaultSettings,
 }
 
 impl Default for ConnConfig {
@@ -122,6 +167,9 @@ impl Default for ConnConfig {
             flow: FlowControl::PerConnection,
             max_subscriptions: 20_000,
             max_calls_per_notify: 64,
+            functions: FunctionPolicy::default(),
+            record_commands: false,
+            faults: FaultSettings::default(),
         }
     }
 }
@@ -362,6 +410,56 @@ pub struct Connection {
     ready: VecDeque<i32>,
     held: Option<(i32, i32)>,
     deadlines: BTreeSet<(Instant, i32)>,
+    faults: FaultSettings,
+    /// The time of the message being handled (for answers delayed by a fault).
+    now: Option<Instant>,
+    requests: u64,
+    /// The request being handled gets no answer at all (a fault).
+    withhold: bool,
+    unanswered: u64,
+    /// Answers held back by a response delay, in release order.
+    delayed: BTreeMap<(Instant, u64), pb::Message>,
+    delayed_seq: u64,
+    records: VecDeque<CommandRecord>,
+}
+
+/// One SubscribeCmd as received and answered, for the command log (one JSON line each).
+/// Strings are empty where they do not apply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommandRecord {
+    /// Milliseconds since the simulator started, on its own clock (filled in by the server).
+    pub t_ms: u64,
+    /// The site's time of day, `HH:MM:SS.mmm` (filled in by the server).
+    pub time: String,
+    /// The connection (numbered from 1 by the server).
+    pub conn: u64,
+    /// `SubscribeCmd.requestid`.
+    pub requestid: i32,
+    /// `SubscribeCmd.subscribe_id`.
+    pub subscribe_id: i32,
+    /// What the subscription is: `user`, `queue`, `parkserver`, `lines`, `presence`, or
+    /// `none` when the subscribe_id is not live.
+    pub subscription: String,
+    /// The extension of the user or queue the subscription names.
+    pub extn: String,
+    /// Its name.
+    pub name: String,
+    /// The command: `callfunction`, `makecall`, `unparkcall`, `reference` (a referencecallid
+    /// asserted), `user`, `queue`, `presence`, `timeout`, or `none` (no payload).
+    pub command: String,
+    /// The call function (`BlindTransfer`...), the MakeCall type (`Normal`, `Intrude`,
+    /// `Pickup`...), or the parts of a user or queue update (`sac`, `addmember`...).
+    pub function: String,
+    /// `arg1`, the MakeCall target, the park slot, or the update's values.
+    pub argument: String,
+    /// `UpdateCallControl.callid`.
+    pub callid: i32,
+    /// `UpdateCallControl.referencecallid`.
+    pub referencecallid: i32,
+    /// The RequestResponse result (computed even when a fault withholds the response).
+    pub result: i32,
+    /// The result's name, e.g. `MTCTISESS_CALLCONTROL_TRANSFERFAILED`.
+    pub result_name: String,
 }
 
 fn message(payload: pb::message::Payload) -> pb::Message {
@@ -408,6 +506,14 @@ impl Connection {
             ready: VecDeque::new(),
             held: None,
             deadlines: BTreeSet::new(),
+            faults: config.faults,
+            now: None,
+            requests: 0,
+            withhold: false,
+            unanswered: 0,
+            delayed: BTreeMap::new(),
+            delayed_seq: 0,
+            records: VecDeque::new(),
         }
     }
 
@@ -434,13 +540,63 @@ impl Connection {
         if !code.is_success() {
             tracing::debug!(requestid, %code, "request refused");
         }
-        self.out.push_back(message(pb::message::Payload::Response(
+        self.answer(message(pb::message::Payload::Response(
             pb::RequestResponse {
                 requestid,
                 result: code.code(),
                 additional: String::new(),
             },
         )));
+    }
+
+    /// Queues an answer to a request (RequestResponse or GeneralData), unless a fault
+    /// withholds or delays it.
+    fn answer(&mut self, m: pb::Message) {
+        if self.withhold {
+            return;
+        }
+        let delay = self.faults.response_delay();
+        match self.now {
+            Some(now) if !delay.is_zero() => {
+                self.delayed_seq += 1;
+                self.delayed.insert((now + delay, self.delayed_seq), m);
+            }
+            _ => self.out.push_back(m),
+        }
+    }
+
+    /// Requests whose RequestResponse is held back by a response delay.
+    pub fn outstanding(&self) -> usize {
+        self.delayed
+            .values()
+            .filter(|m| matches!(m.payload, Some(pb::message::Payload::Response(_))))
+            .count()
+    }
+
+    /// Requests that got no answer because of [`FaultSettings::unanswered_every`].
+    pub fn unanswered(&self) -> u64 {
+        self.unanswered
+    }
+
+    /// Changes the faults this connection shows from now on.
+    pub fn set_faults(&mut self, faults: FaultSettings) {
+        self.faults = faults;
+    }
+
+    /// Ends every subscription with SubscribeTerminated (a fault: IP Office may do so at any
+    /// time); returns how many ended.
+    pub fn terminate_all(&mut self) -> usize {
+        let mut sids: Vec<i32> = self.subs.keys().copied().collect();
+        sids.sort_unstable();
+        for &sid in &sids {
+            self.terminate(sid);
+        }
+        sids.len()
+    }
+
+    /// The next command record (only kept when [`ConnConfig::record_commands`] is set).
+    pub fn poll_record(&mut self) -> Option<CommandRecord> {
+        self.records.pop_front()
     }
 
     fn mark_ready(&mut self, sid: i32) {
@@ -546,6 +702,36 @@ impl Connection {
     /// members) are applied to `pbx`; the changes they cause come back through
     /// [`Connection::handle_change`] like any other.
     pub fn handle_message(&mut self, now: Instant, msg: pb::Message, pbx: &mut Pbx) {
+        use pb::message::Payload as P;
+        self.now = Some(now);
+        let rid = request_id(&msg);
+        if rid != 0 {
+            if let Some(max) = self.faults.max_outstanding
+                && self.outstanding() >= max
+            {
+                // Refused at once, not delayed: the client must learn to slow down.
+                self.out.push_back(message(P::Response(pb::RequestResponse {
+                    requestid: rid,
+                    result: ResultCode::TooMany.code(),
+                    additional: String::new(),
+                })));
+                if let Some(P::Subscribecmd(c)) = &msg.payload {
+                    self.record(c, ResultCode::TooMany, pbx);
+                }
+                return;
+            }
+            self.requests += 1;
+            let every = u64::from(self.faults.unanswered_every);
+            self.withhold = every > 0 && self.requests % every == 0;
+            if self.withhold {
+                self.unanswered += 1;
+            }
+        }
+        self.dispatch(now, msg, pbx);
+        self.withhold = false;
+    }
+
+    fn dispatch(&mut self, now: Instant, msg: pb::Message, pbx: &mut Pbx) {
         use pb::message::Payload as P;
         match msg.payload {
             Some(P::Subscribe(s)) => self.on_subscribe(now, s, pbx),
@@ -750,7 +936,11 @@ impl Connection {
     fn on_subscribe_cmd(&mut self, now: Instant, c: pb::SubscribeCmd, pbx: &mut Pbx) {
         use pb::subscribe_cmd::Payload as P;
         let (rid, sid) = (c.requestid, c.subscribe_id);
+        let record = self.config.record_commands.then(|| c.clone());
         let Some(sub) = self.subs.get(&sid) else {
+            if let Some(c) = &record {
+                self.record(c, ResultCode::SubscriptionInvalidId, pbx);
+            }
             self.respond(rid, ResultCode::SubscriptionInvalidId);
             return;
         };
@@ -763,22 +953,78 @@ impl Connection {
             }
             (Some(P::User(uu)), Kind::User { user, .. }) => update_user(pbx, *user, uu),
             (Some(P::Queue(uq)), Kind::Queue { queue, .. }) => update_queue(pbx, *queue, uq),
-            (Some(P::Callcontrol(_)), kind) => {
-                let has_cc = match kind {
-                    Kind::User { calls, .. } | Kind::Queue { calls, .. } | Kind::Park { calls } => {
-                        calls.is_some()
-                    }
-                    _ => false,
+            (Some(P::Callcontrol(ucc)), kind) => {
+                let line = match kind {
+                    Kind::User {
+                        user,
+                        calls: Some(_),
+                        ..
+                    } => Some(Line::User(*user)),
+                    Kind::Queue {
+                        queue,
+                        calls: Some(_),
+                        ..
+                    } => Some(Line::Queue(*queue)),
+                    Kind::Park { calls: Some(_) } => Some(Line::Park),
+                    _ => None,
                 };
-                if has_cc {
-                    ResultCode::NotInstrumented
-                } else {
-                    ResultCode::RequestInvalidContext
+                match line {
+                    Some(line) => pbx.call_control(line, &ucc, self.config.functions),
+                    None => ResultCode::RequestInvalidContext,
                 }
             }
             (Some(_), _) => ResultCode::RequestInvalidContext,
         };
+        if let Some(c) = &record {
+            self.record(c, code, pbx);
+        }
         self.respond(rid, code);
+    }
+
+    fn record(&mut self, c: &pb::SubscribeCmd, code: ResultCode, pbx: &Pbx) {
+        if !self.config.record_commands {
+            return;
+        }
+        let (subscription, extn, name) = match self.subs.get(&c.subscribe_id).map(|s| &s.kind) {
+            None => ("none", String::new(), String::new()),
+            Some(Kind::Lines { .. }) => ("lines", String::new(), String::new()),
+            Some(Kind::Presence { .. }) => ("presence", String::new(), String::new()),
+            Some(Kind::Park { .. }) => ("parkserver", String::new(), String::new()),
+            Some(Kind::User { user, .. }) => {
+                let u = pbx.user(*user);
+                (
+                    "user",
+                    u.map(|u| u.extn.clone()).unwrap_or_default(),
+                    u.map(|u| u.name.clone()).unwrap_or_default(),
+                )
+            }
+            Some(Kind::Queue { queue, .. }) => {
+                let q = pbx.queue(*queue);
+                (
+                    "queue",
+                    q.map(|q| q.extn.clone()).unwrap_or_default(),
+                    q.map(|q| q.name.clone()).unwrap_or_default(),
+                )
+            }
+        };
+        let (command, function, argument, callid, referencecallid) = describe(c);
+        self.records.push_back(CommandRecord {
+            t_ms: 0,
+            time: String::new(),
+            conn: 0,
+            requestid: c.requestid,
+            subscribe_id: c.subscribe_id,
+            subscription: subscription.to_string(),
+            extn,
+            name,
+            command: command.to_string(),
+            function,
+            argument,
+            callid,
+            referencecallid,
+            result: code.code(),
+            result_name: code.name().unwrap_or("unknown").to_string(),
+        });
     }
 
     fn update_presence(&mut self, sid: i32, up: pb::UpdatePresence, pbx: &Pbx) {
@@ -867,13 +1113,12 @@ impl Connection {
         };
         self.respond(rid, code);
         if let Some(data) = data {
-            self.out
-                .push_back(message(pb::message::Payload::Generaldata(
-                    pb::GeneralData {
-                        responseid: rid,
-                        payload: Some(data),
-                    },
-                )));
+            self.answer(message(pb::message::Payload::Generaldata(
+                pb::GeneralData {
+                    responseid: rid,
+                    payload: Some(data),
+                },
+            )));
         }
     }
 
@@ -1049,6 +1294,12 @@ impl Connection {
 
     /// Ends subscriptions whose timeout passed unrefreshed (each with SubscribeTerminated).
     pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(entry) = self.delayed.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            self.out.push_back(entry.remove());
+        }
         while let Some(&(at, sid)) = self.deadlines.first() {
             if at > now {
                 break;
@@ -1060,9 +1311,11 @@ impl Connection {
         }
     }
 
-    /// When the next subscription expires.
+    /// When the next subscription expires, or a delayed answer is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.first().map(|(at, _)| *at)
+        let expiry = self.deadlines.first().map(|(at, _)| *at);
+        let answer = self.delayed.keys().next().map(|(at, _)| *at);
+        expiry.into_iter().chain(answer).min()
     }
 
     // ---------------------------------------------------------------------------------------
@@ -1237,6 +1490,130 @@ fn build(kind: &mut Kind, pbx: &Pbx, max: usize) -> Option<pb::notify::Payload> 
                 full: i32::from(was_full),
                 entry,
             }))
+        }
+    }
+}
+
+/// A request's requestid (0 for messages that are not requests, or ask for no answer).
+fn request_id(m: &pb::Message) -> i32 {
+    use pb::message::Payload as P;
+    match &m.payload {
+        Some(P::Subscribe(s)) => s.requestid,
+        Some(P::Subscribecmd(c)) => c.requestid,
+        Some(P::Subscribeend(e)) => e.requestid,
+        Some(P::Generalcmd(g)) => g.requestid,
+        _ => 0,
+    }
+}
+
+/// A SubscribeCmd in words: (command, function, argument, callid, referencecallid).
+fn describe(c: &pb::SubscribeCmd) -> (&'static str, String, String, i32, i32) {
+    use pb::subscribe_cmd::Payload as P;
+    match &c.payload {
+        None => ("none", String::new(), String::new(), 0, 0),
+        Some(P::Timeout(t)) => ("timeout", String::new(), t.to_string(), 0, 0),
+        Some(P::Presence(p)) => (
+            "presence",
+            String::new(),
+            format!("add {} remove {}", p.add.len(), p.remove.len()),
+            0,
+            0,
+        ),
+        Some(P::User(u)) => {
+            let mut parts = Vec::new();
+            let mut args = Vec::new();
+            if let Some(sac) = &u.sac {
+                parts.push("sac");
+                args.push(format!("sac={}", sac.set));
+            }
+            if let Some(a) = &u.absence {
+                parts.push("absence");
+                let text = a
+                    .absence
+                    .as_ref()
+                    .map(|x| format!(" msg={} str={}", x.msg, x.str));
+                args.push(format!("absence={}{}", a.set, text.unwrap_or_default()));
+            }
+            if let Some(e) = &u.ec500 {
+                parts.push("ec500");
+                args.push(format!("ec500={}", e.set));
+            }
+            if !u.shortcodedata.is_empty() {
+                parts.push("shortcodedata");
+                for s in &u.shortcodedata {
+                    args.push(format!("shortcode={};{}", s.code, s.val));
+                }
+            }
+            if let Some(l) = &u.loginextn {
+                parts.push("loginextn");
+                args.push(format!("loginextn={}", l.extn));
+            }
+            if let Some(a) = &u.app {
+                parts.push("app");
+                args.push(format!("app={}", a.value));
+            }
+            if let Some(f) = &u.fwdu {
+                parts.push("fwdu");
+                args.push(format!("fwdu={} {}", f.set, f.fwdu_number));
+            }
+            ("user", parts.join("+"), args.join(" "), 0, 0)
+        }
+        Some(P::Queue(q)) => {
+            let members = |list: &[pb::QueueMember]| -> String {
+                list.iter()
+                    .map(|m| {
+                        if m.disabled {
+                            format!("{}(disabled)", m.extn)
+                        } else {
+                            m.extn.clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let mut parts = Vec::new();
+            let mut args = Vec::new();
+            if let Some(m) = &q.setservicemode {
+                parts.push("setservicemode");
+                let name = ServiceMode::from_wire(m.servicemode)
+                    .map_or_else(|| m.servicemode.to_string(), |s| s.name().to_string());
+                args.push(format!("servicemode={name}"));
+            }
+            if let Some(v) = &q.setvoicemail {
+                parts.push("setvoicemail");
+                args.push(format!("voicemail={}", v.enabled));
+            }
+            if let Some(m) = &q.members {
+                parts.push("members");
+                args.push(format!("members={}", members(&m.member)));
+            }
+            if !q.addmember.is_empty() {
+                parts.push("addmember");
+                args.push(format!("addmember={}", members(&q.addmember)));
+            }
+            if !q.deletemember.is_empty() {
+                parts.push("deletemember");
+                args.push(format!("deletemember={}", members(&q.deletemember)));
+            }
+            ("queue", parts.join("+"), args.join(" "), 0, 0)
+        }
+        Some(P::Callcontrol(u)) => {
+            let (cmd, function, argument) = if let Some(m) = &u.makecall {
+                let kind = MakeCallType::from_code(m.r#type)
+                    .map_or_else(|| format!("type {}", m.r#type), |k| format!("{k:?}"));
+                ("makecall", kind, m.target.clone())
+            } else if let Some(p) = &u.unparkcall {
+                ("unparkcall", String::new(), p.parkid.clone())
+            } else if let Some(f) = &u.callfunction {
+                let name = pb::call_function::Action::try_from(f.action).map_or_else(
+                    |_| format!("action {}", f.action),
+                    |a| a.as_str_name().to_string(),
+                );
+                ("callfunction", name, f.arg1.clone())
+            } else {
+                ("reference", String::new(), String::new())
+            };
+            (cmd, function, argument, u.callid, u.referencecallid)
         }
     }
 }

@@ -48,7 +48,8 @@ impl Site {
     /// 60 s); agents 4101-4116, supervisor
     /// 4100. Achterberg (4101) is in DND, Vasquez-Roe (4104) is logged off, Haddad (4108) is
     /// disabled in Claims Desk, and one call is parked in slot 1. Twenty minutes of traffic run
-    /// before the start, so calls are waiting, ringing and connected from the first second.
+    /// before the start, then calls are topped up so that at least two wait in each group and
+    /// two agents ring: calls are waiting, ringing and connected from the first second.
     pub fn demo() -> Site {
         let mut users = Vec::new();
         let mut sup = UserSpec::new("4100", "Oduya", "Margaret Oduya");
@@ -153,6 +154,9 @@ impl Site {
                 ..Traffic::default()
             },
             warmup: Duration::from_secs(20 * 60),
+            // Whatever the warm-up left, the first second shows the whole life of a call.
+            start_waiting: 2,
+            start_ringing: 2,
             ..Site::default()
         }
     }

@@ -4,17 +4,33 @@
 //! the simulation is deterministic and needs no locks; socket tasks only move frames between the
 //! websocket and the core over channels.
 //!
-//! The handshake is as strict as IP Office's: only `GET /tpkt/openapi` (framed) and
-//! `/tpkt/openapinoframing` (bare messages) exist (anything else is 404); HTTP Basic
-//! credentials must match (401 with `WWW-Authenticate: Basic realm="IPOffice"` otherwise,
-//! compared in constant time); the client must offer the `openapi` subprotocol, which is echoed
-//! (400 otherwise); and at most [`ServerConfig::max_connections`] connections are open at once
-//! (the document's limit is 10; 503 beyond). A text frame closes the connection with 1003, an
-//! undecodable binary frame with 1007.
+//! The handshake is as strict as IP Office's, and every refusal is a proper HTTP answer (see
+//! [`super::http`]): only `GET /tpkt/openapi` (framed) and `/tpkt/openapinoframing` (bare
+//! messages) exist (anything else is 404); HTTP Basic credentials must match (401 with
+//! `WWW-Authenticate: Basic realm="IPOffice"` otherwise, compared in constant time); a request
+//! that is not a websocket upgrade gets 426; the client must offer the `openapi` subprotocol,
+//! which is echoed (400 otherwise); and at most [`ServerConfig::max_connections`] connections
+//! are open at once (the document's limit is 10; 503 beyond). A text frame closes the
+//! connection with 1003, an undecodable binary frame with 1007.
+//!
+//! # Faults
+//!
+//! A test (through [`ServerHandle::set_faults`] and [`ServerHandle::fault`]) or `ipo-top sim`
+//! can make the simulator misbehave the ways a client must survive: [`FaultSettings`] hold
+//! responses back, leave requests unanswered, add latency to everything sent, or refuse
+//! requests with TOOMANY; one-shot [`Fault`]s close or abort every connection, send a frame
+//! that is not MTCTI3, end every subscription, or restart the PBX.
+//!
+//! # Scripts and the command log
+//!
+//! With [`ServerConfig::script`] the site runs a [`Script`] (calls at fixed times, nothing
+//! random), and with [`ServerConfig::command_log`] every SubscribeCmd received is recorded
+//! ([`CommandRecord`]) to a file as JSON lines or to a channel.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +39,7 @@ use base64::Engine;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -33,11 +50,14 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
-use super::conn::{ConnConfig, Connection};
+use super::conn::{CommandRecord, ConnConfig, Connection, FaultSettings};
+use super::http::{self, Prefixed};
 use super::pbx::{Pbx, SiteStats};
+use super::script::{Script, ScriptRunner};
 use super::site::{Site, SiteError, TimeOfDay};
 use super::tls::TlsIdentity;
-use crate::protocol::frame::{self, Framing, MAX_FRAME_LEN};
+use crate::protocol::frame::{self, FRAME_HEADER, Framing, MAX_FRAME_LEN};
+use crate::protocol::pb;
 
 /// The websocket subprotocol MTCTI3 requires.
 pub const SUBPROTOCOL: &str = "openapi";
@@ -50,6 +70,13 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Messages queued towards one socket before the connection counts as stuck and is closed.
 const OUT_CAPACITY: usize = 4096;
+
+/// A payload with the right framing that is no protobuf `Message`: field 1 claims five bytes
+/// and one follows.
+pub const UNDECODABLE_PAYLOAD: [u8; 3] = [0x0A, 0x05, 0x01];
+
+/// The header of a malformed frame: `00 00 00 02` where MTCTI3 requires `00 00 00 01`.
+pub const MALFORMED_HEADER: [u8; 4] = [0, 0, 0, 2];
 
 /// The service user's credentials.
 #[derive(Clone, PartialEq, Eq)]
@@ -80,12 +107,21 @@ pub enum Clock {
     Manual,
 }
 
+/// Where the command log goes.
+#[derive(Debug)]
+pub enum CommandLog {
+    /// A file, created (or emptied) at start, one JSON object per line.
+    File(PathBuf),
+    /// A channel (for tests, which can await each record).
+    Channel(mpsc::UnboundedSender<CommandRecord>),
+}
+
 /// Everything the server needs.
 #[derive(Debug)]
 pub struct ServerConfig {
     /// Where to listen (`127.0.0.1:0` picks a free port; see [`ServerHandle::local_addr`]).
     pub listen: SocketAddr,
-    /// The site to simulate.
+    /// The site to simulate (with a script: [`Script::build_site`]).
     pub site: Site,
     /// The seed of the site's randomness.
     pub seed: u64,
@@ -95,12 +131,37 @@ pub struct ServerConfig {
     pub credentials: Credentials,
     /// The TLS identity.
     pub tls: TlsIdentity,
-    /// Per-connection options (flow control, limits).
+    /// Per-connection options (flow control, limits, call-function policy, initial faults).
     pub conn: ConnConfig,
     /// Real or manual clock.
     pub clock: Clock,
     /// Connections allowed at once (IP Office allows 10).
     pub max_connections: usize,
+    /// A script whose steps happen at their times (the site should be its `build_site`).
+    pub script: Option<Script>,
+    /// Where to record every SubscribeCmd received.
+    pub command_log: Option<CommandLog>,
+}
+
+/// A one-shot fault, applied to every open connection (see [`ServerHandle::fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// Close every connection cleanly: a websocket close frame (1001, going away).
+    Close,
+    /// Drop every connection without a close frame; the TCP connection is reset.
+    Abort,
+    /// Send a frame that is not MTCTI3 framing: on `/tpkt/openapi` a message behind the header
+    /// `00 00 00 02` ([`MALFORMED_HEADER`]), on `/tpkt/openapinoframing` a text frame.
+    MalformedFrame,
+    /// Send a frame with the right framing whose payload is no protobuf `Message`
+    /// ([`UNDECODABLE_PAYLOAD`]).
+    UndecodablePayload,
+    /// End every subscription with SubscribeTerminated.
+    TerminateSubscriptions,
+    /// Restart the PBX as a reboot does: every connection drops (reset, no close frame), every
+    /// call ends and every subscription is gone; users, groups and guids stay, and later calls
+    /// may reuse old gcids.
+    Restart,
 }
 
 /// Why the server could not start, or a handle call failed.
@@ -117,6 +178,14 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The command log file could not be created.
+    #[error("cannot create the command log {path}: {source}")]
+    CommandLog {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The server has stopped.
     #[error("the simulator has stopped")]
     Stopped,
@@ -125,13 +194,21 @@ pub enum ServerError {
     NotManual,
 }
 
-/// The site's figures and the number of open connections.
+/// The site's figures and the state of the connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerStats {
     /// The site.
     pub site: SiteStats,
     /// Open MTCTI3 connections.
     pub connections: usize,
+    /// Frames received from clients since the start.
+    pub frames_received: u64,
+    /// Messages held back now by latency or a response delay.
+    pub held: usize,
+    /// Requests that got no answer because of [`FaultSettings::unanswered_every`].
+    pub unanswered: u64,
+    /// Script steps not yet carried out (0 without a script).
+    pub script_steps_left: usize,
 }
 
 type PbxFn = Box<dyn FnOnce(&mut Pbx, Instant) + Send>;
@@ -140,6 +217,8 @@ enum Control {
     WithPbx(PbxFn),
     Advance(Duration, oneshot::Sender<Result<(), ServerError>>),
     Stats(oneshot::Sender<ServerStats>),
+    SetFaults(FaultSettings, oneshot::Sender<()>),
+    Fault(Fault, oneshot::Sender<usize>),
 }
 
 enum CoreInput {
@@ -159,7 +238,9 @@ enum CoreInput {
 
 enum WsOut {
     Frame(Vec<u8>),
+    Text(String),
     Close(CloseCode, String),
+    Abort,
 }
 
 /// A running simulator.
@@ -171,6 +252,7 @@ pub struct ServerHandle {
     username: String,
     ctl: mpsc::Sender<Control>,
     stop: watch::Sender<bool>,
+    frames: watch::Receiver<u64>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -180,6 +262,8 @@ impl fmt::Debug for Control {
             Control::WithPbx(_) => "WithPbx",
             Control::Advance(..) => "Advance",
             Control::Stats(_) => "Stats",
+            Control::SetFaults(..) => "SetFaults",
+            Control::Fault(..) => "Fault",
         })
     }
 }
@@ -211,6 +295,18 @@ impl ServerHandle {
         &self.username
     }
 
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Control,
+    ) -> Result<T, ServerError> {
+        let (tx, rx) = oneshot::channel();
+        self.ctl
+            .send(make(tx))
+            .await
+            .map_err(|_| ServerError::Stopped)?;
+        rx.await.map_err(|_| ServerError::Stopped)
+    }
+
     /// Runs `f` on the PBX inside the core (after bringing it up to the current time) and
     /// returns its result; changes it makes are reported to every connection. For tests and
     /// tools: add or rename users, seed parked calls, place calls, read state.
@@ -219,42 +315,74 @@ impl ServerHandle {
         R: Send + 'static,
         F: FnOnce(&mut Pbx, Instant) -> R + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: PbxFn = Box::new(move |pbx, now| {
-            let _ = tx.send(f(pbx, now));
-        });
-        self.ctl
-            .send(Control::WithPbx(job))
-            .await
-            .map_err(|_| ServerError::Stopped)?;
-        rx.await.map_err(|_| ServerError::Stopped)
+        self.call(|tx| {
+            Control::WithPbx(Box::new(move |pbx, now| {
+                let _ = tx.send(f(pbx, now));
+            }))
+        })
+        .await
     }
 
-    /// Moves a manual clock forward, firing everything due in the site and the subscriptions.
+    /// Moves a manual clock forward, firing everything due in the site, the script, the
+    /// subscriptions and the held messages.
     pub async fn advance(&self, by: Duration) -> Result<(), ServerError> {
-        let (tx, rx) = oneshot::channel();
-        self.ctl
-            .send(Control::Advance(by, tx))
-            .await
-            .map_err(|_| ServerError::Stopped)?;
-        rx.await.map_err(|_| ServerError::Stopped)?
+        self.call(|tx| Control::Advance(by, tx)).await?
     }
 
     /// The site's figures now.
     pub async fn stats(&self) -> Result<ServerStats, ServerError> {
-        let (tx, rx) = oneshot::channel();
-        self.ctl
-            .send(Control::Stats(tx))
-            .await
-            .map_err(|_| ServerError::Stopped)?;
-        rx.await.map_err(|_| ServerError::Stopped)
+        self.call(Control::Stats).await
     }
 
-    /// Stops accepting, closes every connection and waits for the server's tasks.
+    /// Sets the faults every connection shows from now on, open ones and later ones.
+    pub async fn set_faults(&self, faults: FaultSettings) -> Result<(), ServerError> {
+        self.call(|tx| Control::SetFaults(faults, tx)).await
+    }
+
+    /// Applies a one-shot fault to every open connection; returns how many it touched
+    /// (connections, or for [`Fault::TerminateSubscriptions`] subscriptions).
+    pub async fn fault(&self, fault: Fault) -> Result<usize, ServerError> {
+        self.call(|tx| Control::Fault(fault, tx)).await
+    }
+
+    /// Waits until the core has handled `n` frames from clients in total (a test's way to
+    /// know a request has arrived before it moves a manual clock).
+    pub async fn frames_received(&self, n: u64) -> Result<(), ServerError> {
+        let mut rx = self.frames.clone();
+        rx.wait_for(|got| *got >= n)
+            .await
+            .map(|_| ())
+            .map_err(|_| ServerError::Stopped)
+    }
+
+    /// Stops accepting, closes every connection and waits for the server's tasks (the command
+    /// log is complete on disk once this returns).
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;
+        }
+    }
+}
+
+async fn write_log(
+    path: PathBuf,
+    mut rx: mpsc::UnboundedReceiver<CommandRecord>,
+    mut file: tokio::fs::File,
+) {
+    while let Some(r) = rx.recv().await {
+        let mut line = match serde_json::to_string(&r) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "a command record could not be written");
+                continue;
+            }
+        };
+        line.push('\n');
+        let written = file.write_all(line.as_bytes()).await;
+        if let Err(e) = written.and(file.flush().await) {
+            tracing::warn!(path = %path.display(), error = %e, "the command log stopped");
+            return;
         }
     }
 }
@@ -273,14 +401,40 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         addr: config.listen,
         source,
     })?;
+    let mut tasks = Vec::new();
+    let records = match config.command_log {
+        None => None,
+        Some(CommandLog::Channel(tx)) => Some(tx),
+        Some(CommandLog::File(path)) => {
+            let file =
+                tokio::fs::File::create(&path)
+                    .await
+                    .map_err(|source| ServerError::CommandLog {
+                        path: path.clone(),
+                        source,
+                    })?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            tasks.push(tokio::spawn(write_log(path, rx, file)));
+            Some(tx)
+        }
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ctl_tx, ctl_rx) = mpsc::channel(64);
     let (core_tx, core_rx) = mpsc::channel(1024);
+    let (frames_tx, frames_rx) = watch::channel(0);
+    let mut conn_config = config.conn;
+    conn_config.record_commands = records.is_some();
     let core = Core {
         pbx,
         conns: BTreeMap::new(),
-        conn_config: config.conn,
+        faults: conn_config.faults,
+        conn_config,
         manual: (config.clock == Clock::Manual).then_some((start, Duration::ZERO)),
+        start,
+        frames: 0,
+        frames_tx,
+        records,
+        runner: config.script.as_ref().map(|s| ScriptRunner::new(s, start)),
     };
     let creds = format!(
         "{}:{}",
@@ -292,8 +446,15 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         max: config.max_connections,
     });
     let acceptor = TlsAcceptor::from(config.tls.server_config.clone());
-    let core_task = tokio::spawn(run_core(core, core_rx, ctl_rx, stop_rx.clone()));
-    let accept_task = tokio::spawn(accept_loop(listener, acceptor, gate, core_tx, stop_rx));
+    tasks.push(tokio::spawn(run_core(
+        core,
+        core_rx,
+        ctl_rx,
+        stop_rx.clone(),
+    )));
+    tasks.push(tokio::spawn(accept_loop(
+        listener, acceptor, gate, core_tx, stop_rx,
+    )));
     tracing::info!(%addr, "simulator listening");
     Ok(ServerHandle {
         addr,
@@ -302,7 +463,8 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         username: config.credentials.username,
         ctl: ctl_tx,
         stop: stop_tx,
-        tasks: vec![core_task, accept_task],
+        frames: frames_rx,
+        tasks,
     })
 }
 
@@ -313,14 +475,22 @@ struct Peer {
     conn: Connection,
     framing: Framing,
     tx: mpsc::Sender<WsOut>,
+    /// What is on its way to the socket, each with the instant latency lets it go.
+    outq: VecDeque<(Instant, WsOut)>,
 }
 
 struct Core {
     pbx: Pbx,
     conns: BTreeMap<u64, Peer>,
     conn_config: ConnConfig,
+    faults: FaultSettings,
     /// With a manual clock: the start and how far the clock has been moved.
     manual: Option<(Instant, Duration)>,
+    start: Instant,
+    frames: u64,
+    frames_tx: watch::Sender<u64>,
+    records: Option<mpsc::UnboundedSender<CommandRecord>>,
+    runner: Option<ScriptRunner>,
 }
 
 impl Core {
@@ -337,7 +507,18 @@ impl Core {
             return None;
         }
         let conns = self.conns.values().filter_map(|p| p.conn.poll_timeout());
-        self.pbx.poll_timeout().into_iter().chain(conns).min()
+        let held = self
+            .conns
+            .values()
+            .filter_map(|p| p.outq.front().map(|(at, _)| *at));
+        let script = self.runner.as_ref().and_then(ScriptRunner::poll_timeout);
+        self.pbx
+            .poll_timeout()
+            .into_iter()
+            .chain(conns)
+            .chain(held)
+            .chain(script)
+            .min()
     }
 
     /// Reports the PBX's changes to every connection.
@@ -350,7 +531,10 @@ impl Core {
     }
 
     fn advance(&mut self, now: Instant) {
-        self.pbx.handle_timeout(now);
+        match &mut self.runner {
+            Some(runner) => runner.run_until(now, &mut self.pbx),
+            None => self.pbx.handle_timeout(now),
+        }
         self.pump();
         for p in self.conns.values_mut() {
             p.conn.handle_timeout(now);
@@ -362,16 +546,21 @@ impl Core {
         self.advance(now);
         match input {
             CoreInput::Open { id, framing, tx } => {
+                let mut config = self.conn_config;
+                config.faults = self.faults;
                 self.conns.insert(
                     id,
                     Peer {
-                        conn: Connection::new(self.conn_config),
+                        conn: Connection::new(config),
                         framing,
                         tx,
+                        outq: VecDeque::new(),
                     },
                 );
             }
             CoreInput::Frame { id, data } => {
+                self.frames += 1;
+                self.frames_tx.send_replace(self.frames);
                 let Some(peer) = self.conns.get_mut(&id) else {
                     return;
                 };
@@ -379,6 +568,7 @@ impl Core {
                     Ok(msg) => {
                         peer.conn.handle_message(now, msg, &mut self.pbx);
                         self.pump();
+                        self.drain_records(id, now);
                     }
                     Err(e) => {
                         tracing::info!(id, error = %e, "closing a connection that sent an undecodable frame");
@@ -394,10 +584,27 @@ impl Core {
         }
     }
 
+    /// Stamps a connection's command records and sends them to the log.
+    fn drain_records(&mut self, id: u64, now: Instant) {
+        let Some(peer) = self.conns.get_mut(&id) else {
+            return;
+        };
+        while let Some(mut r) = peer.conn.poll_record() {
+            let t_ms = u64::try_from(now.saturating_duration_since(self.start).as_millis())
+                .unwrap_or(u64::MAX);
+            r.t_ms = t_ms;
+            r.time = format!("{}.{:03}", self.pbx.time_of_day(), t_ms % 1000);
+            r.conn = id;
+            if let Some(tx) = &self.records {
+                let _ = tx.send(r);
+            }
+        }
+    }
+
     fn on_control(&mut self, control: Control) {
+        let now = self.now();
         match control {
             Control::WithPbx(f) => {
-                let now = self.now();
                 self.advance(now);
                 f(&mut self.pbx, now);
                 self.pump();
@@ -415,30 +622,108 @@ impl Core {
                 let _ = reply.send(result);
             }
             Control::Stats(reply) => {
-                let now = self.now();
                 self.advance(now);
                 let _ = reply.send(ServerStats {
                     site: self.pbx.stats(),
                     connections: self.conns.len(),
+                    frames_received: self.frames,
+                    held: self
+                        .conns
+                        .values()
+                        .map(|p| p.outq.len() + p.conn.outstanding())
+                        .sum(),
+                    unanswered: self.conns.values().map(|p| p.conn.unanswered()).sum(),
+                    script_steps_left: self.runner.as_ref().map_or(0, |r| r.steps_left()),
                 });
+            }
+            Control::SetFaults(faults, reply) => {
+                self.faults = faults;
+                for p in self.conns.values_mut() {
+                    p.conn.set_faults(faults);
+                }
+                let _ = reply.send(());
+            }
+            Control::Fault(fault, reply) => {
+                self.advance(now);
+                let n = self.apply_fault(fault, now);
+                let _ = reply.send(n);
             }
         }
     }
 
-    /// Sends what every connection has to send; a connection whose socket cannot keep up is
-    /// dropped (its socket task then closes the websocket).
-    fn flush(&mut self) {
+    fn apply_fault(&mut self, fault: Fault, now: Instant) -> usize {
+        let latency = self.faults.latency();
+        match fault {
+            Fault::Close | Fault::Abort | Fault::Restart => {
+                if fault == Fault::Restart {
+                    self.pbx.restart();
+                    tracing::info!("the PBX restarted: every call ended, every connection dropped");
+                }
+                let n = self.conns.len();
+                for (_, p) in std::mem::take(&mut self.conns) {
+                    let out = if fault == Fault::Close {
+                        WsOut::Close(CloseCode::Away, "closed by the simulator".to_string())
+                    } else {
+                        WsOut::Abort
+                    };
+                    let _ = p.tx.try_send(out);
+                }
+                n
+            }
+            Fault::MalformedFrame | Fault::UndecodablePayload => {
+                for p in self.conns.values_mut() {
+                    let out = match (fault, p.framing) {
+                        (Fault::MalformedFrame, Framing::Framed) => {
+                            let valid = pb::Message {
+                                payload: Some(pb::message::Payload::Response(
+                                    pb::RequestResponse::default(),
+                                )),
+                            };
+                            let mut bytes = MALFORMED_HEADER.to_vec();
+                            bytes.extend(
+                                frame::encode(&valid, Framing::NoFraming).unwrap_or_default(),
+                            );
+                            WsOut::Frame(bytes)
+                        }
+                        (Fault::MalformedFrame, Framing::NoFraming) => {
+                            WsOut::Text("not an MTCTI3 message".to_string())
+                        }
+                        (_, Framing::Framed) => {
+                            let mut bytes = FRAME_HEADER.to_vec();
+                            bytes.extend(UNDECODABLE_PAYLOAD);
+                            WsOut::Frame(bytes)
+                        }
+                        (_, Framing::NoFraming) => WsOut::Frame(UNDECODABLE_PAYLOAD.to_vec()),
+                    };
+                    p.outq.push_back((now + latency, out));
+                }
+                self.conns.len()
+            }
+            Fault::TerminateSubscriptions => self
+                .conns
+                .values_mut()
+                .map(|p| p.conn.terminate_all())
+                .sum(),
+        }
+    }
+
+    /// Sends what every connection has to send, once latency lets it go; a connection whose
+    /// socket cannot keep up is dropped (its socket task then closes the websocket).
+    fn flush(&mut self, now: Instant) {
+        let latency = self.faults.latency();
         let mut stuck = Vec::new();
         for (id, p) in &mut self.conns {
             while let Some(msg) = p.conn.poll_transmit(&self.pbx) {
-                let bytes = match frame::encode(&msg, p.framing) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::warn!(id, error = %e, "a message could not be encoded");
-                        continue;
-                    }
+                match frame::encode(&msg, p.framing) {
+                    Ok(bytes) => p.outq.push_back((now + latency, WsOut::Frame(bytes))),
+                    Err(e) => tracing::warn!(id, error = %e, "a message could not be encoded"),
+                }
+            }
+            while p.outq.front().is_some_and(|(at, _)| *at <= now) {
+                let Some((_, out)) = p.outq.pop_front() else {
+                    break;
                 };
-                if p.tx.try_send(WsOut::Frame(bytes)).is_err() {
+                if p.tx.try_send(out).is_err() {
                     stuck.push(*id);
                     break;
                 }
@@ -474,7 +759,8 @@ async fn run_core(
                 core.advance(now);
             }
         }
-        core.flush();
+        let now = core.now();
+        core.flush(now);
     }
 }
 
@@ -491,7 +777,11 @@ impl Gate {
     /// Whether the `Authorization` header carries the service user's credentials. The digests
     /// are compared in constant time, so the comparison reveals nothing about the password.
     fn authorized(&self, value: Option<&HeaderValue>) -> bool {
-        let Some(v) = value.and_then(|v| v.to_str().ok()) else {
+        self.authorized_str(value.and_then(|v| v.to_str().ok()))
+    }
+
+    fn authorized_str(&self, value: Option<&str>) -> bool {
+        let Some(v) = value else {
             return false;
         };
         let Some((scheme, b64)) = v.trim().split_once(' ') else {
@@ -621,6 +911,27 @@ async fn accept_loop(
     }
 }
 
+/// Reads the HTTP request head; `Ok(None)` when the client closed or sent too much.
+async fn read_head<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<usize>> {
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let Some(end) = http::head_end(buf) {
+            return Ok(Some(end));
+        }
+        if buf.len() > http::MAX_HEAD {
+            return Ok(None);
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
+}
+
 // The handshake callback's error type is tungstenite's contract, not ours to shrink.
 #[allow(clippy::result_large_err)]
 async fn serve_socket(
@@ -631,15 +942,33 @@ async fn serve_socket(
     ids: Arc<AtomicU64>,
 ) {
     let _ = tcp.set_nodelay(true);
-    let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
+    let Ok(Ok(mut tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+    else {
         return;
     };
+    // The request head is checked here first, so that whatever is refused gets an HTTP
+    // answer (tungstenite would close a plain GET without one).
+    let mut head = Vec::new();
+    let read = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(&mut tls, &mut head)).await;
+    let refusal = match read {
+        Ok(Ok(Some(end))) => match http::parse_head(head.get(..end).unwrap_or_default()) {
+            Some(req) => http::check(&req, |v| gate.authorized_str(v), REALM).err(),
+            None => Some(http::bad_request()),
+        },
+        Ok(Ok(None)) if !head.is_empty() => Some(http::bad_request()),
+        _ => return,
+    };
+    if let Some(refusal) = refusal {
+        let _ = tls.write_all(&refusal.to_bytes()).await;
+        let _ = tls.shutdown().await;
+        return;
+    }
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_LEN))
         .max_frame_size(Some(MAX_FRAME_LEN));
     let mut decision = Decision::default();
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(
-        tls,
+        Prefixed::new(head, tls),
         |req: &Request, resp: Response| check_handshake(req, resp, &gate, &mut decision),
         Some(ws_config),
     );
@@ -691,9 +1020,22 @@ async fn serve_socket(
                         break;
                     }
                 }
+                Some(WsOut::Text(text)) => {
+                    if sink.send(WsMessage::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
                 Some(WsOut::Close(code, reason)) => {
                     let _ = sink.send(close(code, &reason)).await;
                     break;
+                }
+                Some(WsOut::Abort) => {
+                    // No close frame, and a reset rather than an orderly TCP close.
+                    if let Ok(ws) = stream.reunite(sink) {
+                        let _ = ws.get_ref().get_ref().get_ref().0.set_zero_linger();
+                    }
+                    let _ = core.send(CoreInput::Closed { id }).await;
+                    return;
                 }
                 None => {
                     let _ = sink.send(close(CloseCode::Away, "closed by the simulator")).await;

@@ -210,6 +210,10 @@ pub struct UserSpec {
     pub direct_calls: bool,
     /// The user's own DID, shown on direct inbound calls.
     pub did: String,
+    /// The mobile twin's number (PushToEC500 needs it and mobile twinning on).
+    pub mobile: String,
+    /// Mobile twinning on at start.
+    pub ec500: bool,
 }
 
 impl UserSpec {
@@ -230,6 +234,8 @@ impl UserSpec {
             absence: None,
             direct_calls: false,
             did: String::new(),
+            mobile: String::new(),
+            ec500: false,
         }
     }
 
@@ -444,6 +450,10 @@ pub struct Traffic {
     pub parked_for: RangeInclusive<u32>,
     /// The arrival rate's daily curve.
     pub curve: DailyCurve,
+    /// Holds and unholds per second on calls in progress, after the warm-up: each changes the
+    /// call's appearance on the agent's and the group's line. A load generator for benchmarks
+    /// (the scale scenario); 0 in any believable site.
+    pub churn_per_sec: f64,
 }
 
 impl Default for Traffic {
@@ -467,6 +477,7 @@ impl Default for Traffic {
             park_chance: 0.15,
             parked_for: 20..=90,
             curve: DailyCurve::default(),
+            churn_per_sec: 0.0,
         }
     }
 }
@@ -501,12 +512,20 @@ pub struct Site {
     pub park_slots: Vec<String>,
     /// Calls parked at start.
     pub parked: Vec<ParkedSpec>,
-    /// The account codes (`getfile nasystem/AccountCode`).
+    /// The account codes (`getfile nasystem/AccountCode`); SetAccountCode accepts only these.
     pub account_codes: Vec<String>,
+    /// The authorization codes SetAuthCode accepts (clients have no way to list them).
+    pub auth_codes: Vec<String>,
     /// Traffic shape.
     pub traffic: Traffic,
     /// How much traffic runs before the start, so calls are already in progress at the start.
     pub warmup: Duration,
+    /// After the warm-up, each Active group with traffic of its own gets calls until at least
+    /// this many wait in it (callers who have waited a little already).
+    pub start_waiting: usize,
+    /// After the warm-up, agents in after-call work (or, failing that, finishing a call) become
+    /// free until at least this many ring with a waiting call.
+    pub start_ringing: usize,
 }
 
 impl Default for Site {
@@ -521,8 +540,11 @@ impl Default for Site {
             park_slots: Vec::new(),
             parked: Vec::new(),
             account_codes: Vec::new(),
+            auth_codes: Vec::new(),
             traffic: Traffic::quiet(),
             warmup: Duration::ZERO,
+            start_waiting: 0,
+            start_ringing: 0,
         }
     }
 }
@@ -745,6 +767,7 @@ impl Site {
         check_rate("direct_in_per_user_hour", t.direct_in_per_user_hour)?;
         check_rate("direct_out_per_user_hour", t.direct_out_per_user_hour)?;
         check_rate("internal_per_user_hour", t.internal_per_user_hour)?;
+        check_rate("churn_per_sec", t.churn_per_sec)?;
         if t.priority_weights
             .iter()
             .any(|w| !(w.is_finite() && *w >= 0.0))

@@ -48,22 +48,62 @@ pub async fn start_with(
     clock: Clock,
     max_connections: usize,
 ) -> ServerHandle {
-    server::start(ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+    start_config(
         site,
-        seed: 1,
-        time_of_day: "10:00".parse().expect("time"),
-        credentials: Credentials {
-            username: USER.to_string(),
-            password: PASSWORD.to_string(),
-        },
-        tls: TlsIdentity::generate(&[]).expect("tls"),
-        conn: ConnConfig {
+        ConnConfig {
             flow,
             ..ConnConfig::default()
         },
         clock,
         max_connections,
+    )
+    .await
+}
+
+/// Starts a simulator on 127.0.0.1:0 with a manual clock and these connection options.
+pub async fn start_conn(site: Site, conn: ConnConfig) -> ServerHandle {
+    start_config(site, conn, Clock::Manual, 10).await
+}
+
+/// Starts a simulator on 127.0.0.1:0 with every connection option given.
+pub async fn start_config(
+    site: Site,
+    conn: ConnConfig,
+    clock: Clock,
+    max_connections: usize,
+) -> ServerHandle {
+    start_full(site, conn, clock, max_connections, None, None, 1).await
+}
+
+/// Starts a simulator on 127.0.0.1:0 with a script and a command log too.
+pub async fn start_full(
+    site: Site,
+    conn: ConnConfig,
+    clock: Clock,
+    max_connections: usize,
+    script: Option<ipo_top::sim::script::Script>,
+    command_log: Option<server::CommandLog>,
+    seed: u64,
+) -> ServerHandle {
+    let time_of_day = match &script {
+        Some(s) => s.time_of_day().expect("the script's time"),
+        None => "10:00".parse().expect("time"),
+    };
+    server::start(ServerConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        site,
+        seed,
+        time_of_day,
+        credentials: Credentials {
+            username: USER.to_string(),
+            password: PASSWORD.to_string(),
+        },
+        tls: TlsIdentity::generate(&[]).expect("tls"),
+        conn,
+        clock,
+        max_connections,
+        script,
+        command_log,
     })
     .await
     .expect("the simulator starts")
@@ -150,6 +190,34 @@ pub async fn connect(handle: &ServerHandle, framing: Framing) -> Client {
         next_request: 9000,
         backlog: VecDeque::new(),
     }
+}
+
+/// Sends `request` as is over TLS (no websocket) and returns everything the server answers
+/// until it closes: an HTTP response, as text.
+pub async fn http_exchange(handle: &ServerHandle, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = TcpStream::connect(handle.local_addr())
+        .await
+        .expect("connect");
+    let connector = tokio_rustls::TlsConnector::from(client_tls(handle));
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let mut tls = connector.connect(name, tcp).await.expect("TLS");
+    tls.write_all(request).await.expect("write");
+    let mut out = Vec::new();
+    // The server closes after its answer; a reset instead of close_notify still ends the read.
+    let _ = tokio::time::timeout(PATIENCE, tls.read_to_end(&mut out))
+        .await
+        .expect("the server answers and closes");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// How a connection ended.
+#[derive(Debug)]
+pub enum Ending {
+    /// With a websocket close frame.
+    Closed(Option<CloseFrame>),
+    /// Without one: the stream failed or just stopped (a reset, or a drop).
+    Dropped(String),
 }
 
 pub fn msg(payload: P) -> pb::Message {
@@ -360,6 +428,45 @@ impl Client {
                 other => panic!("expected a close, got {other:?}"),
             }
         }
+    }
+
+    /// How the connection ends, skipping any messages still arriving.
+    pub async fn ended(&mut self) -> Ending {
+        loop {
+            let next = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("the connection ends");
+            match next {
+                Some(Ok(WsMessage::Close(frame))) => return Ending::Closed(frame),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Ending::Dropped(e.to_string()),
+                None => return Ending::Dropped("end of stream".to_string()),
+            }
+        }
+    }
+
+    /// The next websocket message as it came (no decoding), for frames that are not MTCTI3.
+    pub async fn recv_ws(&mut self) -> WsMessage {
+        loop {
+            let next = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("the server owes a message");
+            match next {
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                Some(Ok(m)) => return m,
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+
+    /// The messages kept while waiting for responses, not read yet.
+    pub fn take_backlog(&mut self) -> Vec<pb::Message> {
+        self.backlog.drain(..).collect()
+    }
+
+    /// The framing this client speaks.
+    pub fn framing(&self) -> Framing {
+        self.framing
     }
 
     /// Sends a request and returns its RequestResponse; whatever arrives first is kept for

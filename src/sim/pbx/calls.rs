@@ -8,12 +8,15 @@ use rand::seq::IndexedRandom;
 
 use super::{
     Call, CallKey, CallKind, Caller, Change, DirectKind, FarParty, LegState, Line, Pbx, QueueId,
-    QueueLeg, Timer, UserId, UserLeg, next_id,
+    QueueLeg, Report, Timer, UserId, UserLeg, next_id,
 };
 use crate::sim::site::{RingMode, ServiceMode, TrunkKind};
 
 /// `CallLost.reason` for normal clearing.
 pub(super) const NORMAL: i32 = 16;
+
+/// The party a call answered by a group's voicemail shows as connected.
+pub(super) const VOICEMAIL_PARTY: &str = "VoiceMail";
 
 /// How long a user's own line rings before the call goes to voicemail.
 const USER_NO_ANSWER_MS: u64 = 15_000;
@@ -67,19 +70,27 @@ impl Pbx {
                 self.end_call(c, caller, false);
             }
             Timer::Abandon(c) => self.abandon(c),
-            Timer::Overflow(c) => self.overflow(c),
-            Timer::Voicemail(c) => self.divert_to_voicemail(c),
+            Timer::Overflow(c, seq) if self.routing_is(c, seq) => self.overflow(c),
+            Timer::Voicemail(c, seq) if self.routing_is(c, seq) => self.divert_to_voicemail(c),
             Timer::VoicemailEnd(c) => self.voicemail_end(c),
             Timer::AcwEnd(u, e) => self.acw_end(u, e),
-            Timer::ParkedHangUp(c) => {
+            Timer::Churn => self.churn(),
+            Timer::ParkedHangUp(c, e) if self.epoch_is(c, e) => {
                 if self.calls.get(&c).is_some_and(|call| call.park.is_some()) {
                     self.end_call(c, None, false);
                 }
             }
             Timer::Park(c, e) if self.epoch_is(c, e) => self.park_connected(c),
-            Timer::Unpark(c) => self.unpark(c),
+            Timer::Unpark(c, e) if self.epoch_is(c, e) => self.unpark(c),
+            Timer::Ec500Answer(c, u, e) if self.epoch_is(c, e) => self.ec500_answer(c, u),
+            Timer::FailedEnd(c, u) => self.failed_end(c, u),
             Timer::Answer(..)
             | Timer::Park(..)
+            | Timer::Unpark(..)
+            | Timer::ParkedHangUp(..)
+            | Timer::Overflow(..)
+            | Timer::Voicemail(..)
+            | Timer::Ec500Answer(..)
             | Timer::RingTimeout(..)
             | Timer::HangUp(..)
             | Timer::FarAnswer(..)
@@ -89,6 +100,14 @@ impl Pbx {
 
     fn epoch_is(&self, call: CallKey, epoch: u32) -> bool {
         self.calls.get(&call).is_some_and(|c| c.epoch == epoch)
+    }
+
+    /// Whether the call is still routed by the group it entered at routing generation `seq`.
+    fn routing_is(&self, call: CallKey, seq: u32) -> bool {
+        self.calls
+            .get(&call)
+            .and_then(|c| c.queue.as_ref())
+            .is_some_and(|l| l.seq == seq)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -182,65 +201,127 @@ impl Pbx {
         far: FarParty,
         priority: u8,
     ) -> Option<CallKey> {
-        let queue = self.queue(q)?;
-        let active = queue.service_mode == ServiceMode::Active;
-        let voicemail = queue.voicemail;
-        if !active && !voicemail {
+        self.new_queue_call_aged(q, far, priority, 0)
+    }
+
+    /// A call that arrived at group `q` `age_ms` ago (0: now), as if it had waited since.
+    pub(super) fn new_queue_call_aged(
+        &mut self,
+        q: QueueId,
+        far: FarParty,
+        priority: u8,
+        age_ms: u64,
+    ) -> Option<CallKey> {
+        if !self.queue_accepts(q) {
             // Night service or out of service with no voicemail: the call goes elsewhere and is
             // never seen on this group.
             return None;
         }
+        let dialled = far.did.clone();
+        let key = self.new_call(Call::new(CallKind::Queue, Some(far), dialled));
+        let patience = self.draw_ms(&self.traffic.patience.clone());
+        self.schedule_in(patience.saturating_sub(age_ms).max(1), Timer::Abandon(key));
+        self.enter_queue(key, q, priority, self.now_ms.saturating_sub(age_ms));
+        Some(key)
+    }
+
+    /// Whether a call sent to group `q` is taken there: routed to members (Active) or answered
+    /// by the group's voicemail.
+    pub(super) fn queue_accepts(&self, q: QueueId) -> bool {
+        self.queue(q)
+            .is_some_and(|queue| queue.service_mode == ServiceMode::Active || queue.voicemail)
+    }
+
+    /// The call enters group `q`'s routing (arrival, or a BlindTransfer there). It is reported
+    /// on `q` unless another group reports it already. The caller checks `queue_accepts`.
+    pub(super) fn enter_queue(&mut self, key: CallKey, q: QueueId, priority: u8, arrived: u64) {
+        let Some(queue) = self.queue(q) else {
+            return;
+        };
+        let active = queue.service_mode == ServiceMode::Active;
+        let voicemail = queue.voicemail;
         let overflow_after = queue.overflow.map(|(_, after)| after);
         let voicemail_after = u64::from(queue.voicemail_time) * 1000;
-        let now = self.now_ms;
-        let queue = self.queue_mut(q)?;
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        let seq = call.queue.as_ref().map_or(0, |l| l.seq.wrapping_add(1));
+        call.queue = Some(QueueLeg {
+            queue: q,
+            priority,
+            arrived,
+            overflow: false,
+            tried: Vec::new(),
+            answered: false,
+            seq,
+        });
+        if !active {
+            call.voicemail = Some(VOICEMAIL_PARTY.to_string());
+        }
+        let needs_report = call.report.is_none();
+        if let Some(queue) = self.queue_mut(q) {
+            queue.counters.arrived += 1;
+            if active {
+                queue.waiting.insert((Reverse(priority), arrived, key));
+            }
+        }
+        if needs_report {
+            self.report_on(key, q);
+        } else {
+            self.emit_queue_leg(key);
+        }
+        if !active {
+            let ms = self.draw_ms(&self.traffic.voicemail_message.clone());
+            self.schedule_in(ms, Timer::VoicemailEnd(key));
+            return;
+        }
+        if let Some(after) = overflow_after {
+            let at = (arrived + after).max(self.now_ms);
+            self.schedule_at(at, Timer::Overflow(key, seq));
+        }
+        if voicemail {
+            let at = (arrived + voicemail_after).max(self.now_ms);
+            self.schedule_at(at, Timer::Voicemail(key, seq));
+        }
+        self.route(q);
+    }
+
+    /// Group `q` starts reporting the call: a new appearance on its line.
+    pub(super) fn report_on(&mut self, key: CallKey, q: QueueId) {
+        let priority = self
+            .calls
+            .get(&key)
+            .and_then(|c| c.queue.as_ref())
+            .map_or(1, |l| l.priority);
+        let Some(queue) = self.queue_mut(q) else {
+            return;
+        };
         let callid = next_id(&mut queue.next_callid);
-        queue.counters.arrived += 1;
-        let dialled = far.did.clone();
-        let key = self.new_call(Call {
-            gcid: [0; 9],
-            kind: CallKind::Queue,
-            far: Some(far),
-            queue: Some(QueueLeg {
+        queue.appearances.insert(callid, key);
+        if let Some(call) = self.calls.get_mut(&key) {
+            call.report = Some(Report {
                 queue: q,
                 callid,
                 priority,
-                arrived: now,
-                overflow: false,
-                tried: Vec::new(),
-                voicemail: !active,
-                answered: false,
-            }),
-            legs: Vec::new(),
-            park: None,
-            epoch: 0,
-            dialled,
-        });
-        let queue = self.queue_mut(q)?;
-        queue.appearances.insert(callid, key);
-        if active {
-            queue.waiting.insert((Reverse(priority), now, key));
+                reference: 0,
+            });
         }
         self.emit(Change::Call {
             line: Line::Queue(q),
             call: key,
             callid,
         });
-        if !active {
-            let ms = self.draw_ms(&self.traffic.voicemail_message.clone());
-            self.schedule_in(ms, Timer::VoicemailEnd(key));
-            return Some(key);
+    }
+
+    /// The call leaves its group's routing (it is no longer offered to members); it stays
+    /// reported where it is.
+    pub(super) fn leave_routing(&mut self, key: CallKey) {
+        let Some(leg) = self.calls.get_mut(&key).and_then(|c| c.queue.take()) else {
+            return;
+        };
+        if let Some(q) = self.queue_mut(leg.queue) {
+            q.waiting.remove(&(Reverse(leg.priority), leg.arrived, key));
         }
-        let patience = self.draw_ms(&self.traffic.patience.clone());
-        self.schedule_in(patience, Timer::Abandon(key));
-        if let Some(after) = overflow_after {
-            self.schedule_in(after, Timer::Overflow(key));
-        }
-        if voicemail {
-            self.schedule_in(voicemail_after, Timer::Voicemail(key));
-        }
-        self.route(q);
-        Some(key)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -287,7 +368,7 @@ impl Pbx {
             let Some(leg) = &call.queue else {
                 continue;
             };
-            if !call.legs.is_empty() || leg.voicemail {
+            if !call.legs.is_empty() || call.voicemail.is_some() || call.park.is_some() {
                 continue;
             }
             let mut pool: Vec<UserId> = primary
@@ -347,6 +428,12 @@ impl Pbx {
         };
         call.epoch += 1;
         let epoch = call.epoch;
+        // A colleague calling the group is the party the members see.
+        let caller = call
+            .far
+            .is_none()
+            .then(|| call.legs.iter().find(|l| l.outbound).map(|l| l.user))
+            .flatten();
         for &u in users {
             let Some(user) = self.user_mut(u) else {
                 continue;
@@ -354,14 +441,9 @@ impl Pbx {
             let callid = next_id(&mut user.next_callid);
             user.legs.push((callid, key));
             if let Some(call) = self.calls.get_mut(&key) {
-                call.legs.push(UserLeg {
-                    user: u,
-                    callid,
-                    state: LegState::Ringing,
-                    outbound: false,
-                    pickup: false,
-                    peer: None,
-                });
+                let mut leg = UserLeg::new(u, callid, LegState::Ringing);
+                leg.peer = caller;
+                call.legs.push(leg);
             }
             self.emit(Change::Call {
                 line: Line::User(u),
@@ -380,11 +462,12 @@ impl Pbx {
         self.emit_queue_leg(key);
     }
 
-    fn emit_queue_leg(&mut self, key: CallKey) {
-        let Some(leg) = self.calls.get(&key).and_then(|c| c.queue.as_ref()) else {
+    /// Reports a change of the call's appearance on the group line that reports it.
+    pub(super) fn emit_queue_leg(&mut self, key: CallKey) {
+        let Some(report) = self.calls.get(&key).and_then(|c| c.report.as_ref()) else {
             return;
         };
-        let (q, callid) = (leg.queue, leg.callid);
+        let (q, callid) = (report.queue, report.callid);
         self.emit(Change::Call {
             line: Line::Queue(q),
             call: key,
@@ -392,7 +475,7 @@ impl Pbx {
         });
     }
 
-    fn emit_user_leg(&mut self, key: CallKey, user: UserId) {
+    pub(super) fn emit_user_leg(&mut self, key: CallKey, user: UserId) {
         let Some(leg) = self
             .calls
             .get(&key)
@@ -409,7 +492,7 @@ impl Pbx {
     }
 
     /// Removes a user's appearance of a call (reported as CallLost on the user's line).
-    fn drop_leg(&mut self, key: CallKey, user: UserId, this_end_dropped: bool) {
+    pub(super) fn drop_leg(&mut self, key: CallKey, user: UserId, this_end_dropped: bool) {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
@@ -432,7 +515,7 @@ impl Pbx {
 
     /// `user` answers the ringing call: it connects there, stops ringing anywhere else, and
     /// leaves its group's queue.
-    fn answer(&mut self, key: CallKey, user: UserId) {
+    pub(super) fn answer(&mut self, key: CallKey, user: UserId) {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
@@ -461,7 +544,7 @@ impl Pbx {
         let kind = call.kind;
         let now = self.now_ms;
         let mut queue_done = None;
-        if let Some(leg) = call.queue.as_mut() {
+        if let Some(leg) = call.queue.as_mut().filter(|l| !l.answered) {
             leg.answered = true;
             queue_done = Some((leg.queue, leg.priority, leg.arrived));
         }
@@ -478,6 +561,7 @@ impl Pbx {
             }
         }
         for u in &connected {
+            self.hold_others(*u, Some(key));
             self.emit_user_leg(key, *u);
             self.touch_user(*u);
         }
@@ -510,7 +594,8 @@ impl Pbx {
             .filter(|l| l.state == LegState::Ringing)
             .map(|l| l.user)
             .collect();
-        if call.kind != CallKind::Queue {
+        let routed = call.queue.as_ref().is_some_and(|l| !l.answered);
+        if !routed {
             let caller = call
                 .legs
                 .iter()
@@ -554,21 +639,25 @@ impl Pbx {
                 reason: NORMAL,
                 this_end_dropped: dropped_by == Some(leg.user),
             });
-            if acw && leg.state == LegState::Connected && call.kind == CallKind::Queue {
+            if acw && leg.handled() && call.kind == CallKind::Queue {
                 self.start_acw(leg.user);
             }
             self.touch_user(leg.user);
             freed.push(leg.user);
         }
-        if let Some(leg) = &call.queue {
-            if let Some(q) = self.queue_mut(leg.queue) {
-                q.appearances.remove(&leg.callid);
-                q.waiting.remove(&(Reverse(leg.priority), leg.arrived, key));
+        if let Some(leg) = &call.queue
+            && let Some(q) = self.queue_mut(leg.queue)
+        {
+            q.waiting.remove(&(Reverse(leg.priority), leg.arrived, key));
+        }
+        if let Some(report) = &call.report {
+            if let Some(q) = self.queue_mut(report.queue) {
+                q.appearances.remove(&report.callid);
             }
             self.emit(Change::CallLost {
-                line: Line::Queue(leg.queue),
+                line: Line::Queue(report.queue),
                 call: key,
-                callid: leg.callid,
+                callid: report.callid,
                 reason: NORMAL,
                 this_end_dropped: false,
             });
@@ -603,10 +692,13 @@ impl Pbx {
     }
 
     fn abandon(&mut self, key: CallKey) {
-        let Some(leg) = self.calls.get(&key).and_then(|c| c.queue.as_ref()) else {
+        let Some(call) = self.calls.get(&key) else {
             return;
         };
-        if leg.answered || leg.voicemail {
+        let Some(leg) = call.queue.as_ref() else {
+            return;
+        };
+        if leg.answered || call.voicemail.is_some() {
             return;
         }
         let q = leg.queue;
@@ -617,10 +709,14 @@ impl Pbx {
     }
 
     fn overflow(&mut self, key: CallKey) {
-        let Some(leg) = self.calls.get_mut(&key).and_then(|c| c.queue.as_mut()) else {
+        let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
-        if leg.answered || leg.voicemail || leg.overflow {
+        let in_voicemail = call.voicemail.is_some();
+        let Some(leg) = call.queue.as_mut() else {
+            return;
+        };
+        if leg.answered || in_voicemail || leg.overflow {
             return;
         }
         leg.overflow = true;
@@ -639,7 +735,7 @@ impl Pbx {
         let Some(leg) = &call.queue else {
             return;
         };
-        if leg.answered || leg.voicemail {
+        if leg.answered || call.voicemail.is_some() || call.park.is_some() {
             return;
         }
         let q = leg.queue;
@@ -653,8 +749,8 @@ impl Pbx {
         let mut entry = None;
         if let Some(call) = self.calls.get_mut(&key) {
             call.epoch += 1;
-            if let Some(leg) = call.queue.as_mut() {
-                leg.voicemail = true;
+            call.voicemail = Some(VOICEMAIL_PARTY.to_string());
+            if let Some(leg) = call.queue.as_ref() {
                 entry = Some((Reverse(leg.priority), leg.arrived, key));
             }
         }
@@ -669,23 +765,25 @@ impl Pbx {
         }
     }
 
+    /// The caller finishes leaving a message (or a call flow ends) and hangs up.
     fn voicemail_end(&mut self, key: CallKey) {
-        let Some(leg) = self.calls.get(&key).and_then(|c| c.queue.as_ref()) else {
+        let Some(call) = self.calls.get(&key) else {
             return;
         };
-        if !leg.voicemail {
+        if call.voicemail.is_none() {
             return;
         }
-        let q = leg.queue;
-        if let Some(queue) = self.queue_mut(q) {
-            queue.mailbox.new += 1;
-            queue.counters.voicemail += 1;
+        if let Some(q) = call.queue.as_ref().map(|l| l.queue) {
+            if let Some(queue) = self.queue_mut(q) {
+                queue.mailbox.new += 1;
+                queue.counters.voicemail += 1;
+            }
+            self.emit(Change::QueueConfig(q));
         }
-        self.emit(Change::QueueConfig(q));
         self.end_call(key, None, false);
     }
 
-    fn start_acw(&mut self, user: UserId) {
+    pub(super) fn start_acw(&mut self, user: UserId) {
         let ms = self.draw_ms(&self.traffic.acw.clone());
         let until = self.now_ms + ms;
         let Some(u) = self.user_mut(user) else {
@@ -740,7 +838,7 @@ impl Pbx {
         let Some(call) = self.calls.get(&key) else {
             return;
         };
-        let ringing_group_call = call.kind == CallKind::Queue
+        let ringing_group_call = call.queue.as_ref().is_some_and(|l| !l.answered)
             && call
                 .legs
                 .iter()
@@ -771,42 +869,64 @@ impl Pbx {
         else {
             return;
         };
-        let Some(call) = self.calls.get_mut(&key) else {
-            return;
-        };
-        if call.park.is_some() {
+        if self.calls.get(&key).is_none_or(|c| c.park.is_some()) {
             return;
         }
+        let by = self
+            .calls
+            .get(&key)
+            .and_then(|c| c.legs.first())
+            .map(|l| l.user);
+        let epoch = self.park_call(key, &slot, by);
+        let wait = self.draw_ms(&self.traffic.parked_for.clone());
+        self.schedule_in(wait, Timer::Unpark(key, epoch));
+    }
+
+    /// Puts the call in park slot `slot` (free, checked by the caller): it leaves every user
+    /// and its group's routing, and appears on the park server. Returns the call's new epoch.
+    pub(super) fn park_call(&mut self, key: CallKey, slot: &str, by: Option<UserId>) -> u32 {
+        self.leave_routing(key);
+        let Some(call) = self.calls.get_mut(&key) else {
+            return 0;
+        };
         call.epoch += 1;
-        let users: Vec<UserId> = call.legs.iter().map(|l| l.user).collect();
+        let epoch = call.epoch;
+        let users: Vec<(UserId, bool)> = call.legs.iter().map(|l| (l.user, l.handled())).collect();
         let callid = next_id(&mut self.park_next_callid);
         if let Some(call) = self.calls.get_mut(&key) {
             call.park = Some(super::ParkLeg {
-                slot: slot.clone(),
+                slot: slot.to_string(),
                 callid,
             });
         }
-        self.park.insert(slot, key);
-        for u in &users {
-            self.drop_leg(key, *u, true);
+        self.park.insert(slot.to_string(), key);
+        for (u, _) in &users {
+            self.drop_leg(key, *u, by == Some(*u));
         }
         self.emit(Change::Call {
             line: Line::Park,
             call: key,
             callid,
         });
-        let wait = self.draw_ms(&self.traffic.parked_for.clone());
-        self.schedule_in(wait, Timer::Unpark(key));
-        for u in users {
+        self.emit_queue_leg(key);
+        let queue_call = self
+            .calls
+            .get(&key)
+            .is_some_and(|c| c.kind == CallKind::Queue);
+        for (u, talked) in users {
+            if talked && queue_call {
+                self.start_acw(u);
+            }
             self.after_user_free(u);
         }
+        epoch
     }
 
     /// A free colleague picks the parked call up; with nobody free, the caller gives up.
     fn unpark(&mut self, key: CallKey) {
-        let Some(park) = self.calls.get(&key).and_then(|c| c.park.clone()) else {
+        if self.calls.get(&key).is_none_or(|c| c.park.is_none()) {
             return;
-        };
+        }
         let free: Vec<UserId> = self
             .direct_users
             .iter()
@@ -815,6 +935,15 @@ impl Pbx {
             .collect();
         let Some(&user) = free.choose(&mut self.rng) else {
             self.end_call(key, None, false);
+            return;
+        };
+        self.unpark_to(key, user, 0);
+    }
+
+    /// The parked call leaves its slot and connects at `user` (direction PICKUP), carrying the
+    /// application's `reference`; the user's other connected call goes on hold.
+    pub(super) fn unpark_to(&mut self, key: CallKey, user: UserId, reference: i32) {
+        let Some(park) = self.calls.get(&key).and_then(|c| c.park.clone()) else {
             return;
         };
         self.park.remove(&park.slot);
@@ -833,6 +962,7 @@ impl Pbx {
             reason: NORMAL,
             this_end_dropped: false,
         });
+        self.hold_others(user, Some(key));
         self.add_leg(key, user, LegState::Connected, None);
         if let Some(leg) = self
             .calls
@@ -840,7 +970,9 @@ impl Pbx {
             .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
         {
             leg.pickup = true;
+            leg.reference = reference;
         }
+        self.emit_queue_leg(key);
         let talk = self.draw_ms(&self.traffic.direct_talk.clone());
         self.schedule_in(talk, Timer::HangUp(key, epoch));
     }
@@ -895,21 +1027,23 @@ impl Pbx {
         }
     }
 
-    fn add_leg(&mut self, key: CallKey, user: UserId, state: LegState, peer: Option<UserId>) {
+    /// Adds an appearance of the call on `user`'s line; returns its callid.
+    pub(super) fn add_leg(
+        &mut self,
+        key: CallKey,
+        user: UserId,
+        state: LegState,
+        peer: Option<UserId>,
+    ) -> i32 {
         let Some(u) = self.user_mut(user) else {
-            return;
+            return 0;
         };
         let callid = next_id(&mut u.next_callid);
         u.legs.push((callid, key));
         if let Some(call) = self.calls.get_mut(&key) {
-            call.legs.push(UserLeg {
-                user,
-                callid,
-                state,
-                outbound: state == LegState::Ringback,
-                pickup: false,
-                peer,
-            });
+            let mut leg = UserLeg::new(user, callid, state);
+            leg.peer = peer;
+            call.legs.push(leg);
         }
         self.emit(Change::Call {
             line: Line::User(user),
@@ -917,10 +1051,11 @@ impl Pbx {
             callid,
         });
         self.touch_user(user);
+        callid
     }
 
     /// Rings the user; they answer after a while, or the call goes to voicemail.
-    fn ring_user(&mut self, key: CallKey, user: UserId) {
+    pub(super) fn ring_user(&mut self, key: CallKey, user: UserId) {
         let epoch = self.calls.get(&key).map_or(0, |c| c.epoch);
         if !self.rng.random_bool(self.traffic.no_answer_chance) {
             let delay = self.draw_ms(&self.traffic.answer_delay.clone());
@@ -935,20 +1070,12 @@ impl Pbx {
         let Some(did) = self.user(user).map(|u| u.did.clone()) else {
             return;
         };
-        let key = self.new_call(Call {
-            gcid: [0; 9],
-            kind: CallKind::DirectIn,
-            far: Some(FarParty {
-                caller,
-                trunk: TrunkKind::Sip,
-                did: did.clone(),
-            }),
-            queue: None,
-            legs: Vec::new(),
-            park: None,
-            epoch: 0,
-            dialled: did,
-        });
+        let far = FarParty {
+            caller,
+            trunk: TrunkKind::Sip,
+            did: did.clone(),
+        };
+        let key = self.new_call(Call::new(CallKind::DirectIn, Some(far), did));
         self.add_leg(key, user, LegState::Ringing, None);
         self.ring_user(key, user);
     }
@@ -957,28 +1084,29 @@ impl Pbx {
         if callee.withheld {
             return;
         }
+        self.dial_out(user, callee);
+    }
+
+    /// `user` calls an outside number: ringback until the far end answers (or not).
+    pub(super) fn dial_out(&mut self, user: UserId, callee: Caller) -> Option<CallKey> {
         let dialled = callee.number.clone();
-        let key = self.new_call(Call {
-            gcid: [0; 9],
-            kind: CallKind::DirectOut,
-            far: Some(FarParty {
-                caller: callee,
-                trunk: TrunkKind::Sip,
-                did: String::new(),
-            }),
-            queue: None,
-            legs: Vec::new(),
-            park: None,
-            epoch: 0,
-            dialled,
-        });
-        self.add_leg(key, user, LegState::Ringback, None);
+        let far = FarParty {
+            caller: callee,
+            trunk: TrunkKind::Sip,
+            did: String::new(),
+        };
+        let key = self.new_call(Call::new(CallKind::DirectOut, Some(far), dialled));
+        if self.add_leg(key, user, LegState::Ringback, None) == 0 {
+            self.calls.remove(&key);
+            return None;
+        }
         if self.rng.random_bool(self.traffic.outbound_answer_chance) {
             let ms = self.rng.random_range(4_000..=20_000);
             self.schedule_in(ms, Timer::FarAnswer(key, 0));
         } else {
             self.schedule_in(GIVE_UP_MS, Timer::GiveUp(key, 0));
         }
+        Some(key)
     }
 
     fn far_answer(&mut self, key: CallKey) {
@@ -989,8 +1117,10 @@ impl Pbx {
         let epoch = call.epoch;
         let mut users = Vec::new();
         for leg in &mut call.legs {
-            leg.state = LegState::Connected;
-            users.push(leg.user);
+            if leg.state == LegState::Ringback {
+                leg.state = LegState::Connected;
+                users.push(leg.user);
+            }
         }
         for u in users {
             self.emit_user_leg(key, u);
@@ -1000,22 +1130,150 @@ impl Pbx {
         self.schedule_in(talk, Timer::HangUp(key, epoch));
     }
 
-    fn new_internal(&mut self, from: UserId, to: UserId) {
-        let Some(dialled) = self.user(to).map(|u| u.extn.clone()) else {
-            return;
-        };
-        let key = self.new_call(Call {
-            gcid: [0; 9],
-            kind: CallKind::Internal,
-            far: None,
-            queue: None,
-            legs: Vec::new(),
-            park: None,
-            epoch: 0,
-            dialled,
-        });
+    /// `from` calls `to`, who rings; returns the call.
+    pub(super) fn new_internal(&mut self, from: UserId, to: UserId) -> Option<CallKey> {
+        let dialled = self.user(to).map(|u| u.extn.clone())?;
+        let key = self.new_call(Call::new(CallKind::Internal, None, dialled));
         self.add_leg(key, from, LegState::Ringback, Some(to));
         self.add_leg(key, to, LegState::Ringing, Some(from));
         self.ring_user(key, to);
+        Some(key)
+    }
+
+    /// Tops the site up after the warm-up: calls wait in every busy group and agents ring, so
+    /// a client sees every state of a call from the first second whatever the warm-up left.
+    pub(super) fn liven(&mut self, waiting: usize, ringing: usize) {
+        let queues: Vec<QueueId> = self
+            .queues()
+            .filter(|q| q.calls_per_hour > 0.0 && q.service_mode == ServiceMode::Active)
+            .map(|q| q.id)
+            .collect();
+        self.top_up_waiting(&queues, waiting);
+        self.top_up_ringing(&queues, ringing);
+        // Those who now ring took waiting calls: wait again.
+        self.top_up_waiting(&queues, waiting);
+    }
+
+    fn top_up_waiting(&mut self, queues: &[QueueId], waiting: usize) {
+        for &q in queues {
+            // Each call placed either waits or rings a free member; a few more than asked
+            // for at most, so a group with many free members cannot loop for long.
+            for _ in 0..waiting + 8 {
+                if self
+                    .queue(q)
+                    .is_none_or(|queue| queue.waiting.len() >= waiting)
+                {
+                    break;
+                }
+                let Some(queue) = self.queue(q) else {
+                    break;
+                };
+                let (trunk, did) = (queue.trunk, queue.did.clone());
+                let caller = self.random_caller();
+                let priority = self.random_priority();
+                let age = self.rng.random_range(5_000..60_000);
+                self.new_queue_call_aged(q, FarParty { caller, trunk, did }, priority, age);
+            }
+        }
+    }
+
+    fn top_up_ringing(&mut self, queues: &[QueueId], ringing: usize) {
+        let ringing_now = |pbx: &Pbx| pbx.users().filter(|u| pbx.user_phone_ringing(u.id)).count();
+        for _ in 0..ringing * 4 {
+            if ringing_now(self) >= ringing {
+                break;
+            }
+            // A member of a group with calls waiting, in after-call work or else on a group
+            // call, becomes free: the waiting call rings them.
+            let candidate = |pbx: &Pbx, acw: bool| -> Option<UserId> {
+                queues.iter().find_map(|q| {
+                    let queue = pbx.queue(*q).filter(|queue| !queue.waiting.is_empty())?;
+                    queue.members.iter().filter(|m| m.enabled).find_map(|m| {
+                        let u = pbx.user(m.user)?;
+                        let usable = !u.logged_off && !u.extn_fault && !u.dnd;
+                        let busy = if acw {
+                            u.acw_until.is_some() && u.legs.is_empty()
+                        } else {
+                            u.acw_until.is_none() && u.legs.len() == 1
+                        };
+                        (usable && busy).then_some(u.id)
+                    })
+                })
+            };
+            if let Some(u) = candidate(self, true) {
+                let epoch = self.user(u).map_or(0, |u| u.epoch);
+                self.acw_end(u, epoch);
+            } else if let Some(u) = candidate(self, false) {
+                let Some(&(_, key)) = self.user(u).and_then(|u| u.legs.first()) else {
+                    break;
+                };
+                self.end_call(key, None, false);
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn user_phone_ringing(&self, user: UserId) -> bool {
+        self.user(user)
+            .is_some_and(|u| u.phone_state() == super::PhoneState::Ringing)
+    }
+
+    /// Starts the churn (holds and unholds at `traffic.churn_per_sec`), from now.
+    pub(super) fn start_churn(&mut self) {
+        if self.traffic.churn_per_sec > 0.0 {
+            self.churn_next = self.now_ms as f64;
+            self.schedule_churn();
+        }
+    }
+
+    fn schedule_churn(&mut self) {
+        self.churn_next += 1000.0 / self.traffic.churn_per_sec;
+        // Whole milliseconds: several holds may share one.
+        self.schedule_at(self.churn_next as u64, Timer::Churn);
+    }
+
+    /// An agent puts a caller on hold, or takes one off hold.
+    fn churn(&mut self) {
+        self.schedule_churn();
+        // Keys of calls in progress span from the oldest to the newest; ended calls leave
+        // gaps, spread evenly enough that a key drawn between them picks a call fairly.
+        let (Some((&CallKey(lo), _)), Some((&CallKey(hi), _))) =
+            (self.calls.first_key_value(), self.calls.last_key_value())
+        else {
+            return;
+        };
+        for _ in 0..4 {
+            let pick = CallKey(self.rng.random_range(lo..=hi));
+            let Some((&key, call)) = self
+                .calls
+                .range(pick..)
+                .next()
+                .or_else(|| self.calls.iter().next())
+            else {
+                return;
+            };
+            let Some(leg) = call
+                .legs
+                .iter()
+                .find(|l| !l.outbound && matches!(l.state, LegState::Connected | LegState::Held))
+            else {
+                continue;
+            };
+            let user = leg.user;
+            if let Some(leg) = self
+                .calls
+                .get_mut(&key)
+                .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
+            {
+                leg.state = if leg.state == LegState::Held {
+                    LegState::Connected
+                } else {
+                    LegState::Held
+                };
+            }
+            self.emit_all(key);
+            return;
+        }
     }
 }

@@ -31,19 +31,54 @@ pub const USER_RINGING: F = F(F::DROP.0 | F::ANSWER.0 | F::REDIRECT.0);
 /// An outbound call ringing the far end (RINGBACK) at a user.
 pub const USER_RINGBACK: F = F(F::DROP.0 | F::TAG.0 | F::ACCT.0 | F::FORCECLEAR.0 | F::AUTH.0);
 
-/// A connected call at a user.
-pub const USER_CONNECTED: F = F(F::DROP.0
+/// What a connected call at a user always offers. SetupTransfer is not offered: the
+/// simulator does not model assisted transfers, and a bit it sets must work.
+const USER_CONNECTED_BASE: F = F(F::DROP.0
     | F::HOLD.0
     | F::BLINDXFER.0
     | F::PARK.0
-    | F::SETUPTRANSFER.0
     | F::TAG.0
     | F::ACCT.0
     | F::GENERATEDIGITS.0
     | F::FORCECLEAR.0
-    | F::AUTH.0
-    | F::RECORDINGON.0
-    | F::PRIVACYON.0);
+    | F::AUTH.0);
+
+/// A connected call at a user, not private, not recorded, without mobile twinning.
+pub const USER_CONNECTED: F = F(USER_CONNECTED_BASE.0 | F::RECORDINGON.0 | F::PRIVACYON.0);
+
+/// A call the user holds.
+pub const USER_HELD: F = F(F::DROP.0
+    | F::UNHOLD.0
+    | F::BLINDXFER.0
+    | F::PARK.0
+    | F::TAG.0
+    | F::ACCT.0
+    | F::FORCECLEAR.0
+    | F::AUTH.0);
+
+/// A call the user made that failed (e.g. an unallocated number): it can only be dropped.
+pub const USER_FAILED: F = F::DROP;
+
+/// A connected call at a user, given its privacy and recording and the user's twinning:
+/// privacy and recording offer the switch that applies, a private call cannot be recorded,
+/// and PushToEC500 needs mobile twinning.
+pub fn user_connected(private: bool, recording: bool, any_private: bool, ec500: bool) -> F {
+    let mut f = USER_CONNECTED_BASE;
+    f |= if private { F::PRIVACYOFF } else { F::PRIVACYON };
+    if recording {
+        f |= F::RECORDINGOFF;
+    } else if !any_private {
+        f |= F::RECORDINGON;
+    }
+    if ec500 {
+        f |= F::PUSHTOEC500;
+    }
+    f
+}
+
+/// A queue call sitting in a park slot, on its group's line: no Park (it is parked) and no
+/// Redirect (nothing rings).
+pub const QUEUE_PARKED: F = F(QUEUE_QUEUEING.0 & !F::PARK.0);
 
 /// A call in a park slot, on the park server line.
 pub const PARKED: F = F(F::DROP.0 | F::BLINDXFER.0 | F::TAG.0 | F::FORCECLEAR.0);
@@ -92,13 +127,22 @@ mod tests {
             QUEUE_RINGING,
             QUEUE_CONNECTED,
             QUEUE_VOICEMAIL,
+            QUEUE_PARKED,
         ] {
             assert!(
                 (f & USER_ONLY).is_empty(),
                 "{f} carries a user-only function"
             );
         }
-        for f in [USER_RINGING, USER_RINGBACK, USER_CONNECTED, PARKED] {
+        for f in [
+            USER_RINGING,
+            USER_RINGBACK,
+            USER_CONNECTED,
+            USER_HELD,
+            USER_FAILED,
+            PARKED,
+            user_connected(true, true, true, true),
+        ] {
             assert!(
                 (f & QUEUE_ONLY).is_empty(),
                 "{f} carries a queue-only function"

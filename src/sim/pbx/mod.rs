@@ -15,6 +15,7 @@
 
 mod calls;
 pub mod features;
+mod functions;
 mod snapshot;
 
 use std::cmp::Reverse;
@@ -23,6 +24,10 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use crate::protocol::pb;
+
+pub use functions::{DropCallMode, FunctionPolicy, Unoffered};
 
 use super::site::{
     AbsenceText, Guid, MailboxCounts, RingMode, ServiceMode, Site, SiteError, TimeOfDay, Traffic,
@@ -191,6 +196,8 @@ pub struct User {
     pub did: String,
     /// Mobile twinning enabled.
     pub ec500: bool,
+    /// The mobile twin's number.
+    pub mobile: String,
     /// Forward unconditional on.
     pub fwdu: bool,
     /// Forward unconditional destination.
@@ -349,16 +356,30 @@ struct FarParty {
     did: String,
 }
 
+/// A call's place in a hunt group's routing: the group whose members it is offered to now.
 #[derive(Debug, Clone)]
 struct QueueLeg {
     queue: QueueId,
-    callid: i32,
     priority: u8,
     arrived: u64,
     overflow: bool,
     tried: Vec<UserId>,
-    voicemail: bool,
     answered: bool,
+    /// Bumped whenever the call enters a group, so that a previous group's overflow and
+    /// voicemail timers do nothing.
+    seq: u32,
+}
+
+/// The hunt group that reports a call (its appearance on that group's line). By default a
+/// queued call is reported on the group it first arrived at for its whole life, even after a
+/// BlindTransfer to another group, until a client sends Finish.
+#[derive(Debug, Clone)]
+struct Report {
+    queue: QueueId,
+    callid: i32,
+    /// The priority last set on the call (shown in `queueinfo` once routing is over).
+    priority: u8,
+    reference: i32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -366,6 +387,11 @@ enum LegState {
     Ringing,
     Ringback,
     Connected,
+    Held,
+    /// A call the user made that failed; `UserLeg::cause` says why.
+    Failed,
+    /// The user went off hook (MakeCall with no target) and has dialled nothing yet.
+    Dialtone,
 }
 
 #[derive(Debug, Clone)]
@@ -374,9 +400,43 @@ struct UserLeg {
     callid: i32,
     state: LegState,
     outbound: bool,
-    /// Picked up from a park slot.
+    /// Picked up from a park slot or from another ringing phone.
     pickup: bool,
     peer: Option<UserId>,
+    /// The application's referencecallid for this appearance (0: none).
+    reference: i32,
+    /// The user made the call private (PrivacyOn).
+    private: bool,
+    /// The user records the call (CallRecordingOn).
+    recording: bool,
+    /// What this user dialled, when it differs from the call's dialled number.
+    called: Option<String>,
+    /// Why a failed call failed (`CallInfo.failedcause`).
+    cause: pb::call_info::FailedCause,
+}
+
+impl UserLeg {
+    /// Whether the user handled the call as an agent (talked or held it, and did not call in
+    /// or intrude): after-call work follows.
+    fn handled(&self) -> bool {
+        !self.outbound && matches!(self.state, LegState::Connected | LegState::Held)
+    }
+
+    fn new(user: UserId, callid: i32, state: LegState) -> Self {
+        UserLeg {
+            user,
+            callid,
+            state,
+            outbound: state == LegState::Ringback,
+            pickup: false,
+            peer: None,
+            reference: 0,
+            private: false,
+            recording: false,
+            called: None,
+            cause: pb::call_info::FailedCause::Unset,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -390,11 +450,46 @@ struct Call {
     gcid: [u8; 9],
     kind: CallKind,
     far: Option<FarParty>,
+    /// Hunt-group routing, while the call is offered to a group's members (kept, marked
+    /// answered, once an agent answers).
     queue: Option<QueueLeg>,
+    /// The group line that reports the call.
+    report: Option<Report>,
     legs: Vec<UserLeg>,
     park: Option<ParkLeg>,
     epoch: u32,
     dialled: String,
+    /// Answered by voicemail: the party shown as connected ("VoiceMail", or a call flow).
+    voicemail: Option<String>,
+    /// Connected to a MeetMe conference (its number).
+    meetme: Option<String>,
+    tag: String,
+    account: String,
+    auth: String,
+    /// When the user's mobile twin answers a PushToEC500, the far end talks to this number.
+    mobile: Option<String>,
+}
+
+impl Call {
+    fn new(kind: CallKind, far: Option<FarParty>, dialled: String) -> Self {
+        Call {
+            gcid: [0; 9],
+            kind,
+            far,
+            queue: None,
+            report: None,
+            legs: Vec::new(),
+            park: None,
+            epoch: 0,
+            dialled,
+            voicemail: None,
+            meetme: None,
+            tag: String::new(),
+            account: String::new(),
+            auth: String::new(),
+            mobile: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -412,15 +507,18 @@ enum Timer {
     RingTimeout(CallKey, u32),
     HangUp(CallKey, u32),
     Abandon(CallKey),
-    Overflow(CallKey),
-    Voicemail(CallKey),
+    Overflow(CallKey, u32),
+    Voicemail(CallKey, u32),
     VoicemailEnd(CallKey),
     FarAnswer(CallKey, u32),
     GiveUp(CallKey, u32),
     AcwEnd(UserId, u32),
-    ParkedHangUp(CallKey),
+    Churn,
+    ParkedHangUp(CallKey, u32),
     Park(CallKey, u32),
-    Unpark(CallKey),
+    Unpark(CallKey, u32),
+    Ec500Answer(CallKey, UserId, u32),
+    FailedEnd(CallKey, UserId),
 }
 
 /// The whole site's figures at one moment, for a heartbeat line or a test.
@@ -478,6 +576,7 @@ pub struct Pbx {
     version: String,
     system_ip: [u8; 4],
     account_codes: Vec<String>,
+    auth_codes: Vec<String>,
     park_slots: Vec<String>,
     traffic: Traffic,
 
@@ -497,6 +596,9 @@ pub struct Pbx {
     calls: BTreeMap<CallKey, Call>,
     next_call: u64,
     next_gcid: u32,
+    /// The gcid counter at start: a restart begins there again, so gcids repeat across
+    /// restarts as the document warns.
+    first_gcid: u32,
 
     timers: BinaryHeap<Reverse<(u64, u64, Timer)>>,
     timer_seq: u64,
@@ -512,6 +614,9 @@ pub struct Pbx {
 
     changes: VecDeque<Change>,
     emit: bool,
+    /// When the next hold/unhold of the churn is due (model ms, fractional so that the rate
+    /// is kept exactly).
+    churn_next: f64,
 }
 
 fn next_id(counter: &mut i32) -> i32 {
@@ -545,6 +650,7 @@ impl Pbx {
             version: site.version,
             system_ip: site.system_ip,
             account_codes: site.account_codes,
+            auth_codes: site.auth_codes,
             park_slots: site.park_slots,
             traffic: site.traffic,
             users: Vec::new(),
@@ -560,6 +666,7 @@ impl Pbx {
             calls: BTreeMap::new(),
             next_call: 1,
             next_gcid,
+            first_gcid: next_gcid,
             timers: BinaryHeap::new(),
             timer_seq: 0,
             rng,
@@ -569,6 +676,7 @@ impl Pbx {
             tod_zero,
             changes: VecDeque::new(),
             emit: false,
+            churn_next: 0.0,
         };
         for spec in site.users {
             pbx.insert_user(spec);
@@ -633,14 +741,9 @@ impl Pbx {
                 q.overflow_from.push(from);
             }
         }
-        let queue_ids: Vec<QueueId> = pbx.queue_ids().collect();
-        for q in queue_ids {
-            pbx.schedule_arrival(q);
-        }
-        for kind in [DirectKind::In, DirectKind::Out, DirectKind::Internal] {
-            pbx.schedule_direct(kind);
-        }
+        pbx.schedule_traffic();
         pbx.run_until(warmup_ms);
+        pbx.liven(site.start_waiting, site.start_ringing);
         for p in site.parked {
             let caller = Caller::new(&p.number, &p.name);
             // Validated above: the slot is well formed and used once.
@@ -651,6 +754,7 @@ impl Pbx {
         }
         pbx.changes.clear();
         pbx.emit = true;
+        pbx.start_churn();
         Ok(pbx)
     }
 
@@ -678,7 +782,8 @@ impl Pbx {
             absence: spec.absence,
             direct_calls: spec.direct_calls,
             did: spec.did,
-            ec500: false,
+            ec500: spec.ec500,
+            mobile: spec.mobile,
             fwdu: false,
             fwdu_number: String::new(),
             fwd_to_vm: false,
@@ -952,6 +1057,56 @@ impl Pbx {
     // ---------------------------------------------------------------------------------------
     // Administration: what an administrator, a phone or a test changes
 
+    /// Restarts the system, as a reboot does: every call ends (no CallLost is reported: the
+    /// connections that would carry it drop with the reboot), after-call work and park slots
+    /// are cleared, callids and gcids count again from where they started (so later calls may
+    /// reuse old gcids), the groups' counters start from zero, and traffic starts afresh.
+    /// Users, groups and their guids stay.
+    pub fn restart(&mut self) {
+        self.calls.clear();
+        self.park.clear();
+        self.park_next_callid = 1;
+        self.timers.clear();
+        self.next_gcid = self.first_gcid;
+        let now = self.now_ms;
+        for u in self.users.iter_mut().flatten() {
+            u.legs.clear();
+            u.next_callid = 1;
+            u.acw_until = None;
+            u.epoch = u.epoch.wrapping_add(1);
+            u.idle_since = now;
+        }
+        for q in self.queues.iter_mut().flatten() {
+            q.appearances.clear();
+            q.waiting.clear();
+            q.next_callid = 1;
+            q.counters = QueueCounters::default();
+        }
+        let ids: Vec<UserId> = self.users().map(|u| u.id).collect();
+        for id in ids {
+            if let Some(u) = self.user(id) {
+                let state = Self::phone_state_of(u, &self.calls);
+                if let Some(u) = self.user_mut(id) {
+                    u.phone_state = state;
+                }
+            }
+        }
+        self.schedule_traffic();
+        self.start_churn();
+        self.changes.clear();
+    }
+
+    /// Schedules the site's own traffic: arrivals in every group and users' own calls.
+    fn schedule_traffic(&mut self) {
+        let queue_ids: Vec<QueueId> = self.queue_ids().collect();
+        for q in queue_ids {
+            self.schedule_arrival(q);
+        }
+        for kind in [DirectKind::In, DirectKind::Out, DirectKind::Internal] {
+            self.schedule_direct(kind);
+        }
+    }
+
     /// Adds a user (reported as `adduser`).
     pub fn add_user(&mut self, spec: UserSpec) -> Result<UserId, SiteError> {
         if !(1..=15).contains(&spec.extn.len()) || !spec.extn.bytes().all(|b| b.is_ascii_digit()) {
@@ -1179,6 +1334,55 @@ impl Pbx {
         true
     }
 
+    /// An outside caller rings `user` directly now (their own DID); `None` when the user is
+    /// not there.
+    pub fn place_user_call(&mut self, user: UserId, caller: Caller) -> Option<CallKey> {
+        let did = self.user(user)?.did.clone();
+        let far = FarParty {
+            caller,
+            trunk: TrunkKind::Sip,
+            did: did.clone(),
+        };
+        let key = self.new_call(Call::new(CallKind::DirectIn, Some(far), did));
+        if self.add_leg(key, user, LegState::Ringing, None) == 0 {
+            self.calls.remove(&key);
+            return None;
+        }
+        self.ring_user(key, user);
+        Some(key)
+    }
+
+    /// The user answers the (oldest) call ringing at their phone, as if they picked up the
+    /// handset; `false` when nothing rings there.
+    pub fn answer_ringing(&mut self, user: UserId) -> bool {
+        let Some(key) = self.first_call_in(user, LegState::Ringing) else {
+            return false;
+        };
+        self.answer(key, user);
+        true
+    }
+
+    /// The far end hangs up the call the user is talking on (or holding); `false` when the
+    /// user has no such call.
+    pub fn far_end_hangs_up(&mut self, user: UserId) -> bool {
+        let Some(key) = self
+            .first_call_in(user, LegState::Connected)
+            .or_else(|| self.first_call_in(user, LegState::Held))
+        else {
+            return false;
+        };
+        self.end_call(key, None, true);
+        true
+    }
+
+    fn first_call_in(&self, user: UserId, state: LegState) -> Option<CallKey> {
+        self.user(user)?.legs.iter().map(|(_, k)| *k).find(|k| {
+            self.calls
+                .get(k)
+                .is_some_and(|c| c.legs.iter().any(|l| l.user == user && l.state == state))
+        })
+    }
+
     /// Places a call from `caller` into a group now, as if it had just arrived; `None` when the
     /// group is not Active and has no voicemail (the call never shows).
     pub fn place_queue_call(
@@ -1214,23 +1418,20 @@ impl Pbx {
             return Err(PlaceError::SlotOccupied(slot.to_string()));
         }
         let callid = next_id(&mut self.park_next_callid);
-        let key = self.new_call(Call {
-            gcid: [0; 9],
-            kind: CallKind::Parked,
-            far: Some(FarParty {
+        let mut call = Call::new(
+            CallKind::Parked,
+            Some(FarParty {
                 caller,
                 trunk: TrunkKind::Sip,
                 did: String::new(),
             }),
-            queue: None,
-            legs: Vec::new(),
-            park: Some(ParkLeg {
-                slot: slot.to_string(),
-                callid,
-            }),
-            epoch: 0,
-            dialled: String::new(),
+            String::new(),
+        );
+        call.park = Some(ParkLeg {
+            slot: slot.to_string(),
+            callid,
         });
+        let key = self.new_call(call);
         self.park.insert(slot.to_string(), key);
         self.emit(Change::Call {
             line: Line::Park,
@@ -1239,7 +1440,7 @@ impl Pbx {
         });
         if let Some(after) = hangup_after {
             let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX / 4);
-            self.schedule_in(ms, Timer::ParkedHangUp(key));
+            self.schedule_in(ms, Timer::ParkedHangUp(key, 0));
         }
         Ok(key)
     }
@@ -1275,9 +1476,10 @@ impl Pbx {
                 continue;
             };
             match leg.state {
-                LegState::Connected => return PhoneState::Connected,
+                // A call on hold still occupies the phone.
+                LegState::Connected | LegState::Held => return PhoneState::Connected,
                 LegState::Ringing => ringing = true,
-                LegState::Ringback => dialling = true,
+                LegState::Ringback | LegState::Failed | LegState::Dialtone => dialling = true,
             }
         }
         if ringing {

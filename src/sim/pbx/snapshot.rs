@@ -4,6 +4,7 @@
 
 use super::features;
 use super::{Call, CallKind, LegState, Line, Pbx, Queue, QueueId, User, UserId};
+use crate::protocol::bits::CallFeatures as F;
 use crate::protocol::bits::{QueueFlags, UserFlags};
 use crate::protocol::pb;
 use crate::protocol::pb::call_info::{Direction, State};
@@ -14,6 +15,9 @@ pub const NAMETYPE_INTERNAL: i32 = 5;
 
 /// `PartyInfo.nametype` for a party known through a trunk, as in the document's examples.
 pub const NAMETYPE_TRUNK: i32 = 9;
+
+/// `PartyInfo.nametype` of a MeetMe conference, as in the document's example.
+pub const NAMETYPE_CONFERENCE: i32 = 110;
 
 /// `SubscribePresence.flags` bit 0: include the unread voicemail counter.
 pub const PRESENCE_VOICEMAIL: i32 = 0x01;
@@ -59,18 +63,32 @@ impl Pbx {
         })
     }
 
+    /// The queue detail of a call: the group that reports it, and the priority. While another
+    /// group routes it (after a BlindTransfer there, or once it overflowed), that group is
+    /// shown as the overflow, as in the document's transfer example.
     fn queue_info(&self, call: &Call) -> Option<pb::QueueInfo> {
-        let leg = call.queue.as_ref()?;
-        let q = self.queue(leg.queue)?;
+        let report = call.report.as_ref();
+        let routing = call.queue.as_ref();
+        let shown = report.map(|r| r.queue).or(routing.map(|l| l.queue))?;
+        let q = self.queue(shown)?;
+        let priority = match (routing, report) {
+            (Some(l), _) if !l.answered => l.priority,
+            (_, Some(r)) => r.priority,
+            (Some(l), None) => l.priority,
+            (None, None) => 1,
+        };
         let mut info = pb::QueueInfo {
             number: q.extn.clone(),
             name: q.name.clone(),
-            priority: i32::from(leg.priority),
+            priority: i32::from(priority),
             ..Default::default()
         };
-        if leg.overflow
-            && let Some(o) = q.overflow_queue().and_then(|o| self.queue(o))
-        {
+        let other = match routing {
+            Some(l) if l.queue != shown => Some(l.queue),
+            Some(l) if l.overflow => q.overflow_queue(),
+            _ => None,
+        };
+        if let Some(o) = other.and_then(|o| self.queue(o)) {
             info.overflow_number = o.extn.clone();
             info.overflow_name = o.name.clone();
         }
@@ -108,12 +126,119 @@ impl Pbx {
             .collect()
     }
 
+    /// The state of a call as its group line shows it, and the functions offered there.
+    fn queue_state(call: &Call) -> (State, F) {
+        let has = |s: LegState| call.legs.iter().any(|l| l.state == s);
+        if call.park.is_some() {
+            (State::Onhold, features::QUEUE_PARKED)
+        } else if call.voicemail.is_some() {
+            (State::Answeredbyvoicemail, features::QUEUE_VOICEMAIL)
+        } else if call.meetme.is_some() || call.mobile.is_some() || has(LegState::Connected) {
+            (State::Connected, features::QUEUE_CONNECTED)
+        } else if has(LegState::Held) {
+            (State::Onhold, features::QUEUE_CONNECTED)
+        } else if has(LegState::Ringing) {
+            (State::Ringing, features::QUEUE_RINGING)
+        } else {
+            (State::Queueing, features::QUEUE_QUEUEING)
+        }
+    }
+
+    /// The party a group line shows as connected: the agent talking (or holding), the mobile
+    /// twin, voicemail or the MeetMe conference.
+    fn queue_connected_party(&self, call: &Call) -> Option<pb::PartyInfo> {
+        if call.park.is_some() {
+            return None;
+        }
+        if let Some(vm) = &call.voicemail {
+            return Some(pb::PartyInfo {
+                number: vm.clone(),
+                ..Default::default()
+            });
+        }
+        if let Some(conf) = &call.meetme {
+            return Some(pb::PartyInfo {
+                number: conf.clone(),
+                name: format!("Conf {conf}"),
+                nametype: NAMETYPE_CONFERENCE,
+                ..Default::default()
+            });
+        }
+        // The agent side: not the colleague who called the group.
+        let agents = || call.legs.iter().filter(|l| !l.outbound);
+        let talking = agents()
+            .find(|l| l.state == LegState::Connected)
+            .or_else(|| agents().find(|l| l.state == LegState::Held))
+            // With the agent gone, whoever stays (a supervisor who intruded).
+            .or_else(|| call.legs.iter().find(|l| l.state == LegState::Connected));
+        if let Some(u) = talking.and_then(|l| self.user(l.user)) {
+            return Some(user_party(u));
+        }
+        call.mobile.as_ref().map(|m| pb::PartyInfo {
+            number: m.clone(),
+            nametype: NAMETYPE_TRUNK,
+            ..Default::default()
+        })
+    }
+
+    /// The other parties of a call with three or more (after an intrusion): each is a
+    /// conference member of the others. `me` is the user whose appearance this is (none for a
+    /// group line, which lists the users). lref 1 is the outside party, users are 100 + id.
+    fn conference_members(&self, call: &Call, me: Option<UserId>) -> Vec<pb::ConferenceMember> {
+        let in_call: Vec<&super::UserLeg> = call
+            .legs
+            .iter()
+            .filter(|l| matches!(l.state, LegState::Connected | LegState::Held))
+            .collect();
+        let parties = in_call.len() + usize::from(call.far.is_some());
+        if parties < 3 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if me.is_some()
+            && let Some(far) = Self::far_party(call)
+        {
+            out.push(pb::ConferenceMember {
+                lref: 1,
+                state: State::Connected as i32,
+                direction: Direction::Inbound as i32,
+                connectedparty: Some(far),
+                ..Default::default()
+            });
+        }
+        for leg in in_call.iter().filter(|l| Some(l.user) != me) {
+            let Some(u) = self.user(leg.user) else {
+                continue;
+            };
+            let state = if leg.state == LegState::Held {
+                State::Onhold
+            } else {
+                State::Connected
+            };
+            out.push(pb::ConferenceMember {
+                lref: 100 + i32::try_from(leg.user.0).unwrap_or(i32::MAX - 100),
+                state: state as i32,
+                direction: if leg.outbound {
+                    Direction::Outbound
+                } else {
+                    Direction::Inbound
+                } as i32,
+                calledparty: leg.called.clone().unwrap_or_default(),
+                connectedparty: Some(user_party(u)),
+                ..Default::default()
+            });
+        }
+        out
+    }
+
     /// The full snapshot of a call's appearance on a line, or `None` when the call is not
     /// there (any more).
     pub fn callinfo(&self, line: Line, key: super::CallKey) -> Option<pb::CallInfo> {
         let call = self.calls.get(&key)?;
         let mut ci = pb::CallInfo {
             gcid: call.gcid.to_vec(),
+            tag: call.tag.clone(),
+            accountcode: call.account.clone(),
             ..Default::default()
         };
         if call.kind != CallKind::Internal
@@ -124,41 +249,33 @@ impl Pbx {
                 did: far.did.clone(),
             });
         }
+        let any_private = call.legs.iter().any(|l| l.private);
         let mut language = "eng".to_string();
+        let mut privacy = (false, false);
         match line {
             Line::Queue(q) => {
-                let leg = call.queue.as_ref().filter(|l| l.queue == q)?;
-                let connected = call.legs.iter().find(|l| l.state == LegState::Connected);
+                let report = call.report.as_ref().filter(|r| r.queue == q)?;
+                let (state, feats) = Self::queue_state(call);
+                ci.callid = report.callid;
+                ci.referencecallid = report.reference;
+                ci.state = state as i32;
+                ci.direction = Direction::Inbound as i32;
+                ci.featuresavailable = feats.to_wire();
+                ci.calledparty = call.dialled.clone();
+                ci.callingparty = Self::far_party(call).or_else(|| {
+                    let caller = call.legs.iter().find(|l| l.outbound)?;
+                    self.user(caller.user).map(user_party)
+                });
+                ci.connectedparty = self.queue_connected_party(call);
+                ci.queueinfo = self.queue_info(call);
+                ci.conferencemember = self.conference_members(call, None);
+                privacy = (any_private, false);
                 let ringing: Vec<UserId> = call
                     .legs
                     .iter()
                     .filter(|l| l.state == LegState::Ringing)
                     .map(|l| l.user)
                     .collect();
-                let (state, feats) = if leg.voicemail {
-                    (State::Answeredbyvoicemail, features::QUEUE_VOICEMAIL)
-                } else if connected.is_some() {
-                    (State::Connected, features::QUEUE_CONNECTED)
-                } else if !ringing.is_empty() {
-                    (State::Ringing, features::QUEUE_RINGING)
-                } else {
-                    (State::Queueing, features::QUEUE_QUEUEING)
-                };
-                ci.callid = leg.callid;
-                ci.state = state as i32;
-                ci.direction = Direction::Inbound as i32;
-                ci.featuresavailable = feats.to_wire();
-                ci.calledparty = call.dialled.clone();
-                ci.callingparty = Self::far_party(call);
-                ci.connectedparty = if leg.voicemail {
-                    Some(pb::PartyInfo {
-                        number: "VoiceMail".to_string(),
-                        ..Default::default()
-                    })
-                } else {
-                    connected.and_then(|l| self.user(l.user)).map(user_party)
-                };
-                ci.queueinfo = self.queue_info(call);
                 ci.targets = match state {
                     State::Ringing => Some(pb::Targets {
                         target: ringing
@@ -170,7 +287,11 @@ impl Pbx {
                             .collect(),
                     }),
                     State::Queueing => Some(pb::Targets {
-                        target: self.nominal_targets(q, leg.overflow),
+                        target: call
+                            .queue
+                            .as_ref()
+                            .map(|l| self.nominal_targets(l.queue, l.overflow))
+                            .unwrap_or_default(),
                     }),
                     _ => None,
                 };
@@ -182,13 +303,25 @@ impl Pbx {
                 let (state, feats) = match leg.state {
                     LegState::Ringing => (State::Ringing, features::USER_RINGING),
                     LegState::Ringback => (State::Ringback, features::USER_RINGBACK),
-                    LegState::Connected => (State::Connected, features::USER_CONNECTED),
+                    LegState::Held => (State::Onhold, features::USER_HELD),
+                    LegState::Failed => (State::Failed, features::USER_FAILED),
+                    LegState::Dialtone => (State::Dialtone, features::USER_FAILED),
+                    LegState::Connected => (
+                        State::Connected,
+                        features::user_connected(
+                            leg.private,
+                            leg.recording,
+                            any_private,
+                            user.ec500 && call.mobile.is_none(),
+                        ),
+                    ),
                 };
                 let other = match leg.peer.and_then(|p| self.user(p)) {
                     Some(peer) => Some(user_party(peer)),
                     None => Self::far_party(call),
                 };
                 ci.callid = leg.callid;
+                ci.referencecallid = leg.reference;
                 ci.state = state as i32;
                 ci.direction = if leg.pickup {
                     Direction::Pickup
@@ -198,24 +331,47 @@ impl Pbx {
                     Direction::Inbound
                 } as i32;
                 ci.featuresavailable = feats.to_wire();
-                ci.calledparty = call.dialled.clone();
+                ci.calledparty = leg.called.clone().unwrap_or_else(|| call.dialled.clone());
+                ci.recording = leg.recording;
+                // Listening to hold music: another party of the call holds it.
+                ci.activeheld = leg.state == LegState::Connected
+                    && call
+                        .legs
+                        .iter()
+                        .any(|l| l.user != u && l.state == LegState::Held);
+                if leg.state == LegState::Failed {
+                    ci.failedcause = leg.cause as i32;
+                }
                 if leg.outbound {
-                    ci.connectedparty = other;
+                    if !matches!(leg.state, LegState::Failed | LegState::Dialtone) {
+                        ci.connectedparty = other;
+                    }
                     ci.dialinfo = Some(pb::DialInfo {
-                        number: call.dialled.clone(),
+                        number: ci.calledparty.clone(),
                         complete: true,
                         ..Default::default()
                     });
                 } else {
                     ci.callingparty = other.clone();
-                    if leg.state == LegState::Connected {
+                    if matches!(leg.state, LegState::Connected | LegState::Held) {
                         ci.connectedparty = other;
                     }
                 }
-                if let Some(q) = call.queue.as_ref().and_then(|l| self.queue(l.queue)) {
+                if let Some(q) = call
+                    .report
+                    .as_ref()
+                    .map(|r| r.queue)
+                    .or(call.queue.as_ref().map(|l| l.queue))
+                    .and_then(|q| self.queue(q))
+                {
                     ci.originalcalledparty = Some(queue_party(q));
                     ci.queueinfo = self.queue_info(call);
                 }
+                ci.conferencemember = self.conference_members(call, Some(u));
+                privacy = (
+                    leg.private,
+                    call.legs.iter().any(|l| l.user != u && l.private),
+                );
                 ci.localinfo = vec![pb::EndInfo {
                     gcid: call.gcid.to_vec(),
                     deviceinstance: 1,
@@ -238,6 +394,8 @@ impl Pbx {
         }
         ci.calldata = Some(pb::CallData {
             language,
+            privacy: privacy.0,
+            rprivacy: privacy.1,
             ..Default::default()
         });
         Some(ci)
