@@ -45,6 +45,8 @@ pub async fn start_sim_on(listen: SocketAddr, tls: TlsIdentity, seed: u64) -> Se
         conn: ConnConfig::default(),
         clock: Clock::Manual,
         max_connections: 10,
+        script: None,
+        command_log: None,
     })
     .await
     .expect("the simulator starts")
