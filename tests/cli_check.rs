@@ -52,6 +52,17 @@ async fn check_connects_and_reports_the_site_in_one_line() {
         "the version is shown: {stdout}"
     );
     assert_eq!(stdout.lines().count(), 1, "one line");
+    // Which subscriptions succeeded, and the reminder about the connection limit.
+    assert!(
+        stdout.contains(&format!(
+            "subscribed: lines, {users} of {users} users, {queues} of {queues} queues, park server, presence"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("IP Office allows 10 MTCTI3 connections in total, shared with the site's other applications"),
+        "{stdout}"
+    );
     assert!(
         out.stderr.is_empty(),
         "nothing on stderr: {}",

@@ -130,6 +130,8 @@ struct Harness {
     pending: Vec<SessionEvent>,
     /// Answer the engine's pings at once, as a live PBX does.
     auto_pong: bool,
+    /// Everything the engine sent, in order.
+    log: Vec<P>,
 }
 
 impl Harness {
@@ -144,6 +146,7 @@ impl Harness {
             notify_id: 0,
             pending: Vec::new(),
             auto_pong: true,
+            log: Vec::new(),
         }
     }
 
@@ -201,6 +204,7 @@ impl Harness {
                     assert!(fresh, "subscribe id {} used twice", s.subscribe_id);
                 }
             }
+            self.log.push(p.clone());
             out.push(p);
         }
         out
@@ -911,7 +915,12 @@ fn a_lost_link_reconnects_with_backoff_and_subscribes_everything_again() {
     let lines2 = h.sub_id_of(&Entity::Lines);
     let n = h.next_notify();
     h.feed(notify(lines2, n, lines(1..=2, 1..=1, true)));
-    assert!(h.sent().iter().all(|p| matches!(p, P::Notifyack(_))));
+    // (and, once synced, the account codes are asked for: they never came before)
+    assert!(
+        h.sent()
+            .iter()
+            .all(|p| matches!(p, P::Notifyack(_) | P::Generalcmd(_)))
+    );
     assert!(
         h.events()
             .iter()
@@ -1987,4 +1996,178 @@ fn a_link_drop_leaves_pending_commands_unknown() {
         ),
         "{r:?}"
     );
+}
+
+#[test]
+fn account_codes_are_read_once_after_the_sync_or_typed_freely() {
+    use ipo_top::model::AccountCodes;
+    let getfile = |out: &[P]| {
+        out.iter().find_map(|p| match p {
+            P::Generalcmd(g) => match &g.payload {
+                Some(pb::general_cmd::Payload::Getfile(f)) => Some((g.requestid, f.fname.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+    };
+    let mut h = Harness::new(SessionConfig::default());
+    h.s.handle_connected(h.now);
+    let lines_id = h.answer_all(0)[0];
+    assert_eq!(getfile(&h.sent()), None, "not before the sync");
+    let n = h.next_notify();
+    h.feed(notify(lines_id, n, lines(1..=1, 1..=1, true)));
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    let out: Vec<P> = h.log.drain(..).collect();
+    assert!(
+        h.s.model().account_codes().free_text(),
+        "free text until known"
+    );
+    let Some((rid, fname)) = getfile(&out) else {
+        panic!("asked after the sync: {out:?}");
+    };
+    assert_eq!(fname, "nasystem/AccountCode");
+    h.feed(response(rid, 0));
+    h.feed(frame(P::Generaldata(pb::GeneralData {
+        responseid: rid,
+        payload: Some(pb::general_data::Payload::Getfile(pb::GetFileResponse {
+            cmdinst: 1,
+            fname,
+            result: 0,
+            payload: b"1001\n1002 Marketing\n".to_vec(),
+        })),
+    })));
+    assert_eq!(
+        h.s.model().account_codes(),
+        &AccountCodes::List {
+            codes: vec![Text::from("1001"), Text::from("1002")]
+        }
+    );
+    // Not again after a reconnect.
+    h.s.handle_closed(h.now, Disconnect::Failed("reset".into()));
+    let at = h.s.poll_timeout().unwrap_or(h.now);
+    h.advance(at - h.now);
+    h.s.handle_connected(h.now);
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    let n = h.next_notify();
+    h.feed(notify(
+        h.sub_id_of(&Entity::Lines),
+        n,
+        lines(1..=1, 1..=1, true),
+    ));
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    assert!(
+        h.events()
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Synced(_)))
+    );
+    let out: Vec<P> = h.log.drain(..).collect();
+    assert_eq!(getfile(&out), None, "read once");
+
+    // A file that is not text: free text, with the reason.
+    let mut h = Harness::new(SessionConfig::default());
+    h.s.handle_connected(h.now);
+    let lines_id = h.answer_all(0)[0];
+    let n = h.next_notify();
+    h.feed(notify(lines_id, n, lines(1..=1, 1..=1, true)));
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    let out: Vec<P> = h.log.drain(..).collect();
+    let (rid, fname) = getfile(&out).expect("asked");
+    h.feed(response(rid, 0));
+    h.feed(frame(P::Generaldata(pb::GeneralData {
+        responseid: rid,
+        payload: Some(pb::general_data::Payload::Getfile(pb::GetFileResponse {
+            cmdinst: 1,
+            fname,
+            result: 0,
+            payload: vec![0xFF, 0x00, 0x13],
+        })),
+    })));
+    assert!(
+        matches!(h.s.model().account_codes(), AccountCodes::FreeText { reason } if reason.contains("not text"))
+    );
+}
+
+#[test]
+fn the_secondary_is_used_while_the_primary_cannot_be_reached_and_left_when_it_returns() {
+    use ipo_top::model::PbxSystem;
+    use ipo_top::session::{Endpoint, Secret, Trust};
+    let secondary = Endpoint {
+        host: "10.1.2.4".into(),
+        port: 443,
+        username: "ctiservice".into(),
+        password: Secret::new("x"),
+        trust: Trust::SystemRoots,
+        framing: ipo_top::protocol::Framing::Framed,
+        connect_timeout: Duration::from_secs(10),
+    };
+    let mut h = Harness::new(SessionConfig {
+        secondary: Some(secondary),
+        primary_probe: Duration::from_secs(60),
+        ..SessionConfig::default()
+    });
+    assert_eq!(h.events().first(), Some(&SessionEvent::Connect));
+    assert_eq!(h.s.target(), PbxSystem::Primary);
+    // The primary refuses: the next attempt, after the backoff, goes to the secondary.
+    h.s.handle_closed(h.now, Disconnect::Failed("connection refused".into()));
+    assert_eq!(h.s.target(), PbxSystem::Secondary);
+    let at = h.s.poll_timeout().unwrap_or(h.now);
+    h.advance(at - h.now);
+    assert!(h.events().contains(&SessionEvent::Connect));
+    h.s.handle_connected(h.now);
+    let lines_id = h.answer_all(0)[0];
+    let n = h.next_notify();
+    h.feed(notify(lines_id, n, lines(1..=1, 1..=1, true)));
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    assert_eq!(h.s.model().system(), Some(PbxSystem::Secondary));
+    let q = h.sub_id_of(&queue_entity(1));
+    let n = h.next_notify();
+    h.feed(notify(
+        q,
+        n,
+        calls(vec![callinfo(1, State::Queueing, 7)], vec![]),
+    ));
+    h.sent();
+    h.events();
+
+    // Every minute it looks at the primary (a handshake, nothing sent); while it does not
+    // answer, the session stays.
+    h.advance(Duration::from_secs(60));
+    assert!(h.events().contains(&SessionEvent::ProbePrimary));
+    h.s.handle_probe(h.now, false);
+    assert!(h.s.is_connected());
+    h.advance(Duration::from_secs(60));
+    assert!(h.events().contains(&SessionEvent::ProbePrimary));
+    // It answers: the session leaves the secondary and connects to the primary at once.
+    h.s.handle_probe(h.now, true);
+    let evs = h.events();
+    assert!(
+        evs.contains(&SessionEvent::Disconnect) && evs.contains(&SessionEvent::Connect),
+        "{evs:?}"
+    );
+    assert_eq!(h.s.target(), PbxSystem::Primary);
+    h.s.handle_connected(h.now);
+    let evs = h.model_events();
+    // The secondary's calls cannot be matched on the primary: they end.
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, ModelEvent::CallsReset { reason } if reason.contains("primary"))),
+        "{evs:#?}"
+    );
+    assert_eq!(h.s.model().system(), Some(PbxSystem::Primary));
+    assert_eq!(h.s.model().appearances().count(), 0);
 }

@@ -396,3 +396,68 @@ async fn an_agent_in_after_call_work_shows_acw_from_the_presence_subscription() 
     handle.join().await;
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_to_the_secondary_and_back_to_the_primary() {
+    use ipo_top::model::PbxSystem;
+    let primary_id = ipo_top::sim::tls::TlsIdentity::generate(&[]).expect("a TLS identity");
+    let primary = start_sim_on(([127, 0, 0, 1], 0).into(), primary_id.clone(), 7).await;
+    let secondary = start_sim_on(
+        ([127, 0, 0, 1], 0).into(),
+        ipo_top::sim::tls::TlsIdentity::generate(&[]).expect("a TLS identity"),
+        8,
+    )
+    .await;
+    let addr = primary.local_addr();
+    let s = Scratch::new("failover");
+    let written = write_config(&primary, &s.path("client"));
+    // The primary and the secondary, each pinned by its own certificate.
+    let text = std::fs::read_to_string(&written).expect("the configuration");
+    let pbx = text.split("[tls]").next().unwrap_or_default();
+    let text = format!(
+        "{pbx}secondary = \"127.0.0.1\"\nsecondary_port = {}\n\n[tls]\nfingerprint = \"{}\"\nsecondary_fingerprint = \"{}\"\n",
+        secondary.local_addr().port(),
+        primary.fingerprint(),
+        secondary.fingerprint()
+    );
+    let text = text.replacen("\n\nsecondary = ", "\nsecondary = ", 1);
+    std::fs::write(&written, text).expect("the configuration");
+    let mut config =
+        ipo_top::app::config::load(Some(&written)).expect("the configuration with a secondary");
+    assert!(config.session.secondary.is_some());
+    config.session.primary_probe = Duration::from_millis(300);
+    config.session.resync_settle = Duration::from_secs(1);
+    let (handle, updates) = spawn(config.endpoint.clone(), config.session.clone()).expect("TLS");
+    let mut replica = Model::replica();
+    until(&updates, &mut replica, "connected to the primary", |m| {
+        m.system() == Some(PbxSystem::Primary) && m.connection().is_up()
+    })
+    .await;
+
+    // The primary goes away: the session moves to the secondary and says so.
+    primary.stop().await;
+    until(&updates, &mut replica, "connected to the secondary", |m| {
+        m.system() == Some(PbxSystem::Secondary)
+            && matches!(
+                m.connection(),
+                ipo_top::model::ConnectionState::Connected { .. }
+            )
+    })
+    .await;
+    assert!(replica.users().count() > 0, "the site, from the secondary");
+
+    // The primary returns: the session goes back to it.
+    let primary = start_sim_on(addr, primary_id, 7).await;
+    until(&updates, &mut replica, "back on the primary", |m| {
+        m.system() == Some(PbxSystem::Primary)
+            && matches!(
+                m.connection(),
+                ipo_top::model::ConnectionState::Connected { .. }
+            )
+    })
+    .await;
+    handle.shutdown();
+    handle.join().await;
+    primary.stop().await;
+    secondary.stop().await;
+}

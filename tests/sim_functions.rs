@@ -1034,3 +1034,51 @@ fn hold_answer_privacy_recording_and_mobile_twinning_on_a_user_line() {
         "no twinning"
     );
 }
+
+#[test]
+fn an_application_asserts_its_referencecallid_and_finds_the_call_by_it() {
+    let (mut r, claims, key) = fixture(Fixture::QueueRinging);
+    let callid = r.callid(claims, key);
+    let assert_ref = |callid: i32, reference: i32| pb::UpdateCallControl {
+        callid,
+        referencecallid: reference,
+        ..Default::default()
+    };
+    assert_eq!(r.send(claims, assert_ref(callid, 4242)), 0);
+    assert_eq!(r.info(claims, key).map(|ci| ci.referencecallid), Some(4242));
+    let changes = r.changes();
+    assert!(
+        changes
+            .iter()
+            .any(|c| matches!(c, Change::Call { line, .. } if *line == claims)),
+        "the new reference is notified"
+    );
+    let by_reference = pb::UpdateCallControl {
+        referencecallid: 4242,
+        callfunction: Some(
+            CallFunctionCmd::SetTag("ref".to_string())
+                .to_pb()
+                .expect("pb"),
+        ),
+        ..Default::default()
+    };
+    assert_eq!(r.send(claims, by_reference), 0);
+    assert_eq!(
+        r.info(claims, key).map(|ci| ci.tag),
+        Some("ref".to_string())
+    );
+    assert_eq!(r.send(claims, assert_ref(999, 1)), 602);
+    assert_eq!(r.send(claims, assert_ref(callid, 0)), 5002, "nothing asked");
+    let parked = r
+        .pbx
+        .park_new_call("4", Caller::new("01614960001", ""), None)
+        .expect("parked");
+    let park_callid = r.callid(Line::Park, parked);
+    assert_eq!(r.send(Line::Park, assert_ref(park_callid, 5)), 5003);
+    // Two payloads at once: 608.
+    let mut both = make_call(5, "4202", 0);
+    both.unparkcall = Some(pb::UnParkCall {
+        parkid: "4".to_string(),
+    });
+    assert_eq!(r.send(Line::User(r.user("4100")), both), 608);
+}

@@ -627,3 +627,34 @@ fn the_demo_is_alive_from_the_first_second() {
         }
     }
 }
+
+#[test]
+fn the_scale_site_is_as_large_as_asked_and_changes_at_its_rate() {
+    use ipo_top::sim::scale::ScaleOptions;
+    let t0 = Instant::now();
+    let opts = ScaleOptions::default();
+    let mut pbx =
+        Pbx::new(Site::scale(opts), 3, "10:30".parse().expect("time"), t0).expect("scale");
+    assert_eq!(pbx.users().count(), 3000);
+    assert_eq!(pbx.queues().count(), 150);
+    assert!(pbx.queues().all(|q| q.members().len() == 20));
+    let s = pbx.stats();
+    assert!(
+        (1800..=2200).contains(&s.calls),
+        "about 2000 calls at the start: {s:?}"
+    );
+    // Ten seconds of site time: about 500 call changes a second.
+    pbx.handle_timeout(t0 + Duration::from_secs(10));
+    let changes = std::iter::from_fn(|| pbx.poll_change())
+        .filter(|c| matches!(c, Change::Call { .. } | Change::CallLost { .. }))
+        .count();
+    assert!(
+        (4500..=5500).contains(&changes),
+        "{changes} changes in 10 s"
+    );
+    let s = pbx.stats();
+    assert!(
+        (1800..=2200).contains(&s.calls),
+        "and still about 2000: {s:?}"
+    );
+}

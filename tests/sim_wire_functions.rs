@@ -499,3 +499,139 @@ async fn the_lenient_modes_answer_success_and_only_notifies_tell_the_truth() {
     );
     handle.stop().await;
 }
+
+fn update_queue(rid: i32, sid: i32, uq: pb::UpdateQueue) -> pb::Message {
+    msg(P::Subscribecmd(pb::SubscribeCmd {
+        requestid: rid,
+        subscribe_id: sid,
+        payload: Some(pb::subscribe_cmd::Payload::Queue(uq)),
+    }))
+}
+
+fn update_user(rid: i32, sid: i32, uu: pb::UpdateUser) -> pb::Message {
+    msg(P::Subscribecmd(pb::SubscribeCmd {
+        requestid: rid,
+        subscribe_id: sid,
+        payload: Some(pb::subscribe_cmd::Payload::User(uu)),
+    }))
+}
+
+/// The last queue configuration Notify until the server has nothing more to say.
+async fn queue_config(c: &mut Client) -> pb::NotifyQueue {
+    let mut last = None;
+    loop {
+        let notifies: Vec<pb::Notify> = c.sync().await.iter().filter_map(notify).cloned().collect();
+        if notifies.is_empty() {
+            return last.expect("a queue Notify");
+        }
+        for n in notifies {
+            c.ack(&n).await;
+            if let Some(pb::notify::Payload::Queue(q)) = n.payload {
+                last = Some(q);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn update_queue_sets_the_service_mode_and_adds_disables_and_deletes_members() {
+    let handle = start_conn(site(), ConnConfig::default()).await;
+    let mut c = connect(&handle, Framing::Framed).await;
+    assert_eq!(
+        c.result(queue_by_name(1, 7500, "Claims Desk", 3, 0)).await,
+        0
+    );
+    queue_config(&mut c).await;
+    let member = |extn: &str, disabled: bool| pb::QueueMember {
+        extn: extn.to_string(),
+        disabled,
+    };
+    let members = |q: &pb::NotifyQueue| -> Vec<(String, bool)> {
+        q.queuemembers
+            .iter()
+            .flat_map(|m| &m.member)
+            .map(|m| (m.extn.clone(), m.disabled))
+            .collect()
+    };
+
+    let ns = pb::UpdateQueue {
+        setservicemode: Some(pb::SetServiceMode {
+            servicemode: pb::set_service_mode::ServiceMode::Ns as i32,
+        }),
+        ..Default::default()
+    };
+    assert_eq!(c.result(update_queue(2, 7500, ns)).await, 0);
+    let q = queue_config(&mut c).await;
+    assert_eq!(q.servicemode, pb::notify_queue::ServiceMode::Ns as i32);
+
+    let change = pb::UpdateQueue {
+        addmember: vec![member("4203", false), member("4201", true)],
+        deletemember: vec![member("4202", false)],
+        ..Default::default()
+    };
+    assert_eq!(c.result(update_queue(3, 7500, change)).await, 0);
+    let q = queue_config(&mut c).await;
+    assert_eq!(
+        members(&q),
+        vec![("4201".to_string(), true), ("4203".to_string(), false)],
+        "4201 disabled, 4202 gone, 4203 added"
+    );
+
+    // A member who is no user: nothing applied. Service mode Unset: refused.
+    let unknown = pb::UpdateQueue {
+        addmember: vec![member("4999", false)],
+        ..Default::default()
+    };
+    assert_eq!(c.result(update_queue(4, 7500, unknown)).await, 7);
+    let unset = pb::UpdateQueue {
+        setservicemode: Some(pb::SetServiceMode { servicemode: 0 }),
+        ..Default::default()
+    };
+    assert_eq!(c.result(update_queue(5, 7500, unset)).await, 5002);
+    assert!(c.sync().await.is_empty(), "nothing changed");
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn update_user_sets_dnd_and_absence() {
+    let handle = start_conn(site(), ConnConfig::default()).await;
+    let agent = guid(&handle, "4201").await;
+    let mut c = connect(&handle, Framing::Framed).await;
+    assert_eq!(c.result(user(1, 7001, &agent, 0x08, 0)).await, 0);
+    c.notify_acked().await;
+    let dnd_and_absence = pb::UpdateUser {
+        sac: Some(pb::UpdateUserSac { set: 1 }),
+        absence: Some(pb::UpdateUserAbsence {
+            set: 1,
+            absence: Some(pb::Absence {
+                msg: 3,
+                str: "14:00".to_string(),
+            }),
+        }),
+        ..Default::default()
+    };
+    assert_eq!(c.result(update_user(2, 7001, dnd_and_absence)).await, 0);
+    // Both changes in one user Notify: it is a snapshot of the configuration.
+    let n = c.notify_acked().await;
+    let last = match n.payload {
+        Some(pb::notify::Payload::User(u)) => Some(u),
+        _ => None,
+    };
+    let u = last.expect("a user Notify");
+    assert!(u.dnd);
+    assert_eq!(
+        u.absence.map(|a| (a.msg, a.str)),
+        Some((3, "14:00".to_string()))
+    );
+    // DND keeps the agent from the group's calls.
+    place(&handle, "Claims Desk", "01632960001").await;
+    let ringing_at_agent = handle
+        .with_pbx(|p, _| {
+            let u = p.user_by_extn("4201").expect("user");
+            p.calls_on(ipo_top::sim::Line::User(u)).len()
+        })
+        .await
+        .expect("server");
+    assert_eq!(ringing_at_agent, 0);
+    handle.stop().await;
+}

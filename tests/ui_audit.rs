@@ -86,7 +86,10 @@ fn every_function_is_recorded_before_it_is_sent_and_its_results_after() {
     let (mut a, req) = transfer();
     let to = Recorder::default();
     assert!(d.send(req.clone(), &to).is_empty());
-    assert_eq!(to.sent.borrow().as_slice(), std::slice::from_ref(&req.command));
+    assert_eq!(
+        to.sent.borrow().as_slice(),
+        std::slice::from_ref(&req.command)
+    );
 
     let first = lines(&path);
     assert_eq!(first.len(), 1);

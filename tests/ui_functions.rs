@@ -8,8 +8,8 @@
 mod ui_fixture;
 
 use ipo_top::model::{
-    AppearanceId, AppearanceKey, CallFeatureBits, CallLost, CallSnapshot, CallState, Command,
-    CommandStatus, ConnectionState, Direction, LineId, Priority, ServiceMode, Text,
+    AccountCodes, AppearanceId, AppearanceKey, CallFeatureBits, CallLost, CallSnapshot, CallState,
+    Command, CommandStatus, ConnectionState, Direction, LineId, Priority, ServiceMode, Text,
 };
 use ipo_top::ui::{
     Action, App, Context, Event, Key, KeyAction, KeyCode, Keymap, Level, Modal, Overlay, Pane,
@@ -181,7 +181,7 @@ fn transfer_prompts_completes_and_sends_what_it_shows() {
 
 #[test]
 fn a_waiting_call_takes_the_queue_functions_and_refuses_the_others_saying_why() {
-    let (_site, mut a) = screen();
+    let (mut site, mut a) = screen();
     let harbour = id(&a, LineId::Queue(guid(CLAIMS)), 51);
 
     press(&mut a, c('r'));
@@ -272,10 +272,10 @@ fn a_waiting_call_takes_the_queue_functions_and_refuses_the_others_saying_why() 
             code: "999".into()
         }
     );
-    a.update(Event::AccountCodes(Some(vec![
-        "1001".into(),
-        "2002".into(),
-    ])));
+    site.model.set_account_codes(AccountCodes::List {
+        codes: vec!["1001".into(), "2002".into()],
+    });
+    feed(&mut a, &mut site);
     press(&mut a, c('A'));
     typed(&mut a, "9");
     assert_eq!(press(&mut a, k(KeyCode::Enter)), []);

@@ -19,7 +19,14 @@ pub struct Outcome {
 
 /// The line and exit code for a failed connection attempt, with what to do about it.
 pub fn connect_failure(e: &ConnectError, config: &Config) -> Outcome {
-    let path = config.path.display();
+    let (exit, line) = connect_failure_line(e, &config.path);
+    Outcome { exit, line }
+}
+
+/// The exit code and line for a failed connection attempt made with the configuration at
+/// `path`.
+pub fn connect_failure_line(e: &ConnectError, path: &std::path::Path) -> (Exit, String) {
+    let path = path.display();
     let (exit, advice) = match e.kind() {
         FailureKind::Auth => (
             Exit::Auth,
@@ -27,11 +34,19 @@ pub fn connect_failure(e: &ConnectError, config: &Config) -> Outcome {
              right, and that the system's \"Avaya HTTP Clients only\" setting is off"
                 .to_owned(),
         ),
+        FailureKind::Trust if matches!(e, ConnectError::PinMismatch { .. }) => (
+            Exit::Trust,
+            format!(
+                "if the PBX's certificate was replaced on purpose, check the new one and pin \
+                 it: ipo-top trust --config {path}"
+            ),
+        ),
         FailureKind::Trust => (
             Exit::Trust,
             format!(
                 "set [tls] ca_file to the CA that signed the PBX's certificate, or pin the \
-                 PBX's certificate with [tls] fingerprint, in {path}"
+                 PBX's certificate with [tls] fingerprint (ipo-top trust --config {path} shows \
+                 it), in {path}"
             ),
         ),
         FailureKind::Unreachable => (
@@ -49,10 +64,7 @@ pub fn connect_failure(e: &ConnectError, config: &Config) -> Outcome {
         ),
         FailureKind::Other => (Exit::Other, "see the log for details".to_owned()),
     };
-    Outcome {
-        exit,
-        line: format!("{e}: {advice}"),
-    }
+    (exit, format!("{e}: {advice}"))
 }
 
 /// The line and exit code when the TLS settings cannot be made.
@@ -90,6 +102,20 @@ fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) ->
     if let Some(v) = version {
         line.push_str(&format!(", {v}"));
     }
+    let s = &report.subscriptions;
+    let mut subscribed = Vec::new();
+    if s.lines {
+        subscribed.push("lines".to_owned());
+    }
+    subscribed.push(format!("{} of {} users", s.users.0, s.users.1));
+    subscribed.push(format!("{} of {} queues", s.queues.0, s.queues.1));
+    if s.park_server == Some(true) {
+        subscribed.push("park server".to_owned());
+    }
+    if s.presence == Some(true) {
+        subscribed.push("presence".to_owned());
+    }
+    line.push_str(&format!("; subscribed: {}", subscribed.join(", ")));
     if !report.failed.is_empty() {
         let list: Vec<String> = report
             .failed
@@ -120,8 +146,13 @@ fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) ->
             list.join(", ")
         ));
     }
+    line.push_str(&format!("; {CONNECTIONS_NOTE}"));
     line
 }
+
+/// The reminder `check` ends with.
+pub const CONNECTIONS_NOTE: &str = "IP Office allows 10 MTCTI3 connections in total, shared with \
+     the site's other applications (ipo-top uses one while it runs)";
 
 /// Runs the check, waiting at most `wait` for every subscription to be answered.
 pub async fn run(config: &Config, wait: Duration) -> Outcome {
@@ -259,6 +290,13 @@ mod tests {
                 },
             ],
             round_trip: Some(Duration::from_micros(3100)),
+            subscriptions: crate::session::Subscriptions {
+                lines: true,
+                users: (211, 212),
+                queues: (8, 9),
+                park_server: Some(true),
+                presence: Some(true),
+            },
         };
         assert_eq!(
             success_line(
@@ -267,9 +305,11 @@ mod tests {
                 Some(&Text::from("IP Office 11.1.0.0 build 600"))
             ),
             "connected to 10.1.2.3:443 as ctiservice: 212 users, 9 queues, park server \
-             available, round trip 3.1 ms, IP Office 11.1.0.0 build 600; 2 not subscribed: \
+             available, round trip 3.1 ms, IP Office 11.1.0.0 build 600; subscribed: lines, \
+             211 of 212 users, 8 of 9 queues, park server, presence; 2 not subscribed: \
              user 4102 Nakashima (MTCTISESS_USERNOTFOUND, dropped), queue 7309 Night \
-             (MTCTISESS_NOTALLOWED)"
+             (MTCTISESS_NOTALLOWED); IP Office allows 10 MTCTI3 connections in total, shared \
+             with the site's other applications (ipo-top uses one while it runs)"
         );
     }
 

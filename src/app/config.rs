@@ -20,6 +20,30 @@ use crate::ui::{DEFAULT_LONG_WAIT_SECS, Keymap, KeymapError};
 pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, or pass --config PATH; \
      to see ipo-top without a PBX, run `ipo-top --demo`";
 
+/// Set by `--read-only`: every configuration read in this process is read-only, whatever
+/// `[ui] read_only` says (a re-read after a refused login included).
+static FORCE_READ_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes every configuration read from now on read-only (`--read-only`).
+pub fn force_read_only() {
+    FORCE_READ_ONLY.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The session settings for `--demo` (no configuration file): the demo site's supervisor
+/// (4100), statistics counted in the local time zone, and `--read-only` honoured.
+pub fn demo_session_config() -> SessionConfig {
+    let calendar = ZoneCalendar::named("local").ok();
+    SessionConfig {
+        read_only: FORCE_READ_ONLY.load(std::sync::atomic::Ordering::Relaxed),
+        supervisor_extension: Some("4100".to_owned()),
+        stats: StatsConfig {
+            clock: calendar.map(|c| wall_clock(std::sync::Arc::new(c))),
+            ..StatsConfig::default()
+        },
+        ..SessionConfig::default()
+    }
+}
+
 /// The default configuration file: `config.toml` in the user's configuration directory
 /// (`~/.config/ipo-top/config.toml` on Linux).
 pub fn default_path() -> Option<PathBuf> {
@@ -324,6 +348,83 @@ impl Source<'_> {
 
 /// Reads the configuration at `path`, or at the default path when `None`.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    let (path, text) = read(path)?;
+    parse(&path, &text)
+}
+
+/// Which system `ipo-top trust` looks at, from the configuration (its password is not read:
+/// trusting a certificate needs no credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustTarget {
+    /// The configuration file (where the pin is written).
+    pub path: PathBuf,
+    /// The host.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The key the pin goes in: `fingerprint`, or `secondary_fingerprint`.
+    pub key: &'static str,
+}
+
+/// Reads the host and port `ipo-top trust` connects to: `[pbx] host` (or `secondary` with
+/// `secondary`) and its port.
+pub fn trust_target(path: Option<&Path>, secondary: bool) -> Result<TrustTarget, ConfigError> {
+    let (path, text) = read(path)?;
+    let src = Source {
+        path: &path,
+        text: &text,
+    };
+    let raw: RawConfig = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
+    let port = |p: &Option<Spanned<i64>>, key: &str, default: u16| match p {
+        None => Ok(default),
+        Some(p) => u16::try_from(*p.get_ref())
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| src.invalid(p, key, "expected a port number from 1 to 65535")),
+    };
+    let primary_port = port(&raw.pbx.port, "pbx.port", 443)?;
+    let (host, port, key) = if secondary {
+        let Some(h) = &raw.pbx.secondary else {
+            return Err(ConfigError::Invalid {
+                location: src.location(None),
+                key: "pbx.secondary".to_owned(),
+                message: "there is no secondary system to trust; add [pbx] secondary first"
+                    .to_owned(),
+            });
+        };
+        (
+            h.get_ref().trim().to_owned(),
+            port(&raw.pbx.secondary_port, "pbx.secondary_port", primary_port)?,
+            "secondary_fingerprint",
+        )
+    } else {
+        (
+            raw.pbx.host.get_ref().trim().to_owned(),
+            primary_port,
+            "fingerprint",
+        )
+    };
+    if host.is_empty() || host.contains('/') || host.contains(' ') {
+        return Err(ConfigError::Invalid {
+            location: src.location(None),
+            key: if secondary {
+                "pbx.secondary"
+            } else {
+                "pbx.host"
+            }
+            .to_owned(),
+            message: "expected a host name or IP address".to_owned(),
+        });
+    }
+    Ok(TrustTarget {
+        path,
+        host,
+        port,
+        key,
+    })
+}
+
+fn read(path: Option<&Path>) -> Result<(PathBuf, String), ConfigError> {
     let (path, given) = match path {
         Some(p) => (p.to_owned(), true),
         None => (default_path().ok_or(ConfigError::NoDefaultPath)?, false),
@@ -347,7 +448,7 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
             });
         }
     };
-    parse(&path, &text)
+    Ok((path, text))
 }
 
 /// Parses and resolves a configuration's text (`path` names it in errors and anchors relative
@@ -504,7 +605,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     };
 
     let mut ui = UiSettings {
-        read_only: raw.ui.read_only.unwrap_or(false),
+        read_only: raw.ui.read_only.unwrap_or(false)
+            || FORCE_READ_ONLY.load(std::sync::atomic::Ordering::Relaxed),
         allow_force_clear: raw.ui.allow_force_clear.unwrap_or(false),
         ..UiSettings::default()
     };
@@ -1018,6 +1120,58 @@ mod tests {
             Ok(c) => assert!(matches!(c.endpoint.trust, Trust::Fingerprint(_))),
             Err(e) => panic!("{e}\n{alt}"),
         }
+    }
+
+    #[test]
+    fn stats_secondary_and_read_only_are_read_and_checked() {
+        let p = Path::new("c.toml");
+        let c = match parse(
+            p,
+            &format!(
+                "{PBX}secondary = \"10.1.2.4\"\n[ui]\nread_only = true\n[stats]\nservice_level_secs = 30\nshort_abandon_secs = 0\ntimezone = \"UTC\"\n"
+            ),
+        ) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(c.session.stats.service_level, Duration::from_secs(30));
+        assert_eq!(c.session.stats.short_abandon, Duration::ZERO);
+        assert!(c.session.stats.clock.is_some());
+        assert!(c.ui.read_only && c.session.read_only);
+        let sec = c
+            .session
+            .secondary
+            .as_ref()
+            .map(|e| (e.host.clone(), e.port));
+        assert_eq!(sec, Some(("10.1.2.4".to_owned(), 443)));
+        let e = err(p, &format!("{PBX}[stats]\ntimezone = \"Mars/Olympus\"\n"));
+        assert!(
+            e.contains("c.toml:6:12: stats.timezone: unknown time zone"),
+            "{e}"
+        );
+        let e = err(p, &format!("{PBX}[stats]\nservice_level_secs = 0\n"));
+        assert!(
+            e.contains("stats.service_level_secs: expected seconds from 1 to 3600"),
+            "{e}"
+        );
+        // A pinned primary needs the secondary's own pin.
+        let fp = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
+        let e = err(
+            p,
+            &format!("{PBX}secondary = \"10.1.2.4\"\n[tls]\nfingerprint = \"{fp}\"\n"),
+        );
+        assert!(
+            e.contains("pbx.secondary") && e.contains("secondary_fingerprint"),
+            "{e}"
+        );
+        let e = err(
+            p,
+            &format!("{PBX}[tls]\nsecondary_fingerprint = \"{fp}\"\n"),
+        );
+        assert!(
+            e.contains("tls.secondary_fingerprint: there is no [pbx] secondary"),
+            "{e}"
+        );
     }
 
     #[test]

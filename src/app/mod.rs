@@ -3,6 +3,7 @@
 //! `main.rs` and `cli`) that knows every module.
 
 pub mod audit;
+pub mod cert;
 pub mod check;
 pub mod clock;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod logging;
 pub mod retry;
 pub mod simconfig;
 pub mod terminal;
+pub mod trust;
 pub mod tui;
 
 /// Exit codes: one per class of problem, so scripts (and people) know what to fix.

@@ -254,10 +254,7 @@ async fn screen(source: Source, read_only: bool) -> Exit {
         ),
         Source::Demo(endpoint) => (
             endpoint.clone(),
-            SessionConfig {
-                supervisor_extension: Some(demo::DEMO_SUPERVISOR.to_owned()),
-                ..SessionConfig::default()
-            },
+            config::demo_session_config(),
             UiConfig {
                 pbx: "simulated call centre".to_owned(),
                 banner: Some("DEMO".to_owned()),

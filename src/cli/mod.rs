@@ -23,10 +23,6 @@ pub struct Cli {
     /// client path): no configuration and no PBX needed.
     #[arg(long, conflicts_with = "config")]
     pub demo: bool,
-    /// Read-only: the screen hides and refuses every call, queue and user function, and the
-    /// session sends no SubscribeCmd at all (as `[ui] read_only = true` does).
-    #[arg(long)]
-    pub read_only: bool,
     /// The configuration file (default: ~/.config/ipo-top/config.toml, or your system's
     /// equivalent).
     #[arg(long, global = true, value_name = "PATH")]
@@ -35,6 +31,10 @@ pub struct Cli {
     /// state directory (e.g. ~/.local/state/ipo-top), never to the terminal.
     #[arg(long, global = true, value_name = "LEVEL", default_value = "info")]
     pub log_level: LevelFilter,
+    /// Hide and block every call function: nothing is ever sent to change a call, a queue or a
+    /// user (as `[ui] read_only = true` in the configuration).
+    #[arg(long, global = true)]
+    pub read_only: bool,
     /// What to run (the screen when none is given).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -53,6 +53,19 @@ pub enum Command {
     /// Run an IP Office simulator: a living call centre served over MTCTI3 (wss), for trying
     /// ipo-top without a PBX.
     Sim(Box<sim::SimArgs>),
+    /// Trust the PBX's certificate on first use: complete only a TLS handshake (nothing is sent,
+    /// no password), show the certificate's subject, issuer, validity and SHA-256 fingerprint,
+    /// and pin it in the configuration file when you type yes.
+    Trust(TrustArgs),
+}
+
+/// Options of `ipo-top trust`.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Trust the secondary system (`[pbx] secondary`) instead: the pin goes in
+    /// `[tls] secondary_fingerprint`.
+    #[arg(long)]
+    pub secondary: bool,
 }
 
 /// Options of `ipo-top check`.
@@ -74,6 +87,9 @@ pub struct EventsArgs {
 /// Parses the command line and runs the subcommand.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if cli.read_only {
+        config::force_read_only();
+    }
     if cli.demo && cli.command.is_some() {
         use clap::CommandFactory;
         Cli::command()
@@ -108,6 +124,7 @@ pub fn run() -> ExitCode {
             }
             outcome.exit
         }),
+        Command::Trust(args) => trust(cli.config.as_deref(), args.secondary),
         Command::Events(_) => with_session(cli.config.as_deref(), cli.log_level, |cfg, rt| {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -119,6 +136,29 @@ pub fn run() -> ExitCode {
         }),
     }
     .into()
+}
+
+/// `ipo-top trust`: needs the host and port only (no password, no log).
+fn trust(path: Option<&Path>, secondary: bool) -> Exit {
+    let target = match config::trust_target(path, secondary) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ipo-top: {e}");
+            return Exit::Config;
+        }
+    };
+    let rt = match app::runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut out = std::io::stdout();
+    let (exit, line) = rt.block_on(app::trust::run(&target, &mut input, &mut out));
+    if let Some(line) = line {
+        eprintln!("ipo-top trust: {line}");
+    }
+    exit
 }
 
 /// Loads the configuration, starts logging and a runtime, and runs `f`.

@@ -70,6 +70,12 @@ pub struct ScheduledFault {
     pub every: Option<f64>,
 }
 
+/// The latest a fault may be scheduled, in seconds (a year).
+const MAX_SECS: f64 = 365.0 * 86_400.0;
+
+/// The highest `--rate` (changes per second) the scale site is asked for.
+const MAX_RATE: f64 = 200_000.0;
+
 const FAULT_KINDS: &str =
     "close, abort, malformed-frame, undecodable, terminate-subscriptions, restart";
 
@@ -96,10 +102,11 @@ impl FromStr for ScheduledFault {
             Some((at, every)) => (at, Some(every)),
             None => (when, None),
         };
+        // Up to a year: later would overflow the clock and cannot be meant.
         let secs = |t: &str| -> Result<f64, String> {
             t.parse::<f64>()
                 .ok()
-                .filter(|v| v.is_finite() && *v >= 0.0)
+                .filter(|v| v.is_finite() && (0.0..=MAX_SECS).contains(v))
                 .ok_or_else(usage)
         };
         let every = every.map(secs).transpose()?;
@@ -179,11 +186,12 @@ pub struct SimArgs {
     /// Fault: one request in N gets no RequestResponse at all (1: none does).
     #[arg(long, value_name = "N")]
     pub unanswered_every: Option<u32>,
-    /// Fault: RequestResponses (and GeneralData) are sent this many milliseconds late.
-    #[arg(long, value_name = "MS")]
+    /// Fault: RequestResponses (and GeneralData) are sent this many milliseconds late (up to
+    /// a day).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
     pub response_delay: Option<u64>,
-    /// Fault: everything sent is held this many milliseconds.
-    #[arg(long, value_name = "MS")]
+    /// Fault: everything sent is held this many milliseconds (up to a day).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
     pub latency: Option<u64>,
     /// Fault: with N requests awaiting their (delayed) response, more are refused with TOOMANY.
     #[arg(long, value_name = "N")]
@@ -280,8 +288,11 @@ fn site(args: &SimArgs) -> Result<(Site, u64, TimeOfDay, Option<Script>, String)
     match args.scenario {
         Scenario::Demo => Ok((Site::demo(), seed, args.time_of_day, None, "demo".into())),
         Scenario::Scale => {
-            if !(args.rate.is_finite() && args.rate >= 0.0) {
-                bail!("--rate {} must be 0 or more changes per second", args.rate);
+            if !(args.rate.is_finite() && (0.0..=MAX_RATE).contains(&args.rate)) {
+                bail!(
+                    "--rate {} must be 0 to {MAX_RATE} changes per second",
+                    args.rate
+                );
             }
             let opts = ScaleOptions {
                 changes_per_sec: args.rate,
@@ -418,7 +429,7 @@ pub fn run(args: SimArgs) -> Result<()> {
         let mut schedule: Vec<(Instant, ScheduledFault)> = args
             .faults
             .iter()
-            .map(|f| (start.into_std() + Duration::from_secs_f64(f.at), *f))
+            .map(|f| (start.into_std() + Duration::from_secs_f64(f.at.min(MAX_SECS)), *f))
             .collect();
         let every = Duration::from_secs(args.heartbeat.max(1));
         let mut beat = tokio::time::interval_at(start + every, every);
@@ -443,7 +454,7 @@ pub fn run(args: SimArgs) -> Result<()> {
                     match f.every {
                         Some(e) => {
                             if let Some(slot) = schedule.get_mut(i) {
-                                slot.0 = at + Duration::from_secs_f64(e);
+                                slot.0 = at + Duration::from_secs_f64(e.min(MAX_SECS));
                             }
                         }
                         None => {
@@ -476,4 +487,33 @@ pub fn run(args: SimArgs) -> Result<()> {
         handle.stop().await;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduled_faults_read_kind_time_and_period() {
+        let f: ScheduledFault = "abort@30".parse().expect("abort");
+        assert_eq!((f.fault, f.at, f.every), (Fault::Abort, 30.0, None));
+        let f: ScheduledFault = "restart@60/300".parse().expect("restart");
+        assert_eq!(
+            (f.fault, f.at, f.every),
+            (Fault::Restart, 60.0, Some(300.0))
+        );
+        let f: ScheduledFault = "terminate-subscriptions@0.5".parse().expect("terminate");
+        assert_eq!(f.fault, Fault::TerminateSubscriptions);
+        for bad in [
+            "abort",
+            "explode@3",
+            "close@-1",
+            "close@x",
+            "close@3/0",
+            "close@1e30",
+        ] {
+            let e = bad.parse::<ScheduledFault>().expect_err(bad);
+            assert!(e.contains("KIND@SECONDS"), "{bad}: {e}");
+        }
+    }
 }

@@ -112,6 +112,17 @@ pub enum ModelEvent {
         /// Why, in words.
         reason: Text,
     },
+    /// The session connected to a system (the primary, or the secondary while the primary
+    /// cannot be reached).
+    System {
+        /// Which.
+        system: super::PbxSystem,
+    },
+    /// The PBX's account codes were read (or could not be).
+    AccountCodes {
+        /// The codes, or why entry is free text.
+        codes: super::AccountCodes,
+    },
     /// The statistics' counting period began (at start, and at each midnight).
     StatsPeriod {
         /// The period and its thresholds.
@@ -201,6 +212,8 @@ enum Slot {
     Connection,
     Version,
     Period,
+    AccountCodes,
+    System,
     Park,
     User(Guid),
     Queue(Guid),
@@ -213,6 +226,8 @@ impl ModelEvent {
             ModelEvent::Connection { .. } => Slot::Connection,
             ModelEvent::Version { .. } => Slot::Version,
             ModelEvent::StatsPeriod { .. } => Slot::Period,
+            ModelEvent::AccountCodes { .. } => Slot::AccountCodes,
+            ModelEvent::System { .. } => Slot::System,
             ModelEvent::ParkServer { .. } => Slot::Park,
             ModelEvent::UserAdded { user } | ModelEvent::UserChanged { user, .. } => {
                 Slot::User(user.guid.clone())

@@ -44,6 +44,47 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde::Serialize;
+
+/// The account codes the PBX lists (`getfile nasystem/AccountCode`, fetched once after the
+/// sync), for the account code picker.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AccountCodes {
+    /// Not known (yet): entry is free text.
+    #[default]
+    Unknown,
+    /// The codes, in the PBX's order (a code may hold wildcards the PBX resolves).
+    List {
+        /// The codes.
+        codes: Vec<Text>,
+    },
+    /// The list could not be read: entry is free text (the PBX still checks the code).
+    FreeText {
+        /// Why, in words.
+        reason: Text,
+    },
+}
+
+impl AccountCodes {
+    /// Whether the supervisor types the code (no list to pick from).
+    pub fn free_text(&self) -> bool {
+        !matches!(self, AccountCodes::List { .. })
+    }
+}
+
+/// Which IP Office the session is on: the primary, or the secondary used while the primary
+/// cannot be reached (`[pbx] secondary`). Queue calls are visible only on the system where
+/// they queue.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PbxSystem {
+    /// The primary system (`[pbx] host`).
+    Primary,
+    /// The secondary system (`[pbx] secondary`).
+    Secondary,
+}
+
 /// A user or queue as the lines list names it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct LineEntry {
@@ -79,6 +120,8 @@ pub struct Model {
     resync: HashMap<LineId, HashSet<AppearanceKey>>,
     connection: Option<ConnectionState>,
     version: Option<Text>,
+    system: Option<PbxSystem>,
+    account_codes: AccountCodes,
     next_id: u64,
     events: VecDeque<ModelEvent>,
     replica: bool,
@@ -156,6 +199,46 @@ impl Model {
     /// The PBX's version string, if it gave one.
     pub fn version(&self) -> Option<&Text> {
         self.version.as_ref()
+    }
+
+    /// The system the session is connected to (or last was), once it has connected.
+    pub fn system(&self) -> Option<PbxSystem> {
+        self.system
+    }
+
+    /// Records the system a connection was made to. Moving to the other system ends every
+    /// call known: calls seen on one system cannot be matched with the other's.
+    pub fn set_system(&mut self, now: Instant, system: PbxSystem) {
+        if self.system == Some(system) {
+            return;
+        }
+        let moved = self.system.is_some();
+        self.system = Some(system);
+        self.emit(ModelEvent::System { system });
+        if moved {
+            let reason = match system {
+                PbxSystem::Secondary => {
+                    "connected to the secondary system: the primary's calls cannot be followed there"
+                }
+                PbxSystem::Primary => {
+                    "back on the primary system: the secondary's calls cannot be followed here"
+                }
+            };
+            self.forget_calls(now, reason);
+        }
+    }
+
+    /// The account codes for the picker (free text unless the PBX listed them).
+    pub fn account_codes(&self) -> &AccountCodes {
+        &self.account_codes
+    }
+
+    /// Records what the PBX's account code file said.
+    pub fn set_account_codes(&mut self, codes: AccountCodes) {
+        if self.account_codes != codes {
+            self.account_codes = codes.clone();
+            self.emit(ModelEvent::AccountCodes { codes });
+        }
     }
 
     /// The period statistics count over (once the model has seen its first input).
@@ -783,6 +866,8 @@ impl Model {
             ModelEvent::Connection { state } => self.connection = Some(state.clone()),
             ModelEvent::Version { text } => self.version = Some(text.clone()),
             ModelEvent::CallsReset { .. } => {}
+            ModelEvent::System { system } => self.system = Some(*system),
+            ModelEvent::AccountCodes { codes } => self.account_codes = codes.clone(),
             ModelEvent::StatsPeriod { period } => self.stats.period = Some(period.clone()),
             ModelEvent::ParkServer { available } => self.park_available = *available,
             ModelEvent::UserAdded { user } | ModelEvent::UserChanged { user, .. } => {

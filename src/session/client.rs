@@ -14,12 +14,12 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use super::connect::{ConnectError, Endpoint, WsStream, open};
+use super::connect::{ConnectError, Endpoint, WsStream, open, probe};
 use super::engine::{
     Counters, Disconnect, Session, SessionConfig, SessionEvent, SubscribeFailure, SyncReport,
 };
 use super::tls::{TlsSetupError, client_config};
-use crate::model::{Coalescer, Command, CommandId, CommandReport, ModelEvent};
+use crate::model::{Coalescer, Command, CommandId, CommandReport, ModelEvent, PbxSystem};
 
 /// Something the reader of a session learns.
 #[derive(Debug, Clone)]
@@ -153,13 +153,17 @@ pub fn spawn(
     config: SessionConfig,
 ) -> Result<(SessionHandle, Updates), TlsSetupError> {
     let tls = client_config(&endpoint.trust)?;
+    let secondary = match &config.secondary {
+        Some(ep) => Some((ep.clone(), client_config(&ep.trust)?)),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         mailbox: Mutex::new(Mailbox::default()),
         wake: Notify::new(),
     });
     let (tx, rx) = mpsc::unbounded_channel();
     let engine = Session::new(config, Instant::now());
-    let task = tokio::spawn(run(engine, endpoint, tls, shared.clone(), rx));
+    let task = tokio::spawn(run(engine, (endpoint, tls), secondary, shared.clone(), rx));
     Ok((
         SessionHandle {
             commands: tx,
@@ -171,16 +175,19 @@ pub fn spawn(
 }
 
 type Dialing = Pin<Box<dyn Future<Output = Result<WsStream, ConnectError>> + Send>>;
+type Probing = Pin<Box<dyn Future<Output = bool> + Send>>;
+type Target = (Endpoint, Arc<rustls::ClientConfig>);
 
 async fn run(
     mut engine: Session,
-    mut endpoint: Endpoint,
-    mut tls: Arc<rustls::ClientConfig>,
+    mut primary: Target,
+    secondary: Option<Target>,
     shared: Arc<Shared>,
     mut commands: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut ws: Option<WsStream> = None;
     let mut dialing: Option<Dialing> = None;
+    let mut probing: Option<Probing> = None;
     let mut commands_open = true;
     loop {
         // Drain the engine: events to the mailbox, frames to the socket.
@@ -192,9 +199,24 @@ async fn run(
                 match ev {
                     SessionEvent::Connect => {
                         ws = None;
-                        let ep = endpoint.clone();
-                        let tls = tls.clone();
+                        let (ep, tls) = match (engine.target(), &secondary) {
+                            (PbxSystem::Secondary, Some(s)) => s.clone(),
+                            _ => primary.clone(),
+                        };
+                        tracing::info!(system = ?engine.target(), host = %ep.host, "connecting");
                         dialing = Some(Box::pin(async move { open(&ep, tls).await }));
+                    }
+                    SessionEvent::ProbePrimary => {
+                        let (ep, tls) = primary.clone();
+                        probing = Some(Box::pin(async move {
+                            match probe(&ep, tls).await {
+                                Ok(()) => true,
+                                Err(e) => {
+                                    tracing::debug!(error = %e, "the primary does not answer yet");
+                                    false
+                                }
+                            }
+                        }));
                     }
                     SessionEvent::Shutdown => close = true,
                     SessionEvent::Disconnect => {
@@ -254,8 +276,7 @@ async fn run(
                     Some(Control::Retry) => engine.retry(now),
                     Some(Control::Run(id, command)) => engine.handle_command(now, id, command),
                     Some(Control::RetryWith(ep, config)) => {
-                        endpoint = *ep;
-                        tls = config;
+                        primary = (*ep, config);
                         engine.retry(now);
                     }
                     Some(Control::Shutdown) => engine.shutdown(now),
@@ -264,6 +285,15 @@ async fn run(
                         engine.shutdown(now);
                     }
                 }
+            }
+            reachable = async {
+                match probing.as_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            }, if probing.is_some() => {
+                probing = None;
+                engine.handle_probe(Instant::now(), reachable);
             }
             result = async {
                 match dialing.as_mut() {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use rustls::CertificateError;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -20,7 +21,9 @@ use tokio_tungstenite::tungstenite::http::Uri;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::engine::Disconnect;
-use super::tls::{Trust, describe_certificate_error};
+use super::tls::{
+    Fingerprint, FingerprintMismatch, Trust, describe_certificate_error, inspect_config,
+};
 use crate::protocol::{Framing, MAX_FRAME_LEN};
 
 /// The websocket subprotocol IP Office speaks MTCTI3 on.
@@ -129,6 +132,16 @@ pub enum ConnectError {
         /// Why, in words.
         reason: String,
     },
+    /// The certificate is not the one pinned (`[tls] fingerprint`).
+    #[error(
+        "the PBX's certificate has changed: it has SHA-256 fingerprint {got}, but {want} is pinned"
+    )]
+    PinMismatch {
+        /// What the configuration pins.
+        want: Fingerprint,
+        /// What the PBX presented.
+        got: Fingerprint,
+    },
     /// The TLS handshake failed for another reason.
     #[error("TLS handshake with {authority} failed: {reason}")]
     Tls {
@@ -186,7 +199,7 @@ impl ConnectError {
     pub fn kind(&self) -> FailureKind {
         match self {
             ConnectError::LoginRejected { .. } => FailureKind::Auth,
-            ConnectError::Trust { .. } => FailureKind::Trust,
+            ConnectError::Trust { .. } | ConnectError::PinMismatch { .. } => FailureKind::Trust,
             ConnectError::Resolve { .. }
             | ConnectError::Refused { .. }
             | ConnectError::Unreachable { .. }
@@ -275,6 +288,84 @@ async fn open_inner(
     Ok(ws)
 }
 
+/// Completes a TLS handshake with `host:port` and nothing more (no websocket, no credentials,
+/// not a byte of application data) to see the certificate it presents, for `ipo-top trust`.
+/// Returns the end-entity certificate (DER).
+pub async fn fetch_certificate(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<Vec<u8>, ConnectError> {
+    let ep = Endpoint {
+        host: host.to_owned(),
+        port,
+        username: String::new(),
+        password: Secret::new(""),
+        trust: Trust::SystemRoots,
+        framing: Framing::Framed,
+        connect_timeout: timeout,
+    };
+    let (config, captured) = inspect_config().map_err(|e| ConnectError::Tls {
+        authority: ep.authority(),
+        reason: e.to_string(),
+    })?;
+    let handshake = async {
+        let tcp = TcpStream::connect((host, port))
+            .await
+            .map_err(|e| classify_io(&e, &ep))?;
+        let server_name =
+            ServerName::try_from(host.to_owned()).map_err(|e| ConnectError::Resolve {
+                host: host.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let stream = TlsConnector::from(config)
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| classify_tls(&e, &ep))?;
+        // Dropped, not shut down: nothing at all is sent after the handshake.
+        drop(stream);
+        captured.take().ok_or_else(|| ConnectError::Tls {
+            authority: ep.authority(),
+            reason: "the PBX presented no certificate".to_owned(),
+        })
+    };
+    match tokio::time::timeout(timeout, handshake).await {
+        Ok(r) => r,
+        Err(_) => Err(ConnectError::TimedOut {
+            authority: ep.authority(),
+            secs: timeout.as_secs().max(1),
+        }),
+    }
+}
+
+/// Whether a system answers: a TCP connection and a TLS handshake (its certificate checked as
+/// for a session), then nothing sent; no login is spent on it.
+pub async fn probe(ep: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<(), ConnectError> {
+    let attempt = async {
+        let tcp = TcpStream::connect((ep.host.as_str(), ep.port))
+            .await
+            .map_err(|e| classify_io(&e, ep))?;
+        let server_name =
+            ServerName::try_from(ep.host.clone()).map_err(|e| ConnectError::Resolve {
+                host: ep.host.clone(),
+                reason: e.to_string(),
+            })?;
+        let stream = TlsConnector::from(tls)
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| classify_tls(&e, ep))?;
+        drop(stream);
+        Ok(())
+    };
+    match tokio::time::timeout(ep.connect_timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(ConnectError::TimedOut {
+            authority: ep.authority(),
+            secs: ep.connect_timeout.as_secs().max(1),
+        }),
+    }
+}
+
 fn classify_io(e: &io::Error, ep: &Endpoint) -> ConnectError {
     let authority = ep.authority();
     match e.kind() {
@@ -302,6 +393,19 @@ fn classify_tls(e: &io::Error, ep: &Endpoint) -> ConnectError {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
     match rustls_error {
+        Some(rustls::Error::InvalidCertificate(CertificateError::Other(other)))
+            if other.0.downcast_ref::<FingerprintMismatch>().is_some() =>
+        {
+            match other.0.downcast_ref::<FingerprintMismatch>() {
+                Some(m) => ConnectError::PinMismatch {
+                    want: m.want,
+                    got: m.got,
+                },
+                None => ConnectError::Trust {
+                    reason: other.to_string(),
+                },
+            }
+        }
         Some(rustls::Error::InvalidCertificate(c)) => ConnectError::Trust {
             reason: describe_certificate_error(c, &ep.host),
         },

@@ -318,3 +318,100 @@ mod tests {
         assert_eq!(a.phrase, "AT LUNCH UNTIL 14:00");
     }
 }
+
+/// The longest account code IP Office takes (SetAccountCode: 0 to 15 characters).
+const ACCOUNT_CODE_MAX: usize = 15;
+
+/// Reads `nasystem/AccountCode` leniently (the document gives no format): text, one code per
+/// line or separated by commas, semicolons or tabs; a line may add a description after the
+/// code (`1001 Marketing`, `1001,Marketing`); blank lines and `#` comments are skipped, quotes
+/// around a code dropped, duplicates kept once. Anything else (not text, no code at all) is
+/// an error: the account code is then typed as free text.
+pub fn account_codes(payload: &[u8]) -> Result<Vec<Text>, String> {
+    let text = std::str::from_utf8(payload).map_err(|_| "the file is not text".to_owned())?;
+    if text.contains('\0') {
+        return Err("the file is not text".to_owned());
+    }
+    let mut codes: Vec<Text> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // With commas, semicolons or tabs, every field is a code unless the line reads like
+        // "code,description" (a field without a digit is a description): then the first only.
+        let fields: Vec<&str> = line
+            .split([',', ';', '\t'])
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .collect();
+        let all_codes = fields
+            .iter()
+            .all(|f| plausible_code(f) && f.chars().any(|c| c.is_ascii_digit()));
+        let picked: Vec<&str> = if all_codes {
+            fields
+        } else {
+            fields.into_iter().take(1).collect()
+        };
+        for f in picked {
+            let code = f
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_matches(['"', '\'']);
+            if plausible_code(code) && !codes.iter().any(|c| c == code) {
+                codes.push(Text::from(code));
+            }
+        }
+    }
+    if codes.is_empty() {
+        Err("the file lists no account code".to_owned())
+    } else {
+        Ok(codes)
+    }
+}
+
+fn plausible_code(s: &str) -> bool {
+    let s = s.trim_matches(['"', '\'']);
+    !s.is_empty()
+        && s.chars().count() <= ACCOUNT_CODE_MAX
+        && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+#[cfg(test)]
+mod account_code_tests {
+    use super::*;
+
+    fn codes(s: &str) -> Result<Vec<String>, String> {
+        account_codes(s.as_bytes()).map(|v| v.into_iter().map(|t| t.to_string()).collect())
+    }
+
+    #[test]
+    fn account_code_files_are_read_leniently() {
+        assert_eq!(
+            codes("1001\n1002\n2001\n"),
+            Ok(vec!["1001".into(), "1002".into(), "2001".into()])
+        );
+        assert_eq!(
+            codes("# codes\r\n1001 Marketing\r\n\"1002\",Sales\r\n\r\n1001\n"),
+            Ok(vec!["1001".into(), "1002".into()])
+        );
+        assert_eq!(
+            codes("1001,1002;2001\t3100"),
+            Ok(vec![
+                "1001".into(),
+                "1002".into(),
+                "2001".into(),
+                "3100".into()
+            ])
+        );
+        assert!(codes("").is_err());
+        assert!(codes("# nothing\n\n").is_err());
+        assert!(account_codes(&[0xFF, 0xFE, 0x00, 0x31]).is_err());
+        assert!(account_codes(b"10\x0001").is_err());
+        assert_eq!(
+            codes("this-is-far-too-long-for-a-code\n7777"),
+            Ok(vec!["7777".into()])
+        );
+    }
+}

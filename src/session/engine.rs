@@ -29,8 +29,8 @@ use super::connect::Endpoint;
 use super::convert;
 use super::timers::Timers;
 use crate::model::{
-    CommandReport, ConnectionState, Guid, LineId, Model, ModelEvent, PhoneState, RemoveReason,
-    StatsConfig, StopKind, Text, Upsert,
+    AccountCodes, CommandReport, ConnectionState, Guid, LineId, Model, ModelEvent, PbxSystem,
+    PhoneState, RemoveReason, StatsConfig, StopKind, Text, Upsert,
 };
 use crate::protocol::bits::{
     CcFlags, LinesFlags, NotifyLinesFlags, PresenceFlags, QueueFlags, UserFlags,
@@ -115,6 +115,9 @@ pub struct SessionConfig {
     /// How long a command waits for the PBX's answer, and then for a Notify to show its
     /// effect, before it is reported as having no effect.
     pub command_timeout: Duration,
+    /// After the sync, a line whose first call-control Notify has not come within this long
+    /// had no calls: its calls from then on are new, not "present at connect".
+    pub initial_report: Duration,
 }
 
 impl Default for SessionConfig {
@@ -135,6 +138,7 @@ impl Default for SessionConfig {
             secondary: None,
             primary_probe: Duration::from_secs(60),
             command_timeout: Duration::from_secs(10),
+            initial_report: Duration::from_secs(2),
         }
     }
 }
@@ -223,6 +227,9 @@ pub enum SessionEvent {
     Disconnect,
     /// Send a websocket ping: the link has been quiet for a while.
     Ping,
+    /// While on the secondary: see whether the primary answers again (a TCP connection and a
+    /// TLS handshake, nothing sent); the driver answers with [`Session::handle_probe`].
+    ProbePrimary,
     /// Close the connection and end: the session was shut down.
     Shutdown,
     /// The model changed.
@@ -250,6 +257,23 @@ pub struct SyncReport {
     pub failed: Vec<SubscribeFailure>,
     /// The smoothed request round trip.
     pub round_trip: Option<Duration>,
+    /// Which subscriptions the PBX confirmed, by kind.
+    pub subscriptions: Subscriptions,
+}
+
+/// Which subscriptions the PBX confirmed, by kind (for `check`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Subscriptions {
+    /// The lines list.
+    pub lines: bool,
+    /// Users confirmed, of the users wanted.
+    pub users: (usize, usize),
+    /// Queues confirmed, of the queues wanted.
+    pub queues: (usize, usize),
+    /// The park server: `None` when the PBX says it cannot be subscribed.
+    pub park_server: Option<bool>,
+    /// The presence subscription (phone states): `None` when there is no user to follow.
+    pub presence: Option<bool>,
 }
 
 /// What went wrong on the wire, counted. The session survives all of it.
@@ -308,6 +332,8 @@ enum Request {
     },
     /// A command (see `commands`).
     Command,
+    /// `getfile nasystem/AccountCode`.
+    AccountCodes,
 }
 
 /// The presence subscription's presentities: one per user, named by extension, each with a
@@ -381,6 +407,8 @@ enum Timer {
     Period,
     /// A command's wait (for its answer, then for its effect) ends.
     Command(i32),
+    /// Time to see whether the primary is back.
+    Probe,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,6 +437,9 @@ pub struct Session {
     presence: PresenceBook,
     commands: HashMap<i32, Tracked>,
     next_reference: i32,
+    account_codes_fetched: bool,
+    /// The system the next connection attempt goes to.
+    target: PbxSystem,
     queue: VecDeque<Entity>,
     requests: HashMap<i32, (Request, Instant)>,
     outstanding: usize,
@@ -441,6 +472,8 @@ impl Session {
             presence: PresenceBook::default(),
             commands: HashMap::new(),
             next_reference: 1,
+            account_codes_fetched: false,
+            target: PbxSystem::Primary,
             queue: VecDeque::new(),
             requests: HashMap::new(),
             outstanding: 0,
@@ -529,7 +562,39 @@ impl Session {
                 .count(),
             failed: self.failures.clone(),
             round_trip: self.srtt,
+            subscriptions: self.subscriptions(),
         }
+    }
+
+    fn subscriptions(&self) -> Subscriptions {
+        let active = |e: &Entity| self.subs.get(e).is_some_and(|s| s.phase == Phase::Active);
+        let mut out = Subscriptions {
+            lines: active(&Entity::Lines),
+            park_server: self
+                .subs
+                .contains_key(&Entity::ParkServer)
+                .then(|| active(&Entity::ParkServer)),
+            presence: self
+                .subs
+                .contains_key(&Entity::Presence)
+                .then(|| active(&Entity::Presence)),
+            ..Subscriptions::default()
+        };
+        for (e, s) in &self.subs {
+            let ok = usize::from(s.phase == Phase::Active);
+            match e {
+                Entity::User(_) => {
+                    out.users.0 += ok;
+                    out.users.1 += 1;
+                }
+                Entity::Queue(_) => {
+                    out.queues.0 += ok;
+                    out.queues.1 += 1;
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     // ----------------------------------------------------------------------------------------
@@ -556,14 +621,47 @@ impl Session {
     // ----------------------------------------------------------------------------------------
     // Inputs
 
+    /// The system the current (or next) connection attempt is for: the driver opens the
+    /// primary's or the secondary's endpoint accordingly.
+    pub fn target(&self) -> PbxSystem {
+        self.target
+    }
+
+    /// The answer to [`SessionEvent::ProbePrimary`]: whether the primary could be reached.
+    /// When it can, the session leaves the secondary and connects to the primary at once.
+    pub fn handle_probe(&mut self, now: Instant, primary_reachable: bool) {
+        if !(self.target == PbxSystem::Secondary && self.is_connected()) {
+            return;
+        }
+        if !primary_reachable {
+            self.timers
+                .set(Timer::Probe, now + self.config.primary_probe);
+            return;
+        }
+        tracing::info!("the primary answers again; moving back to it");
+        self.interrupt_commands("moving back to the primary");
+        self.events.push_back(SessionEvent::Disconnect);
+        self.model.link_lost();
+        self.reset_connection();
+        self.target = PbxSystem::Primary;
+        self.reconnect.reset();
+        self.attempt = 0;
+        self.connect_now(now);
+    }
+
     /// The secure websocket is open (handshake accepted, subprotocol agreed).
     pub fn handle_connected(&mut self, now: Instant) {
         if self.link != Link::Connecting {
             tracing::warn!(link = ?self.link, "connected while not connecting; ignored");
             return;
         }
-        tracing::info!(attempt = self.attempt, "connected");
+        tracing::info!(attempt = self.attempt, system = ?self.target, "connected");
         self.link = Link::Up(now);
+        self.model.set_system(now, self.target);
+        if self.target == PbxSystem::Secondary {
+            self.timers
+                .set(Timer::Probe, now + self.config.primary_probe);
+        }
         self.reconnect.up(now);
         self.last_rx = now;
         self.arm_keepalive(now);
@@ -595,7 +693,7 @@ impl Session {
             rank(a).cmp(&rank(b)).then_with(|| a.cmp(b))
         });
         self.queue.extend(known);
-        self.update_sync_state();
+        self.update_sync_state(now);
         self.pump(now);
     }
 
@@ -626,6 +724,14 @@ impl Session {
                 });
             }
             Disconnect::Failed(why) => {
+                if self.config.secondary.is_some() && !was_up {
+                    // That system cannot be reached: the next attempt goes to the other one
+                    // (a link that dropped is first tried again where it was).
+                    self.target = match self.target {
+                        PbxSystem::Primary => PbxSystem::Secondary,
+                        PbxSystem::Secondary => PbxSystem::Primary,
+                    };
+                }
                 let delay = self.reconnect.failed(now, &mut self.rng);
                 tracing::warn!(
                     reason = %why,
@@ -709,7 +815,7 @@ impl Session {
                 tracing::warn!(message = ?other, "unexpected message ignored");
             }
         }
-        self.update_sync_state();
+        self.update_sync_state(now);
     }
 
     /// A deadline from [`Session::poll_timeout`] has passed.
@@ -739,6 +845,11 @@ impl Session {
                     self.arm_period();
                 }
                 Timer::Command(requestid) => self.command_timed_out(now, requestid),
+                Timer::Probe => {
+                    if self.target == PbxSystem::Secondary && self.is_connected() {
+                        self.events.push_back(SessionEvent::ProbePrimary);
+                    }
+                }
                 Timer::Retry(entity) => {
                     if let Some(sub) = self.subs.get_mut(&entity) {
                         if sub.phase == Phase::Backoff {
@@ -750,7 +861,7 @@ impl Session {
             }
         }
         self.pump(now);
-        self.update_sync_state();
+        self.update_sync_state(now);
     }
 
     // ----------------------------------------------------------------------------------------
@@ -821,7 +932,7 @@ impl Session {
         }
     }
 
-    fn update_sync_state(&mut self) {
+    fn update_sync_state(&mut self, now: Instant) {
         if !self.is_connected() {
             return;
         }
@@ -835,6 +946,19 @@ impl Session {
         if done && !self.synced {
             self.synced = true;
             self.attempt = 0;
+            // The calls already there come in each line's first call-control Notify, which
+            // may queue behind the sync's Notifies; a line that has said nothing shortly
+            // after the sync has no calls, and its next call is a new one.
+            let lines: Vec<Entity> = self
+                .subs
+                .iter()
+                .filter(|(e, s)| s.phase == Phase::Active && e.line().is_some())
+                .map(|(e, _)| e.clone())
+                .collect();
+            for e in lines {
+                self.timers
+                    .set(Timer::Initial(e), now + self.config.initial_report);
+            }
             let report = self.sync_report();
             tracing::info!(
                 users = report.users,
@@ -844,6 +968,7 @@ impl Session {
                 "synced"
             );
             self.events.push_back(SessionEvent::Synced(report));
+            self.fetch_account_codes(now);
         }
         if self.synced && self.model.in_outage() && !self.model.any_resync_pending() {
             self.model.outage_over();
@@ -1083,6 +1208,17 @@ impl Session {
                 self.on_subscribe_result(now, entity, id, code);
             }
             Request::Command => self.on_command_result(now, r.requestid, code),
+            Request::AccountCodes => {
+                if code.is_success() {
+                    // The file comes in a GeneralData with the same id.
+                    self.requests
+                        .insert(r.requestid, (Request::AccountCodes, sent));
+                } else {
+                    self.account_codes_done(AccountCodes::FreeText {
+                        reason: Text::from(format!("the PBX would not give the list ({code})")),
+                    });
+                }
+            }
             Request::PresenceUpdate { id } => {
                 if !code.is_success() && self.subscribe_id(&Entity::Presence) == Some(id) {
                     // The PBX's list and ours may differ now: start it again from ours.
@@ -1123,12 +1259,12 @@ impl Session {
                         now + self.config.resync_settle,
                     );
                 }
-                // Calls present now come in the first call-control Notify; one that has not
-                // come within the settle time is not coming (the line has no calls).
-                self.timers.set(
-                    Timer::Initial(entity.clone()),
-                    now + self.config.resync_settle,
-                );
+                if self.synced {
+                    self.timers.set(
+                        Timer::Initial(entity.clone()),
+                        now + self.config.initial_report,
+                    );
+                }
             }
             return;
         }
@@ -1255,13 +1391,31 @@ impl Session {
     }
 
     fn on_general_data(&mut self, now: Instant, d: pb::GeneralData) {
-        let known = matches!(
-            self.requests.get(&d.responseid),
-            Some((Request::Version, _))
-        );
+        let asked = self.requests.get(&d.responseid).map(|(r, _)| r.clone());
         use pb::general_data::Payload as G;
         match d.payload {
-            Some(G::Versioninfo(v)) if known => {
+            Some(G::Getfile(f)) if asked == Some(Request::AccountCodes) => {
+                self.requests.remove(&d.responseid);
+                let codes = if f.result != 0 {
+                    AccountCodes::FreeText {
+                        reason: Text::from(format!(
+                            "the PBX would not give the list ({})",
+                            ResultCode::from_code(f.result)
+                        )),
+                    }
+                } else {
+                    match convert::account_codes(&f.payload) {
+                        Ok(codes) => AccountCodes::List { codes },
+                        Err(why) => AccountCodes::FreeText {
+                            reason: Text::from(format!(
+                                "the PBX's account code list could not be read: {why}"
+                            )),
+                        },
+                    }
+                };
+                self.account_codes_done(codes);
+            }
+            Some(G::Versioninfo(v)) if asked == Some(Request::Version) => {
                 self.requests.remove(&d.responseid);
                 tracing::info!(version = %v, "PBX version");
                 self.model.version_reported(now, Text::from(v));
@@ -1271,6 +1425,34 @@ impl Session {
                 tracing::warn!(responseid = d.responseid, payload = ?other, "general data we did not ask for");
             }
         }
+    }
+
+    fn account_codes_done(&mut self, codes: AccountCodes) {
+        match &codes {
+            AccountCodes::List { codes } => tracing::info!(count = codes.len(), "account codes"),
+            AccountCodes::FreeText { reason } => {
+                tracing::info!(%reason, "account codes: free text")
+            }
+            AccountCodes::Unknown => {}
+        }
+        self.account_codes_fetched = true;
+        self.model.set_account_codes(codes);
+    }
+
+    /// After the sync, the account codes are read once (until an answer comes).
+    fn fetch_account_codes(&mut self, now: Instant) {
+        if self.account_codes_fetched
+            || self
+                .requests
+                .values()
+                .any(|(r, _)| *r == Request::AccountCodes)
+        {
+            return;
+        }
+        let requestid = self.request_id();
+        self.requests
+            .insert(requestid, (Request::AccountCodes, now));
+        self.send(&build::get_file(requestid, 1, build::ACCOUNT_CODE_FILE));
     }
 
     fn sample_rtt(&mut self, sample: Duration) {

@@ -28,9 +28,12 @@ pub mod tls;
 
 pub use backoff::BackoffConfig;
 pub use client::{SessionHandle, Update, Updates, spawn};
-pub use connect::{ConnectError, Endpoint, FailureKind, SUBPROTOCOL, Secret, WsStream, open};
+pub use connect::{
+    ConnectError, Endpoint, FailureKind, SUBPROTOCOL, Secret, WsStream, fetch_certificate, open,
+};
 pub use engine::{
     Counters, Disconnect, Entity, LINES_FLAGS, PARK_CCFLAGS, QUEUE_CCFLAGS, QUEUE_FLAGS, Session,
-    SessionConfig, SessionEvent, SubscribeFailure, SyncReport, USER_CCFLAGS, USER_FLAGS,
+    SessionConfig, SessionEvent, SubscribeFailure, Subscriptions, SyncReport, USER_CCFLAGS,
+    USER_FLAGS,
 };
 pub use tls::{Fingerprint, FingerprintError, TlsSetupError, Trust};

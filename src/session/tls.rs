@@ -254,6 +254,81 @@ impl ServerCertVerifier for PinnedCert {
     }
 }
 
+/// The settings `ipo-top trust` uses to look at a certificate before anyone trusts it: the
+/// handshake completes whatever the chain (so the server proves it holds the certificate's
+/// private key: the handshake signature is still verified), and the end-entity certificate is
+/// kept for the admin to check by its fingerprint. Nothing is ever sent over such a
+/// connection; no session uses these settings.
+pub fn inspect_config() -> Result<(Arc<ClientConfig>, CapturedCertificate), TlsSetupError> {
+    let provider = provider();
+    let captured = CapturedCertificate::default();
+    let config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Capture {
+            captured: captured.clone(),
+            algorithms: provider.signature_verification_algorithms,
+        }))
+        .with_no_client_auth();
+    Ok((Arc::new(config), captured))
+}
+
+/// The end-entity certificate (DER) a handshake presented, once it has.
+#[derive(Clone, Debug, Default)]
+pub struct CapturedCertificate(Arc<std::sync::Mutex<Option<Vec<u8>>>>);
+
+impl CapturedCertificate {
+    /// The certificate, if the handshake got that far.
+    pub fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().ok().and_then(|mut g| g.take())
+    }
+}
+
+#[derive(Debug)]
+struct Capture {
+    captured: CapturedCertificate,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for Capture {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut slot) = self.captured.0.lock() {
+            *slot = Some(end_entity.as_ref().to_vec());
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
 /// A certificate problem in words a supervisor's admin can act on.
 pub fn describe_certificate_error(e: &CertificateError, host: &str) -> String {
     match e {

@@ -64,12 +64,14 @@
 //! | SubscribeCmd queue | a member extension that is no user (nothing applied) | 7 `USERNOTFOUND` |
 //! | SubscribeCmd queue | service mode Unset or unknown | 5002 `REQUEST_INVALID_PAYLOAD` |
 //! | SubscribeCmd callcontrol | MakeCall, UnParkCall, a call function, or a referencecallid asserted | as [`crate::sim::pbx::Pbx::call_control`] documents (0, 4, 5002, 5003, 600..617) |
+//! | any request | with [`FaultSettings::max_outstanding`] requests awaiting a delayed answer (a fault) | 5 `TOOMANY`, at once, not carried out |
 //! | GeneralCmd | no payload, or `getversioninfo` false | 151 `GENCMD_INVALID_PAYLOAD` |
 //! | GeneralCmd getfile | empty file name | 152 `GENCMD_REQUIRED_DATA_MISSING` |
 //! | GeneralCmd getfile | file other than `nasystem/AccountCode` | 4 `NOTFOUND` (GeneralData `getfile.result` 4 too) |
 //!
 //! GeneralCmd answers carry the data in GeneralData (`responseid` = `requestid`), sent right
-//! after the RequestResponse. `RequestResponse.additional` stays empty, as the document says
+//! after the RequestResponse. Faults ([`FaultSettings`]) may hold answers back or withhold
+//! them; the request is carried out all the same, and its Notifies are not delayed. `RequestResponse.additional` stays empty, as the document says
 //! it is not used.
 //!
 //! # getfile `nasystem/AccountCode`
@@ -115,6 +117,21 @@ pub struct FaultSettings {
     /// With this many requests awaiting their (delayed) RequestResponse, a further request is
     /// refused at once with 5 TOOMANY and not carried out.
     pub max_outstanding: Option<usize>,
+}
+
+/// The longest a fault may hold a message (longer settings are cut to this).
+pub const MAX_FAULT_DELAY: Duration = Duration::from_secs(24 * 3600);
+
+impl FaultSettings {
+    /// The response delay, at most [`MAX_FAULT_DELAY`].
+    pub fn response_delay(&self) -> Duration {
+        self.response_delay.min(MAX_FAULT_DELAY)
+    }
+
+    /// The latency, at most [`MAX_FAULT_DELAY`].
+    pub fn latency(&self) -> Duration {
+        self.latency.min(MAX_FAULT_DELAY)
+    }
 }
 
 /// Where a connection holds Notifies until they are acknowledged.
@@ -538,7 +555,7 @@ impl Connection {
         if self.withhold {
             return;
         }
-        let delay = self.faults.response_delay;
+        let delay = self.faults.response_delay();
         match self.now {
             Some(now) if !delay.is_zero() => {
                 self.delayed_seq += 1;

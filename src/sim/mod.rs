@@ -1,7 +1,10 @@
 //! The IP Office simulator: a sans-IO PBX model of a living call centre ([`Pbx`], built from a
-//! [`Site`]), the server side of MTCTI3 as a sans-IO state machine per connection
-//! ([`conn::Connection`]), and a thin tokio shell serving both over TLS websockets
-//! ([`server`]).
+//! [`Site`]) with the document's call functions ([`Pbx::call_control`]), the server side of
+//! MTCTI3 as a sans-IO state machine per connection ([`conn::Connection`]), and a thin tokio
+//! shell serving both over TLS websockets ([`server`]), with faults on demand.
+//!
+//! Sites: the demo ([`Site::demo`]), the scale site for benchmarks ([`scale`]), and scripts
+//! whose calls happen at fixed times ([`script`]).
 //!
 //! It is the peer every test and the demo run against, so it is as strict as the protocol
 //! document: where the document says what IP Office does, the simulator does that, and where a

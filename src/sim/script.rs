@@ -60,6 +60,9 @@ use super::site::{ServiceMode, Site, TimeOfDay, Traffic, is_park_slot};
 /// client sees when).
 pub const E2E: &str = include_str!("scripts/e2e.toml");
 
+/// The latest a step may happen, in seconds after the start (a year).
+pub const MAX_AT: f64 = 365.0 * 86_400.0;
+
 /// Why a script cannot run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScriptError {
@@ -340,8 +343,8 @@ impl Script {
                 at: step.at,
                 message,
             };
-            if !(step.at.is_finite() && step.at >= 0.0) {
-                return Err(fail("`at` must be 0 or more seconds".into()));
+            if !(step.at.is_finite() && (0.0..=MAX_AT).contains(&step.at)) {
+                return Err(fail(format!("`at` must be 0 to {MAX_AT} seconds (a year)")));
             }
             match step.actions() {
                 1 => {}
@@ -431,7 +434,8 @@ impl ScriptRunner {
     }
 
     fn due(&self, step: &Step) -> Instant {
-        self.start + Duration::from_secs_f64(step.at)
+        // `at` was checked to be 0..=MAX_AT, so it converts.
+        self.start + Duration::try_from_secs_f64(step.at.clamp(0.0, MAX_AT)).unwrap_or_default()
     }
 
     /// When the next step is due.
@@ -569,9 +573,10 @@ mod tests {
             bad("[[step]]\nat = 0\npark = { slot = \"AB\", number = \"1\" }\n")
                 .contains("park slot")
         );
-        assert!(
-            bad("[[step]]\nat = -1\ndnd = { user = \"4100\", on = true }\n").contains("0 or more")
-        );
+        for at in ["-1", "1e30", "nan"] {
+            let text = format!("[[step]]\nat = {at}\ndnd = {{ user = \"4100\", on = true }}\n");
+            assert!(bad(&text).contains("must be 0 to"), "{at}");
+        }
         assert!(bad("[site]\nscenario = \"mars\"\n").contains("scenario `mars`"));
         assert!(bad("[[step]]\nat = 0\nteleport = {}\n").contains("not valid"));
     }

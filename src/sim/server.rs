@@ -652,7 +652,7 @@ impl Core {
     }
 
     fn apply_fault(&mut self, fault: Fault, now: Instant) -> usize {
-        let latency = self.faults.latency;
+        let latency = self.faults.latency();
         match fault {
             Fault::Close | Fault::Abort | Fault::Restart => {
                 if fault == Fault::Restart {
@@ -710,7 +710,7 @@ impl Core {
     /// Sends what every connection has to send, once latency lets it go; a connection whose
     /// socket cannot keep up is dropped (its socket task then closes the websocket).
     fn flush(&mut self, now: Instant) {
-        let latency = self.faults.latency;
+        let latency = self.faults.latency();
         let mut stuck = Vec::new();
         for (id, p) in &mut self.conns {
             while let Some(msg) = p.conn.poll_transmit(&self.pbx) {

@@ -212,9 +212,6 @@ pub enum Event {
         /// Where it stands.
         status: CommandStatus,
     },
-    /// The account codes the PBX lists (`None`: unknown, or not in a format that could be
-    /// read; account codes are then typed).
-    AccountCodes(Option<Vec<Text>>),
 }
 
 /// What the application layer must do after an update.
@@ -337,8 +334,6 @@ pub struct App {
     /// The words of each request under way, by ticket.
     requests: HashMap<Ticket, String>,
     next_ticket: u64,
-    /// The account codes the PBX lists, when known.
-    account_codes: Option<Vec<Text>>,
     /// Why the last retry was refused, until the next attempt.
     retry_refused: Option<String>,
     /// Whether the start-up selection is settled (a call selected, the user moved, or the
@@ -371,7 +366,6 @@ impl App {
             modal: None,
             requests: HashMap::new(),
             next_ticket: 1,
-            account_codes: None,
             retry_refused: None,
             placed: false,
             synced_at: None,
@@ -443,11 +437,6 @@ impl App {
     /// The open prompt or confirmation.
     pub fn modal(&self) -> Option<&Modal> {
         self.modal.as_ref()
-    }
-
-    /// The account codes the PBX lists, when known.
-    pub fn account_codes(&self) -> Option<&[Text]> {
-        self.account_codes.as_deref()
     }
 
     /// Why the last retry after a refused login was not made, until a new session starts.
@@ -548,10 +537,6 @@ impl App {
             Event::Outcome { ticket, status } => {
                 self.outcome(ticket, &status);
                 self.dirty = true;
-                Vec::new()
-            }
-            Event::AccountCodes(codes) => {
-                self.account_codes = codes;
                 Vec::new()
             }
             Event::RetryRefused(why) => {

@@ -16,8 +16,8 @@ use super::keymap::KeyAction;
 use super::rows::{agent_call, agent_calls, by_number};
 use super::text::clean;
 use crate::model::{
-    Appearance, AppearanceId, CallState, Command, Guid, LineId, PlannedAction, Priority, Queue,
-    ServiceMode, SupervisorCall, Text, User,
+    AccountCodes, Appearance, AppearanceId, CallState, Command, Guid, LineId, PlannedAction,
+    Priority, Queue, ServiceMode, SupervisorCall, Text, User,
 };
 
 /// A function the screen offers. Finish is deliberately absent: it stops the reporting of a
@@ -872,25 +872,37 @@ pub fn plan(app: &App, f: Function) -> Result<Step, Refusal> {
             Step::Prompt(p)
         }
         Function::AccountCode => {
-            let codes = app.account_codes();
-            let mut p = prompt(
-                format!("Account code for {who}:"),
-                codes
-                    .unwrap_or_default()
+            let listed: Vec<Choice> = match app.model().account_codes() {
+                AccountCodes::List { codes } => codes
                     .iter()
                     .map(|c| Choice {
                         value: clean(c).into_owned(),
                         label: clean(c).into_owned(),
                     })
                     .collect(),
-            );
-            if p.choices.is_empty() {
-                p.note = Some(if codes.is_some() {
-                    "the PBX lists no account codes: type one".to_owned()
-                } else {
-                    "the PBX's list of account codes is not known: type one".to_owned()
-                });
-            } else {
+                _ => Vec::new(),
+            };
+            let mut p = prompt(format!("Account code for {who}:"), listed);
+            // A listed code may be a pattern the PBX resolves (`?` and `*`): then any code
+            // can be typed, the list only completes.
+            let patterns = p.choices.iter().any(|c| c.value.contains(['?', '*']));
+            p.note = match app.model().account_codes() {
+                AccountCodes::List { .. } if p.choices.is_empty() => {
+                    Some("the PBX lists no account codes: type one".to_owned())
+                }
+                AccountCodes::List { .. } if patterns => {
+                    Some("the PBX's list has patterns: type a code, Tab completes".to_owned())
+                }
+                AccountCodes::List { .. } => None,
+                AccountCodes::FreeText { reason } => Some(format!(
+                    "the PBX's list could not be read ({}): type a code",
+                    clean(reason)
+                )),
+                AccountCodes::Unknown => {
+                    Some("the PBX's list of account codes is not known yet: type a code".to_owned())
+                }
+            };
+            if !p.choices.is_empty() && !patterns {
                 p.choices_only = true;
                 p.refilter();
             }

@@ -116,12 +116,29 @@ pub fn last_line(screen: &str) -> &str {
 
 /// Starts a session and gives it a recognisable prompt (sh ignores PS1 from the environment
 /// when run as root).
+///
+/// Waits for sh's own prompt before typing: a shell may flush its terminal's input while it
+/// starts, dropping anything typed earlier, so the new prompt is typed again until it shows.
 pub fn shell(w: u16, h: u16) -> Tmux {
     let tmux = Tmux::start(w, h);
-    tmux.type_text("PS1='e2e$ '");
-    tmux.press("Enter");
-    tmux.wait_for("the shell prompt", Duration::from_secs(10), |s| {
-        last_line(s) == "e2e$"
+    tmux.wait_for("sh's first prompt", Duration::from_secs(20), |s| {
+        !last_line(s).is_empty()
     });
-    tmux
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        tmux.type_text("PS1='e2e$ '");
+        tmux.press("Enter");
+        let retype = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < retype {
+            if last_line(&tmux.screen()) == "e2e$" {
+                return tmux;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the shell never showed the e2e$ prompt:\n{}",
+            tmux.screen()
+        );
+    }
 }

@@ -1236,8 +1236,15 @@ impl Pbx {
     /// An agent puts a caller on hold, or takes one off hold.
     fn churn(&mut self) {
         self.schedule_churn();
+        // Keys of calls in progress span from the oldest to the newest; ended calls leave
+        // gaps, spread evenly enough that a key drawn between them picks a call fairly.
+        let (Some((&CallKey(lo), _)), Some((&CallKey(hi), _))) =
+            (self.calls.first_key_value(), self.calls.last_key_value())
+        else {
+            return;
+        };
         for _ in 0..4 {
-            let pick = CallKey(self.rng.random_range(0..self.next_call.max(1)));
+            let pick = CallKey(self.rng.random_range(lo..=hi));
             let Some((&key, call)) = self
                 .calls
                 .range(pick..)

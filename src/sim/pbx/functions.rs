@@ -9,6 +9,8 @@
 //! |---|---|
 //! | more than one of `makecall`, `callfunction`, `unparkcall` | 608 BADFORMATTING |
 //! | none of them, and not both `callid` and `referencecallid` (which asserts a reference) | 5002 REQUEST_INVALID_PAYLOAD |
+//! | a reference asserted on the park-server line (parked calls carry none) | 5003 REQUEST_INVALID_CONTEXT |
+//! | a reference asserted for a callid not on the line | 602 CALLNOTFOUND |
 //! | MakeCall / UnParkCall on a group or park-server line | 5003 REQUEST_INVALID_CONTEXT |
 //! | MakeCall / UnParkCall with a `callid`, or without a `referencecallid` | 608 |
 //! | an action that is no function (None, Unused21/31/33, or unknown) | 616 UNSUPPORTED |

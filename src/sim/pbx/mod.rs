@@ -1060,7 +1060,8 @@ impl Pbx {
     /// Restarts the system, as a reboot does: every call ends (no CallLost is reported: the
     /// connections that would carry it drop with the reboot), after-call work and park slots
     /// are cleared, callids and gcids count again from where they started (so later calls may
-    /// reuse old gcids), and traffic starts afresh. Users, groups and their guids stay.
+    /// reuse old gcids), the groups' counters start from zero, and traffic starts afresh.
+    /// Users, groups and their guids stay.
     pub fn restart(&mut self) {
         self.calls.clear();
         self.park.clear();
@@ -1079,6 +1080,7 @@ impl Pbx {
             q.appearances.clear();
             q.waiting.clear();
             q.next_callid = 1;
+            q.counters = QueueCounters::default();
         }
         let ids: Vec<UserId> = self.users().map(|u| u.id).collect();
         for id in ids {

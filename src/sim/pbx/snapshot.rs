@@ -168,7 +168,9 @@ impl Pbx {
         let agents = || call.legs.iter().filter(|l| !l.outbound);
         let talking = agents()
             .find(|l| l.state == LegState::Connected)
-            .or_else(|| agents().find(|l| l.state == LegState::Held));
+            .or_else(|| agents().find(|l| l.state == LegState::Held))
+            // With the agent gone, whoever stays (a supervisor who intruded).
+            .or_else(|| call.legs.iter().find(|l| l.state == LegState::Connected));
         if let Some(u) = talking.and_then(|l| self.user(l.user)) {
             return Some(user_party(u));
         }
