@@ -109,8 +109,13 @@ fn every_function_is_recorded_before_it_is_sent_and_its_results_after() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
-        assert_eq!(mode.ok(), Some(0o600));
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .ok()
+        };
+        assert_eq!(mode(&path), Some(0o600));
+        assert_eq!(mode(&s.path("data/ipo-top")), Some(0o700));
     }
 
     // The session's reports: recorded by id with the requestid, and shown on the screen.
@@ -130,6 +135,7 @@ fn every_function_is_recorded_before_it_is_sent_and_its_results_after() {
     for l in &all[1..] {
         assert_eq!(l["id"].as_str(), Some(id.as_str()), "{l}");
         assert_eq!(l["requestid"], 7);
+        assert_eq!((&l["subscribe_id"], &l["callid"]), (&12.into(), &51.into()));
     }
     assert_eq!(all[2]["result"]["status"], "accepted");
     assert_eq!(all[3]["result"]["status"], "done");

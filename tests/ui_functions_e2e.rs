@@ -84,15 +84,22 @@ fn focused_row(screen: &str) -> Option<(String, String)> {
     None
 }
 
-#[test]
-fn functions_reach_the_simulator_and_the_audit_log() {
-    if !Tmux::available() {
-        eprintln!("SKIPPED: tmux is not installed (CI installs it); the end-to-end test needs it");
-        return;
-    }
+/// A simulator running the `e2e` script with its command log, and a client configuration
+/// for it naming the script's supervisor.
+struct Setup {
+    // Held for their drop: the simulator is stopped before its directory goes.
+    _sim: Sim,
+    _dir: Dir,
+    config: PathBuf,
+    command_log: PathBuf,
+    data: PathBuf,
+    state: PathBuf,
+}
+
+fn setup(name: &str) -> Setup {
     let bin = env!("CARGO_BIN_EXE_ipo-top");
     let dir = Dir(std::env::temp_dir().join(format!(
-        "ipo-top-functions-e2e-{}-{}",
+        "ipo-top-{name}-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -104,7 +111,6 @@ fn functions_reach_the_simulator_and_the_audit_log() {
     let command_log = dir.0.join("commands.jsonl");
     let data = dir.0.join("data");
     let state = dir.0.join("state");
-
     let sim = Sim(Command::new(bin)
         .args(["--log-level", "off", "sim", "--listen", "127.0.0.1:0"])
         .args(["--script", "e2e", "--heartbeat", "0", "--ca-file"])
@@ -135,22 +141,47 @@ fn functions_reach_the_simulator_and_the_audit_log() {
         format!("{text}\n[supervisor]\nextension = \"4100\"\n"),
     )
     .expect("the configuration");
+    Setup {
+        _sim: sim,
+        _dir: dir,
+        config,
+        command_log,
+        data,
+        state,
+    }
+}
 
+/// The screen in tmux against the simulator, with `args`, once the script's call centre
+/// shows: from 10 s on, Claims Desk has two callers queueing.
+fn screen(s: &Setup, args: &str) -> Tmux {
     let tmux = shell(100, 34);
     tmux.type_text(&format!(
-        "XDG_DATA_HOME={} XDG_STATE_HOME={} {bin} --config {} --log-level off",
-        data.display(),
-        state.display(),
-        config.display()
+        "XDG_DATA_HOME={} XDG_STATE_HOME={} {} --config {} --log-level off {args}",
+        s.data.display(),
+        s.state.display(),
+        env!("CARGO_BIN_EXE_ipo-top"),
+        s.config.display()
     ));
     tmux.press("Enter");
-    // From 10 s on the script's Claims Desk has two callers queueing, 4106 and 4107 talk.
     tmux.wait_for("the script's call centre", Duration::from_secs(60), |s| {
         s.contains("● connected")
             && s.contains("01632960108")
             && s.contains("01632960109")
             && s.contains("My line 4100")
     });
+    tmux
+}
+
+#[test]
+fn functions_reach_the_simulator_and_the_audit_log() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it); the end-to-end test needs it");
+        return;
+    }
+    let setup = setup("functions-e2e");
+    let tmux = screen(&setup, "");
+    let command_log = &setup.command_log;
+    let data = &setup.data;
 
     // Enter on the selected waiting call, t, a target, Enter.
     let (title, row) = focused_row(&tmux.screen()).expect("a selection");
@@ -183,7 +214,7 @@ fn functions_reach_the_simulator_and_the_audit_log() {
         "the BlindTransfer in the command log",
         Duration::from_secs(30),
         || {
-            functions(&command_log)
+            functions(command_log)
                 .into_iter()
                 .find(|r| r["function"] == "BlindTransfer")
         },
@@ -224,7 +255,7 @@ fn functions_reach_the_simulator_and_the_audit_log() {
         "the MakeCall in the command log",
         Duration::from_secs(30),
         || {
-            functions(&command_log)
+            functions(command_log)
                 .into_iter()
                 .find(|r| r["command"] == "makecall")
         },
@@ -252,7 +283,7 @@ fn functions_reach_the_simulator_and_the_audit_log() {
     tmux.wait_for("the shell prompt again", Duration::from_secs(10), |s| {
         last_line(s) == "e2e$"
     });
-    let sent = functions(&command_log);
+    let sent = functions(command_log);
     let what: Vec<&str> = sent
         .iter()
         .map(|r| r["function"].as_str().unwrap_or(""))
@@ -293,5 +324,44 @@ fn functions_reach_the_simulator_and_the_audit_log() {
         results.iter().any(|r| r["result"]["status"] == "done"),
         "{results:#?}"
     );
-    drop(sim);
+    drop(setup);
+}
+
+#[test]
+fn read_only_sends_no_subscribecmd_at_all() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it); the end-to-end test needs it");
+        return;
+    }
+    let setup = setup("read-only-e2e");
+    let tmux = screen(&setup, "--read-only");
+    let screen = tmux.screen();
+    for hint in ["t transfer", "d drop", "H hold"] {
+        assert!(!screen.contains(hint), "{hint}:\n{screen}");
+    }
+    // Every function key, in every pane, with the keys that would confirm.
+    for pane in 0..4 {
+        for key in [
+            "t", "4", "Enter", "d", "y", "b", "g", "u", "p", "Enter", "P", "s", "Enter", "y", "n",
+            "y", "a", "H", "T", "A", "r",
+        ] {
+            tmux.press(key);
+        }
+        tmux.wait_for("the read-only note", Duration::from_secs(10), |s| {
+            s.contains("read-only: ")
+        });
+        if pane < 3 {
+            tmux.press("Tab");
+        }
+    }
+    tmux.press("q");
+    tmux.wait_for("the shell prompt again", Duration::from_secs(10), |s| {
+        last_line(s) == "e2e$"
+    });
+    let received = json_lines(&setup.command_log);
+    assert!(received.is_empty(), "{received:#?}");
+    assert!(
+        !setup.data.join("ipo-top/audit.jsonl").exists(),
+        "nothing was sent, so nothing was audited"
+    );
 }

@@ -65,6 +65,9 @@ struct ResultLine<'a> {
     time: String,
     id: &'a str,
     requestid: Option<i32>,
+    subscribe_id: Option<i32>,
+    callid: Option<i32>,
+    referencecallid: Option<i32>,
     result: &'a CommandStatus,
     words: String,
 }
@@ -77,13 +80,24 @@ pub struct AuditLog {
     pbx: String,
 }
 
-/// Who is at the keyboard: `$USER`, else `$LOGNAME`, else "unknown".
+/// Who is at the keyboard: `$USER`, else `$LOGNAME`, else (on Linux) the process's user id,
+/// else "unknown".
 pub fn local_user() -> String {
-    ["USER", "LOGNAME"]
+    if let Some(u) = ["USER", "LOGNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .find(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "unknown".to_owned())
+    {
+        return u;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::metadata("/proc/self") {
+            return format!("uid {}", m.uid());
+        }
+    }
+    "unknown".to_owned()
 }
 
 impl AuditLog {
@@ -111,7 +125,15 @@ impl AuditLog {
             source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(fail)?;
+            // A directory made here is its owner's only, like the file.
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder.create(dir).map_err(fail)?;
         }
         let mut opts = std::fs::OpenOptions::new();
         opts.create(true).append(true);
@@ -147,6 +169,9 @@ impl AuditLog {
             time: jiff::Timestamp::now().to_string(),
             id,
             requestid: report.requestid,
+            subscribe_id: report.subscribe_id,
+            callid: report.callid,
+            referencecallid: report.reference,
             result: &report.status,
             words: report.status.to_string(),
         })

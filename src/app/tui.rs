@@ -236,42 +236,63 @@ async fn terminated() {
 }
 
 /// The screen against a session: until the user quits.
-async fn screen(source: Source, read_only: bool) -> Exit {
-    let (endpoint, mut session_config, ui_config, config_path) = match &source {
-        Source::Config(c) => (
-            c.endpoint.clone(),
-            c.session.clone(),
-            UiConfig {
+/// What the screen runs with, from its source and `--read-only`.
+struct Settings {
+    endpoint: crate::session::Endpoint,
+    session: SessionConfig,
+    ui: UiConfig,
+    config_path: Option<PathBuf>,
+    /// The PBX as the audit log names it.
+    audit_pbx: String,
+}
+
+fn settings(source: &Source, read_only: bool) -> Settings {
+    let theme = Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref());
+    let mut s = match source {
+        Source::Config(c) => Settings {
+            endpoint: c.endpoint.clone(),
+            session: c.session.clone(),
+            ui: UiConfig {
                 pbx: c.endpoint.authority(),
                 banner: None,
                 long_wait_secs: c.ui.long_wait_secs,
-                theme: Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref()),
+                theme,
                 keymap: c.keymap.clone(),
                 supervisor: c.supervisor_extension.clone(),
                 read_only: c.ui.read_only || read_only,
             },
-            Some(c.path.clone()),
-        ),
-        Source::Demo(endpoint) => (
-            endpoint.clone(),
-            config::demo_session_config(),
-            UiConfig {
+            config_path: Some(c.path.clone()),
+            audit_pbx: c.endpoint.authority(),
+        },
+        Source::Demo(endpoint) => Settings {
+            endpoint: endpoint.clone(),
+            session: config::demo_session_config(),
+            ui: UiConfig {
                 pbx: "simulated call centre".to_owned(),
                 banner: Some("DEMO".to_owned()),
-                theme: Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref()),
+                theme,
                 supervisor: Some(demo::DEMO_SUPERVISOR.to_owned()),
                 read_only,
                 ..UiConfig::default()
             },
-            None,
-        ),
+            config_path: None,
+            audit_pbx: format!("demo {}", endpoint.authority()),
+        },
     };
     // Read-only is enforced where SubscribeCmds are made, not only on the screen.
-    session_config.read_only |= ui_config.read_only;
-    let audit_pbx = match &source {
-        Source::Config(c) => c.endpoint.authority(),
-        Source::Demo(e) => format!("demo {}", e.authority()),
-    };
+    s.session.read_only |= s.ui.read_only;
+    s
+}
+
+/// The screen against a session: until the user quits.
+async fn screen(source: Source, read_only: bool) -> Exit {
+    let Settings {
+        endpoint,
+        session: session_config,
+        ui: ui_config,
+        config_path,
+        audit_pbx,
+    } = settings(&source, read_only);
     let mut dispatch = Dispatcher::new(AuditLog::new(
         audit::default_path(),
         audit::local_user(),
@@ -424,5 +445,34 @@ fn retry(app: &mut App, live: &mut Live, config_path: Option<&std::path::Path>) 
                 )));
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(ui: &str) -> Source {
+        let text = format!(
+            "[pbx]\nhost = \"ipo.example.net\"\nusername = \"u\"\npassword_env = \"PATH\"\n\
+             [supervisor]\nextension = \"4190\"\n[ui]\n{ui}"
+        );
+        match config::parse(std::path::Path::new("c.toml"), &text) {
+            Ok(c) => Source::Config(Box::new(c)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn read_only_from_the_command_line_or_the_file_reaches_the_session() {
+        for (ui, flag) in [("read_only = true\n", false), ("", true)] {
+            let s = settings(&source(ui), flag);
+            assert!(s.ui.read_only, "{ui} {flag}");
+            assert!(s.session.read_only, "{ui} {flag}");
+        }
+        let s = settings(&source(""), false);
+        assert!(!s.ui.read_only && !s.session.read_only);
+        assert_eq!(s.ui.supervisor.as_deref(), Some("4190"));
+        assert_eq!(s.audit_pbx, "ipo.example.net:443");
     }
 }
