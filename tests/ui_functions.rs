@@ -902,3 +902,25 @@ fn a_roadside_call_ringing_an_agent_can_be_picked_up_from_the_queue() {
     assert_eq!(r.command, Command::Pickup { on: call });
     assert_eq!(r.audit.argument, "4103");
 }
+
+#[test]
+fn function_keys_are_in_the_keymap_and_can_be_changed_but_not_bound_twice() {
+    let map = Keymap::with_overrides([("transfer", ["x"])]).expect("x is free");
+    for ctx in [Context::Main, Context::Detail] {
+        assert_eq!(map.action(ctx, c('x')), Some(KeyAction::Transfer));
+        assert_eq!(map.action(ctx, c('t')), None);
+    }
+    let (site, evs) = busy_site();
+    let mut a = with_config(&site, |c| c.keymap = map);
+    a.update(Event::Model(evs));
+    assert!(render(&a).contains("x transfer"));
+    press(&mut a, c('x'));
+    assert_eq!(a.context(), Context::Prompt);
+
+    match Keymap::with_overrides([("transfer", ["d"])]) {
+        Err(ipo_top::ui::KeymapError::DoubleBinding { first, second, .. }) => {
+            assert_eq!((first, second), ("transfer", "drop"));
+        }
+        other => panic!("expected a double binding, got {other:?}"),
+    }
+}

@@ -31,7 +31,20 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
         let shown = |b: &&crate::ui::keymap::Binding| {
             b.context == ctx && !(app.config().read_only && b.action.is_function())
         };
+        // The functions work in a detail as in the main view: listed once, then named.
+        let same_as_main = |b: &crate::ui::keymap::Binding| {
+            ctx == Context::Detail
+                && b.action.is_function()
+                && keymap.binding(Context::Main, b.action).map(|m| &m.keys) == Some(&b.keys)
+        };
+        let mut repeated: Vec<String> = Vec::new();
         for b in keymap.bindings().iter().filter(shown) {
+            if same_as_main(b) {
+                if let Some(k) = b.keys.first() {
+                    repeated.push(k.to_string());
+                }
+                continue;
+            }
             let keys: Vec<String> = b.keys.iter().map(ToString::to_string).collect();
             let keys = keys.join(" ");
             let room = width - KEYS;
@@ -40,6 +53,21 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
                 out.push(Line::from(vec![
                     Span::styled(format!("  {k:<w$}", w = KEYS - 2), theme.heading),
                     Span::raw(part),
+                ]));
+            }
+        }
+        if !repeated.is_empty() {
+            let keys = repeated.join(" ");
+            let room = width - KEYS;
+            let words = "as in the main view, on the call shown (for an agent with several \
+                         calls, the one picked with ↑ ↓), the queue or the member";
+            let (ks, ws) = (wrap(&keys, KEYS - 3), wrap(words, room));
+            for i in 0..ks.len().max(ws.len()) {
+                let k = ks.get(i).cloned().unwrap_or_default();
+                let w = ws.get(i).cloned().unwrap_or_default();
+                out.push(Line::from(vec![
+                    Span::styled(format!("  {k:<w$}", w = KEYS - 2), theme.heading),
+                    Span::raw(w),
                 ]));
             }
         }
@@ -58,6 +86,14 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
     let filter_key = keymap
         .key_for(Context::Main, KeyAction::Filter)
         .map_or_else(String::new, |k| format!(" ({k})"));
+    let messages_key = keymap
+        .key_for(Context::Main, KeyAction::Messages)
+        .map_or_else(|| "The message history".to_owned(), |k| k.to_string());
+    let asking = if keymap.offers(KeyAction::ForceClear) {
+        "Drop, force clear, DND and service mode"
+    } else {
+        "Drop, DND and service mode"
+    };
     let notes = [
         "Waits and times count from when ipo-top first saw the call: MTCTI3 carries no start \
          time, so a call that was already waiting when ipo-top connected shows less than its \
@@ -80,10 +116,37 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
          down to the next attempt; nothing shown is current until it reconnects."
             .to_owned(),
         "Keys can be changed in [keys] of the configuration: an action's name and its key or \
-         keys, e.g. quit = \"x\" or down = [\"Down\", \"n\"]. A key bound twice where both \
+         keys, e.g. quit = \"x\" or down = [\"Down\", \"l\"]. A key bound twice where both \
          apply is refused."
             .to_owned(),
+        format!(
+            "Functions act on the selection: a waiting call (on its queue), an agent's call (the \
+         one its row shows: ringing first, then connected, then held), a parked call, a queue \
+         or an agent; answer and hold act only on your own line (My line, [supervisor] \
+         extension). A key the PBX does not allow on the selection now is dimmed and struck \
+         through, and pressing it says why. {asking} ask first; Enter never confirms."
+        ),
+        format!(
+            "Each function shows what became of it in the status line: accepted (the PBX said \
+             yes), done (a Notify showed the effect), no effect seen, or the PBX's reason by \
+             name and meaning. {messages_key} lists the recent ones. Nothing is sent while the \
+             link is down."
+        ),
+        "Every function is recorded before it is sent, one JSON line each, in audit.jsonl in \
+         the data directory (e.g. ~/.local/share/ipo-top); if it cannot be written, the \
+         function is refused."
+            .to_owned(),
     ];
+    let mut notes = notes.to_vec();
+    if app.config().read_only {
+        // The notes about functions (the last three) do not apply.
+        notes.truncate(notes.len().saturating_sub(3));
+        notes.push(
+            "Read-only (--read-only or [ui] read_only): every function is off, and nothing is \
+             sent to the PBX."
+                .to_owned(),
+        );
+    }
     for n in notes {
         para(&mut out, &n);
         out.push(Line::from(""));
