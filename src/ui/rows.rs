@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::text::clean;
-use crate::model::{
-    AgentState, Appearance, AppearanceId, CallState, Guid, LineId, Model, Party, Queue, User,
-};
+use crate::model::{AgentState, Appearance, AppearanceId, Guid, LineId, Model, Party, Queue, User};
 
 /// A row of the agent grid.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -223,24 +221,13 @@ pub fn priority(a: &Appearance) -> i32 {
     a.call.queue.as_ref().map_or(0, |q| q.priority)
 }
 
-/// The call an agent row shows, the one its state word is about, and how many more it has.
+/// The call an agent row shows, and how many more the agent has: the call a function on the
+/// row acts on ([`Model::shown_appearance`]: ringing first, then connected, then held).
 pub fn agent_call<'a>(model: &'a Model, user: &User) -> (Option<&'a Arc<Appearance>>, usize) {
-    let calls: Vec<&Arc<Appearance>> = model
+    let count = model
         .appearances_on(&LineId::User(user.guid.clone()))
-        .collect();
-    let wanted: fn(CallState) -> bool = match user.agent.state {
-        AgentState::Ringing => CallState::is_ringing,
-        AgentState::Held => CallState::is_held,
-        AgentState::AfterCallWork => |s| s == CallState::AfterCallWork,
-        _ => CallState::is_busy,
-    };
-    let shown = calls
-        .iter()
-        .filter(|a| wanted(a.call.state))
-        .min_by_key(|a| a.state_since)
-        .or_else(|| calls.first())
-        .copied();
-    (shown, calls.len().saturating_sub(1))
+        .count();
+    (model.shown_appearance(&user.guid), count.saturating_sub(1))
 }
 
 fn is_busy(s: AgentState) -> bool {
