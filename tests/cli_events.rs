@@ -128,6 +128,28 @@ async fn events_are_json_lines_and_the_program_leaves_quietly_when_the_pipe_clos
     until(&rx, &mut seen, |v| {
         v["type"] == "call_new" && v["call"]["calling"]["number"] == "01632960777"
     });
+    // The statistics come with the queues (and the period they count over).
+    until(&rx, &mut seen, |v| {
+        v["type"] == "queue_changed" && v["queue"]["stats"]["offered"].as_u64() > Some(0)
+    });
+    let stats = &seen.last().cloned().unwrap_or_default()["queue"]["stats"];
+    for key in [
+        "waiting",
+        "answered",
+        "abandoned",
+        "short_abandoned",
+        "asa_ms",
+        "service_level",
+        "longest_wait_ms",
+    ] {
+        assert!(stats.get(key).is_some(), "{key} in {stats}");
+    }
+    assert!(
+        seen.iter().any(|v| v["type"] == "stats_period"
+            && v["period"]["label"].is_string()
+            && v["period"]["service_level_secs"] == 20),
+        "the counting period is reported"
+    );
 
     // Close the pipe: the reader stops at the next line (its write still succeeds) and the
     // pipe's reading end goes with it; the write after that fails, and the program leaves,

@@ -686,6 +686,35 @@ fn subscriptions_are_refreshed_before_they_expire() {
     assert!(
         matches!(&short.sent()[..], [P::Subscribe(s)] if s.timeout == 600 && s.payload.is_none())
     );
+
+    // With no expiry for the others, the presence subscription still has one (the document
+    // requires 60..86400 s) and is refreshed on its own.
+    let mut h = Harness::new(SessionConfig {
+        subscription_timeout_secs: 0,
+        ..SessionConfig::default()
+    });
+    h.s.handle_connected(h.now);
+    let lines_id = h.answer_all(0)[0];
+    let n = h.next_notify();
+    h.feed(notify(lines_id, n, lines(1..=2, 1..=1, true)));
+    h.sent();
+    while !h.open.is_empty() {
+        h.answer_all(0);
+    }
+    let presence = h.sub_id_of(&Entity::Presence);
+    assert_eq!(h.subs.get(&presence).map(|s| s.timeout), Some(3600));
+    assert!(
+        h.subs
+            .iter()
+            .filter(|(id, _)| **id != presence)
+            .all(|(_, s)| s.timeout == 0)
+    );
+    h.advance(Duration::from_secs(50 * 60));
+    assert!(
+        matches!(&h.sent()[..], [P::Subscribe(s)]
+            if s.subscribe_id == presence && s.timeout == 3600 && s.payload.is_none()),
+        "only presence is refreshed"
+    );
 }
 
 #[test]

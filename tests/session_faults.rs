@@ -222,3 +222,25 @@ call = { queue = "7301", number = "01632960101", name = "Harbour Freight Ltd" }
         l.resets
     );
 }
+
+#[test]
+fn a_system_that_never_answers_getversioninfo_is_followed_all_the_same() {
+    let mut l = Loop::demo(
+        7,
+        ConnConfig::default(),
+        SessionConfig {
+            resync_settle: secs(2),
+            ..SessionConfig::default()
+        },
+    );
+    l.before_11_1 = true;
+    l.advance(secs(60));
+    assert_eq!(l.syncs.len(), 1, "synced without the version");
+    assert_eq!(l.session.model().version(), None);
+    same(&l, "without a version");
+    // A reconnect does not wait for it either.
+    l.drop_link("connection reset by peer");
+    l.advance(secs(30));
+    same(&l, "after a reconnect without a version");
+    assert!(!l.session.model().in_outage());
+}

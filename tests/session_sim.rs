@@ -461,3 +461,101 @@ async fn failover_to_the_secondary_and_back_to_the_primary() {
     primary.stop().await;
     secondary.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_goes_over_the_wire_and_comes_back_done() {
+    use ipo_top::model::{Command, CommandStatus, LineId};
+    use ipo_top::sim::server::{self, Clock, CommandLog, Credentials, ServerConfig};
+    let (log_tx, mut log) = tokio::sync::mpsc::unbounded_channel();
+    let sim = server::start(ServerConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        site: ipo_top::sim::Site::demo(),
+        seed: 7,
+        time_of_day: "10:30".parse().expect("time of day"),
+        credentials: Credentials {
+            username: USER.to_owned(),
+            password: PASSWORD.to_owned(),
+        },
+        tls: ipo_top::sim::tls::TlsIdentity::generate(&[]).expect("a TLS identity"),
+        conn: ipo_top::sim::conn::ConnConfig::default(),
+        clock: Clock::Manual,
+        max_connections: 10,
+        script: None,
+        command_log: Some(CommandLog::Channel(log_tx)),
+    })
+    .await
+    .expect("the simulator starts");
+    let s = Scratch::new("command");
+    let config = ipo_top::app::config::load(Some(&write_config(&sim, &s.path("client"))))
+        .expect("the written configuration loads");
+    let (handle, updates) = spawn(config.endpoint.clone(), session_config()).expect("TLS");
+    let mut replica = Model::replica();
+    let mut synced = false;
+    let want = sim_now(&sim).await;
+    converge(&updates, &mut replica, &mut synced, &want).await;
+
+    // Change a waiting call's priority (the demo keeps two waiting in each queue).
+    let (id, callid, queue_sub_extn, from) = replica
+        .appearances()
+        .find_map(|a| match &a.key.line {
+            LineId::Queue(g) if a.call.state.is_waiting() => {
+                let p = a.call.queue.as_ref().map_or(0, |q| q.priority);
+                let q = replica.queue(g).map(|q| q.extn.to_string())?;
+                Some((a.id, a.key.callid, q, p))
+            }
+            _ => None,
+        })
+        .expect("a waiting call");
+    let to = if from == 3 { 1 } else { 3 };
+    let priority = ipo_top::model::Priority::from_number(to).expect("1 or 3");
+    let cid = handle.command(Command::Priority { on: id, priority });
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut statuses = Vec::new();
+    while !statuses.last().is_some_and(CommandStatus::is_final) {
+        let batch = tokio::time::timeout_at(deadline, updates.next())
+            .await
+            .expect("the command's outcome")
+            .expect("the session runs");
+        for u in batch {
+            match u {
+                Update::Command(r) if r.id == cid => statuses.push(r.status),
+                Update::Model(ev) => replica.apply(&ev),
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        matches!(
+            &statuses[..],
+            [
+                CommandStatus::Sent,
+                CommandStatus::Accepted,
+                CommandStatus::Done { .. }
+            ]
+        ),
+        "{statuses:?}"
+    );
+    let r = tokio::time::timeout(PATIENCE, log.recv())
+        .await
+        .expect("the simulator logged it")
+        .expect("a record");
+    assert_eq!(
+        (
+            r.subscription.as_str(),
+            r.extn.as_str(),
+            r.function.as_str(),
+            r.argument.as_str(),
+            r.callid
+        ),
+        (
+            "queue",
+            queue_sub_extn.as_str(),
+            "SetPriority",
+            to.to_string().as_str(),
+            callid
+        )
+    );
+    handle.shutdown();
+    handle.join().await;
+    sim.stop().await;
+}

@@ -32,8 +32,8 @@ pub use event::{Coalescer, ConnectionState, ModelEvent, RemoveReason, StopKind};
 pub use ids::{AppearanceId, AppearanceKey, Gcid, Guid, LineId, Text};
 pub use queue::{Queue, QueueMember, QueueStatus, RingMode, ServiceMode};
 pub use stats::{
-    AgentCounts, AgentStats, Calendar, FixedOffset, PeriodStart, QueueStats, StatsConfig,
-    StatsPeriod, WallClock,
+    AgentCounts, AgentStats, Calendar, DEFINITIONS as STATS_DEFINITIONS, FixedOffset, PeriodStart,
+    QueueStats, StatsConfig, StatsPeriod, WallClock, definitions as stats_definitions,
 };
 pub use user::{
     AgentState, AgentStatus, Forwarding, Mailbox, PhoneState, User, UserFeatureBits, UserFunction,

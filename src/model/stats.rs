@@ -35,6 +35,39 @@ use serde::{Serialize, Serializer};
 use super::ids::Text;
 use super::user::{AgentState, AgentStatus};
 
+/// What the statistics mean, in the words the screen's help and README use (one paragraph
+/// each). `{sl}` and `{short}` stand for the thresholds in seconds.
+pub const DEFINITIONS: [&str; 6] = [
+    "Counted since local midnight ([stats] timezone) or since ipo-top started, whichever is \
+     later; the Queues pane's title says which.",
+    "WAIT: calls waiting now, that is queueing, ringing or retargeting, in the queue their \
+     queue information names (a call still reported by a queue it has left counts for the \
+     queue it is in). LONGEST: the longest of them, since first seen.",
+    "Offered: calls first seen waiting. ANS (answered): calls that reached an agent (answered \
+     by voicemail is not answered). ABN (abandoned): callers who hung up while waiting, not \
+     after a transfer, redirect or park made from here; those who hung up within {short} s \
+     are short abandons.",
+    "ASA: the mean time from first seen to answered. SL (service level): the share of \
+     answered or abandoned calls answered within {sl} s, short abandons left out.",
+    "MTCTI3 carries no start time: a wait counts from when ipo-top first saw the call. Calls \
+     already waiting when ipo-top connected (or reconnected) show ≥ before their wait and \
+     are counted in offered, answered and abandoned but left out of ASA and SL.",
+    "Agents: answered calls, talk time (TALK) and after-call work time (ACW) over the same \
+     period. After-call work comes from the phone state the PBX reports, as well as from \
+     after-call-work calls: one spell, counted once.",
+];
+
+/// The definitions with this configuration's thresholds in them.
+pub fn definitions(service_level_secs: u64, short_abandon_secs: u64) -> Vec<String> {
+    DEFINITIONS
+        .iter()
+        .map(|d| {
+            d.replace("{sl}", &service_level_secs.to_string())
+                .replace("{short}", &short_abandon_secs.to_string())
+        })
+        .collect()
+}
+
 /// Where local days start, for the midnight boundary. The edge implements it with the time
 /// zone database; [`FixedOffset`] is a plain offset from UTC.
 pub trait Calendar: Send + Sync + fmt::Debug {

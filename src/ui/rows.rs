@@ -31,6 +31,8 @@ pub struct QueueFigures {
     pub waiting: usize,
     /// When the longest-waiting call was first seen.
     pub longest_since: Option<Instant>,
+    /// That call was already waiting when ipo-top connected: its wait is a lower bound (≥).
+    pub longest_lower_bound: bool,
     /// Enabled members who are available.
     pub available: usize,
     /// Enabled members on a call, ringing or in after-call work.
@@ -46,6 +48,8 @@ pub struct Totals {
     pub waiting: usize,
     /// When the longest-waiting call was first seen.
     pub longest_since: Option<Instant>,
+    /// That call's wait is a lower bound (≥).
+    pub longest_lower_bound: bool,
     /// Agents available.
     pub available: usize,
     /// Agents.
@@ -88,9 +92,11 @@ impl Derived {
         let mut totals = Totals::default();
         for q in &queues {
             let calls = waiting_calls(model, q);
+            let oldest = calls.iter().min_by_key(|a| a.first_seen);
             let mut fig = QueueFigures {
                 waiting: calls.len(),
-                longest_since: calls.iter().map(|a| a.first_seen).min(),
+                longest_since: oldest.map(|a| a.first_seen),
+                longest_lower_bound: oldest.is_some_and(|a| a.present_at_connect),
                 members: q.members().len(),
                 ..QueueFigures::default()
             };
@@ -110,10 +116,15 @@ impl Derived {
                     totals.waiting += 1;
                 }
             }
-            totals.longest_since = match (totals.longest_since, fig.longest_since) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
+            let older = match (totals.longest_since, fig.longest_since) {
+                (Some(a), Some(b)) => b < a,
+                (None, Some(_)) => true,
+                _ => false,
             };
+            if older {
+                totals.longest_since = fig.longest_since;
+                totals.longest_lower_bound = fig.longest_lower_bound;
+            }
             let ids = calls
                 .iter()
                 .filter(|a| call_matches(a, &needle))

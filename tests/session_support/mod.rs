@@ -35,6 +35,8 @@ pub struct Loop {
     pub records: Vec<CommandRecord>,
     /// Why the model ended every call at once (a restart detected), each time it did.
     pub resets: Vec<String>,
+    /// Play a system before R11.1: `getversioninfo` never reaches the PBX, so never answered.
+    pub before_11_1: bool,
     next_command: u64,
 }
 
@@ -66,7 +68,7 @@ impl Loop {
         session: SessionConfig,
     ) -> Loop {
         let session = Session::new(session, start);
-        let mut l = Loop {
+        let l = Loop {
             now: start,
             start,
             pbx,
@@ -83,14 +85,17 @@ impl Loop {
             reports: Vec::new(),
             records: Vec::new(),
             resets: Vec::new(),
+            before_11_1: false,
             next_command: 1,
         };
-        l.pump();
+        // Nothing happens until the first `advance` (or `pump`): a test can set the scene
+        // (reachable, faults) first.
         l
     }
 
     /// Moves the PBX and the client on, together, handling every deadline on the way.
     pub fn advance(&mut self, by: Duration) {
+        self.pump();
         let end = self.now + by;
         loop {
             let next = [
@@ -137,6 +142,14 @@ impl Loop {
             while let Some(frame) = self.session.poll_transmit() {
                 busy = true;
                 let msg = decode(&frame, Framing::Framed).expect("the client's frames decode");
+                let version_request = matches!(
+                    &msg.payload,
+                    Some(ipo_top::protocol::pb::message::Payload::Generalcmd(g))
+                        if matches!(g.payload, Some(ipo_top::protocol::pb::general_cmd::Payload::Getversioninfo(_)))
+                );
+                if version_request && self.before_11_1 {
+                    continue;
+                }
                 if let Some(c) = &mut self.conn {
                     c.handle_message(self.now, msg, &mut self.pbx);
                 }

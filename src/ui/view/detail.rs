@@ -439,6 +439,13 @@ fn agent(l: &mut Lines<'_>, u: &User) {
         }
     }
     l.kv("Member of", or_dash(Some(member_of.join(", "))));
+    if let Some(p) = app.model().stats_period() {
+        let now = app.now();
+        l.kv("Counted", clean(&p.label));
+        l.kv("Answered", u.stats.answered.to_string());
+        l.kv("Talk time", duration(u.stats.talk_time(&u.agent, now)));
+        l.kv("ACW time", duration(u.stats.acw_time(&u.agent, now)));
+    }
     let calls: Vec<_> = agent_calls(app.model(), u).into_iter().cloned().collect();
     if calls.is_empty() {
         l.kv("Calls", "none");
@@ -505,6 +512,50 @@ fn queue(l: &mut Lines<'_>, q: &crate::model::Queue) {
             fig.available, fig.busy, fig.members
         ),
     );
+    if let Some(p) = app.model().stats_period() {
+        let s = &q.stats;
+        l.kv("Counted", clean(&p.label));
+        l.kv("Offered", s.offered.to_string());
+        let untimed = if s.lower_bound > 0 {
+            format!(
+                "; {} already waiting at connect, left out of ASA and SL",
+                s.lower_bound
+            )
+        } else {
+            String::new()
+        };
+        l.kv(
+            "Answered",
+            format!(
+                "{}, ASA {}{untimed}",
+                s.answered,
+                s.asa().map_or_else(|| "-".to_owned(), duration)
+            ),
+        );
+        l.kv(
+            "Abandoned",
+            format!(
+                "{} ({} within {} s, left out of SL)",
+                s.abandoned, s.short_abandoned, p.short_abandon_secs
+            ),
+        );
+        l.kv(
+            "SL",
+            match s.service_level() {
+                Some(f) => format!(
+                    "{:.0}% answered within {} s ({} of {})",
+                    f * 100.0,
+                    p.service_level_secs,
+                    s.answered_in_sl,
+                    s.timed_answered + s.timed_abandoned
+                ),
+                None => format!(
+                    "- (nothing answered or abandoned yet; threshold {} s)",
+                    p.service_level_secs
+                ),
+            },
+        );
+    }
     let members = q.members();
     if !members.is_empty() {
         l.blank();

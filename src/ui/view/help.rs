@@ -3,7 +3,7 @@
 
 use ratatui::text::{Line, Span};
 
-use crate::model::AgentState;
+use crate::model::{AgentState, stats_definitions};
 use crate::ui::app::App;
 use crate::ui::keymap::{Context, KeyAction};
 use crate::ui::text::wrap;
@@ -149,6 +149,15 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
     }
     for n in notes {
         para(&mut out, &n);
+        out.push(Line::from(""));
+    }
+    out.push(Line::from(Span::styled("Statistics", theme.title)));
+    let (sl, short) = app
+        .model()
+        .stats_period()
+        .map_or((20, 5), |p| (p.service_level_secs, p.short_abandon_secs));
+    for d in stats_definitions(sl, short) {
+        para(&mut out, &d);
         out.push(Line::from(""));
     }
     out.push(Line::from(Span::styled("Agent states", theme.title)));

@@ -25,7 +25,7 @@ use super::app::{App, Level, Overlay, Pane};
 use super::functions::{self, Offer};
 use super::keymap::{Context, KeyAction};
 use super::text::{clean, duration, fit, width};
-use crate::model::{ConnectionState, StopKind};
+use crate::model::{ConnectionState, PbxSystem, StopKind};
 
 /// Screens at least this wide put the agent grid beside the queues.
 pub const WIDE: u16 = 120;
@@ -358,6 +358,21 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let (conn, conn_style) = connection_words(app);
     segs.push(seg(vec![Span::styled(conn, conn_style)], 9, false));
+    if app.model().system() == Some(PbxSystem::Secondary) {
+        // The primary cannot be reached: queue calls waiting there are not seen here.
+        segs.push(seg(
+            vec![Span::styled(
+                if narrow {
+                    "SECONDARY"
+                } else {
+                    "on the SECONDARY system"
+                },
+                theme.warn,
+            )],
+            9,
+            false,
+        ));
+    }
 
     let label = |long: &'static str, short: &'static str| if narrow { short } else { long };
     segs.push(seg(
@@ -369,6 +384,9 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
         true,
     ));
     let mut longest = vec![Span::styled("longest ", theme.dim)];
+    if totals.longest_lower_bound && totals.longest_since.is_some() {
+        longest.push(Span::styled("≥", theme.dim));
+    }
     match totals.longest_since {
         Some(t) => {
             let d = app.since(t);

@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use super::table::{Column, Table, window};
-use crate::model::{AgentState, Appearance, Party, ServiceMode};
+use crate::model::{AgentState, Appearance, Party, QueueStats, ServiceMode};
 use crate::ui::app::{App, Overlay, Pane};
 use crate::ui::rows::priority;
 use crate::ui::text::{clean, duration};
@@ -102,18 +102,43 @@ fn filter_note(app: &App, shown: usize, total: usize) -> Option<Span<'static>> {
     })
 }
 
-/// A wait (or any time since `t`), marked with `!` when long.
-fn wait_cell(app: &App, t: Instant) -> Line<'static> {
+/// A wait (or any time since `t`), marked with `!` when long and with `≥` when it began
+/// before ipo-top saw it (a lower bound).
+fn wait_cell(app: &App, t: Instant, lower_bound: bool) -> Line<'static> {
     let d = app.since(t);
     let theme = &app.config().theme;
-    if app.is_long_wait(d) {
-        Line::from(vec![
-            Span::styled(duration(d), theme.long_wait),
-            Span::styled(" !", theme.long_wait),
-        ])
-    } else {
-        Line::from(duration(d))
+    let mut spans = Vec::new();
+    if lower_bound {
+        spans.push(Span::styled("≥", theme.dim));
     }
+    if app.is_long_wait(d) {
+        spans.push(Span::styled(duration(d), theme.long_wait));
+        spans.push(Span::styled(" !", theme.long_wait));
+    } else {
+        spans.push(Span::raw(duration(d)));
+    }
+    Line::from(spans)
+}
+
+/// A queue's service level as a percentage, `-` before the first answered or abandoned call.
+fn sl_cell(app: &App, s: &QueueStats) -> Line<'static> {
+    match s.service_level() {
+        Some(f) => Line::from(format!("{:.0}%", f * 100.0)),
+        None => dim(app, "-"),
+    }
+}
+
+/// A queue's average speed of answer, `-` before the first timed answer.
+fn asa_cell(app: &App, s: &QueueStats) -> Line<'static> {
+    s.asa()
+        .map_or_else(|| dim(app, "-"), |d| Line::from(duration(d)))
+}
+
+/// The counting period for a title: " · since 09:14 UTC (start)".
+fn period_note(app: &App) -> Option<Span<'static>> {
+    app.model()
+        .stats_period()
+        .map(|p| Span::styled(format!(" · {}", clean(&p.label)), app.config().theme.dim))
 }
 
 fn text(s: &str) -> Line<'static> {
@@ -139,14 +164,18 @@ fn name(p: Option<&Party>) -> String {
 // --------------------------------------------------------------------------------------------
 // Queues
 
-const QUEUE_COLS: [Column; 7] = [
+const QUEUE_COLS: [Column; 11] = [
     Column::new("QUEUE", 8, 24).flex(),
-    Column::new("NUM", 4, 6).drops(3),
+    Column::new("NUM", 4, 6).drops(7),
     Column::new("MODE", 6, 6),
     Column::new("WAIT", 4, 4).right(),
-    Column::new("LONGEST", 7, 7),
-    Column::new("AVAIL", 5, 5).right().drops(2),
-    Column::new("BUSY", 4, 4).right().drops(1),
+    Column::new("LONGEST", 8, 8),
+    Column::new("AVAIL", 5, 5).right().drops(3),
+    Column::new("BUSY", 4, 4).right().drops(2),
+    Column::new("SL", 4, 4).right(),
+    Column::new("ANS", 3, 4).right().drops(1),
+    Column::new("ABN", 3, 4).right().drops(4),
+    Column::new("ASA", 5, 7).right().drops(6),
 ];
 
 /// The queues pane.
@@ -172,15 +201,22 @@ pub fn queues(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
                 Line::from(fig.busy.to_string()),
             )
         };
+        let s = &q.stats;
         rows.push(vec![
             text(&q.name),
             text(&q.extn),
             mode_cell,
             Line::from(fig.waiting.to_string()),
-            fig.longest_since
-                .map_or_else(|| dim(app, "-"), |t| wait_cell(app, t)),
+            fig.longest_since.map_or_else(
+                || dim(app, "-"),
+                |t| wait_cell(app, t, fig.longest_lower_bound),
+            ),
             avail,
             busy,
+            sl_cell(app, s),
+            Line::from(s.answered.to_string()),
+            Line::from(s.abandoned.to_string()),
+            asa_cell(app, s),
         ]);
     }
     let selected = app
@@ -189,6 +225,7 @@ pub fn queues(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
         .as_ref()
         .and_then(|g| d.queues.iter().position(|q| q == g));
     let mut title = vec![Span::raw("Queues")];
+    title.extend(period_note(app));
     title.extend(stale_note(app));
     let empty = if app.model().connection().is_up() {
         "no queues on this PBX"
@@ -220,7 +257,7 @@ pub fn queues(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
 
 const WAITING_COLS: [Column; 6] = [
     Column::new("P", 1, 1).right(),
-    Column::new("WAIT", 7, 7),
+    Column::new("WAIT", 8, 8),
     Column::new("CALLER", 11, 16),
     Column::new("NAME", 8, 24).flex().drops(2),
     Column::new("DID", 8, 12).drops(4),
@@ -262,7 +299,7 @@ pub fn waiting(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
             } else {
                 dim(app, "-")
             },
-            wait_cell(app, a.first_seen),
+            wait_cell(app, a.first_seen, a.present_at_connect),
             Line::from(number(c.calling.as_ref())),
             Line::from(name(c.calling.as_ref())),
             c.trunk
