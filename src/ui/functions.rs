@@ -104,7 +104,9 @@ impl Function {
         }
     }
 
-    /// The line types the document allows the function on (queue, user, park server).
+    /// Which appearances the function acts on (queue, user, park server): the document's line
+    /// types for a call function; for barge, pick up and unpark, the appearance chosen (the
+    /// call itself goes from the supervisor's line).
     fn lines(self) -> (bool, bool, bool) {
         match self {
             Function::Transfer | Function::Tag | Function::Drop | Function::ForceClear => {
@@ -427,8 +429,7 @@ pub fn picked_member(app: &App, guid: &Guid, pick: usize) -> Option<Text> {
 
 fn no_supervisor(app: &App) -> String {
     match app.config().supervisor.as_deref() {
-        None => "it is made from your own phone: set [supervisor] extension in the configuration"
-            .to_owned(),
+        None => "set [supervisor] extension (your own phone) in the configuration".to_owned(),
         Some(e) => format!("your extension {} is not on this PBX", clean(e)),
     }
 }
