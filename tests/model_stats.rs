@@ -388,3 +388,44 @@ fn counting_starts_again_at_midnight_and_carried_calls_are_untimed() {
     assert_eq!(after.asa(), None);
     assert_eq!(m.stats_deadline(), Some(t0 + secs(120 + 86_400)));
 }
+
+/// An agent already talking when its line is subscribed: the user's status arrives first and
+/// shows it idle, then the call; the talk time is a lower bound (`≥`), not a time we saw begin.
+/// A call that arrives later is seen from its start.
+#[test]
+fn an_agent_on_a_call_at_connect_has_a_lower_bound_time_in_state() {
+    let t0 = Instant::now();
+    let mut m = site(t0, clock(t0, TEN_AM));
+    let agent = LineId::User(guid(1));
+    let state = |m: &Model| {
+        let u = m.user(&guid(1)).expect("agent 4101");
+        (u.agent.state, u.agent.observed)
+    };
+    assert_eq!(state(&m).0, AgentState::Available);
+
+    m.begin_resync(&agent);
+    m.call_info(
+        t0 + secs(1),
+        agent.clone(),
+        call(1, "7301", CallState::Connected, Some("4101")),
+    );
+    m.end_initial_report(&agent);
+    assert_eq!(state(&m), (AgentState::Talking, false));
+
+    // Held on that same call: a change we saw happen.
+    m.call_info(
+        t0 + secs(5),
+        agent.clone(),
+        call(1, "7301", CallState::OnHold, Some("4101")),
+    );
+    assert_eq!(state(&m), (AgentState::Held, true));
+
+    // The call ends; a new one rings later: seen from its start.
+    m.call_lost(t0 + secs(9), agent.clone(), lost(1));
+    m.call_info(
+        t0 + secs(20),
+        agent.clone(),
+        call(2, "7301", CallState::Ringing, None),
+    );
+    assert_eq!(state(&m), (AgentState::Ringing, true));
+}

@@ -1270,19 +1270,30 @@ impl Model {
         };
         let mut u = (*cur).clone();
         f(&mut u);
+        let line = LineId::User(guid.clone());
         let state = AgentState::derive(
             u.status.as_ref(),
             u.phone,
-            self.appearances_on(&LineId::User(guid.clone()))
-                .map(|a| &**a),
+            self.appearances_on(&line).map(|a| &**a),
         );
         let agent_from = (state != u.agent.state).then_some(u.agent.state);
         if let Some(from) = agent_from {
+            // A call state whose call was already there when the line was (re)subscribed began
+            // before we saw it, even when the user's status arrived first and showed it idle.
+            let on_call = |s: AgentState| {
+                matches!(
+                    s,
+                    AgentState::Talking | AgentState::Ringing | AgentState::Held
+                )
+            };
+            let inherited = on_call(state)
+                && !on_call(from)
+                && self.appearances_on(&line).any(|a| a.present_at_connect);
             u.stats.close_spell(&u.agent, now);
             u.agent = AgentStatus {
                 state,
                 since: now,
-                observed: from != AgentState::Unknown,
+                observed: from != AgentState::Unknown && !inherited,
             };
         }
         if u == *cur {
