@@ -473,6 +473,8 @@ impl Party {
     /// "number name", or whichever of them is present.
     pub fn label(&self) -> String {
         match (self.number.is_empty(), self.name.is_empty()) {
+            (true, true) if self.withheld => "withheld".to_owned(),
+            (true, false) if self.withheld => format!("withheld {}", self.name),
             (false, false) => format!("{} {}", self.number, self.name),
             (false, true) => self.number.to_string(),
             (true, false) => self.name.to_string(),
@@ -640,7 +642,13 @@ impl CallSnapshot {
         if let Some(p) = self.connected.as_ref().filter(|p| !p.number.is_empty()) {
             return Some(p.clone());
         }
-        if let Some(p) = self.calling.as_ref().filter(|p| !p.number.is_empty()) {
+        // A withheld caller is still the other party of an incoming call: never stand the
+        // called number (a queue's DID) in for it.
+        if let Some(p) = self
+            .calling
+            .as_ref()
+            .filter(|p| !p.number.is_empty() || p.withheld)
+        {
             if self.direction != Direction::Outbound {
                 return Some(p.clone());
             }

@@ -549,3 +549,30 @@ fn events_serialise_with_numbers_names_queue_and_state() {
     assert_eq!(v["user"]["agent"]["state"], "DND");
     assert_eq!(v["agent_from"], "AVAIL");
 }
+
+#[test]
+fn a_withheld_caller_is_the_other_party_of_an_incoming_call() {
+    let snap = CallSnapshot {
+        callid: 7,
+        state: CallState::Connected,
+        direction: Direction::Inbound,
+        called: "03007303".into(),
+        calling: Some(Party {
+            withheld: true,
+            ..Party::default()
+        }),
+        ..CallSnapshot::default()
+    };
+    let other = snap.other_party().expect("the caller");
+    assert!(other.withheld);
+    assert_eq!(other.label(), "withheld");
+    // An outgoing call's other party is still the number dialled.
+    let out = CallSnapshot {
+        direction: Direction::Outbound,
+        ..snap
+    };
+    assert_eq!(
+        out.other_party().map(|p| p.label()),
+        Some("03007303".to_owned())
+    );
+}
