@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use ipo_top::model::{
     AgentState, AppearanceKey, CallState, ConnectionState, EndReason, Guid, LineId, ModelEvent,
-    RemoveReason, StopKind,
+    PbxSystem, RemoveReason, StopKind,
 };
 use ipo_top::protocol::bits::{CcFlags, UserFlags};
 use ipo_top::protocol::{Framing, pb};
 use ipo_top::session::{
-    Disconnect, Entity, Session, SessionConfig, SessionEvent, SubscribeFailure,
+    Disconnect, Entity, Io, Session, SessionConfig, SessionEvent, SubscribeFailure,
 };
 
 use pb::call_info::State;
@@ -126,8 +126,8 @@ struct Harness {
     /// Every subscribe id ever used, with what it subscribed.
     subs: HashMap<i32, pb::Subscribe>,
     notify_id: i32,
-    /// Events taken from the engine while advancing the clock.
-    pending: Vec<SessionEvent>,
+    /// Instructions and events taken from the engine while advancing the clock.
+    pending: (Vec<Io>, Vec<SessionEvent>),
     /// Answer the engine's pings at once, as a live PBX does.
     auto_pong: bool,
     /// Everything the engine sent, in order.
@@ -144,7 +144,7 @@ impl Harness {
             open: HashMap::new(),
             subs: HashMap::new(),
             notify_id: 0,
-            pending: Vec::new(),
+            pending: (Vec::new(), Vec::new()),
             auto_pong: true,
             log: Vec::new(),
         }
@@ -153,7 +153,7 @@ impl Harness {
     /// Connected, version asked, lines subscribed and answered: returns the lines subscribe id.
     fn connected() -> (Self, i32) {
         let mut h = Harness::new(SessionConfig::default());
-        assert_eq!(h.events().first(), Some(&SessionEvent::Connect));
+        assert_eq!(h.io().first(), Some(&Io::Connect(PbxSystem::Primary)));
         h.s.handle_connected(h.now);
         let sent = h.sent();
         let lines = h.answer_all(0);
@@ -223,10 +223,20 @@ impl Harness {
         ids
     }
 
-    fn events(&mut self) -> Vec<SessionEvent> {
-        let mut evs = std::mem::take(&mut self.pending);
+    /// Everything the engine said since the last look: instructions and events.
+    fn outputs(&mut self) -> (Vec<Io>, Vec<SessionEvent>) {
+        let (mut io, mut evs) = std::mem::take(&mut self.pending);
+        io.extend(std::iter::from_fn(|| self.s.poll_io()));
         evs.extend(std::iter::from_fn(|| self.s.poll_event()));
-        evs
+        (io, evs)
+    }
+
+    fn events(&mut self) -> Vec<SessionEvent> {
+        self.outputs().1
+    }
+
+    fn io(&mut self) -> Vec<Io> {
+        self.outputs().0
     }
 
     /// Model events other than connection-state updates (round-trip figures change often)
@@ -252,12 +262,15 @@ impl Harness {
         while let Some(t) = self.s.poll_timeout().filter(|t| *t <= end) {
             self.now = self.now.max(t);
             self.s.handle_timeout(self.now);
-            while let Some(ev) = self.s.poll_event() {
-                if ev == SessionEvent::Ping && self.auto_pong {
+            while let Some(io) = self.s.poll_io() {
+                if io == Io::Ping && self.auto_pong {
                     self.s.handle_pong(self.now);
                 }
-                self.pending.push(ev);
+                self.pending.0.push(io);
             }
+            self.pending
+                .1
+                .extend(std::iter::from_fn(|| self.s.poll_event()));
         }
         self.now = end;
     }
@@ -281,7 +294,7 @@ fn queue_entity(n: u32) -> Entity {
 #[test]
 fn connect_asks_the_version_then_subscribes_the_lines_list() {
     let mut h = Harness::new(SessionConfig::default());
-    assert_eq!(h.events().first(), Some(&SessionEvent::Connect));
+    assert_eq!(h.io().first(), Some(&Io::Connect(PbxSystem::Primary)));
     assert!(
         h.s.poll_transmit().is_none(),
         "nothing is sent before the link is up"
@@ -899,7 +912,7 @@ fn a_lost_link_reconnects_with_backoff_and_subscribes_everything_again() {
             ConnectionState::Reconnecting { .. }
         ));
         h.advance(at - h.now);
-        assert_eq!(h.events().first(), Some(&SessionEvent::Connect));
+        assert_eq!(h.io().first(), Some(&Io::Connect(PbxSystem::Primary)));
         h.s.handle_closed(h.now, Disconnect::Failed("connection refused".into()));
     }
     let nominal = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0];
@@ -978,8 +991,8 @@ fn a_rejected_login_is_never_retried_on_its_own() {
     assert!(h.s.is_stopped());
     assert_eq!(h.s.poll_timeout(), None, "nothing scheduled");
     h.advance(Duration::from_secs(24 * 3600));
-    let evs = h.events();
-    assert!(!evs.contains(&SessionEvent::Connect), "{evs:?}");
+    let evs = h.io();
+    assert!(!evs.contains(&Io::Connect(PbxSystem::Primary)), "{evs:?}");
     assert!(
         matches!(h.s.model().connection(), ConnectionState::Stopped {
         kind: StopKind::LoginRejected, reason
@@ -988,15 +1001,15 @@ fn a_rejected_login_is_never_retried_on_its_own() {
 
     // Asked again, it tries once.
     h.s.retry(h.now);
-    assert_eq!(h.events().first(), Some(&SessionEvent::Connect));
+    assert_eq!(h.io().first(), Some(&Io::Connect(PbxSystem::Primary)));
 
     // Stopped again, it can still be shut down (the driver must hear it to end).
     h.s.handle_closed(h.now, Disconnect::LoginRejected("HTTP 401".into()));
     h.events();
     h.s.shutdown(h.now);
-    assert!(h.events().contains(&SessionEvent::Shutdown));
+    assert!(h.io().contains(&Io::Shutdown));
     h.s.retry(h.now);
-    assert!(h.events().is_empty(), "nothing after a shutdown");
+    assert!(h.outputs() == (vec![], vec![]), "nothing after a shutdown");
 }
 
 #[test]
@@ -1121,20 +1134,20 @@ fn a_quiet_link_is_pinged_and_a_dead_one_reconnected() {
         h.advance(Duration::from_secs(20));
         h.feed(response(999_999, 0));
     }
-    assert!(!h.events().contains(&SessionEvent::Ping));
+    assert!(!h.io().contains(&Io::Ping));
     // Quiet for 30 s: a ping. A pong answers it.
     h.advance(Duration::from_secs(30));
-    assert!(h.events().contains(&SessionEvent::Ping));
+    assert!(h.io().contains(&Io::Ping));
     h.s.handle_pong(h.now);
     h.advance(Duration::from_secs(30));
-    assert!(h.events().contains(&SessionEvent::Ping));
+    assert!(h.io().contains(&Io::Ping));
     assert!(h.s.is_connected());
     // No answer at all for 75 s: the link is dropped and a reconnect scheduled.
     h.advance(Duration::from_secs(44));
     assert!(h.s.is_connected(), "74 s without an answer is not yet dead");
     h.advance(Duration::from_secs(1));
-    let evs = h.events();
-    assert!(evs.contains(&SessionEvent::Disconnect), "{evs:?}");
+    let evs = h.io();
+    assert!(evs.contains(&Io::Close), "{evs:?}");
     assert!(!h.s.is_connected());
     assert!(matches!(
         h.s.model().connection(),
@@ -2130,7 +2143,6 @@ fn account_codes_are_read_once_after_the_sync_or_typed_freely() {
 
 #[test]
 fn the_secondary_is_used_while_the_primary_cannot_be_reached_and_left_when_it_returns() {
-    use ipo_top::model::PbxSystem;
     use ipo_top::session::{Endpoint, Secret, Trust};
     let secondary = Endpoint {
         host: "10.1.2.4".into(),
@@ -2138,7 +2150,6 @@ fn the_secondary_is_used_while_the_primary_cannot_be_reached_and_left_when_it_re
         username: "ctiservice".into(),
         password: Secret::new("x"),
         trust: Trust::SystemRoots,
-        framing: ipo_top::protocol::Framing::Framed,
         connect_timeout: Duration::from_secs(10),
     };
     let mut h = Harness::new(SessionConfig {
@@ -2146,14 +2157,14 @@ fn the_secondary_is_used_while_the_primary_cannot_be_reached_and_left_when_it_re
         primary_probe: Duration::from_secs(60),
         ..SessionConfig::default()
     });
-    assert_eq!(h.events().first(), Some(&SessionEvent::Connect));
+    assert_eq!(h.io().first(), Some(&Io::Connect(PbxSystem::Primary)));
     assert_eq!(h.s.target(), PbxSystem::Primary);
     // The primary refuses: the next attempt, after the backoff, goes to the secondary.
     h.s.handle_closed(h.now, Disconnect::Failed("connection refused".into()));
     assert_eq!(h.s.target(), PbxSystem::Secondary);
     let at = h.s.poll_timeout().unwrap_or(h.now);
     h.advance(at - h.now);
-    assert!(h.events().contains(&SessionEvent::Connect));
+    assert!(h.io().contains(&Io::Connect(PbxSystem::Secondary)));
     h.s.handle_connected(h.now);
     let lines_id = h.answer_all(0)[0];
     let n = h.next_notify();
@@ -2176,16 +2187,16 @@ fn the_secondary_is_used_while_the_primary_cannot_be_reached_and_left_when_it_re
     // Every minute it looks at the primary (a handshake, nothing sent); while it does not
     // answer, the session stays.
     h.advance(Duration::from_secs(60));
-    assert!(h.events().contains(&SessionEvent::ProbePrimary));
+    assert!(h.io().contains(&Io::Probe(PbxSystem::Primary)));
     h.s.handle_probe(h.now, false);
     assert!(h.s.is_connected());
     h.advance(Duration::from_secs(60));
-    assert!(h.events().contains(&SessionEvent::ProbePrimary));
+    assert!(h.io().contains(&Io::Probe(PbxSystem::Primary)));
     // It answers: the session leaves the secondary and connects to the primary at once.
     h.s.handle_probe(h.now, true);
-    let evs = h.events();
+    let evs = h.io();
     assert!(
-        evs.contains(&SessionEvent::Disconnect) && evs.contains(&SessionEvent::Connect),
+        evs.contains(&Io::Close) && evs.contains(&Io::Connect(PbxSystem::Primary)),
         "{evs:?}"
     );
     assert_eq!(h.s.target(), PbxSystem::Primary);

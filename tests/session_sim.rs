@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use ipo_top::model::{LineId, Model};
-use ipo_top::session::{SessionConfig, Update, Updates, spawn};
+use ipo_top::session::{SessionConfig, SessionEvent, Updates, spawn};
 use ipo_top::sim::pbx::{Caller, Line, Pbx};
 use ipo_top::sim::server::ServerHandle;
 use ipo_top::sim::site::UserSpec;
@@ -153,11 +153,11 @@ async fn converge(updates: &Updates, replica: &mut Model, synced: &mut bool, wan
         };
         for u in batch {
             match u {
-                Update::Model(ev) => replica.apply(&ev),
-                Update::Synced(_) => *synced = true,
-                Update::ConnectFailed(e) => panic!("could not connect: {e}"),
-                Update::SubscribeFailed(f) => panic!("subscription refused: {f:?}"),
-                Update::Command(r) => panic!("no command was sent: {r:?}"),
+                SessionEvent::Model(ev) => replica.apply(&ev),
+                SessionEvent::Synced(_) => *synced = true,
+                SessionEvent::ConnectFailed(e) => panic!("could not connect: {e}"),
+                SessionEvent::SubscribeFailed(f) => panic!("subscription refused: {f:?}"),
+                SessionEvent::Command(r) => panic!("no command was sent: {r:?}"),
             }
         }
     }
@@ -302,8 +302,8 @@ async fn a_refused_login_stops_until_asked_again_with_fixed_credentials() {
             .expect("the session runs");
         for u in batch {
             match u {
-                Update::Model(ev) => replica.apply(&ev),
-                Update::ConnectFailed(e) => {
+                SessionEvent::Model(ev) => replica.apply(&ev),
+                SessionEvent::ConnectFailed(e) => {
                     assert_eq!(e.kind(), FailureKind::Auth);
                     refused += 1;
                 }
@@ -335,7 +335,7 @@ async fn until(updates: &Updates, replica: &mut Model, what: &str, done: impl Fn
             Err(_) => panic!("{what}: not seen within {PATIENCE:?}"),
         };
         for u in batch {
-            if let Update::Model(ev) = u {
+            if let SessionEvent::Model(ev) = u {
                 replica.apply(&ev);
             }
         }
@@ -518,8 +518,8 @@ async fn a_command_goes_over_the_wire_and_comes_back_done() {
             .expect("the session runs");
         for u in batch {
             match u {
-                Update::Command(r) if r.id == cid => statuses.push(r.status),
-                Update::Model(ev) => replica.apply(&ev),
+                SessionEvent::Command(r) if r.id == cid => statuses.push(r.status),
+                SessionEvent::Model(ev) => replica.apply(&ev),
                 _ => {}
             }
         }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use super::Exit;
 use super::config::Config;
 use crate::model::{ModelEvent, Text};
-use crate::session::{ConnectError, Entity, FailureKind, SyncReport, TlsSetupError, Update, spawn};
+use crate::session::{
+    ConnectError, Entity, FailureKind, SessionEvent, SyncReport, TlsSetupError, spawn,
+};
 
 /// What `check` found: the exit code and the one line to print.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,16 +200,16 @@ pub async fn run(config: &Config, wait: Duration) -> Outcome {
         let mut done = None;
         for update in batch {
             match update {
-                Update::Model(ModelEvent::Version { text }) => version = Some(text),
-                Update::Model(ModelEvent::Connection { state }) => {
+                SessionEvent::Model(ModelEvent::Version { text }) => version = Some(text),
+                SessionEvent::Model(ModelEvent::Connection { state }) => {
                     connected |= state.is_up();
                 }
-                Update::Model(_) => {}
-                Update::ConnectFailed(e) => {
+                SessionEvent::Model(_) => {}
+                SessionEvent::ConnectFailed(e) => {
                     done = Some(connect_failure(&e, config));
                     break;
                 }
-                Update::SubscribeFailed(f) if f.entity == Entity::Lines => {
+                SessionEvent::SubscribeFailed(f) if f.entity == Entity::Lines => {
                     done = Some(Outcome {
                         exit: Exit::Other,
                         line: format!(
@@ -219,8 +221,8 @@ pub async fn run(config: &Config, wait: Duration) -> Outcome {
                     });
                     break;
                 }
-                Update::SubscribeFailed(_) | Update::Command(_) => {}
-                Update::Synced(report) => {
+                SessionEvent::SubscribeFailed(_) | SessionEvent::Command(_) => {}
+                SessionEvent::Synced(report) => {
                     done = Some(Outcome {
                         exit: Exit::Ok,
                         line: success_line(config, &report, version.as_ref()),
@@ -243,7 +245,6 @@ pub async fn run(config: &Config, wait: Duration) -> Outcome {
 mod tests {
     use super::*;
     use crate::model::Guid;
-    use crate::protocol::Framing;
     use crate::session::{Endpoint, Secret, SessionConfig, SubscribeFailure, Trust};
 
     fn config() -> Config {
@@ -255,7 +256,6 @@ mod tests {
                 username: "ctiservice".into(),
                 password: Secret::new("x"),
                 trust: Trust::SystemRoots,
-                framing: Framing::Framed,
                 connect_timeout: Duration::from_secs(10),
             },
             session: SessionConfig::default(),
@@ -290,7 +290,7 @@ mod tests {
                 },
             ],
             round_trip: Some(Duration::from_micros(3100)),
-            subscriptions: crate::session::Subscriptions {
+            subscriptions: crate::session::SubscriptionSummary {
                 lines: true,
                 users: (211, 212),
                 queues: (8, 9),

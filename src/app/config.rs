@@ -12,7 +12,6 @@ use toml::Spanned;
 
 use super::clock::{ZoneCalendar, wall_clock};
 use crate::model::StatsConfig;
-use crate::protocol::Framing;
 use crate::session::{Endpoint, Fingerprint, Secret, SessionConfig, Trust};
 use crate::ui::{DEFAULT_LONG_WAIT_SECS, Keymap, KeymapError};
 
@@ -593,7 +592,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         username,
         password,
         trust,
-        framing: Framing::Framed,
         connect_timeout,
     };
     session.secondary = secondary_endpoint(&src, &raw, &endpoint)?;

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::protocol::Framing;
 use crate::session::{Endpoint, Fingerprint, FingerprintError, Secret, Trust};
 use crate::sim::Site;
 use crate::sim::conn::ConnConfig;
@@ -80,7 +79,6 @@ pub async fn start() -> Result<Demo, DemoError> {
         username: DEMO_USER.to_owned(),
         password: Secret::new(password),
         trust: Trust::Fingerprint(fingerprint),
-        framing: Framing::Framed,
         connect_timeout: Duration::from_secs(10),
     };
     tracing::info!(addr = %server.local_addr(), seed, "demo simulator started");

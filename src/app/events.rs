@@ -14,7 +14,7 @@ use super::Exit;
 use super::check::{connect_failure, tls_setup_failure};
 use super::config::Config;
 use crate::model::ModelEvent;
-use crate::session::{FailureKind, Update, spawn};
+use crate::session::{FailureKind, SessionEvent, spawn};
 
 /// The version of the line format; it changes only when a field changes meaning or goes away.
 pub const SCHEMA: u32 = 1;
@@ -38,10 +38,10 @@ fn ms(d: Option<Duration>) -> Value {
 }
 
 /// One update as a JSON line (without the newline).
-pub fn to_line(update: &Update) -> Result<String, serde_json::Error> {
+pub fn to_line(update: &SessionEvent) -> Result<String, serde_json::Error> {
     let ts_ms = now_ms();
     match update {
-        Update::Model(ev) => {
+        SessionEvent::Model(ev) => {
             let mut v = serde_json::to_value(Line {
                 schema: SCHEMA,
                 ts_ms,
@@ -55,7 +55,7 @@ pub fn to_line(update: &Update) -> Result<String, serde_json::Error> {
             }
             serde_json::to_string(&v)
         }
-        Update::Synced(r) => serde_json::to_string(&Line {
+        SessionEvent::Synced(r) => serde_json::to_string(&Line {
             schema: SCHEMA,
             ts_ms,
             event: &json!({
@@ -68,7 +68,7 @@ pub fn to_line(update: &Update) -> Result<String, serde_json::Error> {
                 "round_trip_ms": ms(r.round_trip),
             }),
         }),
-        Update::SubscribeFailed(f) => serde_json::to_string(&Line {
+        SessionEvent::SubscribeFailed(f) => serde_json::to_string(&Line {
             schema: SCHEMA,
             ts_ms,
             event: &json!({
@@ -80,7 +80,7 @@ pub fn to_line(update: &Update) -> Result<String, serde_json::Error> {
                 "dropped": f.dropped,
             }),
         }),
-        Update::Command(r) => serde_json::to_string(&Line {
+        SessionEvent::Command(r) => serde_json::to_string(&Line {
             schema: SCHEMA,
             ts_ms,
             event: &json!({
@@ -94,7 +94,7 @@ pub fn to_line(update: &Update) -> Result<String, serde_json::Error> {
                 "reference": r.reference,
             }),
         }),
-        Update::ConnectFailed(e) => serde_json::to_string(&Line {
+        SessionEvent::ConnectFailed(e) => serde_json::to_string(&Line {
             schema: SCHEMA,
             ts_ms,
             event: &json!({
@@ -130,7 +130,7 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> (Exit, Option<String>)
                 let line = to_line(update).map_err(io::Error::other)?;
                 out.write_all(line.as_bytes())?;
                 out.write_all(b"\n")?;
-                if let Update::ConnectFailed(e) = update {
+                if let SessionEvent::ConnectFailed(e) = update {
                     if e.kind() == FailureKind::Auth {
                         // The session stopped: nothing more will come until someone fixes the
                         // credentials.

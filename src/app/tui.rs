@@ -19,7 +19,7 @@ use super::retry::{LoginIdentity, RetryDecision, decide};
 use super::terminal::{self, Term};
 use super::{demo, logging};
 use crate::model::ModelEvent;
-use crate::session::{SessionConfig, SessionHandle, Update, Updates, spawn};
+use crate::session::{SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
 use crate::ui::{self, Action, App, Event, Level, Message, Theme, UiConfig, WallClock};
 
 /// The shortest time between two frames (a cap of 20 frames a second).
@@ -171,13 +171,13 @@ fn tick() -> Event {
 
 /// Turns a batch of session updates into screen events; the commands' reports go through
 /// the dispatcher (which records them in the audit log).
-fn events_of(batch: Vec<Update>, dispatch: &mut Dispatcher) -> Vec<Event> {
+fn events_of(batch: Vec<SessionEvent>, dispatch: &mut Dispatcher) -> Vec<Event> {
     let mut model: Vec<ModelEvent> = Vec::new();
     let mut out = Vec::new();
     for update in batch {
         match update {
-            Update::Model(ev) => model.push(ev),
-            Update::Synced(r) => out.push(Event::Message(Message::new(
+            SessionEvent::Model(ev) => model.push(ev),
+            SessionEvent::Synced(r) => out.push(Event::Message(Message::new(
                 Level::Info,
                 format!(
                     "synced: {} users, {} queues{}",
@@ -190,7 +190,7 @@ fn events_of(batch: Vec<Update>, dispatch: &mut Dispatcher) -> Vec<Event> {
                     }
                 ),
             ))),
-            Update::SubscribeFailed(f) => out.push(Event::Message(Message::new(
+            SessionEvent::SubscribeFailed(f) => out.push(Event::Message(Message::new(
                 Level::Error,
                 format!(
                     "the PBX refused to report {}: {}",
@@ -204,8 +204,8 @@ fn events_of(batch: Vec<Update>, dispatch: &mut Dispatcher) -> Vec<Event> {
                 ),
             ))),
             // The model's connection state already says what failed and what happens next.
-            Update::ConnectFailed(e) => tracing::info!(error = %e, "connect failed"),
-            Update::Command(r) => out.extend(dispatch.report(&r)),
+            SessionEvent::ConnectFailed(e) => tracing::info!(error = %e, "connect failed"),
+            SessionEvent::Command(r) => out.extend(dispatch.report(&r)),
         }
     }
     let mut events = vec![Event::Model(model)];
@@ -213,7 +213,7 @@ fn events_of(batch: Vec<Update>, dispatch: &mut Dispatcher) -> Vec<Event> {
     events
 }
 
-async fn next_batch(updates: Option<&Updates>) -> Option<Vec<Update>> {
+async fn next_batch(updates: Option<&Updates>) -> Option<Vec<SessionEvent>> {
     match updates {
         Some(u) => u.next().await,
         None => std::future::pending().await,

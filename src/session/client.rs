@@ -14,28 +14,14 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use super::connect::{ConnectError, Endpoint, WsStream, open, probe};
-use super::engine::{
-    Counters, Disconnect, Session, SessionConfig, SessionEvent, SubscribeFailure, SyncReport,
-};
+use super::config::SessionConfig;
+use super::connect::{WsStream, open, probe};
+use super::endpoint::Endpoint;
+use super::engine::{Counters, Disconnect, Io, Session, SessionEvent};
+use super::error::ConnectError;
 use super::tls::{TlsSetupError, client_config};
-use crate::model::{Coalescer, Command, CommandId, CommandReport, ModelEvent, PbxSystem};
-
-/// Something the reader of a session learns.
-#[derive(Debug, Clone)]
-pub enum Update {
-    /// The model changed.
-    Model(ModelEvent),
-    /// Every subscription wanted on this connection has been answered.
-    Synced(SyncReport),
-    /// The PBX refused a subscription.
-    SubscribeFailed(SubscribeFailure),
-    /// A connection attempt failed, with the typed reason (the model's connection state says
-    /// what happens next).
-    ConnectFailed(ConnectError),
-    /// A command moved on: sent, accepted, done, no effect seen, failed or refused.
-    Command(CommandReport),
-}
+use crate::model::{Coalescer, Command, CommandId, PbxSystem};
+use crate::protocol::Framing;
 
 /// What the application can ask of a running session.
 enum Control {
@@ -48,7 +34,7 @@ enum Control {
 #[derive(Default)]
 struct Mailbox {
     model: Coalescer,
-    other: Vec<Update>,
+    other: Vec<SessionEvent>,
     finished: Option<Counters>,
 }
 
@@ -64,21 +50,26 @@ impl Shared {
     }
 }
 
-/// The reading end: batches of updates, coalesced while the reader was busy.
+/// The reading end: batches of session events, model events coalesced while the reader was
+/// busy.
 pub struct Updates {
     shared: Arc<Shared>,
 }
 
 impl Updates {
     /// Waits for the next batch (model events first, in order, then the session's own
-    /// updates). `None` once the session has ended and everything has been read.
-    pub async fn next(&self) -> Option<Vec<Update>> {
+    /// events). `None` once the session has ended and everything has been read.
+    pub async fn next(&self) -> Option<Vec<SessionEvent>> {
         loop {
             {
                 let mut mb = self.shared.lock();
                 if !mb.model.is_empty() || !mb.other.is_empty() {
-                    let mut batch: Vec<Update> =
-                        mb.model.take().into_iter().map(Update::Model).collect();
+                    let mut batch: Vec<SessionEvent> = mb
+                        .model
+                        .take()
+                        .into_iter()
+                        .map(SessionEvent::Model)
+                        .collect();
                     batch.append(&mut mb.other);
                     return Some(batch);
                 }
@@ -110,7 +101,7 @@ impl SessionHandle {
         let _ = self.commands.send(Control::Retry);
     }
 
-    /// Sends a command the supervisor chose. Its progress comes back as [`Update::Command`]
+    /// Sends a command the supervisor chose. Its progress comes back as [`SessionEvent::Command`]
     /// reports carrying the id returned here. Never queued: while the link is down (or in
     /// read-only mode) the first report refuses it.
     pub fn command(&self, command: Command) -> CommandId {
@@ -152,18 +143,21 @@ pub fn spawn(
     endpoint: Endpoint,
     config: SessionConfig,
 ) -> Result<(SessionHandle, Updates), TlsSetupError> {
-    let tls = client_config(&endpoint.trust)?;
-    let secondary = match &config.secondary {
-        Some(ep) => Some((ep.clone(), client_config(&ep.trust)?)),
-        None => None,
-    };
+    let primary = Dial::new(endpoint)?;
+    let secondary = config.secondary.clone().map(Dial::new).transpose()?;
+    let framing = config.framing;
     let shared = Arc::new(Shared {
         mailbox: Mutex::new(Mailbox::default()),
         wake: Notify::new(),
     });
     let (tx, rx) = mpsc::unbounded_channel();
     let engine = Session::new(config, Instant::now());
-    let task = tokio::spawn(run(engine, (endpoint, tls), secondary, shared.clone(), rx));
+    let systems = Systems {
+        primary,
+        secondary,
+        framing,
+    };
+    let task = tokio::spawn(run(engine, systems, shared.clone(), rx));
     Ok((
         SessionHandle {
             commands: tx,
@@ -176,12 +170,42 @@ pub fn spawn(
 
 type Dialing = Pin<Box<dyn Future<Output = Result<WsStream, ConnectError>> + Send>>;
 type Probing = Pin<Box<dyn Future<Output = bool> + Send>>;
-type Target = (Endpoint, Arc<rustls::ClientConfig>);
+
+/// One system as the I/O task reaches it: where, and the TLS settings that trust it.
+#[derive(Clone)]
+struct Dial {
+    endpoint: Endpoint,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl Dial {
+    fn new(endpoint: Endpoint) -> Result<Dial, TlsSetupError> {
+        let tls = client_config(&endpoint.trust)?;
+        Ok(Dial { endpoint, tls })
+    }
+}
+
+/// The systems the engine may ask for, and the framing every link speaks (the engine codes
+/// with the same value: both come from one [`SessionConfig::framing`]).
+struct Systems {
+    primary: Dial,
+    secondary: Option<Dial>,
+    framing: Framing,
+}
+
+impl Systems {
+    /// The system the engine named; the primary when there is no secondary.
+    fn get(&self, system: PbxSystem) -> Dial {
+        match (system, &self.secondary) {
+            (PbxSystem::Secondary, Some(s)) => s.clone(),
+            _ => self.primary.clone(),
+        }
+    }
+}
 
 async fn run(
     mut engine: Session,
-    mut primary: Target,
-    secondary: Option<Target>,
+    mut systems: Systems,
     shared: Arc<Shared>,
     mut commands: mpsc::UnboundedReceiver<Control>,
 ) {
@@ -190,53 +214,44 @@ async fn run(
     let mut probing: Option<Probing> = None;
     let mut commands_open = true;
     loop {
-        // Drain the engine: events to the mailbox, frames to the socket.
+        // Carry out the engine's instructions, then pass its events on to the reader.
         let mut close = false;
         let mut ping = false;
-        {
-            let mut mb = shared.lock();
-            while let Some(ev) = engine.poll_event() {
-                match ev {
-                    SessionEvent::Connect => {
-                        ws = None;
-                        let (ep, tls) = match (engine.target(), &secondary) {
-                            (PbxSystem::Secondary, Some(s)) => s.clone(),
-                            _ => primary.clone(),
-                        };
-                        tracing::info!(system = ?engine.target(), host = %ep.host, "connecting");
-                        dialing = Some(Box::pin(async move { open(&ep, tls).await }));
-                    }
-                    SessionEvent::ProbePrimary => {
-                        let (ep, tls) = primary.clone();
-                        probing = Some(Box::pin(async move {
-                            match probe(&ep, tls).await {
-                                Ok(()) => true,
-                                Err(e) => {
-                                    tracing::debug!(error = %e, "the primary does not answer yet");
-                                    false
-                                }
-                            }
-                        }));
-                    }
-                    SessionEvent::Shutdown => close = true,
-                    SessionEvent::Disconnect => {
-                        if let Some(sock) = ws.take() {
-                            // The engine has given up on it; closing is a courtesy.
-                            tokio::spawn(async move {
-                                let mut sock = sock;
-                                let _ = sock.close(None).await;
-                            });
-                        }
-                    }
-                    SessionEvent::Ping => ping = true,
-                    SessionEvent::Model(m) => mb.model.push(m),
-                    SessionEvent::Synced(r) => mb.other.push(Update::Synced(r)),
-                    SessionEvent::SubscribeFailed(f) => mb.other.push(Update::SubscribeFailed(f)),
-                    SessionEvent::Command(r) => mb.other.push(Update::Command(r)),
+        while let Some(io) = engine.poll_io() {
+            match io {
+                Io::Connect(system) => {
+                    ws = None;
+                    let Dial { endpoint, tls } = systems.get(system);
+                    let framing = systems.framing;
+                    tracing::info!(?system, host = %endpoint.host, "connecting");
+                    dialing = Some(Box::pin(async move { open(&endpoint, framing, tls).await }));
                 }
+                Io::Probe(system) => {
+                    let Dial { endpoint, tls } = systems.get(system);
+                    probing = Some(Box::pin(async move {
+                        match probe(&endpoint, tls).await {
+                            Ok(()) => true,
+                            Err(e) => {
+                                tracing::debug!(?system, error = %e, "no answer yet");
+                                false
+                            }
+                        }
+                    }));
+                }
+                Io::Shutdown => close = true,
+                Io::Close => {
+                    if let Some(sock) = ws.take() {
+                        // The engine has given up on it; closing is a courtesy.
+                        tokio::spawn(async move {
+                            let mut sock = sock;
+                            let _ = sock.close(None).await;
+                        });
+                    }
+                }
+                Io::Ping => ping = true,
             }
         }
-        shared.wake.notify_one();
+        forward(&mut engine, &shared);
         if let Some(sock) = ws.as_mut() {
             let mut result = Ok(());
             if ping {
@@ -275,8 +290,8 @@ async fn run(
                 match cmd {
                     Some(Control::Retry) => engine.retry(now),
                     Some(Control::Run(id, command)) => engine.handle_command(now, id, command),
-                    Some(Control::RetryWith(ep, config)) => {
-                        primary = (*ep, config);
+                    Some(Control::RetryWith(ep, tls)) => {
+                        systems.primary = Dial { endpoint: *ep, tls };
                         engine.retry(now);
                     }
                     Some(Control::Shutdown) => engine.shutdown(now),
@@ -310,8 +325,7 @@ async fn run(
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "connection attempt failed");
-                        shared.lock().other.push(Update::ConnectFailed(e.clone()));
-                        engine.handle_closed(now, e.to_disconnect());
+                        engine.handle_connect_failed(now, e);
                     }
                 }
             }
@@ -358,15 +372,22 @@ async fn run(
         }
     }
     // Whatever the engine said last reaches the reader.
+    forward(&mut engine, &shared);
+    shared.lock().finished = Some(*engine.counters());
+    shared.wake.notify_one();
+    tracing::info!(counters = ?engine.counters(), "session ended");
+}
+
+/// Hands the engine's events to the reader: model events to be coalesced, the rest in order.
+fn forward(engine: &mut Session, shared: &Shared) {
     {
         let mut mb = shared.lock();
         while let Some(ev) = engine.poll_event() {
-            if let SessionEvent::Model(m) = ev {
-                mb.model.push(m);
+            match ev {
+                SessionEvent::Model(m) => mb.model.push(m),
+                other => mb.other.push(other),
             }
         }
-        mb.finished = Some(*engine.counters());
     }
     shared.wake.notify_one();
-    tracing::info!(counters = ?engine.counters(), "session ended");
 }

@@ -2,13 +2,10 @@
 //! websocket handshake on `/tpkt/openapi` with Basic authentication and the `openapi`
 //! subprotocol. Every way it can fail has its own error, because each needs a different fix.
 
-use std::fmt;
 use std::io;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use rustls::CertificateError;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
@@ -20,215 +17,26 @@ use tokio_tungstenite::tungstenite::client::ClientRequestBuilder;
 use tokio_tungstenite::tungstenite::http::Uri;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::engine::Disconnect;
-use super::tls::{
-    Fingerprint, FingerprintMismatch, Trust, describe_certificate_error, inspect_config,
-};
+use super::endpoint::{Endpoint, Secret};
+use super::error::ConnectError;
+use super::tls::{FingerprintMismatch, Trust, describe_certificate_error, inspect_config};
 use crate::protocol::{Framing, MAX_FRAME_LEN};
 
 /// The websocket subprotocol IP Office speaks MTCTI3 on.
 pub const SUBPROTOCOL: &str = "openapi";
 
-/// A password. It never shows in `Debug` output, logs or errors.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a password.
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-
-    /// The password itself, for the one place that needs it (the Authorization header).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// Where and how to reach the PBX.
-#[derive(Clone, Debug)]
-pub struct Endpoint {
-    /// Host name or IP address (no brackets for IPv6).
-    pub host: String,
-    /// HTTPS port (443 unless the PBX's security settings say otherwise).
-    pub port: u16,
-    /// The service user.
-    pub username: String,
-    /// Its password.
-    pub password: Secret,
-    /// How the PBX's certificate is trusted.
-    pub trust: Trust,
-    /// Framed (`/tpkt/openapi`) or not.
-    pub framing: Framing,
-    /// How long TCP, TLS and the websocket handshake may take together.
-    pub connect_timeout: Duration,
-}
-
-impl Endpoint {
-    /// `host:port`, with brackets around an IPv6 address.
-    pub fn authority(&self) -> String {
-        match self.host.parse::<IpAddr>() {
-            Ok(IpAddr::V6(_)) => format!("[{}]:{}", self.host, self.port),
-            _ => format!("{}:{}", self.host, self.port),
-        }
-    }
-
-    /// `wss://host:port/tpkt/openapi`.
-    pub fn url(&self) -> String {
-        format!("wss://{}{}", self.authority(), self.framing.path())
-    }
-
-    fn basic_auth(&self) -> String {
-        let raw = format!("{}:{}", self.username, self.password.expose());
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(raw)
-        )
-    }
-}
-
-/// The broad kind of a connection failure: each has its own remedy (and its own exit code in
-/// `ipo-top check`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailureKind {
-    /// The PBX refused the credentials (401/403).
-    Auth,
-    /// The PBX's certificate was not trusted.
-    Trust,
-    /// Nothing reachable: name not found, refused, unreachable, timed out.
-    Unreachable,
-    /// No MTCTI3 service on that path (404).
-    NotFound,
-    /// Anything else.
-    Other,
-}
-
-/// Why the websocket could not be opened.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ConnectError {
-    /// HTTP 401 or 403.
-    #[error("the PBX refused the login for service user {username:?} (HTTP {status})")]
-    LoginRejected {
-        /// 401 or 403.
-        status: u16,
-        /// The service user.
-        username: String,
-    },
-    /// HTTP 404.
-    #[error("no MTCTI3 service at {url} (HTTP 404)")]
-    NotFound {
-        /// What was asked for.
-        url: String,
-    },
-    /// The certificate was refused.
-    #[error("TLS: {reason}")]
-    Trust {
-        /// Why, in words.
-        reason: String,
-    },
-    /// The certificate is not the one pinned (`[tls] fingerprint`).
-    #[error(
-        "the PBX's certificate has changed: it has SHA-256 fingerprint {got}, but {want} is pinned"
-    )]
-    PinMismatch {
-        /// What the configuration pins.
-        want: Fingerprint,
-        /// What the PBX presented.
-        got: Fingerprint,
-    },
-    /// The TLS handshake failed for another reason.
-    #[error("TLS handshake with {authority} failed: {reason}")]
-    Tls {
-        /// host:port.
-        authority: String,
-        /// Why.
-        reason: String,
-    },
-    /// The host name did not resolve.
-    #[error("cannot resolve {host}: {reason}")]
-    Resolve {
-        /// The host.
-        host: String,
-        /// Why.
-        reason: String,
-    },
-    /// Connection refused.
-    #[error("{authority} refused the connection (nothing listening on that port?)")]
-    Refused {
-        /// host:port.
-        authority: String,
-    },
-    /// No route, network down, and the like.
-    #[error("{authority} is unreachable: {reason}")]
-    Unreachable {
-        /// host:port.
-        authority: String,
-        /// Why.
-        reason: String,
-    },
-    /// Nothing answered in time.
-    #[error("{authority} did not answer within {secs} s")]
-    TimedOut {
-        /// host:port.
-        authority: String,
-        /// The limit.
-        secs: u64,
-    },
-    /// Another HTTP status.
-    #[error("the PBX answered the websocket request with HTTP {status}")]
-    Http {
-        /// The status.
-        status: u16,
-    },
-    /// The server did not agree to the `openapi` subprotocol.
-    #[error("the PBX did not agree to the websocket subprotocol \"openapi\"")]
-    Subprotocol,
-    /// The websocket handshake failed otherwise.
-    #[error("websocket handshake failed: {0}")]
-    Handshake(String),
-}
-
-impl ConnectError {
-    /// The broad kind.
-    pub fn kind(&self) -> FailureKind {
-        match self {
-            ConnectError::LoginRejected { .. } => FailureKind::Auth,
-            ConnectError::Trust { .. } | ConnectError::PinMismatch { .. } => FailureKind::Trust,
-            ConnectError::Resolve { .. }
-            | ConnectError::Refused { .. }
-            | ConnectError::Unreachable { .. }
-            | ConnectError::TimedOut { .. } => FailureKind::Unreachable,
-            ConnectError::NotFound { .. } => FailureKind::NotFound,
-            ConnectError::Tls { .. }
-            | ConnectError::Http { .. }
-            | ConnectError::Subprotocol
-            | ConnectError::Handshake(_) => FailureKind::Other,
-        }
-    }
-
-    /// What the engine makes of it: a rejected login stops the session; anything else is
-    /// retried.
-    pub fn to_disconnect(&self) -> Disconnect {
-        match self {
-            ConnectError::LoginRejected { .. } => Disconnect::LoginRejected(self.to_string()),
-            other => Disconnect::Failed(other.to_string()),
-        }
-    }
-}
-
 /// The open websocket.
 pub type WsStream = WebSocketStream<TlsStream<TcpStream>>;
 
-/// Opens the websocket: TCP, TLS, then the handshake, all within the endpoint's timeout.
-pub async fn open(ep: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<WsStream, ConnectError> {
+/// Opens the websocket: TCP, TLS, then the handshake on the framing's path, all within the
+/// endpoint's timeout.
+pub async fn open(
+    ep: &Endpoint,
+    framing: Framing,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<WsStream, ConnectError> {
     let secs = ep.connect_timeout.as_secs().max(1);
-    match tokio::time::timeout(ep.connect_timeout, open_inner(ep, tls)).await {
+    match tokio::time::timeout(ep.connect_timeout, open_inner(ep, framing, tls)).await {
         Ok(r) => r,
         Err(_) => Err(ConnectError::TimedOut {
             authority: ep.authority(),
@@ -239,6 +47,7 @@ pub async fn open(ep: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<WsStr
 
 async fn open_inner(
     ep: &Endpoint,
+    framing: Framing,
     tls: Arc<rustls::ClientConfig>,
 ) -> Result<WsStream, ConnectError> {
     let authority = ep.authority();
@@ -258,7 +67,7 @@ async fn open_inner(
         .map_err(|e| classify_tls(&e, ep))?;
 
     let uri: Uri = ep
-        .url()
+        .url(framing)
         .parse()
         .map_err(
             |e: tungstenite::http::uri::InvalidUri| ConnectError::Resolve {
@@ -274,7 +83,7 @@ async fn open_inner(
         .max_frame_size(Some(MAX_FRAME_LEN));
     let (ws, response) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
         .await
-        .map_err(|e| classify_ws(e, ep))?;
+        .map_err(|e| classify_ws(e, ep, framing))?;
     // tungstenite checks this too; the check here keeps it true whatever the library does.
     let agreed = response
         .headers()
@@ -302,7 +111,6 @@ pub async fn fetch_certificate(
         username: String::new(),
         password: Secret::new(""),
         trust: Trust::SystemRoots,
-        framing: Framing::Framed,
         connect_timeout: timeout,
     };
     let (config, captured) = inspect_config().map_err(|e| ConnectError::Tls {
@@ -426,7 +234,7 @@ fn classify_tls(e: &io::Error, ep: &Endpoint) -> ConnectError {
     }
 }
 
-fn classify_ws(e: tungstenite::Error, ep: &Endpoint) -> ConnectError {
+fn classify_ws(e: tungstenite::Error, ep: &Endpoint, framing: Framing) -> ConnectError {
     use tungstenite::Error as E;
     match e {
         E::Http(response) => match response.status().as_u16() {
@@ -434,7 +242,9 @@ fn classify_ws(e: tungstenite::Error, ep: &Endpoint) -> ConnectError {
                 status: response.status().as_u16(),
                 username: ep.username.clone(),
             },
-            404 => ConnectError::NotFound { url: ep.url() },
+            404 => ConnectError::NotFound {
+                url: ep.url(framing),
+            },
             status => ConnectError::Http { status },
         },
         E::Protocol(tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(_)) => {
@@ -448,6 +258,8 @@ fn classify_ws(e: tungstenite::Error, ep: &Endpoint) -> ConnectError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::engine::Disconnect;
+    use crate::session::error::FailureKind;
 
     fn ep(host: &str) -> Endpoint {
         Endpoint {
@@ -456,15 +268,20 @@ mod tests {
             username: "ctiservice".into(),
             password: Secret::new("s3cret-pa55"),
             trust: Trust::SystemRoots,
-            framing: Framing::Framed,
             connect_timeout: Duration::from_secs(5),
         }
     }
 
     #[test]
     fn urls_bracket_ipv6_and_the_password_stays_out_of_debug() {
-        assert_eq!(ep("10.1.2.3").url(), "wss://10.1.2.3:8443/tpkt/openapi");
-        assert_eq!(ep("::1").url(), "wss://[::1]:8443/tpkt/openapi");
+        assert_eq!(
+            ep("10.1.2.3").url(Framing::Framed),
+            "wss://10.1.2.3:8443/tpkt/openapi"
+        );
+        assert_eq!(
+            ep("::1").url(Framing::Framed),
+            "wss://[::1]:8443/tpkt/openapi"
+        );
         let shown = format!("{:?}", ep("ipo.example.net"));
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("Secret(***)"));
@@ -486,9 +303,9 @@ mod tests {
         };
         assert_eq!(login.kind(), FailureKind::Auth);
         assert!(matches!(
-            login.to_disconnect(),
+            Disconnect::from(&login),
             Disconnect::LoginRejected(_)
         ));
-        assert!(matches!(refused.to_disconnect(), Disconnect::Failed(_)));
+        assert!(matches!(Disconnect::from(&refused), Disconnect::Failed(_)));
     }
 }

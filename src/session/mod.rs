@@ -5,11 +5,11 @@
 //!
 //! ```no_run
 //! # async fn demo(endpoint: ipo_top::session::Endpoint) -> Result<(), Box<dyn std::error::Error>> {
-//! use ipo_top::session::{spawn, SessionConfig, Update};
+//! use ipo_top::session::{spawn, SessionConfig, SessionEvent};
 //! let (handle, updates) = spawn(endpoint, SessionConfig::default())?;
 //! while let Some(batch) = updates.next().await {
-//!     for update in batch {
-//!         if let Update::Synced(report) = update {
+//!     for event in batch {
+//!         if let SessionEvent::Synced(report) = event {
 //!             println!("{} users", report.users);
 //!             handle.shutdown();
 //!         }
@@ -20,20 +20,24 @@
 
 pub mod backoff;
 mod client;
+mod config;
 mod connect;
 mod convert;
+mod endpoint;
 pub mod engine;
+mod error;
 mod timers;
 pub mod tls;
 
 pub use backoff::BackoffConfig;
-pub use client::{SessionHandle, Update, Updates, spawn};
-pub use connect::{
-    ConnectError, Endpoint, FailureKind, SUBPROTOCOL, Secret, WsStream, fetch_certificate, open,
-};
+pub use client::{SessionHandle, Updates, spawn};
+pub use config::SessionConfig;
+pub use connect::{SUBPROTOCOL, WsStream, fetch_certificate, open};
+pub use endpoint::{Endpoint, Secret};
 pub use engine::{
-    Counters, Disconnect, Entity, LINES_FLAGS, PARK_CCFLAGS, QUEUE_CCFLAGS, QUEUE_FLAGS, Session,
-    SessionConfig, SessionEvent, SubscribeFailure, Subscriptions, SyncReport, USER_CCFLAGS,
+    Counters, Disconnect, Entity, Io, LINES_FLAGS, PARK_CCFLAGS, QUEUE_CCFLAGS, QUEUE_FLAGS,
+    Session, SessionEvent, SubscribeFailure, SubscriptionSummary, SyncReport, USER_CCFLAGS,
     USER_FLAGS,
 };
+pub use error::{ConnectError, FailureKind};
 pub use tls::{Fingerprint, FingerprintError, TlsSetupError, Trust};

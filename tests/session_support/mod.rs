@@ -11,7 +11,7 @@ use ipo_top::model::{
     Appearance, AppearanceId, Command, CommandId, CommandReport, Guid, LineId, Model, ModelEvent,
 };
 use ipo_top::protocol::{Framing, decode, encode};
-use ipo_top::session::{Disconnect, Session, SessionConfig, SessionEvent, SyncReport};
+use ipo_top::session::{Disconnect, Io, Session, SessionConfig, SessionEvent, SyncReport};
 use ipo_top::sim::conn::{CommandRecord, ConnConfig, Connection, FaultSettings};
 use ipo_top::sim::pbx::{Line, Pbx, UserId};
 use ipo_top::sim::script::{Script, ScriptRunner};
@@ -135,6 +135,10 @@ impl Loop {
     pub fn pump(&mut self) {
         loop {
             let mut busy = false;
+            while let Some(io) = self.session.poll_io() {
+                busy = true;
+                self.on_io(io);
+            }
             while let Some(ev) = self.session.poll_event() {
                 busy = true;
                 self.on_event(ev);
@@ -179,9 +183,9 @@ impl Loop {
         }
     }
 
-    fn on_event(&mut self, ev: SessionEvent) {
-        match ev {
-            SessionEvent::Connect => {
+    fn on_io(&mut self, io: Io) {
+        match io {
+            Io::Connect(_) => {
                 if self.reachable {
                     self.conn = Some(Connection::new(self.conn_config));
                     self.session.handle_connected(self.now);
@@ -192,10 +196,15 @@ impl Loop {
                     );
                 }
             }
-            SessionEvent::Disconnect | SessionEvent::Shutdown => self.conn = None,
-            SessionEvent::Ping => self.session.handle_pong(self.now),
+            Io::Close | Io::Shutdown => self.conn = None,
+            Io::Ping => self.session.handle_pong(self.now),
             // One system here: it answers when it can be reached.
-            SessionEvent::ProbePrimary => self.session.handle_probe(self.now, self.reachable),
+            Io::Probe(_) => self.session.handle_probe(self.now, self.reachable),
+        }
+    }
+
+    fn on_event(&mut self, ev: SessionEvent) {
+        match ev {
             SessionEvent::Model(m) => {
                 if let ModelEvent::CallsReset { reason } = &m {
                     self.resets.push(reason.to_string());
@@ -204,6 +213,7 @@ impl Loop {
             }
             SessionEvent::Synced(r) => self.syncs.push(r),
             SessionEvent::SubscribeFailed(f) => panic!("a subscription was refused: {f:?}"),
+            SessionEvent::ConnectFailed(e) => panic!("no connection attempt fails here: {e}"),
             SessionEvent::Command(r) => self.reports.push(r),
         }
     }

@@ -1,12 +1,13 @@
 //! Domain commands on the wire: a [`Command`] checked by the model ([`Model::plan`]), sent as
 //! a SubscribeCmd with a requestid on the subscription of the line it acts on, and followed
 //! through accepted (RequestResponse 0), done (a Notify shows the effect) or no effect seen in
-//! [`SessionConfig::command_timeout`]; a non-zero result is reported by the document's name
+//! [`crate::session::SessionConfig::command_timeout`]; a non-zero result is reported by the document's name
 //! and meaning. Nothing is queued: while the link is down every command is refused.
 
 use std::time::{Duration, Instant};
 
-use super::{Entity, Phase, Request, Session, SessionEvent, Timer};
+use super::core::{Request, Session, Timer, Tracked};
+use super::types::{Entity, SessionEvent};
 use crate::model::{
     CallFunction, CallLost, Command, CommandId, CommandPlan, CommandReport, CommandStatus, LineId,
     PlannedAction, ServiceMode, SupervisorCall, Text,
@@ -16,18 +17,6 @@ use crate::protocol::build::{
 };
 use crate::protocol::codes::ResultCode;
 use crate::protocol::pb;
-
-/// A command sent and not yet settled.
-#[derive(Debug)]
-pub(super) struct Tracked {
-    report: CommandReport,
-    plan: CommandPlan,
-    accepted: bool,
-    /// What a Notify showed before the PBX's answer came (Ok: the effect; Err: a failure).
-    seen: Option<Result<Text, Text>>,
-    /// When the current wait began (sent, or accepted).
-    since: Instant,
-}
 
 impl Session {
     /// Sends a command the supervisor chose, or refuses it at once with the reason. Its
@@ -98,17 +87,12 @@ impl Session {
             LineId::Queue(g) => Entity::Queue(g.clone()),
             LineId::ParkServer => Entity::ParkServer,
         };
-        let subscribe_id = self
-            .subs
-            .get(&entity)
-            .filter(|s| s.phase == Phase::Active)
-            .map(|s| s.id)
-            .ok_or_else(|| {
-                Text::from(format!(
-                    "the {} subscription is not active now; try again in a moment",
-                    self.label(&entity)
-                ))
-            })?;
+        let subscribe_id = self.subs.active_id(&entity).ok_or_else(|| {
+            Text::from(format!(
+                "the {} subscription is not active now; try again in a moment",
+                self.label(&entity)
+            ))
+        })?;
         let requestid = self.request_id();
         let msg = match &plan.action {
             PlannedAction::Function {
