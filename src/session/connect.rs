@@ -35,66 +35,40 @@ pub async fn open(
     framing: Framing,
     tls: Arc<rustls::ClientConfig>,
 ) -> Result<WsStream, ConnectError> {
-    let secs = ep.connect_timeout.as_secs().max(1);
-    match tokio::time::timeout(ep.connect_timeout, open_inner(ep, framing, tls)).await {
-        Ok(r) => r,
-        Err(_) => Err(ConnectError::TimedOut {
-            authority: ep.authority(),
-            secs,
-        }),
-    }
-}
-
-async fn open_inner(
-    ep: &Endpoint,
-    framing: Framing,
-    tls: Arc<rustls::ClientConfig>,
-) -> Result<WsStream, ConnectError> {
-    let authority = ep.authority();
-    let tcp = match TcpStream::connect((ep.host.as_str(), ep.port)).await {
-        Ok(s) => s,
-        Err(e) => return Err(classify_io(&e, ep)),
-    };
-    // Acks are small and must not wait for Nagle.
-    let _ = tcp.set_nodelay(true);
-    let server_name = ServerName::try_from(ep.host.clone()).map_err(|e| ConnectError::Resolve {
-        host: ep.host.clone(),
-        reason: e.to_string(),
-    })?;
-    let stream = TlsConnector::from(tls)
-        .connect(server_name, tcp)
-        .await
-        .map_err(|e| classify_tls(&e, ep))?;
-
-    let uri: Uri = ep
-        .url(framing)
-        .parse()
-        .map_err(
-            |e: tungstenite::http::uri::InvalidUri| ConnectError::Resolve {
-                host: ep.host.clone(),
-                reason: e.to_string(),
-            },
-        )?;
-    let request = ClientRequestBuilder::new(uri)
-        .with_header("Authorization", ep.basic_auth())
-        .with_sub_protocol(SUBPROTOCOL);
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_FRAME_LEN))
-        .max_frame_size(Some(MAX_FRAME_LEN));
-    let (ws, response) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
-        .await
-        .map_err(|e| classify_ws(e, ep, framing))?;
-    // tungstenite checks this too; the check here keeps it true whatever the library does.
-    let agreed = response
-        .headers()
-        .get("Sec-WebSocket-Protocol")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() == SUBPROTOCOL);
-    if !agreed {
-        return Err(ConnectError::Subprotocol);
-    }
-    tracing::debug!(%authority, "websocket open");
-    Ok(ws)
+    within(ep, async {
+        let stream = secure(ep, tls).await?;
+        let uri: Uri =
+            ep.url(framing)
+                .parse()
+                .map_err(
+                    |e: tungstenite::http::uri::InvalidUri| ConnectError::Resolve {
+                        host: ep.host.clone(),
+                        reason: e.to_string(),
+                    },
+                )?;
+        let request = ClientRequestBuilder::new(uri)
+            .with_header("Authorization", ep.basic_auth())
+            .with_sub_protocol(SUBPROTOCOL);
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_FRAME_LEN))
+            .max_frame_size(Some(MAX_FRAME_LEN));
+        let (ws, response) =
+            tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+                .await
+                .map_err(|e| classify_ws(e, ep, framing))?;
+        // tungstenite checks this too; the check here keeps it true whatever the library does.
+        let agreed = response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == SUBPROTOCOL);
+        if !agreed {
+            return Err(ConnectError::Subprotocol);
+        }
+        tracing::debug!(authority = %ep.authority(), "websocket open");
+        Ok(ws)
+    })
+    .await
 }
 
 /// Completes a TLS handshake with `host:port` and nothing more (no websocket, no credentials,
@@ -117,54 +91,52 @@ pub async fn fetch_certificate(
         authority: ep.authority(),
         reason: e.to_string(),
     })?;
-    let handshake = async {
-        let tcp = TcpStream::connect((host, port))
-            .await
-            .map_err(|e| classify_io(&e, &ep))?;
-        let server_name =
-            ServerName::try_from(host.to_owned()).map_err(|e| ConnectError::Resolve {
-                host: host.to_owned(),
-                reason: e.to_string(),
-            })?;
-        let stream = TlsConnector::from(config)
-            .connect(server_name, tcp)
-            .await
-            .map_err(|e| classify_tls(&e, &ep))?;
+    within(&ep, async {
         // Dropped, not shut down: nothing at all is sent after the handshake.
-        drop(stream);
+        drop(secure(&ep, config).await?);
         captured.take().ok_or_else(|| ConnectError::Tls {
             authority: ep.authority(),
             reason: "the PBX presented no certificate".to_owned(),
         })
-    };
-    match tokio::time::timeout(timeout, handshake).await {
-        Ok(r) => r,
-        Err(_) => Err(ConnectError::TimedOut {
-            authority: ep.authority(),
-            secs: timeout.as_secs().max(1),
-        }),
-    }
+    })
+    .await
 }
 
 /// Whether a system answers: a TCP connection and a TLS handshake (its certificate checked as
 /// for a session), then nothing sent; no login is spent on it.
 pub async fn probe(ep: &Endpoint, tls: Arc<rustls::ClientConfig>) -> Result<(), ConnectError> {
-    let attempt = async {
-        let tcp = TcpStream::connect((ep.host.as_str(), ep.port))
-            .await
-            .map_err(|e| classify_io(&e, ep))?;
-        let server_name =
-            ServerName::try_from(ep.host.clone()).map_err(|e| ConnectError::Resolve {
-                host: ep.host.clone(),
-                reason: e.to_string(),
-            })?;
-        let stream = TlsConnector::from(tls)
-            .connect(server_name, tcp)
-            .await
-            .map_err(|e| classify_tls(&e, ep))?;
-        drop(stream);
+    within(ep, async {
+        drop(secure(ep, tls).await?);
         Ok(())
-    };
+    })
+    .await
+}
+
+/// TCP, then TLS with these settings: the part every way of reaching a system shares.
+async fn secure(
+    ep: &Endpoint,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<TlsStream<TcpStream>, ConnectError> {
+    let tcp = TcpStream::connect((ep.host.as_str(), ep.port))
+        .await
+        .map_err(|e| classify_io(&e, ep))?;
+    // Acks are small and must not wait for Nagle.
+    let _ = tcp.set_nodelay(true);
+    let server_name = ServerName::try_from(ep.host.clone()).map_err(|e| ConnectError::Resolve {
+        host: ep.host.clone(),
+        reason: e.to_string(),
+    })?;
+    TlsConnector::from(tls)
+        .connect(server_name, tcp)
+        .await
+        .map_err(|e| classify_tls(&e, ep))
+}
+
+/// Runs an attempt within the endpoint's connect timeout.
+async fn within<T>(
+    ep: &Endpoint,
+    attempt: impl Future<Output = Result<T, ConnectError>>,
+) -> Result<T, ConnectError> {
     match tokio::time::timeout(ep.connect_timeout, attempt).await {
         Ok(r) => r,
         Err(_) => Err(ConnectError::TimedOut {

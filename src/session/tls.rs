@@ -182,8 +182,8 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsSetupError> 
             .with_no_client_auth(),
         Trust::Fingerprint(fp) => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedCert {
-                pin: *fp,
+            .with_custom_certificate_verifier(Arc::new(EndEntityCheck {
+                rule: EndEntityRule::Pinned(*fp),
                 algorithms: provider.signature_verification_algorithms,
             }))
             .with_no_client_auth(),
@@ -201,43 +201,25 @@ pub struct FingerprintMismatch {
     pub got: Fingerprint,
 }
 
-/// The handshake-signature half of a `ServerCertVerifier`: verified with the provider's
-/// algorithms (`self.algorithms`), whatever the verifier decides about the certificate itself.
-macro_rules! handshake_signatures {
-    () => {
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.algorithms.supported_schemes()
-        }
-    };
-}
-
-/// Accepts exactly one end-entity certificate (by SHA-256 of its DER), whatever its chain or
-/// names, and still verifies that the server holds its private key (the handshake signature).
+/// A verifier that decides on the end-entity certificate alone, whatever its chain or names,
+/// and still verifies that the server holds its private key (the handshake signature, checked
+/// with the provider's algorithms).
 #[derive(Debug)]
-struct PinnedCert {
-    pin: Fingerprint,
+struct EndEntityCheck {
+    rule: EndEntityRule,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for PinnedCert {
+/// What an [`EndEntityCheck`] does with the certificate.
+#[derive(Debug)]
+enum EndEntityRule {
+    /// Accept exactly the certificate with this SHA-256 fingerprint (`[tls] fingerprint`).
+    Pinned(Fingerprint),
+    /// Accept any, keeping it for the admin to look at (`ipo-top trust`).
+    Capture(CapturedCertificate),
+}
+
+impl ServerCertVerifier for EndEntityCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -246,20 +228,45 @@ impl ServerCertVerifier for PinnedCert {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let got = Fingerprint::of(end_entity);
-        if got == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                rustls::OtherError(Arc::new(FingerprintMismatch {
-                    want: self.pin,
-                    got,
-                })),
-            )))
+        match &self.rule {
+            EndEntityRule::Pinned(pin) => {
+                let got = Fingerprint::of(end_entity);
+                if got != *pin {
+                    return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                        rustls::OtherError(Arc::new(FingerprintMismatch { want: *pin, got })),
+                    )));
+                }
+            }
+            EndEntityRule::Capture(captured) => {
+                if let Ok(mut slot) = captured.0.lock() {
+                    *slot = Some(end_entity.as_ref().to_vec());
+                }
+            }
         }
+        Ok(ServerCertVerified::assertion())
     }
 
-    handshake_signatures!();
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 /// The settings `ipo-top trust` uses to look at a certificate before anyone trusts it: the
@@ -274,8 +281,8 @@ pub fn inspect_config() -> Result<(Arc<ClientConfig>, CapturedCertificate), TlsS
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Capture {
-            captured: captured.clone(),
+        .with_custom_certificate_verifier(Arc::new(EndEntityCheck {
+            rule: EndEntityRule::Capture(captured.clone()),
             algorithms: provider.signature_verification_algorithms,
         }))
         .with_no_client_auth();
@@ -291,30 +298,6 @@ impl CapturedCertificate {
     pub fn take(&self) -> Option<Vec<u8>> {
         self.0.lock().ok().and_then(|mut g| g.take())
     }
-}
-
-#[derive(Debug)]
-struct Capture {
-    captured: CapturedCertificate,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for Capture {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Ok(mut slot) = self.captured.0.lock() {
-            *slot = Some(end_entity.as_ref().to_vec());
-        }
-        Ok(ServerCertVerified::assertion())
-    }
-
-    handshake_signatures!();
 }
 
 /// A certificate problem in words a supervisor's admin can act on.
