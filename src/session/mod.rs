@@ -1,6 +1,12 @@
 //! The MTCTI3 client: a sans-IO engine ([`Session`]) that owns the live [`crate::model`], and a
 //! thin tokio task ([`spawn`]) that drives it over a secure websocket.
 //!
+//! The engine ([`engine`]) says what to do with the socket ([`Io`]) and what happened
+//! ([`SessionEvent`], the one event type readers get); the task (`client`) carries out the
+//! instructions, opening connections (`connect`) to an [`Endpoint`] with the TLS trust of
+//! [`tls`], and hands the events to the reader ([`Updates`]). [`SessionConfig`] is decided once
+//! at the edge; [`ConnectError`] says why a connection could not be opened.
+//!
 //! Uses `model` and `protocol` only.
 //!
 //! ```no_run
