@@ -66,9 +66,9 @@ pub(super) enum Timer {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Link {
-    /// Will emit Connect when the Reconnect timer fires.
+    /// Will ask for [`Io::Connect`] when the Reconnect timer fires.
     Waiting,
-    /// Connect emitted; waiting for the driver.
+    /// [`Io::Connect`] asked for; waiting for the I/O task.
     Connecting,
     /// Connected since then.
     Up(Instant),
