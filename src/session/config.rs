@@ -1,7 +1,7 @@
 //! How a session behaves: the engine's windows, timeouts and backoffs, the framing spoken on
 //! every link, read-only, and the secondary system to fail over to. Decided once at the edge
-//! (the configuration file and the command line) and handed to [`super::spawn`] or
-//! [`super::Session::new`].
+//! (the configuration file and the command line) and handed to `spawn` or
+//! `Session::new`.
 
 use std::time::Duration;
 

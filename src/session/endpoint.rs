@@ -1,5 +1,5 @@
 //! Where and how to reach an IP Office: its address, the service user and how its certificate
-//! is trusted. Plain data: opening the connection is [`super::connect`]'s job.
+//! is trusted. Plain data: opening the connection is the I/O task's job (`connect`).
 
 use std::fmt;
 use std::net::IpAddr;

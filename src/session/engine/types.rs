@@ -100,8 +100,8 @@ pub struct SubscribeFailure {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Io {
     /// Open a connection to this system now; the task answers with
-    /// [`super::Session::handle_connected`], [`super::Session::handle_connect_failed`] or
-    /// [`super::Session::handle_closed`].
+    /// [`crate::session::Session::handle_connected`], [`crate::session::Session::handle_connect_failed`] or
+    /// [`crate::session::Session::handle_closed`].
     Connect(PbxSystem),
     /// Close the current connection; the engine already treats it as closed (it stopped
     /// answering, or is moving to another system) and schedules what comes next.
@@ -110,7 +110,7 @@ pub enum Io {
     Ping,
     /// See whether this system answers again (a TCP connection and a TLS handshake, nothing
     /// sent; asked for the primary while on the secondary); the task answers with
-    /// [`super::Session::handle_probe`].
+    /// [`crate::session::Session::handle_probe`].
     Probe(PbxSystem),
     /// Close the connection and end: the session was shut down.
     Shutdown,
