@@ -994,8 +994,8 @@ impl Connection {
                 let u = pbx.user(*user);
                 (
                     "user",
-                    u.map(|u| u.extn.clone()).unwrap_or_default(),
-                    u.map(|u| u.name.clone()).unwrap_or_default(),
+                    u.map(|u| u.spec.extn.clone()).unwrap_or_default(),
+                    u.map(|u| u.spec.name.clone()).unwrap_or_default(),
                 )
             }
             Some(Kind::Queue { queue, .. }) => {

@@ -113,7 +113,7 @@ impl Pbx {
         let Some(u) = self.user_mut(id) else {
             return false;
         };
-        u.name = name.to_string();
+        u.spec.name = name.to_string();
         let Some(u) = self.user(id) else {
             return false;
         };
@@ -156,27 +156,27 @@ impl Pbx {
 
     /// Sets or clears do not disturb.
     pub fn set_dnd(&mut self, id: UserId, on: bool) -> bool {
-        self.change_user(id, |u| u.dnd = on)
+        self.change_user(id, |u| u.spec.dnd = on)
     }
 
     /// Logs the user off (or back on).
     pub fn set_logged_off(&mut self, id: UserId, off: bool) -> bool {
-        self.change_user(id, |u| u.logged_off = off)
+        self.change_user(id, |u| u.spec.logged_off = off)
     }
 
     /// Marks the user's phone faulty (or working again).
     pub fn set_extn_fault(&mut self, id: UserId, fault: bool) -> bool {
-        self.change_user(id, |u| u.extn_fault = fault)
+        self.change_user(id, |u| u.spec.extn_fault = fault)
     }
 
     /// Sets or clears the absence text.
     pub fn set_absence(&mut self, id: UserId, absence: Option<AbsenceText>) -> bool {
-        self.change_user(id, |u| u.absence = absence)
+        self.change_user(id, |u| u.spec.absence = absence)
     }
 
     /// Sets mobile twinning.
     pub fn set_ec500(&mut self, id: UserId, on: bool) -> bool {
-        self.change_user(id, |u| u.ec500 = on)
+        self.change_user(id, |u| u.spec.ec500 = on)
     }
 
     /// Sets forward unconditional.

@@ -137,6 +137,15 @@ pub(super) struct Call {
 }
 
 impl Call {
+    /// The users at whose phones the call rings now.
+    pub(super) fn ringing_users(&self) -> Vec<UserId> {
+        self.legs
+            .iter()
+            .filter(|l| l.state == LegState::Ringing)
+            .map(|l| l.user)
+            .collect()
+    }
+
     pub(super) fn new(kind: CallKind, far: Option<FarParty>, dialled: String) -> Self {
         Call {
             gcid: [0; 9],

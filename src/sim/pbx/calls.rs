@@ -7,8 +7,8 @@ use rand::Rng;
 use rand::seq::IndexedRandom;
 
 use super::{
-    Call, CallKey, CallKind, Caller, Change, FarParty, LegState, Line, Pbx, QueueId, Timer, UserId,
-    UserLeg, next_id,
+    Call, CallKey, CallKind, Caller, Change, FarParty, LegState, Line, ParkLeg, Pbx, QueueId,
+    Timer, UserId, UserLeg, next_id,
 };
 use crate::sim::site::TrunkKind;
 
@@ -242,14 +242,7 @@ impl Pbx {
             });
         }
         if let Some(p) = &call.park {
-            self.park.remove(&p.slot);
-            self.emit(Change::CallLost {
-                line: Line::Park,
-                call: key,
-                callid: p.callid,
-                reason: NORMAL,
-                this_end_dropped: false,
-            });
+            self.vacate_slot(key, p);
         }
         for u in freed {
             self.after_user_free(u);
@@ -427,13 +420,24 @@ impl Pbx {
         self.unpark_to(key, user, 0);
     }
 
+    /// The call leaves its park slot: the slot is free and the park server's appearance ends.
+    pub(super) fn vacate_slot(&mut self, key: CallKey, park: &ParkLeg) {
+        self.park.remove(&park.slot);
+        self.emit(Change::CallLost {
+            line: Line::Park,
+            call: key,
+            callid: park.callid,
+            reason: NORMAL,
+            this_end_dropped: false,
+        });
+    }
+
     /// The parked call leaves its slot and connects at `user` (direction PICKUP), carrying the
     /// application's `reference`; the user's other connected call goes on hold.
     pub(super) fn unpark_to(&mut self, key: CallKey, user: UserId, reference: i32) {
         let Some(park) = self.calls.get(&key).and_then(|c| c.park.clone()) else {
             return;
         };
-        self.park.remove(&park.slot);
         let epoch = match self.calls.get_mut(&key) {
             Some(call) => {
                 call.park = None;
@@ -442,20 +446,10 @@ impl Pbx {
             }
             None => return,
         };
-        self.emit(Change::CallLost {
-            line: Line::Park,
-            call: key,
-            callid: park.callid,
-            reason: NORMAL,
-            this_end_dropped: false,
-        });
+        self.vacate_slot(key, &park);
         self.hold_others(user, Some(key));
         self.add_leg(key, user, LegState::Connected, None);
-        if let Some(leg) = self
-            .calls
-            .get_mut(&key)
-            .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
-        {
+        if let Some(leg) = self.leg_mut(key, user) {
             leg.pickup = true;
             leg.reference = reference;
         }
@@ -551,7 +545,7 @@ impl Pbx {
 
     /// `from` calls `to`, who rings; returns the call.
     pub(super) fn new_internal(&mut self, from: UserId, to: UserId) -> Option<CallKey> {
-        let dialled = self.user(to).map(|u| u.extn.clone())?;
+        let dialled = self.user(to).map(|u| u.spec.extn.clone())?;
         let key = self.new_call(Call::new(CallKind::Internal, None, dialled));
         self.add_leg(key, from, LegState::Ringback, Some(to));
         self.add_leg(key, to, LegState::Ringing, Some(from));

@@ -394,7 +394,7 @@ impl Pbx {
             CallFunctionCmd::GenerateDigits(_) => Ok(()),
             CallFunctionCmd::PushToEc500 => {
                 let u = me.ok_or(ResultCode::InvalidCallState)?;
-                if self.user(u).is_none_or(|u| u.mobile.is_empty()) {
+                if self.user(u).is_none_or(|u| u.spec.mobile.is_empty()) {
                     return Err(ResultCode::TransferFailed);
                 }
                 let epoch = self.calls.get(&key).map_or(0, |c| c.epoch);
@@ -550,7 +550,7 @@ impl Pbx {
                 self.after_user_free(u);
                 return Ok(());
             }
-            if !self.user(u).is_some_and(|u| u.voicemail) {
+            if !self.user(u).is_some_and(|u| u.spec.voicemail) {
                 return Err(ResultCode::NoCoverage);
             }
             // Coverage is the user's voicemail: the caller leaves a message there.
@@ -597,7 +597,7 @@ impl Pbx {
             if let Some(user) = self.user_by_extn(extn) {
                 let reachable = self
                     .user(user)
-                    .is_some_and(|u| !u.logged_off && !u.extn_fault && !u.dnd);
+                    .is_some_and(|u| !u.spec.logged_off && !u.spec.extn_fault && !u.spec.dnd);
                 if !reachable || from == Some(user) {
                     return Err(ResultCode::TransferFailed);
                 }
@@ -670,14 +670,7 @@ impl Pbx {
             call.park = None;
         }
         if let Some(p) = park {
-            self.park.remove(&p.slot);
-            self.emit(Change::CallLost {
-                line: Line::Park,
-                call: key,
-                callid: p.callid,
-                reason: NORMAL,
-                this_end_dropped: false,
-            });
+            self.vacate_slot(key, &p);
         }
         for u in &leaving {
             let this_end = line == Line::User(*u);
@@ -801,7 +794,7 @@ impl Pbx {
 
     /// The mobile twin answered a PushToEC500: the call leaves the user's phone.
     pub(super) fn ec500_answer(&mut self, key: CallKey, user: UserId) {
-        let Some(mobile) = self.user(user).map(|u| u.mobile.clone()) else {
+        let Some(mobile) = self.user(user).map(|u| u.spec.mobile.clone()) else {
             return;
         };
         let on_call = self.calls.get(&key).is_some_and(|c| {

@@ -242,21 +242,7 @@ impl Pbx {
         let mut u = User {
             id,
             guid,
-            extn: spec.extn,
-            name: spec.name,
-            fullname: spec.fullname,
-            email: spec.email,
-            language: spec.language,
-            dnd: spec.dnd,
-            logged_off: spec.logged_off,
-            extn_fault: spec.extn_fault,
-            voicemail: spec.voicemail,
-            mailbox: spec.mailbox,
-            absence: spec.absence,
-            direct_calls: spec.direct_calls,
-            did: spec.did,
-            ec500: spec.ec500,
-            mobile: spec.mobile,
+            spec,
             fwdu: false,
             fwdu_number: String::new(),
             fwd_to_vm: false,
@@ -322,7 +308,7 @@ impl Pbx {
         self.users
             .iter()
             .flatten()
-            .find(|u| !u.email.is_empty() && u.email.eq_ignore_ascii_case(email))
+            .find(|u| !u.spec.email.is_empty() && u.spec.email.eq_ignore_ascii_case(email))
             .map(|u| u.id)
     }
 
@@ -402,8 +388,8 @@ impl Pbx {
         LineEntry {
             kind: LineKind::User(u.id),
             guid: u.guid,
-            extn: u.extn.clone(),
-            name: u.name.clone(),
+            extn: u.spec.extn.clone(),
+            name: u.spec.name.clone(),
         }
     }
 
@@ -459,7 +445,7 @@ impl Pbx {
     /// An outside caller rings `user` directly now (their own DID); `None` when the user is
     /// not there.
     pub fn place_user_call(&mut self, user: UserId, caller: Caller) -> Option<CallKey> {
-        let did = self.user(user)?.did.clone();
+        let did = self.user(user)?.spec.did.clone();
         let far = FarParty {
             caller,
             trunk: TrunkKind::Sip,
@@ -578,14 +564,21 @@ impl Pbx {
         key
     }
 
+    /// `user`'s appearance of the call.
+    fn leg_mut(&mut self, key: CallKey, user: UserId) -> Option<&mut UserLeg> {
+        self.calls
+            .get_mut(&key)
+            .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
+    }
+
     // ---------------------------------------------------------------------------------------
     // Phone state
 
     fn phone_state_of(u: &User, calls: &BTreeMap<CallKey, Call>) -> PhoneState {
-        if u.logged_off {
+        if u.spec.logged_off {
             return PhoneState::Logout;
         }
-        if u.extn_fault {
+        if u.spec.extn_fault {
             return PhoneState::Fault;
         }
         let mut ringing = false;
@@ -637,14 +630,18 @@ impl Pbx {
     /// Whether the user can be offered a group or direct call now.
     fn user_free(&self, id: UserId) -> bool {
         self.user(id).is_some_and(|u| {
-            !u.logged_off && !u.extn_fault && !u.dnd && u.legs.is_empty() && u.acw_until.is_none()
+            !u.spec.logged_off
+                && !u.spec.extn_fault
+                && !u.spec.dnd
+                && u.legs.is_empty()
+                && u.acw_until.is_none()
         })
     }
 
     /// Whether the user can make a call now (DND does not stop outgoing calls).
     fn user_can_dial(&self, id: UserId) -> bool {
         self.user(id).is_some_and(|u| {
-            !u.logged_off && !u.extn_fault && u.legs.is_empty() && u.acw_until.is_none()
+            !u.spec.logged_off && !u.spec.extn_fault && u.legs.is_empty() && u.acw_until.is_none()
         })
     }
 }

@@ -2,7 +2,7 @@
 //! pick up) and UnParkCall, with the failures the document lists for them.
 
 use super::functions::MAX_APPEARANCES;
-use super::{Call, CallKey, CallKind, Caller, LegState, Pbx, Timer, UserId};
+use super::{Call, CallKey, CallKind, Caller, LegState, Pbx, Timer, User, UserId};
 use crate::protocol::build::MakeCallType;
 use crate::protocol::codes::ResultCode;
 use crate::protocol::pb;
@@ -12,6 +12,18 @@ use crate::sim::site::is_park_slot;
 const FAILED_CLEARS_MS: u64 = 10_000;
 
 impl Pbx {
+    /// The user, when their phone can start a call: logged on and working.
+    fn phone_of(&self, user: UserId) -> Result<&User, ResultCode> {
+        let u = self.user(user).ok_or(ResultCode::UserNotFound)?;
+        if u.spec.logged_off {
+            return Err(ResultCode::NoPhone);
+        }
+        if u.spec.extn_fault {
+            return Err(ResultCode::ExtnFault);
+        }
+        Ok(u)
+    }
+
     /// A failed call, or a phone left at dial tone, clears by itself.
     pub(super) fn failed_end(&mut self, key: CallKey, user: UserId) {
         let stuck = self.calls.get(&key).is_some_and(|c| {
@@ -31,15 +43,10 @@ impl Pbx {
         reference: i32,
         mc: &pb::MakeCall,
     ) -> ResultCode {
-        let Some(u) = self.user(user) else {
-            return ResultCode::UserNotFound;
+        let u = match self.phone_of(user) {
+            Ok(u) => u,
+            Err(code) => return code,
         };
-        if u.logged_off {
-            return ResultCode::NoPhone;
-        }
-        if u.extn_fault {
-            return ResultCode::ExtnFault;
-        }
         if u.legs.len() >= MAX_APPEARANCES {
             return ResultCode::MaxCalls;
         }
@@ -90,7 +97,7 @@ impl Pbx {
         if let Some(to) = self.user_by_extn(target).filter(|t| *t != user) {
             let reachable = self
                 .user(to)
-                .is_some_and(|t| !t.logged_off && !t.extn_fault);
+                .is_some_and(|t| !t.spec.logged_off && !t.spec.extn_fault);
             if !reachable {
                 return self.stuck_call(user, target, LegState::Failed);
             }
@@ -122,11 +129,7 @@ impl Pbx {
             return key;
         }
         let failed = self.stuck_call(user, target, LegState::Failed);
-        if let Some(leg) = self
-            .calls
-            .get_mut(&failed)
-            .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
-        {
+        if let Some(leg) = self.leg_mut(failed, user) {
             leg.cause = pb::call_info::FailedCause::Unallocatednumber;
         }
         failed
@@ -137,11 +140,7 @@ impl Pbx {
     pub(super) fn stuck_call(&mut self, user: UserId, target: &str, state: LegState) -> CallKey {
         let key = self.new_call(Call::new(CallKind::DirectOut, None, target.to_string()));
         self.add_leg(key, user, state, None);
-        if let Some(leg) = self
-            .calls
-            .get_mut(&key)
-            .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
-        {
+        if let Some(leg) = self.leg_mut(key, user) {
             leg.outbound = true;
             leg.cause = pb::call_info::FailedCause::Numberooo;
         }
@@ -177,11 +176,7 @@ impl Pbx {
         }
         self.hold_others(user, Some(key));
         self.add_leg(key, user, LegState::Connected, Some(agent));
-        if let Some(leg) = self
-            .calls
-            .get_mut(&key)
-            .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
-        {
+        if let Some(leg) = self.leg_mut(key, user) {
             leg.outbound = true;
             leg.reference = reference;
             leg.called = Some(target.to_string());
@@ -210,11 +205,7 @@ impl Pbx {
             return ResultCode::TargetNotFound;
         };
         self.add_leg(key, user, LegState::Ringing, peer);
-        if let Some(leg) = self
-            .calls
-            .get_mut(&key)
-            .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
-        {
+        if let Some(leg) = self.leg_mut(key, user) {
             leg.pickup = true;
             leg.reference = reference;
         }
@@ -228,14 +219,8 @@ impl Pbx {
         if !is_park_slot(slot) {
             return ResultCode::BadFormatting;
         }
-        let Some(u) = self.user(user) else {
-            return ResultCode::UserNotFound;
-        };
-        if u.logged_off {
-            return ResultCode::NoPhone;
-        }
-        if u.extn_fault {
-            return ResultCode::ExtnFault;
+        if let Err(code) = self.phone_of(user) {
+            return code;
         }
         let Some(&key) = self.park.get(slot) else {
             return ResultCode::TargetNotFound;

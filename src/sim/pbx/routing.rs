@@ -8,7 +8,7 @@ use rand::Rng;
 use super::calls::VOICEMAIL_PARTY;
 use super::{
     Call, CallKey, CallKind, Change, FarParty, LegState, Line, Pbx, QueueId, QueueLeg, Report,
-    Timer, UserId, UserLeg, next_id,
+    Timer, UserId, next_id,
 };
 use crate::sim::site::{RingMode, ServiceMode};
 
@@ -258,22 +258,10 @@ impl Pbx {
             .then(|| call.legs.iter().find(|l| l.outbound).map(|l| l.user))
             .flatten();
         for &u in users {
-            let Some(user) = self.user_mut(u) else {
+            // No callid: the user is gone.
+            if self.add_leg(key, u, LegState::Ringing, caller) == 0 {
                 continue;
-            };
-            let callid = next_id(&mut user.next_callid);
-            user.legs.push((callid, key));
-            if let Some(call) = self.calls.get_mut(&key) {
-                let mut leg = UserLeg::new(u, callid, LegState::Ringing);
-                leg.peer = caller;
-                call.legs.push(leg);
             }
-            self.emit(Change::Call {
-                line: Line::User(u),
-                call: key,
-                callid,
-            });
-            self.touch_user(u);
             if !self.rng.random_bool(self.traffic.no_answer_chance) {
                 let delay = self.draw_ms(&self.traffic.answer_delay.clone());
                 if delay < no_answer_ms {
@@ -291,12 +279,7 @@ impl Pbx {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
-        let ringing: Vec<UserId> = call
-            .legs
-            .iter()
-            .filter(|l| l.state == LegState::Ringing)
-            .map(|l| l.user)
-            .collect();
+        let ringing = call.ringing_users();
         let routed = call.queue.as_ref().is_some_and(|l| !l.answered);
         if !routed {
             let caller = call

@@ -169,7 +169,7 @@ impl Pbx {
     }
 
     pub(super) fn new_direct_in(&mut self, user: UserId, caller: Caller) {
-        let Some(did) = self.user(user).map(|u| u.did.clone()) else {
+        let Some(did) = self.user(user).map(|u| u.spec.did.clone()) else {
             return;
         };
         let far = FarParty {
@@ -239,7 +239,7 @@ impl Pbx {
                     let queue = pbx.queue(*q).filter(|queue| !queue.waiting.is_empty())?;
                     queue.members.iter().filter(|m| m.enabled).find_map(|m| {
                         let u = pbx.user(m.user)?;
-                        let usable = !u.logged_off && !u.extn_fault && !u.dnd;
+                        let usable = !u.spec.logged_off && !u.spec.extn_fault && !u.spec.dnd;
                         let busy = if acw {
                             u.acw_until.is_some() && u.legs.is_empty()
                         } else {
@@ -310,11 +310,7 @@ impl Pbx {
                 continue;
             };
             let user = leg.user;
-            if let Some(leg) = self
-                .calls
-                .get_mut(&key)
-                .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
-            {
+            if let Some(leg) = self.leg_mut(key, user) {
                 leg.state = if leg.state == LegState::Held {
                     LegState::Connected
                 } else {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::super::site::{
-    AbsenceText, Guid, MailboxCounts, RingMode, ServiceMode, TimeOfDay, TrunkKind,
+    Guid, MailboxCounts, RingMode, ServiceMode, TimeOfDay, TrunkKind, UserSpec,
 };
 
 /// A user's id in the model (stable for the user's lifetime, never reused).
@@ -143,36 +143,9 @@ pub struct User {
     pub id: UserId,
     /// The guid.
     pub guid: Guid,
-    /// Extension.
-    pub extn: String,
-    /// Short name.
-    pub name: String,
-    /// Full name.
-    pub fullname: String,
-    /// Email address.
-    pub email: String,
-    /// Locale code.
-    pub language: String,
-    /// Do not disturb.
-    pub dnd: bool,
-    /// Not logged in anywhere.
-    pub logged_off: bool,
-    /// Phone not working.
-    pub extn_fault: bool,
-    /// Voicemail enabled.
-    pub voicemail: bool,
-    /// Mailbox counters.
-    pub mailbox: MailboxCounts,
-    /// Absence text.
-    pub absence: Option<AbsenceText>,
-    /// Makes and receives direct calls.
-    pub direct_calls: bool,
-    /// The user's DID.
-    pub did: String,
-    /// Mobile twinning enabled.
-    pub ec500: bool,
-    /// The mobile twin's number.
-    pub mobile: String,
+    /// What the site configures for the user (its `guid` is the one given, if any: `guid`
+    /// above is the one in use); changed by administration as on a real system.
+    pub spec: UserSpec,
     /// Forward unconditional on.
     pub fwdu: bool,
     /// Forward unconditional destination.
