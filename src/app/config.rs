@@ -904,19 +904,21 @@ fn password_from_file(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    struct Dir(PathBuf);
+    /// A scratch directory for configuration files (and password files beside them), removed
+    /// when dropped; names are unique within the process.
+    pub(in crate::app) struct Dir(pub(in crate::app) PathBuf);
     impl Dir {
-        fn new(name: &str) -> Dir {
+        pub(in crate::app) fn new(name: &str) -> Dir {
             let d =
                 std::env::temp_dir().join(format!("ipo-top-config-{}-{name}", std::process::id()));
             let _ = std::fs::remove_dir_all(&d);
             let _ = std::fs::create_dir_all(&d);
             Dir(d)
         }
-        fn write(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+        pub(in crate::app) fn write(&self, name: &str, text: &str, mode: u32) -> PathBuf {
             let p = self.0.join(name);
             let _ = std::fs::write(&p, text);
             #[cfg(unix)]
