@@ -5,12 +5,11 @@
 use std::time::{Duration, Instant};
 
 use ipo_top::protocol::bits::CallFeatures;
+use ipo_top::protocol::build::ServiceMode;
 use ipo_top::protocol::pb;
 use ipo_top::protocol::pb::call_info::{Direction, State};
 use ipo_top::sim::pbx::features;
-use ipo_top::sim::site::{
-    MemberSpec, OverflowSpec, QueueSpec, RingMode, ServiceMode, Traffic, UserSpec,
-};
+use ipo_top::sim::site::{MemberSpec, OverflowSpec, QueueSpec, RingMode, Traffic, UserSpec};
 use ipo_top::sim::{Caller, Change, Line, Pbx, PhoneState, QueueId, Site, UserId};
 
 /// A quiet site: agents 4201-4203, Claims (7301) with all three as members, and fixed

@@ -10,7 +10,8 @@ use super::{
     Call, CallKey, CallKind, Change, FarParty, LegState, Line, Pbx, QueueId, QueueLeg, Report,
     Timer, UserId, next_id,
 };
-use crate::sim::site::{RingMode, ServiceMode};
+use crate::protocol::build::ServiceMode;
+use crate::sim::site::RingMode;
 
 impl Pbx {
     /// Whether the call is still routed by the group it entered at routing generation `seq`.

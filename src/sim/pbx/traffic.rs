@@ -8,7 +8,8 @@ use rand::seq::IndexedRandom;
 use super::{
     Call, CallKey, CallKind, Caller, DirectKind, FarParty, LegState, Pbx, QueueId, Timer, UserId,
 };
-use crate::sim::site::{ServiceMode, TrunkKind};
+use crate::protocol::build::ServiceMode;
+use crate::sim::site::TrunkKind;
 
 const COMPANIES: &[&str] = &[
     "Harbour Freight Ltd",

@@ -5,9 +5,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::super::site::{
-    Guid, MailboxCounts, RingMode, ServiceMode, TimeOfDay, TrunkKind, UserSpec,
-};
+use crate::protocol::build::ServiceMode;
+
+use super::super::site::{Guid, MailboxCounts, RingMode, TimeOfDay, TrunkKind, UserSpec};
 
 /// A user's id in the model (stable for the user's lifetime, never reused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
