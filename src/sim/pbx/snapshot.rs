@@ -5,7 +5,7 @@
 use super::features;
 use super::{Call, CallKind, LegState, Line, Pbx, Queue, QueueId, User, UserId};
 use crate::protocol::bits::CallFeatures as F;
-use crate::protocol::bits::{QueueFlags, UserFlags};
+use crate::protocol::bits::{PresenceFlags, QueueFlags, UserFlags};
 use crate::protocol::pb;
 use crate::protocol::pb::call_info::{Direction, State};
 
@@ -18,12 +18,6 @@ pub const NAMETYPE_TRUNK: i32 = 9;
 
 /// `PartyInfo.nametype` of a MeetMe conference, as in the document's example.
 pub const NAMETYPE_CONFERENCE: i32 = 110;
-
-/// `SubscribePresence.flags` bit 0: include the unread voicemail counter.
-pub const PRESENCE_VOICEMAIL: i32 = 0x01;
-
-/// `SubscribePresence.flags` bit 1: do not show "Offline" when no application handles presence.
-pub const PRESENCE_NO_OFFLINE: i32 = 0x02;
 
 fn user_party(u: &User) -> pb::PartyInfo {
     pb::PartyInfo {
@@ -480,7 +474,8 @@ impl Pbx {
     /// `flags` are the presence subscription's flags.
     pub fn notify_presentity(&self, id: UserId, flags: i32) -> Option<pb::NotifyPresentity> {
         let u = self.user(id)?;
-        let no_offline = flags & PRESENCE_NO_OFFLINE != 0;
+        let flags = PresenceFlags::from_wire(flags);
+        let no_offline = flags.contains(PresenceFlags::NOAPPOFFLINE);
         let (app, noapphandler) = match (u.app.is_empty(), no_offline) {
             (true, false) => ("Offline".to_string(), false),
             (true, true) => (String::new(), true),
@@ -495,7 +490,7 @@ impl Pbx {
             }),
             app,
             fwdu: u.fwdu,
-            vmunread_messages: if flags & PRESENCE_VOICEMAIL != 0 {
+            vmunread_messages: if flags.contains(PresenceFlags::VMUNREAD) {
                 i32::try_from(u.spec.mailbox.new).unwrap_or(i32::MAX)
             } else {
                 0
