@@ -75,10 +75,7 @@ impl Pbx {
     }
 
     // ---------------------------------------------------------------------------------------
-    // Arrivals: a Poisson process per group, thinned by the daily curve
-
-    // ---------------------------------------------------------------------------------------
-    // Routing
+    // Appearances, answer and clearing
 
     /// Reports a change of the call's appearance on the group line that reports it.
     pub(super) fn emit_queue_leg(&mut self, key: CallKey) {
@@ -459,7 +456,7 @@ impl Pbx {
     }
 
     // ---------------------------------------------------------------------------------------
-    // Users' own calls
+    // Legs at users, and calls users dial
 
     /// Adds an appearance of the call on `user`'s line; returns its callid.
     pub(super) fn add_leg(

@@ -46,7 +46,7 @@
 use std::cmp::Reverse;
 
 use super::calls::NORMAL;
-use super::{CallKey, CallKind, Change, LegState, Line, Pbx, QueueId, Timer, UserId};
+use super::{Call, CallKey, CallKind, Change, LegState, Line, Pbx, QueueId, Timer, UserId};
 use crate::protocol::bits::{CallFeatures, CallFeatures2};
 use crate::protocol::build::{
     BuildError, CallFunctionCmd, FeatureGate, TransferTarget, TransferType, feature_gate,
@@ -133,6 +133,11 @@ fn build_error_code(e: &BuildError) -> ResultCode {
         BuildError::UnknownAction(_) => ResultCode::Unsupported,
         _ => ResultCode::BadFormatting,
     }
+}
+
+/// Whether `code` is one the site configures, or empty (which clears it).
+pub(super) fn known_code(codes: &[String], code: &str) -> bool {
+    code.is_empty() || codes.iter().any(|c| c == code)
 }
 
 impl Pbx {
@@ -353,30 +358,22 @@ impl Pbx {
                 Ok(())
             }
             CallFunctionCmd::SetTag(tag) => {
-                if let Some(call) = self.calls.get_mut(&key) {
-                    call.tag = tag.clone();
-                }
-                self.emit_all(key);
+                self.annotate(key, true, |call| call.tag = tag.clone());
                 Ok(())
             }
             CallFunctionCmd::SetAccountCode(code) => {
-                if !code.is_empty() && !self.account_codes.iter().any(|c| c == code) {
+                if !known_code(&self.account_codes, code) {
                     return Err(ResultCode::BadAcct);
                 }
-                if let Some(call) = self.calls.get_mut(&key) {
-                    call.account = code.clone();
-                }
-                self.emit_all(key);
+                self.annotate(key, true, |call| call.account = code.clone());
                 Ok(())
             }
             CallFunctionCmd::SetAuthCode(code) => {
-                if !code.is_empty() && !self.auth_codes.iter().any(|c| c == code) {
+                if !known_code(&self.auth_codes, code) {
                     return Err(ResultCode::BadAuth);
                 }
                 // No CallInfo field shows an auth code: nothing to notify.
-                if let Some(call) = self.calls.get_mut(&key) {
-                    call.auth = code.clone();
-                }
+                self.annotate(key, false, |call| call.auth = code.clone());
                 Ok(())
             }
             CallFunctionCmd::SetPriority(p) => {
@@ -447,6 +444,17 @@ impl Pbx {
             | CallFunctionCmd::MuteOn
             | CallFunctionCmd::MuteOff
             | CallFunctionCmd::AgentRecordingControl(_) => Err(ResultCode::Unsupported),
+        }
+    }
+
+    /// Changes what the call carries (tag, codes); its appearances are reported again when
+    /// the change `shows` in CallInfo.
+    fn annotate(&mut self, key: CallKey, shows: bool, change: impl FnOnce(&mut Call)) {
+        if let Some(call) = self.calls.get_mut(&key) {
+            change(call);
+        }
+        if shows {
+            self.emit_all(key);
         }
     }
 

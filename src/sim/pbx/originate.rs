@@ -1,7 +1,7 @@
 //! The functions by which a user starts a call on their own line: MakeCall (dial, intrude,
 //! pick up) and UnParkCall, with the failures the document lists for them.
 
-use super::functions::MAX_APPEARANCES;
+use super::functions::{MAX_APPEARANCES, known_code};
 use super::{Call, CallKey, CallKind, Caller, LegState, Pbx, Timer, User, UserId};
 use crate::protocol::build::MakeCallType;
 use crate::protocol::codes::ResultCode;
@@ -60,10 +60,10 @@ impl Pbx {
         if adv.authcode.chars().count() > 15 {
             return ResultCode::BadFormatting;
         }
-        if !adv.accountcode.is_empty() && !self.account_codes.contains(&adv.accountcode) {
+        if !known_code(&self.account_codes, &adv.accountcode) {
             return ResultCode::BadAcct;
         }
-        if !adv.authcode.is_empty() && !self.auth_codes.contains(&adv.authcode) {
+        if !known_code(&self.auth_codes, &adv.authcode) {
             return ResultCode::BadAuth;
         }
         let target = mc.target.trim();
