@@ -12,6 +12,12 @@
 //!
 //! Everything is indexed by id, guid and extension; routing touches only the groups an event
 //! concerns, so the cost of a step does not grow with the square of the site.
+//!
+//! This file holds the [`Pbx`] itself: building it from a site, lookups, placing calls and
+//! phone state. Beside it: `types` (what readers see), `call` (a call's record), `clock`
+//! (model time and timers), `admin` (configuration changes), `traffic` (the site's own
+//! calls), `routing` (hunt groups), `calls` (a call's life), `functions` and `originate`
+//! (what clients ask), `snapshot` (Notify payloads) and `features` (the feature bits).
 
 mod admin;
 mod call;

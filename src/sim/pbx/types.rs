@@ -69,7 +69,7 @@ pub enum LinesOp {
 /// A change the connection layer turns into Notifies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// A call appeared on a line or its appearance changed; read it with [`Pbx::callinfo`].
+    /// A call appeared on a line or its appearance changed; read it with [`Pbx::callinfo`](super::Pbx::callinfo).
     Call {
         /// The line.
         line: Line,
@@ -136,7 +136,7 @@ impl PhoneState {
     }
 }
 
-/// A user. Read through [`Pbx::user`]; changed only through the `Pbx`, which reports it.
+/// A user. Read through [`Pbx::user`](super::Pbx::user); changed only through the `Pbx`, which reports it.
 #[derive(Debug, Clone)]
 pub struct User {
     /// The model's id.
@@ -207,7 +207,7 @@ pub struct QueueCounters {
     pub voicemail: u64,
 }
 
-/// A hunt group. Read through [`Pbx::queue`].
+/// A hunt group. Read through [`Pbx::queue`](super::Pbx::queue).
 #[derive(Debug, Clone)]
 pub struct Queue {
     /// The model's id.
