@@ -1,10 +1,10 @@
 //! Administration: what an administrator, a phone or a test changes in the site's
 //! configuration (restart, users, group settings, members, DND and the like).
 
-use super::super::site::{AbsenceText, SiteError, UserSpec, guid_hex};
 use super::call::DirectKind;
 use super::{Change, LinesOp, Member, Pbx, QueueCounters, QueueId, User, UserId};
 use crate::protocol::build::ServiceMode;
+use crate::sim::site::{AbsenceText, SiteError, UserSpec, guid_hex};
 
 impl Pbx {
     /// Restarts the system, as a reboot does: every call ends (no CallLost is reported: the

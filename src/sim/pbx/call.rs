@@ -3,8 +3,8 @@
 
 use crate::protocol::pb;
 
-use super::super::site::TrunkKind;
-use super::{Caller, QueueId, UserId};
+use super::types::{Caller, QueueId, UserId};
+use crate::sim::site::TrunkKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum CallKind {

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::super::site::TimeOfDay;
 use super::call::DirectKind;
 use super::{CallKey, Change, Pbx, QueueId, UserId};
+use crate::sim::site::TimeOfDay;
 
 /// What is due at a moment of model time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

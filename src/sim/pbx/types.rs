@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::protocol::build::ServiceMode;
 
-use super::super::site::{Guid, MailboxCounts, RingMode, TimeOfDay, TrunkKind, UserSpec};
+use crate::sim::site::{Guid, MailboxCounts, RingMode, TimeOfDay, TrunkKind, UserSpec};
 
 /// A user's id in the model (stable for the user's lifetime, never reused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
