@@ -41,11 +41,11 @@ fn sim_view(pbx: &Pbx) -> View {
     for u in pbx.users() {
         v.users.push((
             hex(&u.guid),
-            u.extn.clone(),
-            u.name.clone(),
-            u.dnd,
-            u.logged_off,
-            u.extn_fault,
+            u.spec.extn.clone(),
+            u.spec.name.clone(),
+            u.spec.dnd,
+            u.spec.logged_off,
+            u.spec.extn_fault,
         ));
         lines.push((format!("user {}", hex(&u.guid)), Line::User(u.id)));
     }
@@ -53,13 +53,13 @@ fn sim_view(pbx: &Pbx) -> View {
         let members = q
             .members()
             .iter()
-            .filter_map(|m| pbx.user(m.user).map(|u| (u.extn.clone(), m.enabled)))
+            .filter_map(|m| pbx.user(m.user).map(|u| (u.spec.extn.clone(), m.enabled)))
             .collect();
         v.queues.push((
             hex(&q.guid),
             q.extn.clone(),
             q.name.clone(),
-            q.service_mode.to_wire() as i32,
+            q.service_mode.to_notify() as i32,
             members,
         ));
         lines.push((format!("queue {}", hex(&q.guid)), Line::Queue(q.id)));

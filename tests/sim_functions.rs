@@ -6,12 +6,13 @@
 
 use std::time::{Duration, Instant};
 
+use ipo_top::protocol::build::ServiceMode;
 use ipo_top::protocol::build::{CallFunctionCmd, Priority, TransferTarget};
 use ipo_top::protocol::pb;
 use ipo_top::protocol::pb::call_function::Action;
 use ipo_top::protocol::pb::call_info::{Direction, State};
 use ipo_top::sim::pbx::{DropCallMode, FunctionPolicy, Unoffered};
-use ipo_top::sim::site::{MemberSpec, QueueSpec, ServiceMode, Traffic, UserSpec};
+use ipo_top::sim::site::{MemberSpec, QueueSpec, Traffic, UserSpec};
 use ipo_top::sim::{CallKey, Caller, Change, Line, Pbx, QueueId, Site, UserId};
 
 /// A supervisor (4100); agents 4201 and 4202 in Claims (7301), 4203 (no voicemail) in Sales

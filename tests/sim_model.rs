@@ -5,12 +5,11 @@
 use std::time::{Duration, Instant};
 
 use ipo_top::protocol::bits::CallFeatures;
+use ipo_top::protocol::build::ServiceMode;
 use ipo_top::protocol::pb;
 use ipo_top::protocol::pb::call_info::{Direction, State};
 use ipo_top::sim::pbx::features;
-use ipo_top::sim::site::{
-    MemberSpec, OverflowSpec, QueueSpec, RingMode, ServiceMode, Traffic, UserSpec,
-};
+use ipo_top::sim::site::{MemberSpec, OverflowSpec, QueueSpec, RingMode, Traffic, UserSpec};
 use ipo_top::sim::{Caller, Change, Line, Pbx, PhoneState, QueueId, Site, UserId};
 
 /// A quiet site: agents 4201-4203, Claims (7301) with all three as members, and fixed
@@ -582,7 +581,7 @@ fn users_make_and_receive_direct_calls() {
                     assert_ne!(u, dnd, "a user in DND receives no calls");
                     let user = pbx.user(u).expect("user");
                     let did = info.trunkinfo.as_ref().map(|t| t.did.as_str());
-                    assert_eq!(did, Some(user.did.as_str()));
+                    assert_eq!(did, Some(user.spec.did.as_str()));
                     inbound = true;
                 }
                 Direction::Outbound => {
@@ -617,8 +616,8 @@ fn the_demo_is_alive_from_the_first_second() {
             assert!(s.waiting >= 2, "calls wait at the start: {ctx}");
             assert!(s.ringing >= 1, "agents ring at the start: {ctx}");
             assert_eq!(s.parked, 1);
-            assert!(pbx.users().any(|u| u.dnd));
-            assert!(pbx.users().any(|u| u.logged_off));
+            assert!(pbx.users().any(|u| u.spec.dnd));
+            assert!(pbx.users().any(|u| u.spec.logged_off));
             // And a second later it is still so: the calls did not all vanish at once.
             pbx.handle_timeout(t0 + Duration::from_secs(1));
             while pbx.poll_change().is_some() {}

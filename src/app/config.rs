@@ -3,6 +3,8 @@
 //! what is expected. The password itself is never in the file, argv, logs or errors: it comes
 //! from an environment variable or from a file only its owner can read.
 
+mod error;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,6 +16,8 @@ use super::clock::{ZoneCalendar, wall_clock};
 use crate::model::StatsConfig;
 use crate::session::{Endpoint, Fingerprint, Secret, SessionConfig, Trust};
 use crate::ui::{DEFAULT_LONG_WAIT_SECS, Keymap, KeymapError};
+pub use error::ConfigError;
+use error::Source;
 
 /// The hint given when there is no configuration file.
 pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, or pass --config PATH; \
@@ -47,40 +51,6 @@ pub fn demo_session_config() -> SessionConfig {
 /// (`~/.config/ipo-top/config.toml` on Linux).
 pub fn default_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "ipo-top").map(|d| d.config_dir().join("config.toml"))
-}
-
-/// Why the configuration cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// There is no file where we looked.
-    #[error("no configuration file at {path}: {hint}")]
-    Missing {
-        /// Where we looked.
-        path: PathBuf,
-        /// What to do.
-        hint: &'static str,
-    },
-    /// No configuration directory could be determined and no `--config` was given.
-    #[error("cannot tell where the configuration lives (no home directory?); pass --config PATH")]
-    NoDefaultPath,
-    /// The file exists but cannot be read.
-    #[error("cannot read {path}: {reason}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// A key is unknown, missing or has a bad value.
-    #[error("{location}: {key}: {message}")]
-    Invalid {
-        /// `file:line:column`, or the file alone.
-        location: String,
-        /// The key, with its section (`pbx.port`).
-        key: String,
-        /// What is wrong and what is expected.
-        message: String,
-    },
 }
 
 /// Everything the configuration says, resolved (paths made absolute, password read).
@@ -227,124 +197,6 @@ struct RawSession {
     subscription_timeout_secs: Option<Spanned<i64>>,
 }
 
-/// Positions in the file's text, for messages.
-struct Source<'a> {
-    path: &'a Path,
-    text: &'a str,
-}
-
-impl Source<'_> {
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = self.text.get(..offset).unwrap_or(self.text);
-        let line = before.matches('\n').count() + 1;
-        let col = before
-            .rfind('\n')
-            .map_or(before.len(), |nl| before.len() - nl - 1)
-            + 1;
-        (line, col)
-    }
-
-    fn location(&self, offset: Option<usize>) -> String {
-        match offset {
-            Some(o) => {
-                let (line, col) = self.line_col(o);
-                format!("{}:{line}:{col}", self.path.display())
-            }
-            None => self.path.display().to_string(),
-        }
-    }
-
-    /// The `[section]` in force at `offset` (including a header on the offset's own line).
-    fn section_at(&self, offset: usize) -> Option<String> {
-        let end = self
-            .text
-            .get(offset..)
-            .and_then(|rest| rest.find('\n'))
-            .map_or(self.text.len(), |i| offset + i);
-        let upto = self.text.get(..end).unwrap_or(self.text);
-        upto.lines().rev().find_map(|l| {
-            let l = l.trim();
-            let inner = l.strip_prefix('[')?.split(']').next()?;
-            let name = inner.trim().trim_matches('[').trim();
-            (!name.is_empty()).then(|| name.to_owned())
-        })
-    }
-
-    /// The key written on the line at `offset` (`key = value`), if any.
-    fn key_on_line(&self, offset: usize) -> Option<String> {
-        let start = self
-            .text
-            .get(..offset)
-            .and_then(|b| b.rfind('\n'))
-            .map_or(0, |i| i + 1);
-        let line = self.text.get(start..)?.lines().next()?;
-        let (k, _) = line.split_once('=')?;
-        let k = k.trim().trim_matches('"');
-        (!k.is_empty() && !k.starts_with('#')).then(|| k.to_owned())
-    }
-
-    fn qualified(&self, offset: usize, key: &str) -> String {
-        match self.section_at(offset) {
-            // An unknown section is reported on its own header line.
-            Some(s) if s == key => key.to_owned(),
-            Some(s) if !key.contains('.') => format!("{s}.{key}"),
-            _ => key.to_owned(),
-        }
-    }
-
-    fn invalid<T>(&self, span: &Spanned<T>, key: &str, message: impl fmt::Display) -> ConfigError {
-        ConfigError::Invalid {
-            location: self.location(Some(span.span().start)),
-            key: key.to_owned(),
-            message: message.to_string(),
-        }
-    }
-
-    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
-        let offset = e.span().map(|s| s.start);
-        let msg = e.message().trim().to_owned();
-        // serde names an unknown key in its message; otherwise the key is on the error's line.
-        let named = msg
-            .strip_prefix("unknown field `")
-            .and_then(|rest| rest.split('`').next())
-            .map(str::to_owned);
-        let missing = msg
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-            .map(str::to_owned);
-        let key = match (named, missing, offset) {
-            (Some(k), _, Some(o)) => self.qualified(o, &k),
-            (Some(k), _, None) => k,
-            (None, Some(k), Some(o)) => match self.section_at(o) {
-                Some(s) => format!("{s}.{k}"),
-                None => k,
-            },
-            (None, Some(k), None) => k,
-            (None, None, Some(o)) => match self.key_on_line(o) {
-                Some(k) => self.qualified(o, &k),
-                None => self.section_at(o).unwrap_or_else(|| "(file)".to_owned()),
-            },
-            (None, None, None) => "(file)".to_owned(),
-        };
-        let message = if msg.starts_with("unknown field") {
-            format!(
-                "unknown key; {}",
-                msg.split_once(", ")
-                    .map_or("see config.example.toml for the keys", |(_, rest)| rest)
-            )
-        } else if msg.starts_with("missing field") {
-            "required, but missing (see config.example.toml)".to_owned()
-        } else {
-            msg
-        };
-        ConfigError::Invalid {
-            location: self.location(offset),
-            key,
-            message,
-        }
-    }
-}
-
 /// Reads the configuration at `path`, or at the default path when `None`.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
     let (path, text) = read(path)?;
@@ -374,14 +226,7 @@ pub fn trust_target(path: Option<&Path>, secondary: bool) -> Result<TrustTarget,
         text: &text,
     };
     let raw: RawConfig = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
-    let port = |p: &Option<Spanned<i64>>, key: &str, default: u16| match p {
-        None => Ok(default),
-        Some(p) => u16::try_from(*p.get_ref())
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| src.invalid(p, key, "expected a port number from 1 to 65535")),
-    };
-    let primary_port = port(&raw.pbx.port, "pbx.port", 443)?;
+    let primary_port = src.port(raw.pbx.port.as_ref(), "pbx.port", 443)?;
     let (host, port, key) = if secondary {
         let Some(h) = &raw.pbx.secondary else {
             return Err(ConfigError::Invalid {
@@ -393,7 +238,11 @@ pub fn trust_target(path: Option<&Path>, secondary: bool) -> Result<TrustTarget,
         };
         (
             h.get_ref().trim().to_owned(),
-            port(&raw.pbx.secondary_port, "pbx.secondary_port", primary_port)?,
+            src.port(
+                raw.pbx.secondary_port.as_ref(),
+                "pbx.secondary_port",
+                primary_port,
+            )?,
             "secondary_fingerprint",
         )
     } else {
@@ -403,7 +252,7 @@ pub fn trust_target(path: Option<&Path>, secondary: bool) -> Result<TrustTarget,
             "fingerprint",
         )
     };
-    if host.is_empty() || host.contains('/') || host.contains(' ') {
+    if !is_host(&host) {
         return Err(ConfigError::Invalid {
             location: src.location(None),
             key: if secondary {
@@ -451,28 +300,75 @@ fn read(path: Option<&Path>) -> Result<(PathBuf, String), ConfigError> {
 }
 
 /// Parses and resolves a configuration's text (`path` names it in errors and anchors relative
-/// paths).
+/// paths). Tables are read in file order so that the first error reported is the first written.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let src = Source { path, text };
     let raw: RawConfig = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
     let base = path.parent().unwrap_or(Path::new("."));
 
-    let pbx = &raw.pbx;
+    let (host, port, username, password, connect_timeout) = pbx_settings(&src, &raw.pbx, base)?;
+    let trust = tls_trust(&src, &raw.tls, base)?;
+    let mut session = session_settings(&src, &raw.session)?;
+    // Jitter differs per process so that several ipo-top instances do not reconnect in step.
+    session.seed = u64::from(std::process::id()) ^ 0x1970_0101;
+    session.stats = stats_config(&src, &raw.stats)?;
+    let supervisor_extension = supervisor_extension(&src, raw.supervisor.as_ref())?;
+    session.supervisor_extension = supervisor_extension.clone();
+
+    let endpoint = Endpoint {
+        host,
+        port,
+        username,
+        password,
+        trust,
+        connect_timeout,
+    };
+    session.secondary = secondary_endpoint(&src, &raw, &endpoint)?;
+    let password_source = password_source(&raw.pbx, base);
+
+    let mut ui = UiSettings {
+        read_only: raw.ui.read_only.unwrap_or(false)
+            || FORCE_READ_ONLY.load(std::sync::atomic::Ordering::Relaxed),
+        allow_force_clear: raw.ui.allow_force_clear.unwrap_or(false),
+        ..UiSettings::default()
+    };
+    session.read_only = ui.read_only;
+    if let Some(w) = &raw.ui.long_wait_secs {
+        ui.long_wait_secs = src.number(
+            w,
+            "ui.long_wait_secs",
+            |n| (1..=86_400).contains(n),
+            "expected seconds from 1 to 86400 after which a wait is marked",
+        )?;
+    }
+    let keymap = keymap(&src, &raw.keys, ui.allow_force_clear)?;
+
+    Ok(Config {
+        path: path.to_owned(),
+        endpoint,
+        session,
+        supervisor_extension,
+        password_source,
+        ui,
+        keymap,
+    })
+}
+
+/// `[pbx]` for the primary system: host, port, service user, password, connect timeout.
+fn pbx_settings(
+    src: &Source<'_>,
+    pbx: &RawPbx,
+    base: &Path,
+) -> Result<(String, u16, String, Secret, Duration), ConfigError> {
     let host = pbx.host.get_ref().trim().to_owned();
-    if host.is_empty() || host.contains('/') || host.contains(' ') {
+    if !is_host(&host) {
         return Err(src.invalid(
             &pbx.host,
             "pbx.host",
             "expected a host name or IP address, e.g. \"ipo.example.net\" or \"10.1.2.3\"",
         ));
     }
-    let port = match &pbx.port {
-        None => 443,
-        Some(p) => u16::try_from(*p.get_ref())
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| src.invalid(p, "pbx.port", "expected a port number from 1 to 65535"))?,
-    };
+    let port = src.port(pbx.port.as_ref(), "pbx.port", 443)?;
     let username = pbx.username.get_ref().clone();
     if username.is_empty() || username.contains(':') {
         return Err(src.invalid(
@@ -482,8 +378,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         ));
     }
     let password = match (&pbx.password_env, &pbx.password_file) {
-        (Some(env), None) => password_from_env(&src, env)?,
-        (None, Some(file)) => password_from_file(&src, base, file)?,
+        (Some(env), None) => password_from_env(src, env)?,
+        (None, Some(file)) => password_from_file(src, base, file)?,
         (Some(env), Some(_)) => {
             return Err(src.invalid(
                 env,
@@ -503,19 +399,29 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     };
     let connect_timeout = match &pbx.connect_timeout_secs {
         None => Duration::from_secs(10),
-        Some(s) => match u64::try_from(*s.get_ref()) {
-            Ok(n @ 1..=300) => Duration::from_secs(n),
-            _ => {
-                return Err(src.invalid(
-                    s,
-                    "pbx.connect_timeout_secs",
-                    "expected seconds from 1 to 300",
-                ));
-            }
-        },
+        Some(s) => Duration::from_secs(src.number(
+            s,
+            "pbx.connect_timeout_secs",
+            |n| (1..=300).contains(n),
+            "expected seconds from 1 to 300",
+        )?),
     };
+    Ok((host, port, username, password, connect_timeout))
+}
 
-    let trust = match (&raw.tls.ca_file, &raw.tls.fingerprint) {
+/// Where the password comes from, to say what to fix after a refused login (already checked
+/// by [`pbx_settings`]).
+fn password_source(pbx: &RawPbx, base: &Path) -> PasswordSource {
+    match (&pbx.password_env, &pbx.password_file) {
+        (_, Some(file)) => PasswordSource::File(base.join(file.get_ref())),
+        (Some(env), None) => PasswordSource::Env(env.get_ref().clone()),
+        (None, None) => PasswordSource::Env(String::new()),
+    }
+}
+
+/// `[tls]`: how the primary's certificate is trusted.
+fn tls_trust(src: &Source<'_>, tls: &RawTls, base: &Path) -> Result<Trust, ConfigError> {
+    match (&tls.ca_file, &tls.fingerprint) {
         (Some(ca), None) => {
             let p = base.join(ca.get_ref());
             if !p.is_file() {
@@ -528,112 +434,75 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                     ),
                 ));
             }
-            Trust::CaFile(p)
+            Ok(Trust::CaFile(p))
         }
-        (None, Some(fp)) => Trust::Fingerprint(
+        (None, Some(fp)) => Ok(Trust::Fingerprint(
             fp.get_ref()
                 .parse::<Fingerprint>()
                 .map_err(|e| src.invalid(fp, "tls.fingerprint", e))?,
-        ),
+        )),
         (Some(ca), Some(_)) => {
-            return Err(src.invalid(ca, "tls.ca_file", "give ca_file or fingerprint, not both"));
+            Err(src.invalid(ca, "tls.ca_file", "give ca_file or fingerprint, not both"))
         }
-        (None, None) => Trust::SystemRoots,
-    };
+        (None, None) => Ok(Trust::SystemRoots),
+    }
+}
 
+/// `[session]`: subscription flow control and expiry.
+fn session_settings(src: &Source<'_>, raw: &RawSession) -> Result<SessionConfig, ConfigError> {
     let mut session = SessionConfig::default();
-    if let Some(w) = &raw.session.subscribe_window {
-        session.subscribe_window = match usize::try_from(*w.get_ref()) {
-            Ok(n @ 1..=1024) => n,
-            _ => {
-                return Err(src.invalid(
-                    w,
-                    "session.subscribe_window",
-                    "expected a number of outstanding subscribe requests from 1 to 1024",
-                ));
-            }
-        };
+    if let Some(w) = &raw.subscribe_window {
+        session.subscribe_window = src.number(
+            w,
+            "session.subscribe_window",
+            |n| (1..=1024).contains(n),
+            "expected a number of outstanding subscribe requests from 1 to 1024",
+        )?;
     }
-    if let Some(t) = &raw.session.subscription_timeout_secs {
-        session.subscription_timeout_secs = match u32::try_from(*t.get_ref()) {
-            Ok(n @ (0 | 60..=86_400)) => n,
-            _ => {
-                return Err(src.invalid(
-                    t,
-                    "session.subscription_timeout_secs",
-                    "expected 0 (no expiry) or seconds from 60 to 86400",
-                ));
-            }
-        };
+    if let Some(t) = &raw.subscription_timeout_secs {
+        session.subscription_timeout_secs = src.number(
+            t,
+            "session.subscription_timeout_secs",
+            |n| matches!(n, 0 | 60..=86_400),
+            "expected 0 (no expiry) or seconds from 60 to 86400",
+        )?;
     }
-    // Jitter differs per process so that several ipo-top instances do not reconnect in step.
-    session.seed = u64::from(std::process::id()) ^ 0x1970_0101;
-    session.stats = stats_config(&src, &raw.stats)?;
+    Ok(session)
+}
 
-    let supervisor_extension = match &raw.supervisor {
-        None => None,
-        Some(s) => {
-            let e = s.extension.get_ref().trim();
-            if e.is_empty() || !e.chars().all(|c| c.is_ascii_digit()) {
-                return Err(src.invalid(
-                    &s.extension,
-                    "supervisor.extension",
-                    "expected the supervisor's extension number, e.g. \"4190\"",
-                ));
-            }
-            Some(e.to_owned())
-        }
-    };
-    session.supervisor_extension = supervisor_extension.clone();
-
-    let endpoint = Endpoint {
-        host,
-        port,
-        username,
-        password,
-        trust,
-        connect_timeout,
-    };
-    session.secondary = secondary_endpoint(&src, &raw, &endpoint)?;
-
-    let password_source = match (&pbx.password_env, &pbx.password_file) {
-        (_, Some(file)) => PasswordSource::File(base.join(file.get_ref())),
-        (Some(env), None) => PasswordSource::Env(env.get_ref().clone()),
-        (None, None) => PasswordSource::Env(String::new()),
-    };
-
-    let mut ui = UiSettings {
-        read_only: raw.ui.read_only.unwrap_or(false)
-            || FORCE_READ_ONLY.load(std::sync::atomic::Ordering::Relaxed),
-        allow_force_clear: raw.ui.allow_force_clear.unwrap_or(false),
-        ..UiSettings::default()
-    };
-    session.read_only = ui.read_only;
-    if let Some(w) = &raw.ui.long_wait_secs {
-        ui.long_wait_secs = match u64::try_from(*w.get_ref()) {
-            Ok(n @ 1..=86_400) => n,
-            _ => {
-                return Err(src.invalid(
-                    w,
-                    "ui.long_wait_secs",
-                    "expected seconds from 1 to 86400 after which a wait is marked",
-                ));
-            }
-        };
+/// `[supervisor] extension`, if the table is there.
+fn supervisor_extension(
+    src: &Source<'_>,
+    raw: Option<&RawSupervisor>,
+) -> Result<Option<String>, ConfigError> {
+    let Some(s) = raw else { return Ok(None) };
+    let e = s.extension.get_ref().trim();
+    if e.is_empty() || !e.chars().all(|c| c.is_ascii_digit()) {
+        return Err(src.invalid(
+            &s.extension,
+            "supervisor.extension",
+            "expected the supervisor's extension number, e.g. \"4190\"",
+        ));
     }
+    Ok(Some(e.to_owned()))
+}
 
-    let overrides: Vec<(&str, Vec<String>)> = raw
-        .keys
+/// `[keys]`: the keymap with the overrides applied; an error points at the override it is about.
+fn keymap(
+    src: &Source<'_>,
+    keys: &std::collections::BTreeMap<String, Spanned<RawKeys>>,
+    allow_force_clear: bool,
+) -> Result<Keymap, ConfigError> {
+    let overrides: Vec<(&str, Vec<String>)> = keys
         .iter()
         .map(|(action, keys)| (action.as_str(), keys.get_ref().keys()))
         .collect();
-    let keymap = Keymap::build(
+    Keymap::build(
         overrides.iter().map(|(a, k)| (*a, k.iter())),
-        ui.allow_force_clear,
+        allow_force_clear,
     )
     .map_err(|e| {
-        // Point at the override the error is about (for a double binding, one of the two
-        // actions was overridden).
+        // For a double binding, one of the two actions was overridden.
         let named = match &e {
             KeymapError::UnknownAction { name } => Some(name.as_str()),
             KeymapError::NoKeys { action }
@@ -641,13 +510,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             | KeymapError::TypedKey { action, .. } => Some(*action),
             KeymapError::ConfirmKey { .. } => Some("confirm"),
             KeymapError::ForceClearOff => Some("force_clear"),
-            KeymapError::DoubleBinding { first, second, .. } => raw
-                .keys
+            KeymapError::DoubleBinding { first, second, .. } => keys
                 .contains_key(*second)
                 .then_some(*second)
                 .or(Some(*first)),
         };
-        match named.and_then(|n| raw.keys.get(n).map(|span| (n, span))) {
+        match named.and_then(|n| keys.get(n).map(|span| (n, span))) {
             Some((n, span)) => src.invalid(span, &format!("keys.{n}"), &e),
             None => ConfigError::Invalid {
                 location: src.location(None),
@@ -655,17 +523,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 message: e.to_string(),
             },
         }
-    })?;
-
-    Ok(Config {
-        path: path.to_owned(),
-        endpoint,
-        session,
-        supervisor_extension,
-        password_source,
-        ui,
-        keymap,
     })
+}
+
+/// A host name or IP address as written in `[pbx]`: not empty, no path, no spaces.
+fn is_host(host: &str) -> bool {
+    !(host.is_empty() || host.contains('/') || host.contains(' '))
 }
 
 /// `[pbx] secondary`: the same service user on the secondary system, trusted the same way
@@ -688,7 +551,7 @@ fn secondary_endpoint(
         return Ok(None);
     };
     let name = host.get_ref().trim().to_owned();
-    if name.is_empty() || name.contains('/') || name.contains(' ') {
+    if !is_host(&name) {
         return Err(src.invalid(
             host,
             "pbx.secondary",
@@ -702,19 +565,11 @@ fn secondary_endpoint(
             "the secondary is the primary itself; give the other system's address",
         ));
     }
-    let port = match &pbx.secondary_port {
-        None => primary.port,
-        Some(p) => u16::try_from(*p.get_ref())
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| {
-                src.invalid(
-                    p,
-                    "pbx.secondary_port",
-                    "expected a port number from 1 to 65535",
-                )
-            })?,
-    };
+    let port = src.port(
+        pbx.secondary_port.as_ref(),
+        "pbx.secondary_port",
+        primary.port,
+    )?;
     let trust = match (&primary.trust, &raw.tls.secondary_fingerprint) {
         (Trust::Fingerprint(_), Some(fp)) => Trust::Fingerprint(
             fp.get_ref()
@@ -752,29 +607,20 @@ fn secondary_endpoint(
 fn stats_config(src: &Source<'_>, raw: &RawStats) -> Result<StatsConfig, ConfigError> {
     let mut stats = StatsConfig::default();
     if let Some(s) = &raw.service_level_secs {
-        stats.service_level = match u64::try_from(*s.get_ref()) {
-            Ok(n @ 1..=3600) => Duration::from_secs(n),
-            _ => {
-                return Err(src.invalid(
-                    s,
-                    "stats.service_level_secs",
-                    "expected seconds from 1 to 3600 within which a call counts as answered \
-                     in time",
-                ));
-            }
-        };
+        stats.service_level = Duration::from_secs(src.number(
+            s,
+            "stats.service_level_secs",
+            |n| (1..=3600).contains(n),
+            "expected seconds from 1 to 3600 within which a call counts as answered in time",
+        )?);
     }
     if let Some(s) = &raw.short_abandon_secs {
-        stats.short_abandon = match u64::try_from(*s.get_ref()) {
-            Ok(n @ 0..=600) => Duration::from_secs(n),
-            _ => {
-                return Err(src.invalid(
-                    s,
-                    "stats.short_abandon_secs",
-                    "expected seconds from 0 (count every abandon) to 600",
-                ));
-            }
-        };
+        stats.short_abandon = Duration::from_secs(src.number(
+            s,
+            "stats.short_abandon_secs",
+            |n| (0..=600).contains(n),
+            "expected seconds from 0 (count every abandon) to 600",
+        )?);
     }
     let calendar = match &raw.timezone {
         // Without a usable local zone (no time zone database), counting starts at start only.
@@ -875,19 +721,21 @@ fn password_from_file(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    struct Dir(PathBuf);
+    /// A scratch directory for configuration files (and password files beside them), removed
+    /// when dropped; names are unique within the process.
+    pub(in crate::app) struct Dir(pub(in crate::app) PathBuf);
     impl Dir {
-        fn new(name: &str) -> Dir {
+        pub(in crate::app) fn new(name: &str) -> Dir {
             let d =
                 std::env::temp_dir().join(format!("ipo-top-config-{}-{name}", std::process::id()));
             let _ = std::fs::remove_dir_all(&d);
             let _ = std::fs::create_dir_all(&d);
             Dir(d)
         }
-        fn write(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+        pub(in crate::app) fn write(&self, name: &str, text: &str, mode: u32) -> PathBuf {
             let p = self.0.join(name);
             let _ = std::fs::write(&p, text);
             #[cfg(unix)]

@@ -89,26 +89,11 @@ mod tests {
 
     use super::*;
     use crate::app::config::parse;
+    use crate::app::config::tests::Dir;
 
-    struct Dir(PathBuf);
     impl Dir {
-        fn new(name: &str) -> Dir {
-            let d =
-                std::env::temp_dir().join(format!("ipo-top-retry-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&d);
-            let _ = std::fs::create_dir_all(&d);
-            Dir(d)
-        }
         fn password(&self, text: &str) -> PathBuf {
-            let p = self.0.join("pw");
-            let _ = std::fs::remove_file(&p);
-            let _ = std::fs::write(&p, text);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
-            }
-            p
+            self.write("pw", text, 0o600)
         }
         fn config(&self, username: &str) -> Result<Config, ConfigError> {
             let path = self.0.join("config.toml");
@@ -119,12 +104,6 @@ mod tests {
             parse(&path, &text)
         }
     }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn refused_identity(d: &Dir) -> LoginIdentity {
         match d.config("ctiservice") {
             Ok(c) => LoginIdentity::of(&c.endpoint),

@@ -1232,6 +1232,35 @@ impl ServiceMode {
             ServiceMode::OutOfService => pb::set_service_mode::ServiceMode::Oos,
         }
     }
+
+    /// From `SetServiceMode.servicemode`; `None` for Unset or a value the document does not
+    /// list.
+    pub fn from_pb(v: i32) -> Option<Self> {
+        match pb::set_service_mode::ServiceMode::try_from(v).ok()? {
+            pb::set_service_mode::ServiceMode::Unset => None,
+            pb::set_service_mode::ServiceMode::Active => Some(ServiceMode::Active),
+            pb::set_service_mode::ServiceMode::Ns => Some(ServiceMode::NightService),
+            pb::set_service_mode::ServiceMode::Oos => Some(ServiceMode::OutOfService),
+        }
+    }
+
+    /// As `NotifyQueue.servicemode` reports it.
+    pub fn to_notify(self) -> pb::notify_queue::ServiceMode {
+        match self {
+            ServiceMode::Active => pb::notify_queue::ServiceMode::Active,
+            ServiceMode::NightService => pb::notify_queue::ServiceMode::Ns,
+            ServiceMode::OutOfService => pb::notify_queue::ServiceMode::Oos,
+        }
+    }
+
+    /// The document's short name: `Active`, `NS` or `OOS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceMode::Active => "Active",
+            ServiceMode::NightService => "NS",
+            ServiceMode::OutOfService => "OOS",
+        }
+    }
 }
 
 /// One agent of a queue (`QueueMember`).

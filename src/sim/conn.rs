@@ -86,9 +86,10 @@ use super::pbx::{
     CallKey, Change, FunctionPolicy, Line, LineEntry, LineKind, LinesOp, Member, Pbx, QueueId,
     UserId,
 };
-use super::site::{AbsenceText, Guid, ServiceMode};
+use super::site::{AbsenceText, Guid};
 use crate::protocol::bits::{CcFlags, LinesFlags, QueueFlags, UserFlags};
 use crate::protocol::build::MakeCallType;
+use crate::protocol::build::ServiceMode;
 use crate::protocol::codes::ResultCode;
 use crate::protocol::pb;
 use crate::protocol::pb::call_info::State;
@@ -994,8 +995,8 @@ impl Connection {
                 let u = pbx.user(*user);
                 (
                     "user",
-                    u.map(|u| u.extn.clone()).unwrap_or_default(),
-                    u.map(|u| u.name.clone()).unwrap_or_default(),
+                    u.map(|u| u.spec.extn.clone()).unwrap_or_default(),
+                    u.map(|u| u.spec.name.clone()).unwrap_or_default(),
                 )
             }
             Some(Kind::Queue { queue, .. }) => {
@@ -1575,7 +1576,7 @@ fn describe(c: &pb::SubscribeCmd) -> (&'static str, String, String, i32, i32) {
             let mut args = Vec::new();
             if let Some(m) = &q.setservicemode {
                 parts.push("setservicemode");
-                let name = ServiceMode::from_wire(m.servicemode)
+                let name = ServiceMode::from_pb(m.servicemode)
                     .map_or_else(|| m.servicemode.to_string(), |s| s.name().to_string());
                 args.push(format!("servicemode={name}"));
             }
@@ -1676,7 +1677,7 @@ fn update_queue(pbx: &mut Pbx, queue: QueueId, uq: pb::UpdateQueue) -> ResultCod
         return ResultCode::RequestInvalidPayload;
     }
     let mode = match &uq.setservicemode {
-        Some(m) => match ServiceMode::from_wire(m.servicemode) {
+        Some(m) => match ServiceMode::from_pb(m.servicemode) {
             Some(mode) => Some(mode),
             None => return ResultCode::RequestInvalidPayload,
         },

@@ -54,7 +54,8 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::pbx::{Caller, Pbx, QueueId, UserId};
-use super::site::{ServiceMode, Site, TimeOfDay, Traffic, is_park_slot};
+use super::site::{Site, TimeOfDay, Traffic, is_park_slot};
+use crate::protocol::build::ServiceMode;
 
 /// The built-in `e2e` script, for end-to-end tests of a client (see its comments for what a
 /// client sees when).

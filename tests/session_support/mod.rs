@@ -330,7 +330,7 @@ impl Loop {
                         .is_some_and(|ci| ci.state == 4)
                 })
             })
-            .map(|u| u.extn.clone())
+            .map(|u| u.spec.extn.clone())
             .collect();
         match &ringing[..] {
             [one] => Some(one.clone()),
@@ -350,7 +350,7 @@ impl Loop {
                     })
                 })
             })
-            .map(|u| u.extn.clone())
+            .map(|u| u.spec.extn.clone())
     }
 
     /// The simulator's calls now, as (line, callid, state, gcid) sorted: what the client's

@@ -46,11 +46,10 @@
 use std::cmp::Reverse;
 
 use super::calls::NORMAL;
-use super::{Call, CallKey, CallKind, Caller, Change, LegState, Line, Pbx, QueueId, Timer, UserId};
+use super::{Call, CallKey, CallKind, Change, LegState, Line, Pbx, QueueId, Timer, UserId};
 use crate::protocol::bits::{CallFeatures, CallFeatures2};
 use crate::protocol::build::{
-    BuildError, CallFunctionCmd, FeatureGate, MakeCallType, TransferTarget, TransferType,
-    feature_gate,
+    BuildError, CallFunctionCmd, FeatureGate, TransferTarget, TransferType, feature_gate,
 };
 use crate::protocol::codes::ResultCode;
 use crate::protocol::pb;
@@ -59,9 +58,6 @@ use crate::sim::site::is_park_slot;
 
 /// Call appearances a user's phone has: MakeCall beyond this answers 603 MAXCALLS.
 pub const MAX_APPEARANCES: usize = 3;
-
-/// How long a failed call, or a phone left off hook at dial tone, stays before it clears.
-const FAILED_CLEARS_MS: u64 = 10_000;
 
 /// What the simulator does with a call function that the appearance does not offer (its line
 /// type is wrong or its `featuresavailable` bit is clear).
@@ -137,6 +133,11 @@ fn build_error_code(e: &BuildError) -> ResultCode {
         BuildError::UnknownAction(_) => ResultCode::Unsupported,
         _ => ResultCode::BadFormatting,
     }
+}
+
+/// Whether `code` is one the site configures, or empty (which clears it).
+pub(super) fn known_code(codes: &[String], code: &str) -> bool {
+    code.is_empty() || codes.iter().any(|c| c == code)
 }
 
 impl Pbx {
@@ -357,30 +358,22 @@ impl Pbx {
                 Ok(())
             }
             CallFunctionCmd::SetTag(tag) => {
-                if let Some(call) = self.calls.get_mut(&key) {
-                    call.tag = tag.clone();
-                }
-                self.emit_all(key);
+                self.annotate(key, true, |call| call.tag = tag.clone());
                 Ok(())
             }
             CallFunctionCmd::SetAccountCode(code) => {
-                if !code.is_empty() && !self.account_codes.iter().any(|c| c == code) {
+                if !known_code(&self.account_codes, code) {
                     return Err(ResultCode::BadAcct);
                 }
-                if let Some(call) = self.calls.get_mut(&key) {
-                    call.account = code.clone();
-                }
-                self.emit_all(key);
+                self.annotate(key, true, |call| call.account = code.clone());
                 Ok(())
             }
             CallFunctionCmd::SetAuthCode(code) => {
-                if !code.is_empty() && !self.auth_codes.iter().any(|c| c == code) {
+                if !known_code(&self.auth_codes, code) {
                     return Err(ResultCode::BadAuth);
                 }
                 // No CallInfo field shows an auth code: nothing to notify.
-                if let Some(call) = self.calls.get_mut(&key) {
-                    call.auth = code.clone();
-                }
+                self.annotate(key, false, |call| call.auth = code.clone());
                 Ok(())
             }
             CallFunctionCmd::SetPriority(p) => {
@@ -398,7 +391,7 @@ impl Pbx {
             CallFunctionCmd::GenerateDigits(_) => Ok(()),
             CallFunctionCmd::PushToEc500 => {
                 let u = me.ok_or(ResultCode::InvalidCallState)?;
-                if self.user(u).is_none_or(|u| u.mobile.is_empty()) {
+                if self.user(u).is_none_or(|u| u.spec.mobile.is_empty()) {
                     return Err(ResultCode::TransferFailed);
                 }
                 let epoch = self.calls.get(&key).map_or(0, |c| c.epoch);
@@ -451,6 +444,17 @@ impl Pbx {
             | CallFunctionCmd::MuteOn
             | CallFunctionCmd::MuteOff
             | CallFunctionCmd::AgentRecordingControl(_) => Err(ResultCode::Unsupported),
+        }
+    }
+
+    /// Changes what the call carries (tag, codes); its appearances are reported again when
+    /// the change `shows` in CallInfo.
+    fn annotate(&mut self, key: CallKey, shows: bool, change: impl FnOnce(&mut Call)) {
+        if let Some(call) = self.calls.get_mut(&key) {
+            change(call);
+        }
+        if shows {
+            self.emit_all(key);
         }
     }
 
@@ -554,7 +558,7 @@ impl Pbx {
                 self.after_user_free(u);
                 return Ok(());
             }
-            if !self.user(u).is_some_and(|u| u.voicemail) {
+            if !self.user(u).is_some_and(|u| u.spec.voicemail) {
                 return Err(ResultCode::NoCoverage);
             }
             // Coverage is the user's voicemail: the caller leaves a message there.
@@ -601,7 +605,7 @@ impl Pbx {
             if let Some(user) = self.user_by_extn(extn) {
                 let reachable = self
                     .user(user)
-                    .is_some_and(|u| !u.logged_off && !u.extn_fault && !u.dnd);
+                    .is_some_and(|u| !u.spec.logged_off && !u.spec.extn_fault && !u.spec.dnd);
                 if !reachable || from == Some(user) {
                     return Err(ResultCode::TransferFailed);
                 }
@@ -674,14 +678,7 @@ impl Pbx {
             call.park = None;
         }
         if let Some(p) = park {
-            self.park.remove(&p.slot);
-            self.emit(Change::CallLost {
-                line: Line::Park,
-                call: key,
-                callid: p.callid,
-                reason: NORMAL,
-                this_end_dropped: false,
-            });
+            self.vacate_slot(key, &p);
         }
         for u in &leaving {
             let this_end = line == Line::User(*u);
@@ -805,7 +802,7 @@ impl Pbx {
 
     /// The mobile twin answered a PushToEC500: the call leaves the user's phone.
     pub(super) fn ec500_answer(&mut self, key: CallKey, user: UserId) {
-        let Some(mobile) = self.user(user).map(|u| u.mobile.clone()) else {
+        let Some(mobile) = self.user(user).map(|u| u.spec.mobile.clone()) else {
             return;
         };
         let on_call = self.calls.get(&key).is_some_and(|c| {
@@ -822,232 +819,5 @@ impl Pbx {
         self.drop_leg(key, user, false);
         self.emit_all(key);
         self.after_user_free(user);
-    }
-
-    /// A failed call, or a phone left at dial tone, clears by itself.
-    pub(super) fn failed_end(&mut self, key: CallKey, user: UserId) {
-        let stuck = self.calls.get(&key).is_some_and(|c| {
-            c.legs
-                .iter()
-                .any(|l| l.user == user && matches!(l.state, LegState::Failed | LegState::Dialtone))
-        });
-        if stuck {
-            self.end_call(key, None, false);
-        }
-    }
-
-    /// MakeCall from `user` (see the module documentation for the codes).
-    fn make_call(&mut self, user: UserId, reference: i32, mc: &pb::MakeCall) -> ResultCode {
-        let Some(u) = self.user(user) else {
-            return ResultCode::UserNotFound;
-        };
-        if u.logged_off {
-            return ResultCode::NoPhone;
-        }
-        if u.extn_fault {
-            return ResultCode::ExtnFault;
-        }
-        if u.legs.len() >= MAX_APPEARANCES {
-            return ResultCode::MaxCalls;
-        }
-        let Some(kind) = MakeCallType::from_code(mc.r#type) else {
-            return ResultCode::BadFormatting;
-        };
-        let adv = mc.advanced.clone().unwrap_or_default();
-        if adv.tag.chars().count() > 127 || adv.accountcode.chars().count() > 15 {
-            return ResultCode::BadFormatting;
-        }
-        if adv.authcode.chars().count() > 15 {
-            return ResultCode::BadFormatting;
-        }
-        if !adv.accountcode.is_empty() && !self.account_codes.contains(&adv.accountcode) {
-            return ResultCode::BadAcct;
-        }
-        if !adv.authcode.is_empty() && !self.auth_codes.contains(&adv.authcode) {
-            return ResultCode::BadAuth;
-        }
-        let target = mc.target.trim();
-        let made = match kind {
-            MakeCallType::Page | MakeCallType::MeetMe => return ResultCode::Unsupported,
-            MakeCallType::Intrude => return self.intrude(user, reference, target),
-            MakeCallType::Pickup => return self.pickup(user, reference, target),
-            MakeCallType::Normal | MakeCallType::CampOn => self.dial(user, target, false),
-            MakeCallType::ForceFeed => self.dial(user, target, true),
-        };
-        if let Some(call) = self.calls.get_mut(&made) {
-            call.tag = adv.tag;
-            call.account = adv.accountcode;
-            call.auth = adv.authcode;
-            if let Some(leg) = call.legs.iter_mut().find(|l| l.user == user) {
-                leg.reference = reference;
-            }
-        }
-        self.emit_all(made);
-        ResultCode::Success
-    }
-
-    /// A user's own call to `target`: a colleague (rings, or answers at once with force-feed),
-    /// a group (queues there), an outside number (`0` and at least 5 more digits), nothing
-    /// (dial tone), or a number nobody has (a FAILED call).
-    fn dial(&mut self, user: UserId, target: &str, force_answer: bool) -> CallKey {
-        self.hold_others(user, None);
-        if target.is_empty() {
-            return self.stuck_call(user, target, LegState::Dialtone);
-        }
-        if let Some(to) = self.user_by_extn(target).filter(|t| *t != user) {
-            let reachable = self
-                .user(to)
-                .is_some_and(|t| !t.logged_off && !t.extn_fault);
-            if !reachable {
-                return self.stuck_call(user, target, LegState::Failed);
-            }
-            let key = self.new_call(Call::new(CallKind::Internal, None, target.to_string()));
-            self.add_leg(key, user, LegState::Ringback, Some(to));
-            self.add_leg(key, to, LegState::Ringing, Some(user));
-            if force_answer {
-                self.answer(key, to);
-            } else {
-                self.ring_user(key, to);
-            }
-            return key;
-        }
-        if let Some(q) = self.queue_by_extn(target)
-            && self.queue_accepts(q)
-        {
-            let key = self.new_call(Call::new(CallKind::Queue, None, target.to_string()));
-            self.add_leg(key, user, LegState::Ringback, None);
-            let now = self.now_ms;
-            let patience = self.draw_ms(&self.traffic.patience.clone());
-            self.schedule_in(patience, Timer::Abandon(key));
-            self.enter_queue(key, q, 1, now);
-            return key;
-        }
-        let outside = target.len() >= 6
-            && target.starts_with('0')
-            && target.bytes().all(|b| b.is_ascii_digit());
-        if outside && let Some(key) = self.dial_out(user, Caller::new(target, "")) {
-            return key;
-        }
-        let failed = self.stuck_call(user, target, LegState::Failed);
-        if let Some(leg) = self
-            .calls
-            .get_mut(&failed)
-            .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
-        {
-            leg.cause = pb::call_info::FailedCause::Unallocatednumber;
-        }
-        failed
-    }
-
-    /// A call that goes nowhere (dial tone, or failed): only its maker sees it, until dropped
-    /// or cleared after a while.
-    fn stuck_call(&mut self, user: UserId, target: &str, state: LegState) -> CallKey {
-        let key = self.new_call(Call::new(CallKind::DirectOut, None, target.to_string()));
-        self.add_leg(key, user, state, None);
-        if let Some(leg) = self
-            .calls
-            .get_mut(&key)
-            .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
-        {
-            leg.outbound = true;
-            leg.cause = pb::call_info::FailedCause::Numberooo;
-        }
-        self.schedule_in(FAILED_CLEARS_MS, Timer::FailedEnd(key, user));
-        key
-    }
-
-    /// MakeCall type 106: `user` joins the connected call of the user at `target`; every party
-    /// then sees the others as conference members.
-    fn intrude(&mut self, user: UserId, reference: i32, target: &str) -> ResultCode {
-        let Some(agent) = self.user_by_extn(target).filter(|a| *a != user) else {
-            return ResultCode::TargetNotFound;
-        };
-        let Some(key) = self.user(agent).and_then(|a| {
-            a.legs.iter().map(|(_, k)| *k).find(|k| {
-                self.calls.get(k).is_some_and(|c| {
-                    c.legs
-                        .iter()
-                        .any(|l| l.user == agent && l.state == LegState::Connected)
-                })
-            })
-        }) else {
-            return ResultCode::TargetNotFound;
-        };
-        let Some(call) = self.calls.get(&key) else {
-            return ResultCode::TargetNotFound;
-        };
-        if call.legs.iter().any(|l| l.private) {
-            return ResultCode::Permission;
-        }
-        if call.legs.iter().any(|l| l.user == user) {
-            return ResultCode::InvalidCallState;
-        }
-        self.hold_others(user, Some(key));
-        self.add_leg(key, user, LegState::Connected, Some(agent));
-        if let Some(leg) = self
-            .calls
-            .get_mut(&key)
-            .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
-        {
-            leg.outbound = true;
-            leg.reference = reference;
-            leg.called = Some(target.to_string());
-        }
-        self.emit_all(key);
-        ResultCode::Success
-    }
-
-    /// MakeCall type 108: the call ringing at `target` is answered at `user` instead.
-    fn pickup(&mut self, user: UserId, reference: i32, target: &str) -> ResultCode {
-        let Some(ringing) = self.user_by_extn(target).filter(|t| *t != user) else {
-            return ResultCode::TargetNotFound;
-        };
-        let found = self.user(ringing).and_then(|t| {
-            t.legs.iter().map(|(_, k)| *k).find_map(|k| {
-                let leg = self
-                    .calls
-                    .get(&k)?
-                    .legs
-                    .iter()
-                    .find(|l| l.user == ringing && l.state == LegState::Ringing)?;
-                Some((k, leg.peer))
-            })
-        });
-        let Some((key, peer)) = found else {
-            return ResultCode::TargetNotFound;
-        };
-        self.add_leg(key, user, LegState::Ringing, peer);
-        if let Some(leg) = self
-            .calls
-            .get_mut(&key)
-            .and_then(|c| c.legs.iter_mut().find(|l| l.user == user))
-        {
-            leg.pickup = true;
-            leg.reference = reference;
-        }
-        // Answering here stops the ringing everywhere else, the picked-up phone included.
-        self.answer(key, user);
-        ResultCode::Success
-    }
-
-    /// UnParkCall to `user` from `slot` (see the module documentation for the codes).
-    fn unpark_call(&mut self, user: UserId, reference: i32, slot: &str) -> ResultCode {
-        if !is_park_slot(slot) {
-            return ResultCode::BadFormatting;
-        }
-        let Some(u) = self.user(user) else {
-            return ResultCode::UserNotFound;
-        };
-        if u.logged_off {
-            return ResultCode::NoPhone;
-        }
-        if u.extn_fault {
-            return ResultCode::ExtnFault;
-        }
-        let Some(&key) = self.park.get(slot) else {
-            return ResultCode::TargetNotFound;
-        };
-        self.unpark_to(key, user, reference);
-        ResultCode::Success
     }
 }

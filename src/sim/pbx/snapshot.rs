@@ -5,7 +5,7 @@
 use super::features;
 use super::{Call, CallKind, LegState, Line, Pbx, Queue, QueueId, User, UserId};
 use crate::protocol::bits::CallFeatures as F;
-use crate::protocol::bits::{QueueFlags, UserFlags};
+use crate::protocol::bits::{PresenceFlags, QueueFlags, UserFlags};
 use crate::protocol::pb;
 use crate::protocol::pb::call_info::{Direction, State};
 
@@ -19,16 +19,10 @@ pub const NAMETYPE_TRUNK: i32 = 9;
 /// `PartyInfo.nametype` of a MeetMe conference, as in the document's example.
 pub const NAMETYPE_CONFERENCE: i32 = 110;
 
-/// `SubscribePresence.flags` bit 0: include the unread voicemail counter.
-pub const PRESENCE_VOICEMAIL: i32 = 0x01;
-
-/// `SubscribePresence.flags` bit 1: do not show "Offline" when no application handles presence.
-pub const PRESENCE_NO_OFFLINE: i32 = 0x02;
-
 fn user_party(u: &User) -> pb::PartyInfo {
     pb::PartyInfo {
-        number: u.extn.clone(),
-        name: u.name.clone(),
+        number: u.spec.extn.clone(),
+        name: u.spec.name.clone(),
         nametype: NAMETYPE_INTERNAL,
         ..Default::default()
     }
@@ -105,7 +99,7 @@ impl Pbx {
                 let ok = m.enabled
                     && self
                         .user(m.user)
-                        .is_some_and(|u| !u.logged_off && !u.dnd && !u.extn_fault);
+                        .is_some_and(|u| !u.spec.logged_off && !u.spec.dnd && !u.spec.extn_fault);
                 if ok && !out.contains(&m.user) {
                     out.push(m.user);
                 }
@@ -270,12 +264,7 @@ impl Pbx {
                 ci.queueinfo = self.queue_info(call);
                 ci.conferencemember = self.conference_members(call, None);
                 privacy = (any_private, false);
-                let ringing: Vec<UserId> = call
-                    .legs
-                    .iter()
-                    .filter(|l| l.state == LegState::Ringing)
-                    .map(|l| l.user)
-                    .collect();
+                let ringing = call.ringing_users();
                 ci.targets = match state {
                     State::Ringing => Some(pb::Targets {
                         target: ringing
@@ -299,7 +288,7 @@ impl Pbx {
             Line::User(u) => {
                 let leg = call.legs.iter().find(|l| l.user == u)?;
                 let user = self.user(u)?;
-                language = user.language.clone();
+                language = user.spec.language.clone();
                 let (state, feats) = match leg.state {
                     LegState::Ringing => (State::Ringing, features::USER_RINGING),
                     LegState::Ringback => (State::Ringback, features::USER_RINGBACK),
@@ -312,7 +301,7 @@ impl Pbx {
                             leg.private,
                             leg.recording,
                             any_private,
-                            user.ec500 && call.mobile.is_none(),
+                            user.spec.ec500 && call.mobile.is_none(),
                         ),
                     ),
                 };
@@ -405,26 +394,26 @@ impl Pbx {
     pub fn notify_user(&self, id: UserId, flags: UserFlags) -> Option<pb::NotifyUser> {
         let u = self.user(id)?;
         let mut n = pb::NotifyUser {
-            extn: u.extn.clone(),
-            name: u.name.clone(),
-            fullname: u.fullname.clone(),
-            email: u.email.clone(),
+            extn: u.spec.extn.clone(),
+            name: u.spec.name.clone(),
+            fullname: u.spec.fullname.clone(),
+            email: u.spec.email.clone(),
             featuresavailable: features::USER_SETTINGS.to_wire(),
-            language: u.language.clone(),
-            dnd: u.dnd,
-            voicemail: u.voicemail,
-            loggedinextn: if u.logged_off {
+            language: u.spec.language.clone(),
+            dnd: u.spec.dnd,
+            voicemail: u.spec.voicemail,
+            loggedinextn: if u.spec.logged_off {
                 String::new()
             } else {
-                u.extn.clone()
+                u.spec.extn.clone()
             },
-            extnfault: u.extn_fault,
-            loggedoff: u.logged_off,
-            ec500: u.ec500,
+            extnfault: u.spec.extn_fault,
+            loggedoff: u.spec.logged_off,
+            ec500: u.spec.ec500,
             ..Default::default()
         };
         if flags.contains(UserFlags::MAILBOX) {
-            n.mailbox = Some(mailbox(&u.mailbox));
+            n.mailbox = Some(mailbox(&u.spec.mailbox));
         }
         if flags.contains(UserFlags::FWD) {
             n.fwdu = u.fwdu;
@@ -437,7 +426,7 @@ impl Pbx {
             n.noapphandler = true;
         }
         if flags.contains(UserFlags::ABSENCE)
-            && let Some(a) = &u.absence
+            && let Some(a) = &u.spec.absence
         {
             n.absence = Some(pb::Absence {
                 msg: a.msg,
@@ -458,7 +447,7 @@ impl Pbx {
             noanswertime: i32::try_from(q.no_answer_time).unwrap_or(i32::MAX),
             voicemail: q.voicemail,
             voicemailtime: i32::try_from(q.voicemail_time).unwrap_or(i32::MAX),
-            servicemode: q.service_mode.to_wire() as i32,
+            servicemode: q.service_mode.to_notify() as i32,
             ..Default::default()
         };
         if flags.contains(QueueFlags::MAILBOX) {
@@ -471,7 +460,7 @@ impl Pbx {
                     .iter()
                     .filter_map(|m| {
                         self.user(m.user).map(|u| pb::QueueMember {
-                            extn: u.extn.clone(),
+                            extn: u.spec.extn.clone(),
                             disabled: !m.enabled,
                         })
                     })
@@ -485,23 +474,24 @@ impl Pbx {
     /// `flags` are the presence subscription's flags.
     pub fn notify_presentity(&self, id: UserId, flags: i32) -> Option<pb::NotifyPresentity> {
         let u = self.user(id)?;
-        let no_offline = flags & PRESENCE_NO_OFFLINE != 0;
+        let flags = PresenceFlags::from_wire(flags);
+        let no_offline = flags.contains(PresenceFlags::NOAPPOFFLINE);
         let (app, noapphandler) = match (u.app.is_empty(), no_offline) {
             (true, false) => ("Offline".to_string(), false),
             (true, true) => (String::new(), true),
             (false, _) => (u.app.clone(), false),
         };
         Some(pb::NotifyPresentity {
-            sac: i32::from(u.dnd),
+            sac: i32::from(u.spec.dnd),
             phonestate: u.phone_state().to_wire(),
-            absence: u.absence.as_ref().map(|a| pb::Absence {
+            absence: u.spec.absence.as_ref().map(|a| pb::Absence {
                 msg: a.msg,
                 str: a.text.clone(),
             }),
             app,
             fwdu: u.fwdu,
-            vmunread_messages: if flags & PRESENCE_VOICEMAIL != 0 {
-                i32::try_from(u.mailbox.new).unwrap_or(i32::MAX)
+            vmunread_messages: if flags.contains(PresenceFlags::VMUNREAD) {
+                i32::try_from(u.spec.mailbox.new).unwrap_or(i32::MAX)
             } else {
                 0
             },
