@@ -1,8 +1,10 @@
 //! The builders enforce the document's argument limits at each boundary, and put exactly the
 //! fields the document asks for on the wire.
 
+use ipo_top::protocol::BuildError;
 use ipo_top::protocol::bits::{CallFeatures, CallFeatures2, CcFlags, PresenceFlags};
-use ipo_top::protocol::build::*;
+use ipo_top::protocol::cmd::*;
+use ipo_top::protocol::msg::*;
 use ipo_top::protocol::pb::{self, message::Payload};
 
 fn s(n: usize) -> String {

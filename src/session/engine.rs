@@ -35,8 +35,8 @@ use crate::model::{
 use crate::protocol::bits::{
     CcFlags, LinesFlags, NotifyLinesFlags, PresenceFlags, QueueFlags, UserFlags,
 };
-use crate::protocol::build::{self, QueueRef};
 use crate::protocol::codes::ResultCode;
+use crate::protocol::msg::{self, QueueRef};
 use crate::protocol::{Framing, pb};
 
 /// Lines subscription flags: users, queues and park server availability (7).
@@ -671,7 +671,7 @@ impl Session {
         // Never wait on the version: systems before R11.1 do not answer.
         let requestid = self.request_id();
         self.requests.insert(requestid, (Request::Version, now));
-        self.send(&build::get_version_info(requestid));
+        self.send(&msg::get_version_info(requestid));
         // Lines first; then everything already known (after a reconnect), so a site comes
         // back without waiting for the lines list: queues (what a supervisor watches first),
         // the park server, then users. reset_connection left every one of them Queued.
@@ -1063,8 +1063,8 @@ impl Session {
         let requestid = self.request_id();
         let timeout = self.timeout_for(&entity);
         let msg = match &entity {
-            Entity::Lines => build::subscribe_lines(requestid, id, timeout, LINES_FLAGS),
-            Entity::User(g) => build::subscribe_user(
+            Entity::Lines => msg::subscribe_lines(requestid, id, timeout, LINES_FLAGS),
+            Entity::User(g) => msg::subscribe_user(
                 requestid,
                 id,
                 timeout,
@@ -1072,7 +1072,7 @@ impl Session {
                 USER_FLAGS,
                 USER_CCFLAGS,
             ),
-            Entity::Queue(g) => build::subscribe_queue(
+            Entity::Queue(g) => msg::subscribe_queue(
                 requestid,
                 id,
                 timeout,
@@ -1080,14 +1080,14 @@ impl Session {
                 QUEUE_FLAGS,
                 QUEUE_CCFLAGS,
             ),
-            Entity::ParkServer => build::subscribe_parkserver(requestid, id, timeout, PARK_CCFLAGS),
+            Entity::ParkServer => msg::subscribe_parkserver(requestid, id, timeout, PARK_CCFLAGS),
             Entity::Presence => {
                 let wanted = self.presence.wanted();
                 let entries: Vec<pb::Presentity> = wanted
                     .iter()
                     .map(|(lref, extn)| PresenceBook::entry(*lref, extn))
                     .collect();
-                match build::subscribe_presence(
+                match msg::subscribe_presence(
                     requestid,
                     id,
                     timeout,
@@ -1136,8 +1136,8 @@ impl Session {
         let t = match entity {
             Entity::Presence if t == 0 => 3600,
             Entity::Presence => t.clamp(
-                build::PRESENCE_TIMEOUT_MIN as u32,
-                build::PRESENCE_TIMEOUT_MAX as u32,
+                msg::PRESENCE_TIMEOUT_MIN as u32,
+                msg::PRESENCE_TIMEOUT_MAX as u32,
             ),
             _ => t,
         };
@@ -1160,7 +1160,7 @@ impl Session {
         let id = sub.id;
         let timeout = self.timeout_for(&entity);
         tracing::debug!(%entity, subscribe_id = id, "refresh");
-        self.send(&build::refresh(id, timeout));
+        self.send(&msg::refresh(id, timeout));
         if let Some(every) = self.refresh_interval(&entity) {
             self.timers.set(Timer::Refresh(entity), now + every);
         }
@@ -1175,7 +1175,7 @@ impl Session {
             if matches!(sub.phase, Phase::Requested | Phase::Active) {
                 self.by_id.remove(&sub.id);
                 if self.is_connected() {
-                    self.send(&build::subscribe_end(0, sub.id, reason));
+                    self.send(&msg::subscribe_end(0, sub.id, reason));
                 }
             }
         }
@@ -1240,7 +1240,7 @@ impl Session {
             // Deleted or replaced while the request was out. A subscription that succeeded
             // anyway is ended so the PBX does not keep it for nothing.
             if code.is_success() && self.by_id.get(&id) != Some(&entity) {
-                self.send(&build::subscribe_end(0, id, "no longer wanted"));
+                self.send(&msg::subscribe_end(0, id, "no longer wanted"));
             }
             return;
         }
@@ -1351,7 +1351,7 @@ impl Session {
             tracing::warn!(%entity, subscribe_id = id, "no response to subscribe; trying again later");
             // It may exist on the PBX after all: end it before asking again.
             self.by_id.remove(&id);
-            self.send(&build::subscribe_end(0, id, "no response"));
+            self.send(&msg::subscribe_end(0, id, "no response"));
             self.retry_later(now, &entity);
         }
         self.pump(now);
@@ -1452,7 +1452,7 @@ impl Session {
         let requestid = self.request_id();
         self.requests
             .insert(requestid, (Request::AccountCodes, now));
-        self.send(&build::get_file(requestid, 1, build::ACCOUNT_CODE_FILE));
+        self.send(&msg::get_file(requestid, 1, msg::ACCOUNT_CODE_FILE));
     }
 
     fn sample_rtt(&mut self, sample: Duration) {
@@ -1488,7 +1488,7 @@ impl Session {
         self.counters.notifies += 1;
         // Acknowledge first: the PBX sends nothing more until it has the ack, and nothing the
         // model does may delay or prevent it.
-        if let Some(ack) = build::ack_for(&n) {
+        if let Some(ack) = msg::ack_for(&n) {
             self.counters.acks += 1;
             self.send(&ack);
         }
@@ -1649,7 +1649,7 @@ impl Session {
             return;
         }
         let requestid = self.request_id();
-        match build::update_presence(requestid, id, &add, &remove) {
+        match msg::update_presence(requestid, id, &add, &remove) {
             Ok(msg) => {
                 self.presence.sent = wanted;
                 self.requests

@@ -88,7 +88,7 @@ use super::pbx::{
 };
 use super::site::{AbsenceText, Guid, ServiceMode};
 use crate::protocol::bits::{CcFlags, LinesFlags, QueueFlags, UserFlags};
-use crate::protocol::build::MakeCallType;
+use crate::protocol::cmd::MakeCallType;
 use crate::protocol::codes::ResultCode;
 use crate::protocol::pb;
 use crate::protocol::pb::call_info::State;
