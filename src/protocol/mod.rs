@@ -11,6 +11,7 @@ pub mod codes;
 pub mod frame;
 mod limits;
 pub mod msg;
+pub mod presence;
 pub mod text;
 
 /// The generated MTCTI3 types (`proto/mtcti3.proto`), named as the document names them.

@@ -88,16 +88,14 @@ use super::pbx::{
 };
 use super::site::{AbsenceText, Guid, ServiceMode};
 use crate::protocol::bits::{CcFlags, LinesFlags, QueueFlags, UserFlags};
-use crate::protocol::cmd::MakeCallType;
+use crate::protocol::cmd::{self, MakeCallType, QueueUpdate, UserUpdate};
 use crate::protocol::codes::ResultCode;
+use crate::protocol::msg::{
+    ACCOUNT_CODE_FILE, PRESENCE_TIMEOUT_MAX, PRESENCE_TIMEOUT_MIN, message,
+};
 use crate::protocol::pb;
 use crate::protocol::pb::call_info::State;
-
-/// The only file `getfile` serves.
-pub const ACCOUNT_CODE_FILE: &str = "nasystem/AccountCode";
-
-/// `NotifyPresentity.phonestate` for a presentity that names no user.
-const PHONESTATE_UNKNOWN: i32 = 8;
+use crate::protocol::presence::PhoneState;
 
 /// Faults a connection shows, switchable while it runs ([`Connection::set_faults`]): they make
 /// the simulator behave like an IP Office under load or in trouble, so clients can be tested
@@ -462,12 +460,6 @@ pub struct CommandRecord {
     pub result_name: String,
 }
 
-fn message(payload: pb::message::Payload) -> pb::Message {
-    pb::Message {
-        payload: Some(payload),
-    }
-}
-
 fn lines_key(entry: &LineEntry) -> (u8, Guid) {
     match entry.kind {
         LineKind::User(_) => (0, entry.guid),
@@ -485,8 +477,8 @@ fn line_of(kind: LineKind) -> Line {
 /// Checks a presence timeout: 60..=86400 s.
 fn presence_timeout(timeout: i32) -> Result<(), ResultCode> {
     match timeout {
-        t if t < 60 => Err(ResultCode::SubscriptionTimeoutTooSmall),
-        t if t > 86_400 => Err(ResultCode::RequestInvalidPayload),
+        t if t < PRESENCE_TIMEOUT_MIN => Err(ResultCode::SubscriptionTimeoutTooSmall),
+        t if t > PRESENCE_TIMEOUT_MAX => Err(ResultCode::RequestInvalidPayload),
         _ => Ok(()),
     }
 }
@@ -951,8 +943,8 @@ impl Connection {
                 self.update_presence(sid, up, pbx);
                 ResultCode::Success
             }
-            (Some(P::User(uu)), Kind::User { user, .. }) => update_user(pbx, *user, uu),
-            (Some(P::Queue(uq)), Kind::Queue { queue, .. }) => update_queue(pbx, *queue, uq),
+            (Some(P::User(uu)), Kind::User { user, .. }) => update_user(pbx, *user, &uu),
+            (Some(P::Queue(uq)), Kind::Queue { queue, .. }) => update_queue(pbx, *queue, &uq),
             (Some(P::Callcontrol(ucc)), kind) => {
                 let line = match kind {
                     Kind::User {
@@ -1475,7 +1467,7 @@ fn build(kind: &mut Kind, pbx: &Pbx, max: usize) -> Option<pb::notify::Payload> 
                         .user
                         .and_then(|u| pbx.notify_presentity(u, *flags))
                         .unwrap_or(pb::NotifyPresentity {
-                            phonestate: PHONESTATE_UNKNOWN,
+                            phonestate: PhoneState::Unknown.to_wire(),
                             ..Default::default()
                         });
                     if e.lref != 0 {
@@ -1575,7 +1567,7 @@ fn describe(c: &pb::SubscribeCmd) -> (&'static str, String, String, i32, i32) {
             let mut args = Vec::new();
             if let Some(m) = &q.setservicemode {
                 parts.push("setservicemode");
-                let name = ServiceMode::from_wire(m.servicemode)
+                let name = cmd::ServiceMode::from_pb(m.servicemode)
                     .map_or_else(|| m.servicemode.to_string(), |s| s.name().to_string());
                 args.push(format!("servicemode={name}"));
             }
@@ -1619,103 +1611,111 @@ fn describe(c: &pb::SubscribeCmd) -> (&'static str, String, String, i32, i32) {
 }
 
 /// Applies an UpdateUser; see the module's code table.
-fn update_user(pbx: &mut Pbx, user: UserId, uu: pb::UpdateUser) -> ResultCode {
-    if uu.loginextn.is_some() || !uu.shortcodedata.is_empty() {
+fn update_user(pbx: &mut Pbx, user: UserId, uu: &pb::UpdateUser) -> ResultCode {
+    let Ok(updates) = UserUpdate::from_pb(uu) else {
+        return ResultCode::RequestInvalidPayload;
+    };
+    let simulated =
+        |u: &UserUpdate| !matches!(u, UserUpdate::LoginExtn(_) | UserUpdate::ShortCodes(_));
+    if !updates.iter().all(simulated) {
         return ResultCode::NotInstrumented;
     }
-    if uu.sac.is_none()
-        && uu.absence.is_none()
-        && uu.ec500.is_none()
-        && uu.app.is_none()
-        && uu.fwdu.is_none()
-    {
+    if updates.is_empty() {
         return ResultCode::RequestInvalidPayload;
     }
-    let absence = match &uu.absence {
-        Some(a) if a.set != 0 => {
-            let Some(abs) = &a.absence else {
-                return ResultCode::RequestInvalidPayload;
-            };
-            if !(1..=11).contains(&abs.msg) {
-                return ResultCode::RequestInvalidPayload;
+    for update in updates {
+        match update {
+            UserUpdate::Sac(on) => {
+                pbx.set_dnd(user, on);
             }
-            Some(Some(AbsenceText {
-                msg: abs.msg,
-                text: abs.str.clone(),
-            }))
+            UserUpdate::Absence(note) => {
+                pbx.set_absence(
+                    user,
+                    note.map(|n| AbsenceText {
+                        msg: n.kind.to_wire(),
+                        text: n.text,
+                    }),
+                );
+            }
+            UserUpdate::Ec500(on) => {
+                pbx.set_ec500(user, on);
+            }
+            UserUpdate::App { value, .. } => {
+                pbx.set_app(user, &value);
+            }
+            UserUpdate::FwdU {
+                enabled,
+                number,
+                to_voicemail,
+            } => {
+                pbx.set_fwdu(user, enabled, &number, to_voicemail);
+            }
+            UserUpdate::LoginExtn(_) | UserUpdate::ShortCodes(_) => {}
         }
-        Some(_) => Some(None),
-        None => None,
-    };
-    if let Some(sac) = uu.sac {
-        pbx.set_dnd(user, sac.set != 0);
-    }
-    if let Some(absence) = absence {
-        pbx.set_absence(user, absence);
-    }
-    if let Some(ec) = uu.ec500 {
-        pbx.set_ec500(user, ec.set != 0);
-    }
-    if let Some(app) = uu.app {
-        pbx.set_app(user, &app.value);
-    }
-    if let Some(f) = uu.fwdu {
-        pbx.set_fwdu(user, f.set, &f.fwdu_number, f.fwdtovm);
     }
     ResultCode::Success
 }
 
 /// Applies an UpdateQueue; see the module's code table.
-fn update_queue(pbx: &mut Pbx, queue: QueueId, uq: pb::UpdateQueue) -> ResultCode {
-    if uq.setservicemode.is_none()
-        && uq.setvoicemail.is_none()
-        && uq.members.is_none()
-        && uq.addmember.is_empty()
-        && uq.deletemember.is_empty()
-    {
+fn update_queue(pbx: &mut Pbx, queue: QueueId, uq: &pb::UpdateQueue) -> ResultCode {
+    let Ok(updates) = QueueUpdate::from_pb(uq) else {
+        return ResultCode::RequestInvalidPayload;
+    };
+    if updates.is_empty() {
         return ResultCode::RequestInvalidPayload;
     }
-    let mode = match &uq.setservicemode {
-        Some(m) => match ServiceMode::from_wire(m.servicemode) {
-            Some(mode) => Some(mode),
-            None => return ResultCode::RequestInvalidPayload,
-        },
-        None => None,
+    let resolve = |extn: &str, disabled: bool| {
+        pbx.user_by_extn(extn).map(|user| Member {
+            user,
+            enabled: !disabled,
+        })
     };
-    let resolve = |list: &[pb::QueueMember]| -> Option<Vec<Member>> {
-        list.iter()
-            .map(|m| {
-                pbx.user_by_extn(&m.extn).map(|user| Member {
-                    user,
-                    enabled: !m.disabled,
-                })
-            })
-            .collect()
-    };
-    let members = match &uq.members {
-        Some(m) => match resolve(&m.member) {
-            Some(list) => Some(list),
-            None => return ResultCode::UserNotFound,
-        },
-        None => None,
-    };
-    let (Some(add), Some(delete)) = (resolve(&uq.addmember), resolve(&uq.deletemember)) else {
-        return ResultCode::UserNotFound;
-    };
-    if let Some(mode) = mode {
-        pbx.set_service_mode(queue, mode);
+    // Every member must be a user before anything is applied.
+    let mut resolved = Vec::with_capacity(updates.len());
+    for update in updates {
+        let members: Option<Vec<Member>> = match &update {
+            QueueUpdate::Members(list) | QueueUpdate::AddMember(list) => {
+                list.iter().map(|m| resolve(&m.extn, m.disabled)).collect()
+            }
+            QueueUpdate::DeleteMember(extns) => extns.iter().map(|e| resolve(e, false)).collect(),
+            QueueUpdate::ServiceMode(_) | QueueUpdate::Voicemail(_) => Some(Vec::new()),
+        };
+        let Some(members) = members else {
+            return ResultCode::UserNotFound;
+        };
+        resolved.push((update, members));
     }
-    if let Some(vm) = uq.setvoicemail {
-        pbx.set_queue_voicemail(queue, vm.enabled);
-    }
-    if let Some(list) = members {
-        pbx.set_members(queue, &list);
-    }
-    for m in add {
-        pbx.set_member(queue, m.user, m.enabled);
-    }
-    for m in delete {
-        pbx.remove_member(queue, m.user);
+    for (update, members) in resolved {
+        match update {
+            QueueUpdate::ServiceMode(mode) => {
+                pbx.set_service_mode(queue, pbx_service_mode(mode));
+            }
+            QueueUpdate::Voicemail(on) => {
+                pbx.set_queue_voicemail(queue, on);
+            }
+            QueueUpdate::Members(_) => {
+                pbx.set_members(queue, &members);
+            }
+            QueueUpdate::AddMember(_) => {
+                for m in members {
+                    pbx.set_member(queue, m.user, m.enabled);
+                }
+            }
+            QueueUpdate::DeleteMember(_) => {
+                for m in members {
+                    pbx.remove_member(queue, m.user);
+                }
+            }
+        }
     }
     ResultCode::Success
+}
+
+/// The PBX's own service mode type for the protocol's.
+fn pbx_service_mode(mode: cmd::ServiceMode) -> ServiceMode {
+    match mode {
+        cmd::ServiceMode::Active => ServiceMode::Active,
+        cmd::ServiceMode::NightService => ServiceMode::NightService,
+        cmd::ServiceMode::OutOfService => ServiceMode::OutOfService,
+    }
 }

@@ -221,4 +221,63 @@ impl UserUpdate {
         }
         Ok(u)
     }
+
+    /// Reads a received `UpdateUser` (the server side): one update for each part it carries, in
+    /// the schema's field order (an `UpdateUser` may carry several). Only the structure is read:
+    /// the text limits [`Self::to_pb`] checks are the receiver's to judge.
+    pub fn from_pb(u: &pb::UpdateUser) -> Result<Vec<UserUpdate>, BuildError> {
+        let mut updates = Vec::new();
+        if let Some(sac) = &u.sac {
+            updates.push(UserUpdate::Sac(sac.set != 0));
+        }
+        if let Some(a) = &u.absence {
+            let note = if a.set == 0 {
+                None
+            } else {
+                let abs = a.absence.as_ref();
+                let kind = abs.and_then(|abs| AbsenceKind::from_wire(abs.msg));
+                let (Some(abs), Some(kind)) = (abs, kind) else {
+                    return Err(BuildError::Missing {
+                        action: "UpdateUser absence",
+                        what: "an absence with msg 1..=11",
+                    });
+                };
+                Some(AbsenceNote {
+                    kind,
+                    text: abs.str.clone(),
+                })
+            };
+            updates.push(UserUpdate::Absence(note));
+        }
+        if let Some(ec) = &u.ec500 {
+            updates.push(UserUpdate::Ec500(ec.set != 0));
+        }
+        if !u.shortcodedata.is_empty() {
+            updates.push(UserUpdate::ShortCodes(
+                u.shortcodedata.iter().map(ShortCode::from_pb).collect(),
+            ));
+        }
+        if let Some(login) = &u.loginextn {
+            updates.push(UserUpdate::LoginExtn(LoginExtn {
+                extn: login.extn.clone(),
+                password: login.password.clone(),
+                teleworker: login.teleworkerconnection.clone(),
+            }));
+        }
+        if let Some(app) = &u.app {
+            updates.push(UserUpdate::App {
+                value: app.value.clone(),
+                makelive: app.makelive,
+                makedead: app.makedead,
+            });
+        }
+        if let Some(f) = &u.fwdu {
+            updates.push(UserUpdate::FwdU {
+                enabled: f.set,
+                number: f.fwdu_number.clone(),
+                to_voicemail: f.fwdtovm,
+            });
+        }
+        Ok(updates)
+    }
 }
