@@ -51,6 +51,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
 use super::conn::{CommandRecord, ConnConfig, Connection, FaultSettings};
+use super::exchange::Exchange;
 use super::http::{self, Prefixed};
 use super::pbx::{Pbx, SiteStats};
 use super::script::{Script, ScriptRunner};
@@ -424,17 +425,15 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
     let (frames_tx, frames_rx) = watch::channel(0);
     let mut conn_config = config.conn;
     conn_config.record_commands = records.is_some();
+    let runner = config.script.as_ref().map(|s| ScriptRunner::new(s, start));
     let core = Core {
-        pbx,
-        conns: BTreeMap::new(),
-        faults: conn_config.faults,
-        conn_config,
+        exchange: Exchange::new(pbx, runner, conn_config),
+        peers: BTreeMap::new(),
         manual: (config.clock == Clock::Manual).then_some((start, Duration::ZERO)),
         start,
         frames: 0,
         frames_tx,
         records,
-        runner: config.script.as_ref().map(|s| ScriptRunner::new(s, start)),
     };
     let creds = format!(
         "{}:{}",
@@ -471,8 +470,8 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
 // -------------------------------------------------------------------------------------------
 // The core: the PBX and every connection's state machine, driven by one task
 
+/// A connection's socket side: how its messages are framed and where they go.
 struct Peer {
-    conn: Connection,
     framing: Framing,
     tx: mpsc::Sender<WsOut>,
     /// What is on its way to the socket, each with the instant latency lets it go.
@@ -480,17 +479,14 @@ struct Peer {
 }
 
 struct Core {
-    pbx: Pbx,
-    conns: BTreeMap<u64, Peer>,
-    conn_config: ConnConfig,
-    faults: FaultSettings,
+    exchange: Exchange,
+    peers: BTreeMap<u64, Peer>,
     /// With a manual clock: the start and how far the clock has been moved.
     manual: Option<(Instant, Duration)>,
     start: Instant,
     frames: u64,
     frames_tx: watch::Sender<u64>,
     records: Option<mpsc::UnboundedSender<CommandRecord>>,
-    runner: Option<ScriptRunner>,
 }
 
 impl Core {
@@ -506,39 +502,21 @@ impl Core {
         if self.manual.is_some() {
             return None;
         }
-        let conns = self.conns.values().filter_map(|p| p.conn.poll_timeout());
         let held = self
-            .conns
+            .peers
             .values()
             .filter_map(|p| p.outq.front().map(|(at, _)| *at));
-        let script = self.runner.as_ref().and_then(ScriptRunner::poll_timeout);
-        self.pbx
-            .poll_timeout()
-            .into_iter()
-            .chain(conns)
-            .chain(held)
-            .chain(script)
-            .min()
-    }
-
-    /// Reports the PBX's changes to every connection.
-    fn pump(&mut self) {
-        while let Some(change) = self.pbx.poll_change() {
-            for p in self.conns.values_mut() {
-                p.conn.handle_change(&change, &self.pbx);
-            }
-        }
+        self.exchange.poll_timeout().into_iter().chain(held).min()
     }
 
     fn advance(&mut self, now: Instant) {
-        match &mut self.runner {
-            Some(runner) => runner.run_until(now, &mut self.pbx),
-            None => self.pbx.handle_timeout(now),
-        }
-        self.pump();
-        for p in self.conns.values_mut() {
-            p.conn.handle_timeout(now);
-        }
+        self.exchange.handle_timeout(now);
+    }
+
+    /// Drops a connection on both sides.
+    fn drop_peer(&mut self, id: u64) {
+        self.peers.remove(&id);
+        self.exchange.close(id);
     }
 
     fn on_input(&mut self, input: CoreInput) {
@@ -546,12 +524,10 @@ impl Core {
         self.advance(now);
         match input {
             CoreInput::Open { id, framing, tx } => {
-                let mut config = self.conn_config;
-                config.faults = self.faults;
-                self.conns.insert(
+                self.exchange.open(id);
+                self.peers.insert(
                     id,
                     Peer {
-                        conn: Connection::new(config),
                         framing,
                         tx,
                         outq: VecDeque::new(),
@@ -561,39 +537,33 @@ impl Core {
             CoreInput::Frame { id, data } => {
                 self.frames += 1;
                 self.frames_tx.send_replace(self.frames);
-                let Some(peer) = self.conns.get_mut(&id) else {
+                let Some(peer) = self.peers.get(&id) else {
                     return;
                 };
                 match frame::decode(&data, peer.framing) {
                     Ok(msg) => {
-                        peer.conn.handle_message(now, msg, &mut self.pbx);
-                        self.pump();
+                        self.exchange.handle_message(now, id, msg);
                         self.drain_records(id, now);
                     }
                     Err(e) => {
                         tracing::info!(id, error = %e, "closing a connection that sent an undecodable frame");
                         let reason = format!("undecodable MTCTI3 message: {e}");
                         let _ = peer.tx.try_send(WsOut::Close(CloseCode::Invalid, reason));
-                        self.conns.remove(&id);
+                        self.drop_peer(id);
                     }
                 }
             }
-            CoreInput::Closed { id } => {
-                self.conns.remove(&id);
-            }
+            CoreInput::Closed { id } => self.drop_peer(id),
         }
     }
 
     /// Stamps a connection's command records and sends them to the log.
     fn drain_records(&mut self, id: u64, now: Instant) {
-        let Some(peer) = self.conns.get_mut(&id) else {
-            return;
-        };
-        while let Some(mut r) = peer.conn.poll_record() {
+        while let Some(mut r) = self.exchange.poll_record(id) {
             let t_ms = u64::try_from(now.saturating_duration_since(self.start).as_millis())
                 .unwrap_or(u64::MAX);
             r.t_ms = t_ms;
-            r.time = format!("{}.{:03}", self.pbx.time_of_day(), t_ms % 1000);
+            r.time = format!("{}.{:03}", self.exchange.pbx.time_of_day(), t_ms % 1000);
             r.conn = id;
             if let Some(tx) = &self.records {
                 let _ = tx.send(r);
@@ -606,8 +576,8 @@ impl Core {
         match control {
             Control::WithPbx(f) => {
                 self.advance(now);
-                f(&mut self.pbx, now);
-                self.pump();
+                f(&mut self.exchange.pbx, now);
+                self.exchange.pump();
             }
             Control::Advance(by, reply) => {
                 let result = match &mut self.manual {
@@ -623,24 +593,19 @@ impl Core {
             }
             Control::Stats(reply) => {
                 self.advance(now);
+                let conns = || self.exchange.connections().map(|(_, c)| c);
                 let _ = reply.send(ServerStats {
-                    site: self.pbx.stats(),
-                    connections: self.conns.len(),
+                    site: self.exchange.pbx.stats(),
+                    connections: self.peers.len(),
                     frames_received: self.frames,
-                    held: self
-                        .conns
-                        .values()
-                        .map(|p| p.outq.len() + p.conn.outstanding())
-                        .sum(),
-                    unanswered: self.conns.values().map(|p| p.conn.unanswered()).sum(),
-                    script_steps_left: self.runner.as_ref().map_or(0, |r| r.steps_left()),
+                    held: self.peers.values().map(|p| p.outq.len()).sum::<usize>()
+                        + conns().map(Connection::outstanding).sum::<usize>(),
+                    unanswered: conns().map(Connection::unanswered).sum(),
+                    script_steps_left: self.exchange.runner().map_or(0, ScriptRunner::steps_left),
                 });
             }
             Control::SetFaults(faults, reply) => {
-                self.faults = faults;
-                for p in self.conns.values_mut() {
-                    p.conn.set_faults(faults);
-                }
+                self.exchange.set_faults(faults);
                 let _ = reply.send(());
             }
             Control::Fault(fault, reply) => {
@@ -652,15 +617,17 @@ impl Core {
     }
 
     fn apply_fault(&mut self, fault: Fault, now: Instant) -> usize {
-        let latency = self.faults.latency();
+        let latency = self.exchange.faults().latency();
         match fault {
             Fault::Close | Fault::Abort | Fault::Restart => {
                 if fault == Fault::Restart {
-                    self.pbx.restart();
+                    self.exchange.restart();
                     tracing::info!("the PBX restarted: every call ended, every connection dropped");
+                } else {
+                    self.exchange.close_all();
                 }
-                let n = self.conns.len();
-                for (_, p) in std::mem::take(&mut self.conns) {
+                let n = self.peers.len();
+                for (_, p) in std::mem::take(&mut self.peers) {
                     let out = if fault == Fault::Close {
                         WsOut::Close(CloseCode::Away, "closed by the simulator".to_string())
                     } else {
@@ -671,7 +638,7 @@ impl Core {
                 n
             }
             Fault::MalformedFrame | Fault::UndecodablePayload => {
-                for p in self.conns.values_mut() {
+                for p in self.peers.values_mut() {
                     let out = match (fault, p.framing) {
                         (Fault::MalformedFrame, Framing::Framed) => {
                             let valid = pb::Message {
@@ -697,23 +664,19 @@ impl Core {
                     };
                     p.outq.push_back((now + latency, out));
                 }
-                self.conns.len()
+                self.peers.len()
             }
-            Fault::TerminateSubscriptions => self
-                .conns
-                .values_mut()
-                .map(|p| p.conn.terminate_all())
-                .sum(),
+            Fault::TerminateSubscriptions => self.exchange.terminate_all(),
         }
     }
 
     /// Sends what every connection has to send, once latency lets it go; a connection whose
     /// socket cannot keep up is dropped (its socket task then closes the websocket).
     fn flush(&mut self, now: Instant) {
-        let latency = self.faults.latency();
+        let latency = self.exchange.faults().latency();
         let mut stuck = Vec::new();
-        for (id, p) in &mut self.conns {
-            while let Some(msg) = p.conn.poll_transmit(&self.pbx) {
+        for (id, p) in &mut self.peers {
+            while let Some(msg) = self.exchange.poll_transmit(*id) {
                 match frame::encode(&msg, p.framing) {
                     Ok(bytes) => p.outq.push_back((now + latency, WsOut::Frame(bytes))),
                     Err(e) => tracing::warn!(id, error = %e, "a message could not be encoded"),
@@ -731,7 +694,7 @@ impl Core {
         }
         for id in stuck {
             tracing::warn!(id, "closing a connection whose client does not read");
-            self.conns.remove(&id);
+            self.drop_peer(id);
         }
     }
 }
