@@ -22,9 +22,9 @@ pub mod server;
 pub mod site;
 pub mod tls;
 
+pub use exchange::Exchange;
 pub use pbx::{
     CallKey, Caller, Change, Line, LineEntry, LineKind, LinesOp, Pbx, PhoneState, QueueId,
     SiteStats, UserId,
 };
-pub use exchange::Exchange;
 pub use site::{Site, SiteError, TimeOfDay};
