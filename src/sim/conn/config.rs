@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::sim::pbx::FunctionPolicy;
 
-/// Faults a connection shows, switchable while it runs ([`Connection::set_faults`]): they make
+/// Faults a connection shows, switchable while it runs ([`super::Connection::set_faults`]): they make
 /// the simulator behave like an IP Office under load or in trouble, so clients can be tested
 /// against it. Faults that concern the socket itself (closing, aborting, bad frames, latency)
 /// and restarts are the server's ([`crate::sim::server`]).
@@ -60,7 +60,7 @@ pub struct ConnConfig {
     pub max_calls_per_notify: usize,
     /// How call functions answer when not offered, and what DropCall does.
     pub functions: FunctionPolicy,
-    /// Keep a [`CommandRecord`] of every SubscribeCmd ([`Connection::poll_record`]).
+    /// Keep a [`super::CommandRecord`] of every SubscribeCmd ([`super::Connection::poll_record`]).
     pub record_commands: bool,
     /// Faults the connection starts with.
     pub faults: FaultSettings,
