@@ -59,7 +59,7 @@ fn sim_view(pbx: &Pbx) -> View {
             hex(&q.guid),
             q.extn.clone(),
             q.name.clone(),
-            q.service_mode.to_wire() as i32,
+            q.service_mode.to_notify() as i32,
             members,
         ));
         lines.push((format!("queue {}", hex(&q.guid)), Line::Queue(q.id)));

@@ -37,47 +37,7 @@ impl RingMode {
     }
 }
 
-/// A hunt group's service mode (`NotifyQueue.servicemode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ServiceMode {
-    /// In service: calls are routed to the members.
-    #[default]
-    Active,
-    /// Night service: calls are not routed to the members.
-    NightService,
-    /// Out of service: calls are not routed to the members.
-    OutOfService,
-}
-
-impl ServiceMode {
-    /// The enum value on the wire.
-    pub fn to_wire(self) -> pb::notify_queue::ServiceMode {
-        match self {
-            ServiceMode::Active => pb::notify_queue::ServiceMode::Active,
-            ServiceMode::NightService => pb::notify_queue::ServiceMode::Ns,
-            ServiceMode::OutOfService => pb::notify_queue::ServiceMode::Oos,
-        }
-    }
-
-    /// From `SetServiceMode.servicemode`; `None` for Unset or an unknown value.
-    pub fn from_wire(v: i32) -> Option<Self> {
-        match pb::set_service_mode::ServiceMode::try_from(v).ok()? {
-            pb::set_service_mode::ServiceMode::Unset => None,
-            pb::set_service_mode::ServiceMode::Active => Some(ServiceMode::Active),
-            pb::set_service_mode::ServiceMode::Ns => Some(ServiceMode::NightService),
-            pb::set_service_mode::ServiceMode::Oos => Some(ServiceMode::OutOfService),
-        }
-    }
-
-    /// The document's short name: `Active`, `NS` or `OOS`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ServiceMode::Active => "Active",
-            ServiceMode::NightService => "NS",
-            ServiceMode::OutOfService => "OOS",
-        }
-    }
-}
+pub use crate::protocol::cmd::ServiceMode;
 
 /// The kind of trunk a call arrives on (`TrunkInfo.trunktype`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -1,11 +1,11 @@
 //! Carrying out user and queue updates (`UpdateUser`, `UpdateQueue`) on the PBX, read through
 //! the typed vocabulary of [`crate::protocol::cmd`]; see the code table of [`crate::sim::conn`] for the answers.
 
-use crate::protocol::cmd::{self, QueueUpdate, UserUpdate};
+use crate::protocol::cmd::{QueueUpdate, UserUpdate};
 use crate::protocol::codes::ResultCode;
 use crate::protocol::pb;
 use crate::sim::pbx::{Member, Pbx, QueueId, UserId};
-use crate::sim::site::{AbsenceText, ServiceMode};
+use crate::sim::site::AbsenceText;
 
 /// Applies an UpdateUser; see the code table of [`crate::sim::conn`].
 pub(super) fn update_user(pbx: &mut Pbx, user: UserId, uu: &pb::UpdateUser) -> ResultCode {
@@ -85,7 +85,7 @@ pub(super) fn update_queue(pbx: &mut Pbx, queue: QueueId, uq: &pb::UpdateQueue) 
     for (update, members) in resolved {
         match update {
             QueueUpdate::ServiceMode(mode) => {
-                pbx.set_service_mode(queue, pbx_service_mode(mode));
+                pbx.set_service_mode(queue, mode);
             }
             QueueUpdate::Voicemail(on) => {
                 pbx.set_queue_voicemail(queue, on);
@@ -106,13 +106,4 @@ pub(super) fn update_queue(pbx: &mut Pbx, queue: QueueId, uq: &pb::UpdateQueue) 
         }
     }
     ResultCode::Success
-}
-
-/// The PBX's own service mode type for the protocol's.
-fn pbx_service_mode(mode: cmd::ServiceMode) -> ServiceMode {
-    match mode {
-        cmd::ServiceMode::Active => ServiceMode::Active,
-        cmd::ServiceMode::NightService => ServiceMode::NightService,
-        cmd::ServiceMode::OutOfService => ServiceMode::OutOfService,
-    }
 }

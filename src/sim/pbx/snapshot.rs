@@ -458,7 +458,7 @@ impl Pbx {
             noanswertime: i32::try_from(q.no_answer_time).unwrap_or(i32::MAX),
             voicemail: q.voicemail,
             voicemailtime: i32::try_from(q.voicemail_time).unwrap_or(i32::MAX),
-            servicemode: q.service_mode.to_wire() as i32,
+            servicemode: q.service_mode.to_notify() as i32,
             ..Default::default()
         };
         if flags.contains(QueueFlags::MAILBOX) {
