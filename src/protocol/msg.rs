@@ -94,14 +94,10 @@ pub fn subscribe_lines(
     timeout: i32,
     flags: LinesFlags,
 ) -> Message {
-    subscribe(
-        requestid,
-        subscribe_id,
-        timeout,
-        Some(pb::subscribe::Payload::Lines(pb::SubscribeLines {
-            flags: flags.to_wire(),
-        })),
-    )
+    let payload = pb::subscribe::Payload::Lines(pb::SubscribeLines {
+        flags: flags.to_wire(),
+    });
+    subscribe(requestid, subscribe_id, timeout, Some(payload))
 }
 
 /// Subscribe to one user by the guid from the lines list. `ccflags` empty: user configuration
@@ -114,16 +110,12 @@ pub fn subscribe_user(
     flags: UserFlags,
     ccflags: CcFlags,
 ) -> Message {
-    subscribe(
-        requestid,
-        subscribe_id,
-        timeout,
-        Some(pb::subscribe::Payload::User(pb::SubscribeUser {
-            guid: guid.to_vec(),
-            flags: flags.to_wire(),
-            ccflags: ccflags.to_wire(),
-        })),
-    )
+    let payload = pb::subscribe::Payload::User(pb::SubscribeUser {
+        guid: guid.to_vec(),
+        flags: flags.to_wire(),
+        ccflags: ccflags.to_wire(),
+    });
+    subscribe(requestid, subscribe_id, timeout, Some(payload))
 }
 
 /// Subscribe to one queue, by guid or by name.
@@ -139,17 +131,13 @@ pub fn subscribe_queue(
         QueueRef::Guid(g) => (g.to_vec(), String::new()),
         QueueRef::Name(n) => (Vec::new(), n.to_owned()),
     };
-    subscribe(
-        requestid,
-        subscribe_id,
-        timeout,
-        Some(pb::subscribe::Payload::Queue(pb::SubscribeQueue {
-            guid,
-            flags: flags.to_wire(),
-            ccflags: ccflags.to_wire(),
-            name,
-        })),
-    )
+    let payload = pb::subscribe::Payload::Queue(pb::SubscribeQueue {
+        guid,
+        flags: flags.to_wire(),
+        ccflags: ccflags.to_wire(),
+        name,
+    });
+    subscribe(requestid, subscribe_id, timeout, Some(payload))
 }
 
 /// Subscribe to the park server (parked calls arrive as call-control notifies with `parkslot`).
@@ -159,29 +147,17 @@ pub fn subscribe_parkserver(
     timeout: i32,
     ccflags: CcFlags,
 ) -> Message {
-    subscribe(
-        requestid,
-        subscribe_id,
-        timeout,
-        Some(pb::subscribe::Payload::Parkserver(
-            pb::SubscribeParkServer {
-                flags: 0,
-                ccflags: ccflags.to_wire(),
-            },
-        )),
-    )
+    let payload = pb::subscribe::Payload::Parkserver(pb::SubscribeParkServer {
+        flags: 0,
+        ccflags: ccflags.to_wire(),
+    });
+    subscribe(requestid, subscribe_id, timeout, Some(payload))
 }
 
 /// Subscribe to the refresh wrapper (groups notifications into atomic events; only one).
 pub fn subscribe_refresh_wrapper(requestid: i32, subscribe_id: i32, timeout: i32) -> Message {
-    subscribe(
-        requestid,
-        subscribe_id,
-        timeout,
-        Some(pb::subscribe::Payload::Refreshwrapper(
-            pb::SubscribeRefreshWrapper::default(),
-        )),
-    )
+    let payload = pb::subscribe::Payload::Refreshwrapper(pb::SubscribeRefreshWrapper::default());
+    subscribe(requestid, subscribe_id, timeout, Some(payload))
 }
 
 fn check_presence_timeout(timeout: i32) -> Result<(), BuildError> {
@@ -210,15 +186,11 @@ pub fn subscribe_presence(
 ) -> Result<Message, BuildError> {
     check_presence_timeout(timeout)?;
     check_presentities("presentity identifier", entries)?;
-    Ok(subscribe(
-        requestid,
-        subscribe_id,
-        timeout,
-        Some(pb::subscribe::Payload::Presence(pb::SubscribePresence {
-            entry: entries.to_vec(),
-            flags: flags.to_wire(),
-        })),
-    ))
+    let payload = pb::subscribe::Payload::Presence(pb::SubscribePresence {
+        entry: entries.to_vec(),
+        flags: flags.to_wire(),
+    });
+    Ok(subscribe(requestid, subscribe_id, timeout, Some(payload)))
 }
 
 /// Refresh a subscription: the same subscribe_id and only a new timeout, no payload (as the
@@ -339,16 +311,11 @@ pub fn call_function_with_hint(
     if callid == 0 {
         return Err(BuildError::NoCallId);
     }
-    Ok(call_control(
-        requestid,
-        subscribe_id,
-        pb::UpdateCallControl {
-            callid,
-            callfunction: Some(f.to_pb()?),
-            devicehint: hint as i32,
-            ..Default::default()
-        },
-    ))
+    let call = pb::UpdateCallControl {
+        callid,
+        ..Default::default()
+    };
+    function_on(requestid, subscribe_id, call, f, hint)
 }
 
 /// As [`call_function_with_hint`], selecting the call by the application's referencecallid.
@@ -360,14 +327,28 @@ pub fn call_function_by_reference(
     hint: DeviceHint,
 ) -> Result<Message, BuildError> {
     non_zero_reference("a call function by reference", referencecallid)?;
+    let call = pb::UpdateCallControl {
+        referencecallid,
+        ..Default::default()
+    };
+    function_on(requestid, subscribe_id, call, f, hint)
+}
+
+/// The call function `f` on the call `call` names (by callid or referencecallid).
+fn function_on(
+    requestid: i32,
+    subscribe_id: i32,
+    call: pb::UpdateCallControl,
+    f: &CallFunctionCmd,
+    hint: DeviceHint,
+) -> Result<Message, BuildError> {
     Ok(call_control(
         requestid,
         subscribe_id,
         pb::UpdateCallControl {
-            referencecallid,
             callfunction: Some(f.to_pb()?),
             devicehint: hint as i32,
-            ..Default::default()
+            ..call
         },
     ))
 }
