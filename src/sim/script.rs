@@ -257,13 +257,15 @@ pub struct Script {
     pub steps: Vec<Step>,
 }
 
+/// A service mode by the document's name (`Active`, `NS`, `OOS`) or the same in lower case.
 fn parse_mode(mode: &str) -> Option<ServiceMode> {
-    match mode {
-        "Active" | "active" => Some(ServiceMode::Active),
-        "NS" | "ns" => Some(ServiceMode::NightService),
-        "OOS" | "oos" => Some(ServiceMode::OutOfService),
-        _ => None,
-    }
+    [
+        ServiceMode::Active,
+        ServiceMode::NightService,
+        ServiceMode::OutOfService,
+    ]
+    .into_iter()
+    .find(|m| mode == m.name() || mode == m.name().to_lowercase())
 }
 
 impl Script {
