@@ -1,5 +1,6 @@
 //! Carrying out user and queue updates (`UpdateUser`, `UpdateQueue`) on the PBX, read through
-//! the typed vocabulary of [`crate::protocol::cmd`]; see the code table of [`crate::sim::conn`] for the answers.
+//! the typed vocabulary of [`crate::protocol::cmd`]; the answers are in the code table of
+//! [`crate::sim::conn`].
 
 use crate::protocol::cmd::{QueueUpdate, UserUpdate};
 use crate::protocol::codes::ResultCode;
@@ -9,8 +10,13 @@ use crate::sim::site::AbsenceText;
 
 /// Applies an UpdateUser; see the code table of [`crate::sim::conn`].
 pub(super) fn update_user(pbx: &mut Pbx, user: UserId, uu: &pb::UpdateUser) -> ResultCode {
-    let Ok(updates) = UserUpdate::from_pb(uu) else {
-        return ResultCode::RequestInvalidPayload;
+    let updates = match UserUpdate::from_pb(uu) {
+        Ok(updates) => updates,
+        // Nothing is applied either way; a part that is not simulated is what the answer names.
+        Err(_) if uu.loginextn.is_some() || !uu.shortcodedata.is_empty() => {
+            return ResultCode::NotInstrumented;
+        }
+        Err(_) => return ResultCode::RequestInvalidPayload,
     };
     let simulated =
         |u: &UserUpdate| !matches!(u, UserUpdate::LoginExtn(_) | UserUpdate::ShortCodes(_));
