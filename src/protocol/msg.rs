@@ -1,9 +1,11 @@
 //! Constructors for every message a client sends, enforcing the document's argument limits.
 //!
 //! The commands some of them carry (call functions, user and queue updates) are the typed
-//! vocabulary of [`super::cmd`]; here they are put into their envelopes. Each builder returns a complete [`Message`] ready for [`super::frame::encode`]. Builders whose
-//! arguments the document limits return `Result<Message, BuildError>`; the others cannot be given
-//! anything the document forbids and return the `Message` directly.
+//! vocabulary of [`super::cmd`]; here they are put into their envelopes.
+//!
+//! Each builder returns a complete [`Message`] ready for [`super::frame::encode`]. Builders
+//! whose arguments the document limits return `Result<Message, BuildError>`; the others cannot
+//! be given anything the document forbids and return the `Message` directly.
 //!
 //! Conventions shared by every builder:
 //! - `requestid` 0 means "no RequestResponse wanted": proto3 leaves a zero field off the wire, and

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use crate::sim::pbx::FunctionPolicy;
 
-/// Faults a connection shows, switchable while it runs ([`super::Connection::set_faults`]): they make
-/// the simulator behave like an IP Office under load or in trouble, so clients can be tested
-/// against it. Faults that concern the socket itself (closing, aborting, bad frames, latency)
-/// and restarts are the server's ([`crate::sim::server`]).
+/// Faults a connection shows, switchable while it runs ([`super::Connection::set_faults`]):
+/// they make the simulator behave like an IP Office under load or in trouble, so clients can be
+/// tested against it. Faults that concern the socket itself (closing, aborting, bad frames,
+/// latency) and restarts are the server's ([`crate::sim::server`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct FaultSettings {
     /// Every N-th request (counted per connection) gets no answer at all, though it is carried

@@ -152,7 +152,8 @@ pub struct ServerStats {
     pub frames_received: u64,
     /// Messages held back now by latency or a response delay.
     pub held: usize,
-    /// Requests that got no answer because of [`crate::sim::conn::FaultSettings::unanswered_every`].
+    /// Requests that got no answer because of
+    /// [`crate::sim::conn::FaultSettings::unanswered_every`].
     pub unanswered: u64,
     /// Script steps not yet carried out (0 without a script).
     pub script_steps_left: usize,

@@ -25,9 +25,9 @@
 //!
 //! # Scripts and the command log
 //!
-//! With [`ServerConfig::script`] the site runs a [`crate::sim::script::Script`] (calls at fixed times, nothing
-//! random), and with [`ServerConfig::command_log`] every SubscribeCmd received is recorded
-//! ([`CommandRecord`]) to a file as JSON lines or to a channel.
+//! With [`ServerConfig::script`] the site runs a [`crate::sim::script::Script`] (calls at fixed
+//! times, nothing random), and with [`ServerConfig::command_log`] every SubscribeCmd received
+//! is recorded ([`CommandRecord`]) to a file as JSON lines or to a channel.
 
 mod config;
 mod core;
