@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ipo_top::model::{
     Appearance, AppearanceId, Command, CommandId, CommandReport, Guid, LineId, Model, ModelEvent,
 };
-use ipo_top::protocol::{Framing, decode, encode};
+use ipo_top::protocol::{Framing, decode, encode, pb};
 use ipo_top::session::{Disconnect, Session, SessionConfig, SessionEvent, SyncReport};
 use ipo_top::sim::Exchange;
 use ipo_top::sim::conn::{CommandRecord, ConnConfig, FaultSettings};
@@ -139,8 +139,8 @@ impl Pair {
             let msg = decode(&frame, Framing::Framed).expect("the client's frames decode");
             let version_request = matches!(
                 &msg.payload,
-                Some(ipo_top::protocol::pb::message::Payload::Generalcmd(g))
-                    if matches!(g.payload, Some(ipo_top::protocol::pb::general_cmd::Payload::Getversioninfo(_)))
+                Some(pb::message::Payload::Generalcmd(g))
+                    if matches!(g.payload, Some(pb::general_cmd::Payload::Getversioninfo(_)))
             );
             if version_request && self.before_11_1 {
                 continue;
@@ -296,27 +296,24 @@ impl Pair {
             .unwrap_or_else(|| panic!("no appearance of {caller} on {line} at {}s", self.t()))
     }
 
-    /// The user whose phone rings now, if exactly one does.
-    pub fn ringing_user(&self) -> Option<String> {
-        let ringing: Vec<String> = self
-            .server
-            .pbx
-            .users()
+    /// The extensions of the users whose phone rings with a call `which` accepts.
+    fn ringing(&self, which: impl Fn(&pb::CallInfo) -> bool) -> Vec<String> {
+        let pbx = &self.server.pbx;
+        pbx.users()
             .filter(|u| {
-                self.server
-                    .pbx
-                    .calls_on(Line::User(u.id))
-                    .iter()
-                    .any(|(_, k)| {
-                        self.server
-                            .pbx
-                            .callinfo(Line::User(u.id), *k)
-                            .is_some_and(|ci| ci.state == 4)
-                    })
+                let line = Line::User(u.id);
+                pbx.calls_on(line).iter().any(|(_, k)| {
+                    pbx.callinfo(line, *k)
+                        .is_some_and(|ci| ci.state == 4 && which(&ci))
+                })
             })
             .map(|u| u.extn.clone())
-            .collect();
-        match &ringing[..] {
+            .collect()
+    }
+
+    /// The user whose phone rings now, if exactly one does.
+    pub fn ringing_user(&self) -> Option<String> {
+        match &self.ringing(|_| true)[..] {
             [one] => Some(one.clone()),
             _ => None,
         }
@@ -324,25 +321,9 @@ impl Pair {
 
     /// A user whose phone rings with the call from `caller`.
     pub fn ringing_with(&self, caller: &str) -> Option<String> {
-        self.server
-            .pbx
-            .users()
-            .find(|u| {
-                self.server
-                    .pbx
-                    .calls_on(Line::User(u.id))
-                    .iter()
-                    .any(|(_, k)| {
-                        self.server
-                            .pbx
-                            .callinfo(Line::User(u.id), *k)
-                            .is_some_and(|ci| {
-                                ci.state == 4
-                                    && ci.callingparty.as_ref().is_some_and(|p| p.number == caller)
-                            })
-                    })
-            })
-            .map(|u| u.extn.clone())
+        self.ringing(|ci| ci.callingparty.as_ref().is_some_and(|p| p.number == caller))
+            .into_iter()
+            .next()
     }
 
     /// The simulator's calls now, as (line, callid, state, gcid) sorted: what the client's
