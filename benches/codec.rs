@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use ipo_top::protocol::pb::{self, call_info, message::Payload, trunk_info};
-use ipo_top::protocol::{Framing, build, decode, encode, encode_into};
+use ipo_top::protocol::{Framing, decode, encode, encode_into, msg};
 use prost::Message as _;
 
 fn party(number: &str, name: &str, nametype: i32) -> pb::PartyInfo {
@@ -94,7 +94,7 @@ fn case() -> Case {
         notify,
         framed,
         plain,
-        ack: build::notify_ack(7500, 311),
+        ack: msg::notify_ack(7500, 311),
     }
 }
 

@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 use ipo_top::protocol::frame::{self, Framing};
 use ipo_top::protocol::pb;
 use ipo_top::protocol::pb::message::Payload as P;
-use ipo_top::sim::conn::{ConnConfig, Connection};
+use ipo_top::sim::conn::ConnConfig;
 use ipo_top::sim::scale::ScaleOptions;
 use ipo_top::sim::server::Clock;
-use ipo_top::sim::{Pbx, Site};
+use ipo_top::sim::{Exchange, Pbx, Site};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -70,32 +70,35 @@ fn subscribe(rid: i32, payload: pb::subscribe::Payload) -> pb::Message {
 
 /// The sans-IO stack on virtual time; returns (Notifies, call entries, model changes, wall).
 fn sans_io(rate: f64, virtual_secs: u64) -> (u64, u64, u64, Duration) {
+    const CONN: u64 = 1;
     let t0 = Instant::now();
-    let mut pbx = Pbx::new(
+    let pbx = Pbx::new(
         Site::scale(options(rate)),
         7,
         "10:30".parse().expect("time"),
         t0,
     )
     .expect("site");
-    let mut conn = Connection::new(ConnConfig::default());
-    let users: Vec<Vec<u8>> = pbx.users().map(|u| u.guid.to_vec()).collect();
-    let queues: Vec<Vec<u8>> = pbx.queues().map(|q| q.guid.to_vec()).collect();
+    let mut exchange = Exchange::new(pbx, None, ConnConfig::default());
+    exchange.open(CONN);
+    let users: Vec<Vec<u8>> = exchange.pbx.users().map(|u| u.guid.to_vec()).collect();
+    let queues: Vec<Vec<u8>> = exchange.pbx.queues().map(|q| q.guid.to_vec()).collect();
     let mut rid = 0;
     let mut next = || {
         rid += 1;
         rid
     };
-    conn.handle_message(
+    exchange.handle_message(
         t0,
+        CONN,
         subscribe(
             next(),
             pb::subscribe::Payload::Lines(pb::SubscribeLines { flags: 7 }),
         ),
-        &mut pbx,
     );
-    conn.handle_message(
+    exchange.handle_message(
         t0,
+        CONN,
         subscribe(
             next(),
             pb::subscribe::Payload::Parkserver(pb::SubscribeParkServer {
@@ -103,7 +106,6 @@ fn sans_io(rate: f64, virtual_secs: u64) -> (u64, u64, u64, Duration) {
                 ccflags: 0xFF,
             }),
         ),
-        &mut pbx,
     );
     for g in users {
         let m = subscribe(
@@ -114,7 +116,7 @@ fn sans_io(rate: f64, virtual_secs: u64) -> (u64, u64, u64, Duration) {
                 ccflags: 0xFF,
             }),
         );
-        conn.handle_message(t0, m, &mut pbx);
+        exchange.handle_message(t0, CONN, m);
     }
     for g in queues {
         let m = subscribe(
@@ -126,12 +128,12 @@ fn sans_io(rate: f64, virtual_secs: u64) -> (u64, u64, u64, Duration) {
                 name: String::new(),
             }),
         );
-        conn.handle_message(t0, m, &mut pbx);
+        exchange.handle_message(t0, CONN, m);
     }
     // The instant client: encode everything, acknowledge every Notify at once.
-    let drain = |conn: &mut Connection, pbx: &mut Pbx, now: Instant| -> (u64, u64) {
+    let drain = |exchange: &mut Exchange, now: Instant| -> (u64, u64) {
         let (mut notifies, mut entries) = (0, 0);
-        while let Some(m) = conn.poll_transmit(pbx) {
+        while let Some(m) = exchange.poll_transmit(CONN) {
             let bytes = frame::encode(&m, Framing::Framed).expect("encode");
             std::hint::black_box(&bytes);
             if let Some(P::Notify(n)) = &m.payload {
@@ -145,31 +147,23 @@ fn sans_io(rate: f64, virtual_secs: u64) -> (u64, u64, u64, Duration) {
                         notify_id: n.notify_id,
                     })),
                 };
-                conn.handle_message(now, ack, pbx);
+                exchange.handle_message(now, CONN, ack);
             }
         }
         (notifies, entries)
     };
-    drain(&mut conn, &mut pbx, t0);
-    let (mut notifies, mut entries, mut changes) = (0, 0, 0);
+    drain(&mut exchange, t0);
+    let changes_before = exchange.call_changes();
+    let (mut notifies, mut entries) = (0, 0);
     let start = Instant::now();
     for step in 1..=virtual_secs * 100 {
         let now = t0 + Duration::from_millis(step * 10);
-        pbx.handle_timeout(now);
-        while let Some(c) = pbx.poll_change() {
-            if matches!(
-                c,
-                ipo_top::sim::Change::Call { .. } | ipo_top::sim::Change::CallLost { .. }
-            ) {
-                changes += 1;
-            }
-            conn.handle_change(&c, &pbx);
-        }
-        conn.handle_timeout(now);
-        let (n, e) = drain(&mut conn, &mut pbx, now);
+        exchange.handle_timeout(now);
+        let (n, e) = drain(&mut exchange, now);
         notifies += n;
         entries += e;
     }
+    let changes = exchange.call_changes() - changes_before;
     (notifies, entries, changes, start.elapsed())
 }
 

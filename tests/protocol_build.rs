@@ -1,8 +1,10 @@
 //! The builders enforce the document's argument limits at each boundary, and put exactly the
 //! fields the document asks for on the wire.
 
+use ipo_top::protocol::BuildError;
 use ipo_top::protocol::bits::{CallFeatures, CallFeatures2, CcFlags, PresenceFlags};
-use ipo_top::protocol::build::*;
+use ipo_top::protocol::cmd::*;
+use ipo_top::protocol::msg::*;
 use ipo_top::protocol::pb::{self, message::Payload};
 
 fn s(n: usize) -> String {
@@ -777,5 +779,93 @@ fn errors_say_what_is_wrong_and_what_is_allowed() {
     assert_eq!(
         BuildError::PresenceTimeout(30).to_string(),
         "presence subscription timeout 30 s is outside the document's range of 60 to 86400 s"
+    );
+}
+
+/// The server side reads user and queue updates back as the client sent them, one update per
+/// part of the message, and refuses only what no update can say.
+#[test]
+fn updates_read_back_as_sent() {
+    let users = [
+        UserUpdate::Sac(true),
+        UserUpdate::Absence(None),
+        UserUpdate::Absence(Some(AbsenceNote {
+            kind: AbsenceKind::AtLunchUntil,
+            text: "2pm".into(),
+        })),
+        UserUpdate::Ec500(false),
+        UserUpdate::ShortCodes(vec![ShortCode::mailbox_counts(3, 0, 0)]),
+        UserUpdate::LoginExtn(LoginExtn {
+            extn: "201".into(),
+            password: "1234".into(),
+            teleworker: None,
+        }),
+        UserUpdate::App {
+            value: "at my desk".into(),
+            makelive: true,
+            makedead: false,
+        },
+        UserUpdate::FwdU {
+            enabled: true,
+            number: "2001".into(),
+            to_voicemail: false,
+        },
+    ];
+    for u in users {
+        let wire = u.to_pb().expect("a valid update");
+        assert_eq!(UserUpdate::from_pb(&wire), Ok(vec![u]));
+    }
+    let queues = [
+        QueueUpdate::ServiceMode(ServiceMode::NightService),
+        QueueUpdate::Voicemail(true),
+        QueueUpdate::Members(Vec::new()),
+        QueueUpdate::Members(vec![
+            Member::enabled("201"),
+            Member {
+                extn: "202".into(),
+                disabled: true,
+            },
+        ]),
+        QueueUpdate::AddMember(vec![Member::enabled("203")]),
+        QueueUpdate::DeleteMember(vec!["201".into()]),
+    ];
+    for q in queues {
+        let wire = q.to_pb().expect("a valid update");
+        assert_eq!(QueueUpdate::from_pb(&wire), Ok(vec![q]));
+    }
+
+    // Several parts in one message: one update each, in the schema's order.
+    let both = pb::UpdateUser {
+        app: Some(pb::UpdateUserApp {
+            value: "away".into(),
+            ..Default::default()
+        }),
+        sac: Some(pb::UpdateUserSac { set: 1 }),
+        ..Default::default()
+    };
+    let read = UserUpdate::from_pb(&both).expect("two parts");
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[0], UserUpdate::Sac(true));
+
+    // An absence type the document does not list, or a service mode that is none.
+    let bad_absence = pb::UpdateUser {
+        absence: Some(pb::UpdateUserAbsence {
+            set: 1,
+            absence: Some(pb::Absence {
+                msg: 12,
+                str: String::new(),
+            }),
+        }),
+        ..Default::default()
+    };
+    assert!(UserUpdate::from_pb(&bad_absence).is_err());
+    let unset = pb::UpdateQueue {
+        setservicemode: Some(pb::SetServiceMode { servicemode: 0 }),
+        ..Default::default()
+    };
+    assert!(QueueUpdate::from_pb(&unset).is_err());
+    assert_eq!(
+        UserUpdate::from_pb(&pb::UpdateUser::default()),
+        Ok(Vec::new())
     );
 }

@@ -4,9 +4,10 @@
 use ipo_top::protocol::bits::{
     CallFeatures, CallFeatures2, CcFlags, LinesFlags, QueueFlags, UserFlags,
 };
-use ipo_top::protocol::build::{
-    self, CallFunctionCmd, QueueRef, RecordingControl, ShortCode, TransferTarget, UserUpdate,
+use ipo_top::protocol::cmd::{
+    CallFunctionCmd, RecordingControl, ShortCode, TransferTarget, UserUpdate,
 };
+use ipo_top::protocol::msg::{self, QueueRef};
 use ipo_top::protocol::pb::{self, call_info, message::Payload, trunk_info};
 use ipo_top::protocol::{Framing, decode, encode};
 use prost::Message as _;
@@ -86,7 +87,7 @@ fn only_callinfo(msg: &pb::Message) -> &pb::CallInfo {
 #[test]
 fn the_first_payload_is_exactly_the_documents_14_bytes() {
     // "First payload": a lines subscription, requestid=1 subscribe_id=1 timeout=3600 flags=7.
-    let msg = build::subscribe_lines(
+    let msg = msg::subscribe_lines(
         1,
         1,
         3600,
@@ -104,7 +105,7 @@ fn the_first_payload_is_exactly_the_documents_14_bytes() {
 
 #[test]
 fn encode_into_appends_to_a_reused_buffer() {
-    let msg = build::subscribe_lines(1, 1, 3600, LinesFlags(7));
+    let msg = msg::subscribe_lines(1, 1, 3600, LinesFlags(7));
     let mut buf = vec![0xEE];
     ipo_top::protocol::encode_into(&msg, Framing::Framed, &mut buf).unwrap();
     assert_eq!(
@@ -116,7 +117,7 @@ fn encode_into_appends_to_a_reused_buffer() {
 #[test]
 fn the_lines_exchange() {
     // Subscribe with requestid=1 subscribe_id=5555, and the RequestResponse that answers it.
-    let sub = build::subscribe_lines(1, 5555, 3600, LinesFlags(7));
+    let sub = msg::subscribe_lines(1, 5555, 3600, LinesFlags(7));
     round_trip(&sub);
     let response = pb::Message {
         payload: Some(Payload::Response(pb::RequestResponse {
@@ -183,8 +184,8 @@ fn the_lines_exchange() {
 
     // Because the Notify had a notify_id, the application acknowledges it:
     // notifyack { subscribe_id=5555 notify_id=1 }.
-    let ack = build::ack_for(n).expect("a notify_id asks for an ack");
-    assert_eq!(ack, build::notify_ack(5555, 1));
+    let ack = msg::ack_for(n).expect("a notify_id asks for an ack");
+    assert_eq!(ack, msg::notify_ack(5555, 1));
     assert_eq!(round_trip(&ack), hex("4A 05 08 B3 2B 10 01"));
 
     // Later an administrator renames a user: changeuser with the same guid.
@@ -210,14 +211,14 @@ fn a_notify_without_notify_id_is_not_acknowledged() {
         subscribe_id: 7000,
         ..Default::default()
     };
-    assert_eq!(build::ack_for(&n), None);
+    assert_eq!(msg::ack_for(&n), None);
 }
 
 #[test]
 fn the_user_subscription_and_its_notify() {
     let g = guid("DC51BA0008A311DD80530050569F6EF8");
     // subscribe { requestid=2 subscribe_id=7000 user { guid=... flags=0x1 ccflags=0x19 } }
-    let sub = build::subscribe_user(
+    let sub = msg::subscribe_user(
         2,
         7000,
         0,
@@ -260,7 +261,7 @@ fn the_user_subscription_and_its_notify() {
     assert!(bytes.windows(3).any(|w| w == [0x8A, 0x01, 0x00]));
 
     // Set DND: subscribecmd { subscribe_id=7000 user { sac { set=1 } } }.
-    let dnd = build::update_user(0, 7000, &UserUpdate::Sac(true)).unwrap();
+    let dnd = msg::update_user(0, 7000, &UserUpdate::Sac(true)).unwrap();
     let expected = pb::Message {
         payload: Some(Payload::Subscribecmd(pb::SubscribeCmd {
             requestid: 0,
@@ -275,7 +276,7 @@ fn the_user_subscription_and_its_notify() {
     round_trip(&dnd);
 
     // Voicemail counters by short code 70: shortcodeval=;3,0,0 (field 4, shortcodedata).
-    let counters = build::update_user(
+    let counters = msg::update_user(
         3,
         7000,
         &UserUpdate::ShortCodes(vec![ShortCode::mailbox_counts(3, 0, 0)]),
@@ -304,8 +305,8 @@ fn the_queue_subscription_by_guid_and_by_name() {
     let g = guid("DC51BA0008A311DD80530050569F6EF8");
     let cc = CcFlags(0x40039);
     assert!(cc.contains(CcFlags::TARGETS | CcFlags::PRIMARY));
-    let by_guid = build::subscribe_queue(2, 7500, 0, QueueRef::Guid(&g), QueueFlags(0x3), cc);
-    let by_name = build::subscribe_queue(2, 7500, 0, QueueRef::Name("Sales"), QueueFlags(0x3), cc);
+    let by_guid = msg::subscribe_queue(2, 7500, 0, QueueRef::Guid(&g), QueueFlags(0x3), cc);
+    let by_name = msg::subscribe_queue(2, 7500, 0, QueueRef::Name("Sales"), QueueFlags(0x3), cc);
     for (msg, want_guid, want_name) in [(&by_guid, g.clone(), ""), (&by_name, vec![], "Sales")] {
         round_trip(msg);
         let Some(Payload::Subscribe(s)) = &msg.payload else {
@@ -428,7 +429,7 @@ fn the_blind_transfer_to_a_callflow() {
     // subscribecmd { subscribe_id=7500 callcontrol { callid=1 callfunction {
     // action=BlindTransfer arg1=/102/Callflow } } }
     let cmd = CallFunctionCmd::BlindTransfer(TransferTarget::voicemail("Callflow"));
-    let msg = build::call_function(0, 7500, 1, &cmd).unwrap();
+    let msg = msg::call_function(0, 7500, 1, &cmd).unwrap();
     let mut expected = hex("22 1A 10 CC 3A 72 15 08 01 22 11 08 05 12 0D");
     expected.extend_from_slice(b"/102/Callflow");
     assert_eq!(round_trip(&msg), expected);
@@ -450,7 +451,7 @@ fn the_other_blind_transfers() {
     ];
     for (target, arg1) in cases {
         let msg =
-            build::call_function(0, 2, 2, &CallFunctionCmd::BlindTransfer(target.clone())).unwrap();
+            msg::call_function(0, 2, 2, &CallFunctionCmd::BlindTransfer(target.clone())).unwrap();
         round_trip(&msg);
         let Some(Payload::Subscribecmd(pb::SubscribeCmd {
             payload: Some(pb::subscribe_cmd::Payload::Callcontrol(cc)),
@@ -470,7 +471,7 @@ fn the_other_blind_transfers() {
 fn the_agent_recording_pause() {
     // subscribecmd { requestid=6 subscribe_id=2 callcontrol { callid=1 callfunction {
     // action=AgentRecordingControl agentrecording { pause } } } }
-    let msg = build::call_function(
+    let msg = msg::call_function(
         6,
         2,
         1,
@@ -507,7 +508,7 @@ fn the_presence_subscription_refresh_and_update() {
         presentity: presentity.into(),
         lref,
     };
-    let sub = build::subscribe_presence(
+    let sub = msg::subscribe_presence(
         0,
         98765,
         3600,
@@ -518,12 +519,12 @@ fn the_presence_subscription_refresh_and_update() {
     round_trip(&sub);
 
     // The refresh carries the same subscribe_id and only the new timeout.
-    let refresh = build::refresh(98765, 3600);
+    let refresh = msg::refresh(98765, 3600);
     assert_eq!(round_trip(&refresh), hex("1A 07 10 CD 83 06 18 90 1C"));
-    assert_eq!(build::refresh_presence(98765, 3600).unwrap(), refresh);
+    assert_eq!(msg::refresh_presence(98765, 3600).unwrap(), refresh);
 
     // Later: add 204 and 205, remove lref 5678.
-    let update = build::update_presence(
+    let update = msg::update_presence(
         0,
         98765,
         &[entry("204", 5681), entry("205", 5682)],
@@ -536,7 +537,7 @@ fn the_presence_subscription_refresh_and_update() {
 #[test]
 fn version_info_and_getfile() {
     // generalcmd { requestid=3000 getversioninfo }
-    let ask = build::get_version_info(3000);
+    let ask = msg::get_version_info(3000);
     assert_eq!(round_trip(&ask), hex("12 05 08 B8 17 38 01"));
     let answer = pb::Message {
         payload: Some(Payload::Generaldata(pb::GeneralData {
@@ -547,13 +548,13 @@ fn version_info_and_getfile() {
         })),
     };
     round_trip(&answer);
-    let file = build::get_file(7, 1, build::ACCOUNT_CODE_FILE);
+    let file = msg::get_file(7, 1, msg::ACCOUNT_CODE_FILE);
     round_trip(&file);
 }
 
 #[test]
 fn subscribe_end_uses_field_2_for_the_subscribe_id() {
     // The document prints subscribe_id = 1, clashing with requestid; the wire uses 2.
-    let end = build::subscribe_end(4, 7000, "bye");
+    let end = msg::subscribe_end(4, 7000, "bye");
     assert_eq!(round_trip(&end), hex("2A 0A 08 04 10 D8 36 1A 03 62 79 65"));
 }

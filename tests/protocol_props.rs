@@ -3,10 +3,11 @@
 //! gives a `Message` or a typed error, never a panic. Seeded, so every run checks the same cases.
 
 use ipo_top::protocol::bits::CallFeatures;
-use ipo_top::protocol::build::{
-    self, CallFunctionCmd, CallRef, MemberAction, Priority, RecordingControl, ShortCode,
-    TransferTarget, TransferType,
+use ipo_top::protocol::cmd::{
+    CallFunctionCmd, CallRef, MemberAction, Priority, RecordingControl, ShortCode, TransferTarget,
+    TransferType,
 };
+use ipo_top::protocol::msg;
 use ipo_top::protocol::pb::{self, message::Payload};
 use ipo_top::protocol::{FrameError, Framing, MAX_FRAME_LEN, decode, encode, text};
 use proptest::collection::vec;
@@ -921,7 +922,7 @@ proptest! {
 
     #[test]
     fn valid_call_functions_build_and_read_back(cmd in call_function_cmd(), callid in 1..i32::MAX) {
-        let msg = build::call_function(1, 2, callid, &cmd).expect("valid arguments build");
+        let msg = msg::call_function(1, 2, callid, &cmd).expect("valid arguments build");
         let bytes = encode(&msg, Framing::Framed).expect("encodes");
         let back = decode(&bytes, Framing::Framed).expect("decodes");
         let Some(Payload::Subscribecmd(pb::SubscribeCmd {

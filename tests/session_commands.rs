@@ -15,7 +15,7 @@ use ipo_top::model::{
 use ipo_top::session::SessionConfig;
 use ipo_top::sim::conn::{CommandRecord, ConnConfig};
 use ipo_top::sim::pbx::{DropCallMode, FunctionPolicy};
-use support::Loop;
+use support::Pair;
 
 /// Three callers: A in Claims Desk (7301), B in Roadside (7302), both ringing an agent; nobody
 /// answers unless the test says so.
@@ -47,8 +47,8 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-fn site(conn: ConnConfig) -> Loop {
-    let mut l = Loop::scripted(
+fn site(conn: ConnConfig) -> Pair {
+    let mut l = Pair::scripted(
         SCRIPT,
         conn,
         SessionConfig {
@@ -61,16 +61,16 @@ fn site(conn: ConnConfig) -> Loop {
     l
 }
 
-fn statuses(l: &Loop, id: CommandId) -> Vec<CommandStatus> {
+fn statuses(l: &Pair, id: CommandId) -> Vec<CommandStatus> {
     l.reports_of(id).into_iter().map(|r| r.status).collect()
 }
 
-fn last(l: &Loop, id: CommandId) -> CommandReport {
+fn last(l: &Pair, id: CommandId) -> CommandReport {
     l.reports_of(id).pop().expect("a report")
 }
 
 /// What the simulator logged for the command's requestid.
-fn record(l: &Loop, id: CommandId) -> CommandRecord {
+fn record(l: &Pair, id: CommandId) -> CommandRecord {
     let rid = last(l, id).requestid.expect("sent with a requestid");
     l.records
         .iter()
@@ -130,7 +130,7 @@ fn each_refusal_comes_back_by_the_documents_name() {
     let mut l = site(ConnConfig::default());
     let q = LineId::Queue(l.queue_guid("7301"));
     let a = l.appearance_id(&q, A);
-    let expect = |l: &Loop, id: CommandId, name: &str| {
+    let expect = |l: &Pair, id: CommandId, name: &str| {
         let r = last(l, id);
         assert!(
             matches!(&r.status, CommandStatus::Failed { name: n, meaning, .. } if n == name && !meaning.is_empty()),
@@ -188,7 +188,7 @@ fn a_silent_drop_is_accepted_but_shows_no_effect() {
         }
     );
     assert!(
-        l.session.model().appearance(a).is_some(),
+        l.client.model().appearance(a).is_some(),
         "the call is still there"
     );
     // The same DropCall on a strict system: done.
@@ -205,8 +205,8 @@ fn barge_and_pickup_come_from_the_supervisors_line_with_their_types() {
     let x = l.ringing_with(A).expect("an agent rings with A");
     let y = l.ringing_with(B).expect("an agent rings with B");
     let xid = l.user(&x);
-    assert!(l.pbx.answer_ringing(xid));
-    l.pump();
+    assert!(l.server.pbx.answer_ringing(xid));
+    l.drive();
     let on_x = l.appearance_id(&LineId::User(l.user_guid(&x)), A);
     let id = l.command(Command::Barge { on: on_x });
     let s = statuses(&l, id);
@@ -264,7 +264,7 @@ fn park_then_unpark_to_the_supervisor() {
     });
     assert!(done(&last(&l, id).status), "{:?}", statuses(&l, id));
     let parked = l
-        .session
+        .client
         .model()
         .parked()
         .find(|p| p.call.park_slot == "6")
@@ -325,7 +325,7 @@ fn queue_and_user_settings_are_done_when_the_pbx_reports_them() {
         );
     }
     assert_eq!(
-        l.session.model().queue(&roadside).map(|q| q.service_mode()),
+        l.client.model().queue(&roadside).map(|q| q.service_mode()),
         Some(ServiceMode::NightService)
     );
     // Asking for what already is: refused up front, nothing sent.
@@ -351,6 +351,6 @@ fn nothing_is_sent_or_queued_while_disconnected() {
     l.reachable = true;
     let before = l.records.len();
     l.advance(secs(5));
-    assert!(l.session.is_connected());
+    assert!(l.client.is_connected());
     assert_eq!(l.records.len(), before, "nothing was queued");
 }

@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 use ipo_top::model::{AppearanceId, LineId, Model};
 use ipo_top::session::SessionConfig;
 use ipo_top::sim::conn::{ConnConfig, FaultSettings};
-use support::Loop;
+use support::Pair;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
 /// A busy demo day, synced, ten minutes in.
-fn busy() -> Loop {
-    let mut l = Loop::demo(
+fn busy() -> Pair {
+    let mut l = Pair::demo(
         7,
         ConnConfig::default(),
         SessionConfig {
@@ -36,15 +36,15 @@ fn busy() -> Loop {
 }
 
 /// The model (and the screen's copy of it) holds exactly the simulator's calls.
-fn same(l: &Loop, when: &str) {
+fn same(l: &Pair, when: &str) {
     let want = l.pbx_calls();
     assert_eq!(
-        Loop::model_calls(l.session.model()),
+        Pair::model_calls(l.client.model()),
         want,
         "the model {when} at {}s",
         l.t()
     );
-    assert_eq!(Loop::model_calls(&l.replica), want, "the copy {when}");
+    assert_eq!(Pair::model_calls(&l.replica), want, "the copy {when}");
 }
 
 type Identity = HashMap<(LineId, Vec<u8>), (AppearanceId, Instant)>;
@@ -73,15 +73,15 @@ fn kept(before: &Identity, after: &Model) -> usize {
     n
 }
 
-fn reconcile_after(fault: impl FnOnce(&mut Loop), name: &str) {
+fn reconcile_after(fault: impl FnOnce(&mut Pair), name: &str) {
     let mut l = busy();
-    let before = identities(l.session.model());
+    let before = identities(l.client.model());
     fault(&mut l);
     l.advance(secs(45));
     same(&l, &format!("after {name}"));
-    let n = kept(&before, l.session.model());
+    let n = kept(&before, l.client.model());
     assert!(n > 0, "{name}: some calls went on through it");
-    assert!(!l.session.model().in_outage());
+    assert!(!l.client.model().in_outage());
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn after_malformed_and_undecodable_frames() {
     reconcile_after(
         |l| {
             l.garbage();
-            assert!(l.session.is_connected(), "garbage is survived");
+            assert!(l.client.is_connected(), "garbage is survived");
         },
         "garbage",
     );
@@ -156,13 +156,13 @@ fn after_slow_answers_and_too_many_outstanding() {
 #[test]
 fn after_a_restart_no_call_is_matched_across_it() {
     let mut l = busy();
-    let before: Vec<AppearanceId> = l.session.model().appearances().map(|a| a.id).collect();
+    let before: Vec<AppearanceId> = l.client.model().appearances().map(|a| a.id).collect();
     l.restart();
     l.advance(secs(45));
     same(&l, "after the restart");
     // Not one appearance from before the restart is still there, though the new day reuses
     // the old gcids.
-    for a in l.session.model().appearances() {
+    for a in l.client.model().appearances() {
         assert!(
             !before.contains(&a.id),
             "{:?} matched across the restart",
@@ -192,27 +192,28 @@ overflow = false
 at = 0
 call = { queue = "7301", number = "01632960101", name = "Harbour Freight Ltd" }
 "#;
-    let mut l = Loop::scripted(script, ConnConfig::default(), SessionConfig::default());
+    let mut l = Pair::scripted(script, ConnConfig::default(), SessionConfig::default());
     l.advance(secs(5));
     let q = LineId::Queue(l.queue_guid("7301"));
     let old = l.appearance_id(&q, "01632960101");
     let agent = l.ringing_with("01632960101").expect("an agent rings");
     let id = l.user(&agent);
-    assert!(l.pbx.answer_ringing(id));
-    l.pump();
+    assert!(l.server.pbx.answer_ringing(id));
+    l.drive();
     l.advance(secs(5));
     l.restart();
     // After the reboot another caller gets the first gcid again and waits in the same queue.
-    l.pbx
+    l.server
+        .pbx
         .place_queue_call(
-            l.pbx.queue_by_extn("7301").expect("7301"),
+            l.server.pbx.queue_by_extn("7301").expect("7301"),
             ipo_top::sim::pbx::Caller::new("01632960999", "Someone else"),
             1,
         )
         .expect("a call");
     l.advance(secs(30));
     same(&l, "after the restart");
-    assert!(l.session.model().appearance(old).is_none());
+    assert!(l.client.model().appearance(old).is_none());
     let new = l.appearance(&q, "01632960999").expect("the new caller");
     assert_ne!(new.id, old);
     assert!(new.present_at_connect);
@@ -225,7 +226,7 @@ call = { queue = "7301", number = "01632960101", name = "Harbour Freight Ltd" }
 
 #[test]
 fn a_system_that_never_answers_getversioninfo_is_followed_all_the_same() {
-    let mut l = Loop::demo(
+    let mut l = Pair::demo(
         7,
         ConnConfig::default(),
         SessionConfig {
@@ -236,11 +237,11 @@ fn a_system_that_never_answers_getversioninfo_is_followed_all_the_same() {
     l.before_11_1 = true;
     l.advance(secs(60));
     assert_eq!(l.syncs.len(), 1, "synced without the version");
-    assert_eq!(l.session.model().version(), None);
+    assert_eq!(l.client.model().version(), None);
     same(&l, "without a version");
     // A reconnect does not wait for it either.
     l.drop_link("connection reset by peer");
     l.advance(secs(30));
     same(&l, "after a reconnect without a version");
-    assert!(!l.session.model().in_outage());
+    assert!(!l.client.model().in_outage());
 }

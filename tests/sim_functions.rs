@@ -6,8 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use ipo_top::protocol::build::ServiceMode;
-use ipo_top::protocol::build::{CallFunctionCmd, Priority, TransferTarget};
+use ipo_top::protocol::cmd::{CallFunctionCmd, Priority, ServiceMode, TransferTarget};
 use ipo_top::protocol::pb;
 use ipo_top::protocol::pb::call_function::Action;
 use ipo_top::protocol::pb::call_info::{Direction, State};

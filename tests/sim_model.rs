@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use ipo_top::protocol::bits::CallFeatures;
-use ipo_top::protocol::build::ServiceMode;
+use ipo_top::protocol::cmd::ServiceMode;
 use ipo_top::protocol::pb;
 use ipo_top::protocol::pb::call_info::{Direction, State};
 use ipo_top::sim::pbx::features;

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use ipo_top::protocol::build::{CallFunctionCmd, MakeCallType, Priority, TransferTarget};
+use ipo_top::protocol::cmd::{CallFunctionCmd, MakeCallType, Priority, TransferTarget};
 use ipo_top::protocol::frame::Framing;
 use ipo_top::protocol::pb;
 use ipo_top::protocol::pb::call_info::{Direction, State};
@@ -134,7 +134,7 @@ fn last_on(seen: &[(i32, pb::CallInfo)], sid: i32) -> Option<pb::CallInfo> {
 }
 
 fn func(sid: i32, rid: i32, callid: i32, cmd: &CallFunctionCmd) -> pb::Message {
-    ipo_top::protocol::build::call_function(rid, sid, callid, cmd).expect("a valid function")
+    ipo_top::protocol::msg::call_function(rid, sid, callid, cmd).expect("a valid function")
 }
 
 const SUP: i32 = 7000;
@@ -183,7 +183,7 @@ async fn intrude_and_pickup_from_the_supervisors_line() {
     assert_eq!(state(&talking), State::Connected);
 
     // Intrude: the supervisor joins 4201's call.
-    let intrude = ipo_top::protocol::build::make_call(21, SUP, 81, "4201", MakeCallType::Intrude)
+    let intrude = ipo_top::protocol::msg::make_call(21, SUP, 81, "4201", MakeCallType::Intrude)
         .expect("makecall");
     assert_eq!(c.result(intrude).await, 0);
     let seen = settle(&mut c).await;
@@ -217,7 +217,7 @@ async fn intrude_and_pickup_from_the_supervisors_line() {
     );
     let ringing = last_on(&seen, OTHER).expect("ringing at 4202");
     assert_eq!(state(&ringing), State::Ringing);
-    let pickup = ipo_top::protocol::build::make_call(23, SUP, 82, "4202", MakeCallType::Pickup)
+    let pickup = ipo_top::protocol::msg::make_call(23, SUP, 82, "4202", MakeCallType::Pickup)
         .expect("makecall");
     assert_eq!(c.result(pickup).await, 0);
     let seen = settle(&mut c).await;
@@ -273,9 +273,8 @@ async fn park_then_unpark_by_slot() {
         613
     );
 
-    let unpark = |rid, slot: &str| {
-        ipo_top::protocol::build::unpark_call(rid, SUP, 91, slot).expect("unpark")
-    };
+    let unpark =
+        |rid, slot: &str| ipo_top::protocol::msg::unpark_call(rid, SUP, 91, slot).expect("unpark");
     assert_eq!(c.result(unpark(32, "6")).await, 606, "nothing in slot 6");
     assert_eq!(c.result(unpark(33, "5")).await, 0);
     let mut calls = Vec::new();

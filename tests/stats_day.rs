@@ -9,7 +9,7 @@ use std::time::Duration;
 use ipo_top::model::{LineId, PeriodStart};
 use ipo_top::session::SessionConfig;
 use ipo_top::sim::conn::ConnConfig;
-use support::Loop;
+use support::Pair;
 
 /// Nobody answers unless the test says so; a caller waits 25 s before hanging up; calls ring
 /// one member for ten minutes. The client connects at 5 s, when call P is already waiting.
@@ -52,7 +52,7 @@ fn secs(n: u64) -> Duration {
 
 #[test]
 fn a_scripted_morning_gives_the_hand_computed_statistics() {
-    let mut l = Loop::scripted(
+    let mut l = Pair::scripted(
         MORNING,
         ConnConfig::default(),
         SessionConfig {
@@ -65,8 +65,8 @@ fn a_scripted_morning_gives_the_hand_computed_statistics() {
     l.reachable = false;
     l.advance(secs(5));
     l.reachable = true;
-    l.session.retry(l.now);
-    l.pump();
+    l.client.retry(l.now);
+    l.drive();
     assert_eq!(l.syncs.len(), 1, "synced at 5 s");
     let claims = l.queue_guid("7301");
     let q = LineId::Queue(claims.clone());
@@ -78,15 +78,18 @@ fn a_scripted_morning_gives_the_hand_computed_statistics() {
 
     // Answers, each by an agent whose phone rings with the call: P at 15 s; B (first seen at 10 s) at 20 s: 10 s; C (30 s) at 50 s: exactly 20 s;
     // D (52 s) at 73 s: 21 s. E (90 s) is never answered and hangs up at 115 s.
-    let answer_at = |l: &mut Loop, t: u64, caller: &str| {
+    let answer_at = |l: &mut Pair, t: u64, caller: &str| {
         let now = l.t() as u64;
         l.advance(secs(t - now));
         let who = l
             .ringing_with(caller)
             .unwrap_or_else(|| panic!("a phone rings with {caller} at {t} s"));
         let id = l.user(&who);
-        assert!(l.pbx.answer_ringing(id), "{who} answers {caller} at {t} s");
-        l.pump();
+        assert!(
+            l.server.pbx.answer_ringing(id),
+            "{who} answers {caller} at {t} s"
+        );
+        l.drive();
     };
     answer_at(&mut l, 15, "01632960100");
     answer_at(&mut l, 20, "01632960101");
@@ -95,7 +98,7 @@ fn a_scripted_morning_gives_the_hand_computed_statistics() {
     l.advance(secs(120 - 73));
 
     let s = l
-        .session
+        .client
         .model()
         .queue(&claims)
         .map(|q| q.stats.clone())
@@ -114,7 +117,7 @@ fn a_scripted_morning_gives_the_hand_computed_statistics() {
     assert_eq!(s.timed_abandoned, 1);
     assert_eq!(s.service_level(), Some(0.5));
     assert_eq!(s.waiting, 0);
-    let period = l.session.model().stats_period().expect("a period");
+    let period = l.client.model().stats_period().expect("a period");
     assert_eq!(period.start, PeriodStart::Started);
     // The screen's copy has the same figures.
     assert_eq!(
@@ -148,22 +151,25 @@ call = { queue = "7302", number = "01632960202", name = "G: gives up at once" }
 
 #[test]
 fn a_short_abandon_is_left_out_and_an_agent_gets_talk_and_acw_time() {
-    let mut l = Loop::scripted(SHORT, ConnConfig::default(), SessionConfig::default());
+    let mut l = Pair::scripted(SHORT, ConnConfig::default(), SessionConfig::default());
     l.advance(secs(11));
     let agent = l
         .ringing_with("01632960201")
         .expect("an agent rings with F");
     let agent_id = l.user(&agent);
-    assert!(l.pbx.answer_ringing(agent_id));
-    l.pump();
+    assert!(l.server.pbx.answer_ringing(agent_id));
+    l.drive();
     l.advance(secs(30));
-    assert!(l.pbx.far_end_hangs_up(agent_id), "F hangs up at 41 s");
-    l.pump();
+    assert!(
+        l.server.pbx.far_end_hangs_up(agent_id),
+        "F hangs up at 41 s"
+    );
+    l.drive();
     l.advance(secs(100 - 41));
 
     let roadside = l.queue_guid("7302");
     let s = l
-        .session
+        .client
         .model()
         .queue(&roadside)
         .map(|q| q.stats.clone())
@@ -177,7 +183,7 @@ fn a_short_abandon_is_left_out_and_an_agent_gets_talk_and_acw_time() {
 
     // The agent: one call, 30 s talking, 30 s in after-call work (from 41 s to 71 s).
     let u = l
-        .session
+        .client
         .model()
         .user(&l.user_guid(&agent))
         .cloned()

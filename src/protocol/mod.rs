@@ -1,20 +1,19 @@
-//! The MTCTI3 codec: the generated schema types, framing, builders for every message a client
-//! sends, typed bit sets, result codes and the document's text forms.
+//! The MTCTI3 codec: the generated schema types ([`pb`]), framing, the typed command vocabulary
+//! ([`cmd`]), constructors for every message a client sends ([`msg`]), typed bit sets, result
+//! codes, the presence values and the document's text forms.
 //!
 //! Pure: no I/O, no clock, no async runtime. Everything here is total on input from the network:
 //! decoding returns a typed error, never panics.
 
 pub mod bits;
-pub mod build;
+pub mod cmd;
 pub mod codes;
 pub mod frame;
+mod limits;
+pub mod msg;
+pub mod pb;
+pub mod presence;
 pub mod text;
-
-/// The generated MTCTI3 types (`proto/mtcti3.proto`), named as the document names them.
-#[allow(clippy::all, missing_docs)]
-pub mod pb {
-    include!(concat!(env!("OUT_DIR"), "/_.rs"));
-}
 
 /// The encoded `FileDescriptorSet` of `proto/mtcti3.proto`, for checking the schema itself.
 pub const DESCRIPTOR_SET: &[u8] =
@@ -24,3 +23,4 @@ pub use frame::{
     DECODE_MEMORY_BUDGET, FrameError, Framing, MAX_FRAME_LEN, decode, decode_memory_bound, encode,
     encode_into,
 };
+pub use limits::BuildError;

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::build::AbsenceKind;
+use super::cmd::AbsenceKind;
 
 /// Looks a value up in a table indexed from 0, else `unknown (N)`.
 fn lookup(table: &'static [&'static str], v: i32) -> Cow<'static, str> {

@@ -55,7 +55,7 @@ use serde::Deserialize;
 
 use super::pbx::{Caller, Pbx, QueueId, UserId};
 use super::site::{Site, TimeOfDay, Traffic, is_park_slot};
-use crate::protocol::build::ServiceMode;
+use crate::protocol::cmd::ServiceMode;
 
 /// The built-in `e2e` script, for end-to-end tests of a client (see its comments for what a
 /// client sees when).
@@ -258,13 +258,15 @@ pub struct Script {
     pub steps: Vec<Step>,
 }
 
+/// A service mode by the document's name (`Active`, `NS`, `OOS`) or the same in lower case.
 fn parse_mode(mode: &str) -> Option<ServiceMode> {
-    match mode {
-        "Active" | "active" => Some(ServiceMode::Active),
-        "NS" | "ns" => Some(ServiceMode::NightService),
-        "OOS" | "oos" => Some(ServiceMode::OutOfService),
-        _ => None,
-    }
+    [
+        ServiceMode::Active,
+        ServiceMode::NightService,
+        ServiceMode::OutOfService,
+    ]
+    .into_iter()
+    .find(|m| mode == m.name() || mode == m.name().to_lowercase())
 }
 
 impl Script {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::protocol::build::ServiceMode;
+use crate::protocol::cmd::ServiceMode;
 use crate::protocol::pb;
 
 /// A 16-byte IP Office object id, as carried in `LinesUser.guid` and `SubscribeUser.guid`.

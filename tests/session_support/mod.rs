@@ -1,7 +1,11 @@
-//! The client's sans-IO session wired to the simulator's sans-IO PBX and connection, on
-//! virtual time: every frame is encoded and decoded as on the wire, but there is no socket and
-//! no clock, so a scripted day runs in milliseconds and every time the client measures is
-//! exact (which a test can compute by hand).
+//! The client's sans-IO session wired to the simulator's sans-IO [`Exchange`], on virtual
+//! time: every frame is encoded and decoded as on the wire, but there is no socket and no
+//! clock, so a scripted day runs in milliseconds and every time the client measures is exact
+//! (which a test can compute by hand).
+//!
+//! [`Pair`] is the client and the server side by side: [`Pair::step_to`] moves both to an
+//! instant, [`Pair::drive`] carries messages between them until both are quiet, and
+//! [`Pair::advance`] does both up to a later time, stopping at every deadline on the way.
 
 #![allow(dead_code)] // each test crate uses a part of this
 
@@ -10,24 +14,25 @@ use std::time::{Duration, Instant};
 use ipo_top::model::{
     Appearance, AppearanceId, Command, CommandId, CommandReport, Guid, LineId, Model, ModelEvent,
 };
-use ipo_top::protocol::{Framing, decode, encode};
+use ipo_top::protocol::{Framing, decode, encode, pb};
 use ipo_top::session::{Disconnect, Io, Session, SessionConfig, SessionEvent, SyncReport};
-use ipo_top::sim::conn::{CommandRecord, ConnConfig, Connection, FaultSettings};
+use ipo_top::sim::Exchange;
+use ipo_top::sim::conn::{CommandRecord, ConnConfig, FaultSettings};
 use ipo_top::sim::pbx::{Line, Pbx, UserId};
 use ipo_top::sim::script::{Script, ScriptRunner};
 
-/// A PBX (with its script), the connection serving the client, and the client.
-pub struct Loop {
+/// The client's connection on the server.
+const CONN: u64 = 1;
+
+/// The client (a session) and the server (an exchange: the PBX, its script and the connection
+/// serving the client, open while the link is up), on one virtual clock.
+pub struct Pair {
     pub now: Instant,
     pub start: Instant,
-    pub pbx: Pbx,
-    pub script: Option<ScriptRunner>,
-    pub conn_config: ConnConfig,
-    /// The connection serving the client; `None` while the link is down.
-    pub conn: Option<Connection>,
+    pub server: Exchange,
     /// Whether the PBX can be reached (a connection attempt fails while false).
     pub reachable: bool,
-    pub session: Session,
+    pub client: Session,
     /// A copy of the model kept from the session's events, as the screen keeps one.
     pub replica: Model,
     pub syncs: Vec<SyncReport>,
@@ -40,24 +45,24 @@ pub struct Loop {
     next_command: u64,
 }
 
-impl Loop {
+impl Pair {
     /// A scripted site: the script's own site, clock and seed.
-    pub fn scripted(toml: &str, conn: ConnConfig, session: SessionConfig) -> Loop {
+    pub fn scripted(toml: &str, conn: ConnConfig, session: SessionConfig) -> Pair {
         let script = Script::parse(toml).expect("a valid script");
         let site = script.build_site().expect("the script's site");
         let tod = script.time_of_day().expect("the script's time of day");
         let start = Instant::now();
         let pbx = Pbx::new(site, script.site.seed, tod, start).expect("the site");
         let runner = ScriptRunner::new(&script, start);
-        Loop::with(pbx, Some(runner), start, conn, session)
+        Pair::with(pbx, Some(runner), start, conn, session)
     }
 
     /// The demo site with its own traffic (seeded: the same day every time), at 10:30.
-    pub fn demo(seed: u64, conn: ConnConfig, session: SessionConfig) -> Loop {
+    pub fn demo(seed: u64, conn: ConnConfig, session: SessionConfig) -> Pair {
         let start = Instant::now();
         let tod = "10:30".parse().expect("a time of day");
         let pbx = Pbx::new(ipo_top::sim::Site::demo(), seed, tod, start).expect("the demo site");
-        Loop::with(pbx, None, start, conn, session)
+        Pair::with(pbx, None, start, conn, session)
     }
 
     fn with(
@@ -66,20 +71,17 @@ impl Loop {
         start: Instant,
         conn_config: ConnConfig,
         session: SessionConfig,
-    ) -> Loop {
-        let session = Session::new(session, start);
-        let l = Loop {
+    ) -> Pair {
+        let conn_config = ConnConfig {
+            record_commands: true,
+            ..conn_config
+        };
+        let l = Pair {
             now: start,
             start,
-            pbx,
-            script,
-            conn_config: ConnConfig {
-                record_commands: true,
-                ..conn_config
-            },
-            conn: None,
+            server: Exchange::new(pbx, script, conn_config),
             reachable: true,
-            session,
+            client: Session::new(session, start),
             replica: Model::replica(),
             syncs: Vec::new(),
             reports: Vec::new(),
@@ -95,19 +97,14 @@ impl Loop {
 
     /// Moves the PBX and the client on, together, handling every deadline on the way.
     pub fn advance(&mut self, by: Duration) {
-        self.pump();
+        self.drive();
         let end = self.now + by;
         loop {
-            let next = [
-                self.session.poll_timeout(),
-                self.conn.as_ref().and_then(Connection::poll_timeout),
-                self.pbx.poll_timeout(),
-                self.script.as_ref().and_then(ScriptRunner::poll_timeout),
-            ]
-            .into_iter()
-            .flatten()
-            .filter(|t| *t <= end)
-            .min();
+            let next = [self.client.poll_timeout(), self.server.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .filter(|t| *t <= end)
+                .min();
             let Some(t) = next else {
                 break;
             };
@@ -116,90 +113,78 @@ impl Loop {
         self.step_to(end);
     }
 
-    /// Moves on to `t` (the site, the connection's timers, the session's timers).
-    fn step_to(&mut self, t: Instant) {
+    /// Moves both sides on to `t` (the site, the connection's timers, the session's timers).
+    pub fn step_to(&mut self, t: Instant) {
         self.now = t;
-        match &mut self.script {
-            Some(runner) => runner.run_until(t, &mut self.pbx),
-            None => self.pbx.handle_timeout(t),
-        }
-        self.pump();
-        if let Some(c) = &mut self.conn {
-            c.handle_timeout(t);
-        }
-        self.session.handle_timeout(t);
-        self.pump();
+        self.server.handle_timeout(t);
+        self.drive();
+        self.client.handle_timeout(t);
+        self.drive();
     }
 
     /// Carries everything each side has to say to the other until both are quiet.
-    pub fn pump(&mut self) {
-        loop {
-            let mut busy = false;
-            while let Some(io) = self.session.poll_io() {
-                busy = true;
-                self.on_io(io);
-            }
-            while let Some(ev) = self.session.poll_event() {
-                busy = true;
-                self.on_event(ev);
-            }
-            while let Some(frame) = self.session.poll_transmit() {
-                busy = true;
-                let msg = decode(&frame, Framing::Framed).expect("the client's frames decode");
-                let version_request = matches!(
-                    &msg.payload,
-                    Some(ipo_top::protocol::pb::message::Payload::Generalcmd(g))
-                        if matches!(g.payload, Some(ipo_top::protocol::pb::general_cmd::Payload::Getversioninfo(_)))
-                );
-                if version_request && self.before_11_1 {
-                    continue;
-                }
-                if let Some(c) = &mut self.conn {
-                    c.handle_message(self.now, msg, &mut self.pbx);
-                }
-            }
-            while let Some(change) = self.pbx.poll_change() {
-                busy = true;
-                if let Some(c) = &mut self.conn {
-                    c.handle_change(&change, &self.pbx);
-                }
-            }
-            if let Some(c) = &mut self.conn {
-                while let Some(r) = c.poll_record() {
-                    self.records.push(r);
-                }
-                let mut frames = Vec::new();
-                while let Some(msg) = c.poll_transmit(&self.pbx) {
-                    frames.push(encode(&msg, Framing::Framed).expect("the PBX's frames encode"));
-                }
-                for f in frames {
-                    busy = true;
-                    self.session.handle_frame(self.now, &f);
-                }
-            }
-            if !busy {
-                break;
-            }
+    pub fn drive(&mut self) {
+        while self.step() {}
+    }
+
+    /// Carries what each side has to say now to the other once; whether anything moved.
+    pub fn step(&mut self) -> bool {
+        let mut busy = false;
+        while let Some(io) = self.client.poll_io() {
+            busy = true;
+            self.on_io(io);
         }
+        while let Some(ev) = self.client.poll_event() {
+            busy = true;
+            self.on_event(ev);
+        }
+        while let Some(frame) = self.client.poll_transmit() {
+            busy = true;
+            let msg = decode(&frame, Framing::Framed).expect("the client's frames decode");
+            let version_request = matches!(
+                &msg.payload,
+                Some(pb::message::Payload::Generalcmd(g))
+                    if matches!(g.payload, Some(pb::general_cmd::Payload::Getversioninfo(_)))
+            );
+            if version_request && self.before_11_1 {
+                continue;
+            }
+            self.server.handle_message(self.now, CONN, msg);
+        }
+        self.server.pump();
+        while let Some(r) = self.server.poll_record(CONN) {
+            self.records.push(r);
+        }
+        let mut frames = Vec::new();
+        while let Some(msg) = self.server.poll_transmit(CONN) {
+            frames.push(encode(&msg, Framing::Framed).expect("the PBX's frames encode"));
+        }
+        for f in frames {
+            busy = true;
+            self.client.handle_frame(self.now, &f);
+        }
+        busy
     }
 
     fn on_io(&mut self, io: Io) {
         match io {
             Io::Connect(_) => {
                 if self.reachable {
-                    self.conn = Some(Connection::new(self.conn_config));
-                    self.session.handle_connected(self.now);
+                    self.server.open(CONN);
+                    self.client.handle_connected(self.now);
                 } else {
-                    self.session.handle_closed(
+                    self.client.handle_closed(
                         self.now,
                         Disconnect::Failed("connection refused".to_owned()),
                     );
                 }
             }
-            Io::Close | Io::Shutdown => self.conn = None,
-            Io::Ping => self.session.handle_pong(self.now),
+            Io::Close | Io::Shutdown => {
+                self.server.close(CONN);
+            }
+            Io::Ping => self.client.handle_pong(self.now),
             // One system here: it answers when it can be reached.
-            Io::Probe(_) => self.session.handle_probe(self.now, self.reachable),
+            Io::Probe(_) => self.client.handle_probe(self.now, self.reachable),
         }
     }
 
@@ -213,56 +198,52 @@ impl Loop {
             }
             SessionEvent::Synced(r) => self.syncs.push(r),
             SessionEvent::SubscribeFailed(f) => panic!("a subscription was refused: {f:?}"),
-            SessionEvent::ConnectFailed(e) => panic!("no connection attempt fails here: {e}"),
             SessionEvent::Command(r) => self.reports.push(r),
+            SessionEvent::ConnectFailed(e) => panic!("a connection failed: {e:?}"),
         }
     }
 
     /// The link drops (the connection is gone on the PBX's side too).
     pub fn drop_link(&mut self, why: &str) {
-        self.conn = None;
-        self.session
+        self.server.close(CONN);
+        self.client
             .handle_closed(self.now, Disconnect::Failed(why.to_owned()));
-        self.pump();
+        self.drive();
     }
 
     /// The PBX reboots: every call ends and the link drops.
     pub fn restart(&mut self) {
-        self.pbx.restart();
-        while self.pbx.poll_change().is_some() {}
+        self.server.restart();
         self.drop_link("connection reset by peer");
     }
 
     /// The PBX ends every subscription with SubscribeTerminated.
     pub fn terminate_subscriptions(&mut self) -> usize {
-        let n = self.conn.as_mut().map_or(0, Connection::terminate_all);
-        self.pump();
+        let n = self.server.terminate_all();
+        self.drive();
         n
     }
 
     /// Frames that are no MTCTI3 reach the client.
     pub fn garbage(&mut self) {
-        self.session
+        self.client
             .handle_frame(self.now, &[0, 0, 0, 2, 0x0A, 0x00]);
-        self.session
+        self.client
             .handle_frame(self.now, &[0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]);
-        self.pump();
+        self.drive();
     }
 
     /// Switches the connection's faults.
     pub fn set_faults(&mut self, faults: FaultSettings) {
-        self.conn_config.faults = faults;
-        if let Some(c) = &mut self.conn {
-            c.set_faults(faults);
-        }
+        self.server.set_faults(faults);
     }
 
     /// Sends a command as the screen would; returns its id.
     pub fn command(&mut self, cmd: Command) -> CommandId {
         let id = CommandId(self.next_command);
         self.next_command += 1;
-        self.session.handle_command(self.now, id, cmd);
-        self.pump();
+        self.client.handle_command(self.now, id, cmd);
+        self.drive();
         id
     }
 
@@ -284,22 +265,29 @@ impl Loop {
     // Looking things up
 
     pub fn user(&self, extn: &str) -> UserId {
-        self.pbx.user_by_extn(extn).expect("a user of the site")
+        self.server
+            .pbx
+            .user_by_extn(extn)
+            .expect("a user of the site")
     }
 
     pub fn user_guid(&self, extn: &str) -> Guid {
         let id = self.user(extn);
-        Guid::from_bytes(&self.pbx.user(id).expect("the user").guid)
+        Guid::from_bytes(&self.server.pbx.user(id).expect("the user").guid)
     }
 
     pub fn queue_guid(&self, extn: &str) -> Guid {
-        let id = self.pbx.queue_by_extn(extn).expect("a group of the site");
-        Guid::from_bytes(&self.pbx.queue(id).expect("the group").guid)
+        let id = self
+            .server
+            .pbx
+            .queue_by_extn(extn)
+            .expect("a group of the site");
+        Guid::from_bytes(&self.server.pbx.queue(id).expect("the group").guid)
     }
 
     /// The client's appearance on a line whose caller has this number.
     pub fn appearance(&self, line: &LineId, caller: &str) -> Option<&Appearance> {
-        self.session
+        self.client
             .model()
             .appearances_on(line)
             .find(|a| {
@@ -318,21 +306,24 @@ impl Loop {
             .unwrap_or_else(|| panic!("no appearance of {caller} on {line} at {}s", self.t()))
     }
 
-    /// The user whose phone rings now, if exactly one does.
-    pub fn ringing_user(&self) -> Option<String> {
-        let ringing: Vec<String> = self
-            .pbx
-            .users()
+    /// The extensions of the users whose phone rings with a call `which` accepts.
+    fn ringing(&self, which: impl Fn(&pb::CallInfo) -> bool) -> Vec<String> {
+        let pbx = &self.server.pbx;
+        pbx.users()
             .filter(|u| {
-                self.pbx.calls_on(Line::User(u.id)).iter().any(|(_, k)| {
-                    self.pbx
-                        .callinfo(Line::User(u.id), *k)
-                        .is_some_and(|ci| ci.state == 4)
+                let line = Line::User(u.id);
+                pbx.calls_on(line).iter().any(|(_, k)| {
+                    pbx.callinfo(line, *k)
+                        .is_some_and(|ci| ci.state == 4 && which(&ci))
                 })
             })
             .map(|u| u.spec.extn.clone())
-            .collect();
-        match &ringing[..] {
+            .collect()
+    }
+
+    /// The user whose phone rings now, if exactly one does.
+    pub fn ringing_user(&self) -> Option<String> {
+        match &self.ringing(|_| true)[..] {
             [one] => Some(one.clone()),
             _ => None,
         }
@@ -340,34 +331,26 @@ impl Loop {
 
     /// A user whose phone rings with the call from `caller`.
     pub fn ringing_with(&self, caller: &str) -> Option<String> {
-        self.pbx
-            .users()
-            .find(|u| {
-                self.pbx.calls_on(Line::User(u.id)).iter().any(|(_, k)| {
-                    self.pbx.callinfo(Line::User(u.id), *k).is_some_and(|ci| {
-                        ci.state == 4
-                            && ci.callingparty.as_ref().is_some_and(|p| p.number == caller)
-                    })
-                })
-            })
-            .map(|u| u.spec.extn.clone())
+        self.ringing(|ci| ci.callingparty.as_ref().is_some_and(|p| p.number == caller))
+            .into_iter()
+            .next()
     }
 
     /// The simulator's calls now, as (line, callid, state, gcid) sorted: what the client's
     /// model must hold.
     pub fn pbx_calls(&self) -> Vec<(String, i32, i32, Vec<u8>)> {
         let mut lines = Vec::new();
-        for u in self.pbx.users() {
+        for u in self.server.pbx.users() {
             lines.push((format!("user {}", hex(&u.guid)), Line::User(u.id)));
         }
-        for q in self.pbx.queues() {
+        for q in self.server.pbx.queues() {
             lines.push((format!("queue {}", hex(&q.guid)), Line::Queue(q.id)));
         }
         lines.push(("park server".to_owned(), Line::Park));
         let mut out = Vec::new();
         for (label, line) in lines {
-            for (callid, key) in self.pbx.calls_on(line) {
-                if let Some(ci) = self.pbx.callinfo(line, key) {
+            for (callid, key) in self.server.pbx.calls_on(line) {
+                if let Some(ci) = self.server.pbx.callinfo(line, key) {
                     out.push((label.clone(), callid, ci.state, ci.gcid));
                 }
             }

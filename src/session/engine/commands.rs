@@ -12,10 +12,11 @@ use crate::model::{
     CallFunction, CallLost, Command, CommandId, CommandPlan, CommandReport, CommandStatus, LineId,
     PlannedAction, ServiceMode, SupervisorCall, Text,
 };
-use crate::protocol::build::{
+use crate::protocol::cmd::{
     self, CallFunctionCmd, MakeCallType, Member, Priority, QueueUpdate, TransferTarget, UserUpdate,
 };
 use crate::protocol::codes::ResultCode;
+use crate::protocol::msg;
 use crate::protocol::pb;
 
 impl Session {
@@ -102,7 +103,7 @@ impl Session {
             } => {
                 let f = function_cmd(*function, arg)?;
                 report.callid = Some(*callid);
-                build::call_function(requestid, subscribe_id, *callid, &f)
+                msg::call_function(requestid, subscribe_id, *callid, &f)
             }
             PlannedAction::MakeCall { target, kind } => {
                 let reference = self.reference_id();
@@ -111,23 +112,23 @@ impl Session {
                     SupervisorCall::Intrude => MakeCallType::Intrude,
                     SupervisorCall::Pickup => MakeCallType::Pickup,
                 };
-                build::make_call(requestid, subscribe_id, reference, target, kind)
+                msg::make_call(requestid, subscribe_id, reference, target, kind)
             }
             PlannedAction::Unpark { slot } => {
                 let reference = self.reference_id();
                 report.reference = Some(reference);
-                build::unpark_call(requestid, subscribe_id, reference, slot)
+                msg::unpark_call(requestid, subscribe_id, reference, slot)
             }
             PlannedAction::ServiceMode(mode) => {
                 let mode = match mode {
-                    ServiceMode::Active => build::ServiceMode::Active,
-                    ServiceMode::NightService => build::ServiceMode::NightService,
-                    ServiceMode::OutOfService => build::ServiceMode::OutOfService,
+                    ServiceMode::Active => cmd::ServiceMode::Active,
+                    ServiceMode::NightService => cmd::ServiceMode::NightService,
+                    ServiceMode::OutOfService => cmd::ServiceMode::OutOfService,
                     other => return Err(Text::from(format!("{other} is not a mode to set"))),
                 };
-                build::update_queue(requestid, subscribe_id, &QueueUpdate::ServiceMode(mode))
+                msg::update_queue(requestid, subscribe_id, &QueueUpdate::ServiceMode(mode))
             }
-            PlannedAction::Member { extn, enabled } => build::update_queue(
+            PlannedAction::Member { extn, enabled } => msg::update_queue(
                 requestid,
                 subscribe_id,
                 // "addmember is an update if the member already exists" (the document).
@@ -137,7 +138,7 @@ impl Session {
                 }]),
             ),
             PlannedAction::Dnd(on) => {
-                build::update_user(requestid, subscribe_id, &UserUpdate::Sac(*on))
+                msg::update_user(requestid, subscribe_id, &UserUpdate::Sac(*on))
             }
         }
         .map_err(|e| Text::from(e.to_string()))?;

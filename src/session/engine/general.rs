@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use super::core::{Request, Session};
 use crate::model::{AccountCodes, Text};
-use crate::protocol::build;
 use crate::protocol::codes::ResultCode;
+use crate::protocol::msg;
 use crate::protocol::pb;
 use crate::session::convert;
 
@@ -16,7 +16,7 @@ impl Session {
     pub(super) fn ask_version(&mut self, now: Instant) {
         let requestid = self.request_id();
         self.requests.insert(requestid, (Request::Version, now));
-        self.send(&build::get_version_info(requestid));
+        self.send(&msg::get_version_info(requestid));
     }
 
     pub(super) fn on_general_data(&mut self, now: Instant, d: pb::GeneralData) {
@@ -81,6 +81,6 @@ impl Session {
         let requestid = self.request_id();
         self.requests
             .insert(requestid, (Request::AccountCodes, now));
-        self.send(&build::get_file(requestid, 1, build::ACCOUNT_CODE_FILE));
+        self.send(&msg::get_file(requestid, 1, msg::ACCOUNT_CODE_FILE));
     }
 }

@@ -10,7 +10,7 @@ use super::presence::PresenceChange;
 use super::types::Entity;
 use crate::model::{Guid, LineId, PhoneState, RemoveReason, Upsert};
 use crate::protocol::bits::NotifyLinesFlags;
-use crate::protocol::build;
+use crate::protocol::msg;
 use crate::protocol::pb;
 use crate::session::convert;
 
@@ -19,7 +19,7 @@ impl Session {
         self.counters.notifies += 1;
         // Acknowledge first: the PBX sends nothing more until it has the ack, and nothing the
         // model does may delay or prevent it.
-        if let Some(ack) = build::ack_for(&n) {
+        if let Some(ack) = msg::ack_for(&n) {
             self.counters.acks += 1;
             self.send(&ack);
         }
@@ -169,7 +169,7 @@ impl Session {
             return;
         }
         let requestid = self.request_id();
-        match build::update_presence(requestid, id, &add, &remove) {
+        match msg::update_presence(requestid, id, &add, &remove) {
             Ok(msg) => {
                 self.presence.sent(wanted);
                 self.requests

@@ -13,8 +13,8 @@ use super::subscriptions::{
 use super::types::{Entity, SessionEvent, SubscribeFailure};
 use crate::model::{RemoveReason, Text};
 use crate::protocol::bits::PresenceFlags;
-use crate::protocol::build::{self, QueueRef};
 use crate::protocol::codes::ResultCode;
+use crate::protocol::msg::{self, QueueRef};
 use crate::protocol::pb;
 
 impl Session {
@@ -38,8 +38,8 @@ impl Session {
         let requestid = self.request_id();
         let timeout = self.timeout_for(&entity);
         let msg = match &entity {
-            Entity::Lines => build::subscribe_lines(requestid, id, timeout, LINES_FLAGS),
-            Entity::User(g) => build::subscribe_user(
+            Entity::Lines => msg::subscribe_lines(requestid, id, timeout, LINES_FLAGS),
+            Entity::User(g) => msg::subscribe_user(
                 requestid,
                 id,
                 timeout,
@@ -47,7 +47,7 @@ impl Session {
                 USER_FLAGS,
                 USER_CCFLAGS,
             ),
-            Entity::Queue(g) => build::subscribe_queue(
+            Entity::Queue(g) => msg::subscribe_queue(
                 requestid,
                 id,
                 timeout,
@@ -55,11 +55,11 @@ impl Session {
                 QUEUE_FLAGS,
                 QUEUE_CCFLAGS,
             ),
-            Entity::ParkServer => build::subscribe_parkserver(requestid, id, timeout, PARK_CCFLAGS),
+            Entity::ParkServer => msg::subscribe_parkserver(requestid, id, timeout, PARK_CCFLAGS),
             Entity::Presence => {
                 let wanted = self.presence.wanted();
                 let entries = PresenceBook::entries(&wanted);
-                match build::subscribe_presence(
+                match msg::subscribe_presence(
                     requestid,
                     id,
                     timeout,
@@ -101,8 +101,8 @@ impl Session {
         let t = match entity {
             Entity::Presence if t == 0 => 3600,
             Entity::Presence => t.clamp(
-                build::PRESENCE_TIMEOUT_MIN as u32,
-                build::PRESENCE_TIMEOUT_MAX as u32,
+                msg::PRESENCE_TIMEOUT_MIN as u32,
+                msg::PRESENCE_TIMEOUT_MAX as u32,
             ),
             _ => t,
         };
@@ -121,7 +121,7 @@ impl Session {
         };
         let timeout = self.timeout_for(&entity);
         tracing::debug!(%entity, subscribe_id = id, "refresh");
-        self.send(&build::refresh(id, timeout));
+        self.send(&msg::refresh(id, timeout));
         if let Some(every) = self.refresh_interval(&entity) {
             self.timers.set(Timer::Refresh(entity), now + every);
         }
@@ -134,7 +134,7 @@ impl Session {
         self.timers.cancel(&Timer::Resync(entity.clone()));
         if let Some(id) = self.subs.forget(entity) {
             if self.is_connected() {
-                self.send(&build::subscribe_end(0, id, reason));
+                self.send(&msg::subscribe_end(0, id, reason));
             }
         }
     }
@@ -150,7 +150,7 @@ impl Session {
             // Deleted or replaced while the request was out. A subscription that succeeded
             // anyway is ended so the PBX does not keep it for nothing.
             if code.is_success() && self.subs.entity_of(id) != Some(&entity) {
-                self.send(&build::subscribe_end(0, id, "no longer wanted"));
+                self.send(&msg::subscribe_end(0, id, "no longer wanted"));
             }
             return;
         }
@@ -256,7 +256,7 @@ impl Session {
             tracing::warn!(%entity, subscribe_id = id, "no response to subscribe; trying again later");
             // It may exist on the PBX after all: end it before asking again.
             self.subs.release_id(id);
-            self.send(&build::subscribe_end(0, id, "no response"));
+            self.send(&msg::subscribe_end(0, id, "no response"));
             self.retry_later(now, &entity);
         }
         self.pump(now);

@@ -3,7 +3,7 @@
 
 use super::call::DirectKind;
 use super::{Change, LinesOp, Member, Pbx, QueueCounters, QueueId, User, UserId};
-use crate::protocol::build::ServiceMode;
+use crate::protocol::cmd::ServiceMode;
 use crate::sim::site::{AbsenceText, SiteError, UserSpec, guid_hex};
 
 impl Pbx {

@@ -47,9 +47,10 @@ use std::cmp::Reverse;
 
 use super::calls::NORMAL;
 use super::{Call, CallKey, CallKind, Change, LegState, Line, Pbx, QueueId, Timer, UserId};
+use crate::protocol::BuildError;
 use crate::protocol::bits::{CallFeatures, CallFeatures2};
-use crate::protocol::build::{
-    BuildError, CallFunctionCmd, FeatureGate, TransferTarget, TransferType, feature_gate,
+use crate::protocol::cmd::{
+    CallFunctionCmd, FeatureGate, TransferTarget, TransferType, feature_gate,
 };
 use crate::protocol::codes::ResultCode;
 use crate::protocol::pb;

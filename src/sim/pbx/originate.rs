@@ -3,7 +3,7 @@
 
 use super::functions::{MAX_APPEARANCES, known_code};
 use super::{Call, CallKey, CallKind, Caller, LegState, Pbx, Timer, User, UserId};
-use crate::protocol::build::MakeCallType;
+use crate::protocol::cmd::MakeCallType;
 use crate::protocol::codes::ResultCode;
 use crate::protocol::pb;
 use crate::sim::site::is_park_slot;

@@ -10,7 +10,7 @@ use super::{
     Call, CallKey, CallKind, Change, FarParty, LegState, Line, Pbx, QueueId, QueueLeg, Report,
     Timer, UserId, next_id,
 };
-use crate::protocol::build::ServiceMode;
+use crate::protocol::cmd::ServiceMode;
 use crate::sim::site::RingMode;
 
 impl Pbx {

@@ -8,7 +8,7 @@ use rand::seq::IndexedRandom;
 use super::{
     Call, CallKey, CallKind, Caller, DirectKind, FarParty, LegState, Pbx, QueueId, Timer, UserId,
 };
-use crate::protocol::build::ServiceMode;
+use crate::protocol::cmd::ServiceMode;
 use crate::sim::site::TrunkKind;
 
 const COMPANIES: &[&str] = &[

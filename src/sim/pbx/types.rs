@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::protocol::build::ServiceMode;
+use crate::protocol::cmd::ServiceMode;
 
 use crate::sim::site::{Guid, MailboxCounts, RingMode, TimeOfDay, TrunkKind, UserSpec};
 
