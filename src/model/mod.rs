@@ -14,6 +14,7 @@
 mod call;
 mod command;
 mod event;
+mod function;
 mod ids;
 mod queue;
 mod stats;
@@ -29,6 +30,7 @@ pub use command::{
     SupervisorCall,
 };
 pub use event::{Coalescer, ConnectionState, ModelEvent, RemoveReason, StopKind};
+pub use function::{Disallowed, Function, FunctionTarget, Lines};
 pub use ids::{AppearanceId, AppearanceKey, Gcid, Guid, LineId, Text};
 pub use queue::{Queue, QueueMember, QueueStatus, RingMode, ServiceMode};
 pub use stats::{

@@ -7,14 +7,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::functions::{self, AuditRecord, Confirm, Function, Prompt, Step, Target};
+use super::functions::{self, AuditRecord, Confirm, Prompt, Step};
 use super::keymap::{Context, Key, KeyAction, KeyCode, Keymap};
 use super::rows::{Derived, agent_calls};
 use super::text::clean;
 use super::theme::Theme;
 use crate::model::{
-    Appearance, AppearanceId, CallState, Command, CommandStatus, ConnectionState, EndReason, Guid,
-    Model, ModelEvent, StopKind, Text,
+    Appearance, AppearanceId, CallState, Command, CommandStatus, ConnectionState, EndReason,
+    Function, FunctionTarget, Guid, Model, ModelEvent, StopKind, Text,
 };
 
 /// Appearances that ended in one batch: as last seen, and why in words.
@@ -165,7 +165,7 @@ impl Modal {
         }
     }
 
-    fn target(&self) -> &Target {
+    fn target(&self) -> &FunctionTarget {
         match self {
             Modal::Prompt(p) => &p.target,
             Modal::Confirm(c) => &c.target,
@@ -667,7 +667,7 @@ impl App {
             return;
         };
         let why = match &target {
-            Target::Call(id) => match ended.get(id) {
+            FunctionTarget::Call(id) => match ended.get(id) {
                 Some((call, words)) => {
                     let who = caller_words(call);
                     if who.is_empty() {
@@ -863,7 +863,7 @@ impl App {
             }
             return Vec::new();
         };
-        if let Some(f) = Function::of(action) {
+        if let KeyAction::Function(f) = action {
             return self.function(f);
         }
         match action {

@@ -16,130 +16,9 @@ use super::keymap::KeyAction;
 use super::rows::{agent_call, agent_calls, by_number};
 use super::text::clean;
 use crate::model::{
-    AccountCodes, Appearance, AppearanceId, CallState, Command, Guid, LineId, PlannedAction,
-    Priority, Queue, ServiceMode, SupervisorCall, Text, User,
+    AccountCodes, Appearance, CallState, Command, Disallowed, Function, FunctionTarget, Guid,
+    LineId, PlannedAction, Priority, Queue, ServiceMode, SupervisorCall, Text, User,
 };
-
-/// A function the screen offers. Finish is deliberately absent: it stops the reporting of a
-/// call for every client of the PBX, the site's other applications included.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum Function {
-    /// BlindTransfer to a number.
-    Transfer,
-    /// Redirect a ringing call to a number.
-    Redirect,
-    /// Park in a slot.
-    Park,
-    /// UnParkCall to the supervisor's phone.
-    Unpark,
-    /// SetPriority 1-3 on a queued call.
-    Priority,
-    /// SetTag.
-    Tag,
-    /// SetAccountCode.
-    AccountCode,
-    /// DropCall.
-    Drop,
-    /// ForceClear.
-    ForceClear,
-    /// MakeCall type 106 (intrude) from the supervisor's line to the agent's extension.
-    Barge,
-    /// MakeCall type 108 (pickup) from the supervisor's line to the ringing extension.
-    Pickup,
-    /// AnswerCall on the supervisor's own line.
-    Answer,
-    /// HoldCall or UnHoldCall on the supervisor's own line.
-    Hold,
-    /// A queue's service mode.
-    ServiceMode,
-    /// A queue member enabled or disabled.
-    Member,
-    /// An agent's do not disturb.
-    Dnd,
-}
-
-impl Function {
-    /// The function a key action asks for, if it asks for one.
-    pub fn of(action: KeyAction) -> Option<Function> {
-        Some(match action {
-            KeyAction::Transfer => Function::Transfer,
-            KeyAction::Redirect => Function::Redirect,
-            KeyAction::Park => Function::Park,
-            KeyAction::Unpark => Function::Unpark,
-            KeyAction::Priority => Function::Priority,
-            KeyAction::Tag => Function::Tag,
-            KeyAction::AccountCode => Function::AccountCode,
-            KeyAction::Drop => Function::Drop,
-            KeyAction::ForceClear => Function::ForceClear,
-            KeyAction::Barge => Function::Barge,
-            KeyAction::Pickup => Function::Pickup,
-            KeyAction::Answer => Function::Answer,
-            KeyAction::Hold => Function::Hold,
-            KeyAction::ServiceMode => Function::ServiceMode,
-            KeyAction::Member => Function::Member,
-            KeyAction::Dnd => Function::Dnd,
-            _ => return None,
-        })
-    }
-
-    /// The function's name in messages.
-    pub fn word(self) -> &'static str {
-        match self {
-            Function::Transfer => "transfer",
-            Function::Redirect => "redirect",
-            Function::Park => "park",
-            Function::Unpark => "unpark",
-            Function::Priority => "priority",
-            Function::Tag => "tag",
-            Function::AccountCode => "account code",
-            Function::Drop => "drop",
-            Function::ForceClear => "force clear",
-            Function::Barge => "barge",
-            Function::Pickup => "pick up",
-            Function::Answer => "answer",
-            Function::Hold => "hold",
-            Function::ServiceMode => "service mode",
-            Function::Member => "member",
-            Function::Dnd => "DND",
-        }
-    }
-
-    /// Which appearances the function acts on (queue, user, park server): the document's line
-    /// types for a call function; for barge, pick up and unpark, the appearance chosen (the
-    /// call itself goes from the supervisor's line).
-    fn lines(self) -> (bool, bool, bool) {
-        match self {
-            Function::Transfer | Function::Tag | Function::Drop | Function::ForceClear => {
-                (true, true, true)
-            }
-            Function::Redirect | Function::Park | Function::AccountCode => (true, true, false),
-            Function::Priority => (true, false, false),
-            Function::Unpark => (false, false, true),
-            Function::Barge | Function::Answer | Function::Hold => (false, true, false),
-            Function::Pickup => (true, true, false),
-            Function::ServiceMode | Function::Member | Function::Dnd => (false, false, false),
-        }
-    }
-}
-
-/// What a function acts on, by identity, so that it can be checked again at any time.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Target {
-    /// A call appearance (on a queue, an agent's line, the park server or the supervisor's
-    /// own line).
-    Call(AppearanceId),
-    /// A queue.
-    Queue(Guid),
-    /// A member of a queue, by extension.
-    Member {
-        /// The queue.
-        queue: Guid,
-        /// The member's extension.
-        extn: Text,
-    },
-    /// An agent.
-    Agent(Guid),
-}
 
 /// Why a function cannot be used on the selection.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -194,7 +73,7 @@ pub struct Prompt {
     /// What it is for.
     pub function: Function,
     /// What the function acts on.
-    pub target: Target,
+    pub target: FunctionTarget,
     /// The question, e.g. "Transfer the call from 02079460958 to:".
     pub label: String,
     /// What was typed.
@@ -216,7 +95,12 @@ pub struct Prompt {
 }
 
 impl Prompt {
-    fn new(function: Function, target: Target, label: String, choices: Vec<Choice>) -> Prompt {
+    fn new(
+        function: Function,
+        target: FunctionTarget,
+        label: String,
+        choices: Vec<Choice>,
+    ) -> Prompt {
         let mut p = Prompt {
             function,
             target,
@@ -331,7 +215,7 @@ pub struct Confirm {
     /// What it is for.
     pub function: Function,
     /// What the function acts on.
-    pub target: Target,
+    pub target: FunctionTarget,
     /// The function's argument, decided already.
     pub argument: Option<String>,
     /// The question.
@@ -438,7 +322,7 @@ const CALL_HERE: &str =
     "select a call first: a waiting call, an agent with a call, or a parked call";
 
 /// What the function would act on now, from the focus, the open detail and the selection.
-pub fn target(app: &App, f: Function) -> Result<Target, Refusal> {
+pub fn target(app: &App, f: Function) -> Result<FunctionTarget, Refusal> {
     match f {
         Function::Answer | Function::Hold => {
             if supervisor(app).is_none() {
@@ -457,7 +341,7 @@ pub fn target(app: &App, f: Function) -> Result<Target, Refusal> {
                     .or_else(|| calls.iter().find(|a| a.call.state.is_held())),
             };
             return match pick {
-                Some(a) => Ok(Target::Call(a.id)),
+                Some(a) => Ok(FunctionTarget::Call(a.id)),
                 None if f == Function::Answer => Err(Refusal::elsewhere(
                     "nothing rings on your own line (answer works only there, never on an \
                      agent's phone)",
@@ -473,12 +357,12 @@ pub fn target(app: &App, f: Function) -> Result<Target, Refusal> {
                 Overlay::Detail {
                     target: DetailTarget::Queue(g),
                     ..
-                } => Ok(Target::Queue(g.clone())),
+                } => Ok(FunctionTarget::Queue(g.clone())),
                 Overlay::Detail { .. } => Err(Refusal::elsewhere(
                     "service mode is set on a queue: open a queue's detail, or select it",
                 )),
                 _ => match (app.focus(), app.selection().queue.clone()) {
-                    (Pane::Queues | Pane::Waiting, Some(q)) => Ok(Target::Queue(q)),
+                    (Pane::Queues | Pane::Waiting, Some(q)) => Ok(FunctionTarget::Queue(q)),
                     _ => Err(Refusal::elsewhere(
                         "service mode is set on a queue: select one in the queues pane",
                     )),
@@ -492,7 +376,7 @@ pub fn target(app: &App, f: Function) -> Result<Target, Refusal> {
                     pick,
                     ..
                 } => match picked_member(app, g, *pick) {
-                    Some(extn) => Ok(Target::Member {
+                    Some(extn) => Ok(FunctionTarget::Member {
                         queue: g.clone(),
                         extn,
                     }),
@@ -509,12 +393,12 @@ pub fn target(app: &App, f: Function) -> Result<Target, Refusal> {
                 Overlay::Detail {
                     target: DetailTarget::Agent(g),
                     ..
-                } => Ok(Target::Agent(g.clone())),
+                } => Ok(FunctionTarget::Agent(g.clone())),
                 Overlay::Detail { .. } => Err(Refusal::elsewhere(
                     "DND is set on an agent: open an agent's detail, or select one",
                 )),
                 _ => match (app.focus(), app.selection().agent.clone()) {
-                    (Pane::Agents, Some(g)) => Ok(Target::Agent(g)),
+                    (Pane::Agents, Some(g)) => Ok(FunctionTarget::Agent(g)),
                     _ => Err(Refusal::elsewhere(
                         "DND is set on an agent: select one in the agents pane",
                     )),
@@ -558,7 +442,7 @@ pub fn target(app: &App, f: Function) -> Result<Target, Refusal> {
             Pane::Queues => None,
         },
     };
-    call.map(Target::Call)
+    call.map(FunctionTarget::Call)
         .ok_or_else(|| Refusal::elsewhere(CALL_HERE))
 }
 
@@ -567,21 +451,22 @@ pub fn target(app: &App, f: Function) -> Result<Target, Refusal> {
 
 /// Whether `f` may be used on `target` now: whether it belongs there (line type, the
 /// supervisor's own line or an agent's, the call's state for barge and pick up), then the
-/// model's own check of a command ([`crate::model::Model::plan`]: feature bits, line type,
-/// the supervisor's MAKECALL right). Read-only mode and the link are checked by the caller.
-pub fn check(app: &App, f: Function, target: &Target) -> Result<(), Refusal> {
+/// model's own check ([`crate::model::Model::allows`]: feature bits, line type, the
+/// supervisor's MAKECALL right). Read-only mode and the link are checked by the caller.
+pub fn check(app: &App, f: Function, target: &FunctionTarget) -> Result<(), Refusal> {
     let model = app.model();
-    if let Target::Call(id) = target {
+    if let FunctionTarget::Call(id) = target {
         let a = model
             .appearance(*id)
             .ok_or_else(|| Refusal::fits("the call has ended"))?;
         fits_call(app, f, a)?;
     }
-    let probe = probe(app, f, target)?;
     model
-        .plan(&probe, app.config().supervisor.as_deref())
-        .map(|_| ())
-        .map_err(|why| Refusal::fits(clean(&why).into_owned()))
+        .allows(f, target, app.config().supervisor.as_deref())
+        .map_err(|why| match why {
+            Disallowed::NotHere(why) => Refusal::elsewhere(why.to_string()),
+            Disallowed::NotNow(why) => Refusal::fits(clean(&why).into_owned()),
+        })
 }
 
 /// Whether `f` belongs with this call at all: a refusal here hides the function's hint.
@@ -590,13 +475,12 @@ fn fits_call(app: &App, f: Function, a: &Appearance) -> Result<(), Refusal> {
         (&a.key.line, supervisor(app)),
         (LineId::User(g), Some(u)) if *g == u.guid
     );
-    let (queue, user, park) = f.lines();
-    let (kind_ok, kind) = match &a.key.line {
-        LineId::Queue(_) => (queue, "a queue's call"),
-        LineId::User(_) => (user, "an agent's call"),
-        LineId::ParkServer => (park, "a parked call"),
+    let kind = match &a.key.line {
+        LineId::Queue(_) => "a queue's call",
+        LineId::User(_) => "an agent's call",
+        LineId::ParkServer => "a parked call",
     };
-    if !kind_ok {
+    if !f.lines().has(&a.key.line) {
         let only = match f {
             Function::Priority => "priority is set on a queued call: select a waiting call",
             Function::Unpark => "unpark works on a parked call: select one in the parked pane",
@@ -636,51 +520,6 @@ fn fits_call(app: &App, f: Function, a: &Appearance) -> Result<(), Refusal> {
     }
 }
 
-/// A command like the one `f` would send, to ask the model whether it could be sent now.
-/// Its argument is one that changes something (another priority, another mode), so that
-/// only what the PBX allows decides.
-fn probe(app: &App, f: Function, target: &Target) -> Result<Command, Refusal> {
-    let model = app.model();
-    let wrong = || Refusal::elsewhere(format!("{} does not act on this", f.word()));
-    Ok(match (f, target) {
-        (Function::ServiceMode, Target::Queue(g)) => {
-            let now = model.queue(g).map(|q| q.service_mode());
-            Command::ServiceMode {
-                queue: g.clone(),
-                mode: if now == Some(ServiceMode::Active) {
-                    ServiceMode::NightService
-                } else {
-                    ServiceMode::Active
-                },
-            }
-        }
-        (Function::Member, Target::Member { queue, extn }) => {
-            let enabled = model.queue(queue).and_then(|q| {
-                q.members()
-                    .iter()
-                    .find(|m| &m.extn == extn)
-                    .map(|m| m.enabled)
-            });
-            Command::Member {
-                queue: queue.clone(),
-                extn: extn.clone(),
-                enabled: !enabled.unwrap_or(false),
-            }
-        }
-        (Function::Dnd, Target::Agent(g)) => Command::Dnd {
-            user: g.clone(),
-            on: !model.user(g).is_some_and(|u| u.dnd()),
-        },
-        (_, Target::Call(id)) => {
-            let a = model
-                .appearance(*id)
-                .ok_or_else(|| Refusal::fits("the call has ended"))?;
-            call_command(f, a, "0")?
-        }
-        _ => return Err(wrong()),
-    })
-}
-
 /// The command for a call function on `a` with `arg`.
 fn call_command(f: Function, a: &Appearance, arg: &str) -> Result<Command, Refusal> {
     let on = a.id;
@@ -690,25 +529,14 @@ fn call_command(f: Function, a: &Appearance, arg: &str) -> Result<Command, Refus
         Function::Redirect => Command::Redirect { on, target: text() },
         Function::Park => Command::Park { on, slot: text() },
         Function::Unpark => Command::Unpark { parked: on },
-        Function::Priority => {
-            let now = a.call.queue.as_ref().map_or(0, |q| q.priority);
-            let n: i32 = match arg.parse() {
-                Ok(n) => n,
-                // A probe: any priority but the call's own.
-                Err(_) if arg == "0" => 0,
-                Err(_) => return Err(Refusal::fits("pick 1, 2 or 3")),
-            };
-            let n = if n == 0 {
-                if now == 1 { 2 } else { 1 }
-            } else {
-                n
-            };
-            Command::Priority {
-                on,
-                priority: Priority::from_number(n)
-                    .ok_or_else(|| Refusal::fits("pick 1, 2 or 3"))?,
-            }
-        }
+        Function::Priority => Command::Priority {
+            on,
+            priority: arg
+                .parse()
+                .ok()
+                .and_then(Priority::from_number)
+                .ok_or_else(|| Refusal::fits("pick 1, 2 or 3"))?,
+        },
         Function::Tag => Command::Tag { on, tag: text() },
         Function::AccountCode => Command::AccountCode { on, code: text() },
         Function::Drop => Command::Drop { on },
@@ -728,11 +556,8 @@ fn call_command(f: Function, a: &Appearance, arg: &str) -> Result<Command, Refus
 }
 
 /// How a function's key is offered now (for hints, help and the detail's list).
-pub fn offer(app: &App, action: KeyAction) -> Offer {
-    let Some(f) = Function::of(action) else {
-        return Offer::Hidden;
-    };
-    if app.config().read_only || !app.config().keymap.offers(action) {
+pub fn offer(app: &App, f: Function) -> Offer {
+    if app.config().read_only || !app.config().keymap.offers(KeyAction::Function(f)) {
         return Offer::Hidden;
     }
     let t = match target(app, f) {
@@ -829,7 +654,7 @@ pub fn plan(app: &App, f: Function) -> Result<Step, Refusal> {
     check(app, f, &t)?;
     let model = app.model();
     let call = match &t {
-        Target::Call(id) => model.appearance(*id).cloned(),
+        FunctionTarget::Call(id) => model.appearance(*id).cloned(),
         _ => None,
     };
     let who = call.as_deref().map(short_caller).unwrap_or_default();
@@ -941,7 +766,7 @@ pub fn plan(app: &App, f: Function) -> Result<Step, Refusal> {
         }
         Function::ServiceMode => {
             let q = match &t {
-                Target::Queue(g) => model.queue(g),
+                FunctionTarget::Queue(g) => model.queue(g),
                 _ => None,
             };
             let now = q.map_or(ServiceMode::Unset, |q| q.service_mode());
@@ -1011,7 +836,7 @@ pub fn plan(app: &App, f: Function) -> Result<Step, Refusal> {
         }
         Function::Dnd => {
             let u = match &t {
-                Target::Agent(g) => model.user(g),
+                FunctionTarget::Agent(g) => model.user(g),
                 _ => None,
             };
             let on = !u.is_some_and(|u| u.dnd());
@@ -1073,7 +898,7 @@ pub fn answer(app: &App, p: &Prompt) -> Result<Step, String> {
                 _ => return Err("pick a service mode".to_owned()),
             };
             let name = match &p.target {
-                Target::Queue(g) => app
+                FunctionTarget::Queue(g) => app
                     .model()
                     .queue(g)
                     .map(|q| clean(&q.name).into_owned())
@@ -1169,7 +994,7 @@ fn subject_of(a: &Appearance, own: bool) -> AuditSubject {
 pub fn draft(
     app: &App,
     f: Function,
-    target: &Target,
+    target: &FunctionTarget,
     argument: Option<String>,
 ) -> Result<Draft, Refusal> {
     check(app, f, target)?;
@@ -1196,13 +1021,13 @@ pub fn draft(
 fn build_draft(
     app: &App,
     f: Function,
-    target: &Target,
+    target: &FunctionTarget,
     argument: Option<String>,
     arg: String,
 ) -> Result<Draft, Refusal> {
     let model = app.model();
     match target {
-        Target::Call(id) => {
+        FunctionTarget::Call(id) => {
             let a = model
                 .appearance(*id)
                 .ok_or_else(|| Refusal::fits("the call has ended"))?;
@@ -1291,7 +1116,7 @@ fn build_draft(
                 },
             })
         }
-        Target::Queue(g) => {
+        FunctionTarget::Queue(g) => {
             let q = model
                 .queue(g)
                 .ok_or_else(|| Refusal::fits("the queue is no longer on this PBX"))?;
@@ -1320,7 +1145,7 @@ fn build_draft(
                 },
             })
         }
-        Target::Member { queue, extn } => {
+        FunctionTarget::Member { queue, extn } => {
             let q = model
                 .queue(queue)
                 .ok_or_else(|| Refusal::fits("the queue is no longer on this PBX"))?;
@@ -1352,7 +1177,7 @@ fn build_draft(
                 },
             })
         }
-        Target::Agent(g) => {
+        FunctionTarget::Agent(g) => {
             let u = model
                 .user(g)
                 .ok_or_else(|| Refusal::fits("the agent is no longer on this PBX"))?;

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::model::Function;
+
 /// A key as the keymap knows it. Letters carry their case (`R` is shift-r); Shift is otherwise
 /// only meaningful for Tab, which terminals report as [`KeyCode::BackTab`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -305,41 +307,8 @@ pub enum KeyAction {
     RetryLogin,
     /// Quit, restoring the terminal.
     Quit,
-    /// Blind-transfer the selected call to a number (BlindTransfer).
-    Transfer,
-    /// Redirect a ringing call to a number (Redirect).
-    Redirect,
-    /// Park the selected call in a slot (Park).
-    Park,
-    /// Unpark the selected parked call to the supervisor's phone (UnParkCall).
-    Unpark,
-    /// Set a queued call's priority (SetPriority).
-    Priority,
-    /// Tag the selected call (SetTag).
-    Tag,
-    /// Set the selected call's account code (SetAccountCode).
-    AccountCode,
-    /// Drop the selected call (DropCall), after a confirmation.
-    Drop,
-    /// Force-clear the selected call (ForceClear), after a confirmation; only bound with
-    /// `[ui] allow_force_clear = true`.
-    ForceClear,
-    /// Intrude on the selected agent's connected call from the supervisor's phone (MakeCall
-    /// type 106).
-    Barge,
-    /// Pick up the call ringing at the selected agent on the supervisor's phone (MakeCall type
-    /// 108).
-    Pickup,
-    /// Answer the call ringing on the supervisor's own line (AnswerCall).
-    Answer,
-    /// Hold or unhold the call on the supervisor's own line (HoldCall, UnHoldCall).
-    Hold,
-    /// Change the selected queue's service mode.
-    ServiceMode,
-    /// Enable or disable the selected member of a queue.
-    Member,
-    /// Turn the selected agent's do not disturb on or off.
-    Dnd,
+    /// Send a function to the PBX (a call, user or queue function).
+    Function(Function),
     /// Show the recent messages and outcomes.
     Messages,
     /// Send what the prompt shows.
@@ -357,29 +326,17 @@ pub enum KeyAction {
 }
 
 impl KeyAction {
-    /// The call functions, in the order hints list them.
-    pub const FUNCTIONS: [KeyAction; 16] = [
-        KeyAction::Transfer,
-        KeyAction::Redirect,
-        KeyAction::Park,
-        KeyAction::Unpark,
-        KeyAction::Barge,
-        KeyAction::Pickup,
-        KeyAction::Answer,
-        KeyAction::Hold,
-        KeyAction::Priority,
-        KeyAction::Tag,
-        KeyAction::AccountCode,
-        KeyAction::Drop,
-        KeyAction::ForceClear,
-        KeyAction::ServiceMode,
-        KeyAction::Member,
-        KeyAction::Dnd,
-    ];
+    /// The function the action sends, if it sends one.
+    pub fn function(self) -> Option<Function> {
+        match self {
+            KeyAction::Function(f) => Some(f),
+            _ => None,
+        }
+    }
 
     /// Whether the action sends something to the PBX (a call, user or queue function).
     pub fn is_function(self) -> bool {
-        KeyAction::FUNCTIONS.contains(&self)
+        self.function().is_some()
     }
 
     /// Every action.
@@ -401,22 +358,22 @@ impl KeyAction {
         KeyAction::Help,
         KeyAction::RetryLogin,
         KeyAction::Quit,
-        KeyAction::Transfer,
-        KeyAction::Redirect,
-        KeyAction::Park,
-        KeyAction::Unpark,
-        KeyAction::Priority,
-        KeyAction::Tag,
-        KeyAction::AccountCode,
-        KeyAction::Drop,
-        KeyAction::ForceClear,
-        KeyAction::Barge,
-        KeyAction::Pickup,
-        KeyAction::Answer,
-        KeyAction::Hold,
-        KeyAction::ServiceMode,
-        KeyAction::Member,
-        KeyAction::Dnd,
+        KeyAction::Function(Function::Transfer),
+        KeyAction::Function(Function::Redirect),
+        KeyAction::Function(Function::Park),
+        KeyAction::Function(Function::Unpark),
+        KeyAction::Function(Function::Priority),
+        KeyAction::Function(Function::Tag),
+        KeyAction::Function(Function::AccountCode),
+        KeyAction::Function(Function::Drop),
+        KeyAction::Function(Function::ForceClear),
+        KeyAction::Function(Function::Barge),
+        KeyAction::Function(Function::Pickup),
+        KeyAction::Function(Function::Answer),
+        KeyAction::Function(Function::Hold),
+        KeyAction::Function(Function::ServiceMode),
+        KeyAction::Function(Function::Member),
+        KeyAction::Function(Function::Dnd),
         KeyAction::Messages,
         KeyAction::Send,
         KeyAction::NextChoice,
@@ -446,22 +403,22 @@ impl KeyAction {
             KeyAction::Help => "help",
             KeyAction::RetryLogin => "retry_login",
             KeyAction::Quit => "quit",
-            KeyAction::Transfer => "transfer",
-            KeyAction::Redirect => "redirect",
-            KeyAction::Park => "park",
-            KeyAction::Unpark => "unpark",
-            KeyAction::Priority => "priority",
-            KeyAction::Tag => "tag",
-            KeyAction::AccountCode => "account_code",
-            KeyAction::Drop => "drop",
-            KeyAction::ForceClear => "force_clear",
-            KeyAction::Barge => "barge",
-            KeyAction::Pickup => "pickup",
-            KeyAction::Answer => "answer",
-            KeyAction::Hold => "hold",
-            KeyAction::ServiceMode => "service_mode",
-            KeyAction::Member => "member",
-            KeyAction::Dnd => "dnd",
+            KeyAction::Function(Function::Transfer) => "transfer",
+            KeyAction::Function(Function::Redirect) => "redirect",
+            KeyAction::Function(Function::Park) => "park",
+            KeyAction::Function(Function::Unpark) => "unpark",
+            KeyAction::Function(Function::Priority) => "priority",
+            KeyAction::Function(Function::Tag) => "tag",
+            KeyAction::Function(Function::AccountCode) => "account_code",
+            KeyAction::Function(Function::Drop) => "drop",
+            KeyAction::Function(Function::ForceClear) => "force_clear",
+            KeyAction::Function(Function::Barge) => "barge",
+            KeyAction::Function(Function::Pickup) => "pickup",
+            KeyAction::Function(Function::Answer) => "answer",
+            KeyAction::Function(Function::Hold) => "hold",
+            KeyAction::Function(Function::ServiceMode) => "service_mode",
+            KeyAction::Function(Function::Member) => "member",
+            KeyAction::Function(Function::Dnd) => "dnd",
             KeyAction::Messages => "messages",
             KeyAction::Send => "send",
             KeyAction::NextChoice => "next_choice",
@@ -589,7 +546,7 @@ impl Default for Keymap {
 fn default_table_with(allow_force_clear: bool) -> Vec<Binding> {
     let mut t = default_table();
     if !allow_force_clear {
-        t.retain(|b| b.action != KeyAction::ForceClear);
+        t.retain(|b| b.action != KeyAction::Function(Function::ForceClear));
     }
     t
 }
@@ -615,100 +572,100 @@ fn row(
 const FUNCTION_ROWS: [(char, KeyAction, &str, &str); 17] = [
     (
         't',
-        KeyAction::Transfer,
+        KeyAction::Function(Function::Transfer),
         "transfer the selected call to a number (blind transfer; Tab completes extensions and \
          queues)",
         "transfer",
     ),
     (
         'r',
-        KeyAction::Redirect,
+        KeyAction::Function(Function::Redirect),
         "redirect the selected ringing call to a number",
         "redirect",
     ),
     (
         'p',
-        KeyAction::Park,
+        KeyAction::Function(Function::Park),
         "park the selected call (a free slot is suggested)",
         "park",
     ),
     (
         'u',
-        KeyAction::Unpark,
+        KeyAction::Function(Function::Unpark),
         "unpark the selected parked call to your own phone",
         "unpark",
     ),
     (
         'b',
-        KeyAction::Barge,
+        KeyAction::Function(Function::Barge),
         "barge in: your phone joins the selected agent's connected call (intrude)",
         "barge",
     ),
     (
         'g',
-        KeyAction::Pickup,
+        KeyAction::Function(Function::Pickup),
         "pick up the call ringing at the selected agent on your own phone",
         "pick up",
     ),
     (
         'a',
-        KeyAction::Answer,
+        KeyAction::Function(Function::Answer),
         "answer the call ringing on your own line (My line)",
         "answer",
     ),
     (
         'H',
-        KeyAction::Hold,
+        KeyAction::Function(Function::Hold),
         "hold, or take off hold, the call on your own line (My line)",
         "hold",
     ),
     (
         'P',
-        KeyAction::Priority,
+        KeyAction::Function(Function::Priority),
         "set a queued call's priority: 1 low, 2 medium, 3 high",
         "priority",
     ),
     (
         'T',
-        KeyAction::Tag,
+        KeyAction::Function(Function::Tag),
         "tag the selected call (an empty tag clears it)",
         "tag",
     ),
     (
         'A',
-        KeyAction::AccountCode,
+        KeyAction::Function(Function::AccountCode),
         "set the selected call's account code (picked from the PBX's list)",
         "account",
     ),
     (
         'd',
-        KeyAction::Drop,
+        KeyAction::Function(Function::Drop),
         "drop the selected call (asks first: y drops, any other key cancels)",
         "drop",
     ),
     (
         'F',
-        KeyAction::ForceClear,
+        KeyAction::Function(Function::ForceClear),
         "force clear the selected call all the way to its source (asks first; offered only \
          with [ui] allow_force_clear)",
         "force clear",
     ),
     (
         's',
-        KeyAction::ServiceMode,
+        KeyAction::Function(Function::ServiceMode),
         "change the selected queue's service mode (Active or Night service ask y; Out of \
          service asks you to type OOS)",
         "mode",
     ),
     (
         'm',
-        KeyAction::Member,
+        KeyAction::Function(Function::Member),
         "enable or disable the selected member (in a queue's detail)",
         "member",
     ),
     (
         'n',
-        KeyAction::Dnd,
+        KeyAction::Function(Function::Dnd),
         "turn the selected agent's do not disturb on or off (asks first)",
         "DND",
     ),
@@ -926,7 +883,7 @@ impl Keymap {
     pub fn offers_force_clear(&self) -> bool {
         self.bindings
             .iter()
-            .any(|b| b.action == KeyAction::ForceClear)
+            .any(|b| b.action == KeyAction::Function(Function::ForceClear))
     }
 
     /// The default keymap with `[keys]` overrides applied: each names an action and the keys
@@ -959,7 +916,7 @@ impl Keymap {
             let action = KeyAction::from_name(name).ok_or_else(|| KeymapError::UnknownAction {
                 name: name.to_owned(),
             })?;
-            if action == KeyAction::ForceClear && !allow_force_clear {
+            if action == KeyAction::Function(Function::ForceClear) && !allow_force_clear {
                 return Err(KeymapError::ForceClearOff);
             }
             let keys = keys

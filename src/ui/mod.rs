@@ -26,7 +26,7 @@ pub use app::{
     Message, Modal, Overlay, Pane, Request, Selection, Ticket, UiConfig, WallClock, caller_words,
     end_words, update,
 };
-pub use functions::{AuditRecord, AuditSubject, Function, Offer};
+pub use functions::{AuditRecord, AuditSubject, Offer};
 pub use keymap::{Binding, Context, Key, KeyAction, KeyCode, KeyParseError, Keymap, KeymapError};
 pub use theme::Theme;
 pub use view::{WIDE, max_scroll, render, view};

@@ -25,7 +25,7 @@ use super::app::{App, Level, Overlay, Pane};
 use super::functions::{self, Offer};
 use super::keymap::{Context, KeyAction};
 use super::text::{clean, duration, fit, width};
-use crate::model::{ConnectionState, PbxSystem, StopKind};
+use crate::model::{ConnectionState, Function, PbxSystem, StopKind};
 
 /// Screens at least this wide put the agent grid beside the queues.
 pub const WIDE: u16 = 120;
@@ -534,11 +534,11 @@ fn hints(app: &App) -> Vec<Hint> {
         let Some(key) = b.keys.first() else { continue };
         let (show, dim, keep) = match b.action {
             // The My line strip shows these.
-            KeyAction::Answer | KeyAction::Hold => (false, false, 0),
-            a if a.is_function() => match functions::offer(app, a) {
+            KeyAction::Function(Function::Answer | Function::Hold) => (false, false, 0),
+            KeyAction::Function(f) => match functions::offer(app, f) {
                 Offer::Hidden => (false, false, 0),
                 Offer::Dimmed(_) => (true, true, 1),
-                Offer::Ready => (true, false, function_weight(a)),
+                Offer::Ready => (true, false, function_weight(f)),
             },
             KeyAction::Open => (selected && ctx == Context::Main, false, 3),
             KeyAction::Back if ctx == Context::Main => (!app.filter().text.is_empty(), false, 2),
@@ -568,16 +568,16 @@ fn hints(app: &App) -> Vec<Hint> {
 /// How much a usable function's hint matters when the status line is short of room: the
 /// rescues first (transfer, park, drop, barge, pick up, unpark, service mode), the fine
 /// adjustments last.
-fn function_weight(a: KeyAction) -> u8 {
-    match a {
-        KeyAction::Transfer
-        | KeyAction::Park
-        | KeyAction::Drop
-        | KeyAction::Barge
-        | KeyAction::Pickup
-        | KeyAction::Unpark
-        | KeyAction::ServiceMode => 4,
-        KeyAction::Redirect | KeyAction::Priority | KeyAction::Dnd | KeyAction::Member => 3,
+fn function_weight(f: Function) -> u8 {
+    match f {
+        Function::Transfer
+        | Function::Park
+        | Function::Drop
+        | Function::Barge
+        | Function::Pickup
+        | Function::Unpark
+        | Function::ServiceMode => 4,
+        Function::Redirect | Function::Priority | Function::Dnd | Function::Member => 3,
         _ => 2,
     }
 }
@@ -701,12 +701,12 @@ fn my_line(app: &App, area: Rect, buf: &mut Buffer) {
         _ => Context::Main,
     };
     if !app.config().read_only {
-        for action in [KeyAction::Answer, KeyAction::Hold] {
-            let Some(key) = keymap.key_for(ctx, action) else {
+        for f in [Function::Answer, Function::Hold] {
+            let Some(key) = keymap.key_for(ctx, KeyAction::Function(f)) else {
                 continue;
             };
-            let word = match action {
-                KeyAction::Answer => "answer",
+            let word = match f {
+                Function::Answer => "answer",
                 _ => match functions::my_calls(app)
                     .iter()
                     .find(|a| a.call.state == crate::model::CallState::Connected)
@@ -715,7 +715,7 @@ fn my_line(app: &App, area: Rect, buf: &mut Buffer) {
                     None => "unhold",
                 },
             };
-            match functions::offer(app, action) {
+            match functions::offer(app, f) {
                 Offer::Hidden => {}
                 Offer::Dimmed(_) => {
                     right.push(Span::styled(
