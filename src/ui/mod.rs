@@ -14,19 +14,24 @@
 //! ```
 
 mod app;
+mod config;
+mod event;
 pub mod functions;
 pub mod keymap;
+mod layout;
 pub mod rows;
+mod screen;
 pub mod text;
 pub mod theme;
 mod view;
 
-pub use app::{
-    Action, App, DEFAULT_LONG_WAIT_SECS, DetailTarget, Entry, Event, Filter, HISTORY_LEN, Level,
-    Message, Modal, Overlay, Pane, Request, Selection, Ticket, UiConfig, WallClock, caller_words,
-    end_words, update,
-};
+pub use app::{App, HISTORY_LEN, Modal, update};
+pub use config::{DEFAULT_LONG_WAIT_SECS, UiConfig};
+pub use event::{Action, Entry, Event, Level, Message, Request, Ticket, TimeOfDay};
 pub use functions::{AuditRecord, AuditSubject, Offer};
 pub use keymap::{Binding, Context, Key, KeyAction, KeyCode, KeyParseError, Keymap, KeymapError};
+pub use layout::{WIDE, max_scroll};
+pub use rows::{caller_words, end_words};
+pub use screen::{DetailTarget, Filter, Overlay, Pane, Selection};
 pub use theme::Theme;
-pub use view::{WIDE, max_scroll, render, view};
+pub use view::{render, view};

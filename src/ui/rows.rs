@@ -10,6 +10,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::model::EndReason;
+
 use super::text::clean;
 use crate::model::{AgentState, Appearance, AppearanceId, Guid, LineId, Model, Party, Queue, User};
 
@@ -306,4 +308,38 @@ pub fn agent_matches(u: &User, call: Option<&Appearance>, needle: &str) -> bool 
             .is_some_and(|s| contains(&s.full_name, needle))
         || u.agent.state.word().to_lowercase() == needle
         || call.is_some_and(|c| call_matches(c, needle))
+}
+
+/// The caller of a call, in a few words.
+pub fn caller_words(a: &Appearance) -> String {
+    let label = a
+        .call
+        .calling
+        .as_ref()
+        .map(|p| p.label())
+        .filter(|l| !l.is_empty())
+        .or_else(|| a.call.other_party().map(|p| p.label()))
+        .unwrap_or_default();
+    clean(&label).into_owned()
+}
+
+/// Why an appearance ended, in words.
+pub fn end_words(reason: &EndReason) -> String {
+    match reason {
+        EndReason::Lost {
+            description,
+            this_end_dropped,
+            ..
+        } => {
+            let text = clean(description);
+            match (text.trim().is_empty(), this_end_dropped) {
+                (false, _) => format!("ended ({})", text.trim()),
+                (true, true) => "was dropped".to_owned(),
+                (true, false) => "ended".to_owned(),
+            }
+        }
+        EndReason::NotReported => "is no longer reported by the PBX".to_owned(),
+        EndReason::LineRemoved => "ended: its line was removed".to_owned(),
+        EndReason::ParkServerGone => "is gone: the park server went away".to_owned(),
+    }
 }

@@ -6,10 +6,11 @@ use ratatui::text::{Line, Span};
 
 use crate::model::Function;
 use crate::model::{Appearance, CallState, Direction, FailedCause, Party, TrunkKind, User};
-use crate::ui::app::{App, DetailTarget, Overlay, caller_words};
+use crate::ui::app::App;
 use crate::ui::functions::{Offer, offer};
 use crate::ui::keymap::{Context, KeyAction};
-use crate::ui::rows::{agent_calls, by_number};
+use crate::ui::rows::{agent_calls, by_number, caller_words};
+use crate::ui::screen::{DetailTarget, Overlay};
 use crate::ui::text::{clean, duration, fit, wrap};
 
 /// Width of the label column.
@@ -89,7 +90,7 @@ fn keys(l: &mut Lines<'_>) {
         let (Some(key), Some(hint)) = (b.keys.first(), b.hint) else {
             continue;
         };
-        match offer(app, f) {
+        match offer(&app.scene(), f) {
             Offer::Ready => now.push(format!("{key} {hint}")),
             Offer::Dimmed(_) => not.push(format!("{key} {hint}")),
             Offer::Hidden => {}

@@ -12,8 +12,9 @@ use ratatui::widgets::{Block, Borders, Widget};
 
 use super::table::{Column, Table, window};
 use crate::model::{AgentState, Appearance, Party, QueueStats, ServiceMode};
-use crate::ui::app::{App, Overlay, Pane};
+use crate::ui::app::App;
 use crate::ui::rows::priority;
+use crate::ui::screen::{Overlay, Pane};
 use crate::ui::text::{clean, duration};
 
 /// Whether panes get full boxes (wide screens) or a title rule only (stacked, to save rows).
