@@ -1,18 +1,20 @@
 //! What a supervisor can ask of the PBX, in the model's words, and what came of it.
 //!
 //! A [`Command`] names the appearance (or queue, or user) the supervisor chose. The model
-//! checks it against what the PBX says is possible now ([`Model::plan`]): the appearance's
+//! checks it against what the PBX says is possible now ([`Tables::plan`]): the appearance's
 //! `featuresavailable` and its line type (the document's "Line types" for each function), the
 //! supervisor's MAKECALL right for barge, pickup and unpark. The session sends the plan and
 //! follows it through three states: *accepted* (the PBX's RequestResponse said 0), *done* (a
-//! Notify shows the effect, [`Model::effect_seen`]) or *no effect seen* within a bounded time;
+//! Notify shows the effect, [`Tables::effect_seen`]) or *no effect seen* within a bounded time;
 //! or *failed* with the document's name and meaning of the code.
 
 use std::fmt;
 
 use serde::Serialize;
 
+#[cfg(doc)]
 use super::Model;
+use super::Tables;
 use super::call::{Appearance, CallFunction, CallState};
 use super::function::{Function, SupervisorLeg};
 use super::ids::{AppearanceId, Guid, LineId, Text};
@@ -382,7 +384,7 @@ pub struct CommandReport {
     pub reference: Option<i32>,
 }
 
-impl Model {
+impl Tables {
     /// The appearances on a user's line in the order a function picks them: ringing first,
     /// then connected (or otherwise busy), then held, then the rest; oldest first within each.
     pub fn appearances_by_precedence(&self, user: &Guid) -> Vec<&std::sync::Arc<Appearance>> {

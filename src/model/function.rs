@@ -1,10 +1,12 @@
 //! The functions a supervisor can use, one list for the keys, the screen and the model, and
 //! the document's table of the lines each call function works on ("Line types").
 //!
-//! [`Model::allows`] answers whether a function could be sent on what it acts on now, from
-//! the same checks [`Model::plan`] makes of a command, without making one up.
+//! [`Tables::allows`] answers whether a function could be sent on what it acts on now, from
+//! the same checks [`Tables::plan`] makes of a command, without making one up.
 
+#[cfg(doc)]
 use super::Model;
+use super::Tables;
 use super::call::{Appearance, CallFunction, CallState};
 use super::ids::{AppearanceId, Guid, LineId, Text};
 
@@ -241,7 +243,7 @@ pub enum FunctionTarget {
     Agent(Guid),
 }
 
-/// Why [`Model::allows`] says no.
+/// Why [`Tables::allows`] says no.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum Disallowed {
     /// The function does not act on this kind of thing at all.
@@ -253,8 +255,8 @@ pub enum Disallowed {
     NotNow(Text),
 }
 
-impl Model {
-    /// Whether `f` could be sent on `target` now, by the checks [`Model::plan`] makes (feature
+impl Tables {
+    /// Whether `f` could be sent on `target` now, by the checks [`Tables::plan`] makes (feature
     /// bits, line type, the supervisor's MAKECALL right), with an argument that changes
     /// something (another priority, another mode), so that only what the PBX allows decides.
     /// `supervisor` is the supervisor's extension.
@@ -293,7 +295,7 @@ impl Model {
         }
     }
 
-    /// Checks a call function on `a` as [`Model::allows`] and [`Model::plan`] both do; for
+    /// Checks a call function on `a` as [`Tables::allows`] and [`Tables::plan`] both do; for
     /// barge, pick up and unpark, gives the supervisor's call that carries it out.
     pub(super) fn call_allows(
         &self,

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use ipo_top::model::{
-    Appearance, AppearanceId, Command, CommandId, CommandReport, Guid, LineId, Model, ModelEvent,
+    Appearance, AppearanceId, Command, CommandId, CommandReport, Guid, LineId, ModelEvent, Tables,
 };
 use ipo_top::protocol::{Framing, decode, encode};
 use ipo_top::session::{Disconnect, Session, SessionConfig, SessionEvent, SyncReport};
@@ -29,7 +29,7 @@ pub struct Loop {
     pub reachable: bool,
     pub session: Session,
     /// A copy of the model kept from the session's events, as the screen keeps one.
-    pub replica: Model,
+    pub replica: Tables,
     pub syncs: Vec<SyncReport>,
     pub reports: Vec<CommandReport>,
     pub records: Vec<CommandRecord>,
@@ -80,7 +80,7 @@ impl Loop {
             conn: None,
             reachable: true,
             session,
-            replica: Model::replica(),
+            replica: Tables::new(),
             syncs: Vec::new(),
             reports: Vec::new(),
             records: Vec::new(),
@@ -367,7 +367,7 @@ impl Loop {
     }
 
     /// The client's calls now, in the same form.
-    pub fn model_calls(m: &Model) -> Vec<(String, i32, i32, Vec<u8>)> {
+    pub fn model_calls(m: &Tables) -> Vec<(String, i32, i32, Vec<u8>)> {
         let mut out: Vec<_> = m
             .appearances()
             .map(|a| {

@@ -17,7 +17,7 @@ use super::keymap::Context;
 use super::rows::Derived;
 use super::screen::{Filter, Overlay, Pane, Selection};
 use crate::model::{
-    Appearance, AppearanceId, ConnectionState, Function, FunctionTarget, Model, StopKind,
+    Appearance, AppearanceId, ConnectionState, Function, FunctionTarget, StopKind, Tables,
 };
 
 /// Appearances that ended in one batch: as last seen, and why in words.
@@ -59,7 +59,7 @@ impl Modal {
 #[derive(Debug)]
 pub struct App {
     config: UiConfig,
-    model: Model,
+    model: Tables,
     now: Instant,
     epoch: Instant,
     clock: Option<TimeOfDay>,
@@ -94,7 +94,7 @@ impl App {
     pub fn new(config: UiConfig, now: Instant) -> App {
         App {
             config,
-            model: Model::replica(),
+            model: Tables::new(),
             now,
             epoch: now,
             clock: None,
@@ -123,7 +123,7 @@ impl App {
     }
 
     /// The screen's copy of the model.
-    pub fn model(&self) -> &Model {
+    pub fn model(&self) -> &Tables {
         &self.model
     }
 

@@ -6,7 +6,7 @@
 //! Everything here reads the screen's state through a [`Scene`] and changes nothing: the
 //! screen opens the prompts and confirmations these plans describe, and checks a plan again
 //! against the model just before anything is sent. Which function a target allows is the
-//! model's to say ([`crate::model::Model::allows`]); here is what belongs with the selection.
+//! model's to say ([`crate::model::Tables::allows`]); here is what belongs with the selection.
 
 mod ask;
 mod draft;
@@ -22,14 +22,14 @@ use std::time::{Duration, Instant};
 
 use super::config::UiConfig;
 use super::screen::{Overlay, Pane, Selection};
-use crate::model::Model;
+use crate::model::Tables;
 
 /// What the functions read of the screen: the model, the configuration and where the
 /// supervisor is (focus, selection, overlay).
 #[derive(Clone, Copy, Debug)]
 pub struct Scene<'a> {
     /// The screen's copy of the model.
-    pub model: &'a Model,
+    pub model: &'a Tables,
     /// The configuration.
     pub config: &'a UiConfig,
     /// The focused pane.
@@ -43,7 +43,7 @@ pub struct Scene<'a> {
 }
 
 impl<'a> Scene<'a> {
-    fn model(&self) -> &'a Model {
+    fn model(&self) -> &'a Tables {
         self.model
     }
 
