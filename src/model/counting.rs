@@ -1,44 +1,10 @@
 //! Statistics counting: offered, answered, abandoned and waiting calls per queue, and agents'
 //! figures, counted from the changes the reconciling makes, over the current period.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
+use super::stats::QueueCall;
 use super::*;
-
-/// What statistics need beyond the figures kept on queues and users.
-#[derive(Debug, Default)]
-pub(super) struct Counting {
-    pub(super) config: StatsConfig,
-    /// When counting could first begin (the model's first input).
-    pub(super) started: Option<Instant>,
-    /// Queue appearances being followed, by appearance.
-    pub(super) calls: HashMap<AppearanceId, QueueCall>,
-    /// Waiting calls per queue, oldest first.
-    pub(super) waiting: HashMap<Guid, BTreeSet<(Instant, AppearanceId)>>,
-    /// Agent appearances already counted as answered.
-    pub(super) answered: HashSet<AppearanceId>,
-    /// Lines whose first report after being subscribed has not arrived yet: calls first seen
-    /// in it were there before (present at connect).
-    pub(super) initial: HashSet<LineId>,
-    /// Queues whose figures changed and have not been emitted yet.
-    pub(super) dirty: BTreeSet<Guid>,
-}
-
-/// One call followed on a queue line, for statistics.
-#[derive(Debug, Clone)]
-pub(super) struct QueueCall {
-    /// The queue it counts for now.
-    pub(super) queue: Option<Guid>,
-    /// When it was first seen waiting (it was offered then).
-    pub(super) offered: Option<Instant>,
-    /// Its first-seen time is a lower bound, or it was offered before the period began.
-    pub(super) untimed: bool,
-    /// Counted as answered.
-    pub(super) answered: bool,
-    /// Transferred, redirected or parked from here: neither answered nor abandoned after.
-    pub(super) moved: bool,
-}
 
 impl Model {
     /// The start of the counting period (the period begins at the first input).

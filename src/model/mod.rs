@@ -17,6 +17,7 @@ mod counting;
 mod event;
 mod function;
 mod ids;
+mod outage;
 mod queue;
 mod reconcile;
 mod stats;
@@ -37,13 +38,13 @@ pub use function::{Disallowed, Function, FunctionTarget, Lines};
 pub use ids::{AppearanceId, AppearanceKey, Gcid, Guid, LineId, Text};
 pub use queue::{Queue, QueueMember, QueueStatus, RingMode, ServiceMode};
 pub use stats::{
-    AgentCounts, AgentStats, Calendar, DEFINITIONS as STATS_DEFINITIONS, FixedOffset, PeriodStart,
-    QueueStats, StatsConfig, StatsPeriod, WallClock, definitions as stats_definitions,
+    AgentCounts, Calendar, DEFINITIONS as STATS_DEFINITIONS, FixedOffset, PeriodStart, QueueStats,
+    StatsConfig, StatsPeriod, WallClock, definitions as stats_definitions,
 };
 pub use tables::Tables;
 pub use user::{
-    AgentState, AgentStatus, Forwarding, Mailbox, PhoneState, User, UserFeatureBits, UserFunction,
-    UserStatus,
+    AgentState, AgentStats, AgentStatus, Forwarding, Mailbox, PhoneState, User, UserFeatureBits,
+    UserFunction, UserStatus,
 };
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -121,9 +122,9 @@ pub struct Model {
     resync: HashMap<LineId, HashSet<AppearanceKey>>,
     next_id: u64,
     events: VecDeque<ModelEvent>,
-    stats: counting::Counting,
+    stats: stats::Counting,
     /// Set while the link is down and until everything has been reported again.
-    outage: Option<reconcile::Outage>,
+    outage: Option<outage::Outage>,
 }
 
 impl std::ops::Deref for Model {

@@ -7,16 +7,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::outage::Outage;
 use super::*;
-
-/// What was known when the link went down, to tell a reconnect from a PBX restart.
-#[derive(Debug, Default)]
-pub(super) struct Outage {
-    /// The appearances that existed then.
-    known: HashSet<AppearanceId>,
-    /// The PBX's version then.
-    version: Option<Text>,
-}
 
 impl Model {
     /// Records the system a connection was made to. Moving to the other system ends every
