@@ -7,9 +7,11 @@
 //!
 //! A Notify is a snapshot, not a delta, so the model compares each snapshot with what it holds
 //! and emits only real transitions: a new appearance, a state change, a change of parties, an
-//! end. The same model can run as a *replica* (see [`Model::apply`]) fed by those events, which
-//! is how a reader on another task (the screen) keeps its own copy without ever holding up the
-//! session.
+//! end. What is known sits in [`Tables`]; the session's [`Model`] holds them with the
+//! reconciling (`reconcile`) and the statistics counting (`counting`). A reader on another
+//! task (the screen) keeps its own [`Tables`], fed with those events ([`Tables::apply`]),
+//! without ever holding up the session. What a supervisor may ask is one list of
+//! [`Function`]s, checked by [`Tables::allows`] and planned by [`Tables::plan`].
 
 mod call;
 mod command;

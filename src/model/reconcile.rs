@@ -52,7 +52,7 @@ impl Model {
     }
 
     /// Moves the counting period on when its end has passed (the session calls it at
-    /// [`Model::stats_deadline`]; every input checks it too).
+    /// [`Tables::stats_deadline`]; every input checks it too).
     pub fn tick(&mut self, now: Instant) {
         let due = match &self.tables.stats_period {
             None => {

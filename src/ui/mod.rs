@@ -2,9 +2,14 @@
 //! state, [`update`] turning [`Event`]s (model changes, keys, resize, ticks) into state
 //! changes and [`Action`]s for the application layer, and a pure [`view`].
 //!
-//! Uses `model` only. The screen keeps its own replica of the model, fed with the session's
-//! events, so it never holds up the session; `now` and the wall clock arrive as ticks, so the
-//! view never reads a clock and tests render a fixed moment.
+//! Uses `model` only. The screen keeps its own [`crate::model::Tables`], fed with the
+//! session's events, so it never holds up the session; `now` and the wall clock arrive as
+//! ticks, so the view never reads a clock and tests render a fixed moment.
+//!
+//! The files import one way: `config`, `event` and `screen` hold plain types; `functions`
+//! reads a [`functions::Scene`] of the state (never `App`); `app` holds the state and its
+//! update; `layout` measures what the view will draw, so `update` keeps a pick in sight
+//! without calling the view; `view` draws.
 //!
 //! ```
 //! use std::time::Instant;

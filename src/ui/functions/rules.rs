@@ -185,7 +185,7 @@ pub fn target(scene: &Scene<'_>, f: Function) -> Result<FunctionTarget, Refusal>
 
 /// Whether `f` may be used on `target` now: whether it belongs there (line type, the
 /// supervisor's own line or an agent's, the call's state for barge and pick up), then the
-/// model's own check ([`crate::model::Model::allows`]: feature bits, line type, the
+/// model's own check ([`crate::model::Tables::allows`]: feature bits, line type, the
 /// supervisor's MAKECALL right). Read-only mode and the link are checked by the caller.
 pub fn check(scene: &Scene<'_>, f: Function, target: &FunctionTarget) -> Result<(), Refusal> {
     let model = scene.model();

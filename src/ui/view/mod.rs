@@ -162,10 +162,10 @@ fn wide(app: &App, body: Rect, buf: &mut Buffer) {
         Constraint::Length(parked_h),
     ])
     .areas(left);
-    panes::queues(app, q, buf, boxed);
-    panes::waiting(app, w, buf, boxed);
-    panes::parked(app, p, buf, boxed);
-    panes::agents(app, right, buf, boxed);
+    panes::draw(app, Pane::Queues, q, buf, boxed);
+    panes::draw(app, Pane::Waiting, w, buf, boxed);
+    panes::draw(app, Pane::Parked, p, buf, boxed);
+    panes::draw(app, Pane::Agents, right, buf, boxed);
 }
 
 fn stacked(app: &App, body: Rect, buf: &mut Buffer) {
@@ -188,11 +188,11 @@ fn stacked(app: &App, body: Rect, buf: &mut Buffer) {
         Constraint::Length(parked_h),
     ])
     .areas(body);
-    panes::queues(app, q, buf, ruled);
-    panes::waiting(app, w, buf, ruled);
-    panes::agents(app, a, buf, ruled);
+    panes::draw(app, Pane::Queues, q, buf, ruled);
+    panes::draw(app, Pane::Waiting, w, buf, ruled);
+    panes::draw(app, Pane::Agents, a, buf, ruled);
     if show_parked {
-        panes::parked(app, p, buf, ruled);
+        panes::draw(app, Pane::Parked, p, buf, ruled);
     }
 }
 
