@@ -1,10 +1,14 @@
 //! Statistics counting: offered, answered, abandoned and waiting calls per queue, and agents'
 //! figures, counted from the changes the reconciling makes, over the current period.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::stats::QueueCall;
-use super::*;
+use super::{
+    AgentState, AgentStatus, Appearance, AppearanceId, CallState, Direction, EndReason, Guid,
+    LineId, Model, ModelEvent, QueueStats, User,
+};
 
 impl Model {
     /// The start of the counting period (the period begins at the first input).

@@ -50,7 +50,6 @@ pub use user::{
 };
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
 
 use serde::Serialize;
 

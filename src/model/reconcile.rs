@@ -8,7 +8,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::outage::Outage;
-use super::*;
+use super::{
+    AccountCodes, AgentState, AgentStats, AgentStatus, Appearance, AppearanceId, AppearanceKey,
+    CallChanges, CallLost, CallSnapshot, CallState, ConnectionState, Direction, EndReason, Gcid,
+    Guid, LineEntry, LineId, LineLabel, Model, ModelEvent, Party, PbxSystem, PhoneState, Queue,
+    QueueStats, QueueStatus, RemoveReason, StatsConfig, StatsPeriod, Text, Upsert, User,
+    UserStatus,
+};
 
 impl Model {
     /// Records the system a connection was made to. Moving to the other system ends every
