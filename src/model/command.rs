@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::Model;
 use super::Tables;
 use super::call::{Appearance, CallFunction, CallState};
-use super::function::{Function, SupervisorLeg};
+use super::function::Function;
 use super::ids::{AppearanceId, Guid, LineId, Text};
 use super::queue::{Queue, QueueMember, ServiceMode};
 use super::user::{User, UserFunction, UserStatus};
@@ -600,15 +600,11 @@ impl Tables {
         supervisor: Option<&str>,
         action: impl FnOnce(Text) -> PlannedAction,
     ) -> Result<CommandPlan, Text> {
-        match self.call_allows(f, a, supervisor)? {
-            SupervisorLeg::Call { sup, to } => Ok(CommandPlan {
-                line: LineId::User(sup),
-                action: action(to),
-            }),
-            SupervisorLeg::None => {
-                Err(Text::from(format!("{} is not a call of its own", f.word())))
-            }
-        }
+        let (sup, to) = self.supervisor_leg(f, a, supervisor)?;
+        Ok(CommandPlan {
+            line: LineId::User(sup),
+            action: action(to),
+        })
     }
 
     /// A call from the supervisor's own line: known, not the target itself, and allowed to

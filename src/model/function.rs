@@ -286,7 +286,7 @@ impl Tables {
             }
             (_, FunctionTarget::Call(id)) => {
                 let a = self.found(*id).map_err(now)?;
-                self.call_allows(f, a, supervisor).map(|_| ()).map_err(now)
+                self.call_allows(f, a, supervisor).map_err(now)
             }
             _ => Err(Disallowed::NotHere(Text::from(format!(
                 "{} does not act on this",
@@ -295,17 +295,27 @@ impl Tables {
         }
     }
 
-    /// Checks a call function on `a` as [`Tables::allows`] and [`Tables::plan`] both do; for
-    /// barge, pick up and unpark, gives the supervisor's call that carries it out.
-    pub(super) fn call_allows(
+    /// Checks a call function on `a` as [`Tables::plan`] does.
+    fn call_allows(
         &self,
         f: Function,
         a: &Appearance,
         supervisor: Option<&str>,
-    ) -> Result<SupervisorLeg, Text> {
-        if let Some(cf) = f.call_function(a) {
-            return self.function_allowed(cf, a).map(|()| SupervisorLeg::None);
+    ) -> Result<(), Text> {
+        match f.call_function(a) {
+            Some(cf) => self.function_allowed(cf, a),
+            None => self.supervisor_leg(f, a, supervisor).map(|_| ()),
         }
+    }
+
+    /// For barge, pick up and unpark on `a`: the supervisor's user and the extension its call
+    /// goes to (empty for unpark), once the call and the supervisor's line allow it.
+    pub(super) fn supervisor_leg(
+        &self,
+        f: Function,
+        a: &Appearance,
+        supervisor: Option<&str>,
+    ) -> Result<(Guid, Text), Text> {
         match f {
             Function::Barge => {
                 if a.call.state != CallState::Connected {
@@ -315,7 +325,7 @@ impl Tables {
                     Text::from("this call is not connected to an agent of this system")
                 })?;
                 self.supervisor_line(supervisor, &agent)
-                    .map(|sup| SupervisorLeg::Call { sup, to: agent })
+                    .map(|sup| (sup, agent))
             }
             Function::Pickup => {
                 if !a.call.state.is_ringing() {
@@ -325,7 +335,7 @@ impl Tables {
                     Text::from("no agent of this system is ringing with this call")
                 })?;
                 self.supervisor_line(supervisor, &ringing)
-                    .map(|sup| SupervisorLeg::Call { sup, to: ringing })
+                    .map(|sup| (sup, ringing))
             }
             Function::Unpark => {
                 if a.key.line != LineId::ParkServer || a.call.park_slot.is_empty() {
@@ -334,10 +344,7 @@ impl Tables {
                     ));
                 }
                 self.supervisor_line(supervisor, "")
-                    .map(|sup| SupervisorLeg::Call {
-                        sup,
-                        to: Text::empty(),
-                    })
+                    .map(|sup| (sup, Text::empty()))
             }
             _ => Err(Text::from(format!("{} does not act on a call", f.word()))),
         }
@@ -362,17 +369,4 @@ impl Tables {
         }
         Ok(())
     }
-}
-
-/// The supervisor's own call a function is carried out with, if any.
-pub(super) enum SupervisorLeg {
-    /// None: the function goes on the appearance itself.
-    None,
-    /// A call from the supervisor's line (`sup`) to `to` (empty for unpark).
-    Call {
-        /// The supervisor's user.
-        sup: Guid,
-        /// The extension called.
-        to: Text,
-    },
 }
