@@ -20,7 +20,7 @@ use super::terminal::{self, Term};
 use super::{demo, logging};
 use crate::model::ModelEvent;
 use crate::session::{SessionConfig, SessionHandle, Update, Updates, spawn};
-use crate::ui::{self, Action, App, Event, Level, Message, Theme, TimeOfDay, UiConfig};
+use crate::ui::{self, Action, App, Event, Level, LocalTime, Message, Theme, UiConfig};
 
 /// The shortest time between two frames (a cap of 20 frames a second).
 pub const MIN_FRAME: Duration = Duration::from_millis(50);
@@ -144,9 +144,9 @@ fn spawn_input(tx: mpsc::UnboundedSender<Input>, stop: Arc<AtomicBool>) -> JoinH
 }
 
 /// The local time of day, for the header.
-fn wall_clock() -> Option<TimeOfDay> {
+fn wall_clock() -> Option<LocalTime> {
     let now = jiff::Zoned::now();
-    Some(TimeOfDay {
+    Some(LocalTime {
         hour: u8::try_from(now.hour()).ok()?,
         minute: u8::try_from(now.minute()).ok()?,
         second: u8::try_from(now.second()).ok()?,

@@ -10,7 +10,7 @@ use crate::model::{Command, CommandStatus, ModelEvent};
 
 /// The local time of day, for the header's clock.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct TimeOfDay {
+pub struct LocalTime {
     /// 0..=23.
     pub hour: u8,
     /// 0..=59.
@@ -19,7 +19,7 @@ pub struct TimeOfDay {
     pub second: u8,
 }
 
-impl fmt::Display for TimeOfDay {
+impl fmt::Display for LocalTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:02}:{:02}:{:02}", self.hour, self.minute, self.second)
     }
@@ -85,7 +85,7 @@ pub struct Request {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Entry {
     /// The wall clock when it was last updated, when known.
-    pub clock: Option<TimeOfDay>,
+    pub clock: Option<LocalTime>,
     /// The message.
     pub message: Message,
     /// The request it reports on, if any (its line is updated in place).
@@ -111,7 +111,7 @@ pub enum Event {
         /// Now.
         now: Instant,
         /// The local time of day, when known.
-        clock: Option<TimeOfDay>,
+        clock: Option<LocalTime>,
     },
     /// A message from the application layer for the status line.
     Message(Message),

@@ -32,7 +32,7 @@ mod view;
 
 pub use app::{App, HISTORY_LEN, Modal, update};
 pub use config::{DEFAULT_LONG_WAIT_SECS, UiConfig};
-pub use event::{Action, Entry, Event, Level, Message, Request, Ticket, TimeOfDay};
+pub use event::{Action, Entry, Event, Level, LocalTime, Message, Request, Ticket};
 pub use functions::{AuditRecord, AuditSubject, Offer};
 pub use keymap::{Binding, Context, Key, KeyAction, KeyCode, KeyParseError, Keymap, KeymapError};
 pub use layout::{WIDE, max_scroll};

@@ -4,7 +4,7 @@
 use super::{App, Modal};
 use crate::model::{ConnectionState, Function};
 use crate::ui::event::{Action, Level, Message, Request, Ticket};
-use crate::ui::functions::{self, Confirm, Step};
+use crate::ui::functions::{self, Confirm, FunctionStep};
 use crate::ui::keymap::{Context, Key, KeyAction, KeyCode};
 use crate::ui::screen::{Filter, Overlay, Pane};
 use crate::ui::text::clean;
@@ -119,17 +119,17 @@ impl App {
         }
     }
 
-    pub(super) fn take(&mut self, step: Step) -> Vec<Action> {
+    pub(super) fn take(&mut self, step: FunctionStep) -> Vec<Action> {
         match step {
-            Step::Prompt(p) => {
+            FunctionStep::Prompt(p) => {
                 self.modal = Some(Modal::Prompt(p));
                 Vec::new()
             }
-            Step::Confirm(c) => {
+            FunctionStep::Confirm(c) => {
                 self.modal = Some(Modal::Confirm(c));
                 Vec::new()
             }
-            Step::Send(d) => self.send(d),
+            FunctionStep::Send(d) => self.send(d),
         }
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::UiConfig;
-use super::event::{Action, Entry, Event, Level, Message, Ticket, TimeOfDay};
+use super::event::{Action, Entry, Event, Level, LocalTime, Message, Ticket};
 use super::functions::{Confirm, Prompt, Scene};
 use super::keymap::Context;
 use super::rows::Derived;
@@ -62,7 +62,7 @@ pub struct App {
     model: Tables,
     now: Instant,
     epoch: Instant,
-    clock: Option<TimeOfDay>,
+    clock: Option<LocalTime>,
     size: (u16, u16),
     focus: Pane,
     selection: Selection,
@@ -85,7 +85,7 @@ pub struct App {
     /// When the model was first seen synced.
     synced_at: Option<Instant>,
     /// The second last drawn, so a tick only redraws when a shown time changes.
-    shown_second: (u64, Option<TimeOfDay>),
+    shown_second: (u64, Option<LocalTime>),
     dirty: bool,
 }
 
@@ -133,7 +133,7 @@ impl App {
     }
 
     /// The wall clock, when known.
-    pub fn clock(&self) -> Option<TimeOfDay> {
+    pub fn clock(&self) -> Option<LocalTime> {
         self.clock
     }
 

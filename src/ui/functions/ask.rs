@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::draft::{draft, mode_words, short_caller, user_words};
 use super::rules::{check, target};
-use super::{Choice, Confirm, Prompt, Refusal, Scene, Step};
+use super::{Choice, Confirm, FunctionRefusal, FunctionStep, Prompt, Scene};
 use crate::model::{AccountCodes, Function, FunctionTarget, Queue, ServiceMode, User};
 use crate::ui::rows::by_number;
 use crate::ui::rows::caller_words;
@@ -60,7 +60,7 @@ fn free_slots(scene: &Scene<'_>, n: usize) -> Vec<String> {
 }
 
 /// What pressing `f`'s key leads to, or why it does nothing.
-pub fn plan(scene: &Scene<'_>, f: Function) -> Result<Step, Refusal> {
+pub fn plan(scene: &Scene<'_>, f: Function) -> Result<FunctionStep, FunctionRefusal> {
     let t = target(scene, f)?;
     check(scene, f, &t)?;
     let model = scene.model();
@@ -72,10 +72,10 @@ pub fn plan(scene: &Scene<'_>, f: Function) -> Result<Step, Refusal> {
     let prompt = |label: String, choices: Vec<Choice>| Prompt::new(f, t.clone(), label, choices);
     let step = match f {
         Function::Transfer => {
-            Step::Prompt(prompt(format!("Transfer {who} to:"), destinations(scene)))
+            FunctionStep::Prompt(prompt(format!("Transfer {who} to:"), destinations(scene)))
         }
         Function::Redirect => {
-            Step::Prompt(prompt(format!("Redirect {who} to:"), destinations(scene)))
+            FunctionStep::Prompt(prompt(format!("Redirect {who} to:"), destinations(scene)))
         }
         Function::Park => {
             let slots = free_slots(scene, 8);
@@ -97,7 +97,7 @@ pub fn plan(scene: &Scene<'_>, f: Function) -> Result<Step, Refusal> {
             if !model.park_available() {
                 p.note = Some("the park server is not followed: free slots unknown".to_owned());
             }
-            Step::Prompt(p)
+            FunctionStep::Prompt(p)
         }
         Function::Tag => {
             let mut p = prompt(format!("Tag {who}:"), Vec::new());
@@ -106,7 +106,7 @@ pub fn plan(scene: &Scene<'_>, f: Function) -> Result<Step, Refusal> {
                 Some(t) => format!("now “{t}”; empty clears it"),
                 None => "empty clears the tag".to_owned(),
             });
-            Step::Prompt(p)
+            FunctionStep::Prompt(p)
         }
         Function::AccountCode => {
             let listed: Vec<Choice> = match scene.model().account_codes() {
@@ -143,7 +143,7 @@ pub fn plan(scene: &Scene<'_>, f: Function) -> Result<Step, Refusal> {
                 p.choices_only = true;
                 p.refilter();
             }
-            Step::Prompt(p)
+            FunctionStep::Prompt(p)
         }
         Function::Priority => {
             let now = call
@@ -173,7 +173,7 @@ pub fn plan(scene: &Scene<'_>, f: Function) -> Result<Step, Refusal> {
             }) {
                 p.picked = Some(i);
             }
-            Step::Prompt(p)
+            FunctionStep::Prompt(p)
         }
         Function::ServiceMode => {
             let q = match &t {
@@ -198,7 +198,7 @@ pub fn plan(scene: &Scene<'_>, f: Function) -> Result<Step, Refusal> {
             p.choices_only = true;
             p.note = Some(format!("now {}", mode_words(now)));
             p.refilter();
-            Step::Prompt(p)
+            FunctionStep::Prompt(p)
         }
         Function::Drop | Function::ForceClear => {
             let a = call.as_deref();
@@ -235,7 +235,7 @@ pub fn plan(scene: &Scene<'_>, f: Function) -> Result<Step, Refusal> {
                     "force clear",
                 )
             };
-            Step::Confirm(Confirm {
+            FunctionStep::Confirm(Confirm {
                 function: f,
                 target: t,
                 argument: None,
@@ -252,7 +252,7 @@ pub fn plan(scene: &Scene<'_>, f: Function) -> Result<Step, Refusal> {
             };
             let on = !u.is_some_and(|u| u.dnd());
             let who = u.map(|u| user_words(u)).unwrap_or_default();
-            Step::Confirm(Confirm {
+            FunctionStep::Confirm(Confirm {
                 function: f,
                 target: t,
                 argument: Some(if on { "on" } else { "off" }.to_owned()),
@@ -265,13 +265,13 @@ pub fn plan(scene: &Scene<'_>, f: Function) -> Result<Step, Refusal> {
                 yes: if on { "DND on" } else { "DND off" }.to_owned(),
             })
         }
-        _ => Step::Send(draft(scene, f, &t, None)?),
+        _ => FunctionStep::Send(draft(scene, f, &t, None)?),
     };
     Ok(step)
 }
 
 /// What a prompt's answer leads to: a confirmation (service mode), or the request.
-pub fn answer(scene: &Scene<'_>, p: &Prompt) -> Result<Step, String> {
+pub fn answer(scene: &Scene<'_>, p: &Prompt) -> Result<FunctionStep, String> {
     if p.choices_only && p.picked_choice().is_none() {
         return Err("pick one of the choices (type to narrow them, Tab to pick)".to_owned());
     }
@@ -327,7 +327,7 @@ pub fn answer(scene: &Scene<'_>, p: &Prompt) -> Result<Step, String> {
                 ),
                 _ => (format!("Put queue {name} back in service (Active)?"), None),
             };
-            return Ok(Step::Confirm(Confirm {
+            return Ok(FunctionStep::Confirm(Confirm {
                 function: p.function,
                 target: p.target.clone(),
                 argument: Some(text),
@@ -343,6 +343,6 @@ pub fn answer(scene: &Scene<'_>, p: &Prompt) -> Result<Step, String> {
         return Err("control characters cannot be sent".to_owned());
     }
     draft(scene, p.function, &p.target, Some(text))
-        .map(Step::Send)
+        .map(FunctionStep::Send)
         .map_err(|r| r.why)
 }

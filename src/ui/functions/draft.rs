@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::rules::{check, supervisor};
-use super::{Refusal, Scene};
+use super::{FunctionRefusal, Scene};
 use crate::model::{
     Appearance, Command, Function, FunctionTarget, LineId, PlannedAction, Priority, Queue,
     ServiceMode, SupervisorCall, Text, User,
@@ -134,7 +134,7 @@ pub fn draft(
     f: Function,
     target: &FunctionTarget,
     argument: Option<String>,
-) -> Result<Draft, Refusal> {
+) -> Result<Draft, FunctionRefusal> {
     check(scene, f, target)?;
     let model = scene.model();
     let arg = argument.clone().unwrap_or_default();
@@ -143,7 +143,7 @@ pub fn draft(
     // extension the supervisor's phone calls.
     let plan = model
         .plan(&draft.command, scene.config().supervisor.as_deref())
-        .map_err(|why| Refusal::fits(clean(&why).into_owned()))?;
+        .map_err(|why| FunctionRefusal::fits(clean(&why).into_owned()))?;
     if let PlannedAction::MakeCall {
         target,
         kind: SupervisorCall::Pickup,
@@ -162,13 +162,13 @@ fn build_draft(
     target: &FunctionTarget,
     argument: Option<String>,
     arg: String,
-) -> Result<Draft, Refusal> {
+) -> Result<Draft, FunctionRefusal> {
     let model = scene.model();
     match target {
         FunctionTarget::Call(id) => {
             let a = model
                 .appearance(*id)
-                .ok_or_else(|| Refusal::fits("the call has ended"))?;
+                .ok_or_else(|| FunctionRefusal::fits("the call has ended"))?;
             let own = matches!(
                 (&a.key.line, supervisor(scene)),
                 (LineId::User(g), Some(u)) if *g == u.guid
@@ -237,7 +237,7 @@ fn build_draft(
                     a.call.park_slot.to_string(),
                 ),
                 _ => {
-                    return Err(Refusal::elsewhere(format!(
+                    return Err(FunctionRefusal::elsewhere(format!(
                         "{} is not a call function",
                         f.word()
                     )));
@@ -257,12 +257,12 @@ fn build_draft(
         FunctionTarget::Queue(g) => {
             let q = model
                 .queue(g)
-                .ok_or_else(|| Refusal::fits("the queue is no longer on this PBX"))?;
+                .ok_or_else(|| FunctionRefusal::fits("the queue is no longer on this PBX"))?;
             let mode = match arg.as_str() {
                 "Active" => ServiceMode::Active,
                 "Night service" => ServiceMode::NightService,
                 "Out of service" => ServiceMode::OutOfService,
-                _ => return Err(Refusal::fits("pick a service mode")),
+                _ => return Err(FunctionRefusal::fits("pick a service mode")),
             };
             Ok(Draft {
                 command: Command::ServiceMode {
@@ -286,7 +286,7 @@ fn build_draft(
         FunctionTarget::Member { queue, extn } => {
             let q = model
                 .queue(queue)
-                .ok_or_else(|| Refusal::fits("the queue is no longer on this PBX"))?;
+                .ok_or_else(|| FunctionRefusal::fits("the queue is no longer on this PBX"))?;
             let enabled = !q
                 .members()
                 .iter()
@@ -318,7 +318,7 @@ fn build_draft(
         FunctionTarget::Agent(g) => {
             let u = model
                 .user(g)
-                .ok_or_else(|| Refusal::fits("the agent is no longer on this PBX"))?;
+                .ok_or_else(|| FunctionRefusal::fits("the agent is no longer on this PBX"))?;
             let on = match argument.as_deref() {
                 Some("on") => true,
                 Some("off") => false,
@@ -358,7 +358,7 @@ fn queue_subject(q: &Queue) -> AuditSubject {
 }
 
 /// The command for a call function on `a` with `arg`.
-fn call_command(f: Function, a: &Appearance, arg: &str) -> Result<Command, Refusal> {
+fn call_command(f: Function, a: &Appearance, arg: &str) -> Result<Command, FunctionRefusal> {
     let on = a.id;
     let text = || Text::from(arg.to_owned());
     Ok(match f {
@@ -372,7 +372,7 @@ fn call_command(f: Function, a: &Appearance, arg: &str) -> Result<Command, Refus
                 .parse()
                 .ok()
                 .and_then(Priority::from_number)
-                .ok_or_else(|| Refusal::fits("pick 1, 2 or 3"))?,
+                .ok_or_else(|| FunctionRefusal::fits("pick 1, 2 or 3"))?,
         },
         Function::Tag => Command::Tag { on, tag: text() },
         Function::AccountCode => Command::AccountCode { on, code: text() },
@@ -384,7 +384,7 @@ fn call_command(f: Function, a: &Appearance, arg: &str) -> Result<Command, Refus
         Function::Barge => Command::Barge { on },
         Function::Pickup => Command::Pickup { on },
         Function::ServiceMode | Function::Member | Function::Dnd => {
-            return Err(Refusal::elsewhere(format!(
+            return Err(FunctionRefusal::elsewhere(format!(
                 "{} does not act on a call",
                 f.word()
             )));

@@ -70,7 +70,7 @@ impl<'a> Scene<'a> {
 
 /// Why a function cannot be used on the selection.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Refusal {
+pub struct FunctionRefusal {
     /// In words, to finish "can't transfer: ...".
     pub why: String,
     /// Whether the function belongs with this kind of selection (then its hint is dimmed);
@@ -78,16 +78,16 @@ pub struct Refusal {
     pub fits: bool,
 }
 
-impl Refusal {
-    fn fits(why: impl Into<String>) -> Refusal {
-        Refusal {
+impl FunctionRefusal {
+    fn fits(why: impl Into<String>) -> FunctionRefusal {
+        FunctionRefusal {
             why: why.into(),
             fits: true,
         }
     }
 
-    fn elsewhere(why: impl Into<String>) -> Refusal {
-        Refusal {
+    fn elsewhere(why: impl Into<String>) -> FunctionRefusal {
+        FunctionRefusal {
             why: why.into(),
             fits: false,
         }
@@ -109,7 +109,7 @@ pub enum Offer {
 /// One of a prompt's completions.
 
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Step {
+pub enum FunctionStep {
     /// A prompt for the argument.
     Prompt(Prompt),
     /// A confirmation.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Offer, Refusal, Scene};
+use super::{FunctionRefusal, Offer, Scene};
 use crate::model::{
     Appearance, CallState, Disallowed, Function, FunctionTarget, Guid, LineId, Text, User,
 };
@@ -56,11 +56,11 @@ const CALL_HERE: &str =
     "select a call first: a waiting call, an agent with a call, or a parked call";
 
 /// What the function would act on now, from the focus, the open detail and the selection.
-pub fn target(scene: &Scene<'_>, f: Function) -> Result<FunctionTarget, Refusal> {
+pub fn target(scene: &Scene<'_>, f: Function) -> Result<FunctionTarget, FunctionRefusal> {
     match f {
         Function::Answer | Function::Hold => {
             if supervisor(scene).is_none() {
-                return Err(Refusal::elsewhere(format!(
+                return Err(FunctionRefusal::elsewhere(format!(
                     "{} works on your own line only; {}",
                     f.word(),
                     no_supervisor(scene)
@@ -76,11 +76,11 @@ pub fn target(scene: &Scene<'_>, f: Function) -> Result<FunctionTarget, Refusal>
             };
             return match pick {
                 Some(a) => Ok(FunctionTarget::Call(a.id)),
-                None if f == Function::Answer => Err(Refusal::elsewhere(
+                None if f == Function::Answer => Err(FunctionRefusal::elsewhere(
                     "nothing rings on your own line (answer works only there, never on an \
                      agent's phone)",
                 )),
-                None => Err(Refusal::elsewhere(
+                None => Err(FunctionRefusal::elsewhere(
                     "no call on your own line to hold or take off hold (never on an agent's \
                      phone)",
                 )),
@@ -92,12 +92,12 @@ pub fn target(scene: &Scene<'_>, f: Function) -> Result<FunctionTarget, Refusal>
                     target: DetailTarget::Queue(g),
                     ..
                 } => Ok(FunctionTarget::Queue(g.clone())),
-                Overlay::Detail { .. } => Err(Refusal::elsewhere(
+                Overlay::Detail { .. } => Err(FunctionRefusal::elsewhere(
                     "service mode is set on a queue: open a queue's detail, or select it",
                 )),
                 _ => match (scene.focus(), scene.selection().queue.clone()) {
                     (Pane::Queues | Pane::Waiting, Some(q)) => Ok(FunctionTarget::Queue(q)),
-                    _ => Err(Refusal::elsewhere(
+                    _ => Err(FunctionRefusal::elsewhere(
                         "service mode is set on a queue: select one in the queues pane",
                     )),
                 },
@@ -114,9 +114,9 @@ pub fn target(scene: &Scene<'_>, f: Function) -> Result<FunctionTarget, Refusal>
                         queue: g.clone(),
                         extn,
                     }),
-                    None => Err(Refusal::fits("this queue lists no members")),
+                    None => Err(FunctionRefusal::fits("this queue lists no members")),
                 },
-                _ => Err(Refusal::elsewhere(
+                _ => Err(FunctionRefusal::elsewhere(
                     "members are enabled and disabled in a queue's detail: select the queue \
                      and press Enter",
                 )),
@@ -128,12 +128,12 @@ pub fn target(scene: &Scene<'_>, f: Function) -> Result<FunctionTarget, Refusal>
                     target: DetailTarget::Agent(g),
                     ..
                 } => Ok(FunctionTarget::Agent(g.clone())),
-                Overlay::Detail { .. } => Err(Refusal::elsewhere(
+                Overlay::Detail { .. } => Err(FunctionRefusal::elsewhere(
                     "DND is set on an agent: open an agent's detail, or select one",
                 )),
                 _ => match (scene.focus(), scene.selection().agent.clone()) {
                     (Pane::Agents, Some(g)) => Ok(FunctionTarget::Agent(g)),
-                    _ => Err(Refusal::elsewhere(
+                    _ => Err(FunctionRefusal::elsewhere(
                         "DND is set on an agent: select one in the agents pane",
                     )),
                 },
@@ -152,12 +152,12 @@ pub fn target(scene: &Scene<'_>, f: Function) -> Result<FunctionTarget, Refusal>
             ..
         } => match picked_agent_call(scene, g, *pick) {
             Some(a) => Some(a.id),
-            None => return Err(Refusal::elsewhere("this agent has no call")),
+            None => return Err(FunctionRefusal::elsewhere("this agent has no call")),
         },
         Overlay::Detail {
             target: DetailTarget::Queue(_),
             ..
-        } => return Err(Refusal::elsewhere(CALL_HERE)),
+        } => return Err(FunctionRefusal::elsewhere(CALL_HERE)),
         _ => match scene.focus() {
             Pane::Waiting => scene.selection().call,
             Pane::Parked => scene.selection().parked,
@@ -169,7 +169,7 @@ pub fn target(scene: &Scene<'_>, f: Function) -> Result<FunctionTarget, Refusal>
                     .and_then(|g| scene.model().user(g));
                 match user.map(|u| agent_call(scene.model(), u).0) {
                     Some(Some(a)) => Some(a.id),
-                    Some(None) => return Err(Refusal::elsewhere("this agent has no call")),
+                    Some(None) => return Err(FunctionRefusal::elsewhere("this agent has no call")),
                     None => None,
                 }
             }
@@ -177,7 +177,7 @@ pub fn target(scene: &Scene<'_>, f: Function) -> Result<FunctionTarget, Refusal>
         },
     };
     call.map(FunctionTarget::Call)
-        .ok_or_else(|| Refusal::elsewhere(CALL_HERE))
+        .ok_or_else(|| FunctionRefusal::elsewhere(CALL_HERE))
 }
 
 // --------------------------------------------------------------------------------------------
@@ -187,24 +187,28 @@ pub fn target(scene: &Scene<'_>, f: Function) -> Result<FunctionTarget, Refusal>
 /// supervisor's own line or an agent's, the call's state for barge and pick up), then the
 /// model's own check ([`crate::model::Tables::allows`]: feature bits, line type, the
 /// supervisor's MAKECALL right). Read-only mode and the link are checked by the caller.
-pub fn check(scene: &Scene<'_>, f: Function, target: &FunctionTarget) -> Result<(), Refusal> {
+pub fn check(
+    scene: &Scene<'_>,
+    f: Function,
+    target: &FunctionTarget,
+) -> Result<(), FunctionRefusal> {
     let model = scene.model();
     if let FunctionTarget::Call(id) = target {
         let a = model
             .appearance(*id)
-            .ok_or_else(|| Refusal::fits("the call has ended"))?;
+            .ok_or_else(|| FunctionRefusal::fits("the call has ended"))?;
         fits_call(scene, f, a)?;
     }
     model
         .allows(f, target, scene.config().supervisor.as_deref())
         .map_err(|why| match why {
-            Disallowed::NotHere(why) => Refusal::elsewhere(why.to_string()),
-            Disallowed::NotNow(why) => Refusal::fits(clean(&why).into_owned()),
+            Disallowed::NotHere(why) => FunctionRefusal::elsewhere(why.to_string()),
+            Disallowed::NotNow(why) => FunctionRefusal::fits(clean(&why).into_owned()),
         })
 }
 
 /// Whether `f` belongs with this call at all: a refusal here hides the function's hint.
-fn fits_call(scene: &Scene<'_>, f: Function, a: &Appearance) -> Result<(), Refusal> {
+fn fits_call(scene: &Scene<'_>, f: Function, a: &Appearance) -> Result<(), FunctionRefusal> {
     let own = matches!(
         (&a.key.line, supervisor(scene)),
         (LineId::User(g), Some(u)) if *g == u.guid
@@ -228,24 +232,26 @@ fn fits_call(scene: &Scene<'_>, f: Function, a: &Appearance) -> Result<(), Refus
             }
             _ => "not on this kind of call",
         };
-        return Err(Refusal::elsewhere(format!("{only} (this is {kind})")));
+        return Err(FunctionRefusal::elsewhere(format!(
+            "{only} (this is {kind})"
+        )));
     }
     match f {
-        Function::Answer | Function::Hold if !own => Err(Refusal::elsewhere(
+        Function::Answer | Function::Hold if !own => Err(FunctionRefusal::elsewhere(
             "it works on your own line only, never on an agent's phone",
         )),
-        Function::Barge | Function::Pickup if own => {
-            Err(Refusal::elsewhere("this is a call on your own line"))
-        }
-        Function::Barge if a.call.state != CallState::Connected => Err(Refusal::elsewhere(
+        Function::Barge | Function::Pickup if own => Err(FunctionRefusal::elsewhere(
+            "this is a call on your own line",
+        )),
+        Function::Barge if a.call.state != CallState::Connected => Err(FunctionRefusal::elsewhere(
             format!("barge needs a connected call; this one is {}", a.call.state),
         )),
-        Function::Pickup if !a.call.state.is_ringing() => Err(Refusal::elsewhere(format!(
+        Function::Pickup if !a.call.state.is_ringing() => Err(FunctionRefusal::elsewhere(format!(
             "pick up needs a ringing call; this one is {}",
             a.call.state
         ))),
         Function::Hold if a.call.state != CallState::Connected && !a.call.state.is_held() => {
-            Err(Refusal::elsewhere(format!(
+            Err(FunctionRefusal::elsewhere(format!(
                 "hold needs a connected or held call; this one is {}",
                 a.call.state
             )))
