@@ -8,7 +8,7 @@ mod support;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use ipo_top::model::{LineId, Model};
+use ipo_top::model::{LineId, Tables};
 use ipo_top::session::{SessionConfig, SessionEvent, Updates, spawn};
 use ipo_top::sim::pbx::{Caller, Line, Pbx};
 use ipo_top::sim::server::ServerHandle;
@@ -79,7 +79,7 @@ fn sim_view(pbx: &Pbx) -> View {
     v
 }
 
-fn model_view(m: &Model) -> View {
+fn model_view(m: &Tables) -> View {
     let mut v = View::default();
     for u in m.users() {
         let s = u.status.clone().unwrap_or_default();
@@ -130,7 +130,7 @@ async fn sim_now(sim: &ServerHandle) -> View {
 
 /// Reads updates into the replica until it equals `want` (after a sync), or fails with the
 /// difference when the simulator's state is not reached within [`PATIENCE`].
-async fn converge(updates: &Updates, replica: &mut Model, synced: &mut bool, want: &View) {
+async fn converge(updates: &Updates, replica: &mut Tables, synced: &mut bool, want: &View) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         if *synced && model_view(replica) == *want {
@@ -188,7 +188,7 @@ async fn the_model_follows_the_simulator_through_changes_and_terminations() {
     let config = ipo_top::app::config::load(Some(&write_config(&sim, &s.path("client"))))
         .expect("the written configuration loads");
     let (handle, updates) = spawn(config.endpoint.clone(), session_config()).expect("TLS settings");
-    let mut replica = Model::replica();
+    let mut replica = Tables::new();
     let mut synced = false;
 
     // 1. After sync, the model is the simulator's state.
@@ -246,7 +246,7 @@ async fn after_a_pbx_restart_the_session_reconnects_and_nothing_stale_remains() 
     let config = ipo_top::app::config::load(Some(&write_config(&sim, &s.path("client"))))
         .expect("the written configuration loads");
     let (handle, updates) = spawn(config.endpoint.clone(), session_config()).expect("TLS settings");
-    let mut replica = Model::replica();
+    let mut replica = Tables::new();
     let mut synced = false;
     let want = sim_now(&sim).await;
     converge(&updates, &mut replica, &mut synced, &want).await;
@@ -284,7 +284,7 @@ async fn a_refused_login_stops_until_asked_again_with_fixed_credentials() {
         ..config.endpoint.clone()
     };
     let (handle, updates) = spawn(wrong, session_config()).expect("TLS settings");
-    let mut replica = Model::replica();
+    let mut replica = Tables::new();
 
     // Refused: one attempt, then the session stops and says why.
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -326,7 +326,12 @@ async fn a_refused_login_stops_until_asked_again_with_fixed_credentials() {
 }
 
 /// Reads updates into the replica until `done` holds, or fails after [`PATIENCE`].
-async fn until(updates: &Updates, replica: &mut Model, what: &str, done: impl Fn(&Model) -> bool) {
+async fn until(
+    updates: &Updates,
+    replica: &mut Tables,
+    what: &str,
+    done: impl Fn(&Tables) -> bool,
+) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !done(replica) {
         let batch = match tokio::time::timeout_at(deadline, updates.next()).await {
@@ -353,7 +358,7 @@ async fn an_agent_in_after_call_work_shows_acw_from_the_presence_subscription() 
     let config = ipo_top::app::config::load(Some(&write_config(&sim, &s.path("client"))))
         .expect("the written configuration loads");
     let (handle, updates) = spawn(config.endpoint.clone(), session_config()).expect("TLS settings");
-    let mut replica = Model::replica();
+    let mut replica = Tables::new();
     let mut synced = false;
     let want = sim_now(&sim).await;
     converge(&updates, &mut replica, &mut synced, &want).await;
@@ -428,7 +433,7 @@ async fn failover_to_the_secondary_and_back_to_the_primary() {
     config.session.primary_probe = Duration::from_millis(300);
     config.session.resync_settle = Duration::from_secs(1);
     let (handle, updates) = spawn(config.endpoint.clone(), config.session.clone()).expect("TLS");
-    let mut replica = Model::replica();
+    let mut replica = Tables::new();
     until(&updates, &mut replica, "connected to the primary", |m| {
         m.system() == Some(PbxSystem::Primary) && m.connection().is_up()
     })
@@ -489,7 +494,7 @@ async fn a_command_goes_over_the_wire_and_comes_back_done() {
     let config = ipo_top::app::config::load(Some(&write_config(&sim, &s.path("client"))))
         .expect("the written configuration loads");
     let (handle, updates) = spawn(config.endpoint.clone(), session_config()).expect("TLS");
-    let mut replica = Model::replica();
+    let mut replica = Tables::new();
     let mut synced = false;
     let want = sim_now(&sim).await;
     converge(&updates, &mut replica, &mut synced, &want).await;

@@ -9,7 +9,8 @@ mod ui_fixture;
 
 use ipo_top::model::{
     AccountCodes, AppearanceId, AppearanceKey, CallFeatureBits, CallLost, CallSnapshot, CallState,
-    Command, CommandStatus, ConnectionState, Direction, LineId, Priority, ServiceMode, Text,
+    Command, CommandStatus, ConnectionState, Direction, Function, LineId, Priority, ServiceMode,
+    Text,
 };
 use ipo_top::ui::{
     Action, App, Context, Event, Key, KeyAction, KeyCode, Keymap, Level, Modal, Overlay, Pane,
@@ -378,7 +379,7 @@ fn force_clear_exists_only_when_allowed_and_asks_too() {
         Keymap::default()
             .bindings()
             .iter()
-            .all(|b| b.action != KeyAction::ForceClear)
+            .all(|b| b.action != KeyAction::Function(Function::ForceClear))
     );
 }
 
@@ -907,7 +908,10 @@ fn a_roadside_call_ringing_an_agent_can_be_picked_up_from_the_queue() {
 fn function_keys_are_in_the_keymap_and_can_be_changed_but_not_bound_twice() {
     let map = Keymap::with_overrides([("transfer", ["x"])]).expect("x is free");
     for ctx in [Context::Main, Context::Detail] {
-        assert_eq!(map.action(ctx, c('x')), Some(KeyAction::Transfer));
+        assert_eq!(
+            map.action(ctx, c('x')),
+            Some(KeyAction::Function(Function::Transfer))
+        );
         assert_eq!(map.action(ctx, c('t')), None);
     }
     let (site, evs) = busy_site();

@@ -23,21 +23,12 @@ use error::Source;
 pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, or pass --config PATH; \
      to see ipo-top without a PBX, run `ipo-top --demo`";
 
-/// Set by `--read-only`: every configuration read in this process is read-only, whatever
-/// `[ui] read_only` says (a re-read after a refused login included).
-static FORCE_READ_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Makes every configuration read from now on read-only (`--read-only`).
-pub fn force_read_only() {
-    FORCE_READ_ONLY.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
 /// The session settings for `--demo` (no configuration file): the demo site's supervisor
-/// (4100), statistics counted in the local time zone, and `--read-only` honoured.
-pub fn demo_session_config() -> SessionConfig {
+/// (4100), statistics counted in the local time zone, and `read_only` as decided.
+pub fn demo_session_config(read_only: bool) -> SessionConfig {
     let calendar = ZoneCalendar::named("local").ok();
     SessionConfig {
-        read_only: FORCE_READ_ONLY.load(std::sync::atomic::Ordering::Relaxed),
+        read_only,
         supervisor_extension: Some("4100".to_owned()),
         stats: StatsConfig {
             clock: calendar.map(|c| wall_clock(std::sync::Arc::new(c))),
@@ -70,6 +61,14 @@ pub struct Config {
     pub ui: UiSettings,
     /// The keymap, with `[keys]` applied.
     pub keymap: Keymap,
+}
+
+impl Config {
+    /// Whether this run is read-only: `--read-only` (`flag`) or `[ui] read_only`. The one
+    /// place the two meet; the screen and the session are both given the answer.
+    pub fn read_only(&self, flag: bool) -> bool {
+        flag || self.ui.read_only
+    }
 }
 
 /// Where the password is read from.
@@ -327,8 +326,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let password_source = password_source(&raw.pbx, base);
 
     let mut ui = UiSettings {
-        read_only: raw.ui.read_only.unwrap_or(false)
-            || FORCE_READ_ONLY.load(std::sync::atomic::Ordering::Relaxed),
+        read_only: raw.ui.read_only.unwrap_or(false),
         allow_force_clear: raw.ui.allow_force_clear.unwrap_or(false),
         ..UiSettings::default()
     };

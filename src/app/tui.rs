@@ -20,7 +20,7 @@ use super::terminal::{self, Term};
 use super::{demo, logging};
 use crate::model::ModelEvent;
 use crate::session::{SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
-use crate::ui::{self, Action, App, Event, Level, Message, Theme, UiConfig, WallClock};
+use crate::ui::{self, Action, App, Event, Level, LocalTime, Message, Theme, UiConfig};
 
 /// The shortest time between two frames (a cap of 20 frames a second).
 pub const MIN_FRAME: Duration = Duration::from_millis(50);
@@ -144,9 +144,9 @@ fn spawn_input(tx: mpsc::UnboundedSender<Input>, stop: Arc<AtomicBool>) -> JoinH
 }
 
 /// The local time of day, for the header.
-fn wall_clock() -> Option<WallClock> {
+fn wall_clock() -> Option<LocalTime> {
     let now = jiff::Zoned::now();
-    Some(WallClock {
+    Some(LocalTime {
         hour: u8::try_from(now.hour()).ok()?,
         minute: u8::try_from(now.minute()).ok()?,
         second: u8::try_from(now.second()).ok()?,
@@ -246,12 +246,21 @@ struct Settings {
     audit_pbx: String,
 }
 
-fn settings(source: &Source, read_only: bool) -> Settings {
+fn settings(source: &Source, flag: bool) -> Settings {
+    // Decided once here, for the screen and the session alike (read-only is enforced where
+    // SubscribeCmds are made, not only on the screen).
+    let read_only = match source {
+        Source::Config(c) => c.read_only(flag),
+        Source::Demo(_) => flag,
+    };
     let theme = Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref());
-    let mut s = match source {
+    match source {
         Source::Config(c) => Settings {
             endpoint: c.endpoint.clone(),
-            session: c.session.clone(),
+            session: SessionConfig {
+                read_only,
+                ..c.session.clone()
+            },
             ui: UiConfig {
                 pbx: c.endpoint.authority(),
                 banner: None,
@@ -259,14 +268,14 @@ fn settings(source: &Source, read_only: bool) -> Settings {
                 theme,
                 keymap: c.keymap.clone(),
                 supervisor: c.supervisor_extension.clone(),
-                read_only: c.ui.read_only || read_only,
+                read_only,
             },
             config_path: Some(c.path.clone()),
             audit_pbx: c.endpoint.authority(),
         },
         Source::Demo(endpoint) => Settings {
             endpoint: endpoint.clone(),
-            session: config::demo_session_config(),
+            session: config::demo_session_config(read_only),
             ui: UiConfig {
                 pbx: "simulated call centre".to_owned(),
                 banner: Some("DEMO".to_owned()),
@@ -278,10 +287,7 @@ fn settings(source: &Source, read_only: bool) -> Settings {
             config_path: None,
             audit_pbx: format!("demo {}", endpoint.authority()),
         },
-    };
-    // Read-only is enforced where SubscribeCmds are made, not only on the screen.
-    s.session.read_only |= s.ui.read_only;
-    s
+    }
 }
 
 /// The screen against a session: until the user quits.

@@ -87,9 +87,6 @@ pub struct EventsArgs {
 /// Parses the command line and runs the subcommand.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    if cli.read_only {
-        config::force_read_only();
-    }
     if cli.demo && cli.command.is_some() {
         use clap::CommandFactory;
         Cli::command()
@@ -115,25 +112,35 @@ pub fn run() -> ExitCode {
                 Exit::Other
             }
         },
-        Command::Check(args) => with_session(cli.config.as_deref(), cli.log_level, |cfg, rt| {
-            let outcome = rt.block_on(app::check::run(cfg, Duration::from_secs(args.timeout)));
-            if outcome.exit == Exit::Ok {
-                println!("{}", outcome.line);
-            } else {
-                eprintln!("ipo-top check: {}", outcome.line);
-            }
-            outcome.exit
-        }),
+        Command::Check(args) => with_session(
+            cli.config.as_deref(),
+            cli.log_level,
+            cli.read_only,
+            |cfg, rt| {
+                let outcome = rt.block_on(app::check::run(cfg, Duration::from_secs(args.timeout)));
+                if outcome.exit == Exit::Ok {
+                    println!("{}", outcome.line);
+                } else {
+                    eprintln!("ipo-top check: {}", outcome.line);
+                }
+                outcome.exit
+            },
+        ),
         Command::Trust(args) => trust(cli.config.as_deref(), args.secondary),
-        Command::Events(_) => with_session(cli.config.as_deref(), cli.log_level, |cfg, rt| {
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            let (exit, line) = rt.block_on(app::events::run(cfg, &mut out));
-            if let Some(line) = line {
-                eprintln!("ipo-top events: {line}");
-            }
-            exit
-        }),
+        Command::Events(_) => with_session(
+            cli.config.as_deref(),
+            cli.log_level,
+            cli.read_only,
+            |cfg, rt| {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::new(stdout.lock());
+                let (exit, line) = rt.block_on(app::events::run(cfg, &mut out));
+                if let Some(line) = line {
+                    eprintln!("ipo-top events: {line}");
+                }
+                exit
+            },
+        ),
     }
     .into()
 }
@@ -165,9 +172,10 @@ fn trust(path: Option<&Path>, secondary: bool) -> Exit {
 fn with_session(
     path: Option<&Path>,
     level: LevelFilter,
+    read_only: bool,
     f: impl FnOnce(&config::Config, &tokio::runtime::Runtime) -> Exit,
 ) -> Exit {
-    let cfg = match config::load(path) {
+    let mut cfg = match config::load(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ipo-top: {e}");
@@ -181,6 +189,7 @@ fn with_session(
             None
         }
     };
+    cfg.session.read_only = cfg.read_only(read_only);
     tracing::info!(config = %cfg.path.display(), host = %cfg.endpoint.host, "starting");
     let rt = match app::runtime() {
         Ok(rt) => rt,

@@ -1,22 +1,25 @@
 //! What a supervisor can ask of the PBX, in the model's words, and what came of it.
 //!
 //! A [`Command`] names the appearance (or queue, or user) the supervisor chose. The model
-//! checks it against what the PBX says is possible now ([`Model::plan`]): the appearance's
+//! checks it against what the PBX says is possible now ([`Tables::plan`]): the appearance's
 //! `featuresavailable` and its line type (the document's "Line types" for each function), the
 //! supervisor's MAKECALL right for barge, pickup and unpark. The session sends the plan and
 //! follows it through three states: *accepted* (the PBX's RequestResponse said 0), *done* (a
-//! Notify shows the effect, [`Model::effect_seen`]) or *no effect seen* within a bounded time;
+//! Notify shows the effect, [`Tables::effect_seen`]) or *no effect seen* within a bounded time;
 //! or *failed* with the document's name and meaning of the code.
 
 use std::fmt;
 
 use serde::Serialize;
 
+#[cfg(doc)]
 use super::Model;
+use super::Tables;
 use super::call::{Appearance, CallFunction, CallState};
+use super::function::Function;
 use super::ids::{AppearanceId, Guid, LineId, Text};
-use super::queue::ServiceMode;
-use super::user::UserFunction;
+use super::queue::{Queue, QueueMember, ServiceMode};
+use super::user::{User, UserFunction, UserStatus};
 
 /// A queued call's priority (SetPriority): 1 low, 2 medium, 3 high.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
@@ -381,53 +384,7 @@ pub struct CommandReport {
     pub reference: Option<i32>,
 }
 
-/// Whether the document lists this line for the function ("Line types").
-fn line_allows(function: CallFunction, line: &LineId) -> bool {
-    let (user, queue, park) = match function {
-        CallFunction::Drop
-        | CallFunction::BlindTransfer
-        | CallFunction::SetTag
-        | CallFunction::ForceClear => (true, true, true),
-        CallFunction::Redirect
-        | CallFunction::Park
-        | CallFunction::AddToConf
-        | CallFunction::ConfMember
-        | CallFunction::SetAccountCode => (true, true, false),
-        CallFunction::SetPriority | CallFunction::Finish => (false, true, false),
-        _ => (true, false, false),
-    };
-    match line {
-        LineId::User(_) => user,
-        LineId::Queue(_) => queue,
-        LineId::ParkServer => park,
-    }
-}
-
-fn line_words(line: &LineId) -> &'static str {
-    match line {
-        LineId::User(_) => "a user's call",
-        LineId::Queue(_) => "a queue call",
-        LineId::ParkServer => "a parked call",
-    }
-}
-
-fn lines_for(function: CallFunction) -> &'static str {
-    match function {
-        CallFunction::Drop
-        | CallFunction::BlindTransfer
-        | CallFunction::SetTag
-        | CallFunction::ForceClear => "user, queue and park-server calls",
-        CallFunction::Redirect
-        | CallFunction::Park
-        | CallFunction::AddToConf
-        | CallFunction::ConfMember
-        | CallFunction::SetAccountCode => "user and queue calls",
-        CallFunction::SetPriority | CallFunction::Finish => "queue calls only",
-        _ => "a user's own calls only",
-    }
-}
-
-impl Model {
+impl Tables {
     /// The appearances on a user's line in the order a function picks them: ringing first,
     /// then connected (or otherwise busy), then held, then the rest; oldest first within each.
     pub fn appearances_by_precedence(&self, user: &Guid) -> Vec<&std::sync::Arc<Appearance>> {
@@ -461,26 +418,10 @@ impl Model {
     /// extension`), needed for barge, pickup and unpark.
     pub fn plan(&self, cmd: &Command, supervisor: Option<&str>) -> Result<CommandPlan, Text> {
         let refuse = |s: String| Err(Text::from(s));
-        let find = |id: AppearanceId| {
-            self.appearance(id)
-                .ok_or_else(|| Text::from("that call has ended"))
-        };
+        let find = |id: AppearanceId| self.found(id);
         let function = |id: AppearanceId, f: CallFunction, arg: &Text| {
             let a = find(id)?;
-            if !line_allows(f, &a.key.line) {
-                return refuse(format!(
-                    "{} works on {}, and this is {}",
-                    f.name(),
-                    lines_for(f),
-                    line_words(&a.key.line)
-                ));
-            }
-            if !a.call.features.allows(f) {
-                return refuse(format!(
-                    "the PBX does not offer {} on this call now (featuresavailable)",
-                    f.name()
-                ));
-            }
+            self.function_allowed(f, a)?;
             Ok(CommandPlan {
                 line: a.key.line.clone(),
                 action: PlannedAction::Function {
@@ -528,43 +469,30 @@ impl Model {
             Command::Tag { on, tag } => function(*on, CallFunction::SetTag, tag),
             Command::AccountCode { on, code } => function(*on, CallFunction::SetAccountCode, code),
             Command::Barge { on } => {
-                let a = find(*on)?;
-                if a.call.state != CallState::Connected {
-                    return refuse("barge needs a connected call".to_owned());
-                }
-                let agent = self.agent_of(a).ok_or_else(|| {
-                    Text::from("this call is not connected to an agent of this system")
-                })?;
-                self.supervisor_call(supervisor, &agent, |_| PlannedAction::MakeCall {
-                    target: agent.clone(),
-                    kind: SupervisorCall::Intrude,
+                self.supervisor_plan(find(*on)?, Function::Barge, supervisor, |to| {
+                    PlannedAction::MakeCall {
+                        target: to,
+                        kind: SupervisorCall::Intrude,
+                    }
                 })
             }
             Command::Pickup { on } => {
-                let a = find(*on)?;
-                if !a.call.state.is_ringing() {
-                    return refuse("pickup needs a ringing call".to_owned());
-                }
-                let ringing = self.ringing_extension(a).ok_or_else(|| {
-                    Text::from("no agent of this system is ringing with this call")
-                })?;
-                self.supervisor_call(supervisor, &ringing, |_| PlannedAction::MakeCall {
-                    target: ringing.clone(),
-                    kind: SupervisorCall::Pickup,
+                self.supervisor_plan(find(*on)?, Function::Pickup, supervisor, |to| {
+                    PlannedAction::MakeCall {
+                        target: to,
+                        kind: SupervisorCall::Pickup,
+                    }
                 })
             }
             Command::Unpark { parked } => {
                 let a = find(*parked)?;
-                if a.key.line != LineId::ParkServer || a.call.park_slot.is_empty() {
-                    return refuse("unpark needs a parked call (on the park server)".to_owned());
-                }
                 let slot = a.call.park_slot.clone();
-                self.supervisor_call(supervisor, "", |_| PlannedAction::Unpark { slot })
+                self.supervisor_plan(a, Function::Unpark, supervisor, |_| PlannedAction::Unpark {
+                    slot,
+                })
             }
             Command::ServiceMode { queue, mode } => {
-                let q = self
-                    .queue(queue)
-                    .ok_or_else(|| Text::from("that queue is no longer known"))?;
+                let q = self.known_queue(queue)?;
                 if !matches!(
                     mode,
                     ServiceMode::Active | ServiceMode::NightService | ServiceMode::OutOfService
@@ -586,12 +514,8 @@ impl Model {
                 extn,
                 enabled,
             } => {
-                let q = self
-                    .queue(queue)
-                    .ok_or_else(|| Text::from("that queue is no longer known"))?;
-                let Some(m) = q.members().iter().find(|m| m.extn == *extn) else {
-                    return refuse(format!("{extn} is not a member of {} {}", q.extn, q.name));
-                };
+                let q = self.known_queue(queue)?;
+                let m = Self::member_of(q, extn)?;
                 if m.enabled == *enabled {
                     return refuse(format!(
                         "{extn} is already {} in {} {}",
@@ -609,18 +533,7 @@ impl Model {
                 })
             }
             Command::Dnd { user, on } => {
-                let u = self
-                    .user(user)
-                    .ok_or_else(|| Text::from("that user is no longer known"))?;
-                let Some(status) = &u.status else {
-                    return refuse(format!("{} {} has not been reported yet", u.extn, u.name));
-                };
-                if !status.features.allows(UserFunction::Sac) {
-                    return refuse(format!(
-                        "the PBX does not allow changing DND for {} (SAC not in featuresavailable)",
-                        u.extn
-                    ));
-                }
+                let (u, status) = self.dnd_settable(user)?;
                 if status.dnd == *on {
                     return refuse(format!(
                         "DND is already {} for {} {}",
@@ -639,7 +552,7 @@ impl Model {
 
     /// The extension of the agent a connected call is with: the user whose appearance it is,
     /// or, for a queue appearance, the connected party when that is a user.
-    fn agent_of(&self, a: &Appearance) -> Option<Text> {
+    pub(super) fn agent_of(&self, a: &Appearance) -> Option<Text> {
         match &a.key.line {
             LineId::User(g) => self.user(g).map(|u| u.extn.clone()),
             LineId::Queue(_) => a
@@ -654,7 +567,7 @@ impl Model {
 
     /// The extension a ringing call rings: the user whose appearance it is, or, for a queue
     /// appearance, an agent ringing with it (same gcid), else its first ringing target.
-    fn ringing_extension(&self, a: &Appearance) -> Option<Text> {
+    pub(super) fn ringing_extension(&self, a: &Appearance) -> Option<Text> {
         match &a.key.line {
             LineId::User(g) => self.user(g).map(|u| u.extn.clone()),
             LineId::Queue(_) => {
@@ -679,14 +592,29 @@ impl Model {
         }
     }
 
+    /// The plan of barge, pick up or unpark on `a`: a call from the supervisor's line.
+    fn supervisor_plan(
+        &self,
+        a: &Appearance,
+        f: Function,
+        supervisor: Option<&str>,
+        action: impl FnOnce(Text) -> PlannedAction,
+    ) -> Result<CommandPlan, Text> {
+        let (sup, to) = self.supervisor_leg(f, a, supervisor)?;
+        Ok(CommandPlan {
+            line: LineId::User(sup),
+            action: action(to),
+        })
+    }
+
     /// A call from the supervisor's own line: known, not the target itself, and allowed to
-    /// make calls (MAKECALL, when the PBX populates featuresavailable).
-    fn supervisor_call(
+    /// make calls (MAKECALL, when the PBX populates featuresavailable). Gives the
+    /// supervisor's user.
+    pub(super) fn supervisor_line(
         &self,
         supervisor: Option<&str>,
         target: &str,
-        action: impl FnOnce(&Guid) -> PlannedAction,
-    ) -> Result<CommandPlan, Text> {
+    ) -> Result<Guid, Text> {
         let extn = supervisor.filter(|s| !s.is_empty()).ok_or_else(|| {
             Text::from("set [supervisor] extension in the configuration: barge, pickup and unpark are made from it")
         })?;
@@ -705,10 +633,49 @@ impl Model {
                 )));
             }
         }
-        Ok(CommandPlan {
-            line: LineId::User(sup.guid.clone()),
-            action: action(&sup.guid),
-        })
+        Ok(sup.guid.clone())
+    }
+
+    /// The appearance, while it lasts.
+    pub(super) fn found(&self, id: AppearanceId) -> Result<&Appearance, Text> {
+        self.appearance(id)
+            .map(|a| &**a)
+            .ok_or_else(|| Text::from("that call has ended"))
+    }
+
+    /// The queue, while it is known.
+    pub(super) fn known_queue(&self, queue: &Guid) -> Result<&Queue, Text> {
+        self.queue(queue)
+            .map(|q| &**q)
+            .ok_or_else(|| Text::from("that queue is no longer known"))
+    }
+
+    /// The queue's member with this extension.
+    pub(super) fn member_of<'q>(q: &'q Queue, extn: &Text) -> Result<&'q QueueMember, Text> {
+        q.members()
+            .iter()
+            .find(|m| m.extn == *extn)
+            .ok_or_else(|| Text::from(format!("{extn} is not a member of {} {}", q.extn, q.name)))
+    }
+
+    /// The user and its status, when the PBX allows changing its DND (SAC).
+    pub(super) fn dnd_settable(&self, user: &Guid) -> Result<(&User, &UserStatus), Text> {
+        let u = self
+            .user(user)
+            .ok_or_else(|| Text::from("that user is no longer known"))?;
+        let Some(status) = &u.status else {
+            return Err(Text::from(format!(
+                "{} {} has not been reported yet",
+                u.extn, u.name
+            )));
+        };
+        if !status.features.allows(UserFunction::Sac) {
+            return Err(Text::from(format!(
+                "the PBX does not allow changing DND for {} (SAC not in featuresavailable)",
+                u.extn
+            )));
+        }
+        Ok((u, status))
     }
 
     /// Whether the model now shows the command's effect, and what it is. `reference` is the

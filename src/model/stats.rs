@@ -32,8 +32,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Serialize, Serializer};
 
-use super::ids::Text;
-use super::user::{AgentState, AgentStatus};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::ids::{AppearanceId, Guid, LineId, Text};
+use super::user::AgentState;
 
 /// What the statistics mean, in the words the screen's help and README use (one paragraph
 /// each). `{sl}` and `{short}` stand for the thresholds in seconds.
@@ -331,78 +333,6 @@ impl Serialize for QueueStats {
     }
 }
 
-/// An agent's figures over the counting period. Talk and ACW time accrue when the agent
-/// leaves the state; [`AgentStats::talk_time`] and [`AgentStats::acw_time`] add the part in
-/// progress.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct AgentStats {
-    /// Inbound calls answered (each call once).
-    pub answered: u32,
-    /// Time talking, finished spells only.
-    pub talk: Duration,
-    /// Time in after-call work, finished spells only.
-    pub acw: Duration,
-    /// The start of the counting period.
-    pub since: Instant,
-}
-
-impl AgentStats {
-    /// Empty figures for a period starting at `since`.
-    pub fn new(since: Instant) -> AgentStats {
-        AgentStats {
-            answered: 0,
-            talk: Duration::ZERO,
-            acw: Duration::ZERO,
-            since,
-        }
-    }
-
-    fn in_progress(&self, agent: &AgentStatus, state: AgentState, now: Instant) -> Duration {
-        if agent.state == state {
-            now.saturating_duration_since(agent.since.max(self.since))
-        } else {
-            Duration::ZERO
-        }
-    }
-
-    /// Talk time at `now`, the current spell included.
-    pub fn talk_time(&self, agent: &AgentStatus, now: Instant) -> Duration {
-        self.talk + self.in_progress(agent, AgentState::Talking, now)
-    }
-
-    /// After-call work time at `now`, the current spell included.
-    pub fn acw_time(&self, agent: &AgentStatus, now: Instant) -> Duration {
-        self.acw + self.in_progress(agent, AgentState::AfterCallWork, now)
-    }
-
-    /// Adds a finished spell of `agent` (ending at `now`) to the figures.
-    pub(super) fn close_spell(&mut self, agent: &AgentStatus, now: Instant) {
-        let d = now.saturating_duration_since(agent.since.max(self.since));
-        match agent.state {
-            AgentState::Talking => self.talk += d,
-            AgentState::AfterCallWork => self.acw += d,
-            _ => {}
-        }
-    }
-}
-
-impl Serialize for AgentStats {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("AgentStats", 3)?;
-        st.serialize_field("answered", &self.answered)?;
-        st.serialize_field(
-            "talk_ms",
-            &u64::try_from(self.talk.as_millis()).unwrap_or(u64::MAX),
-        )?;
-        st.serialize_field(
-            "acw_ms",
-            &u64::try_from(self.acw.as_millis()).unwrap_or(u64::MAX),
-        )?;
-        st.end()
-    }
-}
-
 /// A queue's agents now: enabled members by what they are doing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize)]
 pub struct AgentCounts {
@@ -430,6 +360,40 @@ impl AgentCounts {
             _ => self.away += 1,
         }
     }
+}
+
+/// What statistics need beyond the figures kept on queues and users.
+#[derive(Debug, Default)]
+pub(super) struct Counting {
+    pub(super) config: StatsConfig,
+    /// When counting could first begin (the model's first input).
+    pub(super) started: Option<Instant>,
+    /// Queue appearances being followed, by appearance.
+    pub(super) calls: HashMap<AppearanceId, QueueCall>,
+    /// Waiting calls per queue, oldest first.
+    pub(super) waiting: HashMap<Guid, BTreeSet<(Instant, AppearanceId)>>,
+    /// Agent appearances already counted as answered.
+    pub(super) answered: HashSet<AppearanceId>,
+    /// Lines whose first report after being subscribed has not arrived yet: calls first seen
+    /// in it were there before (present at connect).
+    pub(super) initial: HashSet<LineId>,
+    /// Queues whose figures changed and have not been emitted yet.
+    pub(super) dirty: BTreeSet<Guid>,
+}
+
+/// One call followed on a queue line, for statistics.
+#[derive(Debug, Clone)]
+pub(super) struct QueueCall {
+    /// The queue it counts for now.
+    pub(super) queue: Option<Guid>,
+    /// When it was first seen waiting (it was offered then).
+    pub(super) offered: Option<Instant>,
+    /// Its first-seen time is a lower bound, or it was offered before the period began.
+    pub(super) untimed: bool,
+    /// Counted as answered.
+    pub(super) answered: bool,
+    /// Transferred, redirected or parked from here: neither answered nor abandoned after.
+    pub(super) moved: bool,
 }
 
 #[cfg(test)]

@@ -390,10 +390,10 @@ fn parked_calls_end_when_the_park_server_goes() {
 }
 
 /// Asserts two models hold the same users, queues and appearances.
-fn assert_same(a: &Model, b: &Model) {
-    let users = |m: &Model| m.users().cloned().collect::<Vec<_>>();
-    let queues = |m: &Model| m.queues().cloned().collect::<Vec<_>>();
-    let calls = |m: &Model| m.appearances().cloned().collect::<Vec<_>>();
+fn assert_same(a: &Tables, b: &Tables) {
+    let users = |m: &Tables| m.users().cloned().collect::<Vec<_>>();
+    let queues = |m: &Tables| m.queues().cloned().collect::<Vec<_>>();
+    let calls = |m: &Tables| m.appearances().cloned().collect::<Vec<_>>();
     assert_eq!(users(a), users(b));
     assert_eq!(queues(a), queues(b));
     assert_eq!(calls(a), calls(b));
@@ -406,7 +406,7 @@ fn assert_same(a: &Model, b: &Model) {
 fn a_slow_reader_gets_a_coalesced_copy() {
     let t0 = Instant::now();
     let mut m = Model::new();
-    let mut replica = Model::replica();
+    let mut replica = Tables::new();
     let mut pending = Coalescer::new();
     let feed = |m: &mut Model, pending: &mut Coalescer| {
         while let Some(ev) = m.poll_event() {

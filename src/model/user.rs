@@ -1,13 +1,12 @@
 //! Users (agents, the supervisor, anyone with an extension) and their derived agent state.
 
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Serialize, Serializer};
 
 use super::call::{Absence, Appearance};
 use super::ids::{Guid, Text};
-use super::stats::AgentStats;
 
 /// A user function named by a bit of the user's `featuresavailable`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
@@ -418,5 +417,77 @@ impl User {
     /// Whether the user is in DND (false while unknown).
     pub fn dnd(&self) -> bool {
         self.status.as_ref().is_some_and(|s| s.dnd)
+    }
+}
+
+/// An agent's figures over the counting period. Talk and ACW time accrue when the agent
+/// leaves the state; [`AgentStats::talk_time`] and [`AgentStats::acw_time`] add the part in
+/// progress.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct AgentStats {
+    /// Inbound calls answered (each call once).
+    pub answered: u32,
+    /// Time talking, finished spells only.
+    pub talk: Duration,
+    /// Time in after-call work, finished spells only.
+    pub acw: Duration,
+    /// The start of the counting period.
+    pub since: Instant,
+}
+
+impl AgentStats {
+    /// Empty figures for a period starting at `since`.
+    pub fn new(since: Instant) -> AgentStats {
+        AgentStats {
+            answered: 0,
+            talk: Duration::ZERO,
+            acw: Duration::ZERO,
+            since,
+        }
+    }
+
+    fn in_progress(&self, agent: &AgentStatus, state: AgentState, now: Instant) -> Duration {
+        if agent.state == state {
+            now.saturating_duration_since(agent.since.max(self.since))
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Talk time at `now`, the current spell included.
+    pub fn talk_time(&self, agent: &AgentStatus, now: Instant) -> Duration {
+        self.talk + self.in_progress(agent, AgentState::Talking, now)
+    }
+
+    /// After-call work time at `now`, the current spell included.
+    pub fn acw_time(&self, agent: &AgentStatus, now: Instant) -> Duration {
+        self.acw + self.in_progress(agent, AgentState::AfterCallWork, now)
+    }
+
+    /// Adds a finished spell of `agent` (ending at `now`) to the figures.
+    pub(super) fn close_spell(&mut self, agent: &AgentStatus, now: Instant) {
+        let d = now.saturating_duration_since(agent.since.max(self.since));
+        match agent.state {
+            AgentState::Talking => self.talk += d,
+            AgentState::AfterCallWork => self.acw += d,
+            _ => {}
+        }
+    }
+}
+
+impl Serialize for AgentStats {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("AgentStats", 3)?;
+        st.serialize_field("answered", &self.answered)?;
+        st.serialize_field(
+            "talk_ms",
+            &u64::try_from(self.talk.as_millis()).unwrap_or(u64::MAX),
+        )?;
+        st.serialize_field(
+            "acw_ms",
+            &u64::try_from(self.acw.as_millis()).unwrap_or(u64::MAX),
+        )?;
+        st.end()
     }
 }

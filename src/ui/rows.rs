@@ -10,8 +10,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::model::EndReason;
+
 use super::text::clean;
-use crate::model::{AgentState, Appearance, AppearanceId, Guid, LineId, Model, Party, Queue, User};
+use crate::model::{
+    AgentState, Appearance, AppearanceId, Guid, LineId, Party, Queue, Tables, User,
+};
 
 /// A row of the agent grid.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -78,7 +82,7 @@ pub struct Derived {
 impl Derived {
     /// Derives everything from the model, keeping only calls and agents that match `filter`
     /// (case-insensitive text; empty keeps everything).
-    pub fn new(model: &Model, filter: &str) -> Derived {
+    pub fn new(model: &Tables, filter: &str) -> Derived {
         let needle = filter.trim().to_lowercase();
         let users: HashMap<&str, &Arc<User>> =
             model.users().map(|u| (u.extn.as_str(), u)).collect();
@@ -202,7 +206,7 @@ impl Derived {
 
 /// The calls waiting on a queue's line, in the order the queue serves them: higher priority
 /// first, then the longest waiting.
-pub fn waiting_calls<'a>(model: &'a Model, queue: &Queue) -> Vec<&'a Arc<Appearance>> {
+pub fn waiting_calls<'a>(model: &'a Tables, queue: &Queue) -> Vec<&'a Arc<Appearance>> {
     let mut calls: Vec<&Arc<Appearance>> = model
         .appearances_on(&LineId::Queue(queue.guid.clone()))
         .filter(|a| a.call.state.is_waiting())
@@ -223,7 +227,7 @@ pub fn priority(a: &Appearance) -> i32 {
 
 /// The call an agent row shows, the one a function on the row acts on, and how many more
 /// the agent has.
-pub fn agent_call<'a>(model: &'a Model, user: &User) -> (Option<&'a Arc<Appearance>>, usize) {
+pub fn agent_call<'a>(model: &'a Tables, user: &User) -> (Option<&'a Arc<Appearance>>, usize) {
     let calls = agent_calls(model, user);
     let more = calls.len().saturating_sub(1);
     (calls.first().copied(), more)
@@ -231,7 +235,7 @@ pub fn agent_call<'a>(model: &'a Model, user: &User) -> (Option<&'a Arc<Appearan
 
 /// An agent's calls in the order a supervisor acts on them (the model's precedence):
 /// ringing first (a call to rescue), then connected, then held, then the rest.
-pub fn agent_calls<'a>(model: &'a Model, user: &User) -> Vec<&'a Arc<Appearance>> {
+pub fn agent_calls<'a>(model: &'a Tables, user: &User) -> Vec<&'a Arc<Appearance>> {
     model.appearances_by_precedence(&user.guid)
 }
 
@@ -306,4 +310,38 @@ pub fn agent_matches(u: &User, call: Option<&Appearance>, needle: &str) -> bool 
             .is_some_and(|s| contains(&s.full_name, needle))
         || u.agent.state.word().to_lowercase() == needle
         || call.is_some_and(|c| call_matches(c, needle))
+}
+
+/// The caller of a call, in a few words.
+pub fn caller_words(a: &Appearance) -> String {
+    let label = a
+        .call
+        .calling
+        .as_ref()
+        .map(|p| p.label())
+        .filter(|l| !l.is_empty())
+        .or_else(|| a.call.other_party().map(|p| p.label()))
+        .unwrap_or_default();
+    clean(&label).into_owned()
+}
+
+/// Why an appearance ended, in words.
+pub fn end_words(reason: &EndReason) -> String {
+    match reason {
+        EndReason::Lost {
+            description,
+            this_end_dropped,
+            ..
+        } => {
+            let text = clean(description);
+            match (text.trim().is_empty(), this_end_dropped) {
+                (false, _) => format!("ended ({})", text.trim()),
+                (true, true) => "was dropped".to_owned(),
+                (true, false) => "ended".to_owned(),
+            }
+        }
+        EndReason::NotReported => "is no longer reported by the PBX".to_owned(),
+        EndReason::LineRemoved => "ended: its line was removed".to_owned(),
+        EndReason::ParkServerGone => "is gone: the park server went away".to_owned(),
+    }
 }

@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use ipo_top::model::{
-    Appearance, AppearanceId, Command, CommandId, CommandReport, Guid, LineId, Model, ModelEvent,
+    Appearance, AppearanceId, Command, CommandId, CommandReport, Guid, LineId, ModelEvent, Tables,
 };
 use ipo_top::protocol::{Framing, decode, encode, pb};
 use ipo_top::session::{Disconnect, Io, Session, SessionConfig, SessionEvent, SyncReport};
@@ -34,7 +34,7 @@ pub struct Pair {
     pub reachable: bool,
     pub client: Session,
     /// A copy of the model kept from the session's events, as the screen keeps one.
-    pub replica: Model,
+    pub replica: Tables,
     pub syncs: Vec<SyncReport>,
     pub reports: Vec<CommandReport>,
     pub records: Vec<CommandRecord>,
@@ -82,7 +82,7 @@ impl Pair {
             server: Exchange::new(pbx, script, conn_config),
             reachable: true,
             client: Session::new(session, start),
-            replica: Model::replica(),
+            replica: Tables::new(),
             syncs: Vec::new(),
             reports: Vec::new(),
             records: Vec::new(),
@@ -360,7 +360,7 @@ impl Pair {
     }
 
     /// The client's calls now, in the same form.
-    pub fn model_calls(m: &Model) -> Vec<(String, i32, i32, Vec<u8>)> {
+    pub fn model_calls(m: &Tables) -> Vec<(String, i32, i32, Vec<u8>)> {
         let mut out: Vec<_> = m
             .appearances()
             .map(|a| {

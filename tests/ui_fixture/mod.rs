@@ -10,7 +10,7 @@ use ipo_top::model::{
     LineEntry, LineId, Model, ModelEvent, Party, QueueDetail, QueueMember, QueueStatus,
     ServiceMode, Text, TrunkDetail, TrunkKind, UserStatus,
 };
-use ipo_top::ui::{App, Event, Theme, UiConfig, WallClock};
+use ipo_top::ui::{App, Event, LocalTime, Theme, UiConfig};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -18,7 +18,7 @@ use ratatui::backend::TestBackend;
 pub const NOW: u64 = 7200;
 
 /// The clock the header shows.
-pub const CLOCK: WallClock = WallClock {
+pub const CLOCK: LocalTime = LocalTime {
     hour: 14,
     minute: 32,
     second: 7,

@@ -4,11 +4,13 @@
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use crate::model::Function;
 use crate::model::{Appearance, CallState, Direction, FailedCause, Party, TrunkKind, User};
-use crate::ui::app::{App, DetailTarget, Overlay, caller_words};
+use crate::ui::app::App;
 use crate::ui::functions::{Offer, offer};
 use crate::ui::keymap::{Context, KeyAction};
-use crate::ui::rows::{agent_calls, by_number};
+use crate::ui::rows::{agent_calls, by_number, caller_words};
+use crate::ui::screen::{DetailTarget, Overlay};
 use crate::ui::text::{clean, duration, fit, wrap};
 
 /// Width of the label column.
@@ -81,14 +83,14 @@ fn keys(l: &mut Lines<'_>) {
     let keymap = &app.config().keymap;
     let mut now = Vec::new();
     let mut not = Vec::new();
-    for action in KeyAction::FUNCTIONS {
-        let Some(b) = keymap.binding(Context::Detail, action) else {
+    for f in Function::ALL {
+        let Some(b) = keymap.binding(Context::Detail, KeyAction::Function(f)) else {
             continue;
         };
         let (Some(key), Some(hint)) = (b.keys.first(), b.hint) else {
             continue;
         };
-        match offer(app, action) {
+        match offer(&app.scene(), f) {
             Offer::Ready => now.push(format!("{key} {hint}")),
             Offer::Dimmed(_) => not.push(format!("{key} {hint}")),
             Offer::Hidden => {}

@@ -3,6 +3,7 @@
 
 use ratatui::text::{Line, Span};
 
+use crate::model::Function;
 use crate::model::{AgentState, stats_definitions};
 use crate::ui::app::App;
 use crate::ui::keymap::{Context, KeyAction};
@@ -89,7 +90,7 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
     let messages_key = keymap
         .key_for(Context::Main, KeyAction::Messages)
         .map_or_else(|| "The message history".to_owned(), |k| k.to_string());
-    let asking = if keymap.offers(KeyAction::ForceClear) {
+    let asking = if keymap.offers(KeyAction::Function(Function::ForceClear)) {
         "Drop, force clear, DND and service mode"
     } else {
         "Drop, DND and service mode"

@@ -3,7 +3,10 @@
 
 use ratatui::text::{Line, Span};
 
+use ratatui::style::Style;
+
 use crate::ui::app::App;
+use crate::ui::event::{Level, Message};
 use crate::ui::text::{clean, wrap};
 
 /// The overlay's lines for `width` columns of text.
@@ -16,7 +19,7 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
         let time = e
             .clock
             .map_or_else(|| "        ".to_owned(), |c| c.to_string());
-        let head = super::message_line(app, &e.message);
+        let head = message_line(app, &e.message);
         let style = head.spans.get(1).map(|s| s.style).unwrap_or_default();
         let mark = head
             .spans
@@ -43,4 +46,20 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
         out.push(Line::from(Span::styled("No messages yet.", theme.dim)));
     }
     out
+}
+
+/// A status message as a line: a mark that reads without colour, then the text.
+pub(crate) fn message_line(app: &App, m: &Message) -> Line<'static> {
+    let theme = &app.config().theme;
+    let (mark, style) = match m.level {
+        Level::Info => ("", Style::new()),
+        Level::Done => ("✓ ", theme.ok),
+        Level::Notice => ("» ", theme.warn),
+        Level::Error => ("✗ ", theme.error),
+    };
+    Line::from(vec![
+        Span::styled(mark, style),
+        Span::styled(clean(&m.text).into_owned(), style),
+        Span::raw(" "),
+    ])
 }

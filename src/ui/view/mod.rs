@@ -6,11 +6,12 @@
 //! title rule each, queues first, so that 80x24 shows every queue, the waiting calls and a
 //! screenful of agents.
 
-mod detail;
-mod help;
-mod messages;
+pub(super) mod alert;
+pub(super) mod detail;
+pub(super) mod help;
+pub(super) mod messages;
 mod panes;
-mod prompt;
+pub(super) mod prompt;
 mod table;
 
 use ratatui::Frame;
@@ -21,14 +22,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use self::panes::Frame as PaneFrame;
-use super::app::{App, Level, Overlay, Pane};
+use super::app::App;
 use super::functions::{self, Offer};
 use super::keymap::{Context, KeyAction};
+use super::layout::{WIDE, bottom_lines, overlay_rect, overlay_text_width};
+use super::screen::{Overlay, Pane};
 use super::text::{clean, duration, fit, width};
-use crate::model::{ConnectionState, PbxSystem, StopKind};
-
-/// Screens at least this wide put the agent grid beside the queues.
-pub const WIDE: u16 = 120;
+use crate::model::{ConnectionState, Function, PbxSystem, StopKind};
 
 /// Renders the whole screen into a frame.
 pub fn view(app: &App, frame: &mut Frame<'_>) {
@@ -36,28 +36,9 @@ pub fn view(app: &App, frame: &mut Frame<'_>) {
     render(app, area, frame.buffer_mut());
 }
 
-/// Lines between the body and the bottom of the screen: the My line strip and a prompt's
-/// extra line, besides the status line.
-fn bottom_lines(app: &App) -> (u16, u16) {
-    let my = u16::from(app.config().supervisor.is_some());
-    (my, prompt::extra_lines(app))
-}
-
-/// The panes' area on a screen of `width` x `height`.
-fn body_rect(app: &App, width: u16, height: u16) -> Rect {
-    let alert = alert_lines(app, width).len() as u16;
-    let (my, extra) = bottom_lines(app);
-    Rect::new(
-        0,
-        1 + alert,
-        width,
-        height.saturating_sub(2 + alert + my + extra),
-    )
-}
-
 /// Renders the whole screen into a buffer area.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let alert = alert_lines(app, area.width);
+    let alert = alert::lines(app, area.width);
     let (my, extra) = bottom_lines(app);
     let [head, alert_area, body, my_area, extra_area, status] = Layout::vertical([
         Constraint::Length(1),
@@ -111,71 +92,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         status_line(app, status, buf);
     }
-}
-
-/// The overlay's lines as they would be rendered now.
-fn overlay_content(app: &App, body: Rect) -> Option<Vec<Line<'static>>> {
-    let inner_w = overlay_text_width(body);
-    Some(match app.overlay() {
-        Overlay::None => return None,
-        Overlay::Help { .. } => help::content(app, inner_w),
-        Overlay::Messages { .. } => messages::content(app, inner_w),
-        Overlay::Detail { target, .. } => detail::content(app, target, inner_w).1,
-    })
-}
-
-/// How far the open overlay can scroll on a screen of the state's size.
-pub fn max_scroll(app: &App) -> u16 {
-    let (w, h) = app.size();
-    let body = body_rect(app, w, h);
-    let Some(lines) = overlay_content(app, body) else {
-        return 0;
-    };
-    let visible = overlay_rect(body, lines.len()).height.saturating_sub(2) as usize;
-    u16::try_from(lines.len().saturating_sub(visible)).unwrap_or(u16::MAX)
-}
-
-/// How many lines of the open overlay show at once.
-pub fn overlay_visible(app: &App) -> u16 {
-    let (w, h) = app.size();
-    let body = body_rect(app, w, h);
-    let n = overlay_content(app, body).map_or(0, |l| l.len());
-    overlay_rect(body, n).height.saturating_sub(2)
-}
-
-/// The line of the open detail where its pick (an agent's call, a queue's member) is shown.
-pub fn pick_line(app: &App) -> Option<usize> {
-    let Overlay::Detail { target, .. } = app.overlay() else {
-        return None;
-    };
-    let (w, h) = app.size();
-    let body = body_rect(app, w, h);
-    detail::pick_line(app, target, overlay_text_width(body))
-}
-
-fn overlay_width(body: Rect) -> u16 {
-    body.width.min(100)
-}
-
-fn overlay_text_width(body: Rect) -> usize {
-    overlay_width(body).saturating_sub(4) as usize
-}
-
-fn overlay_rect(body: Rect, lines: usize) -> Rect {
-    let w = overlay_width(body);
-    // Stacked screens give the overlay the whole body: fragments of panes around it would
-    // only be noise there.
-    let h = if body.width < WIDE {
-        body.height
-    } else {
-        (u16::try_from(lines).unwrap_or(u16::MAX).saturating_add(2)).min(body.height)
-    };
-    Rect::new(
-        body.x + (body.width - w) / 2,
-        body.y + (body.height - h) / 2,
-        w,
-        h,
-    )
 }
 
 fn overlay(
@@ -246,10 +162,10 @@ fn wide(app: &App, body: Rect, buf: &mut Buffer) {
         Constraint::Length(parked_h),
     ])
     .areas(left);
-    panes::queues(app, q, buf, boxed);
-    panes::waiting(app, w, buf, boxed);
-    panes::parked(app, p, buf, boxed);
-    panes::agents(app, right, buf, boxed);
+    panes::draw(app, Pane::Queues, q, buf, boxed);
+    panes::draw(app, Pane::Waiting, w, buf, boxed);
+    panes::draw(app, Pane::Parked, p, buf, boxed);
+    panes::draw(app, Pane::Agents, right, buf, boxed);
 }
 
 fn stacked(app: &App, body: Rect, buf: &mut Buffer) {
@@ -272,11 +188,11 @@ fn stacked(app: &App, body: Rect, buf: &mut Buffer) {
         Constraint::Length(parked_h),
     ])
     .areas(body);
-    panes::queues(app, q, buf, ruled);
-    panes::waiting(app, w, buf, ruled);
-    panes::agents(app, a, buf, ruled);
+    panes::draw(app, Pane::Queues, q, buf, ruled);
+    panes::draw(app, Pane::Waiting, w, buf, ruled);
+    panes::draw(app, Pane::Agents, a, buf, ruled);
     if show_parked {
-        panes::parked(app, p, buf, ruled);
+        panes::draw(app, Pane::Parked, p, buf, ruled);
     }
 }
 
@@ -454,60 +370,6 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// One to three full-width lines under the header when the link is not healthy: what happened
-/// and what will happen next.
-fn alert_lines(app: &App, width: u16) -> Vec<Line<'static>> {
-    let retry_key = app
-        .config()
-        .keymap
-        .key_for(Context::Main, KeyAction::RetryLogin)
-        .map_or_else(|| "R".to_owned(), |k| k.to_string());
-    let text = match app.model().connection() {
-        ConnectionState::Reconnecting { at, reason, .. } => {
-            let secs = at
-                .saturating_duration_since(app.now())
-                .as_millis()
-                .div_ceil(1000);
-            format!(
-                "Link to the PBX down: {}. What you see is stale. Next attempt in {secs} s.",
-                clean(reason).trim()
-            )
-        }
-        ConnectionState::Stopped {
-            kind: StopKind::LoginRejected,
-            reason,
-        } => match app.retry_refused() {
-            Some(why) => format!(
-                "The PBX refused the login ({}). Not retried: {}",
-                clean(reason).trim(),
-                clean(why).trim()
-            ),
-            None => format!(
-                "The PBX refused the login ({}). Fix the username or password (configuration \
-                 or password source), then press {retry_key} to log in again.",
-                clean(reason).trim()
-            ),
-        },
-        ConnectionState::Stopped { reason, .. } => {
-            format!("Stopped: {}.", clean(reason).trim())
-        }
-        ConnectionState::Connecting { attempt } if *attempt > 1 && app.stale() => {
-            format!("Link to the PBX down; connecting, attempt {attempt}. What you see is stale.")
-        }
-        _ => return Vec::new(),
-    };
-    let room = (width as usize).saturating_sub(2).max(10);
-    let mut lines = super::text::wrap(&text, room);
-    if lines.len() > 3 {
-        let rest = lines.split_off(2).join(" ");
-        lines.push(fit(&rest, room).into_owned());
-    }
-    lines
-        .into_iter()
-        .map(|l| Line::from(format!(" {l}")))
-        .collect()
-}
-
 /// A key hint for the status line: the key, its word, whether it is dimmed (the function
 /// belongs with the selection but cannot be used now), and how much it matters when the
 /// width runs out.
@@ -534,11 +396,11 @@ fn hints(app: &App) -> Vec<Hint> {
         let Some(key) = b.keys.first() else { continue };
         let (show, dim, keep) = match b.action {
             // The My line strip shows these.
-            KeyAction::Answer | KeyAction::Hold => (false, false, 0),
-            a if a.is_function() => match functions::offer(app, a) {
+            KeyAction::Function(Function::Answer | Function::Hold) => (false, false, 0),
+            KeyAction::Function(f) => match functions::offer(&app.scene(), f) {
                 Offer::Hidden => (false, false, 0),
                 Offer::Dimmed(_) => (true, true, 1),
-                Offer::Ready => (true, false, function_weight(a)),
+                Offer::Ready => (true, false, function_weight(f)),
             },
             KeyAction::Open => (selected && ctx == Context::Main, false, 3),
             KeyAction::Back if ctx == Context::Main => (!app.filter().text.is_empty(), false, 2),
@@ -568,16 +430,16 @@ fn hints(app: &App) -> Vec<Hint> {
 /// How much a usable function's hint matters when the status line is short of room: the
 /// rescues first (transfer, park, drop, barge, pick up, unpark, service mode), the fine
 /// adjustments last.
-fn function_weight(a: KeyAction) -> u8 {
-    match a {
-        KeyAction::Transfer
-        | KeyAction::Park
-        | KeyAction::Drop
-        | KeyAction::Barge
-        | KeyAction::Pickup
-        | KeyAction::Unpark
-        | KeyAction::ServiceMode => 4,
-        KeyAction::Redirect | KeyAction::Priority | KeyAction::Dnd | KeyAction::Member => 3,
+fn function_weight(f: Function) -> u8 {
+    match f {
+        Function::Transfer
+        | Function::Park
+        | Function::Drop
+        | Function::Barge
+        | Function::Pickup
+        | Function::Unpark
+        | Function::ServiceMode => 4,
+        Function::Redirect | Function::Priority | Function::Dnd | Function::Member => 3,
         _ => 2,
     }
 }
@@ -596,7 +458,7 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
         left.push(Span::styled("█", theme.title_focused));
         left.push(Span::raw("  "));
     }
-    let right: Option<Line<'static>> = app.status().map(|m| message_line(app, m));
+    let right: Option<Line<'static>> = app.status().map(|m| messages::message_line(app, m));
     let total = area.width as usize;
     // The message wins over hints: it is news, the hints are always the same.
     let right = right.map(|r| table::fit_line(r, total.saturating_sub(1)));
@@ -639,36 +501,20 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// A status message as a line: a mark that reads without colour, then the text.
-pub(crate) fn message_line(app: &App, m: &super::app::Message) -> Line<'static> {
-    let theme = &app.config().theme;
-    let (mark, style) = match m.level {
-        Level::Info => ("", Style::new()),
-        Level::Done => ("✓ ", theme.ok),
-        Level::Notice => ("» ", theme.warn),
-        Level::Error => ("✗ ", theme.error),
-    };
-    Line::from(vec![
-        Span::styled(mark, style),
-        Span::styled(clean(&m.text).into_owned(), style),
-        Span::raw(" "),
-    ])
-}
-
 /// The supervisor's own line: its calls (ringing first), with the keys that act on them.
 fn my_line(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.config().theme;
     let keymap = &app.config().keymap;
     let extn = app.config().supervisor.clone().unwrap_or_default();
     let mut left = vec![Span::styled(" My line ", theme.title)];
-    match functions::supervisor(app) {
+    match functions::supervisor(&app.scene()) {
         None => {
             left.push(Span::raw(clean(&extn).into_owned()));
             left.push(Span::styled(": not on this PBX", theme.dim));
         }
         Some(u) => {
             left.push(Span::raw(format!("{} {}", clean(&u.extn), clean(&u.name))));
-            let calls = functions::my_calls(app);
+            let calls = functions::my_calls(&app.scene());
             if calls.is_empty() {
                 left.push(Span::styled("  no calls", theme.dim));
             }
@@ -690,7 +536,7 @@ fn my_line(app: &App, area: Rect, buf: &mut Buffer) {
                 left.push(Span::raw(format!(
                     " {} {}",
                     duration(app.since(a.state_since)),
-                    super::app::caller_words(a)
+                    super::rows::caller_words(a)
                 )));
             }
         }
@@ -701,13 +547,13 @@ fn my_line(app: &App, area: Rect, buf: &mut Buffer) {
         _ => Context::Main,
     };
     if !app.config().read_only {
-        for action in [KeyAction::Answer, KeyAction::Hold] {
-            let Some(key) = keymap.key_for(ctx, action) else {
+        for f in [Function::Answer, Function::Hold] {
+            let Some(key) = keymap.key_for(ctx, KeyAction::Function(f)) else {
                 continue;
             };
-            let word = match action {
-                KeyAction::Answer => "answer",
-                _ => match functions::my_calls(app)
+            let word = match f {
+                Function::Answer => "answer",
+                _ => match functions::my_calls(&app.scene())
                     .iter()
                     .find(|a| a.call.state == crate::model::CallState::Connected)
                 {
@@ -715,7 +561,7 @@ fn my_line(app: &App, area: Rect, buf: &mut Buffer) {
                     None => "unhold",
                 },
             };
-            match functions::offer(app, action) {
+            match functions::offer(&app.scene(), f) {
                 Offer::Hidden => {}
                 Offer::Dimmed(_) => {
                     right.push(Span::styled(

@@ -12,8 +12,9 @@ use ratatui::widgets::{Block, Borders, Widget};
 
 use super::table::{Column, Table, window};
 use crate::model::{AgentState, Appearance, Party, QueueStats, ServiceMode};
-use crate::ui::app::{App, Overlay, Pane};
+use crate::ui::app::App;
 use crate::ui::rows::priority;
+use crate::ui::screen::{Overlay, Pane};
 use crate::ui::text::{clean, duration};
 
 /// Whether panes get full boxes (wide screens) or a title rule only (stacked, to save rows).
@@ -35,15 +36,25 @@ impl Frame {
     }
 }
 
-/// A pane's title and its table.
+/// A pane's title and its table's columns and rows.
 struct PaneView<'a> {
     pane: Pane,
     title: Vec<Span<'static>>,
-    table: Table<'a>,
+    cols: &'a [Column],
+    rows: Vec<Vec<Line<'static>>>,
+    selected: Option<usize>,
+    /// What to say when there are no rows.
+    empty: &'a str,
 }
 
-/// Draws a pane in `area`.
-fn draw(app: &App, pv: PaneView<'_>, area: Rect, buf: &mut Buffer, frame: Frame) {
+/// Draws `pane` in `area`.
+pub fn draw(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, frame: Frame) {
+    let pv = match pane {
+        Pane::Queues => queues(app),
+        Pane::Waiting => waiting(app),
+        Pane::Agents => agents(app),
+        Pane::Parked => parked(app),
+    };
     let theme = &app.config().theme;
     let focused = app.focus() == pv.pane && *app.overlay() == Overlay::None;
     let (title_style, border_style) = if focused {
@@ -52,7 +63,7 @@ fn draw(app: &App, pv: PaneView<'_>, area: Rect, buf: &mut Buffer, frame: Frame)
         (theme.title, theme.border)
     };
     let inner_height = area.height.saturating_sub(frame.overhead()) as usize;
-    let (_, above, below) = window(pv.table.rows.len(), inner_height, pv.table.selected);
+    let (_, above, below) = window(pv.rows.len(), inner_height, pv.selected);
     let mut title = vec![Span::raw(" ")];
     title.extend(pv.title.into_iter().map(|s| {
         let style = title_style.patch(s.style);
@@ -74,8 +85,14 @@ fn draw(app: &App, pv: PaneView<'_>, area: Rect, buf: &mut Buffer, frame: Frame)
         .title(Line::from(title));
     let inner = block.inner(area);
     block.render(area, buf);
-    let mut table = pv.table;
-    table.focused = focused;
+    let table = Table {
+        cols: pv.cols,
+        rows: pv.rows,
+        selected: pv.selected,
+        focused,
+        row_style: row_style(app),
+        empty: pv.empty,
+    };
     table.render(inner, buf, theme);
 }
 
@@ -179,7 +196,7 @@ const QUEUE_COLS: [Column; 11] = [
 ];
 
 /// The queues pane.
-pub fn queues(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
+fn queues(app: &App) -> PaneView<'static> {
     let theme = &app.config().theme;
     let d = app.derived();
     let model = app.model();
@@ -232,24 +249,14 @@ pub fn queues(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
     } else {
         "no queues yet"
     };
-    draw(
-        app,
-        PaneView {
-            pane: Pane::Queues,
-            title,
-            table: Table {
-                cols: &QUEUE_COLS,
-                rows,
-                selected,
-                focused: false,
-                row_style: row_style(app),
-                empty,
-            },
-        },
-        area,
-        buf,
-        frame,
-    );
+    PaneView {
+        pane: Pane::Queues,
+        title,
+        cols: &QUEUE_COLS,
+        rows,
+        selected,
+        empty,
+    }
 }
 
 // --------------------------------------------------------------------------------------------
@@ -281,7 +288,7 @@ fn targets(app: &App, a: &Appearance) -> Line<'static> {
 }
 
 /// The waiting calls of the selected queue.
-pub fn waiting(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
+fn waiting(app: &App) -> PaneView<'static> {
     let d = app.derived();
     let model = app.model();
     let queue = app.selection().queue.as_ref();
@@ -332,24 +339,14 @@ pub fn waiting(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
     } else {
         "no waiting call matches the filter"
     };
-    draw(
-        app,
-        PaneView {
-            pane: Pane::Waiting,
-            title,
-            table: Table {
-                cols: &WAITING_COLS,
-                rows,
-                selected,
-                focused: false,
-                row_style: row_style(app),
-                empty,
-            },
-        },
-        area,
-        buf,
-        frame,
-    );
+    PaneView {
+        pane: Pane::Waiting,
+        title,
+        cols: &WAITING_COLS,
+        rows,
+        selected,
+        empty,
+    }
 }
 
 // --------------------------------------------------------------------------------------------
@@ -366,7 +363,7 @@ const AGENT_COLS: [Column; 7] = [
 ];
 
 /// The agent grid.
-pub fn agents(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
+fn agents(app: &App) -> PaneView<'static> {
     let theme = &app.config().theme;
     let d = app.derived();
     let model = app.model();
@@ -424,24 +421,14 @@ pub fn agents(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
     } else {
         "no agent matches the filter"
     };
-    draw(
-        app,
-        PaneView {
-            pane: Pane::Agents,
-            title,
-            table: Table {
-                cols: &AGENT_COLS,
-                rows,
-                selected,
-                focused: false,
-                row_style: row_style(app),
-                empty,
-            },
-        },
-        area,
-        buf,
-        frame,
-    );
+    PaneView {
+        pane: Pane::Agents,
+        title,
+        cols: &AGENT_COLS,
+        rows,
+        selected,
+        empty,
+    }
 }
 
 // --------------------------------------------------------------------------------------------
@@ -455,7 +442,7 @@ const PARKED_COLS: [Column; 4] = [
 ];
 
 /// Parked calls.
-pub fn parked(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
+fn parked(app: &App) -> PaneView<'static> {
     let d = app.derived();
     let model = app.model();
     let mut rows = Vec::new();
@@ -482,22 +469,12 @@ pub fn parked(app: &App, area: Rect, buf: &mut Buffer, frame: Frame) {
     } else {
         "the park server is not followed"
     };
-    draw(
-        app,
-        PaneView {
-            pane: Pane::Parked,
-            title,
-            table: Table {
-                cols: &PARKED_COLS,
-                rows,
-                selected,
-                focused: false,
-                row_style: row_style(app),
-                empty,
-            },
-        },
-        area,
-        buf,
-        frame,
-    );
+    PaneView {
+        pane: Pane::Parked,
+        title,
+        cols: &PARKED_COLS,
+        rows,
+        selected,
+        empty,
+    }
 }

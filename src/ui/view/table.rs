@@ -63,20 +63,23 @@ const GAP: u16 = 1;
 /// The selection marker's column.
 const MARK: u16 = 2;
 
+/// The least width the `shown` columns need: the marker, their minimums and the gaps.
+fn least(cols: &[Column], shown: &[bool]) -> u16 {
+    let n = shown.iter().filter(|s| **s).count() as u16;
+    MARK + cols
+        .iter()
+        .zip(shown)
+        .filter(|(_, s)| **s)
+        .map(|(c, _)| c.min)
+        .sum::<u16>()
+        + GAP * n.saturating_sub(1)
+}
+
 /// The width each column gets in `total` columns, `None` for a dropped one.
 pub fn widths(cols: &[Column], total: u16) -> Vec<Option<u16>> {
     let mut shown: Vec<bool> = cols.iter().map(|_| true).collect();
     loop {
-        let n = shown.iter().filter(|s| **s).count() as u16;
-        let need: u16 = MARK
-            + cols
-                .iter()
-                .zip(&shown)
-                .filter(|(_, s)| **s)
-                .map(|(c, _)| c.min)
-                .sum::<u16>()
-            + GAP * n.saturating_sub(1);
-        if need <= total {
+        if least(cols, &shown) <= total {
             break;
         }
         let victim = cols
@@ -90,15 +93,7 @@ pub fn widths(cols: &[Column], total: u16) -> Vec<Option<u16>> {
             None => break,
         }
     }
-    let n = shown.iter().filter(|s| **s).count() as u16;
-    let used: u16 = MARK
-        + cols
-            .iter()
-            .zip(&shown)
-            .filter(|(_, s)| **s)
-            .map(|(c, _)| c.min)
-            .sum::<u16>()
-        + GAP * n.saturating_sub(1);
+    let used = least(cols, &shown);
     let mut spare = total.saturating_sub(used);
     let mut out: Vec<Option<u16>> = cols
         .iter()

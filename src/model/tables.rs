@@ -1,0 +1,254 @@
+//! The tables of what the PBX reports: users, queues, call appearances and the link's
+//! facts, with the ways to read them. The session's [`Model`] holds one and keeps it true to
+//! the snapshots; a reader on another task (the screen) holds its own, fed with the model's
+//! events through [`Tables::apply`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[cfg(doc)]
+use super::Model;
+use super::call::Appearance;
+use super::event::{ConnectionState, ModelEvent};
+use super::ids::{AppearanceId, AppearanceKey, Gcid, Guid, LineId, Text};
+use super::queue::Queue;
+use super::stats::{AgentCounts, StatsPeriod};
+use super::user::{AgentState, User};
+use super::{AccountCodes, PbxSystem};
+
+/// What is known of the PBX: users, queues, the park server, call appearances, the link.
+#[derive(Debug, Default)]
+pub struct Tables {
+    pub(super) users: BTreeMap<Guid, Arc<User>>,
+    pub(super) queues: BTreeMap<Guid, Arc<Queue>>,
+    pub(super) park_available: bool,
+    pub(super) calls: BTreeMap<AppearanceKey, Arc<Appearance>>,
+    pub(super) ids: HashMap<AppearanceId, AppearanceKey>,
+    pub(super) by_gcid: HashMap<Gcid, Vec<AppearanceId>>,
+    pub(super) connection: Option<ConnectionState>,
+    pub(super) version: Option<Text>,
+    pub(super) system: Option<PbxSystem>,
+    pub(super) account_codes: AccountCodes,
+    /// The period statistics count over.
+    pub(super) stats_period: Option<StatsPeriod>,
+}
+
+impl Tables {
+    /// Empty tables, for a reader fed with [`Tables::apply`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The link state (Idle until the session says otherwise).
+    pub fn connection(&self) -> &ConnectionState {
+        self.connection.as_ref().unwrap_or(&ConnectionState::Idle)
+    }
+
+    /// The PBX's version string, if it gave one.
+    pub fn version(&self) -> Option<&Text> {
+        self.version.as_ref()
+    }
+
+    /// The system the session is connected to (or last was), once it has connected.
+    pub fn system(&self) -> Option<PbxSystem> {
+        self.system
+    }
+
+    /// The account codes for the picker (free text unless the PBX listed them).
+    pub fn account_codes(&self) -> &AccountCodes {
+        &self.account_codes
+    }
+
+    /// The period statistics count over (once the model has seen its first input).
+    pub fn stats_period(&self) -> Option<&StatsPeriod> {
+        self.stats_period.as_ref()
+    }
+
+    /// When the counting period ends (the next midnight), for the session's timer.
+    pub fn stats_deadline(&self) -> Option<Instant> {
+        self.stats_period.as_ref().and_then(|p| p.until)
+    }
+
+    /// A queue's enabled members now, by what they are doing (disabled members and members
+    /// the model does not know count as away).
+    pub fn queue_agents(&self, guid: &Guid) -> AgentCounts {
+        let mut counts = AgentCounts::default();
+        if let Some(q) = self.queues.get(guid) {
+            for m in q.members() {
+                let state = self
+                    .user_by_extn(&m.extn)
+                    .map_or(AgentState::Unknown, |u| u.agent.state);
+                counts.add(state, m.enabled);
+            }
+        }
+        counts
+    }
+
+    /// Whether the PBX says the park server can be followed.
+    pub fn park_available(&self) -> bool {
+        self.park_available
+    }
+
+    /// Every user, in GUID order.
+    pub fn users(&self) -> impl Iterator<Item = &Arc<User>> {
+        self.users.values()
+    }
+
+    /// A user by GUID.
+    pub fn user(&self, guid: &Guid) -> Option<&Arc<User>> {
+        self.users.get(guid)
+    }
+
+    /// A user by extension.
+    pub fn user_by_extn(&self, extn: &str) -> Option<&Arc<User>> {
+        self.users.values().find(|u| u.extn == extn)
+    }
+
+    /// Every queue, in GUID order.
+    pub fn queues(&self) -> impl Iterator<Item = &Arc<Queue>> {
+        self.queues.values()
+    }
+
+    /// A queue by GUID.
+    pub fn queue(&self, guid: &Guid) -> Option<&Arc<Queue>> {
+        self.queues.get(guid)
+    }
+
+    /// A queue by number.
+    pub fn queue_by_extn(&self, extn: &str) -> Option<&Arc<Queue>> {
+        self.queues.values().find(|q| q.extn == extn)
+    }
+
+    /// Every call appearance, grouped by line.
+    pub fn appearances(&self) -> impl Iterator<Item = &Arc<Appearance>> {
+        self.calls.values()
+    }
+
+    /// The appearances on one line, by callid.
+    pub fn appearances_on<'a>(
+        &'a self,
+        line: &LineId,
+    ) -> impl Iterator<Item = &'a Arc<Appearance>> + 'a {
+        let lo = AppearanceKey {
+            line: line.clone(),
+            callid: i32::MIN,
+        };
+        let hi = AppearanceKey {
+            line: line.clone(),
+            callid: i32::MAX,
+        };
+        self.calls.range(lo..=hi).map(|(_, a)| a)
+    }
+
+    /// Parked calls (appearances on the park server).
+    pub fn parked(&self) -> impl Iterator<Item = &Arc<Appearance>> {
+        self.appearances_on(&LineId::ParkServer)
+    }
+
+    /// An appearance by its stable id.
+    pub fn appearance(&self, id: AppearanceId) -> Option<&Arc<Appearance>> {
+        self.ids.get(&id).and_then(|k| self.calls.get(k))
+    }
+
+    /// An appearance by line and callid.
+    pub fn appearance_at(&self, key: &AppearanceKey) -> Option<&Arc<Appearance>> {
+        self.calls.get(key)
+    }
+
+    /// The other appearances of the same call (same gcid) on other lines: the call's queue
+    /// appearance, its agents, the park server.
+    pub fn linked(&self, id: AppearanceId) -> Vec<&Arc<Appearance>> {
+        let Some(gcid) = self.appearance(id).and_then(|a| a.call.gcid.as_ref()) else {
+            return Vec::new();
+        };
+        self.by_gcid
+            .get(gcid)
+            .into_iter()
+            .flatten()
+            .filter(|other| **other != id)
+            .filter_map(|other| self.appearance(*other))
+            .collect()
+    }
+
+    /// Applies an event from another model, keeping this one a copy of it.
+    pub fn apply(&mut self, ev: &ModelEvent) {
+        match ev {
+            ModelEvent::Connection { state } => self.connection = Some(state.clone()),
+            ModelEvent::Version { text } => self.version = Some(text.clone()),
+            ModelEvent::CallsReset { .. } => {}
+            ModelEvent::System { system } => self.system = Some(*system),
+            ModelEvent::AccountCodes { codes } => self.account_codes = codes.clone(),
+            ModelEvent::StatsPeriod { period } => self.stats_period = Some(period.clone()),
+            ModelEvent::ParkServer { available } => self.park_available = *available,
+            ModelEvent::UserAdded { user } | ModelEvent::UserChanged { user, .. } => {
+                self.users.insert(user.guid.clone(), user.clone());
+            }
+            ModelEvent::UserRemoved { guid, .. } => {
+                self.users.remove(guid);
+                self.drop_line(&LineId::User(guid.clone()));
+            }
+            ModelEvent::QueueAdded { queue } | ModelEvent::QueueChanged { queue } => {
+                self.queues.insert(queue.guid.clone(), queue.clone());
+            }
+            ModelEvent::QueueRemoved { guid, .. } => {
+                self.queues.remove(guid);
+                self.drop_line(&LineId::Queue(guid.clone()));
+            }
+            ModelEvent::CallNew { call } | ModelEvent::CallChanged { call, .. } => {
+                self.store(call.clone());
+            }
+            ModelEvent::CallEnded { call, .. } => {
+                if let Some(key) = self.ids.get(&call.id).cloned() {
+                    self.unstore(&key);
+                }
+            }
+        }
+    }
+
+    fn drop_line(&mut self, line: &LineId) {
+        let keys: Vec<_> = self.appearances_on(line).map(|a| a.key.clone()).collect();
+        for k in keys {
+            self.unstore(&k);
+        }
+    }
+
+    /// Puts an appearance in every index, replacing an older version of it.
+    pub(super) fn store(&mut self, call: Arc<Appearance>) {
+        if let Some(old_key) = self.ids.get(&call.id).cloned() {
+            if old_key != call.key {
+                self.unstore(&old_key);
+            } else if let Some(old) = self.calls.get(&old_key).cloned() {
+                if old.call.gcid != call.call.gcid {
+                    self.unlink_gcid(&old);
+                }
+            }
+        }
+        if let Some(g) = call.call.gcid.as_ref().filter(|g| !g.is_empty()) {
+            let ids = self.by_gcid.entry(g.clone()).or_default();
+            if !ids.contains(&call.id) {
+                ids.push(call.id);
+            }
+        }
+        self.ids.insert(call.id, call.key.clone());
+        self.calls.insert(call.key.clone(), call);
+    }
+
+    pub(super) fn unlink_gcid(&mut self, call: &Appearance) {
+        if let Some(g) = &call.call.gcid {
+            if let Some(ids) = self.by_gcid.get_mut(g) {
+                ids.retain(|i| *i != call.id);
+                if ids.is_empty() {
+                    self.by_gcid.remove(g);
+                }
+            }
+        }
+    }
+
+    pub(super) fn unstore(&mut self, key: &AppearanceKey) -> Option<Arc<Appearance>> {
+        let call = self.calls.remove(key)?;
+        self.ids.remove(&call.id);
+        self.unlink_gcid(&call);
+        Some(call)
+    }
+}

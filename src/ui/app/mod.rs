@@ -1,0 +1,321 @@
+//! The screen's state and its update function (the Elm Architecture): every input is an
+//! [`Event`], [`update`] changes the [`App`] and returns what the application layer must do
+//! ([`Action`]s), and the view renders the state without changing it or reading a clock.
+
+mod keys;
+mod model;
+mod navigation;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::config::UiConfig;
+use super::event::{Action, Entry, Event, Level, LocalTime, Message, Ticket};
+use super::functions::{Confirm, Prompt, Scene};
+use super::keymap::Context;
+use super::rows::Derived;
+use super::screen::{Filter, Overlay, Pane, Selection};
+use crate::model::{
+    Appearance, AppearanceId, ConnectionState, Function, FunctionTarget, StopKind, Tables,
+};
+
+/// Appearances that ended in one batch: as last seen, and why in words.
+type Ended = HashMap<AppearanceId, (Arc<Appearance>, String)>;
+
+/// How long after the sync the start-up selection waits for a first caller in the first queue.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// How many messages the history (`M`) keeps.
+pub const HISTORY_LEN: usize = 50;
+
+/// A prompt or a question in front of the screen: keys go to it until it is answered or
+/// cancelled.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Modal {
+    /// A prompt for an argument.
+    Prompt(Prompt),
+    /// A confirmation.
+    Confirm(Confirm),
+}
+
+impl Modal {
+    fn function(&self) -> Function {
+        match self {
+            Modal::Prompt(p) => p.function,
+            Modal::Confirm(c) => c.function,
+        }
+    }
+
+    fn target(&self) -> &FunctionTarget {
+        match self {
+            Modal::Prompt(p) => &p.target,
+            Modal::Confirm(c) => &c.target,
+        }
+    }
+}
+
+/// The screen's whole state.
+#[derive(Debug)]
+pub struct App {
+    config: UiConfig,
+    model: Tables,
+    now: Instant,
+    epoch: Instant,
+    clock: Option<LocalTime>,
+    size: (u16, u16),
+    focus: Pane,
+    selection: Selection,
+    derived: Derived,
+    overlay: Overlay,
+    filter: Filter,
+    status: Option<Message>,
+    /// Recent messages, newest first.
+    history: VecDeque<Entry>,
+    /// The open prompt or confirmation.
+    modal: Option<Modal>,
+    /// The words of each request under way, by ticket.
+    requests: HashMap<Ticket, String>,
+    next_ticket: u64,
+    /// Why the last retry was refused, until the next attempt.
+    retry_refused: Option<String>,
+    /// Whether the start-up selection is settled (a call selected, the user moved, or the
+    /// model synced a moment ago).
+    placed: bool,
+    /// When the model was first seen synced.
+    synced_at: Option<Instant>,
+    /// The second last drawn, so a tick only redraws when a shown time changes.
+    shown_second: (u64, Option<LocalTime>),
+    dirty: bool,
+}
+
+impl App {
+    /// A screen with an empty model (a replica fed by [`Event::Model`]).
+    pub fn new(config: UiConfig, now: Instant) -> App {
+        App {
+            config,
+            model: Tables::new(),
+            now,
+            epoch: now,
+            clock: None,
+            size: (80, 24),
+            focus: Pane::Queues,
+            selection: Selection::default(),
+            derived: Derived::default(),
+            overlay: Overlay::None,
+            filter: Filter::default(),
+            status: None,
+            history: VecDeque::new(),
+            modal: None,
+            requests: HashMap::new(),
+            next_ticket: 1,
+            retry_refused: None,
+            placed: false,
+            synced_at: None,
+            shown_second: (0, None),
+            dirty: true,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &UiConfig {
+        &self.config
+    }
+
+    /// The screen's copy of the model.
+    pub fn model(&self) -> &Tables {
+        &self.model
+    }
+
+    /// The time every shown duration is measured to.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The wall clock, when known.
+    pub fn clock(&self) -> Option<LocalTime> {
+        self.clock
+    }
+
+    /// The terminal size last reported.
+    pub fn size(&self) -> (u16, u16) {
+        self.size
+    }
+
+    /// The focused pane.
+    pub fn focus(&self) -> Pane {
+        self.focus
+    }
+
+    /// The selection.
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    /// The rows and figures.
+    pub fn derived(&self) -> &Derived {
+        &self.derived
+    }
+
+    /// The overlay.
+    pub fn overlay(&self) -> &Overlay {
+        &self.overlay
+    }
+
+    /// The filter.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// The latest status message.
+    pub fn status(&self) -> Option<&Message> {
+        self.status.as_ref()
+    }
+
+    /// The message history, newest first.
+    pub fn history(&self) -> impl Iterator<Item = &Entry> {
+        self.history.iter()
+    }
+
+    /// The open prompt or confirmation.
+    pub fn modal(&self) -> Option<&Modal> {
+        self.modal.as_ref()
+    }
+
+    /// Why the last retry after a refused login was not made, until a new session starts.
+    pub fn retry_refused(&self) -> Option<&str> {
+        self.retry_refused.as_deref()
+    }
+
+    /// Where keys are looked up now.
+    pub fn context(&self) -> Context {
+        match (&self.modal, &self.overlay) {
+            (Some(Modal::Prompt(_)), _) => Context::Prompt,
+            (Some(Modal::Confirm(c)), _) if c.word.is_some() => Context::Prompt,
+            (Some(Modal::Confirm(_)), _) => Context::Confirm,
+            (None, Overlay::Help { .. }) => Context::Help,
+            (None, Overlay::Messages { .. }) => Context::Messages,
+            (None, Overlay::Detail { .. }) => Context::Detail,
+            (None, Overlay::None) if self.filter.editing => Context::Filter,
+            (None, Overlay::None) => Context::Main,
+        }
+    }
+
+    /// Whether the data shown is stale: the link is down after having carried data.
+    pub fn stale(&self) -> bool {
+        !self.model.connection().is_up()
+            && (self.model.users().next().is_some() || self.model.queues().next().is_some())
+    }
+
+    /// Whether the session stopped because the PBX refused the login.
+    pub fn login_refused(&self) -> bool {
+        matches!(
+            self.model.connection(),
+            ConnectionState::Stopped {
+                kind: StopKind::LoginRejected,
+                ..
+            }
+        )
+    }
+
+    /// Whether something visible changed since the last [`App::drawn`].
+    pub fn needs_redraw(&self) -> bool {
+        self.dirty
+    }
+
+    /// Records that the current state has been drawn.
+    pub fn drawn(&mut self) {
+        self.dirty = false;
+    }
+
+    /// Whether a wait of `d` is long.
+    pub fn is_long_wait(&self, d: Duration) -> bool {
+        d.as_secs() >= self.config.long_wait_secs
+    }
+
+    /// How long since `t`, by the state's `now`.
+    pub fn since(&self, t: Instant) -> Duration {
+        self.now.saturating_duration_since(t)
+    }
+
+    /// Handles one input; returns what the application layer must do.
+    pub fn update(&mut self, event: Event) -> Vec<Action> {
+        match event {
+            Event::Model(events) => {
+                self.apply(&events);
+                Vec::new()
+            }
+            Event::Key(key) => {
+                self.dirty = true;
+                self.key(key)
+            }
+            Event::Resize { width, height } => {
+                self.size = (width, height);
+                self.dirty = true;
+                Vec::new()
+            }
+            Event::Tick { now, clock } => {
+                self.now = now;
+                self.clock = clock;
+                // Nobody waiting in the first queue a moment after the sync: the start-up
+                // selection stays on the queue, and a later call will not move it.
+                if self
+                    .synced_at
+                    .is_some_and(|t| now.saturating_duration_since(t) >= SETTLE)
+                {
+                    self.placed = true;
+                }
+                let second = (now.saturating_duration_since(self.epoch).as_secs(), clock);
+                if second != self.shown_second {
+                    self.shown_second = second;
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
+            Event::Message(m) => {
+                self.say(m);
+                self.dirty = true;
+                Vec::new()
+            }
+            Event::Outcome { ticket, status } => {
+                self.outcome(ticket, &status);
+                self.dirty = true;
+                Vec::new()
+            }
+            Event::RetryRefused(why) => {
+                self.say(Message::new(Level::Error, "not retried: see above"));
+                self.retry_refused = Some(why);
+                self.dirty = true;
+                Vec::new()
+            }
+            Event::Retrying { pbx } => {
+                self.config.pbx = pbx;
+                self.retry_refused = None;
+                self.say(Message::new(
+                    Level::Info,
+                    "the credentials changed: logging in again…",
+                ));
+                self.dirty = true;
+                Vec::new()
+            }
+        }
+    }
+
+    /// What the functions read of the screen: the model, the configuration and where the
+    /// supervisor is.
+    pub fn scene(&self) -> Scene<'_> {
+        Scene {
+            model: &self.model,
+            config: &self.config,
+            focus: self.focus,
+            selection: &self.selection,
+            overlay: &self.overlay,
+            now: self.now,
+        }
+    }
+}
+
+/// Handles one input (see [`App::update`]).
+pub fn update(app: &mut App, event: Event) -> Vec<Action> {
+    app.update(event)
+}

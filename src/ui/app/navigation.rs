@@ -1,0 +1,176 @@
+//! Moving about: panes, rows, pages, the detail's pick and the scroll of overlays, measured
+//! by the layout (never by drawing).
+
+use std::collections::HashMap;
+
+use super::App;
+use crate::model::AppearanceId;
+use crate::ui::event::{Level, Message};
+use crate::ui::layout;
+use crate::ui::rows::agent_calls;
+use crate::ui::screen::{DetailTarget, Overlay, Pane};
+
+impl App {
+    pub(super) fn refilter(&mut self) {
+        self.placed = true;
+        self.refresh(&HashMap::new());
+    }
+
+    pub(super) fn page(&self) -> isize {
+        (self.size.1 / 3).max(1) as isize
+    }
+
+    pub(super) fn cycle(&mut self, by: usize) {
+        self.placed = true;
+        let pos = Pane::ORDER
+            .iter()
+            .position(|p| *p == self.focus)
+            .unwrap_or(0);
+        for i in 1..=Pane::ORDER.len() {
+            let Some(next) = Pane::ORDER.get((pos + i * by) % Pane::ORDER.len()) else {
+                continue;
+            };
+            // An empty parked pane is not a stop.
+            if *next == Pane::Parked && self.derived.parked.is_empty() {
+                continue;
+            }
+            self.focus = *next;
+            return;
+        }
+    }
+
+    pub(super) fn step(&mut self, by: isize, by_row: bool) {
+        if by_row && self.move_pick(by) {
+            return;
+        }
+        if !matches!(self.overlay, Overlay::None) {
+            let max = isize::try_from(layout::max_scroll(self)).unwrap_or(0);
+            if let Overlay::Help { scroll }
+            | Overlay::Messages { scroll }
+            | Overlay::Detail { scroll, .. } = &mut self.overlay
+            {
+                let s = (*scroll as isize).saturating_add(by).clamp(0, max);
+                *scroll = u16::try_from(s).unwrap_or(0);
+            }
+            return;
+        }
+        self.placed = true;
+        fn moved<T: Clone + PartialEq>(rows: &[T], cur: Option<&T>, by: isize) -> Option<T> {
+            let last = rows.len().checked_sub(1)?;
+            let at = cur.and_then(|c| rows.iter().position(|r| r == c));
+            let next = match at {
+                Some(i) => i.saturating_add_signed(by).min(last),
+                None if by < 0 => last,
+                None => 0,
+            };
+            rows.get(next).cloned()
+        }
+        match self.focus {
+            Pane::Queues => {
+                let q = moved(&self.derived.queues, self.selection.queue.as_ref(), by);
+                if q.is_some() && q != self.selection.queue {
+                    self.selection.queue = q;
+                    self.selection.call = self.longest_waiting();
+                }
+            }
+            Pane::Waiting => {
+                let rows = self.derived.waiting_of(self.selection.queue.as_ref());
+                if let Some(c) = moved(rows, self.selection.call.as_ref(), by) {
+                    self.selection.call = Some(c);
+                }
+            }
+            Pane::Agents => {
+                let rows = self.derived.agent_ids();
+                if let Some(a) = moved(&rows, self.selection.agent.as_ref(), by) {
+                    self.selection.agent = Some(a);
+                }
+            }
+            Pane::Parked => {
+                if let Some(p) = moved(&self.derived.parked, self.selection.parked.as_ref(), by) {
+                    self.selection.parked = Some(p);
+                }
+            }
+        }
+    }
+
+    /// In an agent's detail with several calls, or a queue's detail with members, a row key
+    /// moves the pick (and scrolls it into view). Returns false when there is nothing to pick.
+    pub(super) fn move_pick(&mut self, by: isize) -> bool {
+        let count = match &self.overlay {
+            Overlay::Detail {
+                target: DetailTarget::Agent(g),
+                ..
+            } => self
+                .model
+                .user(g)
+                .map_or(0, |u| agent_calls(&self.model, u).len()),
+            Overlay::Detail {
+                target: DetailTarget::Queue(g),
+                ..
+            } => self.model.queue(g).map_or(0, |q| q.members().len()),
+            _ => 0,
+        };
+        let agent = matches!(
+            self.overlay,
+            Overlay::Detail {
+                target: DetailTarget::Agent(_),
+                ..
+            }
+        );
+        // One call needs no picking: the rows scroll instead.
+        if count == 0 || (agent && count < 2) {
+            return false;
+        }
+        if let Overlay::Detail { pick, .. } = &mut self.overlay {
+            *pick = pick.saturating_add_signed(by).min(count - 1);
+        }
+        let line = layout::pick_line(self);
+        let max = layout::max_scroll(self);
+        let visible = layout::overlay_visible(self);
+        if let (Some(line), Overlay::Detail { scroll, .. }) = (line, &mut self.overlay) {
+            let line = u16::try_from(line).unwrap_or(u16::MAX);
+            if line < *scroll {
+                *scroll = line;
+            } else if line >= scroll.saturating_add(visible) {
+                // An agent's call shows from its heading; a member is one line.
+                *scroll = if agent {
+                    line
+                } else {
+                    line.saturating_sub(visible.saturating_sub(1))
+                };
+            }
+            *scroll = (*scroll).min(max);
+        }
+        true
+    }
+
+    pub(super) fn open(&mut self) {
+        self.placed = true;
+        let call = |id: Option<AppearanceId>| {
+            id.and_then(|id| self.model.appearance(id))
+                .map(|a| DetailTarget::Call {
+                    id: a.id,
+                    last: a.clone(),
+                    ended: None,
+                })
+        };
+        let target = match self.focus {
+            Pane::Queues => self.selection.queue.clone().map(DetailTarget::Queue),
+            Pane::Waiting => call(self.selection.call),
+            Pane::Agents => self.selection.agent.clone().map(DetailTarget::Agent),
+            Pane::Parked => call(self.selection.parked),
+        };
+        match target {
+            Some(target) => {
+                self.overlay = Overlay::Detail {
+                    target,
+                    scroll: 0,
+                    pick: 0,
+                }
+            }
+            None => {
+                self.say(Message::new(Level::Info, "nothing selected here"));
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! How the screen is set up: what the application layer decides once at start (the PBX's
+//! name, the keymap, colours, the supervisor's extension, read-only) and hands down.
+
+use super::keymap::Keymap;
+use super::theme::Theme;
+
+/// The default long-wait threshold, in seconds (`[ui] long_wait_secs`).
+pub const DEFAULT_LONG_WAIT_SECS: u64 = 60;
+
+/// How the screen is set up.
+#[derive(Clone, Debug)]
+pub struct UiConfig {
+    /// What the header calls the PBX (its host name or address).
+    pub pbx: String,
+    /// A banner shown first in the header (`DEMO` when running the simulator).
+    pub banner: Option<String>,
+    /// A wait at least this long is marked (`[ui] long_wait_secs`).
+    pub long_wait_secs: u64,
+    /// Colours, or none.
+    pub theme: Theme,
+    /// The keymap.
+    pub keymap: Keymap,
+    /// The supervisor's own extension (`[supervisor] extension`): barge, pick up and unpark
+    /// are made from it, and its calls are shown in the My line strip.
+    pub supervisor: Option<String>,
+    /// Read-only (`--read-only` or `[ui] read_only`): every function is hidden and refused.
+    pub read_only: bool,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            pbx: String::new(),
+            banner: None,
+            long_wait_secs: DEFAULT_LONG_WAIT_SECS,
+            theme: Theme::colour(),
+            keymap: Keymap::default(),
+            supervisor: None,
+            read_only: false,
+        }
+    }
+}
