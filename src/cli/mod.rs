@@ -37,12 +37,12 @@ pub struct Cli {
     pub read_only: bool,
     /// What to run (the screen when none is given).
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<Tool>,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum Tool {
     /// Connect, log in, subscribe to every user and queue, print one line and exit. Exit codes:
     /// 0 ok, 1 other, 2 configuration, 3 login refused, 4 certificate not trusted,
     /// 5 unreachable, 6 no MTCTI3 (HTTP 404).
@@ -105,14 +105,14 @@ pub fn run() -> ExitCode {
         return app::tui::run(target, cli.log_level, cli.read_only).into();
     };
     match command {
-        Command::Sim(args) => match sim::run(*args) {
+        Tool::Sim(args) => match sim::run(*args) {
             Ok(()) => Exit::Ok,
             Err(e) => {
                 eprintln!("ipo-top: {e:#}");
                 Exit::Other
             }
         },
-        Command::Check(args) => with_session(
+        Tool::Check(args) => with_session(
             cli.config.as_deref(),
             cli.log_level,
             cli.read_only,
@@ -126,8 +126,8 @@ pub fn run() -> ExitCode {
                 outcome.exit
             },
         ),
-        Command::Trust(args) => trust(cli.config.as_deref(), args.secondary),
-        Command::Events(_) => with_session(
+        Tool::Trust(args) => trust(cli.config.as_deref(), args.secondary),
+        Tool::Events(_) => with_session(
             cli.config.as_deref(),
             cli.log_level,
             cli.read_only,
