@@ -27,6 +27,7 @@ use tokio::sync::watch;
 
 use super::Exit;
 use super::config;
+use super::events::interrupted;
 use super::tui::{Source, settings};
 
 /// The rates run when none is given: load, then idle.
@@ -202,19 +203,4 @@ async fn events(
         return Err(BenchError::Events(ev.stderr_tail()));
     }
     Ok(100.0 * used.as_secs_f64() / window.as_secs_f64().max(1e-9))
-}
-
-async fn interrupted() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
