@@ -156,7 +156,8 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> (Exit, Option<String>)
     result
 }
 
-async fn interrupted() {
+/// Ctrl-C or SIGTERM (also how `ipo-top bench` is stopped).
+pub(crate) async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

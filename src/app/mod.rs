@@ -1,8 +1,9 @@
-//! The binary's edge: configuration, logging, the `check` and `events` commands, and the
+//! The binary's edge: configuration, logging, the `check`, `events` and `bench` commands, and the
 //! screen's run loop (terminal, keyboard, ticks, the session, `--demo`). The only place (with
 //! `main.rs` and `cli`) that knows every module.
 
 pub mod audit;
+pub mod bench;
 pub mod cert;
 pub mod check;
 pub mod clock;

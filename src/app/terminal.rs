@@ -67,8 +67,9 @@ pub fn enter() -> io::Result<(TerminalGuard, Term)> {
 }
 
 /// Draws the screen as one synchronized update (terminals that do not know the sequence
-/// ignore it). ratatui writes only the cells that changed since the last frame.
-pub fn draw(terminal: &mut Term, app: &App) -> io::Result<()> {
+/// ignore it). ratatui writes only the cells that changed since the last frame. Any writer
+/// will do: the terminal's stdout, or `ipo-top bench`'s byte counter.
+pub fn draw<W: Write>(terminal: &mut Terminal<CrosstermBackend<W>>, app: &App) -> io::Result<()> {
     queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
     let drawn = terminal.draw(|f| crate::ui::view(app, f)).map(|_| ());
     // End the update even if drawing failed, so the terminal does not stay frozen.

@@ -87,7 +87,7 @@ pub fn run(target: Target, log_level: LevelFilter, read_only: bool) -> Exit {
 }
 
 /// Where the session's settings come from.
-enum Source {
+pub(crate) enum Source {
     Config(Box<Config>),
     Demo(crate::session::Endpoint),
 }
@@ -162,7 +162,7 @@ fn until_next_second() -> Duration {
         + Duration::from_millis(5)
 }
 
-fn tick() -> Event {
+pub(crate) fn tick() -> Event {
     Event::Tick {
         now: Instant::now(),
         clock: wall_clock(),
@@ -171,7 +171,7 @@ fn tick() -> Event {
 
 /// Turns a batch of session updates into screen events; the commands' reports go through
 /// the dispatcher (which records them in the audit log).
-fn events_of(batch: Vec<SessionEvent>, dispatch: &mut Dispatcher) -> Vec<Event> {
+pub(crate) fn events_of(batch: Vec<SessionEvent>, dispatch: &mut Dispatcher) -> Vec<Event> {
     let mut model: Vec<ModelEvent> = Vec::new();
     let mut out = Vec::new();
     for update in batch {
@@ -237,16 +237,16 @@ async fn terminated() {
 
 /// The screen against a session: until the user quits.
 /// What the screen runs with, from its source and `--read-only`.
-struct Settings {
-    endpoint: crate::session::Endpoint,
-    session: SessionConfig,
-    ui: UiConfig,
-    config_path: Option<PathBuf>,
+pub(crate) struct Settings {
+    pub(crate) endpoint: crate::session::Endpoint,
+    pub(crate) session: SessionConfig,
+    pub(crate) ui: UiConfig,
+    pub(crate) config_path: Option<PathBuf>,
     /// The PBX as the audit log names it.
-    audit_pbx: String,
+    pub(crate) audit_pbx: String,
 }
 
-fn settings(source: &Source, flag: bool) -> Settings {
+pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
     // Decided once here, for the screen and the session alike (read-only is enforced where
     // SubscribeCmds are made, not only on the screen).
     let read_only = match source {

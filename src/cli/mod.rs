@@ -1,6 +1,7 @@
 //! The command line: one subcommand per tool. The binary's edge: it may use every module, and
 //! turns errors into one clear message and a failing exit code.
 
+pub mod bench;
 pub mod sim;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,10 @@ pub enum Tool {
     /// Run an IP Office simulator: a living call centre served over MTCTI3 (wss), for trying
     /// ipo-top without a PBX.
     Sim(Box<sim::SimArgs>),
+    /// Measure what the screen costs at PBX scale: starts the scale simulator (3000 users,
+    /// 150 queues, ~2000 calls) as a child, runs the dashboard headless against it next to a
+    /// bare client and `events --json`, and prints one table with the targets beside.
+    Bench(bench::BenchArgs),
     /// Trust the PBX's certificate on first use: complete only a TLS handshake (nothing is sent,
     /// no password), show the certificate's subject, issuer, validity and SHA-256 fingerprint,
     /// and pin it in the configuration file when you type yes.
@@ -126,6 +131,7 @@ pub fn run() -> ExitCode {
                 outcome.exit
             },
         ),
+        Tool::Bench(args) => bench::run(&args, cli.log_level),
         Tool::Trust(args) => trust(cli.config.as_deref(), args.secondary),
         Tool::Events(_) => with_session(
             cli.config.as_deref(),
