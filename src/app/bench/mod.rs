@@ -10,7 +10,7 @@
 //!    that counts the bytes (`headless`);
 //! 4. the sans-IO replay of the recording (`replay`);
 //!
-//! then prints every figure next to the targets (`report`). Children are killed on
+//! then prints every figure next to the screen's performance targets (`report`). Children are killed on
 //! every path out (their guards), and Ctrl-C or SIGTERM stops the bench cleanly.
 
 mod bare;

@@ -1,5 +1,5 @@
 //! The bench's figures: one [`Run`] per rate, built from what each part measured, printed as
-//! one table (a column per run) with the issue's targets beside, or as one JSON object.
+//! one table (a column per run) with the performance targets beside, or as one JSON object.
 //! Targets are shown as met or not, never asserted.
 
 use std::fmt::Write as _;
@@ -48,7 +48,7 @@ fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { f64::INFINITY }
 }
 
-/// One target of the issue and where the run stands.
+/// One performance target and where the run stands.
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
     /// What is measured.
@@ -114,7 +114,7 @@ pub struct Run {
     pub bare_acked: u64,
     /// Gaps in the bare client's notify_id sequences.
     pub bare_missing: u64,
-    /// The issue's targets that apply to this run.
+    /// The performance targets that apply to this run.
     pub targets: Vec<Target>,
 }
 
@@ -176,7 +176,7 @@ fn target(what: &str, target: &str, measured: String, met: bool) -> Target {
     }
 }
 
-/// The issue's targets for this run's rate.
+/// The performance targets for this run's rate.
 fn targets(r: &Run) -> Vec<Target> {
     let mut t = Vec::new();
     let vs_sim = ratio(r.dashboard_cpu_pct, r.sim_cpu_pct);
