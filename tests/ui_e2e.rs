@@ -120,8 +120,17 @@ fn the_demo_runs_live_in_tmux_and_quits_cleanly() {
     loop {
         let screen = tmux.screen();
         if screen.contains("┌ Call on") {
-            assert!(screen.contains("Functions"), "{screen}");
             assert!(screen.contains("gcid"), "{screen}");
+            // A call with many ringing targets pushes its functions below 24 rows: scroll
+            // the detail down to them, as a person would.
+            let mut detail = screen;
+            let scrolled = Instant::now() + Duration::from_secs(10);
+            while !detail.contains("Functions") && Instant::now() < scrolled {
+                tmux.press("PageDown");
+                std::thread::sleep(Duration::from_millis(200));
+                detail = tmux.screen();
+            }
+            assert!(detail.contains("Functions"), "{detail}");
             break;
         }
         assert!(
