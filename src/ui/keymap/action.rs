@@ -125,8 +125,7 @@ impl KeyAction {
         self.function().is_some()
     }
 
-    /// Every action.
-    pub const ALL: [KeyAction; 40] = [
+    const BEFORE_FUNCTIONS: [KeyAction; 17] = [
         KeyAction::Up,
         KeyAction::Down,
         KeyAction::PageUp,
@@ -144,22 +143,9 @@ impl KeyAction {
         KeyAction::Help,
         KeyAction::RetryLogin,
         KeyAction::Quit,
-        KeyAction::Function(Function::Transfer),
-        KeyAction::Function(Function::Redirect),
-        KeyAction::Function(Function::Park),
-        KeyAction::Function(Function::Unpark),
-        KeyAction::Function(Function::Priority),
-        KeyAction::Function(Function::Tag),
-        KeyAction::Function(Function::AccountCode),
-        KeyAction::Function(Function::Drop),
-        KeyAction::Function(Function::ForceClear),
-        KeyAction::Function(Function::Barge),
-        KeyAction::Function(Function::Pickup),
-        KeyAction::Function(Function::Answer),
-        KeyAction::Function(Function::Hold),
-        KeyAction::Function(Function::ServiceMode),
-        KeyAction::Function(Function::Member),
-        KeyAction::Function(Function::Dnd),
+    ];
+
+    const AFTER_FUNCTIONS: [KeyAction; 7] = [
         KeyAction::Messages,
         KeyAction::Send,
         KeyAction::NextChoice,
@@ -168,6 +154,14 @@ impl KeyAction {
         KeyAction::PromptClear,
         KeyAction::Confirm,
     ];
+
+    /// Every action: the functions are `Function::ALL`, in its order.
+    pub fn all() -> impl Iterator<Item = KeyAction> {
+        Self::BEFORE_FUNCTIONS
+            .into_iter()
+            .chain(Function::ALL.into_iter().map(KeyAction::Function))
+            .chain(Self::AFTER_FUNCTIONS)
+    }
 
     /// The action's name in `[keys]`.
     pub const fn name(self) -> &'static str {
@@ -217,7 +211,7 @@ impl KeyAction {
 
     /// The action named so in `[keys]`.
     pub fn from_name(name: &str) -> Option<KeyAction> {
-        KeyAction::ALL.into_iter().find(|a| a.name() == name)
+        KeyAction::all().find(|a| a.name() == name)
     }
 }
 

@@ -86,8 +86,7 @@ pub enum KeymapError {
 }
 
 fn known_actions() -> String {
-    KeyAction::ALL
-        .iter()
+    KeyAction::all()
         .map(|a| a.name())
         .collect::<Vec<_>>()
         .join(", ")
