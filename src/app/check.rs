@@ -158,7 +158,12 @@ fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) ->
 /// What a scope covers, and each queue it names that the PBX does not have with the names
 /// it may have meant: `scope: 2 queues, 23 agents; no queue "Sals" (close: Sales)`.
 pub fn scope_words(scope: &ScopeSummary) -> String {
-    let mut words = format!("scope: {} queues, {} agents", scope.queues, scope.agents);
+    let count = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    let mut words = format!(
+        "scope: {}, {}",
+        count(scope.queues, "queue"),
+        count(scope.agents, "agent")
+    );
     for u in &scope.unknown {
         words.push_str(&format!("; no queue {:?}", u.name.as_str()));
         if u.close.is_empty() {
