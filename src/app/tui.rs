@@ -278,6 +278,7 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
                 keymap: c.keymap.clone(),
                 supervisor: c.supervisor_extension.clone(),
                 read_only,
+                scope: c.session.scope.clone(),
             },
             config_path: Some(c.path.clone()),
             audit_pbx: c.endpoint.authority(),

@@ -42,8 +42,6 @@ pub struct InScope {
     /// The users covered (the supervisor's own line and the lines of live calls are the
     /// session's business, not counted here).
     pub users: HashSet<Guid>,
-    /// Names in the scope that match no queue the PBX has, as written.
-    pub unknown: Vec<Text>,
 }
 
 /// A queue named in the scope that the PBX does not have, with the queues it may have meant.
@@ -104,50 +102,59 @@ impl Scope {
         }
     }
 
-    /// Everything the scope covers now.
-    pub fn resolve(&self, tables: &Tables) -> InScope {
-        let queues = tables
-            .queues()
-            .filter(|q| self.covers_queue(q))
-            .map(|q| q.guid.clone())
-            .collect();
+    /// The users in scope by the `agents` rule, for a whole pass over the users (the
+    /// members are gathered once).
+    fn agents_in<'a>(&'a self, tables: &'a Tables) -> impl Iterator<Item = &'a User> + 'a {
         let members = match self.agents {
             ScopeAgents::Members => self.member_extns(tables),
             _ => HashSet::new(),
         };
-        let users = tables
+        tables
             .users()
-            .filter(|u| match &self.agents {
+            .map(|u| &**u)
+            .filter(move |u| match &self.agents {
                 ScopeAgents::Members => members.contains(u.extn.as_str()),
                 _ => self.covers_user(tables, u),
             })
-            .map(|u| u.guid.clone())
-            .collect();
-        let unknown = self
-            .queues
+    }
+
+    /// The queue names in the scope that match no queue the PBX has, as written.
+    pub fn unknown_queues<'a>(&'a self, tables: &'a Tables) -> impl Iterator<Item = &'a Text> {
+        self.queues
             .iter()
             .filter(|e| !tables.queues().any(|q| Self::names(e, q)))
-            .cloned()
-            .collect();
+    }
+
+    /// Everything the scope covers now.
+    pub fn resolve(&self, tables: &Tables) -> InScope {
         InScope {
-            queues,
-            users,
-            unknown,
+            queues: tables
+                .queues()
+                .filter(|q| self.covers_queue(q))
+                .map(|q| q.guid.clone())
+                .collect(),
+            users: self.agents_in(tables).map(|u| u.guid.clone()).collect(),
         }
+    }
+
+    /// How many queues and agents the scope covers now (nothing kept: the header asks on
+    /// every frame).
+    pub fn counts(&self, tables: &Tables) -> (usize, usize) {
+        let queues = tables.queues().filter(|q| self.covers_queue(q)).count();
+        (queues, self.agents_in(tables).count())
     }
 
     /// What the scope covers now, with close matches for each unknown queue name.
     pub fn summary(&self, tables: &Tables) -> ScopeSummary {
-        let found = self.resolve(tables);
+        let (queues, agents) = self.counts(tables);
         ScopeSummary {
-            queues: found.queues.len(),
-            agents: found.users.len(),
-            unknown: found
-                .unknown
-                .into_iter()
+            queues,
+            agents,
+            unknown: self
+                .unknown_queues(tables)
                 .map(|name| UnknownQueue {
-                    close: close_matches(&name, tables),
-                    name,
+                    close: close_matches(name, tables),
+                    name: name.clone(),
                 })
                 .collect(),
         }
