@@ -91,6 +91,31 @@ async fn check_connects_and_reports_the_site_in_one_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_says_what_is_in_scope_and_names_a_queue_the_pbx_does_not_have() {
+    let sim = start_sim().await;
+    let s = Scratch::new("scope");
+    let config = write_config(&sim, &s.path("client"));
+    let file = std::fs::read_to_string(&config).unwrap_or_default();
+    let scoped = s.write(
+        "client/scoped.toml",
+        &format!("{file}\n[scope]\nqueues = [\"Claims Desk\"]\n"),
+        0o644,
+    );
+    // The flags replace the file's queues for this run.
+    let mut cmd = check(&s, &scoped);
+    cmd.args(["--queue", "Roadside", "--queue", "Sals"]);
+    let out = run(cmd).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("; scope: 1 queue, 8 agents; no queue \"Sals\" (close: Sales); subscribed: lines, 8 of 8 users, 1 of 1 queues, park server, presence"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1, "one line");
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_exits_3_and_never_shows_a_password() {
     let sim = start_sim().await;
     let s = Scratch::new("auth");

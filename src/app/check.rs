@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::Exit;
 use super::config::Config;
-use crate::model::{ModelEvent, Text};
+use crate::model::{ModelEvent, ScopeSummary, Text};
 use crate::session::{
     ConnectError, Entity, FailureKind, SessionEvent, SyncReport, TlsSetupError, spawn,
 };
@@ -104,6 +104,9 @@ fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) ->
     if let Some(v) = version {
         line.push_str(&format!(", {v}"));
     }
+    if let Some(scope) = &report.scope {
+        line.push_str(&format!("; {}", scope_words(scope)));
+    }
     let s = &report.subscriptions;
     let mut subscribed = Vec::new();
     if s.lines {
@@ -150,6 +153,27 @@ fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) ->
     }
     line.push_str(&format!("; {CONNECTIONS_NOTE}"));
     line
+}
+
+/// What a scope covers, and each queue it names that the PBX does not have with the names
+/// it may have meant: `scope: 2 queues, 23 agents; no queue "Sals" (close: Sales)`.
+pub fn scope_words(scope: &ScopeSummary) -> String {
+    let count = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    let mut words = format!(
+        "scope: {}, {}",
+        count(scope.queues, "queue"),
+        count(scope.agents, "agent")
+    );
+    for u in &scope.unknown {
+        words.push_str(&format!("; no queue {:?}", u.name.as_str()));
+        if u.close.is_empty() {
+            words.push_str(" (nothing close)");
+        } else {
+            let close: Vec<&str> = u.close.iter().map(|n| n.as_str()).collect();
+            words.push_str(&format!(" (close: {})", close.join(", ")));
+        }
+    }
+    words
 }
 
 /// The reminder `check` ends with.
@@ -263,6 +287,7 @@ mod tests {
             password_source: crate::app::config::PasswordSource::Env("X".into()),
             ui: crate::app::config::UiSettings::default(),
             keymap: crate::ui::Keymap::default(),
+            scope: crate::app::config::ScopeSettings::default(),
         }
     }
 
@@ -297,6 +322,7 @@ mod tests {
                 park_server: Some(true),
                 presence: Some(true),
             },
+            scope: None,
         };
         assert_eq!(
             success_line(
@@ -310,6 +336,29 @@ mod tests {
              user 4102 Nakashima (MTCTISESS_USERNOTFOUND, dropped), queue 7309 Night \
              (MTCTISESS_NOTALLOWED); IP Office allows 10 MTCTI3 connections in total, shared \
              with the site's other applications (ipo-top uses one while it runs)"
+        );
+    }
+
+    #[test]
+    fn the_scope_and_its_unknown_queues_are_named() {
+        let scope = ScopeSummary {
+            queues: 2,
+            agents: 23,
+            unknown: vec![
+                crate::model::UnknownQueue {
+                    name: "Sals".into(),
+                    close: vec!["Sales".into()],
+                },
+                crate::model::UnknownQueue {
+                    name: "Nowhere".into(),
+                    close: vec![],
+                },
+            ],
+        };
+        assert_eq!(
+            scope_words(&scope),
+            "scope: 2 queues, 23 agents; no queue \"Sals\" (close: Sales); no queue \"Nowhere\" \
+             (nothing close)"
         );
     }
 

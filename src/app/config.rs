@@ -4,6 +4,7 @@
 //! from an environment variable or from a file only its owner can read.
 
 mod error;
+mod scope;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ use crate::session::{Endpoint, Fingerprint, Secret, SessionConfig, Trust};
 use crate::ui::{DEFAULT_LONG_WAIT_SECS, Keymap, KeymapError};
 pub use error::ConfigError;
 use error::Source;
+use scope::{RawScope, scope_settings};
+pub use scope::{ScopeFlags, ScopeSettings, parse_agents};
 
 /// The hint given when there is no configuration file.
 pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, or pass --config PATH; \
@@ -61,6 +64,10 @@ pub struct Config {
     pub ui: UiSettings,
     /// The keymap, with `[keys]` applied.
     pub keymap: Keymap,
+    /// What this supervisor watches (`[scope]`); the session is given its [`Scope`].
+    ///
+    /// [`Scope`]: crate::model::Scope
+    pub scope: ScopeSettings,
 }
 
 impl Config {
@@ -68,6 +75,14 @@ impl Config {
     /// place the two meet; the screen and the session are both given the answer.
     pub fn read_only(&self, flag: bool) -> bool {
         flag || self.ui.read_only
+    }
+
+    /// Applies `--queue` and `--agents` for this run: the one place the file and the flags
+    /// meet; the session (and through it `check`, `events` and the screen) is given the
+    /// result.
+    pub fn override_scope(&mut self, flags: &ScopeFlags) {
+        self.scope = self.scope.overridden(flags);
+        self.session.scope = self.scope.scope();
     }
 }
 
@@ -125,6 +140,8 @@ struct RawConfig {
     stats: RawStats,
     #[serde(default)]
     ui: RawUi,
+    #[serde(default)]
+    scope: RawScope,
     #[serde(default)]
     keys: std::collections::BTreeMap<String, Spanned<RawKeys>>,
 }
@@ -340,6 +357,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         )?;
     }
     let keymap = keymap(&src, &raw.keys, ui.allow_force_clear)?;
+    let scope = scope_settings(&src, &raw.scope)?;
+    session.scope = scope.scope();
 
     Ok(Config {
         path: path.to_owned(),
@@ -349,6 +368,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         password_source,
         ui,
         keymap,
+        scope,
     })
 }
 
@@ -911,6 +931,66 @@ pub(super) mod tests {
         );
         let e = err(p, "[pbx\nhost = 1\n");
         assert!(e.starts_with("c.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn the_scope_is_read_and_the_flags_override_it() {
+        use crate::model::{ScopeAgents, Text};
+        let p = Path::new("/etc/ipo-top/c.toml");
+        let c = parse(p, PBX).unwrap();
+        assert!(c.session.scope.is_everything());
+        let c = parse(
+            p,
+            &format!("{PBX}[scope]\nqueues = [\"Sales\", \"7301\"]\n"),
+        )
+        .unwrap();
+        assert_eq!(c.session.scope.queues, ["Sales", "7301"].map(Text::from));
+        assert_eq!(c.session.scope.agents, ScopeAgents::Members);
+        let mut c = parse(p, &format!("{PBX}[scope]\nagents = [\"4101\", \"4102\"]\n")).unwrap();
+        assert_eq!(
+            c.session.scope.agents,
+            ScopeAgents::Listed(vec!["4101".into(), "4102".into()])
+        );
+        assert!(c.session.scope.queues.is_empty());
+        c.override_scope(&ScopeFlags {
+            queues: vec!["Support".into()],
+            agents: Some(ScopeAgents::All),
+        });
+        assert_eq!(c.session.scope.queues, [Text::from("Support")]);
+        assert_eq!(c.session.scope.agents, ScopeAgents::All);
+        let mut c = parse(
+            p,
+            &format!("{PBX}[scope]\nqueues = [\"Sales\"]\nagents = \"all\"\n"),
+        )
+        .unwrap();
+        assert_eq!(c.session.scope.agents, ScopeAgents::All);
+        c.override_scope(&ScopeFlags::default());
+        assert_eq!(c.session.scope.agents, ScopeAgents::All);
+        assert_eq!(parse_agents("members"), Ok(ScopeAgents::Members));
+        assert_eq!(
+            parse_agents("4101, 4102"),
+            Ok(ScopeAgents::Listed(vec!["4101".into(), "4102".into()]))
+        );
+        assert!(parse_agents("everyone").is_err());
+    }
+
+    #[test]
+    fn bad_scope_values_name_the_line_and_key() {
+        let p = Path::new("/etc/ipo-top/c.toml");
+        let line = PBX.lines().count() + 2;
+        for (text, key) in [
+            ("agents = \"everyone\"\n", "scope.agents"),
+            ("agents = [\"41a\"]\n", "scope.agents"),
+            ("queues = [\" \"]\n", "scope.queues"),
+            ("queue = [\"Sales\"]\n", "queue"),
+        ] {
+            let e = err(p, &format!("{PBX}[scope]\n{text}"));
+            assert!(
+                e.starts_with(&format!("/etc/ipo-top/c.toml:{line}:")),
+                "{e}"
+            );
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[cfg(unix)]

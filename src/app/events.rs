@@ -55,10 +55,8 @@ pub fn to_line(update: &SessionEvent) -> Result<String, serde_json::Error> {
             }
             serde_json::to_string(&v)
         }
-        SessionEvent::Synced(r) => serde_json::to_string(&Line {
-            schema: SCHEMA,
-            ts_ms,
-            event: &json!({
+        SessionEvent::Synced(r) => {
+            let mut event = json!({
                 "type": "synced",
                 "users": r.users,
                 "queues": r.queues,
@@ -66,8 +64,18 @@ pub fn to_line(update: &SessionEvent) -> Result<String, serde_json::Error> {
                 "subscribed": r.subscribed,
                 "failed": r.failed,
                 "round_trip_ms": ms(r.round_trip),
-            }),
-        }),
+            });
+            // What the scope covers and the queues it names that the PBX does not have; only
+            // with a scope, so a whole-site line is as it always was.
+            if let Some(scope) = &r.scope {
+                event["scope"] = json!(scope);
+            }
+            serde_json::to_string(&Line {
+                schema: SCHEMA,
+                ts_ms,
+                event: &event,
+            })
+        }
         SessionEvent::SubscribeFailed(f) => serde_json::to_string(&Line {
             schema: SCHEMA,
             ts_ms,

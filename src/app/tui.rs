@@ -36,11 +36,20 @@ pub enum Target {
 
 /// Runs the screen until the user quits. Configuration problems are reported before the
 /// terminal is touched. `read_only` (`--read-only`) hides and blocks every function, as
-/// `[ui] read_only` does; the session then sends no SubscribeCmd at all.
-pub fn run(target: Target, log_level: LevelFilter, read_only: bool) -> Exit {
+/// `[ui] read_only` does; the session then sends no SubscribeCmd at all. `scope` (`--queue`,
+/// `--agents`) narrows `[scope]` for this run (the demo always shows its whole site).
+pub fn run(
+    target: Target,
+    log_level: LevelFilter,
+    read_only: bool,
+    scope: &config::ScopeFlags,
+) -> Exit {
     let config = match &target {
         Target::Config(path) => match config::load(path.as_deref()) {
-            Ok(c) => Some(c),
+            Ok(mut c) => {
+                c.override_scope(scope);
+                Some(c)
+            }
             Err(e) => {
                 eprintln!("ipo-top: {e}");
                 if matches!(e, config::ConfigError::Missing { .. }) {
@@ -269,6 +278,7 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
                 keymap: c.keymap.clone(),
                 supervisor: c.supervisor_extension.clone(),
                 read_only,
+                scope: c.session.scope.clone(),
             },
             config_path: Some(c.path.clone()),
             audit_pbx: c.endpoint.authority(),

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use tracing::level_filters::LevelFilter;
 
 use ipo_top::app::{self, Exit, config, logging};
+use ipo_top::model::ScopeAgents;
 
 /// ipo-top: a terminal dashboard for call-centre supervisors on Avaya IP Office (MTCTI3).
 ///
@@ -36,6 +37,14 @@ pub struct Cli {
     /// user (as `[ui] read_only = true` in the configuration).
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Watch only this queue (its name or number; repeat for more): only it, its members, your
+    /// own line and the park server are subscribed. Replaces `[scope] queues` for this run.
+    #[arg(long = "queue", global = true, value_name = "NAME")]
+    pub queues: Vec<String>,
+    /// Which agents to watch: `members` (of the queues in scope; the default with --queue),
+    /// `all`, or extensions such as 4101,4102. Replaces `[scope] agents` for this run.
+    #[arg(long, global = true, value_name = "members|all|EXTNS", value_parser = config::parse_agents)]
+    pub agents: Option<ScopeAgents>,
     /// What to run (the screen when none is given).
     #[command(subcommand)]
     pub command: Option<Tool>,
@@ -44,7 +53,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Tool {
-    /// Connect, log in, subscribe to every user and queue, print one line and exit. Exit codes:
+    /// Connect, log in, subscribe to every user and queue in scope, print one line (with what
+    /// is in scope) and exit. Exit codes:
     /// 0 ok, 1 other, 2 configuration, 3 login refused, 4 certificate not trusted,
     /// 5 unreachable, 6 no MTCTI3 (HTTP 404).
     Check(CheckArgs),
@@ -101,13 +111,17 @@ pub fn run() -> ExitCode {
             )
             .exit();
     }
+    let scope = config::ScopeFlags {
+        queues: cli.queues.clone(),
+        agents: cli.agents.clone(),
+    };
     let Some(command) = cli.command else {
         let target = if cli.demo {
             app::tui::Target::Demo
         } else {
             app::tui::Target::Config(cli.config)
         };
-        return app::tui::run(target, cli.log_level, cli.read_only).into();
+        return app::tui::run(target, cli.log_level, cli.read_only, &scope).into();
     };
     match command {
         Tool::Sim(args) => match sim::run(*args) {
@@ -120,7 +134,7 @@ pub fn run() -> ExitCode {
         Tool::Check(args) => with_session(
             cli.config.as_deref(),
             cli.log_level,
-            cli.read_only,
+            (cli.read_only, &scope),
             |cfg, rt| {
                 let outcome = rt.block_on(app::check::run(cfg, Duration::from_secs(args.timeout)));
                 if outcome.exit == Exit::Ok {
@@ -136,7 +150,7 @@ pub fn run() -> ExitCode {
         Tool::Events(_) => with_session(
             cli.config.as_deref(),
             cli.log_level,
-            cli.read_only,
+            (cli.read_only, &scope),
             |cfg, rt| {
                 let stdout = std::io::stdout();
                 let mut out = std::io::BufWriter::new(stdout.lock());
@@ -178,7 +192,7 @@ fn trust(path: Option<&Path>, secondary: bool) -> Exit {
 fn with_session(
     path: Option<&Path>,
     level: LevelFilter,
-    read_only: bool,
+    (read_only, scope): (bool, &config::ScopeFlags),
     f: impl FnOnce(&config::Config, &tokio::runtime::Runtime) -> Exit,
 ) -> Exit {
     let mut cfg = match config::load(path) {
@@ -196,6 +210,7 @@ fn with_session(
         }
     };
     cfg.session.read_only = cfg.read_only(read_only);
+    cfg.override_scope(scope);
     tracing::info!(config = %cfg.path.display(), host = %cfg.endpoint.host, "starting");
     let rt = match app::runtime() {
         Ok(rt) => rt,

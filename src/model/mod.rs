@@ -22,6 +22,7 @@ mod ids;
 mod outage;
 mod queue;
 mod reconcile;
+mod scope;
 mod stats;
 mod tables;
 mod user;
@@ -39,6 +40,7 @@ pub use event::{Coalescer, ConnectionState, ModelEvent, RemoveReason, StopKind};
 pub use function::{Disallowed, Function, FunctionTarget, Lines};
 pub use ids::{AppearanceId, AppearanceKey, Gcid, Guid, LineId, Text};
 pub use queue::{Queue, QueueMember, QueueStatus, RingMode, ServiceMode};
+pub use scope::{InScope, Scope, ScopeAgents, ScopeSummary, UnknownQueue};
 pub use stats::{
     AgentCounts, Calendar, DEFINITIONS as STATS_DEFINITIONS, FixedOffset, PeriodStart, QueueStats,
     StatsConfig, StatsPeriod, WallClock, definitions as stats_definitions,

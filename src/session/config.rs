@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::backoff::BackoffConfig;
 use super::endpoint::Endpoint;
-use crate::model::StatsConfig;
+use crate::model::{Scope, StatsConfig};
 use crate::protocol::Framing;
 
 /// How a session behaves. The defaults follow the document and suit a 3000-user site.
@@ -53,6 +53,9 @@ pub struct SessionConfig {
     /// After the sync, a line whose first call-control Notify has not come within this long
     /// had no calls: its calls from then on are new, not "present at connect".
     pub initial_report: Duration,
+    /// What is subscribed (`[scope]`, `--queue`, `--agents`): the users and queues in scope,
+    /// the supervisor's own line and the park server. The lines list is always subscribed.
+    pub scope: Scope,
 }
 
 impl Default for SessionConfig {
@@ -74,6 +77,7 @@ impl Default for SessionConfig {
             primary_probe: Duration::from_secs(60),
             command_timeout: Duration::from_secs(10),
             initial_report: Duration::from_secs(2),
+            scope: Scope::default(),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! How the screen is set up: what the application layer decides once at start (the PBX's
-//! name, the keymap, colours, the supervisor's extension, read-only) and hands down.
+//! name, the keymap, colours, the supervisor's extension, read-only, the scope) and hands down.
 
 use super::keymap::Keymap;
 use super::theme::Theme;
+use crate::model::Scope;
 
 /// The default long-wait threshold, in seconds (`[ui] long_wait_secs`).
 pub const DEFAULT_LONG_WAIT_SECS: u64 = 60;
@@ -25,6 +26,9 @@ pub struct UiConfig {
     pub supervisor: Option<String>,
     /// Read-only (`--read-only` or `[ui] read_only`): every function is hidden and refused.
     pub read_only: bool,
+    /// What the supervisor watches (`[scope]`, `--queue`, `--agents`); the header says what
+    /// it covers, unless it covers the whole site.
+    pub scope: Scope,
 }
 
 impl Default for UiConfig {
@@ -37,6 +41,7 @@ impl Default for UiConfig {
             keymap: Keymap::default(),
             supervisor: None,
             read_only: false,
+            scope: Scope::default(),
         }
     }
 }

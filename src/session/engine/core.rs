@@ -209,6 +209,8 @@ impl Session {
             failed: self.failures.clone(),
             round_trip: self.srtt,
             subscriptions: self.subs.summary(),
+            scope: (!self.config.scope.is_everything())
+                .then(|| self.config.scope.summary(&self.model)),
         }
     }
 

@@ -223,7 +223,7 @@ impl Session {
         if !self.is_connected() {
             return;
         }
-        let done = self.synced || (self.lines_seen && self.subs.settled());
+        let done = self.synced || (self.lines_seen && self.subs.settled() && self.scope_settled());
         if done && !self.synced {
             self.synced = true;
             self.attempt = 0;

@@ -20,8 +20,8 @@
 //!   the sync, refused subscriptions, failed connection attempts, command reports).
 //! - [`Session::poll_timeout`]: when to call [`Session::handle_timeout`] next.
 //!
-//! What it does, as the document asks: subscribe to the lines list, then to every user, every
-//! queue and the park server through a bounded window of outstanding requests; acknowledge
+//! What it does, as the document asks: subscribe to the lines list, then to every user and
+//! queue in scope (every one by default), the supervisor's own line and the park server through a bounded window of outstanding requests; acknowledge
 //! every Notify that carries a notify_id before doing anything else with it; keep every
 //! subscription refreshed; subscribe again (with backoff) when the PBX ends one; reconnect
 //! (with backoff and seeded jitter) when the link drops and subscribe everything again; fail
@@ -30,9 +30,9 @@
 //!
 //! One job per file: `types` (the public vocabulary), `core` (the state, outputs and
 //! dispatch), `link` (connecting, failover, keepalive), `subscriptions` (where each
-//! subscription stands), `subscribing` (what is sent and what the answers do), `presence` (the
-//! presentity book), `notify` (Notifies to the model), `general` (version and account codes)
-//! and `commands` (the supervisor's commands).
+//! subscription stands), `subscribing` (what is sent and what the answers do), `scope` (which
+//! users and queues are wanted), `presence` (the presentity book), `notify` (Notifies to the
+//! model), `general` (version and account codes) and `commands` (the supervisor's commands).
 
 mod commands;
 mod core;
@@ -40,6 +40,7 @@ mod general;
 mod link;
 mod notify;
 mod presence;
+mod scope;
 mod subscribing;
 mod subscriptions;
 mod types;

@@ -40,13 +40,23 @@ impl Session {
             }
             (Entity::Queue(g), Some(N::Queue(q))) => {
                 let (extn, name, status) = convert::queue_status(&q);
+                let members = |s: &Self| s.model.queue(g).map(|q| q.members().to_vec());
+                let before = members(self);
                 self.model.set_queue_status(g, extn, name, status);
+                if self.scoped() && members(self) != before {
+                    // Who is in scope follows the members of the queues in scope.
+                    self.follow_scope();
+                    self.follow_presence(now);
+                }
             }
             (Entity::ParkServer, Some(N::Parkserver(_))) => {}
             (Entity::Presence, Some(N::Presence(p))) => self.on_presence(now, p),
             (Entity::User(_) | Entity::Queue(_) | Entity::ParkServer, Some(N::Callcontrol(cc))) => {
                 if let Some(line) = entity.line() {
                     self.on_callcontrol(now, line, cc);
+                }
+                if let Entity::User(g) = &entity {
+                    self.follow_user_calls(g);
                 }
             }
             (_, None) => {
@@ -95,8 +105,13 @@ impl Session {
                 continue;
             }
             let e = convert::line_entry(&u.guid, &u.extn, &u.name);
-            self.presence.upsert(&e.guid, &e.extn);
             let entity = Entity::User(e.guid.clone());
+            if self.scoped() {
+                // Wanted or not by `follow_scope`, once the whole list is in.
+                self.model.upsert_user(now, e);
+                continue;
+            }
+            self.presence.upsert(&e.guid, &e.extn);
             if self.model.upsert_user(now, e) == Upsert::Added || !self.subs.contains(&entity) {
                 self.want(entity);
             }
@@ -109,7 +124,9 @@ impl Session {
             }
             let e = convert::line_entry(&q.guid, &q.extn, &q.name);
             let entity = Entity::Queue(e.guid.clone());
-            if self.model.upsert_queue(e) == Upsert::Added || !self.subs.contains(&entity) {
+            let added = self.model.upsert_queue(e) == Upsert::Added;
+            // A scope wants its queues in `follow_scope`, once the whole list is in.
+            if !self.scoped() && (added || !self.subs.contains(&entity)) {
                 self.want(entity);
             }
         }
@@ -131,6 +148,13 @@ impl Session {
             self.end_subscription(&Entity::ParkServer, "park server not available");
         }
         self.model.set_park_available(now, park);
+        self.follow_scope();
+        self.follow_presence(now);
+    }
+
+    /// The presentities may have changed: the presence subscription follows, and whatever
+    /// became wanted goes out.
+    fn follow_presence(&mut self, now: Instant) {
         if !self.presence.is_empty() {
             self.want(Entity::Presence);
         }

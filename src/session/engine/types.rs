@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::model::{CommandReport, Guid, LineId, ModelEvent, PbxSystem, Text};
+use crate::model::{CommandReport, Guid, LineId, ModelEvent, PbxSystem, ScopeSummary, Text};
 use crate::session::error::ConnectError;
 
 /// Why the link closed (or could not be opened), as the I/O driver reports it.
@@ -150,6 +150,9 @@ pub struct SyncReport {
     pub round_trip: Option<Duration>,
     /// Which subscriptions the PBX confirmed, by kind.
     pub subscriptions: SubscriptionSummary,
+    /// What the scope covers, with the queues it names that the PBX does not have; `None`
+    /// when it covers the whole site.
+    pub scope: Option<ScopeSummary>,
 }
 
 /// Which subscriptions the PBX confirmed, by kind (for `check`).

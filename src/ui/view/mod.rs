@@ -249,6 +249,47 @@ fn connection_words(app: &App) -> (String, Style) {
     }
 }
 
+/// What the scope covers ("scope: 2 queues, 23 agents") and, once the PBX has listed its
+/// queues, a warning for each queue it names that the PBX does not have. Nothing when the
+/// scope covers the whole site.
+fn scope_segments(app: &App, narrow: bool, segs: &mut Vec<Seg>) {
+    let cfg = app.config();
+    let scope = &cfg.scope;
+    if scope.is_everything() {
+        return;
+    }
+    let model = app.model();
+    let (queues, agents) = scope.counts(model);
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let words = if narrow {
+        format!("{queues}q {agents}a")
+    } else {
+        format!(
+            "{queues} queue{}, {agents} agent{}",
+            plural(queues),
+            plural(agents)
+        )
+    };
+    segs.push(seg(
+        vec![Span::styled("scope: ", cfg.theme.dim), Span::raw(words)],
+        7,
+        false,
+    ));
+    if model.queues().next().is_none() {
+        return;
+    }
+    for name in scope.unknown_queues(model) {
+        segs.push(seg(
+            vec![Span::styled(
+                format!("no queue \"{}\"", clean(name)),
+                cfg.theme.warn,
+            )],
+            8,
+            false,
+        ));
+    }
+}
+
 fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let cfg = app.config();
     let theme = &cfg.theme;
@@ -289,6 +330,8 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
             false,
         ));
     }
+
+    scope_segments(app, narrow, &mut segs);
 
     let label = |long: &'static str, short: &'static str| if narrow { short } else { long };
     segs.push(seg(
