@@ -17,7 +17,7 @@ pub type Placed = Option<(AgentKey, Option<(AgentRow, AgentWidths)>)>;
 const BULK: usize = 64;
 
 /// The agents, in grid order.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct AgentIndex {
     /// Every agent's key, shown or not.
     all: HashMap<Guid, AgentKey>,
@@ -76,8 +76,10 @@ impl AgentIndex {
             self.apply_bulk(changed);
         } else {
             for (guid, placed) in changed {
-                self.remove(&guid);
-                self.insert(guid, placed);
+                if !self.replace(&guid, &placed) {
+                    self.remove(&guid);
+                    self.insert(guid, placed);
+                }
             }
         }
         kept.or_else(|| self.rows.first().map(|r| r.guid.clone()))
@@ -108,6 +110,23 @@ impl AgentIndex {
             .rev()
             .find(|r| shown_after(&r.guid));
         after.or(before).map(|r| r.guid.clone())
+    }
+
+    /// Puts a shown row that keeps its place (same key) in it without moving any other.
+    fn replace(&mut self, guid: &Guid, placed: &Placed) -> bool {
+        let Some((key, Some((row, widths)))) = placed else {
+            return false;
+        };
+        if self.all.get(guid) != Some(key) {
+            return false;
+        }
+        let Ok(at) = self.keys.binary_search(key) else {
+            return false;
+        };
+        self.rows[at] = row.clone();
+        self.unmeasure(guid);
+        self.measure(guid, *widths);
+        true
     }
 
     fn remove(&mut self, guid: &Guid) {

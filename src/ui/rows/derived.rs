@@ -14,7 +14,7 @@ use crate::model::{
 };
 
 /// What a queue's row was last derived from, and what it shows.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct QueueSlot {
     key: QueueKey,
     /// The members its figures were counted over.
@@ -28,7 +28,7 @@ struct QueueSlot {
 }
 
 /// What the batch touched, each key once.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct Dirty {
     users: HashSet<Guid>,
     queues: HashSet<Guid>,
@@ -50,7 +50,7 @@ pub struct Previous {
 }
 
 /// Rows and figures derived from the model and the filter, kept current a batch at a time.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Derived {
     needle: String,
     queues: Vec<Guid>,
