@@ -11,7 +11,7 @@ use ipo_top::model::{
     Model, Party, PbxSystem, PhoneState, QueueDetail, QueueMember, QueueStatus, RemoveReason, Text,
     UserStatus,
 };
-use ipo_top::ui::rows::{AgentWidths, AgentWords, from_scratch};
+use ipo_top::ui::rows::{AgentWidths, AgentWords, QueueWidths, QueueWords, from_scratch};
 use ipo_top::ui::{App, Event, Key, KeyCode, UiConfig};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -319,8 +319,8 @@ impl Run {
         }
     }
 
-    /// Every pane equals the rebuild; the grid's column widths are its widest rows; the
-    /// selected agent is listed.
+    /// Every pane equals the rebuild; the agent and queue columns' widths are their widest
+    /// rows'; the selected agent is listed.
     fn check(&self) -> Result<(), TestCaseError> {
         let d = self.app.derived();
         let model = self.app.model();
@@ -337,6 +337,13 @@ impl Run {
             }
         }
         prop_assert_eq!(d.agent_widths(), widest);
+        let mut widest = QueueWidths::default();
+        for q in model.queues() {
+            for (a, b) in widest.0.iter_mut().zip(QueueWords::of(q).widths().0) {
+                *a = (*a).max(b);
+            }
+        }
+        prop_assert_eq!(d.queue_widths(), widest);
         for (i, r) in d.agents().iter().enumerate() {
             prop_assert_eq!(d.agent_position(&r.guid), Some(i));
         }

@@ -1,9 +1,9 @@
 //! The agent grid as an ordered index: the shown rows sorted by [`AgentKey`], found by
 //! binary search, and the key of every agent (shown or filtered out) by identity.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use super::cells::AgentWidths;
+use super::cells::{AgentWidths, Census};
 use super::figures::AgentRow;
 use super::order::AgentKey;
 use crate::model::Guid;
@@ -26,9 +26,8 @@ pub struct AgentIndex {
     /// The shown rows' keys, sorted; `rows` is in the same order.
     keys: Vec<AgentKey>,
     rows: Vec<AgentRow>,
-    /// The shown rows' cell widths, and per column how many rows have each width.
-    widths: HashMap<Guid, AgentWidths>,
-    census: [BTreeMap<usize, usize>; 5],
+    /// The shown rows' cell widths.
+    census: Census,
 }
 
 impl AgentIndex {
@@ -45,11 +44,7 @@ impl AgentIndex {
 
     /// The widest shown cell of each varying column (see [`AgentWidths`]).
     pub fn widest(&self) -> AgentWidths {
-        AgentWidths(
-            self.census
-                .each_ref()
-                .map(|c| c.last_key_value().map_or(0, |(w, _)| *w)),
-        )
+        AgentWidths(self.census.widest())
     }
 
     /// Every agent, before filtering.
@@ -124,8 +119,7 @@ impl AgentIndex {
             return false;
         };
         self.rows[at] = row.clone();
-        self.unmeasure(guid);
-        self.measure(guid, *widths);
+        self.census.measure(guid, widths.0);
         true
     }
 
@@ -136,7 +130,7 @@ impl AgentIndex {
         if key.available() {
             self.available -= 1;
         }
-        self.unmeasure(guid);
+        self.census.forget(guid);
         if let Ok(at) = self.keys.binary_search(&key) {
             self.keys.remove(at);
             self.rows.remove(at);
@@ -151,7 +145,7 @@ impl AgentIndex {
             self.available += 1;
         }
         if let Some((row, widths)) = row {
-            self.measure(&guid, widths);
+            self.census.measure(&guid, widths.0);
             match self.keys.binary_search(&key) {
                 // A key holds the identity, so it is never there twice.
                 Ok(at) => self.rows[at] = row,
@@ -175,39 +169,18 @@ impl AgentIndex {
             if let Some(key) = self.all.remove(guid) {
                 self.available -= usize::from(key.available());
             }
-            self.unmeasure(guid);
+            self.census.forget(guid);
         }
         for (guid, placed) in changed {
             let Some((key, row)) = placed else { continue };
             self.available += usize::from(key.available());
             if let Some((row, widths)) = row {
-                self.measure(&guid, widths);
+                self.census.measure(&guid, widths.0);
                 shown.push((key.clone(), row));
             }
             self.all.insert(guid, key);
         }
         shown.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         (self.keys, self.rows) = shown.into_iter().unzip();
-    }
-
-    fn measure(&mut self, guid: &Guid, widths: AgentWidths) {
-        for (census, w) in self.census.iter_mut().zip(widths.0) {
-            *census.entry(w).or_default() += 1;
-        }
-        self.widths.insert(guid.clone(), widths);
-    }
-
-    fn unmeasure(&mut self, guid: &Guid) {
-        let Some(widths) = self.widths.remove(guid) else {
-            return;
-        };
-        for (census, w) in self.census.iter_mut().zip(widths.0) {
-            if let Some(n) = census.get_mut(&w) {
-                *n -= 1;
-                if *n == 0 {
-                    census.remove(&w);
-                }
-            }
-        }
     }
 }

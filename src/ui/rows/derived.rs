@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::agents::{AgentIndex, Placed};
-use super::cells::{AgentWidths, AgentWords};
+use super::cells::{AgentWidths, AgentWords, Census, QueueWidths, QueueWords};
 use super::figures::{AgentRow, Panes, QueueFigures, Totals};
 use super::filter::{agent_matches, call_matches, needle};
 use super::order::{AgentKey, QueueKey, agent_call, is_busy, parked_calls, waiting_calls};
@@ -55,6 +55,8 @@ pub struct Derived {
     needle: String,
     queues: Vec<Guid>,
     slots: HashMap<Guid, QueueSlot>,
+    /// The queue rows' cell widths.
+    queue_census: Census,
     agents: AgentIndex,
     parked: Vec<AppearanceId>,
     totals: Totals,
@@ -103,6 +105,11 @@ impl Derived {
     /// by it).
     pub fn agent_widths(&self) -> AgentWidths {
         self.agents.widest()
+    }
+
+    /// The widest queue cell of each column that varies.
+    pub fn queue_widths(&self) -> QueueWidths {
+        QueueWidths(self.queue_census.widest())
     }
 
     /// Agents before filtering.
@@ -228,6 +235,12 @@ impl Derived {
             let new = model
                 .queue(guid)
                 .map(|q| self.derive_queue(model, q, old.as_ref()));
+            match model.queue(guid) {
+                Some(q) => self
+                    .queue_census
+                    .measure(guid, QueueWords::of(q).widths().0),
+                None => self.queue_census.forget(guid),
+            }
             let old_members = old.as_ref().map_or(&[][..], |s| s.members.as_slice());
             let new_members = new.as_ref().map_or(&[][..], |s| s.members.as_slice());
             if old_members != new_members {

@@ -27,9 +27,9 @@
 //!   the extension of a user who changed (a member index: extension -> queues), or whose
 //!   members changed. The total waiting counts each gcid once across queues, with a count per
 //!   gcid, so a call queued twice is counted once and a queue's change only moves its own.
-//! - The grid sizes a column by its widest row, so each shown agent row's cell widths are
-//!   counted per column (width -> rows of that width); the widest is the last key, and the
-//!   view formats only the rows that fit on the screen.
+//! - A pane sizes a column by its widest row, so each agent and queue row's cell widths are
+//!   counted per column (width -> rows of that width, a `Census`); the widest is the last
+//!   key, and the view formats only the rows that fit on the screen.
 //! - The queue order (150 rows) is sorted again only when a queue comes, goes or is renamed;
 //!   the parked list (a few calls) is derived again whole when the park server's line changes.
 //!
@@ -45,7 +45,7 @@ mod order;
 mod scratch;
 mod words;
 
-pub use cells::{AgentWidths, AgentWords, Beside, number_words};
+pub use cells::{AgentWidths, AgentWords, Beside, QueueWidths, QueueWords, number_words};
 pub use derived::{Derived, Previous};
 pub use figures::{AgentRow, Panes, QueueFigures, Totals};
 pub use order::{agent_call, agent_calls, by_number, priority};

@@ -14,7 +14,7 @@ use ratatui::widgets::{Block, Borders, Widget};
 use super::table::{self, Column, Table, window};
 use crate::model::{AgentState, Appearance, Party, QueueStats, ServiceMode};
 use crate::ui::app::App;
-use crate::ui::rows::{AgentWords, Beside, number_words, priority};
+use crate::ui::rows::{AgentWords, Beside, QueueWords, number_words, priority};
 use crate::ui::screen::{Overlay, Pane};
 use crate::ui::text::{clean, duration};
 
@@ -174,12 +174,6 @@ fn sl_cell(app: &App, s: &QueueStats) -> Line<'static> {
     }
 }
 
-/// A queue's average speed of answer, `-` before the first timed answer.
-fn asa_cell(app: &App, s: &QueueStats) -> Line<'static> {
-    s.asa()
-        .map_or_else(|| dim(app, "-"), |d| Line::from(duration(d)))
-}
-
 /// The counting period for a title: " · since 09:14 UTC (start)".
 fn period_note(app: &App) -> Option<Span<'static>> {
     app.model()
@@ -226,9 +220,14 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
         .queue
         .as_ref()
         .and_then(|g| d.queues().iter().position(|q| q == g));
+    let shown = shown(d.queues().len(), height, selected);
     let mut rows = Vec::new();
-    for guid in d.queues() {
-        let Some(q) = model.queue(guid) else { continue };
+    for guid in &d.queues()[shown.clone()] {
+        let Some(q) = model.queue(guid) else {
+            // Never the case (a row is a queue's); an empty row keeps the others in place.
+            rows.push(Vec::new());
+            continue;
+        };
         let fig = d.figures(guid);
         let mode = q.service_mode();
         let mode_cell = match mode {
@@ -244,10 +243,10 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
                 Line::from(fig.busy.to_string()),
             )
         };
-        let s = &q.stats;
+        let words = QueueWords::of(q);
         rows.push(vec![
-            text(&q.name),
-            text(&q.extn),
+            Line::from(words.name),
+            Line::from(words.number),
             mode_cell,
             Line::from(fig.waiting.to_string()),
             fig.longest_since.map_or_else(
@@ -256,13 +255,15 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
             ),
             avail,
             busy,
-            sl_cell(app, s),
-            Line::from(s.answered.to_string()),
-            Line::from(s.abandoned.to_string()),
-            asa_cell(app, s),
+            sl_cell(app, &q.stats),
+            Line::from(words.answered),
+            Line::from(words.abandoned),
+            words.asa.map_or_else(|| dim(app, "-"), Line::from),
         ]);
     }
-    let (rows, shown, natural) = fit_rows(rows, height, selected);
+    // The columns fit every queue, as the rows have measured them.
+    let [name, number, answered, abandoned, asa] = d.queue_widths().0;
+    let natural = vec![name, number, 0, 0, 0, 0, 0, 0, answered, abandoned, asa];
     let mut title = vec![Span::raw("Queues")];
     title.extend(period_note(app));
     title.extend(stale_note(app));
