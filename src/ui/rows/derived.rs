@@ -2,7 +2,6 @@
 //! derives each touched user, queue and the parked list once for the whole batch.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
 
 use super::agents::{AgentIndex, Placed};
 use super::cells::{AgentWidths, AgentWords, Census, QueueWidths, QueueWords};
@@ -222,37 +221,95 @@ impl Derived {
     /// `keep_agent` is the selected agent, kept or moved to its old neighbour.
     pub fn flush(&mut self, model: &Tables, keep_agent: Option<&Guid>) -> Previous {
         let mut previous = Previous::default();
-        let was_everyone = self.listed.is_empty();
+        // Queues whose available and busy members are counted again.
         let mut recount: HashSet<Guid> = HashSet::new();
-        let mut reorder = false;
-        let queues = std::mem::take(&mut self.dirty.queues);
-        for guid in &queues {
+        let queues_touched = !self.dirty.queues.is_empty();
+        let reorder = self.flush_queues(model, &mut previous, &mut recount);
+        let users: Vec<Guid> = std::mem::take(&mut self.dirty.users).into_iter().collect();
+        self.index_users(model, &users, &mut recount);
+        for guid in &recount {
+            self.recount(model, guid);
+        }
+
+        let changed: Vec<(Guid, Placed)> = users
+            .into_iter()
+            .map(|g| {
+                let placed = self.place_agent(model, &g);
+                (g, placed)
+            })
+            .collect();
+        previous.agent = self.agents.apply(changed, keep_agent);
+
+        if reorder {
+            let mut keys: Vec<&QueueKey> = self.slots.values().map(|s| &s.key).collect();
+            keys.sort_unstable();
+            let order = keys.into_iter().map(|k| k.guid().clone()).collect();
+            previous.queues = Some(std::mem::replace(&mut self.queues, order));
+        }
+        if queues_touched || !recount.is_empty() {
+            self.total_queues();
+        }
+        self.totals.agents = self.agents.total();
+        self.totals.available = self.agents.available();
+
+        if std::mem::take(&mut self.dirty.parked) {
             self.derivations += 1;
-            let old = self.slots.remove(guid);
+            let parked = parked_calls(model)
+                .into_iter()
+                .filter(|a| call_matches(a, &self.needle))
+                .map(|a| a.id)
+                .collect();
+            previous.parked = Some(std::mem::replace(&mut self.parked, parked));
+        }
+        previous
+    }
+
+    /// Derives the touched queues again; says whether the queue order changed. Queues whose
+    /// members changed go in `recount`, and their members' users are touched when they
+    /// start or stop being agents.
+    fn flush_queues(
+        &mut self,
+        model: &Tables,
+        previous: &mut Previous,
+        recount: &mut HashSet<Guid>,
+    ) -> bool {
+        let was_everyone = self.listed.is_empty();
+        let mut reorder = false;
+        for guid in std::mem::take(&mut self.dirty.queues) {
+            self.derivations += 1;
+            let mut old = self.slots.remove(&guid);
             if let Some(old) = &old {
                 self.uncount_waiting(old);
             }
-            let new = model
-                .queue(guid)
-                .map(|q| self.derive_queue(model, q, old.as_ref()));
-            match model.queue(guid) {
-                Some(q) => self
-                    .queue_census
-                    .measure(guid, QueueWords::of(q).widths().0),
-                None => self.queue_census.forget(guid),
-            }
-            let old_members = old.as_ref().map_or(&[][..], |s| s.members.as_slice());
-            let new_members = new.as_ref().map_or(&[][..], |s| s.members.as_slice());
-            if old_members != new_members {
-                self.relist(guid, old_members.to_vec(), new_members.to_vec());
+            let queue = model.queue(&guid);
+            // The member list is kept, not copied, while it stays the same.
+            let was = old.as_mut().map(|o| std::mem::take(&mut o.members));
+            let was = was.unwrap_or_default();
+            let now = queue.map_or(&[][..], |q| q.members());
+            let members = if was.as_slice() == now {
+                was
+            } else {
+                self.relist(&guid, &was, now);
                 recount.insert(guid.clone());
-            }
+                now.to_vec()
+            };
+            let new = queue.map(|q| {
+                let mut slot = self.derive_queue(model, q, members);
+                if let Some(old) = &old {
+                    slot.figures.available = old.figures.available;
+                    slot.figures.busy = old.figures.busy;
+                }
+                slot
+            });
             reorder |= old.as_ref().map(|s| &s.key) != new.as_ref().map(|s| &s.key);
             if let Some(old) = old {
                 previous.waiting.insert(guid.clone(), old.shown);
             }
-            if let Some(new) = new {
-                self.slots.insert(guid.clone(), new);
+            match new {
+                Some(new) => {
+                    self.slots.insert(guid, new);
+                }
+                None => self.queue_census.forget(&guid),
             }
         }
         if was_everyone != self.listed.is_empty() {
@@ -260,9 +317,13 @@ impl Derived {
             let users = model.users().map(|u| &u.guid).chain(self.agents.guids());
             self.dirty.users.extend(users.cloned());
         }
+        reorder
+    }
 
-        let users: Vec<Guid> = std::mem::take(&mut self.dirty.users).into_iter().collect();
-        for guid in &users {
+    /// Moves the touched users in the extension index; the queues that list their old or
+    /// new extension go in `recount`.
+    fn index_users(&mut self, model: &Tables, users: &[Guid], recount: &mut HashSet<Guid>) {
+        for guid in users {
             let old = self.user_extn.remove(guid);
             let new = model.user(guid).map(|u| u.extn.clone());
             for extn in old.iter().chain(&new) {
@@ -284,65 +345,25 @@ impl Derived {
                 self.user_extn.insert(guid.clone(), extn);
             }
         }
-        for guid in &recount {
-            self.recount(model, guid);
-        }
-
-        let changed: Vec<(Guid, Placed)> = users
-            .into_iter()
-            .map(|g| {
-                let placed = self.place_agent(model, &g);
-                (g, placed)
-            })
-            .collect();
-        previous.agent = self.agents.apply(changed, keep_agent);
-
-        if reorder {
-            let mut keys: Vec<&QueueKey> = self.slots.values().map(|s| &s.key).collect();
-            keys.sort_unstable();
-            let order = keys.into_iter().map(|k| k.guid().clone()).collect();
-            previous.queues = Some(std::mem::replace(&mut self.queues, order));
-        }
-        if !queues.is_empty() || !recount.is_empty() {
-            self.total_queues();
-        }
-        self.totals.agents = self.agents.total();
-        self.totals.available = self.agents.available();
-
-        if std::mem::take(&mut self.dirty.parked) {
-            self.derivations += 1;
-            let parked = parked_calls(model)
-                .into_iter()
-                .filter(|a| call_matches(a, &self.needle))
-                .map(|a| a.id)
-                .collect();
-            previous.parked = Some(std::mem::replace(&mut self.parked, parked));
-        }
-        previous
     }
 
-    /// A queue's row from the model: its waiting calls and figures. The member counts are
-    /// carried over from `old` and recounted when its members changed.
-    fn derive_queue(
-        &mut self,
-        model: &Tables,
-        q: &Arc<Queue>,
-        old: Option<&QueueSlot>,
-    ) -> QueueSlot {
+    /// A queue's row from the model: its waiting calls and figures (the member counts are
+    /// left at zero for the caller), counted in the totals and measured for the columns.
+    fn derive_queue(&mut self, model: &Tables, q: &Queue, members: Vec<QueueMember>) -> QueueSlot {
+        self.queue_census
+            .measure(&q.guid, QueueWords::of(q).widths().0);
         let calls = waiting_calls(model, q);
         let oldest = calls.iter().min_by_key(|a| a.first_seen);
-        let (available, busy) = old.map_or((0, 0), |s| (s.figures.available, s.figures.busy));
         let figures = QueueFigures {
             waiting: calls.len(),
             longest_since: oldest.map(|a| a.first_seen),
             longest_lower_bound: oldest.is_some_and(|a| a.present_at_connect),
-            available,
-            busy,
             members: q.members().len(),
+            ..QueueFigures::default()
         };
         let mut slot = QueueSlot {
             key: QueueKey::of(q),
-            members: q.members().to_vec(),
+            members,
             gcids: Vec::new(),
             plain: 0,
             shown: Vec::new(),
@@ -378,7 +399,7 @@ impl Derived {
 
     /// Moves a queue's listings in the member index; users whose extension starts or stops
     /// being listed anywhere become or stop being agents.
-    fn relist(&mut self, queue: &Guid, old: Vec<QueueMember>, new: Vec<QueueMember>) {
+    fn relist(&mut self, queue: &Guid, old: &[QueueMember], new: &[QueueMember]) {
         for m in old {
             if let Some(qs) = self.listed.get_mut(&m.extn) {
                 if let Some(at) = qs.iter().position(|q| q == queue) {
