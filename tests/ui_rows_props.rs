@@ -182,6 +182,8 @@ impl Run {
             run.step(&Op::Members { n, members });
         }
         run.deliver();
+        // Settle the start-up selection, so every later batch keeps it by identity.
+        run.app.update(Event::Key(Key::plain(KeyCode::Tab)));
         run
     }
 
@@ -189,16 +191,37 @@ impl Run {
         self.base + Duration::from_secs(self.secs)
     }
 
+    /// Gives the screen the model's events as one batch, and checks that the selected agent
+    /// and parked call stayed on their rows or moved to their old neighbours.
     fn deliver(&mut self) {
         let events: Vec<_> = std::iter::from_fn(|| self.model.poll_event()).collect();
-        self.app.update(Event::Model(events));
+        self.kept(|app| app.update(Event::Model(events)));
+    }
+
+    fn kept(&mut self, change: impl FnOnce(&mut App) -> Vec<ipo_top::ui::Action>) {
+        let agents = |app: &App| -> Vec<Guid> {
+            app.derived()
+                .agents()
+                .iter()
+                .map(|r| r.guid.clone())
+                .collect()
+        };
+        let (old_agents, old_parked) = (agents(&self.app), self.app.derived().parked().to_vec());
+        let before = self.app.selection().clone();
+        change(&mut self.app);
+        let after = self.app.selection();
+        let want = neighbour(before.agent.as_ref(), &old_agents, &agents(&self.app));
+        assert_eq!(after.agent, want, "agent kept");
+        let parked = self.app.derived().parked();
+        let want = neighbour(before.parked.as_ref(), &old_parked, parked);
+        assert_eq!(after.parked, want, "parked call kept");
     }
 
     fn filter(&mut self, text: &str) {
         self.app.update(Event::Key(Key::char('/')));
-        self.app.update(Event::Key(Key::ctrl('u')));
+        self.kept(|app| app.update(Event::Key(Key::ctrl('u'))));
         for c in text.chars() {
-            self.app.update(Event::Key(Key::char(c)));
+            self.kept(|app| app.update(Event::Key(Key::char(c))));
         }
         self.app.update(Event::Key(Key::plain(KeyCode::Enter)));
     }
@@ -353,6 +376,25 @@ impl Run {
         }
         Ok(())
     }
+}
+
+/// The selection the screen keeps: the item while it is listed, else the next old row that
+/// still is, else the previous one, else the first row.
+fn neighbour<T: Clone + PartialEq>(sel: Option<&T>, old: &[T], new: &[T]) -> Option<T> {
+    let Some(sel) = sel else {
+        return new.first().cloned();
+    };
+    if new.contains(sel) {
+        return Some(sel.clone());
+    }
+    if let Some(at) = old.iter().position(|r| r == sel) {
+        let after = old[at + 1..].iter().find(|r| new.contains(r));
+        let before = old[..at].iter().rev().find(|r| new.contains(r));
+        if let Some(n) = after.or(before) {
+            return Some(n.clone());
+        }
+    }
+    new.first().cloned()
 }
 
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
