@@ -9,7 +9,7 @@ use crate::model::{
 };
 use crate::ui::event::{Entry, Level, Message, Ticket};
 use crate::ui::functions;
-use crate::ui::rows::{Derived, agent_calls, caller_words, end_words};
+use crate::ui::rows::{agent_calls, caller_words, end_words};
 use crate::ui::screen::{DetailTarget, Overlay, Pane};
 use crate::ui::text::clean;
 
@@ -25,6 +25,8 @@ impl App {
         // The detail's pick holds its item's identity across the changes.
         let picked = self.picked_identity();
         for ev in events {
+            // The rows note what the event touches while the model still holds the before.
+            self.derived.touch(&self.model, ev);
             self.model.apply(ev);
             if let ModelEvent::CallEnded { call, reason } = ev {
                 ended.insert(call.id, (call.clone(), end_words(reason)));
@@ -192,13 +194,12 @@ impl App {
         self.status = Some(m);
     }
 
-    /// Re-derives the rows and keeps each selection on its item, or on the item's neighbour
-    /// when it is gone.
+    /// Re-derives the touched rows and keeps each selection on its item, or on the item's
+    /// neighbour when it is gone.
     pub(super) fn refresh(&mut self, ended: &Ended) {
-        let old = std::mem::replace(
-            &mut self.derived,
-            Derived::new(&self.model, &self.filter.text),
-        );
+        let old = self
+            .derived
+            .flush(&self.model, self.selection.agent.as_ref());
         if !self.placed {
             self.place();
             // The first call seen is the longest waiting (waits count from first seen), so
@@ -206,34 +207,33 @@ impl App {
             self.placed = self.selection.call.is_some();
             return;
         }
+        let d = &self.derived;
         let old_queue = self.selection.queue.clone();
         self.selection.queue = keep_or_neighbour(
             self.selection.queue.as_ref(),
-            &old.queues,
-            &self.derived.queues,
+            old.queues.as_deref().unwrap_or(d.queues()),
+            d.queues(),
         );
         if self.selection.queue != old_queue {
             self.selection.call = self.longest_waiting();
         } else {
             let before = self.selection.call;
-            self.selection.call = keep_or_neighbour(
-                before.as_ref(),
-                old.waiting_of(old_queue.as_ref()),
-                self.derived.waiting_of(self.selection.queue.as_ref()),
-            );
+            let was = old_queue.as_ref().and_then(|q| old.waiting.get(q));
+            let now = d.waiting_of(self.selection.queue.as_ref());
+            self.selection.call =
+                keep_or_neighbour(before.as_ref(), was.map_or(now, Vec::as_slice), now);
             if let (Some(gone), true) = (before, self.selection.call != before) {
                 self.left_waiting(gone, ended);
             }
         }
-        let old_agents = old.agent_ids();
-        self.selection.agent = keep_or_neighbour(
-            self.selection.agent.as_ref(),
-            &old_agents,
-            &self.derived.agent_ids(),
-        );
+        self.selection.agent = old.agent;
+        let d = &self.derived;
         let before = self.selection.parked;
-        self.selection.parked =
-            keep_or_neighbour(before.as_ref(), &old.parked, &self.derived.parked);
+        self.selection.parked = keep_or_neighbour(
+            before.as_ref(),
+            old.parked.as_deref().unwrap_or(d.parked()),
+            d.parked(),
+        );
         if let (Some(gone), true) = (before, self.selection.parked != before) {
             if let Some((_, why)) = ended.get(&gone) {
                 self.say(Message::new(
@@ -247,10 +247,10 @@ impl App {
     /// The start-up selection: the longest-waiting call of the first queue, or the first
     /// queue when nobody waits there.
     pub(super) fn place(&mut self) {
-        self.selection.queue = self.derived.queues.first().cloned();
+        self.selection.queue = self.derived.queues().first().cloned();
         self.selection.call = self.longest_waiting();
-        self.selection.agent = self.derived.agents.first().map(|r| r.guid.clone());
-        self.selection.parked = self.derived.parked.first().copied();
+        self.selection.agent = self.derived.agents().first().map(|r| r.guid.clone());
+        self.selection.parked = self.derived.parked().first().copied();
         self.focus = if self.selection.call.is_some() {
             Pane::Waiting
         } else {

@@ -13,6 +13,7 @@ use crate::ui::screen::{DetailTarget, Overlay, Pane};
 impl App {
     pub(super) fn refilter(&mut self) {
         self.placed = true;
+        self.derived.set_filter(&self.model, &self.filter.text);
         self.refresh(&HashMap::new());
     }
 
@@ -31,7 +32,7 @@ impl App {
                 continue;
             };
             // An empty parked pane is not a stop.
-            if *next == Pane::Parked && self.derived.parked.is_empty() {
+            if *next == Pane::Parked && self.derived.parked().is_empty() {
                 continue;
             }
             self.focus = *next;
@@ -56,18 +57,12 @@ impl App {
         }
         self.placed = true;
         fn moved<T: Clone + PartialEq>(rows: &[T], cur: Option<&T>, by: isize) -> Option<T> {
-            let last = rows.len().checked_sub(1)?;
             let at = cur.and_then(|c| rows.iter().position(|r| r == c));
-            let next = match at {
-                Some(i) => i.saturating_add_signed(by).min(last),
-                None if by < 0 => last,
-                None => 0,
-            };
-            rows.get(next).cloned()
+            rows.get(moved_to(rows.len(), at, by)?).cloned()
         }
         match self.focus {
             Pane::Queues => {
-                let q = moved(&self.derived.queues, self.selection.queue.as_ref(), by);
+                let q = moved(self.derived.queues(), self.selection.queue.as_ref(), by);
                 if q.is_some() && q != self.selection.queue {
                     self.selection.queue = q;
                     self.selection.call = self.longest_waiting();
@@ -80,13 +75,20 @@ impl App {
                 }
             }
             Pane::Agents => {
-                let rows = self.derived.agent_ids();
-                if let Some(a) = moved(&rows, self.selection.agent.as_ref(), by) {
-                    self.selection.agent = Some(a);
+                // Positions come from the ordered index: no pass over every agent.
+                let d = &self.derived;
+                let at = self
+                    .selection
+                    .agent
+                    .as_ref()
+                    .and_then(|g| d.agent_position(g));
+                let next = moved_to(d.agents().len(), at, by).and_then(|i| d.agents().get(i));
+                if let Some(r) = next {
+                    self.selection.agent = Some(r.guid.clone());
                 }
             }
             Pane::Parked => {
-                if let Some(p) = moved(&self.derived.parked, self.selection.parked.as_ref(), by) {
+                if let Some(p) = moved(self.derived.parked(), self.selection.parked.as_ref(), by) {
                     self.selection.parked = Some(p);
                 }
             }
@@ -173,4 +175,15 @@ impl App {
             }
         }
     }
+}
+
+/// The row `by` rows on from `at` in a list of `len` rows, kept in the list; from outside it,
+/// the first row going down and the last going up.
+fn moved_to(len: usize, at: Option<usize>, by: isize) -> Option<usize> {
+    let last = len.checked_sub(1)?;
+    Some(match at {
+        Some(i) => i.saturating_add_signed(by).min(last),
+        None if by < 0 => last,
+        None => 0,
+    })
 }

@@ -473,7 +473,7 @@ fn agent(l: &mut Lines<'_>, u: &User) {
 fn queue(l: &mut Lines<'_>, q: &crate::model::Queue) {
     let app = l.app;
     let d = app.derived();
-    let fig = d.figures.get(&q.guid).copied().unwrap_or_default();
+    let fig = d.figures(&q.guid);
     l.kv("Service", q.service_mode().to_string());
     match &q.status {
         Some(s) => {

@@ -154,8 +154,8 @@ fn wide(app: &App, body: Rect, buf: &mut Buffer) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
     let boxed = PaneFrame::Boxed;
-    let queues_h = (d.queues.len().max(1) as u16 + boxed.overhead()).min(body.height / 3);
-    let parked_h = (d.parked.len().max(1) as u16 + boxed.overhead()).min(body.height / 4);
+    let queues_h = (d.queues().len().max(1) as u16 + boxed.overhead()).min(body.height / 3);
+    let parked_h = (d.parked().len().max(1) as u16 + boxed.overhead()).min(body.height / 4);
     let [q, w, p] = Layout::vertical([
         Constraint::Length(queues_h),
         Constraint::Min(boxed.overhead() + 1),
@@ -172,12 +172,12 @@ fn stacked(app: &App, body: Rect, buf: &mut Buffer) {
     let d = app.derived();
     let ruled = PaneFrame::Ruled;
     let o = ruled.overhead();
-    let queues_h = d.queues.len().clamp(1, 6) as u16 + o;
+    let queues_h = d.queues().len().clamp(1, 6) as u16 + o;
     let waiting_n = d.waiting_of(app.selection().queue.as_ref()).len();
     let waiting_h = waiting_n.clamp(1, 5) as u16 + o;
-    let show_parked = !d.parked.is_empty() || app.focus() == Pane::Parked;
+    let show_parked = !d.parked().is_empty() || app.focus() == Pane::Parked;
     let parked_h = if show_parked {
-        d.parked.len().clamp(1, 3) as u16 + o
+        d.parked().len().clamp(1, 3) as u16 + o
     } else {
         0
     };
@@ -293,7 +293,7 @@ fn scope_segments(app: &App, narrow: bool, segs: &mut Vec<Seg>) {
 fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let cfg = app.config();
     let theme = &cfg.theme;
-    let totals = app.derived().totals;
+    let totals = app.derived().totals();
     let narrow = area.width < WIDE;
     let mut segs = vec![seg(vec![Span::styled(" ipo-top", theme.brand)], 10, false)];
     if let Some(b) = &cfg.banner {

@@ -2,6 +2,7 @@
 //! calls. Each builds its rows from the derived rows of the state, so a row is where
 //! navigation thinks it is.
 
+use std::ops::Range;
 use std::time::Instant;
 
 use ratatui::buffer::Buffer;
@@ -10,10 +11,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use super::table::{Column, Table, window};
+use super::table::{self, Column, Table, window};
 use crate::model::{AgentState, Appearance, Party, QueueStats, ServiceMode};
 use crate::ui::app::App;
-use crate::ui::rows::priority;
+use crate::ui::rows::{AgentWords, Beside, QueueWords, number_words, priority};
 use crate::ui::screen::{Overlay, Pane};
 use crate::ui::text::{clean, duration};
 
@@ -36,12 +37,18 @@ impl Frame {
     }
 }
 
-/// A pane's title and its table's columns and rows.
+/// A pane's title and its table's columns and the rows that fit.
 struct PaneView<'a> {
     pane: Pane,
     title: Vec<Span<'static>>,
     cols: &'a [Column],
+    /// The rows shown, from `shown.start`.
     rows: Vec<Vec<Line<'static>>>,
+    shown: Range<usize>,
+    /// Per column, the widest cell of every row listed.
+    natural: Vec<usize>,
+    /// Rows listed in all.
+    len: usize,
     selected: Option<usize>,
     /// What to say when there are no rows.
     empty: &'a str,
@@ -49,11 +56,12 @@ struct PaneView<'a> {
 
 /// Draws `pane` in `area`.
 pub fn draw(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, frame: Frame) {
+    let inner_height = area.height.saturating_sub(frame.overhead()) as usize;
     let pv = match pane {
-        Pane::Queues => queues(app),
-        Pane::Waiting => waiting(app),
-        Pane::Agents => agents(app),
-        Pane::Parked => parked(app),
+        Pane::Queues => queues(app, inner_height),
+        Pane::Waiting => waiting(app, inner_height),
+        Pane::Agents => agents(app, inner_height),
+        Pane::Parked => parked(app, inner_height),
     };
     let theme = &app.config().theme;
     let focused = app.focus() == pv.pane && *app.overlay() == Overlay::None;
@@ -62,8 +70,7 @@ pub fn draw(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, frame: Frame) {
     } else {
         (theme.title, theme.border)
     };
-    let inner_height = area.height.saturating_sub(frame.overhead()) as usize;
-    let (_, above, below) = window(pv.rows.len(), inner_height, pv.selected);
+    let (_, above, below) = window(pv.len, inner_height, pv.selected);
     let mut title = vec![Span::raw(" ")];
     title.extend(pv.title.into_iter().map(|s| {
         let style = title_style.patch(s.style);
@@ -88,12 +95,34 @@ pub fn draw(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, frame: Frame) {
     let table = Table {
         cols: pv.cols,
         rows: pv.rows,
+        offset: pv.shown.start,
+        natural: pv.natural,
         selected: pv.selected,
         focused,
         row_style: row_style(app),
         empty: pv.empty,
     };
     table.render(inner, buf, theme);
+}
+
+/// The rows of a list of `len` that fit in `height` lines with `selected` visible.
+fn shown(len: usize, height: usize, selected: Option<usize>) -> Range<usize> {
+    let (offset, _, _) = window(len, height, selected);
+    offset..(offset + height).min(len)
+}
+
+/// The rows of a short list (queues, a queue's waiting calls, parked calls), all formatted
+/// so the columns fit every row: the ones that fit and every column's widest cell.
+fn fit_rows(
+    mut rows: Vec<Vec<Line<'static>>>,
+    height: usize,
+    selected: Option<usize>,
+) -> (Vec<Vec<Line<'static>>>, Range<usize>, Vec<usize>) {
+    let natural = table::natural(&rows);
+    let shown = shown(rows.len(), height, selected);
+    rows.truncate(shown.end);
+    rows.drain(..shown.start);
+    (rows, shown, natural)
 }
 
 fn stale_note(app: &App) -> Option<Span<'static>> {
@@ -145,12 +174,6 @@ fn sl_cell(app: &App, s: &QueueStats) -> Line<'static> {
     }
 }
 
-/// A queue's average speed of answer, `-` before the first timed answer.
-fn asa_cell(app: &App, s: &QueueStats) -> Line<'static> {
-    s.asa()
-        .map_or_else(|| dim(app, "-"), |d| Line::from(duration(d)))
-}
-
 /// The counting period for a title: " · since 09:14 UTC (start)".
 fn period_note(app: &App) -> Option<Span<'static>> {
     app.model()
@@ -164,14 +187,6 @@ fn text(s: &str) -> Line<'static> {
 
 fn dim(app: &App, s: impl Into<String>) -> Line<'static> {
     Line::from(Span::styled(s.into(), app.config().theme.dim))
-}
-
-fn number(p: Option<&Party>) -> String {
-    match p {
-        Some(p) if p.withheld && p.number.is_empty() => "withheld".to_owned(),
-        Some(p) => clean(&p.number).into_owned(),
-        None => String::new(),
-    }
 }
 
 fn name(p: Option<&Party>) -> String {
@@ -196,14 +211,24 @@ const QUEUE_COLS: [Column; 11] = [
 ];
 
 /// The queues pane.
-fn queues(app: &App) -> PaneView<'static> {
+fn queues(app: &App, height: usize) -> PaneView<'static> {
     let theme = &app.config().theme;
     let d = app.derived();
     let model = app.model();
+    let selected = app
+        .selection()
+        .queue
+        .as_ref()
+        .and_then(|g| d.queues().iter().position(|q| q == g));
+    let shown = shown(d.queues().len(), height, selected);
     let mut rows = Vec::new();
-    for guid in &d.queues {
-        let Some(q) = model.queue(guid) else { continue };
-        let fig = d.figures.get(guid).copied().unwrap_or_default();
+    for guid in &d.queues()[shown.clone()] {
+        let Some(q) = model.queue(guid) else {
+            // Never the case (a row is a queue's); an empty row keeps the others in place.
+            rows.push(Vec::new());
+            continue;
+        };
+        let fig = d.figures(guid);
         let mode = q.service_mode();
         let mode_cell = match mode {
             ServiceMode::Active => Line::from(mode.word()),
@@ -218,10 +243,10 @@ fn queues(app: &App) -> PaneView<'static> {
                 Line::from(fig.busy.to_string()),
             )
         };
-        let s = &q.stats;
+        let words = QueueWords::of(q);
         rows.push(vec![
-            text(&q.name),
-            text(&q.extn),
+            Line::from(words.name),
+            Line::from(words.number),
             mode_cell,
             Line::from(fig.waiting.to_string()),
             fig.longest_since.map_or_else(
@@ -230,17 +255,15 @@ fn queues(app: &App) -> PaneView<'static> {
             ),
             avail,
             busy,
-            sl_cell(app, s),
-            Line::from(s.answered.to_string()),
-            Line::from(s.abandoned.to_string()),
-            asa_cell(app, s),
+            sl_cell(app, &q.stats),
+            Line::from(words.answered),
+            Line::from(words.abandoned),
+            words.asa.map_or_else(|| dim(app, "-"), Line::from),
         ]);
     }
-    let selected = app
-        .selection()
-        .queue
-        .as_ref()
-        .and_then(|g| d.queues.iter().position(|q| q == g));
+    // The columns fit every queue, as the rows have measured them.
+    let [name, number, answered, abandoned, asa] = d.queue_widths().0;
+    let natural = vec![name, number, 0, 0, 0, 0, 0, 0, answered, abandoned, asa];
     let mut title = vec![Span::raw("Queues")];
     title.extend(period_note(app));
     title.extend(stale_note(app));
@@ -254,6 +277,9 @@ fn queues(app: &App) -> PaneView<'static> {
         title,
         cols: &QUEUE_COLS,
         rows,
+        len: d.queues().len(),
+        shown,
+        natural,
         selected,
         empty,
     }
@@ -288,11 +314,15 @@ fn targets(app: &App, a: &Appearance) -> Line<'static> {
 }
 
 /// The waiting calls of the selected queue.
-fn waiting(app: &App) -> PaneView<'static> {
+fn waiting(app: &App, height: usize) -> PaneView<'static> {
     let d = app.derived();
     let model = app.model();
     let queue = app.selection().queue.as_ref();
     let ids = d.waiting_of(queue);
+    let selected = app
+        .selection()
+        .call
+        .and_then(|c| ids.iter().position(|i| *i == c));
     let mut rows = Vec::new();
     for id in ids {
         let Some(a) = model.appearance(*id) else {
@@ -307,7 +337,7 @@ fn waiting(app: &App) -> PaneView<'static> {
                 dim(app, "-")
             },
             wait_cell(app, a.first_seen, a.present_at_connect),
-            Line::from(number(c.calling.as_ref())),
+            Line::from(number_words(c.calling.as_ref())),
             Line::from(name(c.calling.as_ref())),
             c.trunk
                 .as_ref()
@@ -315,15 +345,9 @@ fn waiting(app: &App) -> PaneView<'static> {
             targets(app, a),
         ]);
     }
-    let selected = app
-        .selection()
-        .call
-        .and_then(|c| ids.iter().position(|i| *i == c));
+    let (rows, shown, natural) = fit_rows(rows, height, selected);
     let q = queue.and_then(|g| model.queue(g));
-    let fig = queue
-        .and_then(|g| d.figures.get(g))
-        .copied()
-        .unwrap_or_default();
+    let fig = queue.map(|g| d.figures(g)).unwrap_or_default();
     let mut title = match q {
         Some(q) => vec![
             Span::raw(clean(&q.name).into_owned()),
@@ -344,6 +368,9 @@ fn waiting(app: &App) -> PaneView<'static> {
         title,
         cols: &WAITING_COLS,
         rows,
+        len: ids.len(),
+        shown,
+        natural,
         selected,
         empty,
     }
@@ -363,13 +390,22 @@ const AGENT_COLS: [Column; 7] = [
 ];
 
 /// The agent grid.
-fn agents(app: &App) -> PaneView<'static> {
+fn agents(app: &App, height: usize) -> PaneView<'static> {
     let theme = &app.config().theme;
     let d = app.derived();
     let model = app.model();
+    // The position comes from the ordered index, and only the rows that fit are formatted.
+    let selected = app
+        .selection()
+        .agent
+        .as_ref()
+        .and_then(|g| d.agent_position(g));
+    let shown = shown(d.agents().len(), height, selected);
     let mut rows = Vec::new();
-    for r in &d.agents {
+    for r in &d.agents()[shown.clone()] {
         let Some(u) = model.user(&r.guid) else {
+            // Never the case (a row is a user's); an empty row keeps the others in place.
+            rows.push(Vec::new());
             continue;
         };
         let state = u.agent.state;
@@ -379,42 +415,34 @@ fn agents(app: &App) -> PaneView<'static> {
             let mark = if u.agent.observed { "" } else { "≥" };
             Line::from(format!("{mark}{}", duration(app.since(u.agent.since))))
         };
-        let call = r.call.and_then(|id| model.appearance(id));
-        let other = call.and_then(|a| a.call.other_party());
-        let mut party = vec![Span::raw(number(other.as_ref()))];
-        if r.more > 0 {
-            party.push(Span::styled(format!(" +{}", r.more), theme.dim));
-        }
-        let detail = match (&other, u.status.as_ref().and_then(|s| s.absence.as_ref())) {
-            (Some(p), _) => Line::from(clean(&p.name).into_owned()),
-            (None, Some(abs)) => dim(app, clean(&abs.phrase).into_owned()),
-            (None, None) => Line::from(""),
+        let words = AgentWords::of(model, u, r);
+        let mut party = vec![Span::raw(words.number)];
+        party.extend(words.more.map(|m| Span::styled(m, theme.dim)));
+        let beside = match words.beside {
+            Beside::Name(name) => Line::from(name),
+            Beside::Absence(phrase) => dim(app, phrase),
+            Beside::Nothing => Line::from(""),
         };
-        let queue = call
-            .and_then(|a| a.call.queue.as_ref())
-            .map_or_else(|| Line::from(""), |q| text(&q.name));
         rows.push(vec![
-            text(&u.extn),
-            text(&u.name),
+            Line::from(words.extn),
+            Line::from(words.name),
             Line::from(Span::styled(state.word(), theme.agent(state))),
             time,
             Line::from(party),
-            detail,
-            queue,
+            beside,
+            Line::from(words.queue),
         ]);
     }
-    let selected = app
-        .selection()
-        .agent
-        .as_ref()
-        .and_then(|g| d.agents.iter().position(|r| &r.guid == g));
+    // The columns fit every row listed, as the grid has measured them.
+    let [extn, name, party, beside, queue] = d.agent_widths().0;
+    let natural = vec![extn, name, 0, 0, party, beside, queue];
     let mut title = vec![
         Span::raw("Agents "),
-        Span::raw(d.totals.available.to_string()),
+        Span::raw(d.totals().available.to_string()),
         Span::raw(" available of "),
-        Span::raw(d.agents_total.to_string()),
+        Span::raw(d.agents_total().to_string()),
     ];
-    title.extend(filter_note(app, d.agents.len(), d.agents_total));
+    title.extend(filter_note(app, d.agents().len(), d.agents_total()));
     title.extend(stale_note(app));
     let empty = if app.filter().text.is_empty() {
         "no agents yet"
@@ -426,6 +454,9 @@ fn agents(app: &App) -> PaneView<'static> {
         title,
         cols: &AGENT_COLS,
         rows,
+        len: d.agents().len(),
+        shown,
+        natural,
         selected,
         empty,
     }
@@ -442,27 +473,31 @@ const PARKED_COLS: [Column; 4] = [
 ];
 
 /// Parked calls.
-fn parked(app: &App) -> PaneView<'static> {
+fn parked(app: &App, height: usize) -> PaneView<'static> {
     let d = app.derived();
     let model = app.model();
+    let selected = app
+        .selection()
+        .parked
+        .and_then(|p| d.parked().iter().position(|i| *i == p));
     let mut rows = Vec::new();
-    for id in &d.parked {
+    for id in d.parked() {
         let Some(a) = model.appearance(*id) else {
             continue;
         };
         let caller = a.call.calling.as_ref().or(a.call.connected.as_ref());
         rows.push(vec![
             text(&a.call.park_slot),
-            Line::from(number(caller)),
+            Line::from(number_words(caller)),
             Line::from(name(caller)),
             Line::from(duration(app.since(a.first_seen))),
         ]);
     }
-    let selected = app
-        .selection()
-        .parked
-        .and_then(|p| d.parked.iter().position(|i| *i == p));
-    let mut title = vec![Span::raw("Parked "), Span::raw(rows.len().to_string())];
+    let (rows, shown, natural) = fit_rows(rows, height, selected);
+    let mut title = vec![
+        Span::raw("Parked "),
+        Span::raw(d.parked().len().to_string()),
+    ];
     title.extend(stale_note(app));
     let empty = if model.park_available() {
         "no parked calls"
@@ -474,6 +509,9 @@ fn parked(app: &App) -> PaneView<'static> {
         title,
         cols: &PARKED_COLS,
         rows,
+        len: d.parked().len(),
+        shown,
+        natural,
         selected,
         empty,
     }

@@ -150,12 +150,30 @@ pub fn fit_line(line: Line<'static>, max: usize) -> Line<'static> {
     Line::from(spans).style(line.style)
 }
 
+/// Per column, the widest cell of `rows`.
+pub fn natural(rows: &[Vec<Line<'static>>]) -> Vec<usize> {
+    let mut widest: Vec<usize> = Vec::new();
+    for row in rows {
+        if widest.len() < row.len() {
+            widest.resize(row.len(), 0);
+        }
+        for (w, cell) in widest.iter_mut().zip(row) {
+            *w = (*w).max(cell.width());
+        }
+    }
+    widest
+}
+
 /// A table to draw.
 pub struct Table<'a> {
     /// Columns.
     pub cols: &'a [Column],
-    /// Cells, one line per column per row.
+    /// Cells, one line per column per row: the rows that fit, from `offset`.
     pub rows: Vec<Vec<Line<'static>>>,
+    /// The index of the first row given.
+    pub offset: usize,
+    /// Per column, the widest cell of every row listed (not only those given).
+    pub natural: Vec<usize>,
     /// The selected row.
     pub selected: Option<usize>,
     /// Whether the pane has the focus.
@@ -190,14 +208,7 @@ impl Table<'_> {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let natural = self
-                    .rows
-                    .iter()
-                    .filter_map(|r| r.get(i))
-                    .map(Line::width)
-                    .chain([c.title.len()])
-                    .max()
-                    .unwrap_or(0);
+                let natural = self.natural.get(i).copied().unwrap_or(0).max(c.title.len());
                 let natural = u16::try_from(natural).unwrap_or(u16::MAX);
                 Column {
                     max: natural.clamp(c.min, c.max.max(c.min)),
@@ -234,9 +245,10 @@ impl Table<'_> {
             }
             return;
         }
-        let (offset, _, _) = window(self.rows.len(), body, self.selected);
-        for (i, cells) in self.rows.into_iter().enumerate().skip(offset).take(body) {
-            let y = area.y + 1 + (i - offset) as u16;
+        let offset = self.offset;
+        for (n, cells) in self.rows.into_iter().enumerate().take(body) {
+            let i = offset + n;
+            let y = area.y + 1 + n as u16;
             let row = Rect::new(area.x, y, area.width, 1);
             buf.set_style(row, self.row_style);
             let mut x = area.x + MARK;

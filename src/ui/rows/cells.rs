@@ -1,0 +1,174 @@
+//! What agent and queue rows say in their cells of varying width, in words: one place for
+//! the view to draw them from and for the rows to measure their columns by (a column is as
+//! wide as its widest row; the [`Census`] keeps that width as rows change rather than
+//! measuring every row on every frame).
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::super::text::{clean, duration, width};
+use super::figures::AgentRow;
+use crate::model::{Guid, Party, Queue, Tables, User};
+
+/// A party's number for a cell ("withheld" when it is).
+pub fn number_words(p: Option<&Party>) -> String {
+    match p {
+        Some(p) if p.withheld && p.number.is_empty() => "withheld".to_owned(),
+        Some(p) => clean(&p.number).into_owned(),
+        None => String::new(),
+    }
+}
+
+/// The text beside the party: its name, or why the agent is away.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Beside {
+    /// The other party's name.
+    Name(String),
+    /// The agent's absence message (shown dim).
+    Absence(String),
+    /// Nothing.
+    Nothing,
+}
+
+/// The words of an agent row's cells that vary in width.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AgentWords {
+    /// Extension.
+    pub extn: String,
+    /// Name.
+    pub name: String,
+    /// The other party's number on the shown call.
+    pub number: String,
+    /// How many more calls, as " +N" after the number.
+    pub more: Option<String>,
+    /// Beside the party.
+    pub beside: Beside,
+    /// The shown call's queue.
+    pub queue: String,
+}
+
+impl AgentWords {
+    /// The words of `row`, the row of user `u`.
+    pub fn of(model: &Tables, u: &User, row: &AgentRow) -> AgentWords {
+        let call = row.call.and_then(|id| model.appearance(id));
+        let other = call.and_then(|a| a.call.other_party());
+        let beside = match (&other, u.status.as_ref().and_then(|s| s.absence.as_ref())) {
+            (Some(p), _) => Beside::Name(clean(&p.name).into_owned()),
+            (None, Some(abs)) => Beside::Absence(clean(&abs.phrase).into_owned()),
+            (None, None) => Beside::Nothing,
+        };
+        AgentWords {
+            extn: clean(&u.extn).into_owned(),
+            name: clean(&u.name).into_owned(),
+            number: number_words(other.as_ref()),
+            more: (row.more > 0).then(|| format!(" +{}", row.more)),
+            beside,
+            queue: call
+                .and_then(|a| a.call.queue.as_ref())
+                .map(|q| clean(&q.name).into_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The widths of the cells: extension, name, party, beside, queue.
+    pub fn widths(&self) -> AgentWidths {
+        let beside = match &self.beside {
+            Beside::Name(s) | Beside::Absence(s) => width(s),
+            Beside::Nothing => 0,
+        };
+        AgentWidths([
+            width(&self.extn),
+            width(&self.name),
+            width(&self.number) + self.more.as_deref().map_or(0, width),
+            beside,
+            width(&self.queue),
+        ])
+    }
+}
+
+/// The widths of an agent row's varying cells: extension, name, party, beside, queue.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct AgentWidths(pub [usize; 5]);
+
+/// The words of a queue row's cells that vary in width (and are not times).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct QueueWords {
+    /// Name.
+    pub name: String,
+    /// Number.
+    pub number: String,
+    /// Calls answered in the period.
+    pub answered: String,
+    /// Calls abandoned in the period.
+    pub abandoned: String,
+    /// Average speed of answer (none before the first timed answer).
+    pub asa: Option<String>,
+}
+
+impl QueueWords {
+    /// The words of a queue's row.
+    pub fn of(q: &Queue) -> QueueWords {
+        QueueWords {
+            name: clean(&q.name).into_owned(),
+            number: clean(&q.extn).into_owned(),
+            answered: q.stats.answered.to_string(),
+            abandoned: q.stats.abandoned.to_string(),
+            asa: q.stats.asa().map(duration),
+        }
+    }
+
+    /// The widths of the cells: name, number, answered, abandoned, ASA ("-" when none).
+    pub fn widths(&self) -> QueueWidths {
+        QueueWidths([
+            width(&self.name),
+            width(&self.number),
+            width(&self.answered),
+            width(&self.abandoned),
+            self.asa.as_deref().map_or(1, width),
+        ])
+    }
+}
+
+/// The widths of a queue row's varying cells: name, number, answered, abandoned, ASA.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct QueueWidths(pub [usize; 5]);
+
+/// Per column, how many rows have each cell width, so the widest is known without measuring
+/// every row again when one changes.
+#[derive(Debug, Default)]
+pub struct Census {
+    rows: HashMap<Guid, [usize; 5]>,
+    counts: [BTreeMap<usize, usize>; 5],
+}
+
+impl Census {
+    /// Counts a row's widths (in place of its old ones).
+    pub fn measure(&mut self, guid: &Guid, widths: [usize; 5]) {
+        self.forget(guid);
+        for (count, w) in self.counts.iter_mut().zip(widths) {
+            *count.entry(w).or_default() += 1;
+        }
+        self.rows.insert(guid.clone(), widths);
+    }
+
+    /// Stops counting a row.
+    pub fn forget(&mut self, guid: &Guid) {
+        let Some(widths) = self.rows.remove(guid) else {
+            return;
+        };
+        for (count, w) in self.counts.iter_mut().zip(widths) {
+            if let Some(n) = count.get_mut(&w) {
+                *n -= 1;
+                if *n == 0 {
+                    count.remove(&w);
+                }
+            }
+        }
+    }
+
+    /// The widest cell of each column (0 when there are no rows).
+    pub fn widest(&self) -> [usize; 5] {
+        self.counts
+            .each_ref()
+            .map(|c| c.last_key_value().map_or(0, |(w, _)| *w))
+    }
+}
