@@ -244,7 +244,6 @@ async fn terminated() {
     std::future::pending::<()>().await
 }
 
-/// The screen against a session: until the user quits.
 /// What the screen runs with, from its source and `--read-only`.
 pub(crate) struct Settings {
     pub(crate) endpoint: crate::session::Endpoint,
