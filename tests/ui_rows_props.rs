@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use ipo_top::model::{
     Absence, CallLost, CallSnapshot, CallState, ConnectionState, Gcid, Guid, LineEntry, LineId,
-    Model, Party, PbxSystem, PhoneState, QueueDetail, QueueMember, QueueStatus, RemoveReason, Text,
-    UserStatus,
+    Model, Party, PbxSystem, PhoneState, QueueDetail, QueueMember, QueueStatus, RemoveReason,
+    Scope, ScopeAgents, Text, UserStatus,
 };
 use ipo_top::ui::rows::{AgentWidths, AgentWords, QueueWidths, QueueWords, from_scratch};
 use ipo_top::ui::{App, Event, Key, KeyCode, UiConfig};
@@ -141,6 +141,33 @@ fn party(i: usize) -> Party {
     }
 }
 
+/// The scopes a run may watch: the whole site, queues by name or number with their members,
+/// every user, listed extensions, and a queue the PBX does not have.
+fn scope(n: usize) -> Scope {
+    let texts = |xs: &[&str]| xs.iter().map(|x| Text::from(*x)).collect::<Vec<_>>();
+    match n {
+        0 => Scope::default(),
+        1 => Scope {
+            queues: texts(&["okafor", "999"]),
+            agents: ScopeAgents::Members,
+        },
+        2 => Scope {
+            queues: texts(&["Claims"]),
+            agents: ScopeAgents::All,
+        },
+        3 => Scope {
+            queues: Vec::new(),
+            agents: ScopeAgents::Listed(texts(&["4101", "999"])),
+        },
+        _ => Scope {
+            queues: texts(&["x1", "nowhere"]),
+            agents: ScopeAgents::Listed(texts(&["4102", "+5"])),
+        },
+    }
+}
+
+const SCOPES: usize = 5;
+
 /// A model, the screen fed from it, and the clock.
 struct Run {
     model: Model,
@@ -150,7 +177,7 @@ struct Run {
 }
 
 impl Run {
-    fn new() -> Run {
+    fn new(scope: Scope) -> Run {
         let base = Instant::now();
         let mut model = Model::new();
         model.set_connection(ConnectionState::Connected {
@@ -159,7 +186,13 @@ impl Run {
         model.set_park_available(base, true);
         let mut run = Run {
             model,
-            app: App::new(UiConfig::default(), base),
+            app: App::new(
+                UiConfig {
+                    scope,
+                    ..UiConfig::default()
+                },
+                base,
+            ),
             base,
             secs: 0,
         };
@@ -347,7 +380,7 @@ impl Run {
     fn check(&self) -> Result<(), TestCaseError> {
         let d = self.app.derived();
         let model = self.app.model();
-        let oracle = from_scratch(model, &self.app.filter().text);
+        let oracle = from_scratch(model, &self.app.filter().text, &self.app.config().scope);
         prop_assert_eq!(d.panes(), oracle);
         let mut widest = AgentWidths::default();
         for r in d.agents() {
@@ -361,7 +394,8 @@ impl Run {
         }
         prop_assert_eq!(d.agent_widths(), widest);
         let mut widest = QueueWidths::default();
-        for q in model.queues() {
+        let scope = &self.app.config().scope;
+        for q in model.queues().filter(|q| scope.covers_queue(q)) {
             for (a, b) in widest.0.iter_mut().zip(QueueWords::of(q).widths().0) {
                 *a = (*a).max(b);
             }
@@ -397,8 +431,8 @@ fn neighbour<T: Clone + PartialEq>(sel: Option<&T>, old: &[T], new: &[T]) -> Opt
     new.first().cloned()
 }
 
-fn run(ops: &[Op]) -> Result<(), TestCaseError> {
-    let mut r = Run::new();
+fn run(scope_n: usize, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut r = Run::new(scope(scope_n));
     for op in ops {
         r.step(op);
         if matches!(op, Op::Deliver | Op::Filter(_)) {
@@ -420,8 +454,8 @@ fn incremental_rows_equal_a_rebuild_after_every_batch() {
     };
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[13; 32]);
     let mut runner = TestRunner::new_with_rng(config, rng);
-    let ops = prop::collection::vec(op(), 1..60);
-    if let Err(e) = runner.run(&ops, |ops| run(&ops)) {
+    let ops = (0..SCOPES, prop::collection::vec(op(), 1..60));
+    if let Err(e) = runner.run(&ops, |(scope, ops)| run(scope, &ops)) {
         panic!("{e}");
     }
 }

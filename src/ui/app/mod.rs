@@ -93,6 +93,7 @@ impl App {
     /// A screen with an empty model (a replica fed by [`Event::Model`]).
     pub fn new(config: UiConfig, now: Instant) -> App {
         App {
+            derived: Derived::new(config.scope.clone()),
             config,
             model: Tables::new(),
             now,
@@ -101,7 +102,6 @@ impl App {
             size: (80, 24),
             focus: Pane::Queues,
             selection: Selection::default(),
-            derived: Derived::default(),
             overlay: Overlay::None,
             filter: Filter::default(),
             status: None,

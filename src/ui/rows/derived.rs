@@ -9,7 +9,8 @@ use super::figures::{AgentRow, Panes, QueueFigures, Totals};
 use super::filter::{agent_matches, call_matches, needle};
 use super::order::{AgentKey, QueueKey, agent_call, is_busy, parked_calls, waiting_calls};
 use crate::model::{
-    AgentState, AppearanceId, Gcid, Guid, LineId, ModelEvent, Queue, QueueMember, Tables, Text,
+    AgentState, AppearanceId, Gcid, Guid, LineId, ModelEvent, Queue, QueueMember, Scope,
+    ScopeAgents, Tables, Text, User,
 };
 
 /// What a queue's row was last derived from, and what it shows.
@@ -51,6 +52,9 @@ pub struct Previous {
 /// Rows and figures derived from the model and the filter, kept current a batch at a time.
 #[derive(Debug, Default)]
 pub struct Derived {
+    /// What the supervisor watches: queues out of scope have no row, users out of scope are
+    /// no agents.
+    scope: Scope,
     needle: String,
     queues: Vec<Guid>,
     slots: HashMap<Guid, QueueSlot>,
@@ -73,6 +77,14 @@ pub struct Derived {
 }
 
 impl Derived {
+    /// Rows for what `scope` covers (the default covers the whole site).
+    pub fn new(scope: Scope) -> Derived {
+        Derived {
+            scope,
+            ..Derived::default()
+        }
+    }
+
     /// Queues, by number.
     pub fn queues(&self) -> &[Guid] {
         &self.queues
@@ -281,7 +293,7 @@ impl Derived {
             if let Some(old) = &old {
                 self.uncount_waiting(old);
             }
-            let queue = model.queue(&guid);
+            let queue = model.queue(&guid).filter(|q| self.scope.covers_queue(q));
             // The member list is kept, not copied, while it stays the same.
             let was = old.as_mut().map(|o| std::mem::take(&mut o.members));
             let was = was.unwrap_or_default();
@@ -312,7 +324,7 @@ impl Derived {
                 None => self.queue_census.forget(&guid),
             }
         }
-        if was_everyone != self.listed.is_empty() {
+        if self.scope.is_everything() && was_everyone != self.listed.is_empty() {
             // Agents are the queues' members, or every user when no queue lists any.
             let users = model.users().map(|u| &u.guid).chain(self.agents.guids());
             self.dirty.users.extend(users.cloned());
@@ -447,7 +459,7 @@ impl Derived {
     fn place_agent(&mut self, model: &Tables, guid: &Guid) -> Placed {
         self.derivations += 1;
         let u = model.user(guid)?;
-        if !self.listed.is_empty() && !self.listed.contains_key(&u.extn) {
+        if !self.is_agent(u) {
             return None;
         }
         let (call, more) = agent_call(model, u);
@@ -461,6 +473,19 @@ impl Derived {
             (row, widths)
         });
         Some((AgentKey::of(u), row))
+    }
+
+    /// Whether a user has a row in the grid. Without a scope: the queues' members, or every
+    /// user when no queue lists any. With one: the users it covers, the members read from
+    /// the member index (only queues in scope have a slot) rather than every queue.
+    fn is_agent(&self, u: &User) -> bool {
+        match &self.scope.agents {
+            _ if self.scope.is_everything() => {
+                self.listed.is_empty() || self.listed.contains_key(&u.extn)
+            }
+            ScopeAgents::Members => self.listed.contains_key(&u.extn),
+            ScopeAgents::All | ScopeAgents::Listed(_) => self.scope.covers_user_alone(u),
+        }
     }
 
     /// The totals over the queues: calls waiting (each gcid once) and the longest wait.

@@ -8,17 +8,17 @@ use std::sync::Arc;
 use super::figures::{AgentRow, Panes, QueueFigures, Totals};
 use super::filter::{agent_matches, call_matches, needle};
 use super::order::{agent_call, agent_rank, by_number, is_busy, parked_calls, waiting_calls};
-use crate::model::{AgentState, Queue, Tables, User};
+use crate::model::{AgentState, Queue, Scope, Tables, User};
 
-/// Derives every pane from the model, keeping only calls and agents that match `filter`
-/// (case-insensitive text; empty keeps everything). The oracle for tests: slow on purpose
+/// Derives every pane from the model for what `scope` covers, keeping only calls and agents
+/// that match `filter` (case-insensitive text; empty keeps everything). The oracle for tests: slow on purpose
 /// (it sorts everything), and obviously right.
 #[doc(hidden)]
-pub fn from_scratch(model: &Tables, filter: &str) -> Panes {
+pub fn from_scratch(model: &Tables, filter: &str, scope: &Scope) -> Panes {
     let needle = needle(filter);
     let users: HashMap<&str, &Arc<User>> = model.users().map(|u| (u.extn.as_str(), u)).collect();
 
-    let mut queues: Vec<&Arc<Queue>> = model.queues().collect();
+    let mut queues: Vec<&Arc<Queue>> = model.queues().filter(|q| scope.covers_queue(q)).collect();
     queues.sort_by(|a, b| by_number(&a.extn, &b.extn).then_with(|| a.name.cmp(&b.name)));
 
     let mut waiting = HashMap::new();
@@ -65,9 +65,13 @@ pub fn from_scratch(model: &Tables, filter: &str) -> Panes {
         .iter()
         .flat_map(|q| q.members().iter().map(|m| m.extn.as_str()))
         .collect();
+    let in_scope = (!scope.is_everything()).then(|| scope.resolve(model).users);
     let mut agents: Vec<&Arc<User>> = model
         .users()
-        .filter(|u| members.is_empty() || members.contains(u.extn.as_str()))
+        .filter(|u| match &in_scope {
+            Some(users) => users.contains(&u.guid),
+            None => members.is_empty() || members.contains(u.extn.as_str()),
+        })
         .collect();
     agents.sort_by(|a, b| {
         agent_rank(a.agent.state)
