@@ -88,6 +88,8 @@ enum Op {
     FinishResync(Line),
     System(bool),
     Filter(usize),
+    /// The waiting pane narrowed to the selected queue, or widened to every queue.
+    NarrowWaiting,
     Deliver,
     Wait(u8),
 }
@@ -116,6 +118,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => line().prop_map(Op::FinishResync),
         1 => any::<bool>().prop_map(Op::System),
         1 => (0..FILTERS.len()).prop_map(Op::Filter),
+        1 => Just(Op::NarrowWaiting),
         4 => Just(Op::Deliver),
         2 => (0u8..3).prop_map(Op::Wait),
     ]
@@ -370,6 +373,10 @@ impl Run {
                 self.deliver();
                 self.filter(FILTERS[*f]);
             }
+            Op::NarrowWaiting => {
+                self.deliver();
+                self.app.update(Event::Key(Key::char('w')));
+            }
             Op::Deliver => self.deliver(),
             Op::Wait(s) => self.secs += u64::from(*s),
         }
@@ -404,6 +411,13 @@ impl Run {
         for (i, r) in d.agents().iter().enumerate() {
             prop_assert_eq!(d.agent_position(&r.guid), Some(i));
         }
+        // The selected waiting call is one the pane lists; nothing is selected only when
+        // it lists nothing.
+        let rows = self.app.waiting_rows();
+        match self.app.selection().call {
+            Some(c) => prop_assert!(rows.contains(&c), "selected call not listed"),
+            None => prop_assert!(rows.is_empty(), "no call selected"),
+        }
         match &self.app.selection().agent {
             Some(g) => prop_assert!(d.agent_position(g).is_some(), "selected agent not listed"),
             None => prop_assert!(d.agents().is_empty(), "no agent selected"),
@@ -435,7 +449,7 @@ fn run(scope_n: usize, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut r = Run::new(scope(scope_n));
     for op in ops {
         r.step(op);
-        if matches!(op, Op::Deliver | Op::Filter(_)) {
+        if matches!(op, Op::Deliver | Op::Filter(_) | Op::NarrowWaiting) {
             r.check()?;
         }
         r.secs += 1;

@@ -279,6 +279,7 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
                 supervisor: c.supervisor_extension.clone(),
                 read_only,
                 scope: c.session.scope.clone(),
+                ..UiConfig::default()
             },
             config_path: Some(c.path.clone()),
             audit_pbx: c.endpoint.authority(),

@@ -10,7 +10,7 @@ use crate::model::{Appearance, AppearanceId, Guid};
 pub enum Pane {
     /// Queues and their figures.
     Queues,
-    /// The waiting calls of the selected queue.
+    /// The waiting calls of every queue in scope, or of the selected queue.
     Waiting,
     /// The agent grid.
     Agents,
@@ -79,6 +79,14 @@ pub enum Overlay {
         /// Lines scrolled.
         scroll: u16,
     },
+}
+
+/// How the panes are narrowed and sorted: the supervisor's choice, kept between runs.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct ViewState {
+    /// The waiting pane lists only the selected queue's calls, in the queue's own order
+    /// (else every queue in scope, longest wait first).
+    pub narrow_waiting: bool,
 }
 
 /// The filter.

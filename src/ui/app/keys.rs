@@ -56,6 +56,7 @@ impl App {
                 _ => self.overlay = Overlay::None,
             },
             KeyAction::Filter => self.filter.editing = true,
+            KeyAction::NarrowWaiting => self.narrow_waiting(),
             KeyAction::FilterApply => self.filter.editing = false,
             KeyAction::FilterDelete => {
                 self.filter.text.pop();

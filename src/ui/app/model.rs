@@ -214,12 +214,17 @@ impl App {
             old.queues.as_deref().unwrap_or(d.queues()),
             d.queues(),
         );
-        if self.selection.queue != old_queue {
+        let narrowed = self.view.narrow_waiting;
+        if narrowed && self.selection.queue != old_queue {
             self.selection.call = self.longest_waiting();
         } else {
             let before = self.selection.call;
-            let was = old_queue.as_ref().and_then(|q| old.waiting.get(q));
-            let now = d.waiting_of(self.selection.queue.as_ref());
+            let was = if narrowed {
+                old_queue.as_ref().and_then(|q| old.waiting.get(q))
+            } else {
+                old.floor.as_ref()
+            };
+            let now = self.waiting_rows();
             self.selection.call =
                 keep_or_neighbour(before.as_ref(), was.map_or(now, Vec::as_slice), now);
             if let (Some(gone), true) = (before, self.selection.call != before) {
@@ -244,8 +249,9 @@ impl App {
         }
     }
 
-    /// The start-up selection: the longest-waiting call of the first queue, or the first
-    /// queue when nobody waits there.
+    /// The start-up selection: the first queue, and the longest-waiting call the waiting
+    /// pane lists (the floor's, or narrowed the first queue's); focus on the waiting pane
+    /// when anyone waits, else on the queues.
     pub(super) fn place(&mut self) {
         self.selection.queue = self.derived.queues().first().cloned();
         self.selection.call = self.longest_waiting();
@@ -258,10 +264,9 @@ impl App {
         };
     }
 
-    /// The longest-waiting listed call of the selected queue.
+    /// The longest-waiting call the waiting pane lists.
     pub(super) fn longest_waiting(&self) -> Option<AppearanceId> {
-        self.derived
-            .waiting_of(self.selection.queue.as_ref())
+        self.waiting_rows()
             .iter()
             .filter_map(|id| self.model.appearance(*id))
             .min_by_key(|a| (a.first_seen, a.id))

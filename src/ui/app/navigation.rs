@@ -17,6 +17,30 @@ impl App {
         self.refresh(&HashMap::new());
     }
 
+    /// Narrows the waiting pane to the selected queue, or widens it to every queue; the
+    /// selected call stays when it is still listed, else the longest waiting is selected.
+    pub(super) fn narrow_waiting(&mut self) {
+        self.placed = true;
+        self.view.narrow_waiting = !self.view.narrow_waiting;
+        let listed = |app: &App, id: &AppearanceId| app.waiting_rows().contains(id);
+        if !self.selection.call.is_some_and(|c| listed(self, &c)) {
+            self.selection.call = self.longest_waiting();
+        }
+    }
+
+    /// The selected queue's longest-waiting call, when the waiting pane lists it.
+    fn queue_longest(&self) -> Option<AppearanceId> {
+        let rows = self.waiting_rows();
+        (self
+            .derived
+            .waiting_of(self.selection.queue.as_ref())
+            .iter())
+        .filter_map(|id| self.model.appearance(*id))
+        .filter(|a| rows.contains(&a.id))
+        .min_by_key(|a| (a.first_seen, a.id))
+        .map(|a| a.id)
+    }
+
     pub(super) fn page(&self) -> isize {
         (self.size.1 / 3).max(1) as isize
     }
@@ -65,11 +89,16 @@ impl App {
                 let q = moved(self.derived.queues(), self.selection.queue.as_ref(), by);
                 if q.is_some() && q != self.selection.queue {
                     self.selection.queue = q;
-                    self.selection.call = self.longest_waiting();
+                    // The queue's longest caller is selected in the waiting pane, floor-wide
+                    // too, so Tab goes straight to it.
+                    let longest = self.queue_longest();
+                    if self.view.narrow_waiting || longest.is_some() {
+                        self.selection.call = longest;
+                    }
                 }
             }
             Pane::Waiting => {
-                let rows = self.derived.waiting_of(self.selection.queue.as_ref());
+                let rows = self.waiting_rows();
                 if let Some(c) = moved(rows, self.selection.call.as_ref(), by) {
                     self.selection.call = Some(c);
                 }

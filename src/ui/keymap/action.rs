@@ -81,6 +81,8 @@ pub enum KeyAction {
     Back,
     /// Start typing a filter.
     Filter,
+    /// List only the selected queue's waiting calls, or every queue's again.
+    NarrowWaiting,
     /// Keep the filter being typed.
     FilterApply,
     /// Delete the last character of the filter.
@@ -125,7 +127,7 @@ impl KeyAction {
         self.function().is_some()
     }
 
-    const BEFORE_FUNCTIONS: [KeyAction; 17] = [
+    const BEFORE_FUNCTIONS: [KeyAction; 18] = [
         KeyAction::Up,
         KeyAction::Down,
         KeyAction::PageUp,
@@ -137,6 +139,7 @@ impl KeyAction {
         KeyAction::Open,
         KeyAction::Back,
         KeyAction::Filter,
+        KeyAction::NarrowWaiting,
         KeyAction::FilterApply,
         KeyAction::FilterDelete,
         KeyAction::FilterClear,
@@ -177,6 +180,7 @@ impl KeyAction {
             KeyAction::Open => "open",
             KeyAction::Back => "back",
             KeyAction::Filter => "filter",
+            KeyAction::NarrowWaiting => "narrow_waiting",
             KeyAction::FilterApply => "filter_apply",
             KeyAction::FilterDelete => "filter_delete",
             KeyAction::FilterClear => "filter_clear",

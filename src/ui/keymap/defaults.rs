@@ -181,6 +181,13 @@ pub(super) fn default_table() -> Vec<Binding> {
             "filter agents and calls by text",
             Some("filter"),
         ),
+        row(
+            Main,
+            &[Key::char('w')],
+            A::NarrowWaiting,
+            "waiting calls: the selected queue's only (its own order), or every queue's (longest wait first)",
+            None,
+        ),
     ];
     t.push(row(
         Detail,

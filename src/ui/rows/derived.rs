@@ -7,6 +7,7 @@ use super::agents::{AgentIndex, Placed};
 use super::cells::{AgentWidths, AgentWords, Census, QueueWidths, QueueWords};
 use super::figures::{AgentRow, Panes, QueueFigures, Totals};
 use super::filter::{agent_matches, call_matches, needle};
+use super::floor::{FloorEntry, FloorIndex};
 use super::order::{AgentKey, QueueKey, agent_call, is_busy, parked_calls, waiting_calls};
 use crate::model::{
     AgentState, AppearanceId, Gcid, Guid, LineId, ModelEvent, Queue, QueueMember, Scope,
@@ -24,6 +25,8 @@ struct QueueSlot {
     plain: usize,
     /// The waiting calls the filter shows, in the order the queue serves them.
     shown: Vec<AppearanceId>,
+    /// The same calls as the floor-wide list sees them.
+    floor: Vec<FloorEntry>,
     figures: QueueFigures,
 }
 
@@ -43,6 +46,8 @@ pub struct Previous {
     pub queues: Option<Vec<Guid>>,
     /// The waiting rows before, of each queue derived again.
     pub waiting: HashMap<Guid, Vec<AppearanceId>>,
+    /// The floor-wide waiting rows before, when they changed.
+    pub floor: Option<Vec<AppearanceId>>,
     /// The parked rows before, when derived again.
     pub parked: Option<Vec<AppearanceId>>,
     /// The agent the selection stays on (itself, or its old neighbour).
@@ -61,8 +66,11 @@ pub struct Derived {
     /// The queue rows' cell widths.
     queue_census: Census,
     agents: AgentIndex,
+    floor: FloorIndex,
     parked: Vec<AppearanceId>,
     totals: Totals,
+    /// The queue of the longest wait in `totals`.
+    longest_queue: Option<Guid>,
     /// Member extension -> the queues that list it (once per listing).
     listed: HashMap<Text, Vec<Guid>>,
     /// Users by extension; a shared extension resolves to the last in identity order.
@@ -95,6 +103,17 @@ impl Derived {
         queue
             .and_then(|q| self.slots.get(q))
             .map_or(&[], |s| s.shown.as_slice())
+    }
+
+    /// The waiting calls of every queue in scope (filtered), one row per call, longest
+    /// wait first.
+    pub fn floor(&self) -> &[AppearanceId] {
+        self.floor.ids()
+    }
+
+    /// The queue whose call has waited longest (never filtered).
+    pub fn longest_queue(&self) -> Option<&Guid> {
+        self.longest_queue.as_ref()
     }
 
     /// A queue's figures (never filtered).
@@ -153,6 +172,8 @@ impl Derived {
             waiting: (self.slots.iter())
                 .map(|(g, s)| (g.clone(), s.shown.clone()))
                 .collect(),
+            floor: self.floor.ids().to_vec(),
+            longest_queue: self.longest_queue.clone(),
             figures: (self.slots.iter())
                 .map(|(g, s)| (g.clone(), s.figures))
                 .collect(),
@@ -314,6 +335,12 @@ impl Derived {
                 slot
             });
             reorder |= old.as_ref().map(|s| &s.key) != new.as_ref().map(|s| &s.key);
+            let was_floor = old.as_ref().map_or(&[][..], |s| s.floor.as_slice());
+            let now_floor = new.as_ref().map_or(&[][..], |s| s.floor.as_slice());
+            if previous.floor.is_none() && was_floor != now_floor {
+                previous.floor = Some(self.floor.ids().to_vec());
+            }
+            self.floor.replace(was_floor, now_floor);
             if let Some(old) = old {
                 previous.waiting.insert(guid.clone(), old.shown);
             }
@@ -379,6 +406,7 @@ impl Derived {
             gcids: Vec::new(),
             plain: 0,
             shown: Vec::new(),
+            floor: Vec::new(),
             figures,
         };
         for a in &calls {
@@ -391,6 +419,7 @@ impl Derived {
             }
             if call_matches(a, &self.needle) {
                 slot.shown.push(a.id);
+                slot.floor.push(FloorEntry::of(a, q));
             }
         }
         self.waiting_plain += slot.plain;
@@ -493,9 +522,12 @@ impl Derived {
         self.totals.waiting = self.waiting_plain + self.waiting_gcids.len();
         self.totals.longest_since = None;
         self.totals.longest_lower_bound = false;
+        self.longest_queue = None;
         for g in &self.queues {
             if let Some(s) = self.slots.get(g) {
-                self.totals.take_longest(&s.figures);
+                if self.totals.take_longest(&s.figures) {
+                    self.longest_queue = Some(g.clone());
+                }
             }
         }
     }

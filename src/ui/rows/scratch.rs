@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::figures::{AgentRow, Panes, QueueFigures, Totals};
 use super::filter::{agent_matches, call_matches, needle};
+use super::floor::{FloorEntry, floor_from};
 use super::order::{agent_call, agent_rank, by_number, is_busy, parked_calls, waiting_calls};
 use crate::model::{AgentState, Queue, Scope, Tables, User};
 
@@ -25,6 +26,8 @@ pub fn from_scratch(model: &Tables, filter: &str, scope: &Scope) -> Panes {
     let mut figures = HashMap::new();
     let mut seen_gcids = HashSet::new();
     let mut totals = Totals::default();
+    let mut longest_queue = None;
+    let mut floor = Vec::new();
     for q in &queues {
         let calls = waiting_calls(model, q);
         let oldest = calls.iter().min_by_key(|a| a.first_seen);
@@ -51,12 +54,12 @@ pub fn from_scratch(model: &Tables, filter: &str, scope: &Scope) -> Panes {
                 totals.waiting += 1;
             }
         }
-        totals.take_longest(&fig);
-        let ids = calls
-            .iter()
-            .filter(|a| call_matches(a, &needle))
-            .map(|a| a.id)
-            .collect();
+        if totals.take_longest(&fig) {
+            longest_queue = Some(q.guid.clone());
+        }
+        let shown: Vec<_> = calls.iter().filter(|a| call_matches(a, &needle)).collect();
+        floor.extend(shown.iter().map(|a| FloorEntry::of(a, q)));
+        let ids = shown.iter().map(|a| a.id).collect();
         waiting.insert(q.guid.clone(), ids);
         figures.insert(q.guid.clone(), fig);
     }
@@ -104,6 +107,8 @@ pub fn from_scratch(model: &Tables, filter: &str, scope: &Scope) -> Panes {
     Panes {
         queues: queues.iter().map(|q| q.guid.clone()).collect(),
         waiting,
+        floor: floor_from(floor),
+        longest_queue,
         figures,
         agents,
         agents_total,

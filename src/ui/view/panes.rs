@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use super::table::{self, Column, Table, window};
-use crate::model::{AgentState, Appearance, Party, QueueStats, ServiceMode};
+use crate::model::{AgentState, Appearance, LineId, Party, QueueStats, ServiceMode};
 use crate::ui::app::App;
 use crate::ui::rows::{AgentWords, Beside, QueueWords, number_words, priority};
 use crate::ui::screen::{Overlay, Pane};
@@ -288,9 +288,22 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
 // --------------------------------------------------------------------------------------------
 // Waiting calls
 
+/// The waiting pane narrowed to one queue.
 const WAITING_COLS: [Column; 6] = [
     Column::new("P", 1, 1).right(),
     Column::new("WAIT", 8, 8),
+    Column::new("CALLER", 11, 16),
+    Column::new("NAME", 8, 24).flex().drops(2),
+    Column::new("DID", 8, 12).drops(4),
+    Column::new("TARGETS", 8, 34).flex().drops(3),
+];
+
+/// The floor-wide waiting pane: the queue each call waits in comes after the wait, and is
+/// dropped only after the caller's name.
+const FLOOR_COLS: [Column; 7] = [
+    Column::new("P", 1, 1).right(),
+    Column::new("WAIT", 8, 8),
+    Column::new("QUEUE", 11, 16).drops(1),
     Column::new("CALLER", 11, 16),
     Column::new("NAME", 8, 24).flex().drops(2),
     Column::new("DID", 8, 12).drops(4),
@@ -313,12 +326,13 @@ fn targets(app: &App, a: &Appearance) -> Line<'static> {
     Line::from(list.join(", "))
 }
 
-/// The waiting calls of the selected queue.
+/// The waiting calls of every queue in scope, or of the selected queue when narrowed.
 fn waiting(app: &App, height: usize) -> PaneView<'static> {
     let d = app.derived();
     let model = app.model();
+    let narrowed = app.view_state().narrow_waiting;
     let queue = app.selection().queue.as_ref();
-    let ids = d.waiting_of(queue);
+    let ids = app.waiting_rows();
     let selected = app
         .selection()
         .call
@@ -330,13 +344,24 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
         };
         let c = &a.call;
         let p = priority(a);
-        rows.push(vec![
+        let mut row = vec![
             if p > 0 {
                 Line::from(p.to_string())
             } else {
                 dim(app, "-")
             },
             wait_cell(app, a.first_seen, a.present_at_connect),
+        ];
+        if !narrowed {
+            // The queue its queueinfo names (the line it waits on when it names none).
+            let named = c.queue.as_ref().map(|q| q.name.clone());
+            let line = match &a.key.line {
+                LineId::Queue(g) => model.queue(g).map(|q| q.name.clone()),
+                _ => None,
+            };
+            row.push(named.or(line).map_or_else(|| dim(app, "-"), |n| text(&n)));
+        }
+        row.extend([
             Line::from(number_words(c.calling.as_ref())),
             Line::from(name(c.calling.as_ref())),
             c.trunk
@@ -344,19 +369,31 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
                 .map_or_else(|| dim(app, "-"), |t| text(&t.did)),
             targets(app, a),
         ]);
+        rows.push(row);
     }
     let (rows, shown, natural) = fit_rows(rows, height, selected);
     let q = queue.and_then(|g| model.queue(g));
     let fig = queue.map(|g| d.figures(g)).unwrap_or_default();
-    let mut title = match q {
-        Some(q) => vec![
-            Span::raw(clean(&q.name).into_owned()),
-            Span::raw(" · waiting "),
-            Span::raw(fig.waiting.to_string()),
-        ],
-        None => vec![Span::raw("Waiting")],
+    let (mut title, total) = match q {
+        _ if !narrowed => {
+            let total = d.totals().waiting;
+            let title = vec![
+                Span::raw("Waiting · every queue · "),
+                Span::raw(total.to_string()),
+            ];
+            (title, total)
+        }
+        Some(q) => {
+            let title = vec![
+                Span::raw(clean(&q.name).into_owned()),
+                Span::raw(" · waiting "),
+                Span::raw(fig.waiting.to_string()),
+            ];
+            (title, fig.waiting)
+        }
+        None => (vec![Span::raw("Waiting")], 0),
     };
-    title.extend(filter_note(app, ids.len(), fig.waiting));
+    title.extend(filter_note(app, ids.len(), total));
     title.extend(stale_note(app));
     let empty = if app.filter().text.is_empty() {
         "nobody waiting"
@@ -366,7 +403,7 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
     PaneView {
         pane: Pane::Waiting,
         title,
-        cols: &WAITING_COLS,
+        cols: if narrowed { &WAITING_COLS } else { &FLOOR_COLS },
         rows,
         len: ids.len(),
         shown,
