@@ -96,3 +96,90 @@ fn selecting_a_queue_selects_its_longest_caller_in_the_floor() {
     assert_eq!(call.key.line, queue(ROADSIDE));
     assert_eq!(rows(&a).len(), 4, "still every queue's calls");
 }
+
+/// The agent grid's extensions, in order.
+fn agents(app: &App) -> Vec<String> {
+    (app.derived().agents().iter())
+        .filter_map(|r| app.model().user(&r.guid))
+        .map(|u| u.extn.to_string())
+        .collect()
+}
+
+#[test]
+fn the_agent_grid_narrows_to_the_selected_queue_s_members_and_back() {
+    let (site, evs) = busy_site();
+    let mut a = app(&site, evs, 160, 48, Theme::monochrome());
+    let everyone = agents(&a).len();
+    press(&mut a, Key::char('o'));
+    assert!(a.view_state().narrow_agents);
+    let members: Vec<String> = (a.selection().queue.as_ref())
+        .and_then(|g| a.model().queue(g))
+        .map(|q| q.members().iter().map(|m| m.extn.to_string()).collect())
+        .unwrap_or_default();
+    let narrowed = agents(&a);
+    assert!(narrowed.len() < everyone);
+    assert!(narrowed.iter().all(|e| members.contains(e)), "{narrowed:?}");
+    assert!(render(&a).contains("members of Claims Desk"));
+    press(&mut a, Key::char('o'));
+    assert_eq!(agents(&a).len(), everyone);
+}
+
+#[test]
+fn each_sort_orders_the_grid_and_reverses_and_the_heading_marks_it() {
+    let (site, evs) = busy_site();
+    let mut a = app(&site, evs, 160, 48, Theme::monochrome());
+    assert!(render(&a).contains("STATE▲"));
+    // Extension: as numbers.
+    press(&mut a, Key::char('>'));
+    assert!(render(&a).contains("TIME▲"));
+    press(&mut a, Key::char('>'));
+    let extns: Vec<u32> = agents(&a).iter().filter_map(|e| e.parse().ok()).collect();
+    let mut sorted = extns.clone();
+    sorted.sort_unstable();
+    assert_eq!(extns, sorted);
+    assert!(render(&a).contains("EXTN▲"));
+    press(&mut a, Key::char('I'));
+    let down: Vec<u32> = agents(&a).iter().filter_map(|e| e.parse().ok()).collect();
+    sorted.reverse();
+    assert_eq!(down, sorted);
+    assert!(render(&a).contains("EXTN▼"));
+    // Name, ignoring case; then queue; then back to state.
+    press(&mut a, Key::char('I'));
+    press(&mut a, Key::char('>'));
+    let names: Vec<String> = (a.derived().agents().iter())
+        .filter_map(|r| a.model().user(&r.guid))
+        .map(|u| u.name.to_lowercase())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    press(&mut a, Key::char('>'));
+    assert!(render(&a).contains("QUEUE▲"));
+    press(&mut a, Key::char('>'));
+    assert!(render(&a).contains("STATE▲"));
+}
+
+#[test]
+fn a_change_of_view_asks_for_it_to_be_kept_and_a_kept_one_is_used() {
+    let (site, evs) = busy_site();
+    let mut a = app(&site, evs.clone(), 160, 48, Theme::monochrome());
+    let actions = a.update(Event::Key(Key::char('>')));
+    let Some(ipo_top::ui::Action::SaveView(view)) = actions.first().cloned() else {
+        panic!("no SaveView: {actions:?}");
+    };
+    assert_eq!(view, *a.view_state());
+    // A later run starts with it.
+    let config = ipo_top::ui::UiConfig {
+        view: view.clone(),
+        theme: Theme::monochrome(),
+        ..ipo_top::ui::UiConfig::default()
+    };
+    let mut b = App::new(config, site.at(0));
+    b.update(Event::Model(evs));
+    assert_eq!(*b.view_state(), view);
+    b.update(Event::Resize {
+        width: 160,
+        height: 48,
+    });
+    assert!(render(&b).contains("TIME▲"));
+}

@@ -90,6 +90,9 @@ enum Op {
     Filter(usize),
     /// The waiting pane narrowed to the selected queue, or widened to every queue.
     NarrowWaiting,
+    /// A key of the agent grid: narrow to the selected queue's members, the next sort
+    /// column, reverse; or the next queue selected.
+    AgentKey(char),
     Deliver,
     Wait(u8),
 }
@@ -119,6 +122,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<bool>().prop_map(Op::System),
         1 => (0..FILTERS.len()).prop_map(Op::Filter),
         1 => Just(Op::NarrowWaiting),
+        2 => prop::sample::select(vec!['o', '>', 'I', 'q']).prop_map(Op::AgentKey),
         4 => Just(Op::Deliver),
         2 => (0u8..3).prop_map(Op::Wait),
     ]
@@ -377,6 +381,27 @@ impl Run {
                 self.deliver();
                 self.app.update(Event::Key(Key::char('w')));
             }
+            Op::AgentKey(c) => {
+                self.deliver();
+                let key = match c {
+                    // The next queue: Tab back to the queue pane, move down, Tab on.
+                    'q' => None,
+                    c => Some(Key::char(*c)),
+                };
+                match key {
+                    Some(k) => self.kept(|app| app.update(Event::Key(k))),
+                    None => {
+                        let focus = self.app.focus();
+                        while self.app.focus() != ipo_top::ui::Pane::Queues {
+                            self.app.update(Event::Key(Key::plain(KeyCode::Tab)));
+                        }
+                        self.kept(|app| app.update(Event::Key(Key::char('j'))));
+                        while self.app.focus() != focus {
+                            self.app.update(Event::Key(Key::plain(KeyCode::Tab)));
+                        }
+                    }
+                }
+            }
             Op::Deliver => self.deliver(),
             Op::Wait(s) => self.secs += u64::from(*s),
         }
@@ -387,7 +412,12 @@ impl Run {
     fn check(&self) -> Result<(), TestCaseError> {
         let d = self.app.derived();
         let model = self.app.model();
-        let oracle = from_scratch(model, &self.app.filter().text, &self.app.config().scope);
+        let view = self.app.view_state();
+        let narrow = (view.narrow_agents)
+            .then_some(self.app.selection().queue.as_ref())
+            .flatten();
+        let scope = &self.app.config().scope;
+        let oracle = from_scratch(model, &self.app.filter().text, scope, view.agents, narrow);
         prop_assert_eq!(d.panes(), oracle);
         let mut widest = AgentWidths::default();
         for r in d.agents() {
@@ -449,7 +479,10 @@ fn run(scope_n: usize, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut r = Run::new(scope(scope_n));
     for op in ops {
         r.step(op);
-        if matches!(op, Op::Deliver | Op::Filter(_) | Op::NarrowWaiting) {
+        if matches!(
+            op,
+            Op::Deliver | Op::Filter(_) | Op::NarrowWaiting | Op::AgentKey(_)
+        ) {
             r.check()?;
         }
         r.secs += 1;

@@ -94,7 +94,7 @@ impl App {
     /// A screen with an empty model (a replica fed by [`Event::Model`]).
     pub fn new(config: UiConfig, now: Instant) -> App {
         App {
-            derived: Derived::new(config.scope.clone()),
+            derived: Derived::new(config.scope.clone(), config.view.agents),
             view: config.view.clone(),
             config,
             model: Tables::new(),

@@ -197,6 +197,7 @@ impl App {
     /// Re-derives the touched rows and keeps each selection on its item, or on the item's
     /// neighbour when it is gone.
     pub(super) fn refresh(&mut self, ended: &Ended) {
+        let agent_before = self.selection.agent.clone();
         let old = self
             .derived
             .flush(&self.model, self.selection.agent.as_ref());
@@ -232,6 +233,12 @@ impl App {
             }
         }
         self.selection.agent = old.agent;
+        if self.view.narrow_agents && self.selection.queue != old_queue {
+            // The grid follows the queue now selected; the agent selected before the batch
+            // stays when that grid lists it.
+            self.selection.agent = agent_before;
+            self.sync_agent_view();
+        }
         let d = &self.derived;
         let before = self.selection.parked;
         self.selection.parked = keep_or_neighbour(
@@ -256,6 +263,9 @@ impl App {
         self.selection.queue = self.derived.queues().first().cloned();
         self.selection.call = self.longest_waiting();
         self.selection.agent = self.derived.agents().first().map(|r| r.guid.clone());
+        if self.view.narrow_agents {
+            self.sync_agent_view();
+        }
         self.selection.parked = self.derived.parked().first().copied();
         self.focus = if self.selection.call.is_some() {
             Pane::Waiting

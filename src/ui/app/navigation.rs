@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::App;
 use crate::model::AppearanceId;
-use crate::ui::event::{Level, Message};
+use crate::ui::event::{Action, Level, Message};
 use crate::ui::layout;
 use crate::ui::rows::agent_calls;
 use crate::ui::screen::{DetailTarget, Overlay, Pane};
@@ -39,6 +39,28 @@ impl App {
         .filter(|a| rows.contains(&a.id))
         .min_by_key(|a| (a.first_seen, a.id))
         .map(|a| a.id)
+    }
+
+    /// The grid's narrowing or sort changed by a key: the grid is placed again once, the
+    /// selected agent kept, and the choice kept for the next run.
+    pub(super) fn agent_view_changed(&mut self) -> Vec<Action> {
+        self.placed = true;
+        self.sync_agent_view();
+        vec![Action::SaveView(self.view.clone())]
+    }
+
+    /// Hands the grid its order and the queue it is narrowed to (the selected one), and
+    /// places the agents again when either changed.
+    pub(super) fn sync_agent_view(&mut self) {
+        let narrow = (self.view.narrow_agents)
+            .then(|| self.selection.queue.clone())
+            .flatten();
+        self.derived
+            .set_agent_view(&self.model, self.view.agents, narrow);
+        let old = self
+            .derived
+            .flush(&self.model, self.selection.agent.as_ref());
+        self.selection.agent = old.agent;
     }
 
     pub(super) fn page(&self) -> isize {
@@ -89,6 +111,7 @@ impl App {
                 let q = moved(self.derived.queues(), self.selection.queue.as_ref(), by);
                 if q.is_some() && q != self.selection.queue {
                     self.selection.queue = q;
+                    self.sync_agent_view();
                     // The queue's longest caller is selected in the waiting pane, floor-wide
                     // too, so Tab goes straight to it.
                     let longest = self.queue_longest();

@@ -188,6 +188,27 @@ pub(super) fn default_table() -> Vec<Binding> {
             "waiting calls: the selected queue's only (its own order), or every queue's (longest wait first)",
             None,
         ),
+        row(
+            Main,
+            &[Key::char('o')],
+            A::NarrowAgents,
+            "agents: only the selected queue's members, or everyone in scope",
+            None,
+        ),
+        row(
+            Main,
+            &[Key::char('>')],
+            A::SortAgents,
+            "sort agents by the next column: state, time in state, extension, name, queue",
+            None,
+        ),
+        row(
+            Main,
+            &[Key::char('I')],
+            A::ReverseSort,
+            "reverse the agents' sort",
+            None,
+        ),
     ];
     t.push(row(
         Detail,

@@ -8,7 +8,9 @@ use super::cells::{AgentWidths, AgentWords, Census, QueueWidths, QueueWords};
 use super::figures::{AgentRow, Panes, QueueFigures, Totals};
 use super::filter::{agent_matches, call_matches, needle};
 use super::floor::{FloorEntry, FloorIndex};
-use super::order::{AgentKey, QueueKey, agent_call, is_busy, parked_calls, waiting_calls};
+use super::order::{
+    AgentKey, AgentOrder, QueueKey, agent_call, is_busy, parked_calls, waiting_calls,
+};
 use crate::model::{
     AgentState, AppearanceId, Gcid, Guid, LineId, ModelEvent, Queue, QueueMember, Scope,
     ScopeAgents, Tables, Text, User,
@@ -36,6 +38,8 @@ struct Dirty {
     users: HashSet<Guid>,
     queues: HashSet<Guid>,
     parked: bool,
+    /// The agent order changed.
+    resort: bool,
 }
 
 /// What a flush replaced, for keeping the selection on its item or its old neighbour: the
@@ -61,6 +65,10 @@ pub struct Derived {
     /// no agents.
     scope: Scope,
     needle: String,
+    /// The agent grid's order.
+    order: AgentOrder,
+    /// The queue whose members the grid is narrowed to.
+    narrow: Option<Guid>,
     queues: Vec<Guid>,
     slots: HashMap<Guid, QueueSlot>,
     /// The queue rows' cell widths.
@@ -85,10 +93,12 @@ pub struct Derived {
 }
 
 impl Derived {
-    /// Rows for what `scope` covers (the default covers the whole site).
-    pub fn new(scope: Scope) -> Derived {
+    /// Rows for what `scope` covers (the default covers the whole site), the agents in
+    /// `order`.
+    pub fn new(scope: Scope, order: AgentOrder) -> Derived {
         Derived {
             scope,
+            order,
             ..Derived::default()
         }
     }
@@ -242,6 +252,20 @@ impl Derived {
         self.touch_all(model);
     }
 
+    /// Takes the agent grid's order and the queue it is narrowed to: every agent is
+    /// placed again at the next flush, once (the supervisor's own action).
+    pub fn set_agent_view(&mut self, model: &Tables, order: AgentOrder, narrow: Option<Guid>) {
+        if (order, &narrow) == (self.order, &self.narrow) {
+            return;
+        }
+        // Keys of two orders do not compare: the grid is sorted again in one go.
+        self.dirty.resort |= order != self.order;
+        self.order = order;
+        self.narrow = narrow;
+        let users = model.users().map(|u| &u.guid).chain(self.agents.guids());
+        self.dirty.users.extend(users.cloned());
+    }
+
     fn touch_all(&mut self, model: &Tables) {
         let users = model.users().map(|u| &u.guid).chain(self.agents.guids());
         self.dirty.users.extend(users.cloned());
@@ -271,7 +295,8 @@ impl Derived {
                 (g, placed)
             })
             .collect();
-        previous.agent = self.agents.apply(changed, keep_agent);
+        let resort = std::mem::take(&mut self.dirty.resort);
+        previous.agent = self.agents.apply(changed, keep_agent, resort);
 
         if reorder {
             let mut keys: Vec<&QueueKey> = self.slots.values().map(|s| &s.key).collect();
@@ -322,6 +347,12 @@ impl Derived {
             let members = if was.as_slice() == now {
                 was
             } else {
+                if self.narrow.as_ref() == Some(&guid) {
+                    // The narrowed grid shows exactly these members.
+                    for m in was.iter().chain(now) {
+                        self.touch_extn(&m.extn);
+                    }
+                }
                 self.relist(&guid, &was, now);
                 recount.insert(guid.clone());
                 now.to_vec()
@@ -492,7 +523,12 @@ impl Derived {
             return None;
         }
         let (call, more) = agent_call(model, u);
-        let row = agent_matches(u, call.map(|c| &**c), &self.needle).then(|| {
+        let narrowed_out = self
+            .narrow
+            .as_ref()
+            .is_some_and(|q| !(self.listed.get(&u.extn)).is_some_and(|qs| qs.contains(q)));
+        let shown = !narrowed_out && agent_matches(u, call.map(|c| &**c), &self.needle);
+        let row = shown.then(|| {
             let row = AgentRow {
                 guid: guid.clone(),
                 call: call.map(|c| c.id),
@@ -501,7 +537,7 @@ impl Derived {
             let widths = AgentWords::of(model, u, &row).widths();
             (row, widths)
         });
-        Some((AgentKey::of(u), row))
+        Some((AgentKey::of(u, call.map(|c| &**c), self.order), row))
     }
 
     /// Whether a user has a row in the grid. Without a scope: the queues' members, or every

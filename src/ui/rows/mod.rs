@@ -52,6 +52,6 @@ mod words;
 pub use cells::{AgentWidths, AgentWords, Beside, QueueWidths, QueueWords, number_words};
 pub use derived::{Derived, Previous};
 pub use figures::{AgentRow, Panes, QueueFigures, Totals};
-pub use order::{agent_call, agent_calls, by_number, priority};
+pub use order::{AgentOrder, AgentSort, agent_call, agent_calls, by_number, priority};
 pub use scratch::from_scratch;
 pub use words::{caller_words, end_words};

@@ -8,14 +8,23 @@ use std::sync::Arc;
 use super::figures::{AgentRow, Panes, QueueFigures, Totals};
 use super::filter::{agent_matches, call_matches, needle};
 use super::floor::{FloorEntry, floor_from};
-use super::order::{agent_call, agent_rank, by_number, is_busy, parked_calls, waiting_calls};
-use crate::model::{AgentState, Queue, Scope, Tables, User};
+use super::order::{
+    AgentKey, AgentOrder, agent_call, by_number, is_busy, parked_calls, waiting_calls,
+};
+use crate::model::{AgentState, Guid, Queue, Scope, Tables, User};
 
 /// Derives every pane from the model for what `scope` covers, keeping only calls and agents
-/// that match `filter` (case-insensitive text; empty keeps everything). The oracle for tests: slow on purpose
+/// that match `filter` (case-insensitive text; empty keeps everything); the agents in
+/// `order`, only `narrow`'s members when given. The oracle for tests: slow on purpose
 /// (it sorts everything), and obviously right.
 #[doc(hidden)]
-pub fn from_scratch(model: &Tables, filter: &str, scope: &Scope) -> Panes {
+pub fn from_scratch(
+    model: &Tables,
+    filter: &str,
+    scope: &Scope,
+    order: AgentOrder,
+    narrow: Option<&Guid>,
+) -> Panes {
     let needle = needle(filter);
     let users: HashMap<&str, &Arc<User>> = model.users().map(|u| (u.extn.as_str(), u)).collect();
 
@@ -76,11 +85,15 @@ pub fn from_scratch(model: &Tables, filter: &str, scope: &Scope) -> Panes {
             None => members.is_empty() || members.contains(u.extn.as_str()),
         })
         .collect();
-    agents.sort_by(|a, b| {
-        agent_rank(a.agent.state)
-            .cmp(&agent_rank(b.agent.state))
-            .then_with(|| a.agent.since.cmp(&b.agent.since))
-            .then_with(|| by_number(&a.extn, &b.extn))
+    agents.sort_by_cached_key(|u| {
+        let (call, _) = agent_call(model, u);
+        AgentKey::of(u, call.map(|c| &**c), order)
+    });
+    let narrowed: Option<HashSet<&str>> = narrow.map(|g| {
+        let q = queues.iter().find(|q| &q.guid == g);
+        q.into_iter()
+            .flat_map(|q| q.members().iter().map(|m| m.extn.as_str()))
+            .collect()
     });
     totals.agents = agents.len();
     totals.available = agents
@@ -92,7 +105,11 @@ pub fn from_scratch(model: &Tables, filter: &str, scope: &Scope) -> Panes {
         .into_iter()
         .filter_map(|u| {
             let (call, more) = agent_call(model, u);
-            agent_matches(u, call.map(|c| &**c), &needle).then(|| AgentRow {
+            let listed = narrowed
+                .as_ref()
+                .is_none_or(|m| m.contains(u.extn.as_str()));
+            let shown = listed && agent_matches(u, call.map(|c| &**c), &needle);
+            shown.then(|| AgentRow {
                 guid: u.guid.clone(),
                 call: call.map(|c| c.id),
                 more,

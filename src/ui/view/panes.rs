@@ -2,6 +2,7 @@
 //! calls. Each builds its rows from the derived rows of the state, so a row is where
 //! navigation thinks it is.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::time::Instant;
 
@@ -14,7 +15,9 @@ use ratatui::widgets::{Block, Borders, Widget};
 use super::table::{self, Column, Table, window};
 use crate::model::{AgentState, Appearance, LineId, Party, QueueStats, ServiceMode};
 use crate::ui::app::App;
-use crate::ui::rows::{AgentWords, Beside, QueueWords, number_words, priority};
+use crate::ui::rows::{
+    AgentOrder, AgentSort, AgentWords, Beside, QueueWords, number_words, priority,
+};
 use crate::ui::screen::{Overlay, Pane};
 use crate::ui::text::{clean, duration};
 
@@ -41,7 +44,8 @@ impl Frame {
 struct PaneView<'a> {
     pane: Pane,
     title: Vec<Span<'static>>,
-    cols: &'a [Column],
+    /// The columns; the agent grid's heading marks its sort, so they may be its own.
+    cols: Cow<'a, [Column]>,
     /// The rows shown, from `shown.start`.
     rows: Vec<Vec<Line<'static>>>,
     shown: Range<usize>,
@@ -93,7 +97,7 @@ pub fn draw(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, frame: Frame) {
     let inner = block.inner(area);
     block.render(area, buf);
     let table = Table {
-        cols: pv.cols,
+        cols: &pv.cols,
         rows: pv.rows,
         offset: pv.shown.start,
         natural: pv.natural,
@@ -275,7 +279,7 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
     PaneView {
         pane: Pane::Queues,
         title,
-        cols: &QUEUE_COLS,
+        cols: Cow::Borrowed(&QUEUE_COLS),
         rows,
         len: d.queues().len(),
         shown,
@@ -403,7 +407,7 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
     PaneView {
         pane: Pane::Waiting,
         title,
-        cols: if narrowed { &WAITING_COLS } else { &FLOOR_COLS },
+        cols: Cow::Borrowed(if narrowed { &WAITING_COLS } else { &FLOOR_COLS }),
         rows,
         len: ids.len(),
         shown,
@@ -419,12 +423,28 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
 const AGENT_COLS: [Column; 7] = [
     Column::new("EXTN", 4, 6),
     Column::new("NAME", 11, 16).flex(),
-    Column::new("STATE", 5, 5),
+    Column::new("STATE", 5, 6),
     Column::new("TIME", 8, 8).right(),
     Column::new("PARTY", 11, 16),
     Column::new("", 8, 20).flex().drops(2),
     Column::new("QUEUE", 8, 14).flex().drops(3),
 ];
+
+/// The agent grid's columns, the sort column's heading marked ▲ (as sorted) or ▼ (reversed).
+fn sorted_cols(order: AgentOrder) -> Vec<Column> {
+    let (at, up, down) = match order.sort {
+        AgentSort::State => (2, "STATE▲", "STATE▼"),
+        AgentSort::Time => (3, "TIME▲", "TIME▼"),
+        AgentSort::Extension => (0, "EXTN▲", "EXTN▼"),
+        AgentSort::Name => (1, "NAME▲", "NAME▼"),
+        AgentSort::Queue => (6, "QUEUE▲", "QUEUE▼"),
+    };
+    let mut cols = AGENT_COLS.to_vec();
+    if let Some(c) = cols.get_mut(at) {
+        c.title = if order.reverse { down } else { up };
+    }
+    cols
+}
 
 /// The agent grid.
 fn agents(app: &App, height: usize) -> PaneView<'static> {
@@ -479,9 +499,18 @@ fn agents(app: &App, height: usize) -> PaneView<'static> {
         Span::raw(" available of "),
         Span::raw(d.agents_total().to_string()),
     ];
+    // Narrowed to a queue's members: the title says whose.
+    let narrowed = app.view_state().narrow_agents;
+    let queue = (app.selection().queue.as_ref()).and_then(|g| app.model().queue(g));
+    if let (true, Some(q)) = (narrowed, queue) {
+        title.push(Span::raw(" · members of "));
+        title.push(Span::raw(clean(&q.name).into_owned()));
+    }
     title.extend(filter_note(app, d.agents().len(), d.agents_total()));
     title.extend(stale_note(app));
-    let empty = if app.filter().text.is_empty() {
+    let empty = if app.filter().text.is_empty() && narrowed {
+        "no member of this queue in scope"
+    } else if app.filter().text.is_empty() {
         "no agents yet"
     } else {
         "no agent matches the filter"
@@ -489,7 +518,7 @@ fn agents(app: &App, height: usize) -> PaneView<'static> {
     PaneView {
         pane: Pane::Agents,
         title,
-        cols: &AGENT_COLS,
+        cols: Cow::Owned(sorted_cols(app.view_state().agents)),
         rows,
         len: d.agents().len(),
         shown,
@@ -544,7 +573,7 @@ fn parked(app: &App, height: usize) -> PaneView<'static> {
     PaneView {
         pane: Pane::Parked,
         title,
-        cols: &PARKED_COLS,
+        cols: Cow::Borrowed(&PARKED_COLS),
         rows,
         len: d.parked().len(),
         shown,
