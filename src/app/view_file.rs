@@ -49,12 +49,9 @@ pub fn save(path: &Path, view: &ViewState) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".{}.tmp", std::process::id()));
     let tmp = PathBuf::from(tmp);
-    // A leftover from a crashed run is removed (a link itself, not what it points to).
-    match std::fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
+    // A leftover from a crashed run of the same id is removed (a link itself, never what
+    // it points to); `create_new` then refuses anything put there since.
+    let _ = std::fs::remove_file(&tmp);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

@@ -138,8 +138,8 @@ const FUNCTION_ROWS: [(char, KeyAction, &str, &str); 17] = [
     ),
 ];
 
-/// The default keymap. Letters other than `j`, `k`, `q`, `R` and the call functions' are left
-/// free; `h` and `l` stay free for moving sideways.
+/// The default keymap. Letters other than `j`, `k`, `q`, `R`, the views' `w`, `o` and `I`
+/// and the call functions' are left free; `h` and `l` stay free for moving sideways.
 pub(super) fn default_table() -> Vec<Binding> {
     use Context::{Confirm, Detail, Filter, Help, Main, Messages, Prompt};
     use KeyAction as A;
