@@ -55,7 +55,9 @@ fn focused(screen: &str) -> (Option<Focus>, bool) {
     for line in screen.lines() {
         if line.starts_with(" Queues") {
             pane = "queues";
-        } else if line.contains(" · waiting ") && line.contains('─') {
+        } else if (line.starts_with(" Waiting") || line.contains(" · waiting "))
+            && line.contains('─')
+        {
             pane = "waiting";
         } else if line.starts_with(" Agents") {
             pane = "agents";

@@ -183,8 +183,12 @@ fn functions_reach_the_simulator_and_the_audit_log() {
     let command_log = &setup.command_log;
     let data = &setup.data;
 
-    // Enter on the selected waiting call, t, a target, Enter.
-    let (title, row) = focused_row(&tmux.screen()).expect("a selection");
+    // Narrowed to the first queue: Enter on its selected waiting call, t, a target, Enter.
+    tmux.press("w");
+    let narrowed = tmux.wait_for("the first queue's calls", Duration::from_secs(10), |s| {
+        s.contains("Claims Desk · waiting")
+    });
+    let (title, row) = focused_row(&narrowed).expect("a selection");
     assert!(title.contains("Claims Desk · waiting"), "{title}\n{row}");
     let caller = row
         .split_whitespace()

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use ipo_top::model::{
     Absence, CallLost, CallSnapshot, CallState, ConnectionState, Gcid, Guid, LineEntry, LineId,
-    Model, Party, PbxSystem, PhoneState, QueueDetail, QueueMember, QueueStatus, RemoveReason, Text,
-    UserStatus,
+    Model, Party, PbxSystem, PhoneState, QueueDetail, QueueMember, QueueStatus, RemoveReason,
+    Scope, ScopeAgents, Text, UserStatus,
 };
 use ipo_top::ui::rows::{AgentWidths, AgentWords, QueueWidths, QueueWords, from_scratch};
 use ipo_top::ui::{App, Event, Key, KeyCode, UiConfig};
@@ -88,6 +88,11 @@ enum Op {
     FinishResync(Line),
     System(bool),
     Filter(usize),
+    /// The waiting pane narrowed to the selected queue, or widened to every queue.
+    NarrowWaiting,
+    /// A key of the agent grid: narrow to the selected queue's members, the next sort
+    /// column, reverse; or the next queue selected.
+    AgentKey(char),
     Deliver,
     Wait(u8),
 }
@@ -116,6 +121,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => line().prop_map(Op::FinishResync),
         1 => any::<bool>().prop_map(Op::System),
         1 => (0..FILTERS.len()).prop_map(Op::Filter),
+        1 => Just(Op::NarrowWaiting),
+        2 => prop::sample::select(vec!['o', '>', 'I', 'q']).prop_map(Op::AgentKey),
         4 => Just(Op::Deliver),
         2 => (0u8..3).prop_map(Op::Wait),
     ]
@@ -141,6 +148,33 @@ fn party(i: usize) -> Party {
     }
 }
 
+/// The scopes a run may watch: the whole site, queues by name or number with their members,
+/// every user, listed extensions, and a queue the PBX does not have.
+fn scope(n: usize) -> Scope {
+    let texts = |xs: &[&str]| xs.iter().map(|x| Text::from(*x)).collect::<Vec<_>>();
+    match n {
+        0 => Scope::default(),
+        1 => Scope {
+            queues: texts(&["okafor", "999"]),
+            agents: ScopeAgents::Members,
+        },
+        2 => Scope {
+            queues: texts(&["Claims"]),
+            agents: ScopeAgents::All,
+        },
+        3 => Scope {
+            queues: Vec::new(),
+            agents: ScopeAgents::Listed(texts(&["4101", "999"])),
+        },
+        _ => Scope {
+            queues: texts(&["x1", "nowhere"]),
+            agents: ScopeAgents::Listed(texts(&["4102", "+5"])),
+        },
+    }
+}
+
+const SCOPES: usize = 5;
+
 /// A model, the screen fed from it, and the clock.
 struct Run {
     model: Model,
@@ -150,7 +184,7 @@ struct Run {
 }
 
 impl Run {
-    fn new() -> Run {
+    fn new(scope: Scope) -> Run {
         let base = Instant::now();
         let mut model = Model::new();
         model.set_connection(ConnectionState::Connected {
@@ -159,7 +193,13 @@ impl Run {
         model.set_park_available(base, true);
         let mut run = Run {
             model,
-            app: App::new(UiConfig::default(), base),
+            app: App::new(
+                UiConfig {
+                    scope,
+                    ..UiConfig::default()
+                },
+                base,
+            ),
             base,
             secs: 0,
         };
@@ -337,6 +377,31 @@ impl Run {
                 self.deliver();
                 self.filter(FILTERS[*f]);
             }
+            Op::NarrowWaiting => {
+                self.deliver();
+                self.app.update(Event::Key(Key::char('w')));
+            }
+            Op::AgentKey(c) => {
+                self.deliver();
+                let key = match c {
+                    // The next queue: Tab back to the queue pane, move down, Tab on.
+                    'q' => None,
+                    c => Some(Key::char(*c)),
+                };
+                match key {
+                    Some(k) => self.kept(|app| app.update(Event::Key(k))),
+                    None => {
+                        let focus = self.app.focus();
+                        while self.app.focus() != ipo_top::ui::Pane::Queues {
+                            self.app.update(Event::Key(Key::plain(KeyCode::Tab)));
+                        }
+                        self.kept(|app| app.update(Event::Key(Key::char('j'))));
+                        while self.app.focus() != focus {
+                            self.app.update(Event::Key(Key::plain(KeyCode::Tab)));
+                        }
+                    }
+                }
+            }
             Op::Deliver => self.deliver(),
             Op::Wait(s) => self.secs += u64::from(*s),
         }
@@ -347,7 +412,12 @@ impl Run {
     fn check(&self) -> Result<(), TestCaseError> {
         let d = self.app.derived();
         let model = self.app.model();
-        let oracle = from_scratch(model, &self.app.filter().text);
+        let view = self.app.view_state();
+        let narrow = (view.narrow_agents)
+            .then_some(self.app.selection().queue.as_ref())
+            .flatten();
+        let scope = &self.app.config().scope;
+        let oracle = from_scratch(model, &self.app.filter().text, scope, view.agents, narrow);
         prop_assert_eq!(d.panes(), oracle);
         let mut widest = AgentWidths::default();
         for r in d.agents() {
@@ -361,7 +431,8 @@ impl Run {
         }
         prop_assert_eq!(d.agent_widths(), widest);
         let mut widest = QueueWidths::default();
-        for q in model.queues() {
+        let scope = &self.app.config().scope;
+        for q in model.queues().filter(|q| scope.covers_queue(q)) {
             for (a, b) in widest.0.iter_mut().zip(QueueWords::of(q).widths().0) {
                 *a = (*a).max(b);
             }
@@ -369,6 +440,13 @@ impl Run {
         prop_assert_eq!(d.queue_widths(), widest);
         for (i, r) in d.agents().iter().enumerate() {
             prop_assert_eq!(d.agent_position(&r.guid), Some(i));
+        }
+        // The selected waiting call is one the pane lists; nothing is selected only when
+        // it lists nothing.
+        let rows = self.app.waiting_rows();
+        match self.app.selection().call {
+            Some(c) => prop_assert!(rows.contains(&c), "selected call not listed"),
+            None => prop_assert!(rows.is_empty(), "no call selected"),
         }
         match &self.app.selection().agent {
             Some(g) => prop_assert!(d.agent_position(g).is_some(), "selected agent not listed"),
@@ -397,11 +475,14 @@ fn neighbour<T: Clone + PartialEq>(sel: Option<&T>, old: &[T], new: &[T]) -> Opt
     new.first().cloned()
 }
 
-fn run(ops: &[Op]) -> Result<(), TestCaseError> {
-    let mut r = Run::new();
+fn run(scope_n: usize, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut r = Run::new(scope(scope_n));
     for op in ops {
         r.step(op);
-        if matches!(op, Op::Deliver | Op::Filter(_)) {
+        if matches!(
+            op,
+            Op::Deliver | Op::Filter(_) | Op::NarrowWaiting | Op::AgentKey(_)
+        ) {
             r.check()?;
         }
         r.secs += 1;
@@ -420,8 +501,8 @@ fn incremental_rows_equal_a_rebuild_after_every_batch() {
     };
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[13; 32]);
     let mut runner = TestRunner::new_with_rng(config, rng);
-    let ops = prop::collection::vec(op(), 1..60);
-    if let Err(e) = runner.run(&ops, |ops| run(&ops)) {
+    let ops = (0..SCOPES, prop::collection::vec(op(), 1..60));
+    if let Err(e) = runner.run(&ops, |(scope, ops)| run(scope, &ops)) {
         panic!("{e}");
     }
 }

@@ -62,3 +62,15 @@ fn without_a_scope_the_header_is_unchanged() {
     assert_eq!(header(&plain), header(&everything));
     assert!(!header(&plain).contains("scope"));
 }
+
+#[test]
+fn the_panes_list_only_what_is_in_scope() {
+    let a = scoped(&["Roadside"], ScopeAgents::Members, 160, 48);
+    let d = a.derived();
+    assert_eq!(d.queues().len(), 1);
+    assert_eq!(d.agents().len(), 5);
+    assert_eq!(d.totals().agents, 5);
+    let listed = scoped(&[], ScopeAgents::Listed(vec!["4101".into()]), 160, 48);
+    assert_eq!(listed.derived().agents().len(), 1);
+    assert!(listed.derived().queues().len() > 1);
+}

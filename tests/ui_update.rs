@@ -234,10 +234,11 @@ fn the_selection_holds_its_call_through_re_sorts_new_calls_and_ends() {
 fn the_last_waiting_call_ending_leaves_nothing_selected_and_says_so() {
     let (mut site, evs) = busy_site();
     let mut a = app(&site, evs, 80, 24, Theme::colour());
-    // Roadside has one caller.
+    // Roadside has one caller; the waiting pane is narrowed to it.
     press(&mut a, Key::plain(KeyCode::BackTab));
     press(&mut a, Key::char('j'));
     assert_eq!(a.selection().queue, Some(guid(ROADSIDE)));
+    press(&mut a, Key::char('w'));
     press(&mut a, Key::plain(KeyCode::Tab));
     assert_eq!(selected_caller(&a).as_deref(), Some("07700900461"));
     site.model.call_lost(

@@ -16,6 +16,7 @@ pub mod simconfig;
 pub mod terminal;
 pub mod trust;
 pub mod tui;
+pub mod view_file;
 
 /// Exit codes: one per class of problem, so scripts (and people) know what to fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,10 +17,10 @@ use super::audit::{self, AuditLog, Dispatcher};
 use super::config::{self, Config};
 use super::retry::{LoginIdentity, RetryDecision, decide};
 use super::terminal::{self, Term};
-use super::{demo, logging};
+use super::{demo, logging, view_file};
 use crate::model::ModelEvent;
 use crate::session::{SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
-use crate::ui::{self, Action, App, Event, Level, LocalTime, Message, Theme, UiConfig};
+use crate::ui::{self, Action, App, Event, Level, LocalTime, Message, Theme, UiConfig, ViewState};
 
 /// The shortest time between two frames (a cap of 20 frames a second).
 pub const MIN_FRAME: Duration = Duration::from_millis(50);
@@ -278,6 +278,7 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
                 supervisor: c.supervisor_extension.clone(),
                 read_only,
                 scope: c.session.scope.clone(),
+                ..UiConfig::default()
             },
             config_path: Some(c.path.clone()),
             audit_pbx: c.endpoint.authority(),
@@ -327,6 +328,11 @@ async fn screen(source: Source, read_only: bool) -> Exit {
             eprintln!("ipo-top: cannot use this terminal: {e}");
             return Exit::Other;
         }
+    };
+    let view = view_file::path().map(|p| view_file::load(&p));
+    let ui_config = UiConfig {
+        view: view.unwrap_or_default(),
+        ..ui_config
     };
     let mut app = App::new(ui_config, Instant::now());
     if let Ok(size) = term.size() {
@@ -427,9 +433,20 @@ async fn event_loop(
                     Action::Quit => return Ok(()),
                     Action::RetryLogin => retry(app, live, config_path.as_deref()),
                     Action::Send(req) => queue.extend(dispatch.send(req, &live.handle)),
+                    Action::SaveView(view) => save_view(&view),
                 }
             }
         }
+    }
+}
+
+/// Keeps the narrowing and sort for the next run; a failure is logged, the screen goes on.
+fn save_view(view: &ViewState) {
+    let Some(path) = view_file::path() else {
+        return;
+    };
+    if let Err(e) = view_file::save(&path, view) {
+        tracing::warn!(path = %path.display(), error = %e, "view state not saved");
     }
 }
 

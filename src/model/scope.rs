@@ -90,11 +90,20 @@ impl Scope {
             .collect()
     }
 
-    /// Whether the user is in scope by the `agents` rule.
-    pub fn covers_user(&self, tables: &Tables, u: &User) -> bool {
+    /// Whether the user is in scope by an `agents` rule that needs no queue (`all` or a
+    /// list); `false` for `members`, which needs the queues ([`Scope::covers_user`]).
+    pub fn covers_user_alone(&self, u: &User) -> bool {
         match &self.agents {
             ScopeAgents::All => true,
             ScopeAgents::Listed(extns) => extns.iter().any(|e| e.as_str() == u.extn.as_str()),
+            ScopeAgents::Members => false,
+        }
+    }
+
+    /// Whether the user is in scope by the `agents` rule.
+    pub fn covers_user(&self, tables: &Tables, u: &User) -> bool {
+        match &self.agents {
+            ScopeAgents::All | ScopeAgents::Listed(_) => self.covers_user_alone(u),
             ScopeAgents::Members => tables
                 .queues()
                 .filter(|q| self.covers_queue(q))

@@ -2,6 +2,7 @@
 //! name, the keymap, colours, the supervisor's extension, read-only, the scope) and hands down.
 
 use super::keymap::Keymap;
+use super::screen::ViewState;
 use super::theme::Theme;
 use crate::model::Scope;
 
@@ -29,6 +30,8 @@ pub struct UiConfig {
     /// What the supervisor watches (`[scope]`, `--queue`, `--agents`); the header says what
     /// it covers, unless it covers the whole site.
     pub scope: Scope,
+    /// The narrowing and sort the last run left (the state directory's view file).
+    pub view: ViewState,
 }
 
 impl Default for UiConfig {
@@ -42,6 +45,7 @@ impl Default for UiConfig {
             supervisor: None,
             read_only: false,
             scope: Scope::default(),
+            view: ViewState::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::functions::AuditRecord;
 use super::keymap::Key;
+use super::screen::ViewState;
 use crate::model::{Command, CommandStatus, ModelEvent};
 
 /// The local time of day, for the header's clock.
@@ -145,4 +146,6 @@ pub enum Action {
     /// Send a function: record it in the audit log (refuse it if that fails), then hand it
     /// to the session.
     Send(Request),
+    /// The narrowing or sort changed: keep it for the next run.
+    SaveView(ViewState),
 }

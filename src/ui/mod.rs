@@ -37,6 +37,6 @@ pub use functions::{AuditRecord, AuditSubject, Offer};
 pub use keymap::{Binding, Context, Key, KeyAction, KeyCode, KeyParseError, Keymap, KeymapError};
 pub use layout::{WIDE, max_scroll};
 pub use rows::{caller_words, end_words};
-pub use screen::{DetailTarget, Filter, Overlay, Pane, Selection};
+pub use screen::{DetailTarget, Filter, Overlay, Pane, Selection, ViewState};
 pub use theme::Theme;
 pub use view::{render, view};

@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
+use super::rows::AgentOrder;
 use crate::model::{Appearance, AppearanceId, Guid};
 
 /// The panes, in `Tab` order.
@@ -10,7 +13,7 @@ use crate::model::{Appearance, AppearanceId, Guid};
 pub enum Pane {
     /// Queues and their figures.
     Queues,
-    /// The waiting calls of the selected queue.
+    /// The waiting calls of every queue in scope, or of the selected queue.
     Waiting,
     /// The agent grid.
     Agents,
@@ -79,6 +82,19 @@ pub enum Overlay {
         /// Lines scrolled.
         scroll: u16,
     },
+}
+
+/// How the panes are narrowed and sorted: the supervisor's choice, kept between runs.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViewState {
+    /// The waiting pane lists only the selected queue's calls, in the queue's own order
+    /// (else every queue in scope, longest wait first).
+    pub narrow_waiting: bool,
+    /// The agent grid lists only the selected queue's members (else everyone in scope).
+    pub narrow_agents: bool,
+    /// The agent grid's sort column and direction.
+    pub agents: AgentOrder,
 }
 
 /// The filter.

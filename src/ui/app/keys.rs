@@ -56,6 +56,22 @@ impl App {
                 _ => self.overlay = Overlay::None,
             },
             KeyAction::Filter => self.filter.editing = true,
+            KeyAction::NarrowWaiting => {
+                self.narrow_waiting();
+                return vec![Action::SaveView(self.view.clone())];
+            }
+            KeyAction::NarrowAgents => {
+                self.view.narrow_agents = !self.view.narrow_agents;
+                return self.agent_view_changed();
+            }
+            KeyAction::SortAgents => {
+                self.view.agents.sort = self.view.agents.sort.next();
+                return self.agent_view_changed();
+            }
+            KeyAction::ReverseSort => {
+                self.view.agents.reverse = !self.view.agents.reverse;
+                return self.agent_view_changed();
+            }
             KeyAction::FilterApply => self.filter.editing = false,
             KeyAction::FilterDelete => {
                 self.filter.text.pop();

@@ -15,7 +15,7 @@ use super::event::{Action, Entry, Event, Level, LocalTime, Message, Ticket};
 use super::functions::{Confirm, Prompt, Scene};
 use super::keymap::Context;
 use super::rows::Derived;
-use super::screen::{Filter, Overlay, Pane, Selection};
+use super::screen::{Filter, Overlay, Pane, Selection, ViewState};
 use crate::model::{
     Appearance, AppearanceId, ConnectionState, Function, FunctionTarget, StopKind, Tables,
 };
@@ -67,6 +67,7 @@ pub struct App {
     focus: Pane,
     selection: Selection,
     derived: Derived,
+    view: ViewState,
     overlay: Overlay,
     filter: Filter,
     status: Option<Message>,
@@ -93,6 +94,8 @@ impl App {
     /// A screen with an empty model (a replica fed by [`Event::Model`]).
     pub fn new(config: UiConfig, now: Instant) -> App {
         App {
+            derived: Derived::new(config.scope.clone(), config.view.agents),
+            view: config.view.clone(),
             config,
             model: Tables::new(),
             now,
@@ -101,7 +104,6 @@ impl App {
             size: (80, 24),
             focus: Pane::Queues,
             selection: Selection::default(),
-            derived: Derived::default(),
             overlay: Overlay::None,
             filter: Filter::default(),
             status: None,
@@ -155,6 +157,21 @@ impl App {
     /// The rows and figures.
     pub fn derived(&self) -> &Derived {
         &self.derived
+    }
+
+    /// How the panes are narrowed and sorted.
+    pub fn view_state(&self) -> &ViewState {
+        &self.view
+    }
+
+    /// The waiting pane's rows: every queue's, longest wait first, or the selected queue's
+    /// in its own order when narrowed.
+    pub fn waiting_rows(&self) -> &[AppearanceId] {
+        if self.view.narrow_waiting {
+            self.derived.waiting_of(self.selection.queue.as_ref())
+        } else {
+            self.derived.floor()
+        }
     }
 
     /// The overlay.

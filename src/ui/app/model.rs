@@ -197,6 +197,7 @@ impl App {
     /// Re-derives the touched rows and keeps each selection on its item, or on the item's
     /// neighbour when it is gone.
     pub(super) fn refresh(&mut self, ended: &Ended) {
+        let agent_before = self.selection.agent.clone();
         let old = self
             .derived
             .flush(&self.model, self.selection.agent.as_ref());
@@ -214,12 +215,17 @@ impl App {
             old.queues.as_deref().unwrap_or(d.queues()),
             d.queues(),
         );
-        if self.selection.queue != old_queue {
+        let narrowed = self.view.narrow_waiting;
+        if narrowed && self.selection.queue != old_queue {
             self.selection.call = self.longest_waiting();
         } else {
             let before = self.selection.call;
-            let was = old_queue.as_ref().and_then(|q| old.waiting.get(q));
-            let now = d.waiting_of(self.selection.queue.as_ref());
+            let was = if narrowed {
+                old_queue.as_ref().and_then(|q| old.waiting.get(q))
+            } else {
+                old.floor.as_ref()
+            };
+            let now = self.waiting_rows();
             self.selection.call =
                 keep_or_neighbour(before.as_ref(), was.map_or(now, Vec::as_slice), now);
             if let (Some(gone), true) = (before, self.selection.call != before) {
@@ -227,6 +233,12 @@ impl App {
             }
         }
         self.selection.agent = old.agent;
+        if self.view.narrow_agents && self.selection.queue != old_queue {
+            // The grid follows the queue now selected; the agent selected before the batch
+            // stays when that grid lists it.
+            self.selection.agent = agent_before;
+            self.sync_agent_view();
+        }
         let d = &self.derived;
         let before = self.selection.parked;
         self.selection.parked = keep_or_neighbour(
@@ -244,12 +256,16 @@ impl App {
         }
     }
 
-    /// The start-up selection: the longest-waiting call of the first queue, or the first
-    /// queue when nobody waits there.
+    /// The start-up selection: the first queue, and the longest-waiting call the waiting
+    /// pane lists (the floor's, or narrowed the first queue's); focus on the waiting pane
+    /// when anyone waits, else on the queues.
     pub(super) fn place(&mut self) {
         self.selection.queue = self.derived.queues().first().cloned();
         self.selection.call = self.longest_waiting();
         self.selection.agent = self.derived.agents().first().map(|r| r.guid.clone());
+        if self.view.narrow_agents {
+            self.sync_agent_view();
+        }
         self.selection.parked = self.derived.parked().first().copied();
         self.focus = if self.selection.call.is_some() {
             Pane::Waiting
@@ -258,10 +274,9 @@ impl App {
         };
     }
 
-    /// The longest-waiting listed call of the selected queue.
+    /// The longest-waiting call the waiting pane lists.
     pub(super) fn longest_waiting(&self) -> Option<AppearanceId> {
-        self.derived
-            .waiting_of(self.selection.queue.as_ref())
+        self.waiting_rows()
             .iter()
             .filter_map(|id| self.model.appearance(*id))
             .min_by_key(|a| (a.first_seen, a.id))

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::App;
 use crate::model::AppearanceId;
-use crate::ui::event::{Level, Message};
+use crate::ui::event::{Action, Level, Message};
 use crate::ui::layout;
 use crate::ui::rows::agent_calls;
 use crate::ui::screen::{DetailTarget, Overlay, Pane};
@@ -15,6 +15,52 @@ impl App {
         self.placed = true;
         self.derived.set_filter(&self.model, &self.filter.text);
         self.refresh(&HashMap::new());
+    }
+
+    /// Narrows the waiting pane to the selected queue, or widens it to every queue; the
+    /// selected call stays when it is still listed, else the longest waiting is selected.
+    pub(super) fn narrow_waiting(&mut self) {
+        self.placed = true;
+        self.view.narrow_waiting = !self.view.narrow_waiting;
+        let listed = |app: &App, id: &AppearanceId| app.waiting_rows().contains(id);
+        if !self.selection.call.is_some_and(|c| listed(self, &c)) {
+            self.selection.call = self.longest_waiting();
+        }
+    }
+
+    /// The selected queue's longest-waiting call, when the waiting pane lists it.
+    fn queue_longest(&self) -> Option<AppearanceId> {
+        let rows = self.waiting_rows();
+        (self
+            .derived
+            .waiting_of(self.selection.queue.as_ref())
+            .iter())
+        .filter_map(|id| self.model.appearance(*id))
+        .filter(|a| rows.contains(&a.id))
+        .min_by_key(|a| (a.first_seen, a.id))
+        .map(|a| a.id)
+    }
+
+    /// The grid's narrowing or sort changed by a key: the grid is placed again once, the
+    /// selected agent kept, and the choice kept for the next run.
+    pub(super) fn agent_view_changed(&mut self) -> Vec<Action> {
+        self.placed = true;
+        self.sync_agent_view();
+        vec![Action::SaveView(self.view.clone())]
+    }
+
+    /// Hands the grid its order and the queue it is narrowed to (the selected one), and
+    /// places the agents again when either changed.
+    pub(super) fn sync_agent_view(&mut self) {
+        let narrow = (self.view.narrow_agents)
+            .then(|| self.selection.queue.clone())
+            .flatten();
+        self.derived
+            .set_agent_view(&self.model, self.view.agents, narrow);
+        let old = self
+            .derived
+            .flush(&self.model, self.selection.agent.as_ref());
+        self.selection.agent = old.agent;
     }
 
     pub(super) fn page(&self) -> isize {
@@ -65,11 +111,17 @@ impl App {
                 let q = moved(self.derived.queues(), self.selection.queue.as_ref(), by);
                 if q.is_some() && q != self.selection.queue {
                     self.selection.queue = q;
-                    self.selection.call = self.longest_waiting();
+                    self.sync_agent_view();
+                    // The queue's longest caller is selected in the waiting pane, floor-wide
+                    // too, so Tab goes straight to it.
+                    let longest = self.queue_longest();
+                    if self.view.narrow_waiting || longest.is_some() {
+                        self.selection.call = longest;
+                    }
                 }
             }
             Pane::Waiting => {
-                let rows = self.derived.waiting_of(self.selection.queue.as_ref());
+                let rows = self.waiting_rows();
                 if let Some(c) = moved(rows, self.selection.call.as_ref(), by) {
                     self.selection.call = Some(c);
                 }

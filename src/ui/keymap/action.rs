@@ -81,6 +81,14 @@ pub enum KeyAction {
     Back,
     /// Start typing a filter.
     Filter,
+    /// List only the selected queue's waiting calls, or every queue's again.
+    NarrowWaiting,
+    /// List only the selected queue's members in the agent grid, or everyone again.
+    NarrowAgents,
+    /// Sort the agent grid by the next column.
+    SortAgents,
+    /// Reverse the agent grid's sort.
+    ReverseSort,
     /// Keep the filter being typed.
     FilterApply,
     /// Delete the last character of the filter.
@@ -125,7 +133,7 @@ impl KeyAction {
         self.function().is_some()
     }
 
-    const BEFORE_FUNCTIONS: [KeyAction; 17] = [
+    const BEFORE_FUNCTIONS: [KeyAction; 21] = [
         KeyAction::Up,
         KeyAction::Down,
         KeyAction::PageUp,
@@ -137,6 +145,10 @@ impl KeyAction {
         KeyAction::Open,
         KeyAction::Back,
         KeyAction::Filter,
+        KeyAction::NarrowWaiting,
+        KeyAction::NarrowAgents,
+        KeyAction::SortAgents,
+        KeyAction::ReverseSort,
         KeyAction::FilterApply,
         KeyAction::FilterDelete,
         KeyAction::FilterClear,
@@ -177,6 +189,10 @@ impl KeyAction {
             KeyAction::Open => "open",
             KeyAction::Back => "back",
             KeyAction::Filter => "filter",
+            KeyAction::NarrowWaiting => "narrow_waiting",
+            KeyAction::NarrowAgents => "narrow_agents",
+            KeyAction::SortAgents => "sort_agents",
+            KeyAction::ReverseSort => "reverse_sort",
             KeyAction::FilterApply => "filter_apply",
             KeyAction::FilterDelete => "filter_delete",
             KeyAction::FilterClear => "filter_clear",

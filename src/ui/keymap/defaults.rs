@@ -138,8 +138,8 @@ const FUNCTION_ROWS: [(char, KeyAction, &str, &str); 17] = [
     ),
 ];
 
-/// The default keymap. Letters other than `j`, `k`, `q`, `R` and the call functions' are left
-/// free; `h` and `l` stay free for moving sideways.
+/// The default keymap. Letters other than `j`, `k`, `q`, `R`, the views' `w`, `o` and `I`
+/// and the call functions' are left free; `h` and `l` stay free for moving sideways.
 pub(super) fn default_table() -> Vec<Binding> {
     use Context::{Confirm, Detail, Filter, Help, Main, Messages, Prompt};
     use KeyAction as A;
@@ -180,6 +180,34 @@ pub(super) fn default_table() -> Vec<Binding> {
             A::Filter,
             "filter agents and calls by text",
             Some("filter"),
+        ),
+        row(
+            Main,
+            &[Key::char('w')],
+            A::NarrowWaiting,
+            "waiting calls: the selected queue's only (its own order), or every queue's (longest wait first)",
+            None,
+        ),
+        row(
+            Main,
+            &[Key::char('o')],
+            A::NarrowAgents,
+            "agents: only the selected queue's members, or everyone in scope",
+            None,
+        ),
+        row(
+            Main,
+            &[Key::char('>')],
+            A::SortAgents,
+            "sort agents by the next column: state, time in state, extension, name, queue",
+            None,
+        ),
+        row(
+            Main,
+            &[Key::char('I')],
+            A::ReverseSort,
+            "reverse the agents' sort",
+            None,
         ),
     ];
     t.push(row(

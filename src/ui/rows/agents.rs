@@ -64,10 +64,16 @@ impl AgentIndex {
 
     /// Puts the changed agents in place and says which agent the selection `keep` stays on:
     /// itself while it is shown, else the next row of the old order that still is, else the
-    /// previous one, else the first row.
-    pub fn apply(&mut self, changed: Vec<(Guid, Placed)>, keep: Option<&Guid>) -> Option<Guid> {
+    /// previous one, else the first row. `resort`: the keys are of a new order (every agent
+    /// is in `changed`), so the rows are sorted again in one go.
+    pub fn apply(
+        &mut self,
+        changed: Vec<(Guid, Placed)>,
+        keep: Option<&Guid>,
+        resort: bool,
+    ) -> Option<Guid> {
         let kept = self.neighbour(&changed, keep);
-        if changed.len() > BULK && changed.len() > self.keys.len() / 16 {
+        if resort || (changed.len() > BULK && changed.len() > self.keys.len() / 16) {
             self.apply_bulk(changed);
         } else {
             for (guid, placed) in changed {

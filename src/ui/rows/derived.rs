@@ -7,9 +7,13 @@ use super::agents::{AgentIndex, Placed};
 use super::cells::{AgentWidths, AgentWords, Census, QueueWidths, QueueWords};
 use super::figures::{AgentRow, Panes, QueueFigures, Totals};
 use super::filter::{agent_matches, call_matches, needle};
-use super::order::{AgentKey, QueueKey, agent_call, is_busy, parked_calls, waiting_calls};
+use super::floor::{FloorEntry, FloorIndex};
+use super::order::{
+    AgentKey, AgentOrder, QueueKey, agent_call, is_busy, parked_calls, waiting_calls,
+};
 use crate::model::{
-    AgentState, AppearanceId, Gcid, Guid, LineId, ModelEvent, Queue, QueueMember, Tables, Text,
+    AgentState, AppearanceId, Gcid, Guid, LineId, ModelEvent, Queue, QueueMember, Scope,
+    ScopeAgents, Tables, Text, User,
 };
 
 /// What a queue's row was last derived from, and what it shows.
@@ -23,6 +27,8 @@ struct QueueSlot {
     plain: usize,
     /// The waiting calls the filter shows, in the order the queue serves them.
     shown: Vec<AppearanceId>,
+    /// The same calls as the floor-wide list sees them.
+    floor: Vec<FloorEntry>,
     figures: QueueFigures,
 }
 
@@ -32,6 +38,8 @@ struct Dirty {
     users: HashSet<Guid>,
     queues: HashSet<Guid>,
     parked: bool,
+    /// The agent order changed.
+    resort: bool,
 }
 
 /// What a flush replaced, for keeping the selection on its item or its old neighbour: the
@@ -42,6 +50,8 @@ pub struct Previous {
     pub queues: Option<Vec<Guid>>,
     /// The waiting rows before, of each queue derived again.
     pub waiting: HashMap<Guid, Vec<AppearanceId>>,
+    /// The floor-wide waiting rows before, when they changed.
+    pub floor: Option<Vec<AppearanceId>>,
     /// The parked rows before, when derived again.
     pub parked: Option<Vec<AppearanceId>>,
     /// The agent the selection stays on (itself, or its old neighbour).
@@ -51,14 +61,24 @@ pub struct Previous {
 /// Rows and figures derived from the model and the filter, kept current a batch at a time.
 #[derive(Debug, Default)]
 pub struct Derived {
+    /// What the supervisor watches: queues out of scope have no row, users out of scope are
+    /// no agents.
+    scope: Scope,
     needle: String,
+    /// The agent grid's order.
+    order: AgentOrder,
+    /// The queue whose members the grid is narrowed to.
+    narrow: Option<Guid>,
     queues: Vec<Guid>,
     slots: HashMap<Guid, QueueSlot>,
     /// The queue rows' cell widths.
     queue_census: Census,
     agents: AgentIndex,
+    floor: FloorIndex,
     parked: Vec<AppearanceId>,
     totals: Totals,
+    /// The queue of the longest wait in `totals`.
+    longest_queue: Option<Guid>,
     /// Member extension -> the queues that list it (once per listing).
     listed: HashMap<Text, Vec<Guid>>,
     /// Users by extension; a shared extension resolves to the last in identity order.
@@ -73,6 +93,16 @@ pub struct Derived {
 }
 
 impl Derived {
+    /// Rows for what `scope` covers (the default covers the whole site), the agents in
+    /// `order`.
+    pub fn new(scope: Scope, order: AgentOrder) -> Derived {
+        Derived {
+            scope,
+            order,
+            ..Derived::default()
+        }
+    }
+
     /// Queues, by number.
     pub fn queues(&self) -> &[Guid] {
         &self.queues
@@ -83,6 +113,17 @@ impl Derived {
         queue
             .and_then(|q| self.slots.get(q))
             .map_or(&[], |s| s.shown.as_slice())
+    }
+
+    /// The waiting calls of every queue in scope (filtered), one row per call, longest
+    /// wait first.
+    pub fn floor(&self) -> &[AppearanceId] {
+        self.floor.ids()
+    }
+
+    /// The queue whose call has waited longest (never filtered).
+    pub fn longest_queue(&self) -> Option<&Guid> {
+        self.longest_queue.as_ref()
     }
 
     /// A queue's figures (never filtered).
@@ -141,6 +182,8 @@ impl Derived {
             waiting: (self.slots.iter())
                 .map(|(g, s)| (g.clone(), s.shown.clone()))
                 .collect(),
+            floor: self.floor.ids().to_vec(),
+            longest_queue: self.longest_queue.clone(),
             figures: (self.slots.iter())
                 .map(|(g, s)| (g.clone(), s.figures))
                 .collect(),
@@ -209,6 +252,20 @@ impl Derived {
         self.touch_all(model);
     }
 
+    /// Takes the agent grid's order and the queue it is narrowed to: every agent is
+    /// placed again at the next flush, once (the supervisor's own action).
+    pub fn set_agent_view(&mut self, model: &Tables, order: AgentOrder, narrow: Option<Guid>) {
+        if (order, &narrow) == (self.order, &self.narrow) {
+            return;
+        }
+        // Keys of two orders do not compare: the grid is sorted again in one go.
+        self.dirty.resort |= order != self.order;
+        self.order = order;
+        self.narrow = narrow;
+        let users = model.users().map(|u| &u.guid).chain(self.agents.guids());
+        self.dirty.users.extend(users.cloned());
+    }
+
     fn touch_all(&mut self, model: &Tables) {
         let users = model.users().map(|u| &u.guid).chain(self.agents.guids());
         self.dirty.users.extend(users.cloned());
@@ -238,7 +295,8 @@ impl Derived {
                 (g, placed)
             })
             .collect();
-        previous.agent = self.agents.apply(changed, keep_agent);
+        let resort = std::mem::take(&mut self.dirty.resort);
+        previous.agent = self.agents.apply(changed, keep_agent, resort);
 
         if reorder {
             let mut keys: Vec<&QueueKey> = self.slots.values().map(|s| &s.key).collect();
@@ -281,7 +339,7 @@ impl Derived {
             if let Some(old) = &old {
                 self.uncount_waiting(old);
             }
-            let queue = model.queue(&guid);
+            let queue = model.queue(&guid).filter(|q| self.scope.covers_queue(q));
             // The member list is kept, not copied, while it stays the same.
             let was = old.as_mut().map(|o| std::mem::take(&mut o.members));
             let was = was.unwrap_or_default();
@@ -289,6 +347,12 @@ impl Derived {
             let members = if was.as_slice() == now {
                 was
             } else {
+                if self.narrow.as_ref() == Some(&guid) {
+                    // The narrowed grid shows exactly these members.
+                    for m in was.iter().chain(now) {
+                        self.touch_extn(&m.extn);
+                    }
+                }
                 self.relist(&guid, &was, now);
                 recount.insert(guid.clone());
                 now.to_vec()
@@ -302,6 +366,12 @@ impl Derived {
                 slot
             });
             reorder |= old.as_ref().map(|s| &s.key) != new.as_ref().map(|s| &s.key);
+            let was_floor = old.as_ref().map_or(&[][..], |s| s.floor.as_slice());
+            let now_floor = new.as_ref().map_or(&[][..], |s| s.floor.as_slice());
+            if previous.floor.is_none() && was_floor != now_floor {
+                previous.floor = Some(self.floor.ids().to_vec());
+            }
+            self.floor.replace(was_floor, now_floor);
             if let Some(old) = old {
                 previous.waiting.insert(guid.clone(), old.shown);
             }
@@ -312,7 +382,7 @@ impl Derived {
                 None => self.queue_census.forget(&guid),
             }
         }
-        if was_everyone != self.listed.is_empty() {
+        if self.scope.is_everything() && was_everyone != self.listed.is_empty() {
             // Agents are the queues' members, or every user when no queue lists any.
             let users = model.users().map(|u| &u.guid).chain(self.agents.guids());
             self.dirty.users.extend(users.cloned());
@@ -367,6 +437,7 @@ impl Derived {
             gcids: Vec::new(),
             plain: 0,
             shown: Vec::new(),
+            floor: Vec::new(),
             figures,
         };
         for a in &calls {
@@ -379,6 +450,7 @@ impl Derived {
             }
             if call_matches(a, &self.needle) {
                 slot.shown.push(a.id);
+                slot.floor.push(FloorEntry::of(a, q));
             }
         }
         self.waiting_plain += slot.plain;
@@ -447,11 +519,16 @@ impl Derived {
     fn place_agent(&mut self, model: &Tables, guid: &Guid) -> Placed {
         self.derivations += 1;
         let u = model.user(guid)?;
-        if !self.listed.is_empty() && !self.listed.contains_key(&u.extn) {
+        if !self.is_agent(u) {
             return None;
         }
         let (call, more) = agent_call(model, u);
-        let row = agent_matches(u, call.map(|c| &**c), &self.needle).then(|| {
+        let narrowed_out = self
+            .narrow
+            .as_ref()
+            .is_some_and(|q| !(self.listed.get(&u.extn)).is_some_and(|qs| qs.contains(q)));
+        let shown = !narrowed_out && agent_matches(u, call.map(|c| &**c), &self.needle);
+        let row = shown.then(|| {
             let row = AgentRow {
                 guid: guid.clone(),
                 call: call.map(|c| c.id),
@@ -460,7 +537,20 @@ impl Derived {
             let widths = AgentWords::of(model, u, &row).widths();
             (row, widths)
         });
-        Some((AgentKey::of(u), row))
+        Some((AgentKey::of(u, call.map(|c| &**c), self.order), row))
+    }
+
+    /// Whether a user has a row in the grid. Without a scope: the queues' members, or every
+    /// user when no queue lists any. With one: the users it covers, the members read from
+    /// the member index (only queues in scope have a slot) rather than every queue.
+    fn is_agent(&self, u: &User) -> bool {
+        match &self.scope.agents {
+            _ if self.scope.is_everything() => {
+                self.listed.is_empty() || self.listed.contains_key(&u.extn)
+            }
+            ScopeAgents::Members => self.listed.contains_key(&u.extn),
+            ScopeAgents::All | ScopeAgents::Listed(_) => self.scope.covers_user_alone(u),
+        }
     }
 
     /// The totals over the queues: calls waiting (each gcid once) and the longest wait.
@@ -468,9 +558,12 @@ impl Derived {
         self.totals.waiting = self.waiting_plain + self.waiting_gcids.len();
         self.totals.longest_since = None;
         self.totals.longest_lower_bound = false;
+        self.longest_queue = None;
         for g in &self.queues {
             if let Some(s) = self.slots.get(g) {
-                self.totals.take_longest(&s.figures);
+                if self.totals.take_longest(&s.figures) {
+                    self.longest_queue = Some(g.clone());
+                }
             }
         }
     }

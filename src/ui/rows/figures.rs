@@ -50,8 +50,8 @@ pub struct Totals {
 
 impl Totals {
     /// Takes a queue's longest wait when it is older than the one held (the first queue in
-    /// order wins a tie).
-    pub fn take_longest(&mut self, fig: &QueueFigures) {
+    /// order wins a tie); says whether it took it.
+    pub fn take_longest(&mut self, fig: &QueueFigures) -> bool {
         let older = match (self.longest_since, fig.longest_since) {
             (Some(a), Some(b)) => b < a,
             (None, Some(_)) => true,
@@ -61,6 +61,7 @@ impl Totals {
             self.longest_since = fig.longest_since;
             self.longest_lower_bound = fig.longest_lower_bound;
         }
+        older
     }
 }
 
@@ -72,6 +73,10 @@ pub struct Panes {
     pub queues: Vec<Guid>,
     /// Per queue: its waiting calls (filtered), longest first within each priority.
     pub waiting: HashMap<Guid, Vec<AppearanceId>>,
+    /// Every queue's waiting calls (filtered), one row per call, longest wait first.
+    pub floor: Vec<AppearanceId>,
+    /// The queue of the longest wait (never filtered).
+    pub longest_queue: Option<Guid>,
     /// Per queue: its figures (never filtered).
     pub figures: HashMap<Guid, QueueFigures>,
     /// Agents (filtered): ringing and talking first, then available, then away.

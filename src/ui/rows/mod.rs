@@ -30,6 +30,9 @@
 //! - A pane sizes a column by its widest row, so each agent and queue row's cell widths are
 //!   counted per column (width -> rows of that width, a `Census`); the widest is the last
 //!   key, and the view formats only the rows that fit on the screen.
+//! - The floor-wide waiting list (every queue in scope, one row per call by gcid, longest
+//!   wait first) is an ordered index keyed by (first seen, id): a queue derived again
+//!   hands in its shown calls, and only the rows of their calls move.
 //! - The queue order (150 rows) is sorted again only when a queue comes, goes or is renamed;
 //!   the parked list (a few calls) is derived again whole when the park server's line changes.
 //!
@@ -41,6 +44,7 @@ mod cells;
 mod derived;
 mod figures;
 mod filter;
+mod floor;
 mod order;
 mod scratch;
 mod words;
@@ -48,6 +52,6 @@ mod words;
 pub use cells::{AgentWidths, AgentWords, Beside, QueueWidths, QueueWords, number_words};
 pub use derived::{Derived, Previous};
 pub use figures::{AgentRow, Panes, QueueFigures, Totals};
-pub use order::{agent_call, agent_calls, by_number, priority};
+pub use order::{AgentOrder, AgentSort, agent_call, agent_calls, by_number, priority};
 pub use scratch::from_scratch;
 pub use words::{caller_words, end_words};

@@ -5,6 +5,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::{AgentState, Appearance, Guid, LineId, Queue, Tables, Text, User};
 
 /// The calls waiting on a queue's line, in the order the queue serves them: higher priority
@@ -107,30 +109,133 @@ impl Number {
     }
 }
 
-/// Where an agent sorts: state (ringing and talking first), then the longest in that state,
-/// then extension, then identity (the order the model lists users in).
+/// The column the agent grid is sorted by (cycled by a key, as in htop and k9s).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentSort {
+    /// Ringing and talking first, then the other busy states, available, away.
+    #[default]
+    State,
+    /// The longest in their state first.
+    Time,
+    /// By extension, as numbers.
+    Extension,
+    /// By name, ignoring case.
+    Name,
+    /// By the queue of the call shown (agents without one last).
+    Queue,
+}
+
+impl AgentSort {
+    /// Every sort, in the order the key cycles them.
+    pub const ALL: [AgentSort; 5] = [
+        AgentSort::State,
+        AgentSort::Time,
+        AgentSort::Extension,
+        AgentSort::Name,
+        AgentSort::Queue,
+    ];
+
+    /// The next sort in the cycle.
+    pub fn next(self) -> AgentSort {
+        let at = Self::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Self::ALL[(at + 1) % Self::ALL.len()]
+    }
+}
+
+/// The agent grid's order: a column, and whether it is reversed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+pub struct AgentOrder {
+    /// The column.
+    pub sort: AgentSort,
+    /// Reversed (the column's order only; ties keep the state order).
+    pub reverse: bool,
+}
+
+/// The value of the sort column in an agent's key.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Lead {
+    /// The state order needs nothing before the common tail.
+    State,
+    Time(Instant),
+    Extension(Number),
+    Name(String),
+    /// `None` (no queue) sorts after every name.
+    Queue(bool, Text),
+}
+
+/// Where an agent sorts: the sort column's value (reversed when asked), then state (ringing
+/// and talking first), the longest in that state, extension, and identity (the order the
+/// model lists users in).
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct AgentKey {
+    lead: Lead,
+    reverse: bool,
     rank: u8,
     since: Instant,
     extn: Number,
     guid: Guid,
+    /// Counted in the figures; not part of the order.
+    available: bool,
+}
+
+impl Ord for AgentKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let lead = self.lead.cmp(&other.lead);
+        let lead = if self.reverse { lead.reverse() } else { lead };
+        lead.then_with(|| {
+            (self.rank, self.since, &self.extn, &self.guid).cmp(&(
+                other.rank,
+                other.since,
+                &other.extn,
+                &other.guid,
+            ))
+        })
+    }
+}
+
+impl PartialOrd for AgentKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl AgentKey {
-    /// The key of a user's row.
-    pub fn of(u: &User) -> AgentKey {
+    /// The key of a user's row in `order`, `call` the call the row shows. In the state
+    /// order, reversed reverses the state rank.
+    pub fn of(u: &User, call: Option<&Appearance>, order: AgentOrder) -> AgentKey {
+        let rank = agent_rank(u.agent.state);
+        let lead = match order.sort {
+            AgentSort::State => Lead::State,
+            AgentSort::Time => Lead::Time(u.agent.since),
+            AgentSort::Extension => Lead::Extension(Number::of(&u.extn)),
+            AgentSort::Name => Lead::Name(u.name.to_lowercase()),
+            AgentSort::Queue => {
+                let q = call
+                    .and_then(|a| a.call.queue.as_ref())
+                    .map(|q| q.name.clone());
+                Lead::Queue(q.is_none(), q.unwrap_or_else(Text::empty))
+            }
+        };
+        // Reversing the state order reverses its rank (the tail's first field).
+        let (rank, reverse) = match order.sort {
+            AgentSort::State if order.reverse => (u8::MAX - rank, false),
+            _ => (rank, order.reverse),
+        };
         AgentKey {
-            rank: agent_rank(u.agent.state),
+            lead,
+            reverse,
+            rank,
             since: u.agent.since,
             extn: Number::of(&u.extn),
             guid: u.guid.clone(),
+            available: u.agent.state == AgentState::Available,
         }
     }
 
     /// Whether the agent is available.
     pub fn available(&self) -> bool {
-        self.rank == agent_rank(AgentState::Available)
+        self.available
     }
 }
 

@@ -7,24 +7,36 @@ use std::sync::Arc;
 
 use super::figures::{AgentRow, Panes, QueueFigures, Totals};
 use super::filter::{agent_matches, call_matches, needle};
-use super::order::{agent_call, agent_rank, by_number, is_busy, parked_calls, waiting_calls};
-use crate::model::{AgentState, Queue, Tables, User};
+use super::floor::{FloorEntry, floor_from};
+use super::order::{
+    AgentKey, AgentOrder, agent_call, by_number, is_busy, parked_calls, waiting_calls,
+};
+use crate::model::{AgentState, Guid, Queue, Scope, Tables, User};
 
-/// Derives every pane from the model, keeping only calls and agents that match `filter`
-/// (case-insensitive text; empty keeps everything). The oracle for tests: slow on purpose
+/// Derives every pane from the model for what `scope` covers, keeping only calls and agents
+/// that match `filter` (case-insensitive text; empty keeps everything); the agents in
+/// `order`, only `narrow`'s members when given. The oracle for tests: slow on purpose
 /// (it sorts everything), and obviously right.
 #[doc(hidden)]
-pub fn from_scratch(model: &Tables, filter: &str) -> Panes {
+pub fn from_scratch(
+    model: &Tables,
+    filter: &str,
+    scope: &Scope,
+    order: AgentOrder,
+    narrow: Option<&Guid>,
+) -> Panes {
     let needle = needle(filter);
     let users: HashMap<&str, &Arc<User>> = model.users().map(|u| (u.extn.as_str(), u)).collect();
 
-    let mut queues: Vec<&Arc<Queue>> = model.queues().collect();
+    let mut queues: Vec<&Arc<Queue>> = model.queues().filter(|q| scope.covers_queue(q)).collect();
     queues.sort_by(|a, b| by_number(&a.extn, &b.extn).then_with(|| a.name.cmp(&b.name)));
 
     let mut waiting = HashMap::new();
     let mut figures = HashMap::new();
     let mut seen_gcids = HashSet::new();
     let mut totals = Totals::default();
+    let mut longest_queue = None;
+    let mut floor = Vec::new();
     for q in &queues {
         let calls = waiting_calls(model, q);
         let oldest = calls.iter().min_by_key(|a| a.first_seen);
@@ -51,12 +63,12 @@ pub fn from_scratch(model: &Tables, filter: &str) -> Panes {
                 totals.waiting += 1;
             }
         }
-        totals.take_longest(&fig);
-        let ids = calls
-            .iter()
-            .filter(|a| call_matches(a, &needle))
-            .map(|a| a.id)
-            .collect();
+        if totals.take_longest(&fig) {
+            longest_queue = Some(q.guid.clone());
+        }
+        let shown: Vec<_> = calls.iter().filter(|a| call_matches(a, &needle)).collect();
+        floor.extend(shown.iter().map(|a| FloorEntry::of(a, q)));
+        let ids = shown.iter().map(|a| a.id).collect();
         waiting.insert(q.guid.clone(), ids);
         figures.insert(q.guid.clone(), fig);
     }
@@ -65,15 +77,23 @@ pub fn from_scratch(model: &Tables, filter: &str) -> Panes {
         .iter()
         .flat_map(|q| q.members().iter().map(|m| m.extn.as_str()))
         .collect();
+    let in_scope = (!scope.is_everything()).then(|| scope.resolve(model).users);
     let mut agents: Vec<&Arc<User>> = model
         .users()
-        .filter(|u| members.is_empty() || members.contains(u.extn.as_str()))
+        .filter(|u| match &in_scope {
+            Some(users) => users.contains(&u.guid),
+            None => members.is_empty() || members.contains(u.extn.as_str()),
+        })
         .collect();
-    agents.sort_by(|a, b| {
-        agent_rank(a.agent.state)
-            .cmp(&agent_rank(b.agent.state))
-            .then_with(|| a.agent.since.cmp(&b.agent.since))
-            .then_with(|| by_number(&a.extn, &b.extn))
+    agents.sort_by_cached_key(|u| {
+        let (call, _) = agent_call(model, u);
+        AgentKey::of(u, call.map(|c| &**c), order)
+    });
+    let narrowed: Option<HashSet<&str>> = narrow.map(|g| {
+        let q = queues.iter().find(|q| &q.guid == g);
+        q.into_iter()
+            .flat_map(|q| q.members().iter().map(|m| m.extn.as_str()))
+            .collect()
     });
     totals.agents = agents.len();
     totals.available = agents
@@ -85,7 +105,11 @@ pub fn from_scratch(model: &Tables, filter: &str) -> Panes {
         .into_iter()
         .filter_map(|u| {
             let (call, more) = agent_call(model, u);
-            agent_matches(u, call.map(|c| &**c), &needle).then(|| AgentRow {
+            let listed = narrowed
+                .as_ref()
+                .is_none_or(|m| m.contains(u.extn.as_str()));
+            let shown = listed && agent_matches(u, call.map(|c| &**c), &needle);
+            shown.then(|| AgentRow {
                 guid: u.guid.clone(),
                 call: call.map(|c| c.id),
                 more,
@@ -100,6 +124,8 @@ pub fn from_scratch(model: &Tables, filter: &str) -> Panes {
     Panes {
         queues: queues.iter().map(|q| q.guid.clone()).collect(),
         waiting,
+        floor: floor_from(floor),
+        longest_queue,
         figures,
         agents,
         agents_total,

@@ -173,7 +173,7 @@ fn stacked(app: &App, body: Rect, buf: &mut Buffer) {
     let ruled = PaneFrame::Ruled;
     let o = ruled.overhead();
     let queues_h = d.queues().len().clamp(1, 6) as u16 + o;
-    let waiting_n = d.waiting_of(app.selection().queue.as_ref()).len();
+    let waiting_n = app.waiting_rows().len();
     let waiting_h = waiting_n.clamp(1, 5) as u16 + o;
     let show_parked = !d.parked().is_empty() || app.focus() == Pane::Parked;
     let parked_h = if show_parked {
@@ -356,6 +356,12 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
             }
         }
         None => longest.push(Span::raw("-")),
+    }
+    // Which queue it waits in, so the floor's longest caller is found at a glance.
+    let queue = (app.derived().longest_queue()).and_then(|g| app.model().queue(g));
+    if let (Some(q), false) = (queue, narrow) {
+        longest.push(Span::styled(" in ", theme.dim));
+        longest.push(Span::raw(clean(&q.name).into_owned()));
     }
     segs.push(seg(longest, 8, true));
     segs.push(seg(

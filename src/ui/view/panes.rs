@@ -2,6 +2,7 @@
 //! calls. Each builds its rows from the derived rows of the state, so a row is where
 //! navigation thinks it is.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::time::Instant;
 
@@ -12,9 +13,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use super::table::{self, Column, Table, window};
-use crate::model::{AgentState, Appearance, Party, QueueStats, ServiceMode};
+use crate::model::{AgentState, Appearance, LineId, Party, QueueStats, ServiceMode};
 use crate::ui::app::App;
-use crate::ui::rows::{AgentWords, Beside, QueueWords, number_words, priority};
+use crate::ui::rows::{
+    AgentOrder, AgentSort, AgentWords, Beside, QueueWords, number_words, priority,
+};
 use crate::ui::screen::{Overlay, Pane};
 use crate::ui::text::{clean, duration};
 
@@ -41,7 +44,8 @@ impl Frame {
 struct PaneView<'a> {
     pane: Pane,
     title: Vec<Span<'static>>,
-    cols: &'a [Column],
+    /// The columns; the agent grid's heading marks its sort, so they may be its own.
+    cols: Cow<'a, [Column]>,
     /// The rows shown, from `shown.start`.
     rows: Vec<Vec<Line<'static>>>,
     shown: Range<usize>,
@@ -93,7 +97,7 @@ pub fn draw(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, frame: Frame) {
     let inner = block.inner(area);
     block.render(area, buf);
     let table = Table {
-        cols: pv.cols,
+        cols: &pv.cols,
         rows: pv.rows,
         offset: pv.shown.start,
         natural: pv.natural,
@@ -275,7 +279,7 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
     PaneView {
         pane: Pane::Queues,
         title,
-        cols: &QUEUE_COLS,
+        cols: Cow::Borrowed(&QUEUE_COLS),
         rows,
         len: d.queues().len(),
         shown,
@@ -288,9 +292,22 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
 // --------------------------------------------------------------------------------------------
 // Waiting calls
 
+/// The waiting pane narrowed to one queue.
 const WAITING_COLS: [Column; 6] = [
     Column::new("P", 1, 1).right(),
     Column::new("WAIT", 8, 8),
+    Column::new("CALLER", 11, 16),
+    Column::new("NAME", 8, 24).flex().drops(2),
+    Column::new("DID", 8, 12).drops(4),
+    Column::new("TARGETS", 8, 34).flex().drops(3),
+];
+
+/// The floor-wide waiting pane: the queue each call waits in comes after the wait, and is
+/// dropped only after the caller's name.
+const FLOOR_COLS: [Column; 7] = [
+    Column::new("P", 1, 1).right(),
+    Column::new("WAIT", 8, 8),
+    Column::new("QUEUE", 11, 16).drops(1),
     Column::new("CALLER", 11, 16),
     Column::new("NAME", 8, 24).flex().drops(2),
     Column::new("DID", 8, 12).drops(4),
@@ -313,12 +330,13 @@ fn targets(app: &App, a: &Appearance) -> Line<'static> {
     Line::from(list.join(", "))
 }
 
-/// The waiting calls of the selected queue.
+/// The waiting calls of every queue in scope, or of the selected queue when narrowed.
 fn waiting(app: &App, height: usize) -> PaneView<'static> {
     let d = app.derived();
     let model = app.model();
+    let narrowed = app.view_state().narrow_waiting;
     let queue = app.selection().queue.as_ref();
-    let ids = d.waiting_of(queue);
+    let ids = app.waiting_rows();
     let selected = app
         .selection()
         .call
@@ -330,13 +348,24 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
         };
         let c = &a.call;
         let p = priority(a);
-        rows.push(vec![
+        let mut row = vec![
             if p > 0 {
                 Line::from(p.to_string())
             } else {
                 dim(app, "-")
             },
             wait_cell(app, a.first_seen, a.present_at_connect),
+        ];
+        if !narrowed {
+            // The queue its queueinfo names (the line it waits on when it names none).
+            let named = c.queue.as_ref().map(|q| q.name.clone());
+            let line = match &a.key.line {
+                LineId::Queue(g) => model.queue(g).map(|q| q.name.clone()),
+                _ => None,
+            };
+            row.push(named.or(line).map_or_else(|| dim(app, "-"), |n| text(&n)));
+        }
+        row.extend([
             Line::from(number_words(c.calling.as_ref())),
             Line::from(name(c.calling.as_ref())),
             c.trunk
@@ -344,19 +373,31 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
                 .map_or_else(|| dim(app, "-"), |t| text(&t.did)),
             targets(app, a),
         ]);
+        rows.push(row);
     }
     let (rows, shown, natural) = fit_rows(rows, height, selected);
     let q = queue.and_then(|g| model.queue(g));
     let fig = queue.map(|g| d.figures(g)).unwrap_or_default();
-    let mut title = match q {
-        Some(q) => vec![
-            Span::raw(clean(&q.name).into_owned()),
-            Span::raw(" · waiting "),
-            Span::raw(fig.waiting.to_string()),
-        ],
-        None => vec![Span::raw("Waiting")],
+    let (mut title, total) = match q {
+        _ if !narrowed => {
+            let total = d.totals().waiting;
+            let title = vec![
+                Span::raw("Waiting · every queue · "),
+                Span::raw(total.to_string()),
+            ];
+            (title, total)
+        }
+        Some(q) => {
+            let title = vec![
+                Span::raw(clean(&q.name).into_owned()),
+                Span::raw(" · waiting "),
+                Span::raw(fig.waiting.to_string()),
+            ];
+            (title, fig.waiting)
+        }
+        None => (vec![Span::raw("Waiting")], 0),
     };
-    title.extend(filter_note(app, ids.len(), fig.waiting));
+    title.extend(filter_note(app, ids.len(), total));
     title.extend(stale_note(app));
     let empty = if app.filter().text.is_empty() {
         "nobody waiting"
@@ -366,7 +407,7 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
     PaneView {
         pane: Pane::Waiting,
         title,
-        cols: &WAITING_COLS,
+        cols: Cow::Borrowed(if narrowed { &WAITING_COLS } else { &FLOOR_COLS }),
         rows,
         len: ids.len(),
         shown,
@@ -382,12 +423,28 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
 const AGENT_COLS: [Column; 7] = [
     Column::new("EXTN", 4, 6),
     Column::new("NAME", 11, 16).flex(),
-    Column::new("STATE", 5, 5),
+    Column::new("STATE", 5, 6),
     Column::new("TIME", 8, 8).right(),
     Column::new("PARTY", 11, 16),
     Column::new("", 8, 20).flex().drops(2),
     Column::new("QUEUE", 8, 14).flex().drops(3),
 ];
+
+/// The agent grid's columns, the sort column's heading marked ▲ (as sorted) or ▼ (reversed).
+fn sorted_cols(order: AgentOrder) -> Vec<Column> {
+    let (at, up, down) = match order.sort {
+        AgentSort::State => (2, "STATE▲", "STATE▼"),
+        AgentSort::Time => (3, "TIME▲", "TIME▼"),
+        AgentSort::Extension => (0, "EXTN▲", "EXTN▼"),
+        AgentSort::Name => (1, "NAME▲", "NAME▼"),
+        AgentSort::Queue => (6, "QUEUE▲", "QUEUE▼"),
+    };
+    let mut cols = AGENT_COLS.to_vec();
+    if let Some(c) = cols.get_mut(at) {
+        c.title = if order.reverse { down } else { up };
+    }
+    cols
+}
 
 /// The agent grid.
 fn agents(app: &App, height: usize) -> PaneView<'static> {
@@ -442,9 +499,18 @@ fn agents(app: &App, height: usize) -> PaneView<'static> {
         Span::raw(" available of "),
         Span::raw(d.agents_total().to_string()),
     ];
+    // Narrowed to a queue's members: the title says whose.
+    let narrowed = app.view_state().narrow_agents;
+    let queue = (app.selection().queue.as_ref()).and_then(|g| app.model().queue(g));
+    if let (true, Some(q)) = (narrowed, queue) {
+        title.push(Span::raw(" · members of "));
+        title.push(Span::raw(clean(&q.name).into_owned()));
+    }
     title.extend(filter_note(app, d.agents().len(), d.agents_total()));
     title.extend(stale_note(app));
-    let empty = if app.filter().text.is_empty() {
+    let empty = if app.filter().text.is_empty() && narrowed {
+        "no member of this queue in scope"
+    } else if app.filter().text.is_empty() {
         "no agents yet"
     } else {
         "no agent matches the filter"
@@ -452,7 +518,7 @@ fn agents(app: &App, height: usize) -> PaneView<'static> {
     PaneView {
         pane: Pane::Agents,
         title,
-        cols: &AGENT_COLS,
+        cols: Cow::Owned(sorted_cols(app.view_state().agents)),
         rows,
         len: d.agents().len(),
         shown,
@@ -507,7 +573,7 @@ fn parked(app: &App, height: usize) -> PaneView<'static> {
     PaneView {
         pane: Pane::Parked,
         title,
-        cols: &PARKED_COLS,
+        cols: Cow::Borrowed(&PARKED_COLS),
         rows,
         len: d.parked().len(),
         shown,
