@@ -146,8 +146,8 @@ impl Scope {
         }
     }
 
-    /// How many queues and agents the scope covers now (nothing kept: the header asks on
-    /// every frame).
+    /// How many queues and agents the scope covers now (for `check` and the sync report; the
+    /// screen reads the same counts off its rows).
     pub fn counts(&self, tables: &Tables) -> (usize, usize) {
         let queues = tables.queues().filter(|q| self.covers_queue(q)).count();
         (queues, self.agents_in(tables).count())

@@ -259,7 +259,10 @@ fn scope_segments(app: &App, narrow: bool, segs: &mut Vec<Seg>) {
         return;
     }
     let model = app.model();
-    let (queues, agents) = scope.counts(model);
+    // The panes list exactly what the scope covers, so their rows are its counts (kept as the
+    // model changes, not counted again each frame).
+    let d = app.derived();
+    let (queues, agents) = (d.queues().len(), d.agents_total());
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     let words = if narrow {
         format!("{queues}q {agents}a")
