@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures_util::FutureExt;
 use tokio::sync::mpsc;
 use tracing::level_filters::LevelFilter;
 
@@ -388,6 +389,16 @@ async fn event_loop(
             match last_frame {
                 Some(t) if t.elapsed() < MIN_FRAME => frame_due = Some(t + MIN_FRAME),
                 _ => {
+                    // What the session said while the frame waited goes into this frame.
+                    if let Some(Some(b)) =
+                        live.updates.as_ref().and_then(|u| u.next().now_or_never())
+                    {
+                        let mut events = vec![tick()];
+                        events.extend(events_of(b, dispatch));
+                        if handle(app, events, live, dispatch, config_path.as_deref()) {
+                            return Ok(());
+                        }
+                    }
                     terminal::draw(term, app).map_err(|e| format!("cannot draw: {e}"))?;
                     app.drawn();
                     last_frame = Some(Instant::now());
@@ -403,7 +414,10 @@ async fn event_loop(
                 Some(Input::Failed(e)) => return Err(format!("cannot read the keyboard: {e}")),
                 None => return Err("the keyboard reader stopped".to_owned()),
             },
-            batch = next_batch(live.updates.as_ref()) => match batch {
+            // While a frame waits for the cap, the session's batches wait in its mailbox,
+            // which folds the changes to each call and user: one update per frame, however
+            // many Notifies came between two frames.
+            batch = next_batch(live.updates.as_ref()), if frame_due.is_none() => match batch {
                 Some(b) => {
                     events.push(tick());
                     events.extend(events_of(b, dispatch));
@@ -425,19 +439,33 @@ async fn event_loop(
             }, if frame_due.is_some() => {}
             () = terminated() => return Ok(()),
         }
-        // Events the actions give back (a refused function) are handled in the same turn.
-        let mut queue: std::collections::VecDeque<Event> = events.into();
-        while let Some(ev) = queue.pop_front() {
-            for action in app.update(ev) {
-                match action {
-                    Action::Quit => return Ok(()),
-                    Action::RetryLogin => retry(app, live, config_path.as_deref()),
-                    Action::Send(req) => queue.extend(dispatch.send(req, &live.handle)),
-                    Action::SaveView(view) => save_view(&view),
-                }
+        if handle(app, events, live, dispatch, config_path.as_deref()) {
+            return Ok(());
+        }
+    }
+}
+
+/// Gives the events to the screen and carries out the actions that come back; whether the
+/// user quit. Events the actions give back (a refused function) are handled in the same turn.
+fn handle(
+    app: &mut App,
+    events: Vec<Event>,
+    live: &mut Live,
+    dispatch: &mut Dispatcher,
+    config_path: Option<&std::path::Path>,
+) -> bool {
+    let mut queue: std::collections::VecDeque<Event> = events.into();
+    while let Some(ev) = queue.pop_front() {
+        for action in app.update(ev) {
+            match action {
+                Action::Quit => return true,
+                Action::RetryLogin => retry(app, live, config_path),
+                Action::Send(req) => queue.extend(dispatch.send(req, &live.handle)),
+                Action::SaveView(view) => save_view(&view),
             }
         }
     }
+    false
 }
 
 /// Keeps the narrowing and sort for the next run; a failure is logged, the screen goes on.

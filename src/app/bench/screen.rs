@@ -89,6 +89,8 @@ pub async fn run(
     // Measuring from: (when, this process's CPU, the simulator's CPU, bytes, frames).
     let mut measuring: Option<(Instant, Duration, Duration, u64)> = None;
     let mut last_look = Instant::now();
+    // Whether the batches that waited for the next frame have been taken in.
+    let mut folded = false;
     let mut last_frame: Option<Instant> = None;
     let mut undrawn: Vec<Instant> = Vec::new();
     let mut key_pressed: Option<Instant> = None;
@@ -142,36 +144,60 @@ pub async fn run(
             )));
         }
 
-        // Draw as the run loop does.
+        // Draw as the run loop does: what the session said while the frame waited goes into
+        // the frame first (taken here, handled below, drawn on the next turn).
         let mut frame_due = None;
+        let mut before_frame = None;
         if app.needs_redraw() {
             match last_frame {
                 Some(t) if t.elapsed() < MIN_FRAME => frame_due = Some(t + MIN_FRAME),
                 _ => {
-                    let before = counter.bytes();
-                    let t = Instant::now();
-                    terminal::draw(&mut term, &app).map_err(BenchError::Draw)?;
-                    app.drawn();
-                    let done = Instant::now();
-                    last_frame = Some(done);
-                    if measuring.is_some() {
-                        out.render.push(done - t);
-                        out.frame_bytes.push(counter.bytes() - before);
-                        out.frames += 1;
-                        out.to_frame.extend(undrawn.iter().map(|a| done - *a));
-                        if let Some(k) = key_pressed.take() {
-                            out.key.push(done - k);
-                        }
+                    if !folded {
+                        before_frame = updates.next().now_or_never();
                     }
-                    undrawn.clear();
+                    folded = before_frame.is_some();
+                    if !folded {
+                        let before = counter.bytes();
+                        let t = Instant::now();
+                        terminal::draw(&mut term, &app).map_err(BenchError::Draw)?;
+                        app.drawn();
+                        let done = Instant::now();
+                        last_frame = Some(done);
+                        if measuring.is_some() {
+                            out.render.push(done - t);
+                            out.frame_bytes.push(counter.bytes() - before);
+                            out.frames += 1;
+                            out.to_frame.extend(undrawn.iter().map(|a| done - *a));
+                            if let Some(k) = key_pressed.take() {
+                                out.key.push(done - k);
+                            }
+                        }
+                        undrawn.clear();
+                    }
                 }
             }
         }
 
-        // A batch already waiting came some time since the last look.
-        let (batch, arrived) = match updates.next().now_or_never() {
-            Some(b) => (Some(b), last_look),
-            None => {
+        // A batch already waiting came some time since the last look. While a frame waits
+        // for the cap, batches wait in the mailbox (folded there), as in the run loop.
+        let waiting = if before_frame.is_some() {
+            before_frame
+        } else if frame_due.is_none() {
+            updates.next().now_or_never()
+        } else {
+            None
+        };
+        let (batch, arrived) = match (waiting, frame_due) {
+            (Some(b), _) => (Some(b), last_look),
+            (None, Some(due)) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(tokio::time::Instant::from_std(due)) => {
+                        (None, now)
+                    }
+                    _ = stop.wait_for(|s| *s) => break Err(BenchError::Interrupted),
+                }
+            }
+            (None, None) => {
                 let wake = frame_due.map_or(Duration::from_millis(100), |t| {
                     t.saturating_duration_since(Instant::now())
                 });
