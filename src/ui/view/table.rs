@@ -303,7 +303,7 @@ mod tests {
         // Everything fits at its widest value; the rest stays blank.
         assert_eq!(widths(&cols, &natural, 60), [Some(16), Some(10), Some(10)]);
         // C (rank 2) goes first, then B, and only then is the name cut.
-        assert_eq!(widths(&cols, &natural, 40), [Some(16), Some(10), None]);
+        assert_eq!(widths(&cols, &natural, 39), [Some(16), Some(10), None]);
         assert_eq!(widths(&cols, &natural, 28), [Some(16), None, None]);
         assert_eq!(widths(&cols, &natural, 12), [Some(10), None, None]);
         // A name is cut no narrower than its heading; the edge cuts the rest.
@@ -321,7 +321,10 @@ mod tests {
             Column::new("T"),
         ];
         // 2 + 10 + 1 + 30 + 1 + 5 = 49: 9 over, all from the wider name.
-        assert_eq!(widths(&cols, &[10, 30, 5], 40), [Some(10), Some(21), Some(5)]);
+        assert_eq!(
+            widths(&cols, &[10, 30, 5], 40),
+            [Some(10), Some(21), Some(5)]
+        );
         // 2 + 20 + 1 + 20 + 1 + 5 = 49: shared.
         let both = widths(&cols, &[20, 20, 5], 40);
         assert_eq!(both, [Some(16), Some(15), Some(5)]);
