@@ -16,7 +16,9 @@
 //! 2. then the name columns (`name`: queue, agent and caller names, targets) are cut, the
 //!    widest first, down to their heading's width, and a cut name ends with `…` (the detail
 //!    view shows it whole);
-//! 3. then whatever still does not fit is cut at the right edge.
+//! 3. then whatever still does not fit is cut at the right edge;
+//! 4. and when dropping a wide column leaves room of at least 8 columns, the most important
+//!    dropped name comes back into it, cut to fit, rather than leave the room blank.
 //!
 //! Widths are display widths ([`crate::ui::text::width`]): wide characters count two
 //! columns, combining marks none.
@@ -74,6 +76,8 @@ impl Column {
 
 /// Space between columns.
 const GAP: u16 = 1;
+/// The least room a dropped name comes back into (a few letters and the `…`).
+const RETURN: u16 = 8;
 /// The selection marker's column.
 const MARK: u16 = 2;
 
@@ -133,6 +137,23 @@ pub fn widths(cols: &[Column], natural: &[usize], total: u16) -> Vec<Option<u16>
                 over -= 1;
             }
             None => break,
+        }
+    }
+    // 4. Dropping a wide column can leave room that nothing uses: the most important
+    //    dropped name comes back into it, cut, so the room is never blank while a name is
+    //    missing.
+    let mut spare = total.saturating_sub(need(&want, &shown));
+    let back = (cols.iter().enumerate())
+        .filter(|(i, c)| c.name && !shown.get(*i).copied().unwrap_or(true))
+        .min_by_key(|(i, c)| (c.drop, *i))
+        .map(|(i, c)| (i, heading(c).max(RETURN)));
+    if let Some((i, least)) = back {
+        if spare >= least + GAP {
+            spare -= GAP;
+            if let (Some(w), Some(s)) = (want.get_mut(i), shown.get_mut(i)) {
+                *w = (*w).min(spare);
+                *s = true;
+            }
         }
     }
     want.into_iter()
@@ -311,6 +332,23 @@ mod tests {
         // A column is as wide as its heading, and no other minimum applies.
         let numbers = [Column::new("NUM"), Column::new("CALLER")];
         assert_eq!(widths(&numbers, &[1, 4], 80), [Some(3), Some(6)]);
+    }
+
+    #[test]
+    fn a_dropped_name_comes_back_into_the_room_left() {
+        let cols = [
+            Column::new("P"),
+            Column::new("QUEUE").name().drops(1),
+            Column::new("NAME").name().drops(2),
+        ];
+        // 2 + 1 + 1 + 30 + 1 + 30 = 65: NAME goes, and 16 columns are left, so it comes back
+        // cut to 15.
+        assert_eq!(
+            widths(&cols, &[1, 30, 30], 50),
+            [Some(1), Some(30), Some(15)]
+        );
+        // Less than 8 left: it stays out.
+        assert_eq!(widths(&cols, &[1, 30, 30], 40), [Some(1), Some(30), None]);
     }
 
     #[test]
