@@ -278,10 +278,11 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
     }
     // The columns fit every queue, as the rows have measured them; the counts of available
     // and busy members are bounded by the most members a queue has, a queue's waiting by
-    // the floor's, and the longest wait is the longest queue's.
+    // the floor's, and the longest wait by the longest queue's, counted with a `≥` (after a
+    // reconnect a shorter wait elsewhere may carry one).
     let [name, number, answered, abandoned, asa, members] = d.queue_widths().0;
     let longest = (d.longest_queue().map(|g| d.figures(g)))
-        .and_then(|f| Some(wait_cell(app, f.longest_since?, f.longest_lower_bound).width()))
+        .and_then(|f| Some(wait_cell(app, f.longest_since?, true).width()))
         .unwrap_or(0);
     let waiting = width(&d.totals().waiting.to_string());
     let natural = vec![
