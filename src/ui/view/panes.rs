@@ -1,6 +1,17 @@
 //! The four panes: queues, the selected queue's waiting calls, the agent grid and parked
 //! calls. Each builds its rows from the derived rows of the state, so a row is where
 //! navigation thinks it is.
+//!
+//! Columns are as wide as their widest value (see `table`). When a pane is too narrow they
+//! are dropped, least important first, before any name is cut:
+//!
+//! - queues: NUM, ASA, ABN, AVAIL, BUSY, ANS (then the queue's name is cut);
+//! - waiting calls: DID, TARGETS, the caller's NAME, QUEUE (then the queue's name is cut);
+//! - agents: the call's QUEUE, the party's name or the absence (then the agent's name is
+//!   cut);
+//! - parked calls: the caller's NAME.
+//!
+//! The ranks in each pane's column list (`drops`) are this order.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -210,7 +221,6 @@ fn name(p: Option<&Party>) -> String {
 // --------------------------------------------------------------------------------------------
 // Queues
 
-/// Dropped first to last: NUM, ASA, ABN, AVAIL, BUSY, ANS; then the name is cut.
 const QUEUE_COLS: [Column; 11] = [
     Column::new("QUEUE").name(),
     Column::new("NUM").drops(7),
@@ -313,7 +323,7 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
 // --------------------------------------------------------------------------------------------
 // Waiting calls
 
-/// The waiting pane narrowed to one queue. Dropped first to last: DID, TARGETS, NAME.
+/// The waiting pane narrowed to one queue.
 const WAITING_COLS: [Column; 6] = [
     Column::new("P").right(),
     Column::new("WAIT"),
@@ -323,8 +333,7 @@ const WAITING_COLS: [Column; 6] = [
     Column::new("TARGETS").name().drops(3),
 ];
 
-/// The floor-wide waiting pane: the queue each call waits in comes after the wait. Dropped
-/// first to last: DID, TARGETS, NAME, QUEUE; then the queue's name is cut.
+/// The floor-wide waiting pane: the queue each call waits in comes after the wait.
 const FLOOR_COLS: [Column; 7] = [
     Column::new("P").right(),
     Column::new("WAIT"),
@@ -441,8 +450,6 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
 // --------------------------------------------------------------------------------------------
 // Agents
 
-/// Dropped first to last: the call's QUEUE, the party's name (or absence); then the agent's
-/// name is cut.
 const AGENT_COLS: [Column; 7] = [
     Column::new("EXTN"),
     Column::new("NAME").name(),
@@ -554,7 +561,6 @@ fn agents(app: &App, height: usize) -> PaneView<'static> {
 // --------------------------------------------------------------------------------------------
 // Parked calls
 
-/// Dropped: the caller's NAME.
 const PARKED_COLS: [Column; 4] = [
     Column::new("SLOT"),
     Column::new("CALLER"),
