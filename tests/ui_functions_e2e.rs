@@ -5,7 +5,9 @@
 //! `Enter` on the waiting call, `t`, a target, `Enter`: the simulator logs a BlindTransfer
 //! with that target on that call, and the screen shows the outcome. `b` on an agent's call:
 //! the simulator logs a MakeCall intrude from the supervisor's line to the agent. `d` then
-//! `n`: nothing is sent. The audit log holds every function sent, and only those.
+//! `n`: nothing is sent. The audit log holds every function sent, and only those. With a
+//! script of its own, a caller who starts waiting in the second queue after the screen has
+//! connected shows, with its queue, without a key being pressed.
 //!
 //! Everything is polled with deadlines; nothing waits a fixed time. Skipped, saying so, only
 //! when tmux is not installed.
@@ -96,7 +98,8 @@ struct Setup {
     state: PathBuf,
 }
 
-fn setup(name: &str) -> Setup {
+/// A simulator running `script` (a script's text; `None` for the built-in `e2e`).
+fn setup(name: &str, script: Option<&str>) -> Setup {
     let bin = env!("CARGO_BIN_EXE_ipo-top");
     let dir = Dir(std::env::temp_dir().join(format!(
         "ipo-top-{name}-{}-{}",
@@ -111,9 +114,25 @@ fn setup(name: &str) -> Setup {
     let command_log = dir.0.join("commands.jsonl");
     let data = dir.0.join("data");
     let state = dir.0.join("state");
+    let script = match script {
+        Some(text) => {
+            let file = dir.0.join("script.toml");
+            std::fs::write(&file, text).expect("the script");
+            file
+        }
+        None => PathBuf::from("e2e"),
+    };
     let sim = Sim(Command::new(bin)
-        .args(["--log-level", "off", "sim", "--listen", "127.0.0.1:0"])
-        .args(["--script", "e2e", "--heartbeat", "0", "--ca-file"])
+        .args([
+            "--log-level",
+            "off",
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--script",
+        ])
+        .arg(&script)
+        .args(["--heartbeat", "0", "--ca-file"])
         .arg(dir.0.join("sim-ca.pem"))
         .arg("--command-log")
         .arg(&command_log)
@@ -178,7 +197,7 @@ fn functions_reach_the_simulator_and_the_audit_log() {
         eprintln!("SKIPPED: tmux is not installed (CI installs it); the end-to-end test needs it");
         return;
     }
-    let setup = setup("functions-e2e");
+    let setup = setup("functions-e2e", None);
     let tmux = screen(&setup, "");
     let command_log = &setup.command_log;
     let data = &setup.data;
@@ -337,7 +356,7 @@ fn read_only_sends_no_subscribecmd_at_all() {
         eprintln!("SKIPPED: tmux is not installed (CI installs it); the end-to-end test needs it");
         return;
     }
-    let setup = setup("read-only-e2e");
+    let setup = setup("read-only-e2e", None);
     let tmux = screen(&setup, "--read-only");
     let screen = tmux.screen();
     for hint in ["t transfer", "d drop", "H hold"] {
@@ -368,4 +387,65 @@ fn read_only_sends_no_subscribecmd_at_all() {
         !setup.data.join("ipo-top/audit.jsonl").exists(),
         "nothing was sent, so nothing was audited"
     );
+}
+
+/// The demo site with no traffic of its own: a caller waits in the first queue from the
+/// start, and one starts waiting in the second queue at 30 s, after the screen has connected
+/// (a call already waiting at connect has no known start and would tie).
+const SECOND_QUEUE: &str = r#"
+[site]
+scenario = "demo"
+time_of_day = "10:00"
+seed = 1
+ring_for = 600
+talk = 900
+acw = 30
+patience = 1800
+
+[[step]]
+at = 0
+call = { queue = "7301", number = "01632960201", name = "Harbour Freight Ltd" }
+
+[[step]]
+at = 30
+call = { queue = "7302", number = "01632960202", name = "Northgate Motors" }
+"#;
+
+#[test]
+fn a_caller_in_the_second_queue_shows_without_a_key() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it); the end-to-end test needs it");
+        return;
+    }
+    let setup = setup("second-queue-e2e", Some(SECOND_QUEUE));
+    let tmux = shell(100, 34);
+    tmux.type_text(&format!(
+        "XDG_DATA_HOME={} XDG_STATE_HOME={} {} --config {} --log-level off",
+        setup.data.display(),
+        setup.state.display(),
+        env!("CARGO_BIN_EXE_ipo-top"),
+        setup.config.display()
+    ));
+    tmux.press("Enter");
+    let first = tmux.wait_for("the first queue's caller", Duration::from_secs(25), |s| {
+        s.contains("● connected") && s.contains("01632960201")
+    });
+    assert!(
+        !first.contains("01632960202"),
+        "the second queue's caller was waiting before the screen connected:\n{first}"
+    );
+    // The first queue stays selected and no key is pressed: the floor-wide waiting pane
+    // lists the second queue's caller, with its queue.
+    let screen = tmux.wait_for("the second queue's caller", Duration::from_secs(60), |s| {
+        s.contains("01632960202")
+    });
+    let row = screen
+        .lines()
+        .find(|l| l.contains("01632960202"))
+        .unwrap_or_default();
+    assert!(row.contains("Roadside"), "{row}\n{screen}");
+    tmux.press("q");
+    tmux.wait_for("the shell prompt again", Duration::from_secs(10), |s| {
+        last_line(s) == "e2e$"
+    });
 }

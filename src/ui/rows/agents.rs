@@ -27,7 +27,7 @@ pub struct AgentIndex {
     keys: Vec<AgentKey>,
     rows: Vec<AgentRow>,
     /// The shown rows' cell widths.
-    census: Census,
+    census: Census<5>,
 }
 
 impl AgentIndex {

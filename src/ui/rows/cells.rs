@@ -102,6 +102,9 @@ pub struct QueueWords {
     pub abandoned: String,
     /// Average speed of answer (none before the first timed answer).
     pub asa: Option<String>,
+    /// How many members it lists (no cell of its own: it bounds the available and busy
+    /// counts).
+    pub members: String,
 }
 
 impl QueueWords {
@@ -113,10 +116,12 @@ impl QueueWords {
             answered: q.stats.answered.to_string(),
             abandoned: q.stats.abandoned.to_string(),
             asa: q.stats.asa().map(duration),
+            members: q.members().len().to_string(),
         }
     }
 
-    /// The widths of the cells: name, number, answered, abandoned, ASA ("-" when none).
+    /// The widths of the cells: name, number, answered, abandoned, ASA ("-" when none), and
+    /// of the member count.
     pub fn widths(&self) -> QueueWidths {
         QueueWidths([
             width(&self.name),
@@ -124,25 +129,36 @@ impl QueueWords {
             width(&self.answered),
             width(&self.abandoned),
             self.asa.as_deref().map_or(1, width),
+            width(&self.members),
         ])
     }
 }
 
-/// The widths of a queue row's varying cells: name, number, answered, abandoned, ASA.
+/// The widths of a queue row's varying cells: name, number, answered, abandoned, ASA, and of
+/// its member count.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub struct QueueWidths(pub [usize; 5]);
+pub struct QueueWidths(pub [usize; 6]);
 
 /// Per column, how many rows have each cell width, so the widest is known without measuring
 /// every row again when one changes.
-#[derive(Debug, Default)]
-pub struct Census {
-    rows: HashMap<Guid, [usize; 5]>,
-    counts: [BTreeMap<usize, usize>; 5],
+#[derive(Debug)]
+pub struct Census<const N: usize> {
+    rows: HashMap<Guid, [usize; N]>,
+    counts: [BTreeMap<usize, usize>; N],
 }
 
-impl Census {
+impl<const N: usize> Default for Census<N> {
+    fn default() -> Self {
+        Census {
+            rows: HashMap::new(),
+            counts: std::array::from_fn(|_| BTreeMap::new()),
+        }
+    }
+}
+
+impl<const N: usize> Census<N> {
     /// Counts a row's widths (in place of its old ones).
-    pub fn measure(&mut self, guid: &Guid, widths: [usize; 5]) {
+    pub fn measure(&mut self, guid: &Guid, widths: [usize; N]) {
         self.forget(guid);
         for (count, w) in self.counts.iter_mut().zip(widths) {
             *count.entry(w).or_default() += 1;
@@ -166,7 +182,7 @@ impl Census {
     }
 
     /// The widest cell of each column (0 when there are no rows).
-    pub fn widest(&self) -> [usize; 5] {
+    pub fn widest(&self) -> [usize; N] {
         self.counts
             .each_ref()
             .map(|c| c.last_key_value().map_or(0, |(w, _)| *w))

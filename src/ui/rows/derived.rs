@@ -72,7 +72,7 @@ pub struct Derived {
     queues: Vec<Guid>,
     slots: HashMap<Guid, QueueSlot>,
     /// The queue rows' cell widths.
-    queue_census: Census,
+    queue_census: Census<6>,
     agents: AgentIndex,
     floor: FloorIndex,
     parked: Vec<AppearanceId>,

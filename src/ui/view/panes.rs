@@ -1,6 +1,17 @@
 //! The four panes: queues, the selected queue's waiting calls, the agent grid and parked
 //! calls. Each builds its rows from the derived rows of the state, so a row is where
 //! navigation thinks it is.
+//!
+//! Columns are as wide as their widest value (see `table`). When a pane is too narrow they
+//! are dropped, least important first, before any name is cut:
+//!
+//! - queues: NUM, ASA, ABN, AVAIL, BUSY, ANS (then the queue's name is cut);
+//! - waiting calls: DID, TARGETS, the caller's NAME, QUEUE (then the queue's name is cut);
+//! - agents: the call's QUEUE, the party's name or the absence (then the agent's name is
+//!   cut);
+//! - parked calls: the caller's NAME.
+//!
+//! The ranks in each pane's column list (`drops`) are this order.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -19,7 +30,7 @@ use crate::ui::rows::{
     AgentOrder, AgentSort, AgentWords, Beside, QueueWords, number_words, priority,
 };
 use crate::ui::screen::{Overlay, Pane};
-use crate::ui::text::{clean, duration};
+use crate::ui::text::{clean, duration, width};
 
 /// Whether panes get full boxes (wide screens) or a title rule only (stacked, to save rows).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -115,8 +126,9 @@ fn shown(len: usize, height: usize, selected: Option<usize>) -> Range<usize> {
     offset..(offset + height).min(len)
 }
 
-/// The rows of a short list (queues, a queue's waiting calls, parked calls), all formatted
-/// so the columns fit every row: the ones that fit and every column's widest cell.
+/// The rows of a short list (waiting calls, parked calls), all formatted so the columns fit
+/// every row (a few hundred calls at most, where a census would cost more than it saves):
+/// the ones that fit and every column's widest cell.
 fn fit_rows(
     mut rows: Vec<Vec<Line<'static>>>,
     height: usize,
@@ -128,6 +140,15 @@ fn fit_rows(
     rows.drain(..shown.start);
     (rows, shown, natural)
 }
+
+/// The widest service mode word ("Active").
+const MODE_WIDTH: usize = 6;
+/// The widest service level ("100%").
+const SL_WIDTH: usize = 4;
+/// The widest agent state word ("AVAIL", "FAULT").
+const STATE_WIDTH: usize = 5;
+/// The widest time in state: a lower bound's "≥" and a day's "23:59:59".
+const TIME_WIDTH: usize = 9;
 
 fn stale_note(app: &App) -> Option<Span<'static>> {
     app.stale()
@@ -201,17 +222,17 @@ fn name(p: Option<&Party>) -> String {
 // Queues
 
 const QUEUE_COLS: [Column; 11] = [
-    Column::new("QUEUE", 8, 24).flex(),
-    Column::new("NUM", 4, 6).drops(7),
-    Column::new("MODE", 6, 6),
-    Column::new("WAIT", 4, 4).right(),
-    Column::new("LONGEST", 8, 8),
-    Column::new("AVAIL", 5, 5).right().drops(3),
-    Column::new("BUSY", 4, 4).right().drops(2),
-    Column::new("SL", 4, 4).right(),
-    Column::new("ANS", 3, 4).right().drops(1),
-    Column::new("ABN", 3, 4).right().drops(4),
-    Column::new("ASA", 5, 7).right().drops(6),
+    Column::new("QUEUE").name(),
+    Column::new("NUM").drops(7),
+    Column::new("MODE"),
+    Column::new("WAIT").right(),
+    Column::new("LONGEST"),
+    Column::new("AVAIL").right().drops(3),
+    Column::new("BUSY").right().drops(2),
+    Column::new("SL").right(),
+    Column::new("ANS").right().drops(1),
+    Column::new("ABN").right().drops(4),
+    Column::new("ASA").right().drops(6),
 ];
 
 /// The queues pane.
@@ -265,9 +286,19 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
             words.asa.map_or_else(|| dim(app, "-"), Line::from),
         ]);
     }
-    // The columns fit every queue, as the rows have measured them.
-    let [name, number, answered, abandoned, asa] = d.queue_widths().0;
-    let natural = vec![name, number, 0, 0, 0, 0, 0, 0, answered, abandoned, asa];
+    // The columns fit every queue, as the rows have measured them; the counts of available
+    // and busy members are bounded by the most members a queue has, a queue's waiting by
+    // the floor's, and the longest wait by the longest queue's, counted with a `≥` (after a
+    // reconnect a shorter wait elsewhere may carry one).
+    let [name, number, answered, abandoned, asa, members] = d.queue_widths().0;
+    let longest = (d.longest_queue().map(|g| d.figures(g)))
+        .and_then(|f| Some(wait_cell(app, f.longest_since?, true).width()))
+        .unwrap_or(0);
+    let waiting = width(&d.totals().waiting.to_string());
+    let natural = vec![
+        name, number, MODE_WIDTH, waiting, longest, members, members, SL_WIDTH, answered,
+        abandoned, asa,
+    ];
     let mut title = vec![Span::raw("Queues")];
     title.extend(period_note(app));
     title.extend(stale_note(app));
@@ -294,24 +325,23 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
 
 /// The waiting pane narrowed to one queue.
 const WAITING_COLS: [Column; 6] = [
-    Column::new("P", 1, 1).right(),
-    Column::new("WAIT", 8, 8),
-    Column::new("CALLER", 11, 16),
-    Column::new("NAME", 8, 24).flex().drops(2),
-    Column::new("DID", 8, 12).drops(4),
-    Column::new("TARGETS", 8, 34).flex().drops(3),
+    Column::new("P").right(),
+    Column::new("WAIT"),
+    Column::new("CALLER"),
+    Column::new("NAME").name().drops(2),
+    Column::new("DID").drops(4),
+    Column::new("TARGETS").name().drops(3),
 ];
 
-/// The floor-wide waiting pane: the queue each call waits in comes after the wait, and is
-/// dropped only after the caller's name.
+/// The floor-wide waiting pane: the queue each call waits in comes after the wait.
 const FLOOR_COLS: [Column; 7] = [
-    Column::new("P", 1, 1).right(),
-    Column::new("WAIT", 8, 8),
-    Column::new("QUEUE", 11, 16).drops(1),
-    Column::new("CALLER", 11, 16),
-    Column::new("NAME", 8, 24).flex().drops(2),
-    Column::new("DID", 8, 12).drops(4),
-    Column::new("TARGETS", 8, 34).flex().drops(3),
+    Column::new("P").right(),
+    Column::new("WAIT"),
+    Column::new("QUEUE").name().drops(1),
+    Column::new("CALLER"),
+    Column::new("NAME").name().drops(2),
+    Column::new("DID").drops(4),
+    Column::new("TARGETS").name().drops(3),
 ];
 
 fn targets(app: &App, a: &Appearance) -> Line<'static> {
@@ -421,13 +451,13 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
 // Agents
 
 const AGENT_COLS: [Column; 7] = [
-    Column::new("EXTN", 4, 6),
-    Column::new("NAME", 11, 16).flex(),
-    Column::new("STATE", 5, 6),
-    Column::new("TIME", 8, 8).right(),
-    Column::new("PARTY", 11, 16),
-    Column::new("", 8, 20).flex().drops(2),
-    Column::new("QUEUE", 8, 14).flex().drops(3),
+    Column::new("EXTN"),
+    Column::new("NAME").name(),
+    Column::new("STATE"),
+    Column::new("TIME").right(),
+    Column::new("PARTY"),
+    Column::new("").name().drops(2),
+    Column::new("QUEUE").name().drops(3),
 ];
 
 /// The agent grid's columns, the sort column's heading marked ▲ (as sorted) or ▼ (reversed).
@@ -492,7 +522,7 @@ fn agents(app: &App, height: usize) -> PaneView<'static> {
     }
     // The columns fit every row listed, as the grid has measured them.
     let [extn, name, party, beside, queue] = d.agent_widths().0;
-    let natural = vec![extn, name, 0, 0, party, beside, queue];
+    let natural = vec![extn, name, STATE_WIDTH, TIME_WIDTH, party, beside, queue];
     let mut title = vec![
         Span::raw("Agents "),
         Span::raw(d.totals().available.to_string()),
@@ -532,10 +562,10 @@ fn agents(app: &App, height: usize) -> PaneView<'static> {
 // Parked calls
 
 const PARKED_COLS: [Column; 4] = [
-    Column::new("SLOT", 4, 6),
-    Column::new("CALLER", 11, 16),
-    Column::new("NAME", 8, 22).flex().drops(1),
-    Column::new("PARKED", 6, 7).right(),
+    Column::new("SLOT"),
+    Column::new("CALLER"),
+    Column::new("NAME").name().drops(1),
+    Column::new("PARKED").right(),
 ];
 
 /// Parked calls.

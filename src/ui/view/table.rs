@@ -1,12 +1,34 @@
-//! A table that fits its width by dropping whole columns (the ones marked to go first, which
-//! are the rightmost) before it cuts any text, and that cuts text at a word where it must.
+//! A table whose columns are as wide as their widest value, so nothing is cut while the
+//! terminal has room.
+//!
+//! Each pane hands in, per column, the widest value of its whole list (not only the rows on
+//! screen, so widths do not jump on scroll): the agent and queue tables from the censuses
+//! the rows keep as they change (`ui::rows`), the waiting and parked tables from their rows,
+//! which are short and all formatted anyway, and columns of a bounded vocabulary (states,
+//! modes, times, percentages) from the widest their format gives. A column is at least as
+//! wide as its heading. There are no other minimums or maximums: a column gets exactly its
+//! widest value, and width left over stays blank at the right.
+//!
+//! When the terminal is too narrow for every column at that width:
+//!
+//! 1. whole columns are dropped by their rank of importance (`drops`, highest goes first;
+//!    rank 0 is never dropped), each pane stating its order beside its columns;
+//! 2. then the name columns (`name`: queue, agent and caller names, targets) are cut, the
+//!    widest first, down to their heading's width, and a cut name ends with `…` (the detail
+//!    view shows it whole);
+//! 3. then whatever still does not fit is cut at the right edge;
+//! 4. and when dropping a wide column leaves room of at least 8 columns, the most important
+//!    dropped name comes back into it, cut to fit, rather than leave the room blank.
+//!
+//! Widths are display widths ([`crate::ui::text::width`]): wide characters count two
+//! columns, combining marks none.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use crate::ui::text::fit;
+use crate::ui::text::{fit, width};
 use crate::ui::theme::Theme;
 
 /// One column.
@@ -14,34 +36,28 @@ use crate::ui::theme::Theme;
 pub struct Column {
     /// Heading.
     pub title: &'static str,
-    /// Columns it needs.
-    pub min: u16,
-    /// Columns it can use.
-    pub max: u16,
     /// Right-aligned (numbers, times).
     pub right: bool,
     /// 0: never dropped; otherwise dropped when the width runs out, highest first.
     pub drop: u8,
-    /// Grows before the others when there is room (names, which are cut otherwise).
-    pub flex: bool,
+    /// A name: cut (with `…`) once nothing is left to drop.
+    pub name: bool,
 }
 
 impl Column {
-    /// A left-aligned column that is never dropped.
-    pub const fn new(title: &'static str, min: u16, max: u16) -> Column {
+    /// A left-aligned column that is never dropped nor cut.
+    pub const fn new(title: &'static str) -> Column {
         Column {
             title,
-            min,
-            max,
             right: false,
             drop: 0,
-            flex: false,
+            name: false,
         }
     }
 
-    /// Grows first when there is room.
-    pub const fn flex(mut self) -> Column {
-        self.flex = true;
+    /// A name: cut when nothing is left to drop.
+    pub const fn name(mut self) -> Column {
+        self.name = true;
         self
     }
 
@@ -60,28 +76,43 @@ impl Column {
 
 /// Space between columns.
 const GAP: u16 = 1;
+/// The least room a dropped name comes back into (a few letters and the `…`).
+const RETURN: u16 = 8;
 /// The selection marker's column.
 const MARK: u16 = 2;
 
-/// The least width the `shown` columns need: the marker, their minimums and the gaps.
-fn least(cols: &[Column], shown: &[bool]) -> u16 {
+/// The width the `shown` columns need at widths `want`: the marker, the columns, the gaps.
+fn need(want: &[u16], shown: &[bool]) -> u16 {
     let n = shown.iter().filter(|s| **s).count() as u16;
-    MARK + cols
+    let cols: u16 = want
         .iter()
         .zip(shown)
         .filter(|(_, s)| **s)
-        .map(|(c, _)| c.min)
-        .sum::<u16>()
-        + GAP * n.saturating_sub(1)
+        .map(|(w, _)| *w)
+        .fold(0, u16::saturating_add);
+    MARK.saturating_add(cols)
+        .saturating_add(GAP * n.saturating_sub(1))
 }
 
-/// The width each column gets in `total` columns, `None` for a dropped one.
-pub fn widths(cols: &[Column], total: u16) -> Vec<Option<u16>> {
+/// A column's heading width.
+fn heading(c: &Column) -> u16 {
+    u16::try_from(width(c.title)).unwrap_or(u16::MAX)
+}
+
+/// The width each column gets in `total` columns, `None` for a dropped one, given each
+/// column's widest value (`natural`, missing ones 0).
+pub fn widths(cols: &[Column], natural: &[usize], total: u16) -> Vec<Option<u16>> {
+    let mut want: Vec<u16> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let n = natural.get(i).copied().unwrap_or(0);
+            u16::try_from(n).unwrap_or(u16::MAX).max(heading(c))
+        })
+        .collect();
     let mut shown: Vec<bool> = cols.iter().map(|_| true).collect();
-    loop {
-        if least(cols, &shown) <= total {
-            break;
-        }
+    // 1. Drop by rank.
+    while need(&want, &shown) > total {
         let victim = cols
             .iter()
             .enumerate()
@@ -93,35 +124,43 @@ pub fn widths(cols: &[Column], total: u16) -> Vec<Option<u16>> {
             None => break,
         }
     }
-    let used = least(cols, &shown);
-    let mut spare = total.saturating_sub(used);
-    let mut out: Vec<Option<u16>> = cols
-        .iter()
-        .zip(&shown)
-        .map(|(c, s)| s.then_some(c.min))
-        .collect();
-    // Share the spare columns out one at a time, names first, so every column that can
-    // grow does.
-    for flex in [true, false] {
-        while spare > 0 {
-            let mut grew = false;
-            for (w, c) in out.iter_mut().zip(cols).filter(|(_, c)| c.flex == flex) {
-                if let Some(w) = w {
-                    if spare > 0 && *w < c.max {
-                        *w += 1;
-                        spare -= 1;
-                        grew = true;
-                    }
-                }
+    // 2. Cut names, one column at a time from the widest, so they end up alike.
+    let mut over = need(&want, &shown).saturating_sub(total);
+    while over > 0 {
+        let widest = (want.iter_mut().zip(cols).zip(&shown))
+            .filter(|((w, c), s)| **s && c.name && **w > heading(c))
+            .map(|((w, _), _)| w)
+            .max_by_key(|w| **w);
+        match widest {
+            Some(w) => {
+                *w -= 1;
+                over -= 1;
             }
-            if !grew {
-                break;
+            None => break,
+        }
+    }
+    // 4. Dropping a wide column can leave room that nothing uses: the most important
+    //    dropped name comes back into it, cut, so the room is never blank while a name is
+    //    missing.
+    let mut spare = total.saturating_sub(need(&want, &shown));
+    let back = (cols.iter().enumerate())
+        .filter(|(i, c)| c.name && !shown.get(*i).copied().unwrap_or(true))
+        .min_by_key(|(i, c)| (c.drop, *i))
+        .map(|(i, c)| (i, heading(c).max(RETURN)));
+    if let Some((i, least)) = back {
+        if spare >= least + GAP {
+            spare -= GAP;
+            if let (Some(w), Some(s)) = (want.get_mut(i), shown.get_mut(i)) {
+                *w = (*w).min(spare);
+                *s = true;
             }
         }
     }
-    out
+    want.into_iter()
+        .zip(shown)
+        .map(|(w, s)| s.then_some(w))
+        .collect()
 }
-
 /// Cuts a line to `max` columns, keeping its styles.
 pub fn fit_line(line: Line<'static>, max: usize) -> Line<'static> {
     if line.width() <= max {
@@ -201,22 +240,8 @@ impl Table<'_> {
         if area.height == 0 || area.width == 0 {
             return;
         }
-        // A column grows no wider than its widest cell (or heading), so spare room goes
-        // where text would otherwise be cut.
-        let cols: Vec<Column> = self
-            .cols
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let natural = self.natural.get(i).copied().unwrap_or(0).max(c.title.len());
-                let natural = u16::try_from(natural).unwrap_or(u16::MAX);
-                Column {
-                    max: natural.clamp(c.min, c.max.max(c.min)),
-                    ..*c
-                }
-            })
-            .collect();
-        let widths = widths(&cols, area.width);
+        let cols = self.cols;
+        let widths = widths(cols, &self.natural, area.width);
         let mut x = area.x + MARK;
         for (c, w) in cols.iter().zip(&widths) {
             let Some(w) = *w else { continue };
@@ -273,6 +298,11 @@ impl Table<'_> {
 
 /// Writes a cell at (x, y) in `w` columns, cut to fit and aligned.
 fn put(buf: &mut Buffer, x: u16, y: u16, w: u16, line: Line<'static>, right: bool) {
+    // What still does not fit is cut at the right edge.
+    let w = w.min(buf.area.right().saturating_sub(x));
+    if w == 0 {
+        return;
+    }
     let line = fit_line(line, w as usize);
     let lw = line.width() as u16;
     let x = if right { x + w.saturating_sub(lw) } else { x };
@@ -284,24 +314,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn columns_drop_by_rank_before_anything_is_cut() {
+    fn columns_drop_by_rank_before_names_are_cut() {
         let cols = [
-            Column::new("A", 10, 20),
-            Column::new("B", 10, 10).drops(1),
-            Column::new("C", 10, 10).drops(2),
+            Column::new("A").name(),
+            Column::new("B").drops(1),
+            Column::new("C").drops(2),
         ];
-        // Everything fits at its minimum and A takes what is left up to its maximum.
-        assert_eq!(widths(&cols, 40), [Some(16), Some(10), Some(10)]);
-        let wide = [Column::new("A", 4, 10), Column::new("B", 4, 10)];
-        assert_eq!(widths(&wide, 17), [Some(7), Some(7)]);
-        // A name grows before a number.
-        let named = [Column::new("N", 4, 10), Column::new("NAME", 4, 10).flex()];
-        assert_eq!(widths(&named, 17), [Some(4), Some(10)]);
-        // C (rank 2) goes first, then B.
-        assert_eq!(widths(&cols, 30), [Some(17), Some(10), None]);
-        assert_eq!(widths(&cols, 15), [Some(13), None, None]);
-        // Nothing left to drop: A keeps its minimum and is cut when drawn.
-        assert_eq!(widths(&cols, 5), [Some(10), None, None]);
+        let natural = [16, 10, 10];
+        // Everything fits at its widest value; the rest stays blank.
+        assert_eq!(widths(&cols, &natural, 60), [Some(16), Some(10), Some(10)]);
+        // C (rank 2) goes first, then B, and only then is the name cut.
+        assert_eq!(widths(&cols, &natural, 39), [Some(16), Some(10), None]);
+        assert_eq!(widths(&cols, &natural, 28), [Some(16), None, None]);
+        assert_eq!(widths(&cols, &natural, 12), [Some(10), None, None]);
+        // A name is cut no narrower than its heading; the edge cuts the rest.
+        assert_eq!(widths(&cols, &natural, 2), [Some(1), None, None]);
+        // A column is as wide as its heading, and no other minimum applies.
+        let numbers = [Column::new("NUM"), Column::new("CALLER")];
+        assert_eq!(widths(&numbers, &[1, 4], 80), [Some(3), Some(6)]);
+    }
+
+    #[test]
+    fn a_dropped_name_comes_back_into_the_room_left() {
+        let cols = [
+            Column::new("P"),
+            Column::new("QUEUE").name().drops(1),
+            Column::new("NAME").name().drops(2),
+        ];
+        // 2 + 1 + 1 + 30 + 1 + 30 = 65: NAME goes, and 16 columns are left, so it comes back
+        // cut to 15.
+        assert_eq!(
+            widths(&cols, &[1, 30, 30], 50),
+            [Some(1), Some(30), Some(15)]
+        );
+        // Less than 8 left: it stays out.
+        assert_eq!(widths(&cols, &[1, 30, 30], 40), [Some(1), Some(30), None]);
+    }
+
+    #[test]
+    fn the_widest_name_is_cut_first() {
+        let cols = [
+            Column::new("N").name(),
+            Column::new("NAME").name(),
+            Column::new("T"),
+        ];
+        // 2 + 10 + 1 + 30 + 1 + 5 = 49: 9 over, all from the wider name.
+        assert_eq!(
+            widths(&cols, &[10, 30, 5], 40),
+            [Some(10), Some(21), Some(5)]
+        );
+        // 2 + 20 + 1 + 20 + 1 + 5 = 49: shared.
+        let both = widths(&cols, &[20, 20, 5], 40);
+        assert_eq!(both, [Some(16), Some(15), Some(5)]);
     }
 
     #[test]
