@@ -19,18 +19,8 @@ use support::Pair;
 
 /// Three callers: A in Claims Desk (7301), B in Roadside (7302), both ringing an agent; nobody
 /// answers unless the test says so.
-const SCRIPT: &str = r#"
-[site]
-scenario = "demo"
-time_of_day = "10:00"
-seed = 1
-ring_for = 600
-talk = 900
-acw = 30
-patience = 1800
-parked = false
-overflow = false
-
+/// (The steps, on `support::quiet_demo`.)
+const STEPS: &str = r#"
 [[step]]
 at = 0
 call = { queue = "7301", number = "01632960301", name = "A" }
@@ -49,7 +39,7 @@ fn secs(n: u64) -> Duration {
 
 fn site(conn: ConnConfig) -> Pair {
     let mut l = Pair::scripted(
-        SCRIPT,
+        &support::quiet_demo(STEPS),
         conn,
         SessionConfig {
             supervisor_extension: Some("4100".into()),

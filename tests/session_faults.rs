@@ -176,23 +176,16 @@ fn after_a_restart_no_call_is_matched_across_it() {
 fn a_restart_that_reuses_a_known_gcid_is_detected_at_once() {
     // The scripted site: the same caller numbers every time, so only the restart tells the
     // new calls from the old.
-    let script = r#"
-[site]
-scenario = "demo"
-time_of_day = "10:00"
-seed = 1
-ring_for = 600
-talk = 900
-acw = 30
-patience = 1800
-parked = false
-overflow = false
-
+    let steps = r#"
 [[step]]
 at = 0
 call = { queue = "7301", number = "01632960101", name = "Harbour Freight Ltd" }
 "#;
-    let mut l = Pair::scripted(script, ConnConfig::default(), SessionConfig::default());
+    let mut l = Pair::scripted(
+        &support::quiet_demo(steps),
+        ConnConfig::default(),
+        SessionConfig::default(),
+    );
     l.advance(secs(5));
     let q = LineId::Queue(l.queue_guid("7301"));
     let old = l.appearance_id(&q, "01632960101");

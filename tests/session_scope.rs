@@ -15,18 +15,8 @@ use support::Pair;
 /// The demo site (Claims Desk 7301: 4101-4109; Roadside 7302: 4105-4112; Sales 7303:
 /// 4110-4116; supervisor 4100) with one caller in Roadside; nobody answers unless the test
 /// says so.
-const SCRIPT: &str = r#"
-[site]
-scenario = "demo"
-time_of_day = "10:00"
-seed = 1
-ring_for = 600
-talk = 900
-acw = 30
-patience = 1800
-parked = false
-overflow = false
-
+/// (The steps, on `support::quiet_demo`.)
+const STEPS: &str = r#"
 [[step]]
 at = 1
 call = { queue = "7302", number = "01632960302", name = "B" }
@@ -40,7 +30,7 @@ fn secs(n: u64) -> Duration {
 
 fn scoped(queues: &[&str], agents: ScopeAgents) -> Pair {
     let mut l = Pair::scripted(
-        SCRIPT,
+        &support::quiet_demo(STEPS),
         ConnConfig::default(),
         SessionConfig {
             supervisor_extension: Some("4100".into()),

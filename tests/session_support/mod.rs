@@ -389,3 +389,22 @@ impl Pair {
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
 }
+
+/// The demo site with no traffic of its own: nothing parked, no overflow, and nobody answers
+/// within a test's time unless the test says so.
+const QUIET_DEMO: &str = r#"[site]
+scenario = "demo"
+time_of_day = "10:00"
+seed = 1
+ring_for = 600
+talk = 900
+acw = 30
+patience = 1800
+parked = false
+overflow = false
+"#;
+
+/// A script on the quiet demo site, then `steps` (`[[step]]` tables).
+pub fn quiet_demo(steps: &str) -> String {
+    format!("{QUIET_DEMO}{steps}")
+}
