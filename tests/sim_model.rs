@@ -657,3 +657,32 @@ fn the_scale_site_is_as_large_as_asked_and_changes_at_its_rate() {
         "and still about 2000: {s:?}"
     );
 }
+
+#[test]
+fn the_scale_site_at_rate_zero_stands_still_with_its_calls_in_place() {
+    use ipo_top::sim::scale::ScaleOptions;
+    let t0 = Instant::now();
+    let opts = ScaleOptions {
+        changes_per_sec: 0.0,
+        ..ScaleOptions::default()
+    };
+    let mut pbx =
+        Pbx::new(Site::scale(opts), 3, "10:30".parse().expect("time"), t0).expect("scale");
+    let before = pbx.stats();
+    assert!(
+        (1800..=2200).contains(&before.calls),
+        "about 2000 calls at the start: {before:?}"
+    );
+    // An hour of site time: nothing arrives, changes or ends.
+    pbx.handle_timeout(t0 + Duration::from_secs(3600));
+    let changes = std::iter::from_fn(|| pbx.poll_change()).count();
+    assert_eq!(changes, 0, "a still site reports no change");
+    let after = pbx.stats();
+    let counts = |s: &ipo_top::sim::SiteStats| (s.calls, s.waiting, s.ringing, s.talking, s.acw);
+    assert_eq!(
+        counts(&after),
+        counts(&before),
+        "the same calls, as they were"
+    );
+    assert_eq!(after.arrived, 0);
+}

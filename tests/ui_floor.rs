@@ -99,7 +99,7 @@ fn selecting_a_queue_selects_its_longest_caller_in_the_floor() {
 
 /// The agent grid's extensions, in order.
 fn agents(app: &App) -> Vec<String> {
-    (app.derived().agents().iter())
+    (app.derived().agents(..))
         .filter_map(|r| app.model().user(&r.guid))
         .map(|u| u.extn.to_string())
         .collect()
@@ -146,7 +146,7 @@ fn each_sort_orders_the_grid_and_reverses_and_the_heading_marks_it() {
     // Name, ignoring case; then queue; then back to state.
     press(&mut a, Key::char('I'));
     press(&mut a, Key::char('>'));
-    let names: Vec<String> = (a.derived().agents().iter())
+    let names: Vec<String> = (a.derived().agents(..))
         .filter_map(|r| a.model().user(&r.guid))
         .map(|u| u.name.to_lowercase())
         .collect();

@@ -139,7 +139,8 @@ pub struct SimArgs {
     #[arg(long, default_value = "10:30")]
     pub time_of_day: TimeOfDay,
     /// With --scenario scale: call changes per second across the site (about one Notify each
-    /// for a client subscribed to every user and group).
+    /// for a client subscribed to every user and group). 0: the site stands still once its
+    /// calls are in place (nothing arrives, changes or ends), for measuring a client at rest.
     #[arg(long, default_value_t = 500.0, value_name = "CHANGES_PER_SEC")]
     pub rate: f64,
     /// Run a script instead of a scenario: a TOML file of calls and events at fixed times

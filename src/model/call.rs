@@ -689,20 +689,59 @@ impl CallChanges {
         let state = old.state != new.state;
         let targets = old.targets != new.targets;
         let features = old.features != new.features || old.features2 != new.features2;
-        let details = old != new && {
-            // Whatever differs beyond the fields classified above.
-            let mut a = old.clone();
-            a.state = new.state;
-            a.calling = new.calling.clone();
-            a.connected = new.connected.clone();
-            a.original_called = new.original_called.clone();
-            a.called = new.called.clone();
-            a.conference = new.conference.clone();
-            a.targets = new.targets.clone();
-            a.features = new.features;
-            a.features2 = new.features2;
-            a != *new
-        };
+        // Whatever differs beyond the fields classified above, field by field (no copy). The
+        // pattern names every field, so a new one cannot be left out of the comparison.
+        let CallSnapshot {
+            callid,
+            reference_callid,
+            related_callid,
+            state: _,
+            direction,
+            active_held,
+            gcid,
+            features: _,
+            features2: _,
+            called: _,
+            calling: _,
+            connected: _,
+            original_called: _,
+            tag,
+            account_code,
+            mute,
+            failed_cause,
+            recording,
+            recording_paused,
+            park_slot,
+            far_absence,
+            page_call,
+            conference: _,
+            dial,
+            trunk,
+            queue,
+            call_data,
+            notes,
+            targets: _,
+        } = old;
+        let details = *callid != new.callid
+            || *reference_callid != new.reference_callid
+            || *related_callid != new.related_callid
+            || *direction != new.direction
+            || *active_held != new.active_held
+            || *gcid != new.gcid
+            || *tag != new.tag
+            || *account_code != new.account_code
+            || *mute != new.mute
+            || *failed_cause != new.failed_cause
+            || *recording != new.recording
+            || *recording_paused != new.recording_paused
+            || *park_slot != new.park_slot
+            || *far_absence != new.far_absence
+            || *page_call != new.page_call
+            || *dial != new.dial
+            || *trunk != new.trunk
+            || *queue != new.queue
+            || *call_data != new.call_data
+            || *notes != new.notes;
         CallChanges {
             state,
             parties,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::stats::QueueCall;
 use super::{
     AgentState, AgentStatus, Appearance, AppearanceId, CallState, Direction, EndReason, Guid,
-    LineId, Model, ModelEvent, QueueStats, User,
+    LineId, Model, ModelEvent, Queue, QueueStats, User,
 };
 
 impl Model {
@@ -20,7 +20,7 @@ impl Model {
     /// Changes a queue's statistics; the queue is emitted once, by [`Self::flush_stats`], however
     /// many figures one input changed.
     pub(super) fn touch_queue_stats(&mut self, guid: &Guid, f: impl FnOnce(&mut QueueStats)) {
-        let Some(cur) = self.tables.queues.get_mut(guid) else {
+        let Some(cur) = self.tables.queues.get(guid) else {
             return;
         };
         let mut stats = cur.stats.clone();
@@ -28,7 +28,9 @@ impl Model {
         if stats == cur.stats {
             return;
         }
-        Arc::make_mut(cur).stats = stats;
+        let mut queue = Queue::clone(cur);
+        queue.stats = stats;
+        self.tables.queues.insert(guid.clone(), Arc::new(queue));
         self.stats.dirty.insert(guid.clone());
     }
 
@@ -216,6 +218,21 @@ impl Model {
 
     /// Changes a user (or just re-derives its agent state) and emits one event if anything
     /// changed. Returns whether something changed.
+    /// Derives a user's agent state again after its calls changed: nothing is copied unless
+    /// the state changed.
+    pub(super) fn recheck_agent(&mut self, now: Instant, guid: &Guid) -> bool {
+        let Some(cur) = self.tables.users.get(guid) else {
+            return false;
+        };
+        let line = LineId::User(guid.clone());
+        let state = AgentState::derive(
+            cur.status.as_ref(),
+            cur.phone,
+            self.appearances_on(&line).map(|a| &**a),
+        );
+        state != cur.agent.state && self.touch_user(now, guid, |_| {})
+    }
+
     pub(super) fn touch_user(
         &mut self,
         now: Instant,

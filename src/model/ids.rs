@@ -36,6 +36,13 @@ impl Deref for Text {
     }
 }
 
+// Hashes and compares as the `str` it holds, so maps keyed by text are searched by `&str`.
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for Text {
     fn as_ref(&self) -> &str {
         &self.0

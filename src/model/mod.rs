@@ -19,6 +19,7 @@ mod counting;
 mod event;
 mod function;
 mod ids;
+mod numbered;
 mod outage;
 mod queue;
 mod reconcile;

@@ -161,7 +161,7 @@ impl Model {
         }
         let users: Vec<Guid> = self.tables.users.keys().cloned().collect();
         for g in users {
-            self.touch_user(now, &g, |_| {});
+            self.recheck_agent(now, &g);
         }
     }
 
@@ -205,7 +205,7 @@ impl Model {
         }
         let users: Vec<Guid> = self.tables.users.keys().cloned().collect();
         for g in users {
-            self.touch_user(now, &g, |_| {});
+            self.recheck_agent(now, &g);
         }
     }
 
@@ -465,7 +465,7 @@ impl Model {
             }
         }
         if let LineId::User(guid) = &line {
-            self.touch_user(now, guid, |_| {});
+            self.recheck_agent(now, guid);
         }
         true
     }
@@ -490,7 +490,7 @@ impl Model {
             },
         );
         if let LineId::User(guid) = &line {
-            self.touch_user(now, guid, |_| {});
+            self.recheck_agent(now, guid);
         }
         true
     }
@@ -521,7 +521,7 @@ impl Model {
             self.end(now, &key, EndReason::NotReported);
         }
         if let LineId::User(guid) = line {
-            self.touch_user(now, guid, |_| {});
+            self.recheck_agent(now, guid);
         }
     }
 
@@ -610,15 +610,18 @@ impl Model {
         if changes.is_empty() && !moved && old.line == line {
             return;
         }
-        let mut a = (**old).clone();
         let from = changes.state.then_some(old.call.state);
-        if changes.state {
-            a.state_since = now;
-            a.state_observed = true;
-        }
-        a.call = snap;
-        a.key = key;
-        a.line = line;
+        // Built anew rather than cloned: the old snapshot is not copied only to be replaced.
+        let a = Appearance {
+            id: old.id,
+            key,
+            line,
+            first_seen: old.first_seen,
+            state_since: if changes.state { now } else { old.state_since },
+            state_observed: changes.state || old.state_observed,
+            present_at_connect: old.present_at_connect,
+            call: snap,
+        };
         if moved {
             self.tables.unstore(&old.key);
         }

@@ -12,6 +12,7 @@ use super::Model;
 use super::call::Appearance;
 use super::event::{ConnectionState, ModelEvent};
 use super::ids::{AppearanceId, AppearanceKey, Gcid, Guid, LineId, Text};
+use super::numbered::ByNumber;
 use super::queue::Queue;
 use super::stats::{AgentCounts, StatsPeriod};
 use super::user::{AgentState, User};
@@ -20,8 +21,8 @@ use super::{AccountCodes, PbxSystem};
 /// What is known of the PBX: users, queues, the park server, call appearances, the link.
 #[derive(Debug, Default)]
 pub struct Tables {
-    pub(super) users: BTreeMap<Guid, Arc<User>>,
-    pub(super) queues: BTreeMap<Guid, Arc<Queue>>,
+    pub(super) users: ByNumber<User>,
+    pub(super) queues: ByNumber<Queue>,
     pub(super) park_available: bool,
     pub(super) calls: BTreeMap<AppearanceKey, Arc<Appearance>>,
     pub(super) ids: HashMap<AppearanceId, AppearanceKey>,
@@ -102,7 +103,7 @@ impl Tables {
 
     /// A user by extension.
     pub fn user_by_extn(&self, extn: &str) -> Option<&Arc<User>> {
-        self.users.values().find(|u| u.extn == extn)
+        self.users.by_number(extn)
     }
 
     /// Every queue, in GUID order.
@@ -117,7 +118,7 @@ impl Tables {
 
     /// A queue by number.
     pub fn queue_by_extn(&self, extn: &str) -> Option<&Arc<Queue>> {
-        self.queues.values().find(|q| q.extn == extn)
+        self.queues.by_number(extn)
     }
 
     /// Every call appearance, grouped by line.

@@ -57,7 +57,8 @@ impl Site {
     /// The scale site: users 100000 on, groups 70000 on (ring idle, members shared out in
     /// turn), a flat day, calls of 5 to 7 minutes arriving so that about `calls` are in
     /// progress, and holds and unholds making up the change rate. Fifteen minutes of traffic
-    /// run before the start, so the calls are there from the first second.
+    /// run before the start, so the calls are there from the first second. At a rate of 0
+    /// the site stands still after that ([`Site::still`]).
     pub fn scale(opts: ScaleOptions) -> Site {
         let users: Vec<UserSpec> = (0..opts.users)
             .map(|i| {
@@ -97,6 +98,7 @@ impl Site {
                 ..Traffic::quiet()
             },
             warmup: Duration::from_secs(15 * 60),
+            still: opts.changes_per_sec <= 0.0,
             ..Site::default()
         }
     }

@@ -485,6 +485,9 @@ pub struct Site {
     /// After the warm-up, agents in after-call work (or, failing that, finishing a call) become
     /// free until at least this many ring with a waiting call.
     pub start_ringing: usize,
+    /// After the warm-up the site stands still: the calls in progress stay as they are and
+    /// nothing arrives, changes or ends by itself (what clients ask for still happens).
+    pub still: bool,
 }
 
 impl Default for Site {
@@ -504,6 +507,7 @@ impl Default for Site {
             warmup: Duration::ZERO,
             start_waiting: 0,
             start_ringing: 0,
+            still: false,
         }
     }
 }

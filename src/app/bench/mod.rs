@@ -160,9 +160,12 @@ fn one(
     // The dashboard first, so that its resident memory is its own: nothing the bare client
     // records (a 3000-user lines Notify alone decodes to about 12 MB) or the replay allocates
     // has been through this process's allocator yet.
+    // At rest nothing is pressed: the frames measured are the ones the screen draws alone.
+    let keys = rate > 0.0;
     let screen = rt.block_on(screen::run(
         &mut sim,
         settings,
+        keys,
         opts.size,
         opts.seconds,
         GIVE_UP,

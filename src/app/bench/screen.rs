@@ -7,6 +7,7 @@
 //! had to wait for arrived when the wait ended; a batch already waiting when the screen came
 //! back to read is counted from when it last looked (an upper bound on its wait).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -18,7 +19,7 @@ use super::headless;
 use crate::app::audit::{AuditLog, Dispatcher};
 use crate::app::terminal;
 use crate::app::tui::{MIN_FRAME, Settings, events_of, tick};
-use crate::model::ModelEvent;
+use crate::model::{ModelEvent, User};
 use crate::session::{Counters, SessionEvent, spawn};
 use crate::ui::{App, Event, Key, KeyCode};
 
@@ -27,6 +28,9 @@ pub const RSS_AT: Duration = Duration::from_secs(60);
 
 /// How often a key is pressed during the measurement, to see how soon it is answered.
 const KEY_EVERY: Duration = Duration::from_secs(1);
+
+/// Frames drawn after the window where exactly one agent row changed.
+const ONE_ROW_FRAMES: usize = 200;
 
 /// What the dashboard run measured, over its window (after the full picture).
 #[derive(Debug, Default)]
@@ -57,14 +61,20 @@ pub struct Screen {
     pub rss_at_60: Option<u64>,
     /// Resident memory at the end.
     pub rss_end: u64,
+    /// Render time of each frame where one row changed (drawn after the window).
+    pub one_row_render: Vec<Duration>,
+    /// Bytes each of those frames wrote.
+    pub one_row_bytes: Vec<u64>,
     /// The session's wire counters at the end.
     pub counters: Counters,
 }
 
-/// Runs the dashboard against `sim` until the full picture, then for `window`.
+/// Runs the dashboard against `sim` until the full picture, then for `window`, pressing a
+/// key each second when `keys`.
 pub async fn run(
     sim: &mut Sim,
     settings: Settings,
+    keys: bool,
     size: (u16, u16),
     window: Duration,
     give_up: Duration,
@@ -127,7 +137,7 @@ pub async fn run(
                     out.bytes = counter.bytes() - bytes;
                     break Ok(());
                 }
-                if now >= next_key && key_pressed.is_none() {
+                if keys && now >= next_key && key_pressed.is_none() {
                     // Down and up in turn: the selection moves and comes back.
                     let code = if key_down { KeyCode::Down } else { KeyCode::Up };
                     key_down = !key_down;
@@ -245,6 +255,9 @@ pub async fn run(
             undrawn.push(arrived);
         }
     };
+    if result.is_ok() {
+        one_row(&mut app, &mut term, &counter, &mut dispatch, &mut out)?;
+    }
     handle.shutdown();
     let _ = tokio::time::timeout(Duration::from_secs(3), handle.join()).await;
     // Whatever came after the shutdown is read so the session can finish.
@@ -252,4 +265,56 @@ pub async fn run(
     out.counters = updates.final_counters().unwrap_or_default();
     out.rss_end = child::resident()?;
     result.map(|()| out)
+}
+
+/// Frames where exactly one row changed: an agent near the top of the grid (not the selected
+/// one, whose detail would change too) changes its name to one as wide and back, through
+/// `update` as a session event would, with no tick in between (so no time on screen moves).
+fn one_row(
+    app: &mut App,
+    term: &mut headless::Headless,
+    counter: &headless::Counter,
+    dispatch: &mut Dispatcher,
+    out: &mut Screen,
+) -> Result<(), BenchError> {
+    terminal::draw(term, app).map_err(BenchError::Draw)?;
+    app.drawn();
+    let selected = app.selection().agent.clone();
+    let Some(guid) = (app.derived().agents(..3))
+        .map(|r| &r.guid)
+        .find(|g| Some(*g) != selected.as_ref())
+        .cloned()
+    else {
+        return Ok(());
+    };
+    let Some(user) = app.model().user(&guid).cloned() else {
+        return Ok(());
+    };
+    // Same width, other letters: the row changes, no column does.
+    let swapped: String = (user.name.chars())
+        .map(|c| match c {
+            c if c.is_ascii_lowercase() => c.to_ascii_uppercase(),
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    for i in 0..ONE_ROW_FRAMES {
+        let mut u = User::clone(&user);
+        if i % 2 == 0 {
+            u.name = swapped.as_str().into();
+        }
+        let ev = SessionEvent::Model(ModelEvent::UserChanged {
+            user: Arc::new(u),
+            agent_from: None,
+        });
+        for e in events_of(vec![ev], dispatch) {
+            let _ = app.update(e);
+        }
+        let before = counter.bytes();
+        let t = Instant::now();
+        terminal::draw(term, app).map_err(BenchError::Draw)?;
+        app.drawn();
+        out.one_row_render.push(t.elapsed());
+        out.one_row_bytes.push(counter.bytes() - before);
+    }
+    Ok(())
 }

@@ -119,6 +119,7 @@ impl Pbx {
         now: Instant,
     ) -> Result<Pbx, SiteError> {
         site.validate()?;
+        let still = site.still;
         let warmup_ms = u64::try_from(site.warmup.as_millis()).unwrap_or(u64::MAX / 4);
         let warmup_s = warmup_ms / 1000;
         let tod_zero = (u64::from(time_of_day.secs()) + 86_400 - warmup_s % 86_400) % 86_400;
@@ -233,7 +234,12 @@ impl Pbx {
         }
         pbx.changes.clear();
         pbx.emit = true;
-        pbx.start_churn();
+        if still {
+            // Every call's next step (answer, end, arrival) is a timer: none fires.
+            pbx.timers.clear();
+        } else {
+            pbx.start_churn();
+        }
         Ok(pbx)
     }
 

@@ -262,7 +262,7 @@ impl App {
     pub(super) fn place(&mut self) {
         self.selection.queue = self.derived.queues().first().cloned();
         self.selection.call = self.longest_waiting();
-        self.selection.agent = self.derived.agents().first().map(|r| r.guid.clone());
+        self.selection.agent = self.derived.agent(0).map(|r| r.guid.clone());
         if self.view.narrow_agents {
             self.sync_agent_view();
         }

@@ -134,7 +134,7 @@ impl App {
                     .agent
                     .as_ref()
                     .and_then(|g| d.agent_position(g));
-                let next = moved_to(d.agents().len(), at, by).and_then(|i| d.agents().get(i));
+                let next = moved_to(d.agents_len(), at, by).and_then(|i| d.agent(i));
                 if let Some(r) = next {
                     self.selection.agent = Some(r.guid.clone());
                 }

@@ -1,7 +1,13 @@
-//! The agent grid as an ordered index: the shown rows sorted by [`AgentKey`], found by
-//! binary search, and the key of every agent (shown or filtered out) by identity.
+//! The agent grid as an ordered index: the shown rows sorted by [`AgentKey`] in an
+//! order-statistic B-tree (`indexset`: nodes of [`NODE`] rows with a Fenwick tree over their
+//! sizes), so that moving one agent costs a search and a shift within one node, never a shift
+//! of the whole grid, and the row at a position or the position of a row is found in
+//! logarithmic time; and the key of every agent (shown or filtered out) by identity.
 
 use std::collections::HashMap;
+use std::ops::{Bound, RangeBounds};
+
+use indexset::BTreeMap;
 
 use super::cells::{AgentWidths, Census};
 use super::figures::AgentRow;
@@ -16,30 +22,70 @@ pub type Placed = Option<(AgentKey, Option<(AgentRow, AgentWidths)>)>;
 /// than shifted row by row (a filter change, a reconnect).
 const BULK: usize = 64;
 
+/// Rows per node of the ordered index: a move shifts at most this many rows (the crate's
+/// default of 1024 would shift a third of a 3000-agent grid).
+const NODE: usize = 64;
+
 /// The agents, in grid order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AgentIndex {
     /// Every agent's key, shown or not.
     all: HashMap<Guid, AgentKey>,
     /// Agents whose key says available.
     available: usize,
-    /// The shown rows' keys, sorted; `rows` is in the same order.
-    keys: Vec<AgentKey>,
-    rows: Vec<AgentRow>,
+    /// The shown rows by key, in grid order.
+    shown: BTreeMap<AgentKey, AgentRow>,
     /// The shown rows' cell widths.
     census: Census<5>,
 }
 
+impl Default for AgentIndex {
+    fn default() -> Self {
+        AgentIndex {
+            all: HashMap::new(),
+            available: 0,
+            shown: BTreeMap::with_maximum_node_size(NODE),
+            census: Census::default(),
+        }
+    }
+}
+
 impl AgentIndex {
-    /// The shown rows in order.
-    pub fn rows(&self) -> &[AgentRow] {
-        &self.rows
+    /// Shown rows.
+    pub fn len(&self) -> usize {
+        self.shown.len()
+    }
+
+    /// The shown row at `at`.
+    pub fn row(&self, at: usize) -> Option<&AgentRow> {
+        self.shown.get_index(at).map(|(_, r)| r)
+    }
+
+    /// The shown rows at `range` (clipped to the rows there are), in order.
+    pub fn rows(
+        &self,
+        range: impl RangeBounds<usize>,
+    ) -> impl DoubleEndedIterator<Item = &AgentRow> {
+        let len = self.shown.len();
+        let end = match range.end_bound() {
+            Bound::Included(&e) => e.saturating_add(1),
+            Bound::Excluded(&e) => e,
+            Bound::Unbounded => len,
+        }
+        .min(len);
+        let start = match range.start_bound() {
+            Bound::Included(&s) => s,
+            Bound::Excluded(&s) => s.saturating_add(1),
+            Bound::Unbounded => 0,
+        }
+        .min(end);
+        self.shown.range_idx(start..end).map(|(_, r)| r)
     }
 
     /// Where an agent's row is, if it is shown.
     pub fn position(&self, guid: &Guid) -> Option<usize> {
         let key = self.all.get(guid)?;
-        self.keys.binary_search(key).ok()
+        self.shown.contains_key(key).then(|| self.shown.rank(key))
     }
 
     /// The widest shown cell of each varying column (see [`AgentWidths`]).
@@ -73,7 +119,7 @@ impl AgentIndex {
         resort: bool,
     ) -> Option<Guid> {
         let kept = self.neighbour(&changed, keep);
-        if resort || (changed.len() > BULK && changed.len() > self.keys.len() / 16) {
+        if resort || (changed.len() > BULK && changed.len() > self.shown.len() / 16) {
             self.apply_bulk(changed);
         } else {
             for (guid, placed) in changed {
@@ -83,7 +129,7 @@ impl AgentIndex {
                 }
             }
         }
-        kept.or_else(|| self.rows.first().map(|r| r.guid.clone()))
+        kept.or_else(|| self.row(0).map(|r| r.guid.clone()))
     }
 
     /// The selection after `changed`, decided against the old order before it changes.
@@ -103,13 +149,8 @@ impl AgentIndex {
             return Some(keep.clone());
         }
         let at = self.position(keep)?;
-        let after = self.rows.iter().skip(at + 1).find(|r| shown_after(&r.guid));
-        let before = self
-            .rows
-            .iter()
-            .take(at)
-            .rev()
-            .find(|r| shown_after(&r.guid));
+        let after = self.rows(at + 1..).find(|r| shown_after(&r.guid));
+        let before = self.rows(0..at).rev().find(|r| shown_after(&r.guid));
         after.or(before).map(|r| r.guid.clone())
     }
 
@@ -121,10 +162,10 @@ impl AgentIndex {
         if self.all.get(guid) != Some(key) {
             return false;
         }
-        let Ok(at) = self.keys.binary_search(key) else {
+        let Some(shown) = self.shown.get_mut(key) else {
             return false;
         };
-        self.rows[at] = row.clone();
+        *shown = row.clone();
         self.census.measure(guid, widths.0);
         true
     }
@@ -137,10 +178,7 @@ impl AgentIndex {
             self.available -= 1;
         }
         self.census.forget(guid);
-        if let Ok(at) = self.keys.binary_search(&key) {
-            self.keys.remove(at);
-            self.rows.remove(at);
-        }
+        self.shown.remove(&key);
     }
 
     fn insert(&mut self, guid: Guid, placed: Placed) {
@@ -152,23 +190,15 @@ impl AgentIndex {
         }
         if let Some((row, widths)) = row {
             self.census.measure(&guid, widths.0);
-            match self.keys.binary_search(&key) {
-                // A key holds the identity, so it is never there twice.
-                Ok(at) => self.rows[at] = row,
-                Err(at) => {
-                    self.keys.insert(at, key.clone());
-                    self.rows.insert(at, row);
-                }
-            }
+            // A key holds the identity, so it is never there twice.
+            self.shown.insert(key.clone(), row);
         }
         self.all.insert(guid, key);
     }
 
     fn apply_bulk(&mut self, changed: Vec<(Guid, Placed)>) {
-        let mut shown: Vec<(AgentKey, AgentRow)> = std::mem::take(&mut self.keys)
-            .into_iter()
-            .zip(std::mem::take(&mut self.rows))
-            .collect();
+        let old = std::mem::replace(&mut self.shown, BTreeMap::with_maximum_node_size(NODE));
+        let mut shown: Vec<(AgentKey, AgentRow)> = old.into_iter().collect();
         let gone: HashMap<&Guid, ()> = changed.iter().map(|(g, _)| (g, ())).collect();
         shown.retain(|(_, row)| !gone.contains_key(&row.guid));
         for (guid, _) in &changed {
@@ -187,6 +217,101 @@ impl AgentIndex {
             self.all.insert(guid, key);
         }
         shown.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        (self.keys, self.rows) = shown.into_iter().unzip();
+        for (key, row) in shown {
+            self.shown.insert(key, row);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::model::{AgentState, AgentStats, AgentStatus, User};
+    use crate::ui::rows::order::AgentOrder;
+
+    const STATES: [AgentState; 4] = [
+        AgentState::Talking,
+        AgentState::Ringing,
+        AgentState::Available,
+        AgentState::Dnd,
+    ];
+
+    fn user(i: u32, state: AgentState, since: Instant) -> User {
+        User {
+            guid: Guid::from_bytes(&i.to_be_bytes()),
+            extn: (1000 + i).to_string().into(),
+            name: format!("Agent {i}").into(),
+            status: None,
+            phone: None,
+            agent: AgentStatus {
+                state,
+                since,
+                observed: true,
+            },
+            stats: AgentStats::new(since),
+        }
+    }
+
+    fn placed(u: &User, shown: bool) -> Placed {
+        let key = AgentKey::of(u, None, AgentOrder::default());
+        let row = AgentRow {
+            guid: u.guid.clone(),
+            call: None,
+            more: 0,
+        };
+        Some((key, shown.then(|| (row, AgentWidths([1; 5])))))
+    }
+
+    /// Agents moving one at a time across many nodes of the index: its rows, positions
+    /// and counts equal a sorted list of the same keys after every move.
+    #[test]
+    fn moves_across_many_nodes_keep_the_order_a_sort_gives() {
+        let t0 = Instant::now();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut index = AgentIndex::default();
+        let mut users: Vec<(User, bool)> = (0..600)
+            .map(|i| (user(i, STATES[i as usize % 4], t0), i % 7 != 0))
+            .collect();
+        let all: Vec<_> = (users.iter())
+            .map(|(u, s)| (u.guid.clone(), placed(u, *s)))
+            .collect();
+        index.apply(all, None, false);
+        for step in 0..3000u64 {
+            let at = rng.random_range(0..users.len());
+            let state = STATES[rng.random_range(0..STATES.len())];
+            let shown = rng.random_range(0..10) != 0;
+            let since = t0 + Duration::from_millis(step);
+            let (u, s) = &mut users[at];
+            *u = user(u32::try_from(at).expect("small"), state, since);
+            *s = shown;
+            index.apply(vec![(u.guid.clone(), placed(u, shown))], None, false);
+
+            let mut expected: Vec<(AgentKey, Guid)> = (users.iter())
+                .filter(|(_, s)| *s)
+                .map(|(u, _)| (AgentKey::of(u, None, AgentOrder::default()), u.guid.clone()))
+                .collect();
+            expected.sort();
+            let rows: Vec<&Guid> = index.rows(..).map(|r| &r.guid).collect();
+            let want: Vec<&Guid> = expected.iter().map(|(_, g)| g).collect();
+            assert_eq!(rows, want, "after step {step}");
+            assert_eq!(index.len(), want.len());
+            let probe = &users[rng.random_range(0..users.len())].0.guid;
+            assert_eq!(
+                index.position(probe),
+                want.iter().position(|g| *g == probe),
+                "position after step {step}"
+            );
+            let mid = want.len() / 2;
+            assert_eq!(index.row(mid).map(|r| &r.guid), want.get(mid).copied());
+            let available = (users.iter())
+                .filter(|(u, _)| u.agent.state == AgentState::Available)
+                .count();
+            assert_eq!(index.available(), available);
+        }
     }
 }

@@ -131,9 +131,22 @@ impl Derived {
         self.slots.get(queue).map(|s| s.figures).unwrap_or_default()
     }
 
-    /// Agents (filtered): ringing and talking first, then available, then away.
-    pub fn agents(&self) -> &[AgentRow] {
-        self.agents.rows()
+    /// Agent rows (filtered): ringing and talking first, then available, then away.
+    pub fn agents_len(&self) -> usize {
+        self.agents.len()
+    }
+
+    /// The agent row at `at`.
+    pub fn agent(&self, at: usize) -> Option<&AgentRow> {
+        self.agents.row(at)
+    }
+
+    /// The agent rows at `range`, in order (clipped to the rows there are).
+    pub fn agents(
+        &self,
+        range: impl std::ops::RangeBounds<usize>,
+    ) -> impl DoubleEndedIterator<Item = &AgentRow> {
+        self.agents.rows(range)
     }
 
     /// Where an agent's row is, if the filter shows it.
@@ -187,7 +200,7 @@ impl Derived {
             figures: (self.slots.iter())
                 .map(|(g, s)| (g.clone(), s.figures))
                 .collect(),
-            agents: self.agents.rows().to_vec(),
+            agents: self.agents.rows(..).cloned().collect(),
             agents_total: self.agents.total(),
             parked: self.parked.clone(),
             totals: self.totals,

@@ -487,9 +487,9 @@ fn agents(app: &App, height: usize) -> PaneView<'static> {
         .agent
         .as_ref()
         .and_then(|g| d.agent_position(g));
-    let shown = shown(d.agents().len(), height, selected);
+    let shown = shown(d.agents_len(), height, selected);
     let mut rows = Vec::new();
-    for r in &d.agents()[shown.clone()] {
+    for r in d.agents(shown.clone()) {
         let Some(u) = model.user(&r.guid) else {
             // Never the case (a row is a user's); an empty row keeps the others in place.
             rows.push(Vec::new());
@@ -536,7 +536,7 @@ fn agents(app: &App, height: usize) -> PaneView<'static> {
         title.push(Span::raw(" · members of "));
         title.push(Span::raw(clean(&q.name).into_owned()));
     }
-    title.extend(filter_note(app, d.agents().len(), d.agents_total()));
+    title.extend(filter_note(app, d.agents_len(), d.agents_total()));
     title.extend(stale_note(app));
     let empty = if app.filter().text.is_empty() && narrowed {
         "no member of this queue in scope"
@@ -550,7 +550,7 @@ fn agents(app: &App, height: usize) -> PaneView<'static> {
         title,
         cols: Cow::Owned(sorted_cols(app.view_state().agents)),
         rows,
-        len: d.agents().len(),
+        len: d.agents_len(),
         shown,
         natural,
         selected,
