@@ -2,6 +2,7 @@
 //! derives each touched user, queue and the parked list once for the whole batch.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Instant;
 
 use super::agents::{AgentIndex, Placed};
 use super::cells::{AgentWidths, AgentWords, Census, QueueWidths, QueueWords};
@@ -15,6 +16,24 @@ use crate::model::{
     AgentState, AppearanceId, Gcid, Guid, LineId, ModelEvent, Queue, QueueMember, Scope,
     ScopeAgents, Tables, Text, User,
 };
+
+/// What a queue's member counts as in its figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    Available,
+    Busy,
+    Neither,
+}
+
+impl Counted {
+    fn of(state: AgentState) -> Counted {
+        match state {
+            AgentState::Available => Counted::Available,
+            s if is_busy(s) => Counted::Busy,
+            _ => Counted::Neither,
+        }
+    }
+}
 
 /// What a queue's row was last derived from, and what it shows.
 #[derive(Debug)]
@@ -79,12 +98,16 @@ pub struct Derived {
     totals: Totals,
     /// The queue of the longest wait in `totals`.
     longest_queue: Option<Guid>,
+    /// The queues with a call waiting, oldest wait first (ties in queue order): the longest
+    /// wait without a pass over every queue.
+    longest: BTreeSet<(Instant, QueueKey)>,
     /// Member extension -> the queues that list it (once per listing).
     listed: HashMap<Text, Vec<Guid>>,
     /// Users by extension; a shared extension resolves to the last in identity order.
     by_extn: HashMap<Text, BTreeSet<Guid>>,
-    /// Each user's extension as last derived.
-    user_extn: HashMap<Guid, Text>,
+    /// Each user's extension and what the queue figures count it as, as last derived: a
+    /// user whose call changed but whose count did not leaves its queues' figures alone.
+    user_extn: HashMap<Guid, (Text, Counted)>,
     /// Waiting calls counted in the totals: per gcid across queues, and those without one.
     waiting_gcids: HashMap<Gcid, usize>,
     waiting_plain: usize,
@@ -351,6 +374,9 @@ impl Derived {
             let mut old = self.slots.remove(&guid);
             if let Some(old) = &old {
                 self.uncount_waiting(old);
+                if let Some(since) = old.figures.longest_since {
+                    self.longest.remove(&(since, old.key.clone()));
+                }
             }
             let queue = model.queue(&guid).filter(|q| self.scope.covers_queue(q));
             // The member list is kept, not copied, while it stays the same.
@@ -390,6 +416,9 @@ impl Derived {
             }
             match new {
                 Some(new) => {
+                    if let Some(since) = new.figures.longest_since {
+                        self.longest.insert((since, new.key.clone()));
+                    }
                     self.slots.insert(guid, new);
                 }
                 None => self.queue_census.forget(&guid),
@@ -407,12 +436,18 @@ impl Derived {
     /// new extension go in `recount`.
     fn index_users(&mut self, model: &Tables, users: &[Guid], recount: &mut HashSet<Guid>) {
         for guid in users {
+            let new = model
+                .user(guid)
+                .map(|u| (u.extn.clone(), Counted::of(u.agent.state)));
+            if self.user_extn.get(guid) == new.as_ref() {
+                // Same extension, counted the same: no figure changes.
+                continue;
+            }
             let old = self.user_extn.remove(guid);
-            let new = model.user(guid).map(|u| u.extn.clone());
-            for extn in old.iter().chain(&new) {
+            for (extn, _) in old.iter().chain(&new) {
                 recount.extend(self.listed.get(extn).into_iter().flatten().cloned());
             }
-            if let Some(extn) = old {
+            if let Some((extn, _)) = old {
                 if let Some(set) = self.by_extn.get_mut(&extn) {
                     set.remove(guid);
                     if set.is_empty() {
@@ -420,12 +455,12 @@ impl Derived {
                     }
                 }
             }
-            if let Some(extn) = new {
+            if let Some((extn, counted)) = new {
                 self.by_extn
                     .entry(extn.clone())
                     .or_default()
                     .insert(guid.clone());
-                self.user_extn.insert(guid.clone(), extn);
+                self.user_extn.insert(guid.clone(), (extn, counted));
             }
         }
     }
@@ -569,15 +604,10 @@ impl Derived {
     /// The totals over the queues: calls waiting (each gcid once) and the longest wait.
     fn total_queues(&mut self) {
         self.totals.waiting = self.waiting_plain + self.waiting_gcids.len();
-        self.totals.longest_since = None;
-        self.totals.longest_lower_bound = false;
-        self.longest_queue = None;
-        for g in &self.queues {
-            if let Some(s) = self.slots.get(g) {
-                if self.totals.take_longest(&s.figures) {
-                    self.longest_queue = Some(g.clone());
-                }
-            }
-        }
+        let longest = self.longest.first().map(|(_, k)| k.guid());
+        let figures = longest.and_then(|g| self.slots.get(g)).map(|s| s.figures);
+        self.totals.longest_since = figures.and_then(|f| f.longest_since);
+        self.totals.longest_lower_bound = figures.is_some_and(|f| f.longest_lower_bound);
+        self.longest_queue = longest.cloned();
     }
 }
