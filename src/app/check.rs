@@ -370,6 +370,7 @@ mod tests {
                 ConnectError::LoginRejected {
                     status: 403,
                     username: "ctiservice".into(),
+                    authority: "10.1.2.3:443".into(),
                 },
                 Exit::Auth,
                 "Enhanced TSPI Access",
