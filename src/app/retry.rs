@@ -3,6 +3,7 @@
 //! repeated failures, so a password the PBX refused is never sent again.
 
 use super::config::{Config, ConfigError, PasswordSource};
+use crate::model::PbxSystem;
 pub use crate::session::LoginIdentity;
 use crate::session::{ConnectError, Endpoint};
 
@@ -35,6 +36,15 @@ impl Logins {
             if let Some((_, id)) = self.systems.iter().find(|(a, _)| a == authority) {
                 self.refused = Some(id.clone());
             }
+        }
+    }
+
+    /// Which system refused the login, when known.
+    pub fn refused_system(&self) -> Option<PbxSystem> {
+        let refused = self.refused.as_ref()?;
+        match self.systems.iter().position(|(_, id)| id == refused)? {
+            0 => Some(PbxSystem::Primary),
+            _ => Some(PbxSystem::Secondary),
         }
     }
 
@@ -151,6 +161,7 @@ mod tests {
         let running = with_secondary(&d, "ipo.example.net");
         let mut logins = Logins::of(&running.endpoint, running.session.secondary.as_ref());
         logins.note(&refused_by("ipo2.example.net"));
+        assert_eq!(logins.refused_system(), Some(PbxSystem::Secondary));
         // Only the primary changed: the retry would go to the secondary with the password it
         // refused.
         match decide(&logins, Ok(with_secondary(&d, "ipo-new.example.net"))) {

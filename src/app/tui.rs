@@ -19,7 +19,7 @@ use super::config::{self, Config};
 use super::retry::{Logins, RetryDecision, decide};
 use super::terminal::{self, Term};
 use super::{demo, logging, view_file};
-use crate::model::ModelEvent;
+use crate::model::{ModelEvent, PbxSystem};
 use crate::session::{SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
 use crate::ui::{self, Action, App, Event, Level, LocalTime, Message, Theme, UiConfig, ViewState};
 
@@ -511,10 +511,13 @@ fn retry(app: &mut App, live: &mut Live, config_path: Option<&std::path::Path>) 
         {
             Ok(()) => {
                 tracing::info!(host = %c.endpoint.host, user = %c.endpoint.username, "logging in again");
+                // The attempt goes to the system that refused (the session stays on it).
+                let pbx = match (live.logins.refused_system(), &c.session.secondary) {
+                    (Some(PbxSystem::Secondary), Some(s)) => s.authority(),
+                    _ => c.endpoint.authority(),
+                };
                 live.logins = Logins::of(&c.endpoint, c.session.secondary.as_ref());
-                app.update(Event::Retrying {
-                    pbx: c.endpoint.authority(),
-                });
+                app.update(Event::Retrying { pbx });
             }
             Err(e) => {
                 app.update(Event::RetryRefused(format!(
