@@ -30,9 +30,7 @@ pub enum FailureKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectError {
     /// HTTP 401 or 403.
-    #[error(
-        "the PBX at {authority} refused the login for service user {username:?} (HTTP {status})"
-    )]
+    #[error("{authority} refused the login for service user {username:?} (HTTP {status})")]
     LoginRejected {
         /// 401 or 403.
         status: u16,
