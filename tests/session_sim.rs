@@ -315,7 +315,7 @@ async fn a_refused_login_stops_until_asked_again_with_fixed_credentials() {
 
     // Asked again with the right password, it connects and syncs.
     handle
-        .retry_with(config.endpoint.clone())
+        .retry_with(config.endpoint.clone(), None)
         .expect("TLS settings");
     let want = sim_now(&sim).await;
     let mut synced = false;

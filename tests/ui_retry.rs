@@ -50,10 +50,8 @@ fn r_never_resends_a_refused_password_and_logs_in_once_it_is_fixed() {
     let screen = tmux.wait_for("the retry refused", Duration::from_secs(10), |s| {
         s.contains("Not retried")
     });
-    assert!(
-        screen.contains("still the ones the PBX refused"),
-        "{screen}"
-    );
+    // (Where the message wraps depends on the address; the words before it do not.)
+    assert!(screen.contains("still the ones the PBX"), "{screen}");
     assert!(!screen.contains("● connected"), "{screen}");
 
     // The right password in the file: R logs in.

@@ -64,6 +64,30 @@ pub fn connect_failure_line(e: &ConnectError, path: &std::path::Path) -> (Exit, 
              licences; also check that [pbx] port is IP Office's web service port"
                 .to_owned(),
         ),
+        FailureKind::Other
+            if matches!(
+                e,
+                ConnectError::Http {
+                    status: 429 | 503,
+                    ..
+                }
+            ) =>
+        {
+            (
+                Exit::Other,
+                match e.retry_after() {
+                    Some(wait) => format!(
+                        "the PBX is busy (IP Office takes at most 10 MTCTI3 connections at once; \
+                     another client may hold them); ipo-top waits the {} s it asked for before \
+                     trying again",
+                        wait.as_secs()
+                    ),
+                    None => "the PBX is busy (IP Office takes at most 10 MTCTI3 connections at \
+                         once; another client may hold them); try again later"
+                        .to_owned(),
+                },
+            )
+        }
         FailureKind::Other => (Exit::Other, "see the log for details".to_owned()),
     };
     (exit, format!("{e}: {advice}"))
@@ -370,6 +394,7 @@ mod tests {
                 ConnectError::LoginRejected {
                     status: 403,
                     username: "ctiservice".into(),
+                    authority: "10.1.2.3:443".into(),
                 },
                 Exit::Auth,
                 "Enhanced TSPI Access",
@@ -395,6 +420,22 @@ mod tests {
                 "no MTCTI3 on this system?",
             ),
             (ConnectError::Subprotocol, Exit::Other, "openapi"),
+            (
+                ConnectError::Http {
+                    status: 503,
+                    retry_after: Some(std::time::Duration::from_secs(120)),
+                },
+                Exit::Other,
+                "asked to wait 120 s before trying again: the PBX is busy",
+            ),
+            (
+                ConnectError::Http {
+                    status: 429,
+                    retry_after: None,
+                },
+                Exit::Other,
+                "HTTP 429: the PBX is busy",
+            ),
         ];
         for (e, exit, advice) in cases {
             let o = connect_failure(&e, &c);

@@ -2,42 +2,59 @@
 //! and log in again only if the credentials changed. IP Office locks a service user out after
 //! repeated failures, so a password the PBX refused is never sent again.
 
-use std::fmt;
-
-use sha2::{Digest, Sha256};
-
 use super::config::{Config, ConfigError, PasswordSource};
-use crate::session::Endpoint;
+use crate::model::PbxSystem;
+pub use crate::session::LoginIdentity;
+use crate::session::{ConnectError, Endpoint};
 
-/// Who ipo-top logs in as, where: the password is kept only as a digest, so the refused
-/// password does not stay in memory after its session is gone.
-#[derive(Clone, PartialEq, Eq)]
-pub struct LoginIdentity {
-    host: String,
-    port: u16,
-    username: String,
-    password_sha256: [u8; 32],
+/// Whom the running session logs in as on each system, and which of those logins a system
+/// refused: `R` is judged against the system that refused, not always the primary.
+#[derive(Debug, Clone)]
+pub struct Logins {
+    /// host:port and identity of the primary, then of the secondary if there is one.
+    systems: Vec<(String, LoginIdentity)>,
+    refused: Option<LoginIdentity>,
 }
 
-impl LoginIdentity {
-    /// The identity an endpoint logs in with.
-    pub fn of(endpoint: &Endpoint) -> LoginIdentity {
-        LoginIdentity {
-            host: endpoint.host.to_ascii_lowercase(),
-            port: endpoint.port,
-            username: endpoint.username.clone(),
-            password_sha256: Sha256::digest(endpoint.password.expose().as_bytes()).into(),
+impl Logins {
+    /// The logins of a session started with these endpoints.
+    pub fn of(primary: &Endpoint, secondary: Option<&Endpoint>) -> Logins {
+        Logins {
+            systems: std::iter::once(primary)
+                .chain(secondary)
+                .map(|e| (e.authority(), LoginIdentity::of(e)))
+                .collect(),
+            refused: None,
         }
     }
-}
 
-impl fmt::Debug for LoginIdentity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoginIdentity")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("username", &self.username)
-            .finish_non_exhaustive()
+    /// Takes note of a failed attempt: a refused login names the system that refused it.
+    pub fn note(&mut self, e: &ConnectError) {
+        if let ConnectError::LoginRejected { authority, .. }
+        | ConnectError::NotResent { authority, .. } = e
+        {
+            if let Some((_, id)) = self.systems.iter().find(|(a, _)| a == authority) {
+                self.refused = Some(id.clone());
+            }
+        }
+    }
+
+    /// Which system refused the login, when known.
+    pub fn refused_system(&self) -> Option<PbxSystem> {
+        let refused = self.refused.as_ref()?;
+        match self.systems.iter().position(|(_, id)| id == refused)? {
+            0 => Some(PbxSystem::Primary),
+            _ => Some(PbxSystem::Secondary),
+        }
+    }
+
+    /// The logins a retry must not repeat: the one refused, or (when it is not known which
+    /// system refused) every one in use.
+    fn refused(&self) -> Vec<LoginIdentity> {
+        match &self.refused {
+            Some(id) => vec![id.clone()],
+            None => self.systems.iter().map(|(_, id)| id.clone()).collect(),
+        }
     }
 }
 
@@ -50,8 +67,10 @@ pub enum RetryDecision {
     Refuse(String),
 }
 
-/// Decides a retry after the login `refused` was refused, given the configuration read again.
-pub fn decide(refused: &LoginIdentity, fresh: Result<Config, ConfigError>) -> RetryDecision {
+/// Decides a retry after a login was refused, given the configuration read again: refused
+/// when the new configuration would send the refused credentials to the system that refused
+/// them (primary or secondary alike).
+pub fn decide(logins: &Logins, fresh: Result<Config, ConfigError>) -> RetryDecision {
     let config = match fresh {
         Ok(c) => c,
         Err(e) => {
@@ -60,7 +79,12 @@ pub fn decide(refused: &LoginIdentity, fresh: Result<Config, ConfigError>) -> Re
             ));
         }
     };
-    if LoginIdentity::of(&config.endpoint) != *refused {
+    let refused = logins.refused();
+    let again = std::iter::once(&config.endpoint)
+        .chain(config.session.secondary.as_ref())
+        .map(LoginIdentity::of)
+        .any(|id| refused.contains(&id));
+    if !again {
         return RetryDecision::Retry(Box::new(config));
     }
     let fix = match &config.password_source {
@@ -104,10 +128,57 @@ mod tests {
             parse(&path, &text)
         }
     }
-    fn refused_identity(d: &Dir) -> LoginIdentity {
+    fn refused_identity(d: &Dir) -> Logins {
         match d.config("ctiservice") {
-            Ok(c) => LoginIdentity::of(&c.endpoint),
+            Ok(c) => Logins::of(&c.endpoint, c.session.secondary.as_ref()),
             Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn with_secondary(d: &Dir, primary: &str) -> Config {
+        let text = format!(
+            "[pbx]\nhost = \"{primary}\"\nsecondary = \"ipo2.example.net\"\n\
+             username = \"ctiservice\"\npassword_file = \"pw\"\n"
+        );
+        match parse(&d.0.join("config.toml"), &text) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn refused_by(host: &str) -> ConnectError {
+        ConnectError::LoginRejected {
+            status: 401,
+            username: "ctiservice".into(),
+            authority: format!("{host}:443"),
+        }
+    }
+
+    #[test]
+    fn a_login_the_secondary_refused_is_judged_against_the_secondary() {
+        let d = Dir::new("secondary");
+        d.password("wrong horse\n");
+        let running = with_secondary(&d, "ipo.example.net");
+        let mut logins = Logins::of(&running.endpoint, running.session.secondary.as_ref());
+        logins.note(&refused_by("ipo2.example.net"));
+        assert_eq!(logins.refused_system(), Some(PbxSystem::Secondary));
+        // Only the primary changed: the retry would go to the secondary with the password it
+        // refused.
+        match decide(&logins, Ok(with_secondary(&d, "ipo-new.example.net"))) {
+            RetryDecision::Refuse(why) => {
+                assert!(why.contains("still the ones the PBX refused"), "{why}")
+            }
+            RetryDecision::Retry(_) => panic!("the secondary would get its refused password"),
+        }
+        // The password is fixed: both systems get the new one.
+        d.password("correct horse\n");
+        match decide(&logins, Ok(with_secondary(&d, "ipo.example.net"))) {
+            RetryDecision::Retry(c) => {
+                assert_eq!(c.endpoint.password.expose(), "correct horse");
+                let s = c.session.secondary.as_ref().map(|s| s.password.expose());
+                assert_eq!(s, Some("correct horse"));
+            }
+            RetryDecision::Refuse(why) => panic!("{why}"),
         }
     }
 
@@ -162,7 +233,7 @@ mod tests {
         let text = "[pbx]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"PATH\"\n";
         let c = |t: &str| parse(Path::new("c.toml"), t);
         let refused = match c(text) {
-            Ok(cfg) => LoginIdentity::of(&cfg.endpoint),
+            Ok(cfg) => Logins::of(&cfg.endpoint, None),
             Err(e) => panic!("{e}"),
         };
         match decide(&refused, c(text)) {

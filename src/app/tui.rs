@@ -16,10 +16,10 @@ use tracing::level_filters::LevelFilter;
 use super::Exit;
 use super::audit::{self, AuditLog, Dispatcher};
 use super::config::{self, Config};
-use super::retry::{LoginIdentity, RetryDecision, decide};
+use super::retry::{Logins, RetryDecision, decide};
 use super::terminal::{self, Term};
 use super::{demo, logging, view_file};
-use crate::model::ModelEvent;
+use crate::model::{ModelEvent, PbxSystem};
 use crate::session::{SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
 use crate::ui::{self, Action, App, Event, Level, LocalTime, Message, Theme, UiConfig, ViewState};
 
@@ -106,17 +106,31 @@ pub(crate) enum Source {
 struct Live {
     handle: SessionHandle,
     updates: Option<Updates>,
-    identity: LoginIdentity,
+    /// Whom it logs in as on each system, and which login was refused.
+    logins: Logins,
 }
 
 fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Live, String> {
-    let identity = LoginIdentity::of(&endpoint);
+    let logins = Logins::of(&endpoint, config.secondary.as_ref());
     let (handle, updates) = spawn(endpoint, config).map_err(|e| e.to_string())?;
     Ok(Live {
         handle,
         updates: Some(updates),
-        identity,
+        logins,
     })
+}
+
+impl Live {
+    /// A batch from the session as screen events, noting first which system refused a login
+    /// (the one `R` is judged against).
+    fn take_in(&mut self, batch: Vec<SessionEvent>, dispatch: &mut Dispatcher) -> Vec<Event> {
+        for update in &batch {
+            if let SessionEvent::ConnectFailed(e) = update {
+                self.logins.note(e);
+            }
+        }
+        events_of(batch, dispatch)
+    }
 }
 
 /// What the keyboard thread reports.
@@ -394,7 +408,7 @@ async fn event_loop(
                         live.updates.as_ref().and_then(|u| u.next().now_or_never())
                     {
                         let mut events = vec![tick()];
-                        events.extend(events_of(b, dispatch));
+                        events.extend(live.take_in(b, dispatch));
                         if handle(app, events, live, dispatch, config_path.as_deref()) {
                             return Ok(());
                         }
@@ -420,7 +434,7 @@ async fn event_loop(
             batch = next_batch(live.updates.as_ref()), if frame_due.is_none() => match batch {
                 Some(b) => {
                     events.push(tick());
-                    events.extend(events_of(b, dispatch));
+                    events.extend(live.take_in(b, dispatch));
                 }
                 None => {
                     live.updates = None;
@@ -486,18 +500,24 @@ fn retry(app: &mut App, live: &mut Live, config_path: Option<&std::path::Path>) 
         ));
         return;
     };
-    match decide(&live.identity, config::load(Some(path))) {
+    match decide(&live.logins, config::load(Some(path))) {
         RetryDecision::Refuse(why) => {
             tracing::info!("retry refused: {why}");
             app.update(Event::RetryRefused(why));
         }
-        RetryDecision::Retry(c) => match live.handle.retry_with(c.endpoint.clone()) {
+        RetryDecision::Retry(c) => match live
+            .handle
+            .retry_with(c.endpoint.clone(), c.session.secondary.clone())
+        {
             Ok(()) => {
                 tracing::info!(host = %c.endpoint.host, user = %c.endpoint.username, "logging in again");
-                live.identity = LoginIdentity::of(&c.endpoint);
-                app.update(Event::Retrying {
-                    pbx: c.endpoint.authority(),
-                });
+                // The attempt goes to the system that refused (the session stays on it).
+                let pbx = match (live.logins.refused_system(), &c.session.secondary) {
+                    (Some(PbxSystem::Secondary), Some(s)) => s.authority(),
+                    _ => c.endpoint.authority(),
+                };
+                live.logins = Logins::of(&c.endpoint, c.session.secondary.as_ref());
+                app.update(Event::Retrying { pbx });
             }
             Err(e) => {
                 app.update(Event::RetryRefused(format!(

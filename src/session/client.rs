@@ -2,12 +2,18 @@
 //! outputs (frames, events) until the engine names a deadline, then waits for the socket, the
 //! deadline or a command. Model events go to the reader coalesced, through a mailbox that never
 //! blocks the task, so a slow reader never delays an ack.
+//!
+//! Every write to the socket has a deadline ([`SessionConfig::write_deadline`]): a PBX that
+//! stops reading is a dead link, reported and reconnected like any other loss. The task also
+//! remembers the credentials each system refused and never sends them to it again, whatever
+//! it is asked.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Notify, mpsc};
@@ -16,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::config::SessionConfig;
 use super::connect::{WsStream, open, probe};
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, LoginIdentity};
 use super::engine::{Counters, Disconnect, Io, Session, SessionEvent};
 use super::error::ConnectError;
 use super::tls::{TlsSetupError, client_config};
@@ -26,7 +32,8 @@ use crate::protocol::Framing;
 /// What the application can ask of a running session.
 enum Control {
     Retry,
-    RetryWith(Box<Endpoint>, Arc<rustls::ClientConfig>),
+    /// New settings for the primary and the secondary (both: they share the service user).
+    RetryWith(Box<(Dial, Option<Dial>)>),
     Run(CommandId, Command),
     Shutdown,
 }
@@ -117,13 +124,21 @@ impl SessionHandle {
     }
 
     /// Try to connect now with other settings (say, a corrected password after a refused
-    /// login). The model is kept: the new connection reconciles it like any reconnect. A live
-    /// link is left alone; the settings then apply from the next connection.
-    pub fn retry_with(&self, endpoint: Endpoint) -> Result<(), TlsSetupError> {
-        let tls = client_config(&endpoint.trust)?;
+    /// login) for the primary and the secondary system: the attempt goes to the system the
+    /// session was on (the one that refused), and any later failover uses the new settings
+    /// too. The model is kept: the new connection reconciles it like any reconnect. A live
+    /// link is left alone; the settings then apply from the next connection. Credentials a
+    /// system refused are never sent to it again, even if given here.
+    pub fn retry_with(
+        &self,
+        primary: Endpoint,
+        secondary: Option<Endpoint>,
+    ) -> Result<(), TlsSetupError> {
+        let primary = Dial::new(primary)?;
+        let secondary = secondary.map(Dial::new).transpose()?;
         let _ = self
             .commands
-            .send(Control::RetryWith(Box::new(endpoint), tls));
+            .send(Control::RetryWith(Box::new((primary, secondary))));
         Ok(())
     }
 
@@ -146,6 +161,7 @@ pub fn spawn(
     let primary = Dial::new(endpoint)?;
     let secondary = config.secondary.clone().map(Dial::new).transpose()?;
     let framing = config.framing;
+    let write_deadline = config.write_deadline();
     let shared = Arc::new(Shared {
         mailbox: Mutex::new(Mailbox::default()),
         wake: Notify::new(),
@@ -156,6 +172,8 @@ pub fn spawn(
         primary,
         secondary,
         framing,
+        write_deadline,
+        refused: HashSet::new(),
     };
     let task = tokio::spawn(run(engine, systems, shared.clone(), rx));
     Ok((
@@ -185,12 +203,16 @@ impl Dial {
     }
 }
 
-/// The systems the engine may ask for, and the framing every link speaks (the engine codes
-/// with the same value: both come from one [`SessionConfig::framing`]).
+/// The systems the engine may ask for, the framing every link speaks (the engine codes with
+/// the same value: both come from one [`SessionConfig::framing`]), how long a write may
+/// wait, and the logins each system has refused.
 struct Systems {
     primary: Dial,
     secondary: Option<Dial>,
     framing: Framing,
+    write_deadline: Duration,
+    /// Credentials a system refused (401/403), with that system: never sent to it again.
+    refused: HashSet<LoginIdentity>,
 }
 
 impl Systems {
@@ -203,6 +225,22 @@ impl Systems {
     }
 }
 
+/// Runs one write (or flush, or close) on the socket within the deadline; a write that waits
+/// longer means the PBX stopped reading.
+async fn within_deadline<T>(
+    deadline: Duration,
+    write: impl Future<Output = Result<T, tokio_tungstenite::tungstenite::Error>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(deadline, write).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("write failed: {e}")),
+        Err(_) => Err(format!(
+            "the PBX stopped reading: a write waited {} s",
+            deadline.as_secs_f64()
+        )),
+    }
+}
+
 async fn run(
     mut engine: Session,
     mut systems: Systems,
@@ -210,7 +248,7 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut ws: Option<WsStream> = None;
-    let mut dialing: Option<Dialing> = None;
+    let mut dialing: Option<(LoginIdentity, Dialing)> = None;
     let mut probing: Option<Probing> = None;
     let mut commands_open = true;
     loop {
@@ -222,9 +260,25 @@ async fn run(
                 Io::Connect(system) => {
                     ws = None;
                     let Dial { endpoint, tls } = systems.get(system);
+                    let identity = LoginIdentity::of(&endpoint);
+                    if systems.refused.contains(&identity) {
+                        // Sending them again is a step towards locking the service user out.
+                        tracing::warn!(?system, host = %endpoint.host, "credentials refused before; not sent again");
+                        engine.handle_connect_failed(
+                            Instant::now(),
+                            ConnectError::NotResent {
+                                username: endpoint.username.clone(),
+                                authority: endpoint.authority(),
+                            },
+                        );
+                        continue;
+                    }
                     let framing = systems.framing;
                     tracing::info!(?system, host = %endpoint.host, "connecting");
-                    dialing = Some(Box::pin(async move { open(&endpoint, framing, tls).await }));
+                    dialing = Some((
+                        identity,
+                        Box::pin(async move { open(&endpoint, framing, tls).await }),
+                    ));
                 }
                 Io::Probe(system) => {
                     let Dial { endpoint, tls } = systems.get(system);
@@ -241,10 +295,12 @@ async fn run(
                 Io::Shutdown => close = true,
                 Io::Close => {
                     if let Some(sock) = ws.take() {
-                        // The engine has given up on it; closing is a courtesy.
+                        // The engine has given up on it; closing is a courtesy, and a PBX
+                        // that does not read gets no longer than any write.
+                        let deadline = systems.write_deadline;
                         tokio::spawn(async move {
                             let mut sock = sock;
-                            let _ = sock.close(None).await;
+                            let _ = within_deadline(deadline, sock.close(None)).await;
                         });
                     }
                 }
@@ -253,32 +309,34 @@ async fn run(
         }
         forward(&mut engine, &shared);
         if let Some(sock) = ws.as_mut() {
+            let deadline = systems.write_deadline;
             let mut result = Ok(());
             if ping {
-                result = sock.feed(WsMessage::Ping(Vec::new().into())).await;
+                result =
+                    within_deadline(deadline, sock.feed(WsMessage::Ping(Vec::new().into()))).await;
             }
             while result.is_ok() {
                 let Some(frame) = engine.poll_transmit() else {
                     break;
                 };
-                result = sock.feed(WsMessage::Binary(frame.into())).await;
+                result =
+                    within_deadline(deadline, sock.feed(WsMessage::Binary(frame.into()))).await;
             }
             if result.is_ok() {
                 // Also sends any pong owed for a ping.
-                result = sock.flush().await;
+                result = within_deadline(deadline, sock.flush()).await;
             }
-            if let Err(e) = result {
+            if let Err(why) = result {
+                // Dropped, not closed: a PBX that does not read would hold a close up too.
                 ws = None;
-                engine.handle_closed(
-                    Instant::now(),
-                    Disconnect::Failed(format!("write failed: {e}")),
-                );
+                tracing::warn!(reason = %why, "link lost while writing");
+                engine.handle_closed(Instant::now(), Disconnect::Failed(why));
                 continue;
             }
         }
         if close {
             if let Some(mut sock) = ws.take() {
-                let _ = sock.close(None).await;
+                let _ = within_deadline(systems.write_deadline, sock.close(None)).await;
             }
             break;
         }
@@ -290,8 +348,10 @@ async fn run(
                 match cmd {
                     Some(Control::Retry) => engine.retry(now),
                     Some(Control::Run(id, command)) => engine.handle_command(now, id, command),
-                    Some(Control::RetryWith(ep, tls)) => {
-                        systems.primary = Dial { endpoint: *ep, tls };
+                    Some(Control::RetryWith(dials)) => {
+                        let (primary, secondary) = *dials;
+                        systems.primary = primary;
+                        systems.secondary = secondary;
                         engine.retry(now);
                     }
                     Some(Control::Shutdown) => engine.shutdown(now),
@@ -312,11 +372,11 @@ async fn run(
             }
             result = async {
                 match dialing.as_mut() {
-                    Some(f) => f.await,
+                    Some((_, f)) => f.await,
                     None => std::future::pending().await,
                 }
             }, if dialing.is_some() => {
-                dialing = None;
+                let dialed = dialing.take().map(|(identity, _)| identity);
                 let now = Instant::now();
                 match result {
                     Ok(sock) => {
@@ -325,6 +385,9 @@ async fn run(
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "connection attempt failed");
+                        if let (ConnectError::LoginRejected { .. }, Some(identity)) = (&e, dialed) {
+                            systems.refused.insert(identity);
+                        }
                         engine.handle_connect_failed(now, e);
                     }
                 }

@@ -24,7 +24,8 @@ pub struct SessionConfig {
     /// again within this long end.
     pub resync_settle: Duration,
     /// When nothing has arrived for this long, ping the PBX; when nothing has arrived for
-    /// two and a half times this long, the link is taken as dead and reconnected.
+    /// two and a half times this long, the link is taken as dead and reconnected. A write to
+    /// the socket may wait this long too (see [`SessionConfig::write_deadline`]).
     pub keepalive: Duration,
     /// Backoff between connection attempts.
     pub reconnect: BackoffConfig,
@@ -56,6 +57,23 @@ pub struct SessionConfig {
     /// What is subscribed (`[scope]`, `--queue`, `--agents`): the users and queues in scope,
     /// the supervisor's own line and the park server. The lines list is always subscribed.
     pub scope: Scope,
+}
+
+/// How long a write may wait for the PBX to take it when keepalive is off (0).
+pub const WRITE_DEADLINE_WITHOUT_KEEPALIVE: Duration = Duration::from_secs(30);
+
+impl SessionConfig {
+    /// How long one write, flush or close on the socket may wait: the keepalive interval (a
+    /// PBX that takes nothing for that long is as dead as one that says nothing), or
+    /// [`WRITE_DEADLINE_WITHOUT_KEEPALIVE`] when keepalive is off. Past it the link is
+    /// dropped as lost: "the PBX stopped reading".
+    pub fn write_deadline(&self) -> Duration {
+        if self.keepalive.is_zero() {
+            WRITE_DEADLINE_WITHOUT_KEEPALIVE
+        } else {
+            self.keepalive
+        }
+    }
 }
 
 impl Default for SessionConfig {

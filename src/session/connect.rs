@@ -4,7 +4,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rustls::CertificateError;
 use rustls::pki_types::ServerName;
@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::http::Uri;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::endpoint::{Endpoint, Secret};
-use super::error::ConnectError;
+use super::error::{ConnectError, MAX_RETRY_AFTER};
 use super::tls::{FingerprintMismatch, Trust, describe_certificate_error, inspect_config};
 use crate::protocol::{Framing, MAX_FRAME_LEN};
 
@@ -213,11 +213,23 @@ fn classify_ws(e: tungstenite::Error, ep: &Endpoint, framing: Framing) -> Connec
             401 | 403 => ConnectError::LoginRejected {
                 status: response.status().as_u16(),
                 username: ep.username.clone(),
+                authority: ep.authority(),
             },
             404 => ConnectError::NotFound {
                 url: ep.url(framing),
             },
-            status => ConnectError::Http { status },
+            status @ (429 | 503) => ConnectError::Http {
+                status,
+                retry_after: response
+                    .headers()
+                    .get("Retry-After")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| retry_after(v, SystemTime::now())),
+            },
+            status => ConnectError::Http {
+                status,
+                retry_after: None,
+            },
         },
         E::Protocol(tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(_)) => {
             ConnectError::Subprotocol
@@ -225,6 +237,25 @@ fn classify_ws(e: tungstenite::Error, ep: &Endpoint, framing: Framing) -> Connec
         E::Io(io) => classify_io(&io, ep),
         other => ConnectError::Handshake(other.to_string()),
     }
+}
+
+/// A `Retry-After` value (RFC 9110 section 10.2.3): a number of seconds, or an HTTP date
+/// (IMF-fixdate, read against the wall clock `now`; a date already past means no wait). At
+/// most [`MAX_RETRY_AFTER`]; anything else is ignored and the usual backoff applies.
+pub(super) fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than a u64 holds is "very long": the cap applies.
+        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        let at = jiff::fmt::rfc2822::DateTimeParser::new()
+            .parse_timestamp(value)
+            .ok()?;
+        let now = jiff::Timestamp::try_from(now).ok()?;
+        let secs = at.as_second().saturating_sub(now.as_second());
+        Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -272,6 +303,7 @@ mod tests {
         let login = ConnectError::LoginRejected {
             status: 401,
             username: "ctiservice".into(),
+            authority: e.authority(),
         };
         assert_eq!(login.kind(), FailureKind::Auth);
         assert!(matches!(
@@ -279,5 +311,35 @@ mod tests {
             Disconnect::LoginRejected(_)
         ));
         assert!(matches!(Disconnect::from(&refused), Disconnect::Failed(_)));
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_an_http_date_and_capped() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // 06 Nov 1994 08:49:37 GMT
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:51:37 GMT", now),
+            Some(Duration::from_secs(120))
+        );
+        // A date in the past: no wait beyond the usual backoff.
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        // A day, or more seconds than fit anywhere: the cap.
+        assert_eq!(retry_after("86400", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            retry_after("99999999999999999999999", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            retry_after("Mon, 07 Nov 1994 08:49:37 GMT", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        // Neither: ignored.
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", now), None);
+        assert_eq!(retry_after("", now), None);
     }
 }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use base64::Engine as _;
+use sha2::{Digest, Sha256};
 
 use super::tls::Trust;
 use crate::protocol::Framing;
@@ -69,5 +70,45 @@ impl Endpoint {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(raw)
         )
+    }
+}
+
+/// Who ipo-top logs in as, where: system (host and port), service user and password. The
+/// password is kept only as a digest, so a refused password does not stay in memory after its
+/// session is gone. Two attempts with equal identities send the same credentials to the same
+/// system: after a refusal that must not happen (IP Office locks a service user out after
+/// repeated failed logins).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct LoginIdentity {
+    host: String,
+    port: u16,
+    username: String,
+    password_sha256: [u8; 32],
+}
+
+impl LoginIdentity {
+    /// The identity an endpoint logs in with.
+    pub fn of(endpoint: &Endpoint) -> LoginIdentity {
+        LoginIdentity {
+            host: endpoint.host.to_ascii_lowercase(),
+            port: endpoint.port,
+            username: endpoint.username.clone(),
+            password_sha256: Sha256::digest(endpoint.password.expose().as_bytes()).into(),
+        }
+    }
+
+    /// Whether both name the same system (host and port), whatever the credentials.
+    pub fn same_system(&self, other: &LoginIdentity) -> bool {
+        self.host == other.host && self.port == other.port
+    }
+}
+
+impl fmt::Debug for LoginIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginIdentity")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }

@@ -39,11 +39,11 @@ pub use backoff::BackoffConfig;
 pub use client::{SessionHandle, Updates, spawn};
 pub use config::SessionConfig;
 pub use connect::{SUBPROTOCOL, WsStream, fetch_certificate, open};
-pub use endpoint::{Endpoint, Secret};
+pub use endpoint::{Endpoint, LoginIdentity, Secret};
 pub use engine::{
     Counters, Disconnect, Entity, Io, LINES_FLAGS, PARK_CCFLAGS, QUEUE_CCFLAGS, QUEUE_FLAGS,
     Session, SessionEvent, SubscribeFailure, SubscriptionSummary, SyncReport, USER_CCFLAGS,
     USER_FLAGS,
 };
-pub use error::{ConnectError, FailureKind};
+pub use error::{ConnectError, FailureKind, MAX_RETRY_AFTER};
 pub use tls::{Fingerprint, FingerprintError, TlsSetupError, Trust};

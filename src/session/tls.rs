@@ -2,7 +2,13 @@
 //! included), the system roots, or a pinned SHA-256 fingerprint of the PBX's own certificate.
 //! A pin replaces the chain and name checks (IP Office certificates are usually self-signed,
 //! often for an IP address) but the handshake signature is still verified. Nothing here turns
-//! verification off.
+//! verification off for a session: the one configuration that accepts any certificate, used
+//! by `ipo-top trust` to look at one before anyone trusts it, cannot be reached from outside
+//! the session module:
+//!
+//! ```compile_fail
+//! let _ = ipo_top::session::tls::inspect_config();
+//! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -273,8 +279,10 @@ impl ServerCertVerifier for EndEntityCheck {
 /// handshake completes whatever the chain (so the server proves it holds the certificate's
 /// private key: the handshake signature is still verified), and the end-entity certificate is
 /// kept for the admin to check by its fingerprint. Nothing is ever sent over such a
-/// connection; no session uses these settings.
-pub fn inspect_config() -> Result<(Arc<ClientConfig>, CapturedCertificate), TlsSetupError> {
+/// connection; no session uses these settings. Private to the session module: the only way in
+/// is [`super::fetch_certificate`], so no other code can open a link that accepts any
+/// certificate.
+pub(super) fn inspect_config() -> Result<(Arc<ClientConfig>, CapturedCertificate), TlsSetupError> {
     let provider = provider();
     let captured = CapturedCertificate::default();
     let config = ClientConfig::builder_with_provider(provider.clone())
@@ -291,11 +299,11 @@ pub fn inspect_config() -> Result<(Arc<ClientConfig>, CapturedCertificate), TlsS
 
 /// The end-entity certificate (DER) a handshake presented, once it has.
 #[derive(Clone, Debug, Default)]
-pub struct CapturedCertificate(Arc<std::sync::Mutex<Option<Vec<u8>>>>);
+pub(super) struct CapturedCertificate(Arc<std::sync::Mutex<Option<Vec<u8>>>>);
 
 impl CapturedCertificate {
     /// The certificate, if the handshake got that far.
-    pub fn take(&self) -> Option<Vec<u8>> {
+    pub(super) fn take(&self) -> Option<Vec<u8>> {
         self.0.lock().ok().and_then(|mut g| g.take())
     }
 }

@@ -2,12 +2,12 @@
 //! system and back, keepalive pings, shutting down, and the connection state shown while
 //! syncing.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::core::{Link, Session, Timer};
 use super::types::{Disconnect, Io, SessionEvent};
 use crate::model::{ConnectionState, PbxSystem, StopKind, Text};
-use crate::session::error::ConnectError;
+use crate::session::error::{ConnectError, MAX_RETRY_AFTER};
 
 impl Session {
     /// The answer to [`Io::Probe`]: whether the primary could be reached.
@@ -59,15 +59,23 @@ impl Session {
     }
 
     /// A connection attempt failed: readers hear why, and the engine goes on as for any
-    /// close (a rejected login stops it; anything else is tried again).
+    /// close (a rejected login stops it; anything else is tried again, no sooner than the
+    /// PBX asked with `Retry-After`, at most [`crate::session::MAX_RETRY_AFTER`]).
     pub fn handle_connect_failed(&mut self, now: Instant, error: ConnectError) {
         let reason = Disconnect::from(&error);
+        let wait = error.retry_after();
         self.events.push_back(SessionEvent::ConnectFailed(error));
-        self.handle_closed(now, reason);
+        self.closed(now, reason, wait);
     }
 
     /// The link closed, or could not be opened.
     pub fn handle_closed(&mut self, now: Instant, reason: Disconnect) {
+        self.closed(now, reason, None);
+    }
+
+    /// The link closed; `wait` is the least delay the system that answered asked for before
+    /// it is tried again.
+    fn closed(&mut self, now: Instant, reason: Disconnect, wait: Option<Duration>) {
         match self.link {
             Link::Connecting | Link::Up(_) => {}
             Link::Waiting | Link::Stopped => {
@@ -93,15 +101,19 @@ impl Session {
                 });
             }
             Disconnect::Failed(why) => {
+                let mut wait = wait;
                 if self.config.secondary.is_some() && !was_up {
                     // That system cannot be reached: the next attempt goes to the other one
-                    // (a link that dropped is first tried again where it was).
+                    // (a link that dropped is first tried again where it was). What the busy
+                    // one asked for does not hold the other back.
                     self.target = match self.target {
                         PbxSystem::Primary => PbxSystem::Secondary,
                         PbxSystem::Secondary => PbxSystem::Primary,
                     };
+                    wait = None;
                 }
-                let delay = self.reconnect.failed(now, &mut self.rng);
+                let backoff = self.reconnect.failed(now, &mut self.rng);
+                let delay = wait.map_or(backoff, |w| w.min(MAX_RETRY_AFTER).max(backoff));
                 tracing::warn!(
                     reason = %why,
                     was_up,

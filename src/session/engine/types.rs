@@ -25,7 +25,9 @@ impl From<&ConnectError> for Disconnect {
     /// anything else is retried.
     fn from(e: &ConnectError) -> Self {
         match e {
-            ConnectError::LoginRejected { .. } => Disconnect::LoginRejected(e.to_string()),
+            ConnectError::LoginRejected { .. } | ConnectError::NotResent { .. } => {
+                Disconnect::LoginRejected(e.to_string())
+            }
             other => Disconnect::Failed(other.to_string()),
         }
     }

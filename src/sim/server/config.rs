@@ -109,6 +109,21 @@ pub enum Fault {
     /// call ends and every subscription is gone; users, groups and guids stay, and later calls
     /// may reuse old gcids.
     Restart,
+    /// Stop reading every open connection (what the client sends stays unread in the socket)
+    /// while sending it websocket pings as fast as it takes them: a PBX that looks alive but
+    /// takes nothing, until the client gives up on it. Later connections are read as usual.
+    StopReading,
+}
+
+/// An answer to the websocket upgrade instead of a connection: a busy PBX (503) or one that
+/// limits how often a client may try (429), with the `Retry-After` it sends, if any. Set with
+/// [`super::ServerHandle::set_busy`]; the credentials are checked first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Busy {
+    /// 429 or 503.
+    pub status: u16,
+    /// The `Retry-After` value as sent: seconds (`"120"`) or an HTTP date.
+    pub retry_after: Option<String>,
 }
 
 /// Why the server could not start, or a handle call failed.

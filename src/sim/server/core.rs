@@ -50,6 +50,8 @@ pub(super) enum WsOut {
     Text(String),
     Close(CloseCode, String),
     Abort,
+    /// Stop reading the socket and ping it instead ([`Fault::StopReading`]).
+    StopReading,
 }
 
 impl fmt::Debug for Control {
@@ -280,6 +282,12 @@ impl Core {
                 self.peers.len()
             }
             Fault::TerminateSubscriptions => self.exchange.terminate_all(),
+            Fault::StopReading => {
+                for p in self.peers.values() {
+                    let _ = p.tx.try_send(WsOut::StopReading);
+                }
+                self.peers.len()
+            }
         }
     }
 

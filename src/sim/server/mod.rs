@@ -21,7 +21,8 @@
 //! can make the simulator misbehave the ways a client must survive: [`FaultSettings`] hold
 //! responses back, leave requests unanswered, add latency to everything sent, or refuse
 //! requests with TOOMANY; one-shot [`Fault`]s close or abort every connection, send a frame
-//! that is not MTCTI3, end every subscription, or restart the PBX.
+//! that is not MTCTI3, end every subscription, restart the PBX, or stop reading while pinging;
+//! [`ServerHandle::set_busy`] answers upgrades with 429 or 503 and a `Retry-After`.
 //!
 //! # Scripts and the command log
 //!
@@ -36,7 +37,7 @@ mod socket;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -54,8 +55,8 @@ use crate::sim::script::ScriptRunner;
 
 use self::core::{Control, Core, run_core};
 pub use config::{
-    Clock, CommandLog, Credentials, Fault, MALFORMED_HEADER, REALM, SUBPROTOCOL, ServerConfig,
-    ServerError, ServerStats, UNDECODABLE_PAYLOAD,
+    Busy, Clock, CommandLog, Credentials, Fault, MALFORMED_HEADER, REALM, SUBPROTOCOL,
+    ServerConfig, ServerError, ServerStats, UNDECODABLE_PAYLOAD,
 };
 use socket::{Gate, accept_loop};
 
@@ -69,6 +70,7 @@ pub struct ServerHandle {
     ctl: mpsc::Sender<Control>,
     stop: watch::Sender<bool>,
     frames: watch::Receiver<u64>,
+    gate: Arc<Gate>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -159,6 +161,17 @@ impl ServerHandle {
             .map_err(|_| ServerError::Stopped)
     }
 
+    /// How many logins were refused (HTTP 401) since the start: a test's way to see that a
+    /// refused password is not sent again.
+    pub fn refused_logins(&self) -> u64 {
+        self.gate.refused.load(Ordering::SeqCst)
+    }
+
+    /// From now on, answer every websocket upgrade with this refusal (`None`: serve again).
+    pub fn set_busy(&self, busy: Option<Busy>) {
+        *self.gate.busy.lock().unwrap_or_else(|p| p.into_inner()) = busy;
+    }
+
     /// Stops accepting, closes every connection and waits for the server's tasks (the command
     /// log is complete on disk once this returns).
     pub async fn stop(self) {
@@ -245,6 +258,8 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         expected: Sha256::digest(creds.as_bytes()).into(),
         active: AtomicUsize::new(0),
         max: config.max_connections,
+        refused: AtomicU64::new(0),
+        busy: std::sync::Mutex::new(None),
     });
     let acceptor = TlsAcceptor::from(config.tls.server_config.clone());
     tasks.push(tokio::spawn(run_core(
@@ -254,7 +269,11 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         stop_rx.clone(),
     )));
     tasks.push(tokio::spawn(accept_loop(
-        listener, acceptor, gate, core_tx, stop_rx,
+        listener,
+        acceptor,
+        gate.clone(),
+        core_tx,
+        stop_rx,
     )));
     tracing::info!(%addr, "simulator listening");
     Ok(ServerHandle {
@@ -265,6 +284,7 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         ctl: ctl_tx,
         stop: stop_tx,
         frames: frames_rx,
+        gate,
         tasks,
     })
 }

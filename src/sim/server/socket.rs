@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use crate::protocol::frame::{Framing, MAX_FRAME_LEN};
 use crate::sim::http::{self, Prefixed};
 
-use super::config::{REALM, SUBPROTOCOL};
+use super::config::{Busy, REALM, SUBPROTOCOL};
 use super::core::{CoreInput, WsOut};
 
 /// How long a client has for the TLS and websocket handshakes.
@@ -30,10 +30,31 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages queued towards one socket before the connection counts as stuck and is closed.
 const OUT_CAPACITY: usize = 4096;
 
+/// While a connection is not read ([`super::Fault::StopReading`]): pings this often, this
+/// many at a time, each with the largest payload a control frame may carry.
+const FLOOD_EVERY: Duration = Duration::from_millis(2);
+const FLOOD_BURST: usize = 32;
+const FLOOD_PAYLOAD: usize = 125;
+
 pub(super) struct Gate {
     pub(super) expected: [u8; 32],
     pub(super) active: AtomicUsize,
     pub(super) max: usize,
+    /// Logins refused with 401 so far.
+    pub(super) refused: AtomicU64,
+    /// The refusal every upgrade gets instead of a connection, while set.
+    pub(super) busy: std::sync::Mutex<Option<Busy>>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The credentials' digest stays out of any output.
+        f.debug_struct("Gate")
+            .field("active", &self.active)
+            .field("max", &self.max)
+            .field("refused", &self.refused)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Gate {
@@ -41,6 +62,10 @@ impl Gate {
     /// are compared in constant time, so the comparison reveals nothing about the password.
     fn authorized(&self, value: Option<&HeaderValue>) -> bool {
         self.authorized_str(value.and_then(|v| v.to_str().ok()))
+    }
+
+    fn busy(&self) -> Option<Busy> {
+        self.busy.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn authorized_str(&self, value: Option<&str>) -> bool {
@@ -221,7 +246,21 @@ async fn serve_socket(
         Ok(Ok(None)) if !head.is_empty() => Some(http::bad_request()),
         _ => return,
     };
+    let refusal = refusal.or_else(|| {
+        gate.busy().map(|b| http::Refusal {
+            status: b.status,
+            headers: b
+                .retry_after
+                .map(|v| ("Retry-After", v))
+                .into_iter()
+                .collect(),
+            body: "busy: try again later\n".to_owned(),
+        })
+    });
     if let Some(refusal) = refusal {
+        if refusal.status == 401 {
+            gate.refused.fetch_add(1, Ordering::SeqCst);
+        }
         let _ = tls.write_all(&refusal.to_bytes()).await;
         let _ = tls.shutdown().await;
         return;
@@ -260,9 +299,23 @@ async fn serve_socket(
             reason: Utf8Bytes::from(reason.to_string()),
         }))
     };
-    loop {
+    let mut reading = true;
+    let mut flood = tokio::time::interval(FLOOD_EVERY);
+    flood.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    'serve: loop {
         tokio::select! {
-            incoming = stream.next() => match incoming {
+            _ = flood.tick(), if !reading => {
+                for _ in 0..FLOOD_BURST {
+                    let ping = WsMessage::Ping(vec![0x50; FLOOD_PAYLOAD].into());
+                    if sink.feed(ping).await.is_err() {
+                        break 'serve;
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    break;
+                }
+            }
+            incoming = stream.next(), if reading => match incoming {
                 Some(Ok(WsMessage::Binary(data))) => {
                     if core.send(CoreInput::Frame { id, data }).await.is_err() {
                         break;
@@ -292,6 +345,7 @@ async fn serve_socket(
                     let _ = sink.send(close(code, &reason)).await;
                     break;
                 }
+                Some(WsOut::StopReading) => reading = false,
                 Some(WsOut::Abort) => {
                     // No close frame, and a reset rather than an orderly TCP close.
                     if let Ok(ws) = stream.reunite(sink) {
