@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod logging;
+pub mod private;
 pub mod retry;
 pub mod simconfig;
 pub mod terminal;
