@@ -43,8 +43,13 @@ pub enum AuditError {
     },
     /// The file or its directory is not safe to write: a link, someone else's, or open to
     /// others.
-    #[error("cannot write the audit log: {0}")]
-    Unsafe(#[from] PrivateError),
+    #[error("cannot write the audit log {path}: {source}")]
+    Unsafe {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it or its directory.
+        source: PrivateError,
+    },
     /// A record could not be put into JSON.
     #[error("cannot encode an audit record: {0}")]
     Encode(#[from] serde_json::Error),
@@ -131,8 +136,12 @@ impl AuditLog {
         };
         // Its directory is ours alone (0700), the file too (0600), and a link is never
         // followed: another user of the machine can neither read it nor redirect it.
-        private_parent(path)?;
-        let mut f = open_append(path)?;
+        let private = |source| AuditError::Unsafe {
+            path: path.clone(),
+            source,
+        };
+        private_parent(path).map_err(private)?;
+        let mut f = open_append(path).map_err(private)?;
         // One write per line: appends from several ipo-top processes do not interleave.
         f.write_all(text.as_bytes()).map_err(fail)?;
         f.flush().map_err(fail)
