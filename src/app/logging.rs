@@ -18,6 +18,7 @@ use tracing::level_filters::LevelFilter;
 use tracing_appender::non_blocking::WorkerGuard;
 
 use super::private::{PrivateError, open_append, private_dir};
+use crate::ui::text::clean;
 
 /// How many full log files are kept besides the one being written.
 pub const KEEP_FILES: usize = 4;
@@ -112,18 +113,21 @@ impl SizeRolling {
 }
 
 impl Write for SizeRolling {
-    /// Takes one formatted event whole (cut to [`MAX_LINE_BYTES`]).
+    /// Takes one formatted event whole: cut to [`MAX_LINE_BYTES`] and cleaned, so that text
+    /// from the PBX in it can neither drive the terminal of whoever reads the log nor forge a
+    /// line of its own.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let cut = buf.len() > MAX_LINE_BYTES;
-        let line = buf.get(..MAX_LINE_BYTES).unwrap_or(buf);
-        let size = (line.len() + if cut { CUT.len() } else { 0 }) as u64;
+        let raw = String::from_utf8_lossy(buf.get(..MAX_LINE_BYTES).unwrap_or(buf));
+        let body = raw.strip_suffix('\n').unwrap_or(&raw);
+        let line = clean(body);
+        let end: &[u8] = if cut { CUT } else { b"\n" };
+        let size = (line.len() + end.len()) as u64;
         if self.written > 0 && self.written + size > self.max_bytes {
             self.roll()?;
         }
-        self.file.write_all(line)?;
-        if cut {
-            self.file.write_all(CUT)?;
-        }
+        self.file.write_all(line.as_bytes())?;
+        self.file.write_all(end)?;
         self.written += size;
         Ok(buf.len())
     }
@@ -200,6 +204,16 @@ mod tests {
         }
         let mode = std::fs::metadata(&dir).map(|m| m.permissions().mode() & 0o777);
         assert_eq!(mode.ok(), Some(0o700));
+    }
+
+    #[test]
+    fn what_the_pbx_sends_cannot_drive_the_terminal_or_forge_a_line() {
+        let t = tempfile::tempdir().expect("a temporary directory");
+        let mut log = SizeRolling::open(t.path(), 1000, 2).expect("opened");
+        log.write_all(b"version=\"IP Office\x1b]0;pwned\x07\nERROR forged line\"\n")
+            .expect("written");
+        let text = std::fs::read_to_string(t.path().join(FILE_NAME)).expect("read");
+        assert_eq!(text, "version=\"IP Office ERROR forged line\"\n");
     }
 
     #[test]
