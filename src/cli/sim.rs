@@ -389,8 +389,15 @@ pub fn run(args: SimArgs) -> Result<()> {
                 let path = match &args.ca_file {
                     Some(p) => p.clone(),
                     None => {
-                        let dir = tempfile::Builder::new()
-                            .prefix("ipo-top-sim-")
+                        let mut builder = tempfile::Builder::new();
+                        builder.prefix("ipo-top-sim-");
+                        // tempfile makes directories with the umask's mode: ask for 0700.
+                        #[cfg(unix)]
+                        {
+                            use std::os::unix::fs::PermissionsExt;
+                            builder.permissions(std::fs::Permissions::from_mode(0o700));
+                        }
+                        let dir = builder
                             .tempdir()
                             .context("cannot make a private directory for the CA certificate")?;
                         let path = dir.path().join("ca.pem");
