@@ -195,3 +195,94 @@ fn an_unwritable_audit_log_refuses_the_function() {
         "{events:?}"
     );
 }
+
+/// On a shared machine another user could plant a link where the audit log goes, or leave
+/// its directory open: the function is refused and nothing is written through the link.
+#[cfg(unix)]
+#[test]
+fn an_audit_log_behind_a_link_or_in_an_open_directory_refuses_the_function() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("audit-link");
+    let victim = s.write("elsewhere/victim", "keep", 0o600);
+    let dir = s.path("data/ipo-top");
+    std::fs::create_dir_all(&dir).expect("a directory");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("mode");
+    let path = dir.join("audit.jsonl");
+    std::os::unix::fs::symlink(&victim, &path).expect("linked");
+    let mut d = Dispatcher::new(AuditLog::new(Some(path.clone()), "msmith", "pbx"));
+    let (mut a, req) = transfer();
+    let to = Recorder::default();
+    for ev in d.send(req, &to) {
+        a.update(ev);
+    }
+    assert!(to.sent.borrow().is_empty(), "nothing reaches the session");
+    assert_eq!(
+        std::fs::read_to_string(&victim).ok().as_deref(),
+        Some("keep")
+    );
+    let m = a.status().cloned().expect("a status");
+    assert!(m.text.contains("symbolic link"), "{}", m.text);
+
+    // A directory others can enter: refused, with what to do.
+    std::fs::remove_file(&path).expect("unlinked");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("mode");
+    let (mut a, req) = transfer();
+    for ev in d.send(req, &to) {
+        a.update(ev);
+    }
+    assert!(to.sent.borrow().is_empty());
+    assert!(!path.exists());
+    let m = a.status().cloned().expect("a status");
+    assert!(m.text.contains("chmod 700"), "{}", m.text);
+}
+
+/// The log is not the audit log: it says a function was sent, and which, but not the
+/// caller's number or name.
+#[test]
+fn the_log_names_the_function_not_the_caller() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut v) = self.0.lock() {
+                v.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let s = Scratch::new("audit-log-line");
+    let captured = Capture::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let mut d = Dispatcher::new(AuditLog::new(
+        Some(s.path("data/ipo-top/audit.jsonl")),
+        "msmith",
+        "pbx",
+    ));
+    let (_a, req) = transfer();
+    assert!(req.words.contains("02079460958"), "{}", req.words);
+    let to = Recorder::default();
+    tracing::subscriber::with_default(subscriber, || d.send(req, &to));
+    assert_eq!(to.sent.borrow().len(), 1);
+    let log = captured
+        .0
+        .lock()
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
+        .unwrap_or_default();
+    assert!(
+        log.contains("sending") && log.contains("BlindTransfer"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("02079460958") && !log.contains("Harbour"),
+        "{log}"
+    );
+}

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::private::{PrivateError, open_append, private_parent};
 use crate::model::{Command, CommandId, CommandReport, CommandStatus};
 use crate::session::SessionHandle;
 use crate::ui::{AuditSubject, Event, Request, Ticket};
@@ -39,6 +40,15 @@ pub enum AuditError {
         path: PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// The file or its directory is not safe to write: a link, someone else's, or open to
+    /// others.
+    #[error("cannot write the audit log {path}: {source}")]
+    Unsafe {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it or its directory.
+        source: PrivateError,
     },
     /// A record could not be put into JSON.
     #[error("cannot encode an audit record: {0}")]
@@ -124,25 +134,14 @@ impl AuditLog {
             path: path.clone(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // A directory made here is its owner's only, like the file.
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt;
-                builder.mode(0o700);
-            }
-            builder.create(dir).map_err(fail)?;
-        }
-        let mut opts = std::fs::OpenOptions::new();
-        opts.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(path).map_err(fail)?;
+        // Its directory is ours alone (0700), the file too (0600), and a link is never
+        // followed: another user of the machine can neither read it nor redirect it.
+        let private = |source| AuditError::Unsafe {
+            path: path.clone(),
+            source,
+        };
+        private_parent(path).map_err(private)?;
+        let mut f = open_append(path).map_err(private)?;
         // One write per line: appends from several ipo-top processes do not interleave.
         f.write_all(text.as_bytes()).map_err(fail)?;
         f.flush().map_err(fail)
@@ -226,7 +225,8 @@ impl Dispatcher {
                 },
             }];
         }
-        tracing::info!(id, words = %req.words, "sending");
+        // The words name callers and numbers: those stay in the audit log, not the log.
+        tracing::info!(id, action = req.audit.action, "sending");
         let command_id = to.command(req.command);
         self.pending.insert(command_id, (req.ticket, id));
         Vec::new()

@@ -80,8 +80,7 @@ fn name(name: &X509Name<'_>) -> String {
 /// ASN.1 tag number of a BMPString (UTF-16BE).
 const BMP_STRING: u32 = 30;
 
-/// A directory string as text; control characters are shown escaped (the certificate comes
-/// from the network).
+/// A directory string as text, cleaned (the certificate comes from the network).
 fn string(tag: u32, body: &[u8]) -> String {
     let raw = if tag == BMP_STRING {
         let units: Vec<u16> = body
@@ -97,7 +96,7 @@ fn string(tag: u32, body: &[u8]) -> String {
     } else {
         String::from_utf8_lossy(body).into_owned()
     };
-    raw.chars().flat_map(char::escape_debug).collect()
+    crate::ui::text::clean(&raw).into_owned()
 }
 
 /// A validity bound as "YYYY-MM-DD HH:MM:SS UTC".

@@ -9,24 +9,36 @@ use crate::model::{ModelEvent, ScopeSummary, Text};
 use crate::session::{
     ConnectError, Entity, FailureKind, SessionEvent, SyncReport, TlsSetupError, spawn,
 };
+use crate::ui::text::clean;
 
 /// What `check` found: the exit code and the one line to print.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// The exit code.
     pub exit: Exit,
-    /// The line (stdout when it succeeded, stderr otherwise).
+    /// The line (stdout when it succeeded, stderr otherwise), already cleaned.
     pub line: String,
+}
+
+impl Outcome {
+    /// The outcome with `line` cleaned: it carries text from the PBX (its version, user and
+    /// queue names, error texts), which must not drive the terminal.
+    pub fn new(exit: Exit, line: &str) -> Outcome {
+        Outcome {
+            exit,
+            line: clean(line).into_owned(),
+        }
+    }
 }
 
 /// The line and exit code for a failed connection attempt, with what to do about it.
 pub fn connect_failure(e: &ConnectError, config: &Config) -> Outcome {
     let (exit, line) = connect_failure_line(e, &config.path);
-    Outcome { exit, line }
+    Outcome::new(exit, &line)
 }
 
-/// The exit code and line for a failed connection attempt made with the configuration at
-/// `path`.
+/// The exit code and line (cleaned) for a failed connection attempt made with the
+/// configuration at `path`.
 pub fn connect_failure_line(e: &ConnectError, path: &std::path::Path) -> (Exit, String) {
     let path = path.display();
     let (exit, advice) = match e.kind() {
@@ -90,7 +102,7 @@ pub fn connect_failure_line(e: &ConnectError, path: &std::path::Path) -> (Exit, 
         }
         FailureKind::Other => (Exit::Other, "see the log for details".to_owned()),
     };
-    (exit, format!("{e}: {advice}"))
+    (exit, clean(&format!("{e}: {advice}")).into_owned())
 }
 
 /// The line and exit code when the TLS settings cannot be made.
@@ -99,12 +111,10 @@ pub fn tls_setup_failure(e: &TlsSetupError, config: &Config) -> Outcome {
         TlsSetupError::NoSystemRoots => Exit::Trust,
         _ => Exit::Config,
     };
-    Outcome {
-        exit,
-        line: format!("{}: {e}", config.path.display()),
-    }
+    Outcome::new(exit, &format!("{}: {e}", config.path.display()))
 }
 
+/// The line `check` prints when it succeeded, cleaned.
 fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) -> String {
     let ep = &config.endpoint;
     let mut line = format!(
@@ -176,7 +186,7 @@ fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) ->
         ));
     }
     line.push_str(&format!("; {CONNECTIONS_NOTE}"));
-    line
+    clean(&line).into_owned()
 }
 
 /// What a scope covers, and each queue it names that the PBX does not have with the names
@@ -220,30 +230,27 @@ pub async fn run(config: &Config, wait: Duration) -> Outcome {
             () = &mut deadline => {
                 let ep = &config.endpoint;
                 break if connected {
-                    Outcome {
-                        exit: Exit::Other,
-                        line: format!(
+                    Outcome::new(
+                        Exit::Other,
+                        &format!(
                             "connected to {} as {}, but the PBX did not answer every \
                              subscription within {} s; see the log",
                             ep.authority(), ep.username, wait.as_secs()
                         ),
-                    }
+                    )
                 } else {
-                    Outcome {
-                        exit: Exit::Unreachable,
-                        line: format!(
+                    Outcome::new(
+                        Exit::Unreachable,
+                        &format!(
                             "{} did not answer within {} s: check [pbx] host and port in {}",
                             ep.authority(), wait.as_secs(), config.path.display()
                         ),
-                    }
+                    )
                 };
             }
         };
         let Some(batch) = batch else {
-            break Outcome {
-                exit: Exit::Other,
-                line: "the session ended unexpectedly; see the log".to_owned(),
-            };
+            break Outcome::new(Exit::Other, "the session ended unexpectedly; see the log");
         };
         let mut done = None;
         for update in batch {
@@ -258,15 +265,15 @@ pub async fn run(config: &Config, wait: Duration) -> Outcome {
                     break;
                 }
                 SessionEvent::SubscribeFailed(f) if f.entity == Entity::Lines => {
-                    done = Some(Outcome {
-                        exit: Exit::Other,
-                        line: format!(
+                    done = Some(Outcome::new(
+                        Exit::Other,
+                        &format!(
                             "connected to {}, but the PBX refused the lines subscription ({}): \
                              check the service user's rights",
                             config.endpoint.authority(),
                             f.name.map_or_else(|| f.code.to_string(), str::to_owned)
                         ),
-                    });
+                    ));
                     break;
                 }
                 SessionEvent::SubscribeFailed(_) | SessionEvent::Command(_) => {}
@@ -360,6 +367,50 @@ mod tests {
              user 4102 Nakashima (MTCTISESS_USERNOTFOUND, dropped), queue 7309 Night \
              (MTCTISESS_NOTALLOWED); IP Office allows 10 MTCTI3 connections in total, shared \
              with the site's other applications (ipo-top uses one while it runs)"
+        );
+    }
+
+    #[test]
+    fn text_from_the_pbx_is_printed_cleaned() {
+        let report = SyncReport {
+            users: 1,
+            queues: 1,
+            park_available: false,
+            subscribed: 1,
+            failed: vec![SubscribeFailure {
+                entity: Entity::User(Guid::from_bytes(&[1])),
+                label: "4102 \u{1b}[2J\u{1b}]0;pwned\u{7}Naka\u{200B}shima".into(),
+                code: 7,
+                name: Some("MTCTISESS_USERNOTFOUND"),
+                dropped: false,
+            }],
+            round_trip: None,
+            subscriptions: crate::session::SubscriptionSummary {
+                lines: true,
+                users: (0, 1),
+                queues: (1, 1),
+                park_server: None,
+                presence: None,
+            },
+            scope: None,
+        };
+        let version = Text::from("IP Office 11.1\u{1b}[31m\u{9b}1;2H build\u{202E}006");
+        let line = success_line(&config(), &report, Some(&version));
+        assert!(
+            line.contains(", IP Office 11.1 build006;")
+                && line.contains("user 4102 Nakashima (MTCTISESS_USERNOTFOUND)"),
+            "{line}"
+        );
+        assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
+        // A failure's words carry the PBX's text too.
+        let e = ConnectError::Trust {
+            reason: "certificate for \u{1b}]8;;http://x\u{1b}\\pbx\u{1b}[8m.example".into(),
+        };
+        let o = connect_failure(&e, &config());
+        assert!(
+            !o.line.contains('\u{1b}') && o.line.contains("certificate for pbx.example"),
+            "{}",
+            o.line
         );
     }
 

@@ -685,44 +685,21 @@ fn password_from_file(
     base: &Path,
     file: &Spanned<String>,
 ) -> Result<Secret, ConfigError> {
+    use std::io::Read;
     let path = base.join(file.get_ref());
-    let meta = std::fs::metadata(&path).map_err(|e| {
-        src.invalid(
-            file,
-            "pbx.password_file",
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    if !meta.is_file() {
-        return Err(src.invalid(
-            file,
-            "pbx.password_file",
-            format!("{} is not a file", path.display()),
-        ));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(src.invalid(
+    // Opened once, checked on the handle (a regular file of ours that nobody else can read)
+    // and read from that same handle: nothing can be swapped in between.
+    let mut text = String::new();
+    super::private::open_secret(&path)
+        .map_err(|e| src.invalid(file, "pbx.password_file", e.to_string()))?
+        .read_to_string(&mut text)
+        .map_err(|e| {
+            src.invalid(
                 file,
                 "pbx.password_file",
-                format!(
-                    "{} can be read by others (mode {mode:04o}); refused. Run: chmod 600 {}",
-                    path.display(),
-                    path.display()
-                ),
-            ));
-        }
-    }
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        src.invalid(
-            file,
-            "pbx.password_file",
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
     // One trailing line end is the editor's, not the password's.
     let pw = text
         .strip_suffix("\r\n")
@@ -1005,6 +982,30 @@ pub(super) mod tests {
         assert!(e.contains("mode 0640") && e.contains("chmod 600"), "{e}");
         assert!(!e.contains("hunter2"));
         let _ = pw;
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_password_file_behind_a_link_or_not_ours_is_refused() {
+        let d = Dir::new("link");
+        let real = d.write("real-pw", "hunter2", 0o600);
+        std::os::unix::fs::symlink(&real, d.0.join("pw")).expect("linked");
+        let cfg = "[pbx]\nhost = \"h\"\nusername = \"u\"\npassword_file = \"pw\"\n";
+        let path = d.write("config.toml", cfg, 0o600);
+        let e = err(&path, cfg);
+        assert!(
+            e.contains("pbx.password_file") && e.contains("symbolic link"),
+            "{e}"
+        );
+        // Another user's file, however closed, is refused (only root can make one here).
+        if rustix::process::geteuid().is_root() {
+            let _ = std::fs::remove_file(d.0.join("pw"));
+            let pw = d.write("pw", "hunter2", 0o600);
+            rustix::fs::chown(&pw, Some(rustix::fs::Uid::from_raw(65534)), None).expect("chowned");
+            let e = err(&path, cfg);
+            assert!(e.contains("belongs to user id 65534"), "{e}");
+            assert!(!e.contains("hunter2"));
+        }
     }
 
     /// The example file parses as shipped (with its password variable swapped for one that is

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod logging;
+pub mod private;
 pub mod retry;
 pub mod simconfig;
 pub mod terminal;
@@ -52,6 +53,12 @@ impl Exit {
     }
 }
 
+/// Writes one line for the person at the terminal on stderr, `tool: line`, cleaned: error
+/// messages carry text from files, the network and the PBX, which must not drive the terminal.
+pub fn complain(tool: &str, line: &dyn std::fmt::Display) {
+    eprintln!("{tool}: {}", crate::ui::text::clean(&line.to_string()));
+}
+
 /// The async runtime every long-running command shares: two workers suffice (one socket, one
 /// engine) and leave the machine to the terminal. Says so and gives `Exit::Other` if it cannot
 /// start.
@@ -61,7 +68,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("ipo-top: cannot start the async runtime: {e}");
+            complain(
+                "ipo-top",
+                &format_args!("cannot start the async runtime: {e}"),
+            );
             Exit::Other
         })
 }

@@ -1,6 +1,7 @@
 //! A client configuration for a running simulator (`ipo-top sim --write-config DIR`): the
 //! config file, a password file only its owner can read, and the simulator's CA, so that
-//! `ipo-top --config DIR/config.toml check` works at once.
+//! `ipo-top --config DIR/config.toml check` works at once. Every file is written fresh, mode
+//! 0600, never through a link left in its place; a directory made here is mode 0700.
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -32,28 +33,24 @@ pub struct Written {
     pub ca: Option<PathBuf>,
 }
 
-fn write_private(path: &Path, content: &str) -> io::Result<()> {
-    // Replace any older file so that its mode cannot linger.
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
+/// Writes `content` into a fresh private file at `path` (an older file or a link there is
+/// replaced, so neither its mode nor its target lingers).
+pub fn write_private(path: &Path, content: &str) -> io::Result<()> {
+    let mut f = super::private::create_fresh(path).map_err(io::Error::other)?;
     f.write_all(content.as_bytes())?;
     f.write_all(b"\n")
 }
 
-/// Writes `config.toml`, `password` and `ca.pem` into `dir` (created if needed).
+/// Writes `config.toml`, `password` and `ca.pem` into `dir` (created mode 0700 if needed).
 pub fn write(dir: &Path, sim: &SimAccess<'_>) -> io::Result<Written> {
-    std::fs::create_dir_all(dir)?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)?;
     // A simulator listening on every address is reached on the loopback address, which its
     // certificate names.
     let host = match sim.listen.ip() {
@@ -66,7 +63,7 @@ pub fn write(dir: &Path, sim: &SimAccess<'_>) -> io::Result<Written> {
     let (tls, ca) = match sim.ca_pem {
         Some(pem) => {
             let ca = dir.join("ca.pem");
-            std::fs::write(&ca, pem)?;
+            write_private(&ca, pem)?;
             (
                 "# The simulator's generated certificate authority.\nca_file = \"ca.pem\"\n"
                     .to_owned(),
@@ -96,7 +93,7 @@ pub fn write(dir: &Path, sim: &SimAccess<'_>) -> io::Result<Written> {
         user = sim.username.replace('\\', "\\\\").replace('"', "\\\""),
     );
     let config = dir.join("config.toml");
-    std::fs::write(&config, text)?;
+    write_private(&config, &text)?;
     Ok(Written {
         config,
         password,

@@ -14,6 +14,7 @@ use super::cert;
 use super::check::connect_failure_line;
 use super::config::TrustTarget;
 use crate::session::{Fingerprint, fetch_certificate};
+use crate::ui::text::clean;
 
 /// Why the pin could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +80,14 @@ pub async fn run(
         target.key,
         target.path.display()
     ));
+    // The certificate's names come from the network: cleaned, line by line.
+    let text: String = text
+        .split_inclusive('\n')
+        .map(|l| match l.strip_suffix('\n') {
+            Some(l) => format!("{}\n", clean(l)),
+            None => clean(l).into_owned(),
+        })
+        .collect();
     if out
         .write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -105,13 +114,15 @@ pub async fn run(
             );
             (Exit::Ok, None)
         }
-        Err(e) => (Exit::Config, Some(e.to_string())),
+        Err(e) => (Exit::Config, Some(clean(&e.to_string()).into_owned())),
     }
 }
 
 /// Writes `key = "fingerprint"` into the `[tls]` table of the configuration at `path`,
 /// replacing an older pin and commenting out a `ca_file` (a pin replaces it); everything else,
-/// comments included, stays as it was. The file is replaced atomically with its permissions.
+/// comments included, stays as it was. The file is replaced atomically with its permissions:
+/// the new text goes into a fresh private file beside it (an unpredictable name, created
+/// exclusively, so nothing planted there is followed), which then takes the old one's place.
 pub fn write_pin(
     path: &Path,
     key: &'static str,
@@ -132,13 +143,21 @@ pub fn write_pin(
         });
     }
     let perms = std::fs::metadata(path).map_err(io)?.permissions();
-    let tmp = path.with_extension("toml.ipo-top-trust");
-    std::fs::write(&tmp, new).map_err(io)?;
-    std::fs::set_permissions(&tmp, perms).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".ipo-top-trust")
+        .suffix(".toml")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(new.as_bytes()).map_err(io)?;
+    let file = tmp.as_file();
+    file.set_permissions(perms).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    // On failure the temporary file is removed when dropped.
+    tmp.persist(path).map(drop).map_err(|e| io(e.error))
 }
 
 /// The configuration text with the pin in it (see [`write_pin`]).
@@ -222,6 +241,48 @@ mod tests {
         let again = pinned(&new, "fingerprint", &Fingerprint([0x01; 32]));
         assert_eq!(again.matches("fingerprint = ").count(), 1, "{again}");
         assert!(again.contains("01:01:01"));
+    }
+
+    /// A scratch directory, removed when dropped.
+    struct Dir(tempfile::TempDir);
+
+    impl Dir {
+        fn new() -> Dir {
+            Dir(tempfile::tempdir().expect("a temporary directory"))
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn pinning_writes_a_fresh_private_file_and_follows_no_planted_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = Dir::new();
+        let config = d.0.path().join("config.toml");
+        std::fs::write(&config, "[pbx]\nhost = \"h\"\n").expect("written");
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).expect("mode");
+        // Another user of the machine plants links where a predictable temporary name would be.
+        let victim = d.0.path().join("victim");
+        std::fs::write(&victim, "keep").expect("written");
+        for name in [
+            "config.toml.ipo-top-trust",
+            "config.ipo-top-trust",
+            ".ipo-top-trust",
+        ] {
+            std::os::unix::fs::symlink(&victim, d.0.path().join(name)).expect("linked");
+        }
+        write_pin(&config, "fingerprint", &fp()).expect("pinned");
+        assert_eq!(
+            std::fs::read_to_string(&victim).ok().as_deref(),
+            Some("keep")
+        );
+        let meta = std::fs::symlink_metadata(&config).expect("there");
+        assert!(meta.is_file(), "the configuration is a file, not a link");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let text = std::fs::read_to_string(&config).expect("read");
+        assert!(text.contains("fingerprint = "), "{text}");
+        // Nothing is left behind but the links that were there.
+        let left = std::fs::read_dir(d.0.path()).map(Iterator::count).ok();
+        assert_eq!(left, Some(5));
     }
 
     #[test]

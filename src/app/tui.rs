@@ -52,7 +52,7 @@ pub fn run(
                 Some(c)
             }
             Err(e) => {
-                eprintln!("ipo-top: {e}");
+                super::complain("ipo-top", &e);
                 if matches!(e, config::ConfigError::Missing { .. }) {
                     eprintln!("ipo-top: or see a simulated call centre: ipo-top --demo");
                 }
@@ -64,7 +64,7 @@ pub fn run(
     let _log = match logging::init(log_level, None) {
         Ok(guard) => guard,
         Err(e) => {
-            eprintln!("ipo-top: {e} (carrying on without a log)");
+            super::complain("ipo-top", &format_args!("{e} (carrying on without a log)"));
             None
         }
     };
@@ -81,7 +81,7 @@ pub fn run(
                     (Some(d), Source::Demo(endpoint))
                 }
                 Err(e) => {
-                    eprintln!("ipo-top: {e}");
+                    super::complain("ipo-top", &e);
                     return Exit::Other;
                 }
             },
@@ -332,7 +332,7 @@ async fn screen(source: Source, read_only: bool) -> Exit {
     let mut live = match start(endpoint, session_config) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("ipo-top: {e}");
+            super::complain("ipo-top", &e);
             return Exit::Trust;
         }
     };
@@ -340,7 +340,7 @@ async fn screen(source: Source, read_only: bool) -> Exit {
         Ok(t) => t,
         Err(e) => {
             terminal::restore();
-            eprintln!("ipo-top: cannot use this terminal: {e}");
+            super::complain("ipo-top", &format_args!("cannot use this terminal: {e}"));
             return Exit::Other;
         }
     };
@@ -380,7 +380,7 @@ async fn screen(source: Source, read_only: bool) -> Exit {
     match result {
         Ok(()) => Exit::Ok,
         Err(e) => {
-            eprintln!("ipo-top: {e}");
+            super::complain("ipo-top", &e);
             Exit::Other
         }
     }

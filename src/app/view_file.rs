@@ -1,6 +1,7 @@
 //! The narrowing and sort the supervisor chose, kept between runs in the state directory
 //! (`view.json`). A missing file is the defaults; a corrupt one is ignored with a logged
-//! warning, never a crash. The file is written private (0600) and never through a link.
+//! warning, never a crash. The file is written private (0600), in a directory of the user's
+//! own (0700), and never through a link.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -31,46 +32,26 @@ pub fn load(path: &Path) -> ViewState {
     })
 }
 
-/// Keeps `view` at `path`: written to a new private file beside it, then renamed over it,
-/// so a link there is replaced, never followed, and a reader never sees half a file.
+/// Keeps `view` at `path`: written to a fresh private file beside it (an unpredictable name,
+/// created exclusively), then renamed over it, so a link there is replaced, never followed,
+/// and a reader never sees half a file. A directory that is someone else's or open to others
+/// is refused.
 pub fn save(path: &Path, view: &ViewState) -> io::Result<()> {
     let text = serde_json::to_string_pretty(view).map_err(io::Error::other)?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(dir) = dir {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder.create(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    // A leftover from a crashed run of the same id is removed (a link itself, never what
-    // it points to); `create_new` then refuses anything put there since.
-    let _ = std::fs::remove_file(&tmp);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let written = opts.open(&tmp).and_then(|mut f| {
-        f.write_all(text.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()
-    });
-    match written.and_then(|()| std::fs::rename(&tmp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    super::private::private_parent(path).map_err(io::Error::other)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".view")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.write_all(b"\n")?;
+    tmp.as_file().sync_all()?;
+    // On failure the temporary file is removed when dropped.
+    tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 #[cfg(test)]
@@ -87,6 +68,12 @@ mod tests {
                 std::env::temp_dir().join(format!("ipo-top-view-{}-{name}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).expect("a temporary directory");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let private = std::fs::Permissions::from_mode(0o700);
+                std::fs::set_permissions(&dir, private).expect("made private");
+            }
             Dir(dir)
         }
     }
@@ -120,6 +107,19 @@ mod tests {
         }
         std::fs::write(&path, "{ not json").expect("written");
         assert_eq!(load(&path), ViewState::default());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_open_to_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = Dir::new("open");
+        let state = dir.0.join("state");
+        std::fs::create_dir(&state).expect("made");
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).expect("mode");
+        let e = save(&state.join(FILE), &ViewState::default()).expect_err("refused");
+        assert!(e.to_string().contains("chmod 700"), "{e}");
+        assert!(!state.join(FILE).exists());
     }
 
     #[cfg(unix)]

@@ -5,7 +5,7 @@ use clap::Args;
 use tracing::level_filters::LevelFilter;
 
 use ipo_top::app::bench::{self, DEFAULT_RATES, Options};
-use ipo_top::app::{Exit, logging};
+use ipo_top::app::{self, Exit, logging};
 
 /// Options of `ipo-top bench`.
 #[derive(Debug, Args)]
@@ -48,7 +48,7 @@ pub fn run(args: &BenchArgs, level: LevelFilter) -> Exit {
     let _log = match logging::init(level, None) {
         Ok(guard) => guard,
         Err(e) => {
-            eprintln!("ipo-top: {e} (carrying on without a log)");
+            app::complain("ipo-top", &format_args!("{e} (carrying on without a log)"));
             None
         }
     };

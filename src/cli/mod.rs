@@ -29,8 +29,9 @@ pub struct Cli {
     /// equivalent).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// How much to log: off, error, warn, info, debug or trace. Logs go to a daily file in the
-    /// state directory (e.g. ~/.local/state/ipo-top), never to the terminal.
+    /// How much to log: off, error, warn, info, debug or trace. Logs go to ipo-top.log in the
+    /// state directory (e.g. ~/.local/state/ipo-top; owner-only, rolled over at 10 MiB, four
+    /// older files kept), never to the terminal.
     #[arg(long, global = true, value_name = "LEVEL", default_value = "info")]
     pub log_level: LevelFilter,
     /// Hide and block every call function: nothing is ever sent to change a call, a queue or a
@@ -127,7 +128,7 @@ pub fn run() -> ExitCode {
         Tool::Sim(args) => match sim::run(*args) {
             Ok(()) => Exit::Ok,
             Err(e) => {
-                eprintln!("ipo-top: {e:#}");
+                app::complain("ipo-top", &format_args!("{e:#}"));
                 Exit::Other
             }
         },
@@ -140,7 +141,7 @@ pub fn run() -> ExitCode {
                 if outcome.exit == Exit::Ok {
                     println!("{}", outcome.line);
                 } else {
-                    eprintln!("ipo-top check: {}", outcome.line);
+                    app::complain("ipo-top check", &outcome.line);
                 }
                 outcome.exit
             },
@@ -156,7 +157,7 @@ pub fn run() -> ExitCode {
                 let mut out = std::io::BufWriter::new(stdout.lock());
                 let (exit, line) = rt.block_on(app::events::run(cfg, &mut out));
                 if let Some(line) = line {
-                    eprintln!("ipo-top events: {line}");
+                    app::complain("ipo-top events", &line);
                 }
                 exit
             },
@@ -170,7 +171,7 @@ fn trust(path: Option<&Path>, secondary: bool) -> Exit {
     let target = match config::trust_target(path, secondary) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("ipo-top: {e}");
+            app::complain("ipo-top", &e);
             return Exit::Config;
         }
     };
@@ -183,7 +184,7 @@ fn trust(path: Option<&Path>, secondary: bool) -> Exit {
     let mut out = std::io::stdout();
     let (exit, line) = rt.block_on(app::trust::run(&target, &mut input, &mut out));
     if let Some(line) = line {
-        eprintln!("ipo-top trust: {line}");
+        app::complain("ipo-top trust", &line);
     }
     exit
 }
@@ -198,14 +199,14 @@ fn with_session(
     let mut cfg = match config::load(path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("ipo-top: {e}");
+            app::complain("ipo-top", &e);
             return Exit::Config;
         }
     };
     let _log = match logging::init(level, None) {
         Ok(guard) => guard,
         Err(e) => {
-            eprintln!("ipo-top: {e} (carrying on without a log)");
+            app::complain("ipo-top", &format_args!("{e} (carrying on without a log)"));
             None
         }
     };

@@ -163,8 +163,9 @@ pub struct SimArgs {
     /// The private key (PEM) of --cert.
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
-    /// Where to write the generated CA certificate, for a client's `ca_file` (default: the
-    /// system's temporary directory).
+    /// Where to write the generated CA certificate, for a client's `ca_file` (default: a
+    /// private directory of this run's own in the system's temporary directory, removed when
+    /// the simulator stops).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
     /// Another host name or address to put in the generated certificate (repeatable).
@@ -380,15 +381,32 @@ pub fn run(args: SimArgs) -> Result<()> {
         })
         .await?;
         let startup = built.elapsed();
+        // Without --ca-file the CA goes into a directory of this run's own (0700, a name
+        // nobody can guess), removed when the simulator stops: a fixed name in the shared
+        // temporary directory could be a link or a CA someone else put there.
+        let mut ca_dir = None;
         let ca_line = match handle.ca_pem() {
             Some(pem) => {
-                let path = args.ca_file.clone().unwrap_or_else(|| {
-                    std::env::temp_dir().join(format!(
-                        "ipo-top-sim-ca-{}.pem",
-                        handle.local_addr().port()
-                    ))
-                });
-                std::fs::write(&path, pem).with_context(|| {
+                let path = match &args.ca_file {
+                    Some(p) => p.clone(),
+                    None => {
+                        let mut builder = tempfile::Builder::new();
+                        builder.prefix("ipo-top-sim-");
+                        // tempfile makes directories with the umask's mode: ask for 0700.
+                        #[cfg(unix)]
+                        {
+                            use std::os::unix::fs::PermissionsExt;
+                            builder.permissions(std::fs::Permissions::from_mode(0o700));
+                        }
+                        let dir = builder
+                            .tempdir()
+                            .context("cannot make a private directory for the CA certificate")?;
+                        let path = dir.path().join("ca.pem");
+                        ca_dir = Some(dir);
+                        path
+                    }
+                };
+                ipo_top::app::simconfig::write_private(&path, pem).with_context(|| {
                     format!("cannot write the CA certificate to {}", path.display())
                 })?;
                 path.display().to_string()
@@ -486,6 +504,8 @@ pub fn run(args: SimArgs) -> Result<()> {
         }
         println!("stopping");
         handle.stop().await;
+        // The CA's private directory goes with the simulator.
+        drop(ca_dir);
         Ok(())
     })
 }

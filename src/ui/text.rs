@@ -12,6 +12,7 @@ use std::iter::Peekable;
 use std::str::Chars;
 use std::time::Duration;
 
+use finl_unicode::categories::CharacterCategories;
 use ratatui::style::Style;
 use ratatui::text::Span;
 
@@ -20,21 +21,21 @@ pub const ELLIPSIS: &str = "…";
 
 /// Whether a character can be shown as it is.
 fn is_plain(c: char) -> bool {
-    !c.is_control() && !is_bidi_control(c) && !matches!(c, '\u{2028}' | '\u{2029}')
-}
-
-/// Bidirectional embeddings, overrides, isolates and marks: they reorder what follows them
-/// on screen, so a name could make a number read differently from what it is.
-fn is_bidi_control(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-    )
+    !c.is_control() && !c.is_format() && !matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 /// Removes escape sequences (CSI, OSC, DCS, SOS, PM, APC and two-character escapes, in their
-/// 7-bit and 8-bit forms), every other C0 and C1 control and bidirectional controls. Tabs,
-/// line breaks and line separators become one space each, so words stay apart.
+/// 7-bit and 8-bit forms), every other C0 and C1 control, and every format character
+/// (Unicode category Cf). Tabs, line breaks and line separators become one space each, so
+/// words stay apart.
+///
+/// Format characters draw nothing, so they let one text pose as another: bidirectional
+/// embeddings, overrides, isolates and marks reorder what follows them (a name could make a
+/// number read differently from what it is); zero-width spaces and joiners (U+200B-U+200D),
+/// the word joiner (U+2060), U+FEFF, the soft hyphen and the tag characters
+/// (U+E0000-U+E007F) make two names that look alike compare different. This is the one
+/// cleaning function for every text that reaches a terminal: the screen, `check`, `trust` and
+/// error messages.
 pub fn clean(s: &str) -> Cow<'_, str> {
     if s.chars().all(is_plain) {
         return Cow::Borrowed(s);
@@ -226,6 +227,26 @@ mod tests {
         // An unterminated OSC swallows the rest, as a terminal would.
         assert_eq!(clean("ok\u{1b}]2;never ends"), "ok");
         assert_eq!(clean("lone\u{1b}"), "lone");
+    }
+
+    #[test]
+    fn invisible_format_characters_are_removed() {
+        // Zero-width space, non-joiner and joiner, word joiner, BOM, soft hyphen.
+        assert_eq!(
+            clean("Ad\u{200B}am \u{200C}Le\u{200D}e\u{2060} \u{FEFF}Ki\u{AD}m"),
+            "Adam Lee Kim"
+        );
+        // Tag characters (an invisible "hi") and every kind of bidirectional control.
+        assert_eq!(clean("Sales\u{E0068}\u{E0069}\u{E007F}"), "Sales");
+        assert_eq!(
+            clean("\u{061C}4\u{200E}1\u{200F}0\u{202B}2\u{2067}\u{2069}"),
+            "4102"
+        );
+        // Letters and marks that draw are kept: a combining accent, a variation selector.
+        assert_eq!(
+            clean("Zoe\u{301} \u{2764}\u{FE0F}"),
+            "Zoe\u{301} \u{2764}\u{FE0F}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! subscribing, notifies, general requests, commands).
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::{self, Write as _};
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
@@ -74,6 +75,45 @@ pub(super) enum Link {
     Up(Instant),
     /// Not trying.
     Stopped,
+}
+
+/// How much of a message's Debug form a warning shows: enough for its kind and first fields.
+pub(super) const SUMMARY_BYTES: usize = 160;
+
+/// How much of it a trace line shows: a message can be megabytes, a log line must not be.
+pub(super) const DUMP_BYTES: usize = 8 * 1024;
+
+/// At most `.1` bytes of a value's Debug form, then `…`; formatting stops there, so a huge
+/// message costs no more than its summary.
+pub(super) struct Brief<'a, T: ?Sized>(pub(super) &'a T, pub(super) usize);
+
+impl<T: fmt::Debug + ?Sized> fmt::Display for Brief<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// Takes text up to its room, then refuses the rest.
+        struct Bounded(String, usize);
+        impl fmt::Write for Bounded {
+            fn write_str(&mut self, part: &str) -> fmt::Result {
+                let room = self.1.saturating_sub(self.0.len());
+                if part.len() <= room {
+                    self.0.push_str(part);
+                    return Ok(());
+                }
+                let end = (0..=room)
+                    .rev()
+                    .find(|&i| part.is_char_boundary(i))
+                    .unwrap_or(0);
+                self.0.push_str(part.get(..end).unwrap_or_default());
+                Err(fmt::Error)
+            }
+        }
+        let mut out = Bounded(String::new(), self.1);
+        let cut = write!(out, "{:?}", self.0).is_err();
+        f.write_str(&out.0)?;
+        if cut {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
 }
 
 /// The MTCTI3 client session. See the module documentation.
@@ -268,7 +308,8 @@ impl Session {
             Some(P::Generaldata(d)) => self.on_general_data(now, d),
             other => {
                 self.counters.unexpected += 1;
-                tracing::warn!(message = ?other, "unexpected message ignored");
+                tracing::warn!(message = %Brief(&other, SUMMARY_BYTES), "unexpected message ignored");
+                tracing::trace!(message = %Brief(&other, DUMP_BYTES), "the whole message");
             }
         }
         self.update_sync_state(now);
@@ -407,5 +448,26 @@ impl Session {
             Entity::ParkServer => Text::from("park server"),
             Entity::Presence => Text::from("presence"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_message_is_logged_as_a_bounded_summary() {
+        let names: Vec<String> = (0..100_000)
+            .map(|i| format!("caller {i} 0207946{i:04}"))
+            .collect();
+        let summary = Brief(&names, SUMMARY_BYTES).to_string();
+        assert!(
+            summary.starts_with("[\"caller 0 02079460000\", "),
+            "{summary}"
+        );
+        assert!(summary.ends_with('…') && summary.len() <= SUMMARY_BYTES + '…'.len_utf8());
+        // Cut on a character boundary, and whole when it fits.
+        assert_eq!(Brief("ÅÅÅ", 4).to_string(), "\"Å…");
+        assert_eq!(Brief(&7, 4).to_string(), "7");
     }
 }

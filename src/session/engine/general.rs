@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::core::{Request, Session};
+use super::core::{Brief, DUMP_BYTES, Request, SUMMARY_BYTES, Session};
 use crate::model::{AccountCodes, Text};
 use crate::protocol::codes::ResultCode;
 use crate::protocol::msg;
@@ -51,7 +51,8 @@ impl Session {
             }
             other => {
                 self.counters.unmatched_responses += 1;
-                tracing::warn!(responseid = d.responseid, payload = ?other, "general data we did not ask for");
+                tracing::warn!(responseid = d.responseid, payload = %Brief(&other, SUMMARY_BYTES), "general data we did not ask for");
+                tracing::trace!(responseid = d.responseid, payload = %Brief(&other, DUMP_BYTES), "the whole payload");
             }
         }
     }

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::core::{Request, Session};
+use super::core::{Brief, DUMP_BYTES, Request, SUMMARY_BYTES, Session};
 use super::presence::PresenceChange;
 use super::types::Entity;
 use crate::model::{Guid, LineId, PhoneState, RemoveReason, Upsert};
@@ -65,7 +65,8 @@ impl Session {
             }
             (_, Some(other)) => {
                 self.counters.ignored_notifies += 1;
-                tracing::warn!(%entity, payload = ?other, "Notify with a payload this subscription does not carry ignored");
+                tracing::warn!(%entity, payload = %Brief(&other, SUMMARY_BYTES), "Notify with a payload this subscription does not carry ignored");
+                tracing::trace!(%entity, payload = %Brief(&other, DUMP_BYTES), "the whole payload");
             }
         }
         // A command's effect shows in a Notify.
