@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::private::{PrivateError, open_append, private_parent};
+use super::private::{PrivateError, open_append, own_dir, private_parent};
 use crate::model::{Command, CommandId, CommandReport, CommandStatus};
 use crate::session::SessionHandle;
 use crate::ui::{AuditSubject, Event, Request, Ticket};
@@ -140,7 +140,13 @@ impl AuditLog {
             path: path.clone(),
             source,
         };
-        private_parent(path).map_err(private)?;
+        match path.parent() {
+            // ipo-top's own data directory, closed to others if an older version left it open.
+            Some(d) if default_path().as_deref().and_then(Path::parent) == Some(d) => {
+                own_dir(d).map_err(private)?;
+            }
+            _ => private_parent(path).map_err(private)?,
+        }
         let mut f = open_append(path).map_err(private)?;
         // One write per line: appends from several ipo-top processes do not interleave.
         f.write_all(text.as_bytes()).map_err(fail)?;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use tracing::level_filters::LevelFilter;
 use tracing_appender::non_blocking::WorkerGuard;
 
-use super::private::{PrivateError, open_append, private_dir};
+use super::private::{PrivateError, open_append, own_dir, private_dir};
 use crate::ui::text::clean;
 
 /// How many full log files are kept besides the one being written.
@@ -147,10 +147,16 @@ pub fn init(level: LevelFilter, dir: Option<&Path>) -> Result<Option<LogGuard>, 
         return Ok(None);
     }
     let dir = match dir {
-        Some(d) => d.to_owned(),
-        None => state_dir().ok_or(LogError::NoStateDir)?,
+        Some(d) => {
+            private_dir(d)?;
+            d.to_owned()
+        }
+        None => {
+            let d = state_dir().ok_or(LogError::NoStateDir)?;
+            own_dir(&d)?;
+            d
+        }
     };
-    private_dir(&dir)?;
     let file = SizeRolling::open(&dir, MAX_FILE_BYTES, KEEP_FILES)?;
     // Lossy: when the disk is slower than what is logged, lines are dropped, never queued
     // without bound.

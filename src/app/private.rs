@@ -160,6 +160,23 @@ pub fn private_dir(dir: &Path) -> Result<(), PrivateError> {
     Ok(())
 }
 
+/// ipo-top's own directory (the state or data directory it names itself): as
+/// [`private_dir`], except that one of ours open to others (made by an older version with the
+/// umask's mode) is closed to them, with a warning, rather than refused.
+pub fn own_dir(dir: &Path) -> Result<(), PrivateError> {
+    match private_dir(dir) {
+        #[cfg(unix)]
+        Err(PrivateError::Open { .. }) => {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(PrivateError::io(dir))?;
+            tracing::warn!(dir = %dir.display(), "ipo-top's directory was open to others: now 0700");
+            private_dir(dir)
+        }
+        other => other,
+    }
+}
+
 /// The directory a file at `path` goes in, made private ([`private_dir`]); none for a bare
 /// file name (the current directory, the user's choice).
 pub fn private_parent(path: &Path) -> Result<(), PrivateError> {
@@ -258,6 +275,9 @@ mod tests {
         let e = private_dir(&dir).expect_err("refused").to_string();
         assert!(e.contains("mode 0755") && e.contains("chmod 700"), "{e}");
         assert!(e.contains(&dir.display().to_string()), "{e}");
+        // ipo-top's own directory, left open by an older version: closed, not refused.
+        own_dir(&dir).expect("tightened");
+        assert_eq!(mode(&dir), 0o700);
     }
 
     #[test]

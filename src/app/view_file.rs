@@ -38,7 +38,13 @@ pub fn load(path: &Path) -> ViewState {
 /// is refused.
 pub fn save(path: &Path, view: &ViewState) -> io::Result<()> {
     let text = serde_json::to_string_pretty(view).map_err(io::Error::other)?;
-    super::private::private_parent(path).map_err(io::Error::other)?;
+    match path.parent() {
+        // ipo-top's own state directory, closed to others if an older version left it open.
+        Some(d) if super::logging::state_dir().as_deref() == Some(d) => {
+            super::private::own_dir(d).map_err(io::Error::other)?;
+        }
+        _ => super::private::private_parent(path).map_err(io::Error::other)?,
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
