@@ -151,6 +151,10 @@ fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) ->
             list.join(", ")
         ));
     }
+    // What the PBX reported beyond ipo-top's caps was left out: say so, cap by cap.
+    for cap in &report.capped {
+        line.push_str(&format!("; {cap}"));
+    }
     line.push_str(&format!("; {CONNECTIONS_NOTE}"));
     line
 }
@@ -245,7 +249,11 @@ pub async fn run(config: &Config, wait: Duration) -> Outcome {
                     });
                     break;
                 }
-                SessionEvent::SubscribeFailed(_) | SessionEvent::Command(_) => {}
+                // Caps reached come again in the sync report; `check` reads nothing slowly.
+                SessionEvent::SubscribeFailed(_)
+                | SessionEvent::Command(_)
+                | SessionEvent::CapReached(_)
+                | SessionEvent::Lagged { .. } => {}
                 SessionEvent::Synced(report) => {
                     done = Some(Outcome {
                         exit: Exit::Ok,
@@ -323,6 +331,7 @@ mod tests {
                 presence: Some(true),
             },
             scope: None,
+            capped: Vec::new(),
         };
         assert_eq!(
             success_line(

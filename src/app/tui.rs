@@ -216,6 +216,16 @@ pub(crate) fn events_of(batch: Vec<SessionEvent>, dispatch: &mut Dispatcher) -> 
             // The model's connection state already says what failed and what happens next.
             SessionEvent::ConnectFailed(e) => tracing::info!(error = %e, "connect failed"),
             SessionEvent::Command(r) => out.extend(dispatch.report(&r)),
+            SessionEvent::CapReached(cap) => {
+                out.push(Event::Message(Message::new(Level::Error, cap.to_string())));
+            }
+            SessionEvent::Lagged { folded } => out.push(Event::Message(Message::new(
+                Level::Info,
+                format!(
+                    "the screen fell behind the PBX: {folded} updates were folded (what is \
+                     shown is current)"
+                ),
+            ))),
         }
     }
     let mut events = vec![Event::Model(model)];

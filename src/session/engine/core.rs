@@ -10,11 +10,15 @@ use rand_chacha::ChaCha8Rng;
 use super::presence::PresenceBook;
 use super::subscriptions::Subscriptions;
 use super::types::{Counters, Entity, Io, SessionEvent, SubscribeFailure, SyncReport};
-use crate::model::{AccountCodes, CommandPlan, CommandReport, Model, PbxSystem, Text};
+use crate::model::{
+    AccountCodes, CapReached, Capped, CommandPlan, CommandReport, Model, PbxSystem, Text,
+};
 use crate::protocol::codes::ResultCode;
+use crate::protocol::limits::MAX_TEXT_BYTES;
 use crate::protocol::pb;
 use crate::session::backoff::{Backoff, seeded};
 use crate::session::config::SessionConfig;
+use crate::session::convert::Convert;
 use crate::session::timers::Timers;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +109,10 @@ pub struct Session {
     pub(super) last_rx: Instant,
     pub(super) shut_down: bool,
     pub(super) counters: Counters,
+    /// Turns messages into model inputs, cutting overlong texts.
+    pub(super) convert: Convert,
+    /// The caps reached so far (each said once).
+    pub(super) capped: Vec<CapReached>,
 }
 
 impl Session {
@@ -137,6 +145,8 @@ impl Session {
             last_rx: now,
             shut_down: false,
             counters: Counters::default(),
+            convert: Convert::default(),
+            capped: Vec::new(),
         };
         s.model.configure_stats(now, s.config.stats.clone());
         s.arm_period();
@@ -211,6 +221,26 @@ impl Session {
             subscriptions: self.subs.summary(),
             scope: (!self.config.scope.is_everything())
                 .then(|| self.config.scope.summary(&self.model)),
+            capped: self.capped.clone(),
+        }
+    }
+
+    /// The PBX reported more than `what` allows: the rest is ignored. Logged and told to the
+    /// readers once per session.
+    pub(super) fn cap_reached(&mut self, what: Capped, limit: usize) {
+        if self.capped.iter().any(|c| c.what == what) {
+            return;
+        }
+        let cap = CapReached { what, limit };
+        tracing::warn!(%cap, "cap reached");
+        self.capped.push(cap);
+        self.events.push_back(SessionEvent::CapReached(cap));
+    }
+
+    /// Says so once if the last conversion cut a text.
+    pub(super) fn note_clipped(&mut self) {
+        if self.convert.take_clipped() {
+            self.cap_reached(Capped::Text, MAX_TEXT_BYTES);
         }
     }
 
