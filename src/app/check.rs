@@ -349,6 +349,32 @@ mod tests {
     }
 
     #[test]
+    fn the_caps_reached_are_named() {
+        use crate::model::{CapReached, Capped};
+        let report = SyncReport {
+            users: 1,
+            queues: 0,
+            park_available: false,
+            subscribed: 1,
+            failed: Vec::new(),
+            round_trip: None,
+            subscriptions: crate::session::SubscriptionSummary::default(),
+            scope: None,
+            capped: vec![CapReached {
+                what: Capped::CallAppearances,
+                limit: 20_000,
+            }],
+        };
+        let line = success_line(&config(), &report, None);
+        assert!(
+            line.contains(
+                "; the PBX reports more than 20000 call appearances: ignoring the rest; "
+            ),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn the_scope_and_its_unknown_queues_are_named() {
         let scope = ScopeSummary {
             queues: 2,
