@@ -404,3 +404,147 @@ async fn events_into_a_pipe_nobody_reads_stays_bounded_then_resumes_with_a_lagge
     assert!(status.success() || status.code() == Some(0), "{status:?}");
     sim.stop().await;
 }
+
+/// Records a session with the demo site from its start for `span`, in the engine fuzz
+/// target's input format (see `fuzz/fuzz_targets/engine.rs`): the link opening, every frame
+/// the client received, and the time steps between, in tenths of a second.
+fn record_engine_input(seed: u64, span: Duration) -> Vec<u8> {
+    use ipo_top::protocol::{Framing, decode, encode};
+    use ipo_top::session::{Io, Session};
+    use ipo_top::sim::pbx::Pbx;
+    use ipo_top::sim::{Exchange, Site};
+    const CONN: u64 = 1;
+    const TENTH: Duration = Duration::from_millis(100);
+    let start = std::time::Instant::now();
+    let tod = "10:30".parse().expect("a time of day");
+    let pbx = Pbx::new(Site::demo(), seed, tod, start).expect("the demo site");
+    let mut server = Exchange::new(pbx, None, ConnConfig::default());
+    let mut client = Session::new(SessionConfig::default(), start);
+    let mut out = Vec::new();
+    let mut now = start;
+    let end = start + span;
+    loop {
+        loop {
+            let mut busy = false;
+            while let Some(io) = client.poll_io() {
+                busy = true;
+                match io {
+                    Io::Connect(_) => {
+                        server.open(CONN);
+                        client.handle_connected(now);
+                        out.push(0);
+                    }
+                    Io::Close | Io::Shutdown => {
+                        server.close(CONN);
+                    }
+                    Io::Ping => {
+                        client.handle_pong(now);
+                        out.push(6);
+                    }
+                    Io::Probe(_) => {
+                        client.handle_probe(now, true);
+                        out.extend([8, 1]);
+                    }
+                }
+            }
+            while client.poll_event().is_some() {
+                busy = true;
+            }
+            while let Some(frame) = client.poll_transmit() {
+                busy = true;
+                let msg = decode(&frame, Framing::Framed).expect("the client's frames decode");
+                server.handle_message(now, CONN, msg);
+            }
+            server.pump();
+            while server.poll_record(CONN).is_some() {}
+            let mut frames = Vec::new();
+            while let Some(msg) = server.poll_transmit(CONN) {
+                frames.push(encode(&msg, Framing::Framed).expect("the PBX's frames encode"));
+            }
+            for f in frames {
+                busy = true;
+                let Ok(len) = u16::try_from(f.len()) else {
+                    continue;
+                };
+                out.push(1);
+                out.extend(len.to_be_bytes());
+                out.extend(&f);
+                client.handle_frame(now, &f);
+            }
+            if !busy {
+                break;
+            }
+        }
+        if now >= end {
+            return out;
+        }
+        let next = [client.poll_timeout(), server.poll_timeout(), Some(end)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(end)
+            .max(now);
+        // Whole tenths, at least one, so the replay sees the same instants.
+        let tenths = (next.saturating_duration_since(now).as_millis() / 100 + 1).min(60_000);
+        let tenths = u16::try_from(tenths).unwrap_or(u16::MAX);
+        now += TENTH * u32::from(tenths);
+        out.push(2);
+        out.extend(tenths.to_be_bytes());
+        server.handle_timeout(now);
+        client.handle_timeout(now);
+    }
+}
+
+/// Writes the engine fuzz target's seed corpus from recorded simulator traffic:
+/// `cargo test --test faults_caps -- --ignored write_engine_fuzz_seeds`.
+#[test]
+#[ignore = "writes fuzz/seeds/engine; run it to refresh the seeds"]
+fn write_engine_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/engine");
+    std::fs::create_dir_all(&dir).expect("the seed directory");
+    for (name, seed, span) in [
+        ("demo-sync", 7, secs(5)),
+        ("demo-minute", 7, secs(60)),
+        ("demo-other-day", 11, secs(30)),
+    ] {
+        let input = record_engine_input(seed, span);
+        std::fs::write(dir.join(name), input).expect("a seed written");
+    }
+}
+
+#[test]
+fn recorded_traffic_replays_within_the_caps() {
+    // The seeds' format, replayed as the fuzz target does (frames and time steps only here):
+    // the engine syncs and stays within its caps.
+    use ipo_top::session::Session;
+    let input = record_engine_input(7, secs(20));
+    let mut now = std::time::Instant::now();
+    let mut s = Session::new(SessionConfig::default(), now);
+    let mut rest = &input[..];
+    while let Some((&op, tail)) = rest.split_first() {
+        rest = tail;
+        match op {
+            0 => s.handle_connected(now),
+            1 | 2 => {
+                let n = u16::from_be_bytes([rest[0], rest[1]]);
+                rest = &rest[2..];
+                if op == 1 {
+                    let (frame, tail) = rest.split_at(usize::from(n));
+                    rest = tail;
+                    s.handle_frame(now, frame);
+                } else {
+                    now += Duration::from_millis(u64::from(n) * 100);
+                    s.handle_timeout(now);
+                }
+            }
+            6 => s.handle_pong(now),
+            other => panic!("op {other} not recorded"),
+        }
+        while s.poll_io().is_some() {}
+        while s.poll_transmit().is_some() {}
+        while s.poll_event().is_some() {}
+        assert_eq!(s.sizes().over_cap(), None);
+    }
+    assert!(s.sync_report().users > 0, "synced from the recording");
+    assert!(s.model().sizes().users > 0);
+}
