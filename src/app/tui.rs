@@ -522,6 +522,34 @@ fn retry(app: &mut App, live: &mut Live, config_path: Option<&std::path::Path>) 
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_cap_reached_and_a_lag_are_noted_in_the_messages() {
+        use crate::model::{CapReached, Capped};
+        let mut dispatch = Dispatcher::new(AuditLog::new(None, "u", "pbx"));
+        let batch = vec![
+            SessionEvent::Lagged { folded: 12 },
+            SessionEvent::CapReached(CapReached {
+                what: Capped::CallAppearances,
+                limit: 20_000,
+            }),
+        ];
+        let texts: Vec<String> = events_of(batch, &mut dispatch)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Message(m) => Some(m.text),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "the screen fell behind the PBX: 12 updates were folded (what is shown is \
+                 current)",
+                "the PBX reports more than 20000 call appearances: ignoring the rest"
+            ]
+        );
+    }
+
     fn source(ui: &str) -> Source {
         let text = format!(
             "[pbx]\nhost = \"ipo.example.net\"\nusername = \"u\"\npassword_env = \"PATH\"\n\
