@@ -345,6 +345,8 @@ impl Seen {
                 SessionEvent::ConnectFailed(e) => self.failures.push(e),
                 SessionEvent::SubscribeFailed(f) => panic!("subscription refused: {f:?}"),
                 SessionEvent::Command(_) => {}
+                SessionEvent::CapReached(c) => panic!("no cap is near: {c:?}"),
+                SessionEvent::Lagged { folded } => panic!("the reader keeps up: {folded} folded"),
             }
         }
     }

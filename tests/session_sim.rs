@@ -158,6 +158,7 @@ async fn converge(updates: &Updates, replica: &mut Tables, synced: &mut bool, wa
                 SessionEvent::ConnectFailed(e) => panic!("could not connect: {e}"),
                 SessionEvent::SubscribeFailed(f) => panic!("subscription refused: {f:?}"),
                 SessionEvent::Command(r) => panic!("no command was sent: {r:?}"),
+                other => panic!("unexpected {other:?}"),
             }
         }
     }

@@ -185,6 +185,10 @@ fn success_line(config: &Config, report: &SyncReport, version: Option<&Text>) ->
             list.join(", ")
         ));
     }
+    // What the PBX reported beyond ipo-top's caps was left out: say so, cap by cap.
+    for cap in &report.capped {
+        line.push_str(&format!("; {cap}"));
+    }
     line.push_str(&format!("; {CONNECTIONS_NOTE}"));
     clean(&line).into_owned()
 }
@@ -276,7 +280,11 @@ pub async fn run(config: &Config, wait: Duration) -> Outcome {
                     ));
                     break;
                 }
-                SessionEvent::SubscribeFailed(_) | SessionEvent::Command(_) => {}
+                // Caps reached come again in the sync report; `check` reads nothing slowly.
+                SessionEvent::SubscribeFailed(_)
+                | SessionEvent::Command(_)
+                | SessionEvent::CapReached(_)
+                | SessionEvent::Lagged { .. } => {}
                 SessionEvent::Synced(report) => {
                     done = Some(Outcome {
                         exit: Exit::Ok,
@@ -354,6 +362,7 @@ mod tests {
                 presence: Some(true),
             },
             scope: None,
+            capped: Vec::new(),
         };
         assert_eq!(
             success_line(
@@ -393,6 +402,7 @@ mod tests {
                 presence: None,
             },
             scope: None,
+            capped: Vec::new(),
         };
         let version = Text::from("IP Office 11.1\u{1b}[31m\u{9b}1;2H build\u{202E}006");
         let line = success_line(&config(), &report, Some(&version));
@@ -411,6 +421,32 @@ mod tests {
             !o.line.contains('\u{1b}') && o.line.contains("certificate for pbx.example"),
             "{}",
             o.line
+        );
+    }
+
+    #[test]
+    fn the_caps_reached_are_named() {
+        use crate::model::{CapReached, Capped};
+        let report = SyncReport {
+            users: 1,
+            queues: 0,
+            park_available: false,
+            subscribed: 1,
+            failed: Vec::new(),
+            round_trip: None,
+            subscriptions: crate::session::SubscriptionSummary::default(),
+            scope: None,
+            capped: vec![CapReached {
+                what: Capped::CallAppearances,
+                limit: 20_000,
+            }],
+        };
+        let line = success_line(&config(), &report, None);
+        assert!(
+            line.contains(
+                "; the PBX reports more than 20000 call appearances: ignoring the rest; "
+            ),
+            "{line}"
         );
     }
 

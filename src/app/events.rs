@@ -102,6 +102,24 @@ pub fn to_line(update: &SessionEvent) -> Result<String, serde_json::Error> {
                 "reference": r.reference,
             }),
         }),
+        SessionEvent::CapReached(cap) => serde_json::to_string(&Line {
+            schema: SCHEMA,
+            ts_ms,
+            event: &json!({
+                "type": "cap_reached",
+                "what": cap.what,
+                "limit": cap.limit,
+                "message": cap.to_string(),
+            }),
+        }),
+        SessionEvent::Lagged { folded } => serde_json::to_string(&Line {
+            schema: SCHEMA,
+            ts_ms,
+            event: &json!({
+                "type": "lagged",
+                "folded": folded,
+            }),
+        }),
         SessionEvent::ConnectFailed(e) => serde_json::to_string(&Line {
             schema: SCHEMA,
             ts_ms,

@@ -230,6 +230,16 @@ pub(crate) fn events_of(batch: Vec<SessionEvent>, dispatch: &mut Dispatcher) -> 
             // The model's connection state already says what failed and what happens next.
             SessionEvent::ConnectFailed(e) => tracing::info!(error = %e, "connect failed"),
             SessionEvent::Command(r) => out.extend(dispatch.report(&r)),
+            SessionEvent::CapReached(cap) => {
+                out.push(Event::Message(Message::new(Level::Error, cap.to_string())));
+            }
+            SessionEvent::Lagged { folded } => out.push(Event::Message(Message::new(
+                Level::Info,
+                format!(
+                    "the screen fell behind the PBX: {folded} updates were folded (what is \
+                     shown is current)"
+                ),
+            ))),
         }
     }
     let mut events = vec![Event::Model(model)];
@@ -531,6 +541,34 @@ fn retry(app: &mut App, live: &mut Live, config_path: Option<&std::path::Path>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cap_reached_and_a_lag_are_noted_in_the_messages() {
+        use crate::model::{CapReached, Capped};
+        let mut dispatch = Dispatcher::new(AuditLog::new(None, "u", "pbx"));
+        let batch = vec![
+            SessionEvent::Lagged { folded: 12 },
+            SessionEvent::CapReached(CapReached {
+                what: Capped::CallAppearances,
+                limit: 20_000,
+            }),
+        ];
+        let texts: Vec<String> = events_of(batch, &mut dispatch)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Message(m) => Some(m.text),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "the screen fell behind the PBX: 12 updates were folded (what is shown is \
+                 current)",
+                "the PBX reports more than 20000 call appearances: ignoring the rest"
+            ]
+        );
+    }
 
     fn source(ui: &str) -> Source {
         let text = format!(

@@ -1,7 +1,7 @@
 //! What the model tells its readers: typed events, cheap to clone (records are shared), fit to
 //! be coalesced for a slow reader, and serialisable for `events --json`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -85,6 +85,62 @@ pub enum RemoveReason {
     /// The PBX answered its subscription with "not found" (MTCTISESS_USERNOTFOUND or
     /// MTCTISESS_NOTFOUND).
     NotFound,
+}
+
+/// What a cap bounds (the numbers are the protocol's limits, carried in [`CapReached`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capped {
+    /// Users in the lines list.
+    Users,
+    /// Queues in the lines list.
+    Queues,
+    /// Call appearances held at once.
+    CallAppearances,
+    /// Account codes in the PBX's list.
+    AccountCodes,
+    /// The length of any one text.
+    Text,
+}
+
+/// The PBX reported more than ipo-top keeps: the rest is ignored (a text is cut). Said once
+/// per cap and session.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub struct CapReached {
+    /// Which cap.
+    pub what: Capped,
+    /// Its value.
+    pub limit: usize,
+}
+
+impl std::fmt::Display for CapReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let limit = self.limit;
+        match self.what {
+            Capped::Users => write!(
+                f,
+                "the PBX reports more than {limit} users: ignoring the rest"
+            ),
+            Capped::Queues => {
+                write!(
+                    f,
+                    "the PBX reports more than {limit} queues: ignoring the rest"
+                )
+            }
+            Capped::CallAppearances => write!(
+                f,
+                "the PBX reports more than {limit} call appearances: ignoring the rest"
+            ),
+            Capped::AccountCodes => write!(
+                f,
+                "the PBX lists more than {limit} account codes: ignoring the rest"
+            ),
+            Capped::Text => write!(
+                f,
+                "the PBX sent a text longer than {limit} bytes: cutting it to {limit}"
+            ),
+        }
+    }
 }
 
 fn arc<T: Serialize, S: Serializer>(v: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
@@ -283,20 +339,53 @@ impl ModelEvent {
     }
 }
 
+/// How far a [`Coalescer`] lets a slow reader fall behind (the values are the protocol's
+/// limits).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MailboxLimits {
+    /// Pending events beyond which a call's pending new and ended appearance fold into one
+    /// ended event (and a user or queue added and removed unseen goes altogether).
+    pub fold_after: usize,
+    /// The most pending events: beyond it the oldest ends of calls the reader never saw go.
+    pub max_pending: usize,
+}
+
+/// One pending event, and whether it ends a call the reader was never told about.
+#[derive(Debug)]
+struct Pending {
+    ev: ModelEvent,
+    unseen: bool,
+}
+
 /// Collects model events for a reader that takes them in bursts, folding events about the same
 /// user, queue or appearance into one, so a slow reader gets the latest picture without a
-/// backlog. New and ended appearances are never folded away: statistics count them.
+/// backlog. New and ended appearances are never folded away while few are pending: statistics
+/// count them. With [`MailboxLimits`], a reader that falls far behind gets a call's new and
+/// ended appearance as one ended event, and past the hard limit loses the oldest of those;
+/// [`Coalescer::take_folded`] says how many events it will never see.
 #[derive(Default, Debug)]
 pub struct Coalescer {
-    slots: Vec<Option<ModelEvent>>,
+    slots: Vec<Option<Pending>>,
     index: HashMap<Slot, usize>,
     live: usize,
+    limits: Option<MailboxLimits>,
+    /// Where the pending ends of calls the reader never saw are, oldest first.
+    unseen: VecDeque<usize>,
+    folded: u64,
 }
 
 impl Coalescer {
-    /// An empty coalescer.
+    /// An empty coalescer without limits (for a reader that keeps up by construction).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty coalescer that folds harder as its reader falls behind.
+    pub fn bounded(limits: MailboxLimits) -> Self {
+        Self {
+            limits: Some(limits),
+            ..Self::default()
+        }
     }
 
     /// Adds an event, folding it into a pending one about the same thing.
@@ -307,9 +396,23 @@ impl Coalescer {
             ModelEvent::QueueRemoved { guid, .. } => Some(Slot::Queue(guid.clone())),
             _ => None,
         };
+        let mut unseen = false;
         if let Some(slot) = ended {
             // Nothing after an end folds into what came before it.
-            self.index.remove(&slot);
+            let pending = self.index.remove(&slot);
+            let folding = self.limits.is_some_and(|l| self.live >= l.fold_after);
+            if let (true, Some(i)) = (folding, pending) {
+                if self.take_if_new(i) {
+                    self.folded += 1;
+                    if !matches!(ev, ModelEvent::CallEnded { .. }) {
+                        // A user or queue the reader never saw: nothing to tell it.
+                        self.folded += 1;
+                        return;
+                    }
+                    // The ended event carries the call's last snapshot.
+                    unseen = true;
+                }
+            }
         }
         let ev = match ev.slot() {
             Some(slot) => {
@@ -317,7 +420,7 @@ impl Coalescer {
                     Some(i) => match self.slots.get_mut(i).and_then(Option::take) {
                         Some(earlier) => {
                             self.live -= 1;
-                            earlier.absorb(ev)
+                            earlier.ev.absorb(ev)
                         }
                         None => ev,
                     },
@@ -328,21 +431,69 @@ impl Coalescer {
             }
             None => ev,
         };
-        self.slots.push(Some(ev));
+        if unseen {
+            self.unseen.push_back(self.slots.len());
+        }
+        self.slots.push(Some(Pending { ev, unseen }));
         self.live += 1;
+        self.shed();
         if self.slots.len() > 64 && self.live * 2 < self.slots.len() {
             self.compact();
+        }
+    }
+
+    /// Takes the pending event at `i` if it is a first sighting (new appearance, user or
+    /// queue added).
+    fn take_if_new(&mut self, i: usize) -> bool {
+        let Some(slot) = self.slots.get_mut(i) else {
+            return false;
+        };
+        let new = matches!(
+            slot,
+            Some(Pending {
+                ev: ModelEvent::CallNew { .. }
+                    | ModelEvent::UserAdded { .. }
+                    | ModelEvent::QueueAdded { .. },
+                ..
+            })
+        );
+        if new {
+            *slot = None;
+            self.live -= 1;
+        }
+        new
+    }
+
+    /// Past the hard limit, the oldest ends of calls the reader never saw go.
+    fn shed(&mut self) {
+        let Some(limits) = self.limits else {
+            return;
+        };
+        while self.live > limits.max_pending {
+            let Some(i) = self.unseen.pop_front() else {
+                return;
+            };
+            if let Some(slot) = self.slots.get_mut(i) {
+                if slot.take().is_some() {
+                    self.live -= 1;
+                    self.folded += 1;
+                }
+            }
         }
     }
 
     fn compact(&mut self) {
         let old = std::mem::take(&mut self.slots);
         self.index.clear();
-        for ev in old.into_iter().flatten() {
-            if let Some(slot) = ev.slot() {
+        self.unseen.clear();
+        for p in old.into_iter().flatten() {
+            if let Some(slot) = p.ev.slot() {
                 self.index.insert(slot, self.slots.len());
             }
-            self.slots.push(Some(ev));
+            if p.unseen {
+                self.unseen.push_back(self.slots.len());
+            }
+            self.slots.push(Some(p));
         }
     }
 
@@ -359,10 +510,22 @@ impl Coalescer {
     /// Takes every pending event, oldest first.
     pub fn take(&mut self) -> Vec<ModelEvent> {
         self.index.clear();
+        self.unseen.clear();
         self.live = 0;
         std::mem::take(&mut self.slots)
             .into_iter()
             .flatten()
+            .map(|p| p.ev)
             .collect()
+    }
+
+    /// Whether events were folded away since [`Coalescer::take_folded`] was last called.
+    pub fn has_folded(&self) -> bool {
+        self.folded > 0
+    }
+
+    /// How many events were folded away since the last call (the reader will never see them).
+    pub fn take_folded(&mut self) -> u64 {
+        std::mem::take(&mut self.folded)
     }
 }

@@ -37,7 +37,10 @@ pub use command::{
     Command, CommandId, CommandPlan, CommandReport, CommandStatus, PlannedAction, Priority,
     SupervisorCall,
 };
-pub use event::{Coalescer, ConnectionState, ModelEvent, RemoveReason, StopKind};
+pub use event::{
+    CapReached, Capped, Coalescer, ConnectionState, MailboxLimits, ModelEvent, RemoveReason,
+    StopKind,
+};
 pub use function::{Disallowed, Function, FunctionTarget, Lines};
 pub use ids::{AppearanceId, AppearanceKey, Gcid, Guid, LineId, Text};
 pub use queue::{Queue, QueueMember, QueueStatus, RingMode, ServiceMode};
@@ -46,7 +49,7 @@ pub use stats::{
     AgentCounts, Calendar, DEFINITIONS as STATS_DEFINITIONS, FixedOffset, PeriodStart, QueueStats,
     StatsConfig, StatsPeriod, WallClock, definitions as stats_definitions,
 };
-pub use tables::Tables;
+pub use tables::{TableSizes, Tables};
 pub use user::{
     AgentState, AgentStats, AgentStatus, Forwarding, Mailbox, PhoneState, User, UserFeatureBits,
     UserFunction, UserStatus,

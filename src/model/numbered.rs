@@ -61,6 +61,10 @@ impl<T: Numbered> ByNumber<T> {
         self.by_guid.keys()
     }
 
+    pub(super) fn len(&self) -> usize {
+        self.by_guid.len()
+    }
+
     /// The entry whose number is `extn`.
     pub(super) fn by_number(&self, extn: &str) -> Option<&Arc<T>> {
         let guid = self.by_extn.get(extn)?.first()?;

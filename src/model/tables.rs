@@ -35,10 +35,33 @@ pub struct Tables {
     pub(super) stats_period: Option<StatsPeriod>,
 }
 
+/// How much the tables hold, for the caps (counting is O(1)).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct TableSizes {
+    /// Users.
+    pub users: usize,
+    /// Queues.
+    pub queues: usize,
+    /// Call appearances.
+    pub appearances: usize,
+    /// Gcids indexed (each names at least one appearance).
+    pub gcids: usize,
+}
+
 impl Tables {
     /// Empty tables, for a reader fed with [`Tables::apply`].
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many users, queues and appearances are held.
+    pub fn sizes(&self) -> TableSizes {
+        TableSizes {
+            users: self.users.len(),
+            queues: self.queues.len(),
+            appearances: self.calls.len(),
+            gcids: self.by_gcid.len(),
+        }
     }
 
     /// The link state (Idle until the session says otherwise).

@@ -576,3 +576,73 @@ fn a_withheld_caller_is_the_other_party_of_an_incoming_call() {
         Some("03007303".to_owned())
     );
 }
+
+#[test]
+fn a_reader_far_behind_gets_new_and_ended_as_one_and_a_bounded_backlog() {
+    let t0 = Instant::now();
+    let mut m = Model::new();
+    let mut replica = Tables::new();
+    let limits = MailboxLimits {
+        fold_after: 10,
+        max_pending: 30,
+    };
+    let mut pending = Coalescer::bounded(limits);
+    let mut most = 0;
+    let mut feed = |m: &mut Model, pending: &mut Coalescer| {
+        while let Some(ev) = m.poll_event() {
+            pending.push(ev);
+            most = most.max(pending.len());
+        }
+    };
+    m.upsert_queue(entry(9, "7301", "Claims Desk"));
+    feed(&mut m, &mut pending);
+    for ev in pending.take() {
+        replica.apply(&ev);
+    }
+
+    // The reader stops reading while 1000 callers come and go, and one stays.
+    let q = LineId::Queue(guid(9));
+    for callid in 1..=1000 {
+        m.call_info(t0, q.clone(), queued(callid, CallState::Queueing));
+        m.call_lost(
+            t0,
+            q.clone(),
+            CallLost {
+                callid,
+                ..CallLost::default()
+            },
+        );
+        feed(&mut m, &mut pending);
+    }
+    m.call_info(t0, q.clone(), queued(2000, CallState::Queueing));
+    feed(&mut m, &mut pending);
+    assert!(most <= limits.max_pending, "bounded: {most}");
+
+    let folded = pending.take_folded();
+    let burst = pending.take();
+    let news = burst
+        .iter()
+        .filter(|e| matches!(e, ModelEvent::CallNew { .. }))
+        .count() as u64;
+    let ends = burst
+        .iter()
+        .filter(|e| matches!(e, ModelEvent::CallEnded { .. }))
+        .count() as u64;
+    // Every new and ended appearance is either given or counted as folded.
+    assert_eq!(
+        news + ends + folded,
+        2001,
+        "{news} new, {ends} ended, {folded} folded"
+    );
+    assert!(folded > 0);
+    // An ended event whose new was folded carries the call's last snapshot.
+    assert!(burst.iter().any(|e| matches!(e,
+        ModelEvent::CallEnded { call, .. } if call.call.state == CallState::Queueing)));
+    for ev in &burst {
+        replica.apply(ev);
+    }
+    // Nothing stale, nothing missing: the copy is the model.
+    assert_same(&m, &replica);
+    assert_eq!(replica.sizes().appearances, 1);
+    assert_eq!(pending.take_folded(), 0, "told once");
+}

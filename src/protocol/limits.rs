@@ -3,6 +3,43 @@
 //! ([`super::msg`]), which check the same limits.
 //!
 //! Lengths are counted in characters (Unicode scalar values), as the document counts them.
+//!
+//! Also the caps on what the network can make ipo-top hold: the PBX decides how many users,
+//! queues and calls it reports and how long its texts are, so each is bounded here, in one
+//! place. Beyond a cap the rest is ignored, logged once and shown to the supervisor.
+
+/// The most users kept from the lines list (IP Office's largest systems have 3000).
+pub const MAX_USERS: usize = 10_000;
+/// The most queues (hunt groups) kept from the lines list.
+pub const MAX_QUEUES: usize = 1_000;
+/// The most call appearances kept at once, over every line.
+pub const MAX_APPEARANCES: usize = 20_000;
+/// The most account codes kept from `nasystem/AccountCode`.
+pub const MAX_ACCOUNT_CODES: usize = 10_000;
+/// The longest text kept from any one field of a message, in bytes (cut at a character
+/// boundary).
+pub const MAX_TEXT_BYTES: usize = 1024;
+/// Model events pending for a slow reader beyond which a call's pending new and ended
+/// appearance fold into one ended event.
+pub const MAILBOX_FOLD_AFTER: usize = 10_000;
+/// The most model events pending for a slow reader: beyond it, the oldest ends of calls the
+/// reader never saw are dropped (counted as folded).
+pub const MAILBOX_MAX_PENDING: usize = 40_000;
+/// The most session events other than model events (sync reports, refusals, failed attempts,
+/// command reports) pending for a slow reader; beyond it the oldest go (counted as folded).
+pub const MAILBOX_MAX_OTHER: usize = 1_000;
+
+/// `s` cut to at most `max` bytes at a character boundary, and whether it was cut.
+pub fn clip(s: &str, max: usize) -> (&str, bool) {
+    if s.len() <= max {
+        return (s, false);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (s.get(..end).unwrap_or(""), true)
+}
 
 /// Why a builder refused its arguments. Each message says what is wrong and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,5 +153,20 @@ pub(crate) fn non_zero_reference(
         Err(BuildError::NoReferenceCallId { what })
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_cuts_at_a_character_boundary() {
+        assert_eq!(clip("abc", 3), ("abc", false));
+        assert_eq!(clip("abcd", 3), ("abc", true));
+        // "é" is two bytes: cutting inside it keeps neither half.
+        assert_eq!(clip("aé", 2), ("a", true));
+        assert_eq!(clip("日本", 4), ("日", true));
+        assert_eq!(clip("日本", 0), ("", true));
     }
 }

@@ -9,7 +9,7 @@ pub mod bits;
 pub mod cmd;
 pub mod codes;
 pub mod frame;
-mod limits;
+pub mod limits;
 pub mod msg;
 pub mod pb;
 pub mod presence;

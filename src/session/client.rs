@@ -8,7 +8,7 @@
 //! remembers the credentials each system refused and never sends them to it again, whatever
 //! it is asked.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,8 +26,9 @@ use super::endpoint::{Endpoint, LoginIdentity};
 use super::engine::{Counters, Disconnect, Io, Session, SessionEvent};
 use super::error::ConnectError;
 use super::tls::{TlsSetupError, client_config};
-use crate::model::{Coalescer, Command, CommandId, PbxSystem};
+use crate::model::{Coalescer, Command, CommandId, MailboxLimits, PbxSystem};
 use crate::protocol::Framing;
+use crate::protocol::limits::{MAILBOX_FOLD_AFTER, MAILBOX_MAX_OTHER, MAILBOX_MAX_PENDING};
 
 /// What the application can ask of a running session.
 enum Control {
@@ -38,11 +39,67 @@ enum Control {
     Shutdown,
 }
 
-#[derive(Default)]
+/// What waits for the reader. Bounded, so a reader that stops reading (a blocked pipe, a
+/// slow link) costs memory up to the limits and no more; what was folded away is counted and
+/// told to the reader as [`SessionEvent::Lagged`] with its next batch.
 struct Mailbox {
     model: Coalescer,
-    other: Vec<SessionEvent>,
+    other: VecDeque<SessionEvent>,
+    /// Other events dropped since the last batch.
+    dropped: u64,
     finished: Option<Counters>,
+}
+
+impl Default for Mailbox {
+    fn default() -> Self {
+        Mailbox {
+            model: Coalescer::bounded(MailboxLimits {
+                fold_after: MAILBOX_FOLD_AFTER,
+                max_pending: MAILBOX_MAX_PENDING,
+            }),
+            other: VecDeque::new(),
+            dropped: 0,
+            finished: None,
+        }
+    }
+}
+
+impl Mailbox {
+    fn push_other(&mut self, ev: SessionEvent) {
+        if self.other.len() >= MAILBOX_MAX_OTHER {
+            // Refusals and failed attempts repeat and matter least once many are pending;
+            // otherwise the oldest goes.
+            let repeatable = self.other.iter().position(|e| {
+                matches!(
+                    e,
+                    SessionEvent::SubscribeFailed(_) | SessionEvent::ConnectFailed(_)
+                )
+            });
+            let _ = self.other.remove(repeatable.unwrap_or(0));
+            self.dropped += 1;
+        }
+        self.other.push_back(ev);
+    }
+
+    /// Everything pending, as one batch: how many were folded away first, then the model's
+    /// events in order, then the session's own.
+    fn take_batch(&mut self) -> Vec<SessionEvent> {
+        let folded = self.model.take_folded() + std::mem::take(&mut self.dropped);
+        let mut batch = Vec::with_capacity(1 + self.model.len() + self.other.len());
+        if folded > 0 {
+            batch.push(SessionEvent::Lagged { folded });
+        }
+        batch.extend(self.model.take().into_iter().map(SessionEvent::Model));
+        batch.extend(self.other.drain(..));
+        batch
+    }
+
+    fn is_empty(&self) -> bool {
+        self.model.is_empty()
+            && self.other.is_empty()
+            && self.dropped == 0
+            && !self.model.has_folded()
+    }
 }
 
 struct Shared {
@@ -65,20 +122,15 @@ pub struct Updates {
 
 impl Updates {
     /// Waits for the next batch (model events first, in order, then the session's own
-    /// events). `None` once the session has ended and everything has been read.
+    /// events; a [`SessionEvent::Lagged`] before them when the reader fell so far behind that
+    /// some were folded away). `None` once the session has ended and everything has been
+    /// read.
     pub async fn next(&self) -> Option<Vec<SessionEvent>> {
         loop {
             {
                 let mut mb = self.shared.lock();
-                if !mb.model.is_empty() || !mb.other.is_empty() {
-                    let mut batch: Vec<SessionEvent> = mb
-                        .model
-                        .take()
-                        .into_iter()
-                        .map(SessionEvent::Model)
-                        .collect();
-                    batch.append(&mut mb.other);
-                    return Some(batch);
+                if !mb.is_empty() {
+                    return Some(mb.take_batch());
                 }
                 if mb.finished.is_some() {
                     return None;
@@ -448,7 +500,7 @@ fn forward(engine: &mut Session, shared: &Shared) {
         while let Some(ev) = engine.poll_event() {
             match ev {
                 SessionEvent::Model(m) => mb.model.push(m),
-                other => mb.other.push(other),
+                other => mb.push_other(other),
             }
         }
     }

@@ -21,6 +21,12 @@ impl<K: Ord + Hash + Clone> Default for Timers<K> {
 }
 
 impl<K: Ord + Hash + Clone> Timers<K> {
+    /// How many deadlines are set.
+    #[allow(clippy::len_without_is_empty)] // only ever counted, for the caps
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
     /// Sets (or moves) the deadline for `key`.
     pub fn set(&mut self, key: K, at: Instant) {
         self.cancel(&key);

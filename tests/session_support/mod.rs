@@ -40,6 +40,8 @@ pub struct Pair {
     pub records: Vec<CommandRecord>,
     /// Why the model ended every call at once (a restart detected), each time it did.
     pub resets: Vec<String>,
+    /// The caps the session said it reached.
+    pub capped: Vec<ipo_top::model::CapReached>,
     /// Play a system before R11.1: `getversioninfo` never reaches the PBX, so never answered.
     pub before_11_1: bool,
     next_command: u64,
@@ -87,6 +89,7 @@ impl Pair {
             reports: Vec::new(),
             records: Vec::new(),
             resets: Vec::new(),
+            capped: Vec::new(),
             before_11_1: false,
             next_command: 1,
         };
@@ -200,6 +203,8 @@ impl Pair {
             SessionEvent::SubscribeFailed(f) => panic!("a subscription was refused: {f:?}"),
             SessionEvent::Command(r) => self.reports.push(r),
             SessionEvent::ConnectFailed(e) => panic!("a connection failed: {e:?}"),
+            SessionEvent::CapReached(c) => self.capped.push(c),
+            SessionEvent::Lagged { folded } => panic!("the engine itself never lags: {folded}"),
         }
     }
 

@@ -11,11 +11,16 @@ use rand_chacha::ChaCha8Rng;
 use super::presence::PresenceBook;
 use super::subscriptions::Subscriptions;
 use super::types::{Counters, Entity, Io, SessionEvent, SubscribeFailure, SyncReport};
-use crate::model::{AccountCodes, CommandPlan, CommandReport, Model, PbxSystem, Text};
+use crate::model::{
+    AccountCodes, CapReached, Capped, CommandPlan, CommandReport, Model, PbxSystem, TableSizes,
+    Text,
+};
 use crate::protocol::codes::ResultCode;
+use crate::protocol::limits::MAX_TEXT_BYTES;
 use crate::protocol::pb;
 use crate::session::backoff::{Backoff, seeded};
 use crate::session::config::SessionConfig;
+use crate::session::convert::Convert;
 use crate::session::timers::Timers;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,6 +121,76 @@ impl<T: fmt::Debug + ?Sized> fmt::Display for Brief<'_, T> {
     }
 }
 
+/// How much a [`Session`] holds (see [`Session::sizes`]).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineSizes {
+    /// The model's tables.
+    pub tables: TableSizes,
+    /// Subscriptions kept, by entity.
+    pub subscriptions: usize,
+    /// Subscriptions kept, by subscribe id.
+    pub subscribe_ids: usize,
+    /// Subscriptions waiting to be sent.
+    pub to_subscribe: usize,
+    /// Users in the presentity book.
+    pub presence_users: usize,
+    /// Presentity lrefs.
+    pub presence_lrefs: usize,
+    /// Presentities the PBX was sent.
+    pub presence_sent: usize,
+    /// Requests awaiting an answer.
+    pub requests: usize,
+    /// Commands not yet settled.
+    pub commands: usize,
+    /// Deadlines set.
+    pub timers: usize,
+    /// Frames not yet taken by the I/O task.
+    pub transmit: usize,
+    /// Instructions not yet taken by the I/O task.
+    pub io: usize,
+    /// Session events not yet taken by the reader.
+    pub events: usize,
+    /// Refused subscriptions remembered for the sync report.
+    pub failures: usize,
+    /// Caps reached.
+    pub capped: usize,
+}
+
+impl EngineSizes {
+    /// The first map over its cap, in words; `None` when all are within. Tables are held to
+    /// the protocol's caps; what is kept per user or queue (subscriptions, presentities,
+    /// requests, deadlines, refusals) to one per user and queue plus a few of the session's
+    /// own (lines, park server, presence, version, account codes, commands).
+    pub fn over_cap(&self) -> Option<String> {
+        use crate::protocol::limits::{MAX_APPEARANCES, MAX_QUEUES, MAX_USERS};
+        const OWN: usize = 64;
+        let lines = MAX_USERS + MAX_QUEUES + OWN;
+        let t = &self.tables;
+        let checks = [
+            ("users", t.users, MAX_USERS),
+            ("queues", t.queues, MAX_QUEUES),
+            ("call appearances", t.appearances, MAX_APPEARANCES),
+            ("gcids", t.gcids, MAX_APPEARANCES),
+            ("subscriptions", self.subscriptions, lines),
+            ("subscribe ids", self.subscribe_ids, lines),
+            ("subscriptions to send", self.to_subscribe, lines),
+            ("presentities", self.presence_users, MAX_USERS),
+            ("presentity lrefs", self.presence_lrefs, MAX_USERS),
+            ("presentities sent", self.presence_sent, MAX_USERS),
+            ("requests", self.requests, lines),
+            // Per subscription: refresh, resync, retry, first report; plus each request's.
+            ("timers", self.timers, 5 * lines),
+            ("failures", self.failures, lines),
+            ("caps reached", self.capped, 5),
+        ];
+        checks
+            .iter()
+            .find(|(_, n, cap)| n > cap)
+            .map(|(what, n, cap)| format!("{what}: {n} > {cap}"))
+    }
+}
+
 /// The MTCTI3 client session. See the module documentation.
 #[derive(Debug)]
 pub struct Session {
@@ -145,6 +220,10 @@ pub struct Session {
     pub(super) last_rx: Instant,
     pub(super) shut_down: bool,
     pub(super) counters: Counters,
+    /// Turns messages into model inputs, cutting overlong texts.
+    pub(super) convert: Convert,
+    /// The caps reached so far (each said once).
+    pub(super) capped: Vec<CapReached>,
 }
 
 impl Session {
@@ -177,6 +256,8 @@ impl Session {
             last_rx: now,
             shut_down: false,
             counters: Counters::default(),
+            convert: Convert::default(),
+            capped: Vec::new(),
         };
         s.model.configure_stats(now, s.config.stats.clone());
         s.arm_period();
@@ -251,6 +332,51 @@ impl Session {
             subscriptions: self.subs.summary(),
             scope: (!self.config.scope.is_everything())
                 .then(|| self.config.scope.summary(&self.model)),
+            capped: self.capped.clone(),
+        }
+    }
+
+    /// How much the engine holds, map by map and queue by queue: for the fuzz target and the
+    /// soak, which check that none grows past its cap.
+    #[doc(hidden)]
+    pub fn sizes(&self) -> EngineSizes {
+        let (subscriptions, subscribe_ids, to_subscribe) = self.subs.sizes();
+        let (presence_users, presence_lrefs, presence_sent) = self.presence.sizes();
+        EngineSizes {
+            tables: self.model.sizes(),
+            subscriptions,
+            subscribe_ids,
+            to_subscribe,
+            presence_users,
+            presence_lrefs,
+            presence_sent,
+            requests: self.requests.len(),
+            commands: self.commands.len(),
+            timers: self.timers.len(),
+            transmit: self.transmit.len(),
+            io: self.io.len(),
+            events: self.events.len(),
+            failures: self.failures.len(),
+            capped: self.capped.len(),
+        }
+    }
+
+    /// The PBX reported more than `what` allows: the rest is ignored. Logged and told to the
+    /// readers once per session.
+    pub(super) fn cap_reached(&mut self, what: Capped, limit: usize) {
+        if self.capped.iter().any(|c| c.what == what) {
+            return;
+        }
+        let cap = CapReached { what, limit };
+        tracing::warn!(%cap, "cap reached");
+        self.capped.push(cap);
+        self.events.push_back(SessionEvent::CapReached(cap));
+    }
+
+    /// Says so once if the last conversion cut a text.
+    pub(super) fn note_clipped(&mut self) {
+        if self.convert.take_clipped() {
+            self.cap_reached(Capped::Text, MAX_TEXT_BYTES);
         }
     }
 

@@ -5,8 +5,9 @@
 use std::time::Instant;
 
 use super::core::{Brief, DUMP_BYTES, Request, SUMMARY_BYTES, Session};
-use crate::model::{AccountCodes, Text};
+use crate::model::{AccountCodes, Capped, Text};
 use crate::protocol::codes::ResultCode;
+use crate::protocol::limits::{MAX_ACCOUNT_CODES, MAX_TEXT_BYTES, clip};
 use crate::protocol::msg;
 use crate::protocol::pb;
 use crate::session::convert;
@@ -34,7 +35,12 @@ impl Session {
                     }
                 } else {
                     match convert::account_codes(&f.payload) {
-                        Ok(codes) => AccountCodes::List { codes },
+                        Ok((codes, capped)) => {
+                            if capped {
+                                self.cap_reached(Capped::AccountCodes, MAX_ACCOUNT_CODES);
+                            }
+                            AccountCodes::List { codes }
+                        }
                         Err(why) => AccountCodes::FreeText {
                             reason: Text::from(format!(
                                 "the PBX's account code list could not be read: {why}"
@@ -47,6 +53,10 @@ impl Session {
             Some(G::Versioninfo(v)) if asked == Some(Request::Version) => {
                 self.requests.remove(&d.responseid);
                 tracing::info!(version = %v, "PBX version");
+                let (v, cut) = clip(&v, MAX_TEXT_BYTES);
+                if cut {
+                    self.cap_reached(Capped::Text, MAX_TEXT_BYTES);
+                }
                 self.model.version_reported(now, Text::from(v));
             }
             other => {

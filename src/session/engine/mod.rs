@@ -45,7 +45,7 @@ mod subscribing;
 mod subscriptions;
 mod types;
 
-pub use core::Session;
+pub use core::{EngineSizes, Session};
 pub use subscriptions::{
     LINES_FLAGS, PARK_CCFLAGS, QUEUE_CCFLAGS, QUEUE_FLAGS, USER_CCFLAGS, USER_FLAGS,
 };

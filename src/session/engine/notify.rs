@@ -8,11 +8,11 @@ use std::time::Instant;
 use super::core::{Brief, DUMP_BYTES, Request, SUMMARY_BYTES, Session};
 use super::presence::PresenceChange;
 use super::types::Entity;
-use crate::model::{Guid, LineId, PhoneState, RemoveReason, Upsert};
+use crate::model::{AppearanceKey, Capped, Guid, LineId, PhoneState, RemoveReason, Upsert};
 use crate::protocol::bits::NotifyLinesFlags;
+use crate::protocol::limits::{MAX_APPEARANCES, MAX_QUEUES, MAX_USERS};
 use crate::protocol::msg;
 use crate::protocol::pb;
-use crate::session::convert;
 
 impl Session {
     pub(super) fn on_notify(&mut self, now: Instant, n: pb::Notify) {
@@ -35,11 +35,11 @@ impl Session {
         match (&entity, n.payload) {
             (Entity::Lines, Some(N::Lines(l))) => self.on_lines(now, l),
             (Entity::User(g), Some(N::User(u))) => {
-                let (extn, name, status) = convert::user_status(&u);
+                let (extn, name, status) = self.convert.user_status(&u);
                 self.model.set_user_status(now, g, extn, name, status);
             }
             (Entity::Queue(g), Some(N::Queue(q))) => {
-                let (extn, name, status) = convert::queue_status(&q);
+                let (extn, name, status) = self.convert.queue_status(&q);
                 let members = |s: &Self| s.model.queue(g).map(|q| q.members().to_vec());
                 let before = members(self);
                 self.model.set_queue_status(g, extn, name, status);
@@ -69,6 +69,7 @@ impl Session {
                 tracing::trace!(%entity, payload = %Brief(&other, DUMP_BYTES), "the whole payload");
             }
         }
+        self.note_clipped();
         // A command's effect shows in a Notify.
         self.check_effects();
     }
@@ -77,13 +78,23 @@ impl Session {
         // Snapshots first, then losses: one Notify is one event, and a call may be reported and
         // ended in it.
         for info in &cc.callinfo {
-            let snap = convert::call_snapshot(info);
+            let key = AppearanceKey {
+                line: line.clone(),
+                callid: info.callid,
+            };
+            if self.model.appearance_at(&key).is_none()
+                && self.model.sizes().appearances >= MAX_APPEARANCES
+            {
+                self.cap_reached(Capped::CallAppearances, MAX_APPEARANCES);
+                continue;
+            }
+            let snap = self.convert.call_snapshot(info);
             if !self.model.call_info(now, line.clone(), snap) {
                 tracing::debug!(%line, callid = info.callid, "CallInfo for a line no longer kept");
             }
         }
         for lost in &cc.calllost {
-            let lost_call = convert::call_lost(lost);
+            let lost_call = self.convert.call_lost(lost);
             if !self.model.call_lost(now, line.clone(), lost_call.clone()) {
                 self.lost_reference(&line, &lost_call);
                 tracing::debug!(
@@ -105,7 +116,11 @@ impl Session {
                 tracing::warn!(extn = %u.extn, "user without guid in the lines list ignored");
                 continue;
             }
-            let e = convert::line_entry(&u.guid, &u.extn, &u.name);
+            let e = self.convert.line_entry(&u.guid, &u.extn, &u.name);
+            if self.model.user(&e.guid).is_none() && self.model.sizes().users >= MAX_USERS {
+                self.cap_reached(Capped::Users, MAX_USERS);
+                continue;
+            }
             let entity = Entity::User(e.guid.clone());
             if self.scoped() {
                 // Wanted or not by `follow_scope`, once the whole list is in.
@@ -123,7 +138,11 @@ impl Session {
                 tracing::warn!(extn = %q.extn, "queue without guid in the lines list ignored");
                 continue;
             }
-            let e = convert::line_entry(&q.guid, &q.extn, &q.name);
+            let e = self.convert.line_entry(&q.guid, &q.extn, &q.name);
+            if self.model.queue(&e.guid).is_none() && self.model.sizes().queues >= MAX_QUEUES {
+                self.cap_reached(Capped::Queues, MAX_QUEUES);
+                continue;
+            }
             let entity = Entity::Queue(e.guid.clone());
             let added = self.model.upsert_queue(e) == Upsert::Added;
             // A scope wants its queues in `follow_scope`, once the whole list is in.

@@ -29,6 +29,11 @@ pub(super) struct PresenceChange {
 }
 
 impl PresenceBook {
+    /// How many users, lrefs and sent presentities are kept.
+    pub(super) fn sizes(&self) -> (usize, usize, usize) {
+        (self.by_user.len(), self.by_lref.len(), self.sent.len())
+    }
+
     /// Follows a user at this extension (a new lref when the extension changed).
     pub(super) fn upsert(&mut self, guid: &Guid, extn: &Text) {
         if extn.is_empty() {

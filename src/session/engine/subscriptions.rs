@@ -246,6 +246,11 @@ impl Subscriptions {
     }
 
     /// What a subscribe id stands for on this link.
+    /// How many subscriptions are kept, by entity, by id, and waiting to be sent.
+    pub(super) fn sizes(&self) -> (usize, usize, usize) {
+        (self.subs.len(), self.by_id.len(), self.queue.len())
+    }
+
     pub(super) fn entity_of(&self, id: i32) -> Option<&Entity> {
         self.by_id.get(&id)
     }

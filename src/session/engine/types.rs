@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::model::{CommandReport, Guid, LineId, ModelEvent, PbxSystem, ScopeSummary, Text};
+use crate::model::{
+    CapReached, CommandReport, Guid, LineId, ModelEvent, PbxSystem, ScopeSummary, Text,
+};
 use crate::session::error::ConnectError;
 
 /// Why the link closed (or could not be opened), as the I/O driver reports it.
@@ -133,6 +135,15 @@ pub enum SessionEvent {
     ConnectFailed(ConnectError),
     /// A command moved on (sent, accepted, done, no effect, failed, refused...).
     Command(CommandReport),
+    /// The PBX reported more than a cap allows: the rest is ignored. Once per cap.
+    CapReached(CapReached),
+    /// The reader fell so far behind that `folded` events were folded away (a call's new and
+    /// ended appearance given as one ended event, or older events dropped); what it holds is
+    /// still true, but it did not see every step. Comes first in its batch.
+    Lagged {
+        /// How many events the reader will never see.
+        folded: u64,
+    },
 }
 
 /// The state of the session after a sync, for `check`.
@@ -155,6 +166,8 @@ pub struct SyncReport {
     /// What the scope covers, with the queues it names that the PBX does not have; `None`
     /// when it covers the whole site.
     pub scope: Option<ScopeSummary>,
+    /// The caps the PBX's reports reached so far (the rest was ignored).
+    pub capped: Vec<CapReached>,
 }
 
 /// Which subscriptions the PBX confirmed, by kind (for `check`).
