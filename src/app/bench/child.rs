@@ -231,6 +231,16 @@ pub fn thread_cpu() -> Result<Duration, BenchError> {
     proc_cpu("/proc/thread-self/stat")
 }
 
+/// This thread's CPU time from the kernel's precise clock (not the 10 ms ticks of /proc), for
+/// timing one frame's work apart from the time the thread waited to be scheduled.
+pub fn thread_cpu_precise() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
 /// This process's resident memory now, in bytes.
 pub fn resident() -> Result<u64, BenchError> {
     let text = std::fs::read_to_string("/proc/self/status")

@@ -100,7 +100,7 @@ pub struct Run {
     pub bytes_per_sec: f64,
     /// Key pressed -> frame answering it, ms.
     pub key_ms: Pct,
-    /// Render time of a frame where one agent row changed, ms.
+    /// CPU time to render a frame where one agent row changed, ms.
     pub one_row_render_ms: Pct,
     /// Bytes such a frame wrote.
     pub one_row_bytes: Pct,
@@ -249,7 +249,7 @@ fn targets(r: &Run) -> Vec<Target> {
     }
     if r.rate == 0.0 {
         t.push(target(
-            "one row changed: render (p99)",
+            "one row changed: render CPU (p99)",
             "< 1 ms",
             format!("{:.2} ms", r.one_row_render_ms.p99),
             r.one_row_render_ms.p99 < 1.0,
@@ -359,7 +359,7 @@ impl Report {
                 r.iter().map(|x| p(x.frame_bytes, 0)).collect(),
             ),
             (
-                "one row changed: render p50/p99 (ms)".into(),
+                "one row changed: render CPU p50/p99 (ms)".into(),
                 r.iter().map(|x| p(x.one_row_render_ms, 2)).collect(),
             ),
             (

@@ -61,7 +61,7 @@ pub struct Screen {
     pub rss_at_60: Option<u64>,
     /// Resident memory at the end.
     pub rss_end: u64,
-    /// Render time of each frame where one row changed (drawn after the window).
+    /// CPU time of each frame where one row changed (drawn after the window).
     pub one_row_render: Vec<Duration>,
     /// Bytes each of those frames wrote.
     pub one_row_bytes: Vec<u64>,
@@ -310,10 +310,13 @@ fn one_row(
             let _ = app.update(e);
         }
         let before = counter.bytes();
-        let t = Instant::now();
+        // The frame's own work: on a shared machine a frame's wall time also holds the
+        // time the thread waited for a core.
+        let cpu = child::thread_cpu_precise();
         terminal::draw(term, app).map_err(BenchError::Draw)?;
         app.drawn();
-        out.one_row_render.push(t.elapsed());
+        out.one_row_render
+            .push(child::thread_cpu_precise().saturating_sub(cpu));
         out.one_row_bytes.push(counter.bytes() - before);
     }
     Ok(())

@@ -13,20 +13,24 @@
 //!   or the park server whose line a call is on (before and after it moves), the user or
 //!   queue that changed. [`Derived::flush`] then derives each marked key once, however many
 //!   events in the batch touched it: folding a batch costs its distinct keys, not its events.
-//! - The agent grid is a sorted vector of rows keyed by [`AgentKey`] (state rank, since,
-//!   extension as a number, identity), with each agent's key by identity. A changed agent is
-//!   found by binary search, taken out and put back where its new key goes; a row's position
-//!   (for the selection and the scroll) is a binary search too. A vector rather than a
-//!   B-tree because positions are what navigation and the view need (a tree would count
-//!   its way to a rank): moving a row is one `memmove` of at most a few hundred KB at 3000
-//!   agents, a few microseconds, and only when its key changed (a row whose call changed
-//!   but not its state stays put). A batch that touches many agents (a filter change, a
-//!   reconnect) is sorted again in one go.
+//! - The agent grid is an order-statistic B-tree of rows keyed by [`AgentKey`] (state rank,
+//!   since, extension as a number, identity), with each agent's key by identity. Positions
+//!   are what navigation and the view need, so a plain B-tree (which counts its way to a
+//!   rank) would not do, and a sorted vector moved a third of its rows on every state change
+//!   (at 3000 agents the largest cost per Notify, in the profile). The `indexset` tree keeps
+//!   nodes of 64 rows with a Fenwick tree over their sizes: a changed agent is taken out
+//!   and put back by its key, shifting at most one node, and the row at a position or the
+//!   position of a row costs two binary searches. A row whose call changed but not its key
+//!   is replaced in place; a batch that touches many agents (a filter change, a reconnect)
+//!   is sorted again in one go.
 //! - A queue keeps its waiting calls (the few on its own line, in serving order) and its
 //!   figures. Available and busy members are counted again only for the queues that list
 //!   the extension of a user who changed (a member index: extension -> queues), or whose
-//!   members changed. The total waiting counts each gcid once across queues, with a count per
-//!   gcid, so a call queued twice is counted once and a queue's change only moves its own.
+//!   members changed, and only when that user's extension or counted state (available,
+//!   busy, neither) changed. The total waiting counts each gcid once across queues, with a
+//!   count per gcid, so a call queued twice is counted once and a queue's change only moves
+//!   its own; the longest wait is the first of an ordered set of (oldest call, queue key)
+//!   pairs, so no flush walks every queue.
 //! - A pane sizes a column by its widest row, so each agent and queue row's cell widths are
 //!   counted per column (width -> rows of that width, a `Census`); the widest is the last
 //!   key, and the view formats only the rows that fit on the screen.

@@ -303,8 +303,15 @@ fn put(buf: &mut Buffer, x: u16, y: u16, w: u16, line: Line<'static>, right: boo
     if w == 0 {
         return;
     }
-    let line = fit_line(line, w as usize);
-    let lw = line.width() as u16;
+    // Measured once: a cell that fits (nearly all) is neither cut nor measured again.
+    let lw = line.width();
+    let (line, lw) = if lw <= w as usize {
+        (line, lw as u16)
+    } else {
+        let cut = fit_line(line, w as usize);
+        let cw = cut.width() as u16;
+        (cut, cw)
+    };
     let x = if right { x + w.saturating_sub(lw) } else { x };
     buf.set_line(x, y, &line, w);
 }
