@@ -11,10 +11,14 @@ use serde::{Serialize, Serializer};
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Text(Arc<str>);
 
+/// The one empty text every empty field shares: most of a snapshot's texts are empty, and
+/// each would otherwise be an allocation of its own.
+static EMPTY: std::sync::LazyLock<Text> = std::sync::LazyLock::new(|| Text(Arc::from("")));
+
 impl Text {
     /// The empty text.
     pub fn empty() -> Text {
-        Text::from("")
+        EMPTY.clone()
     }
 
     /// The text as a `&str`.
@@ -51,19 +55,22 @@ impl AsRef<str> for Text {
 
 impl From<&str> for Text {
     fn from(s: &str) -> Self {
+        if s.is_empty() {
+            return Text::empty();
+        }
         Text(Arc::from(s))
     }
 }
 
 impl From<String> for Text {
     fn from(s: String) -> Self {
-        Text(Arc::from(s))
+        Text::from(s.as_str())
     }
 }
 
 impl From<&String> for Text {
     fn from(s: &String) -> Self {
-        Text(Arc::from(s.as_str()))
+        Text::from(s.as_str())
     }
 }
 

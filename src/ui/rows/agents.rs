@@ -264,7 +264,7 @@ mod tests {
             call: None,
             more: 0,
         };
-        Some((key, shown.then(|| (row, AgentWidths([1; 5])))))
+        Some((key, shown.then_some((row, AgentWidths([1; 5])))))
     }
 
     /// Agents moving one at a time across many nodes of the index: its rows, positions
