@@ -46,12 +46,14 @@ const FIRST_FAULT: u64 = 2;
 const BURST: u32 = 2000;
 
 /// The faults, in the order they come round.
+/// The burst comes just before the restart, which ends its calls (the scale site's agents
+/// are all busy: the burst's callers wait in the groups until then).
 const FAULTS: [&str; 8] = [
     "link dropped (connection reset)",
     "lines Notify deleting a user with live calls",
     "that user re-added",
-    "a burst of 2000 callers into the groups",
     "a silent PBX (nothing read or written) until keepalive gives the link up",
+    "a burst of 2000 callers into the groups",
     "PBX restart (every call ends, link dropped)",
     "every subscription terminated (SubscribeTerminated)",
     "frames that are no MTCTI3",
@@ -65,8 +67,10 @@ struct Soak {
     client: Session,
     mailbox: Coalescer,
     reader: Tables,
-    /// While true the PBX neither reads nor writes nor answers pings.
-    silent: bool,
+    /// Since when the PBX neither reads nor writes nor answers pings, if it is silent.
+    silent: Option<Instant>,
+    /// How long each silence lasted until the client gave the link up and connected again.
+    silences: Vec<Duration>,
     /// A user the lines list deleted, for re-adding.
     removed: Option<UserSpec>,
     /// The most events pending in the mailbox since the last sample.
@@ -96,7 +100,8 @@ impl Soak {
                 max_pending: MAILBOX_MAX_PENDING,
             }),
             reader: Tables::new(),
-            silent: false,
+            silent: None,
+            silences: Vec::new(),
             removed: None,
             mailbox_peak: 0,
             subscribe_failed: 0,
@@ -143,7 +148,10 @@ impl Soak {
             match io {
                 Io::Connect(_) => {
                     // A new connection reaches a PBX that talks again.
-                    self.silent = false;
+                    if let Some(since) = self.silent.take() {
+                        self.silences
+                            .push(self.now.saturating_duration_since(since));
+                    }
                     self.server.open(CONN);
                     self.client.handle_connected(self.now);
                 }
@@ -151,7 +159,7 @@ impl Soak {
                     self.server.close(CONN);
                 }
                 Io::Ping => {
-                    if !self.silent {
+                    if self.silent.is_none() {
                         self.client.handle_pong(self.now);
                     }
                 }
@@ -175,7 +183,7 @@ impl Soak {
         }
         while let Some(frame) = self.client.poll_transmit() {
             busy = true;
-            if self.silent {
+            if self.silent.is_some() {
                 continue;
             }
             let msg = decode(&frame, Framing::Framed).expect("the client's frames decode");
@@ -183,7 +191,7 @@ impl Soak {
         }
         self.server.pump();
         while self.server.poll_record(CONN).is_some() {}
-        if !self.silent {
+        if self.silent.is_none() {
             let mut frames = Vec::new();
             while let Some(msg) = self.server.poll_transmit(CONN) {
                 frames.push(encode(&msg, Framing::Framed).expect("the PBX's frames encode"));
@@ -247,6 +255,10 @@ impl Soak {
                 None => ": none removed".to_owned(),
             },
             3 => {
+                self.silent = Some(self.now);
+                String::new()
+            }
+            4 => {
                 let queues: Vec<_> = self.server.pbx.queues().map(|q| q.id).collect();
                 let mut placed = 0;
                 for i in 0..BURST {
@@ -259,10 +271,6 @@ impl Soak {
                     }
                 }
                 format!(": {placed} placed")
-            }
-            4 => {
-                self.silent = true;
-                String::new()
             }
             5 => {
                 self.server.restart();
@@ -487,6 +495,19 @@ fn virtual_soak(minutes: u64) {
         s.capped,
         s.folded,
         real.as_secs_f64()
+    );
+    let silences: Vec<String> = s
+        .silences
+        .iter()
+        .map(|d| format!("{:.0} s", d.as_secs_f64()))
+        .collect();
+    println!(
+        "a silent PBX was given up and reached again after: {}",
+        if silences.is_empty() {
+            "(none in this run)".to_owned()
+        } else {
+            silences.join(", ")
+        }
     );
     let acked = c.acks == c.notifies;
     println!(
