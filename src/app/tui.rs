@@ -1,7 +1,8 @@
 //! The screen's run loop, at the binary's edge: the terminal, the keyboard (on a thread of its
 //! own), ticks, and the session's updates all become [`ui::Event`]s; the [`ui::Action`]s that
 //! come back are carried out here. A frame is drawn only when the state says something
-//! visible changed, and at most every [`MIN_FRAME`].
+//! visible changed: for the PBX's changes at most every [`MIN_FRAME`], for a key at once
+//! ([`Pacer`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,8 +24,39 @@ use crate::model::{ModelEvent, PbxSystem};
 use crate::session::{SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
 use crate::ui::{self, Action, App, Event, Level, LocalTime, Message, Theme, UiConfig, ViewState};
 
-/// The shortest time between two frames (a cap of 20 frames a second).
-pub const MIN_FRAME: Duration = Duration::from_millis(50);
+/// The shortest time between two frames drawn for the PBX's changes (a cap of 10 frames a
+/// second: what arrives in between is folded into the next). A key is answered at once.
+pub const MIN_FRAME: Duration = Duration::from_millis(100);
+
+/// When the next frame may be drawn: changes from the PBX wait for [`MIN_FRAME`] after the
+/// last frame, so a busy site costs at most ten frames a second; the supervisor's own input
+/// is drawn at once.
+#[derive(Debug, Default)]
+pub struct Pacer {
+    last: Option<Instant>,
+    input: bool,
+}
+
+impl Pacer {
+    /// A key or a resize came: the next frame is not held back.
+    pub fn input(&mut self) {
+        self.input = true;
+    }
+
+    /// `None`: a frame may be drawn now; else not before the time given.
+    pub fn wait(&self, now: Instant) -> Option<Instant> {
+        match self.last {
+            Some(t) if !self.input && now < t + MIN_FRAME => Some(t + MIN_FRAME),
+            _ => None,
+        }
+    }
+
+    /// A frame was drawn at `now`.
+    pub fn drawn(&mut self, now: Instant) {
+        self.last = Some(now);
+        self.input = false;
+    }
+}
 
 /// What to run the screen against.
 #[derive(Debug, Clone)]
@@ -404,15 +436,15 @@ async fn event_loop(
     dispatch: &mut Dispatcher,
     config_path: Option<PathBuf>,
 ) -> Result<(), String> {
-    let mut last_frame: Option<Instant> = None;
+    let mut pacer = Pacer::default();
     let mut next_tick = tokio::time::Instant::now() + until_next_second();
     loop {
         // Draw when something visible changed, no more often than the frame cap allows.
         let mut frame_due = None;
         if app.needs_redraw() {
-            match last_frame {
-                Some(t) if t.elapsed() < MIN_FRAME => frame_due = Some(t + MIN_FRAME),
-                _ => {
+            match pacer.wait(Instant::now()) {
+                Some(t) => frame_due = Some(t),
+                None => {
                     // What the session said while the frame waited goes into this frame.
                     if let Some(Some(b)) =
                         live.updates.as_ref().and_then(|u| u.next().now_or_never())
@@ -425,16 +457,22 @@ async fn event_loop(
                     }
                     terminal::draw(term, app).map_err(|e| format!("cannot draw: {e}"))?;
                     app.drawn();
-                    last_frame = Some(Instant::now());
+                    pacer.drawn(Instant::now());
                 }
             }
         }
         let mut events = Vec::new();
         tokio::select! {
             got = input.recv() => match got {
-                Some(Input::Key(k)) => events.push(Event::Key(k)),
+                Some(Input::Key(k)) => {
+                    pacer.input();
+                    events.push(Event::Key(k));
+                }
                 // The next frame is drawn at the new size (ratatui resizes on draw).
-                Some(Input::Resize(w, h)) => events.push(Event::Resize { width: w, height: h }),
+                Some(Input::Resize(w, h)) => {
+                    pacer.input();
+                    events.push(Event::Resize { width: w, height: h });
+                }
                 Some(Input::Failed(e)) => return Err(format!("cannot read the keyboard: {e}")),
                 None => return Err("the keyboard reader stopped".to_owned()),
             },
@@ -541,6 +579,29 @@ fn retry(app: &mut App, live: &mut Live, config_path: Option<&std::path::Path>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pbx_waits_for_the_frame_cap_and_a_key_does_not() {
+        let t0 = Instant::now();
+        let mut p = Pacer::default();
+        assert_eq!(p.wait(t0), None, "the first frame at once");
+        p.drawn(t0);
+        let soon = t0 + Duration::from_millis(10);
+        assert_eq!(
+            p.wait(soon),
+            Some(t0 + MIN_FRAME),
+            "a change waits for the cap"
+        );
+        assert_eq!(p.wait(t0 + MIN_FRAME), None);
+        p.input();
+        assert_eq!(p.wait(soon), None, "a key is answered at once");
+        p.drawn(soon);
+        assert_eq!(
+            p.wait(soon + Duration::from_millis(1)),
+            Some(soon + MIN_FRAME),
+            "and the cap holds again after its frame"
+        );
+    }
 
     #[test]
     fn a_cap_reached_and_a_lag_are_noted_in_the_messages() {

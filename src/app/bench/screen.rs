@@ -1,7 +1,7 @@
 //! The dashboard under measurement: the real client pipeline (the session task from
 //! `session::spawn`, the model, `ui::App`, `update`, `view`) drawing into the headless
 //! terminal, in the run loop's own shape: a tick with every batch and every second, frames
-//! only when something visible changed and at most every [`MIN_FRAME`].
+//! only when something visible changed, as the run loop's [`Pacer`] allows.
 //!
 //! When a Notify reached the screen is estimated from the reader's side: a batch the screen
 //! had to wait for arrived when the wait ended; a batch already waiting when the screen came
@@ -18,7 +18,7 @@ use super::child::{self, Sim};
 use super::headless;
 use crate::app::audit::{AuditLog, Dispatcher};
 use crate::app::terminal;
-use crate::app::tui::{MIN_FRAME, Settings, events_of, tick};
+use crate::app::tui::{Pacer, Settings, events_of, tick};
 use crate::model::{ModelEvent, User};
 use crate::session::{Counters, SessionEvent, spawn};
 use crate::ui::{App, Event, Key, KeyCode};
@@ -101,7 +101,7 @@ pub async fn run(
     let mut last_look = Instant::now();
     // Whether the batches that waited for the next frame have been taken in.
     let mut folded = false;
-    let mut last_frame: Option<Instant> = None;
+    let mut pacer = Pacer::default();
     let mut undrawn: Vec<Instant> = Vec::new();
     let mut key_pressed: Option<Instant> = None;
     let mut next_key = Instant::now();
@@ -142,6 +142,7 @@ pub async fn run(
                     let code = if key_down { KeyCode::Down } else { KeyCode::Up };
                     key_down = !key_down;
                     app.update(Event::Key(Key::plain(code)));
+                    pacer.input();
                     key_pressed = Some(now);
                     next_key = now + KEY_EVERY;
                 }
@@ -159,9 +160,9 @@ pub async fn run(
         let mut frame_due = None;
         let mut before_frame = None;
         if app.needs_redraw() {
-            match last_frame {
-                Some(t) if t.elapsed() < MIN_FRAME => frame_due = Some(t + MIN_FRAME),
-                _ => {
+            match pacer.wait(Instant::now()) {
+                Some(t) => frame_due = Some(t),
+                None => {
                     if !folded {
                         before_frame = updates.next().now_or_never();
                     }
@@ -172,7 +173,7 @@ pub async fn run(
                         terminal::draw(&mut term, &app).map_err(BenchError::Draw)?;
                         app.drawn();
                         let done = Instant::now();
-                        last_frame = Some(done);
+                        pacer.drawn(done);
                         if measuring.is_some() {
                             out.render.push(done - t);
                             out.frame_bytes.push(counter.bytes() - before);
