@@ -74,11 +74,11 @@ impl<T: Numbered> ByNumber<T> {
     pub(super) fn insert(&mut self, guid: Guid, entry: Arc<T>) -> Option<Arc<T>> {
         let extn = entry.number().clone();
         let old = self.by_guid.insert(guid.clone(), entry);
-        if let Some(old) = &old {
-            if *old.number() == extn {
-                return Some(old.clone());
+        if let Some(o) = &old {
+            if *o.number() == extn {
+                return old;
             }
-            self.unlist(old.number().clone(), &guid);
+            self.unlist(o.number(), &guid);
         }
         self.by_extn.entry(extn).or_default().insert(guid);
         old
@@ -86,15 +86,15 @@ impl<T: Numbered> ByNumber<T> {
 
     pub(super) fn remove(&mut self, guid: &Guid) -> Option<Arc<T>> {
         let old = self.by_guid.remove(guid)?;
-        self.unlist(old.number().clone(), guid);
+        self.unlist(old.number(), guid);
         Some(old)
     }
 
-    fn unlist(&mut self, extn: Text, guid: &Guid) {
-        if let Some(set) = self.by_extn.get_mut(extn.as_str()) {
+    fn unlist(&mut self, extn: &str, guid: &Guid) {
+        if let Some(set) = self.by_extn.get_mut(extn) {
             set.remove(guid);
             if set.is_empty() {
-                self.by_extn.remove(extn.as_str());
+                self.by_extn.remove(extn);
             }
         }
     }
