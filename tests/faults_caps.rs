@@ -42,16 +42,6 @@ fn all_acked(l: &Pair) {
 }
 
 /// The model and the screen's copy hold exactly the simulator's calls.
-fn same(l: &Pair, when: &str) {
-    let want = l.pbx_calls();
-    assert_eq!(
-        Pair::model_calls(l.client.model()),
-        want,
-        "the model {when}"
-    );
-    assert_eq!(Pair::model_calls(&l.replica), want, "the copy {when}");
-}
-
 #[test]
 fn a_flood_of_calls_meets_the_cap_which_holds_is_said_once_and_acks_go_on() {
     let mut l = quiet(SessionConfig::default());
@@ -143,7 +133,7 @@ fn a_user_deleted_with_live_calls_takes_them_along() {
     l.advance(secs(2));
     let line = LineId::User(guid.clone());
     assert_eq!(l.client.model().appearances_on(&line).count(), 2);
-    same(&l, "before the deletion");
+    l.assert_calls_true("before the deletion");
 
     // The lines list deletes the user while its calls are live.
     assert!(l.server.pbx.remove_user(user));
@@ -156,7 +146,7 @@ fn a_user_deleted_with_live_calls_takes_them_along() {
         "its calls went"
     );
     assert_eq!(l.replica.appearances_on(&line).count(), 0);
-    same(&l, "after the deletion");
+    l.assert_calls_true("after the deletion");
     all_acked(&l);
 }
 
@@ -247,7 +237,7 @@ fn a_wall_clock_jump_moves_neither_midnight_nor_the_times_shown() {
         Some(seen),
         "the call kept its first-seen time"
     );
-    same(&l, "after the jumps");
+    l.assert_calls_true("after the jumps");
     all_acked(&l);
 }
 

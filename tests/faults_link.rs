@@ -11,7 +11,6 @@ mod pair;
 mod support;
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ipo_top::model::{Command, ConnectionState, Guid, LineId, ModelEvent, StopKind, Tables};
@@ -22,8 +21,7 @@ use ipo_top::session::{
 use ipo_top::sim::Site;
 use ipo_top::sim::conn::ConnConfig;
 use ipo_top::sim::pbx::{Caller, Line, Pbx};
-use ipo_top::sim::server::{self, Busy, Clock, Credentials, Fault, ServerConfig, ServerHandle};
-use ipo_top::sim::tls::TlsIdentity;
+use ipo_top::sim::server::{Busy, Fault, ServerHandle};
 use pair::Pair;
 use support::{PATIENCE, Scratch, USER};
 
@@ -120,22 +118,12 @@ fn busy_pair() -> Pair {
     );
     l.advance(secs(600));
     assert!(!l.syncs.is_empty(), "synced");
-    same(&l, "before the fault");
+    l.assert_calls_true("before the fault");
     assert!(l.pbx_calls().len() >= 5, "a busy site");
     l
 }
 
 /// The model and the screen's copy hold exactly the simulator's calls.
-fn same(l: &Pair, when: &str) {
-    let want = l.pbx_calls();
-    assert_eq!(
-        Pair::model_calls(l.client.model()),
-        want,
-        "the model {when}"
-    );
-    assert_eq!(Pair::model_calls(&l.replica), want, "the copy {when}");
-}
-
 fn all_acked(c: &Counters) {
     assert_eq!(c.acks, c.notifies, "every Notify acked: {c:?}");
 }
@@ -186,7 +174,7 @@ fn a_silent_pbx_is_declared_dead_by_keepalive_and_the_model_is_reconciled() {
     l.server.close(1);
     l.advance(secs(45));
     assert!(l.client.is_connected());
-    same(&l, "after the silence");
+    l.assert_calls_true("after the silence");
     assert!(!l.client.model().in_outage(), "nothing left stale");
     all_acked(l.client.counters());
 }
@@ -253,24 +241,7 @@ fn retry_after_on_429_and_503_sets_the_next_attempts_deadline() {
 
 /// A demo-site simulator on 127.0.0.1:0 with a manual clock, accepting `password`.
 async fn start_sim(password: &str) -> ServerHandle {
-    server::start(ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        site: Site::demo(),
-        seed: 7,
-        time_of_day: "10:30".parse().expect("time of day"),
-        credentials: Credentials {
-            username: USER.to_owned(),
-            password: password.to_owned(),
-        },
-        tls: TlsIdentity::generate(&[]).expect("a TLS identity"),
-        conn: ConnConfig::default(),
-        clock: Clock::Manual,
-        max_connections: 10,
-        script: None,
-        command_log: None,
-    })
-    .await
-    .expect("the simulator starts")
+    support::start_site(Site::demo(), password).await
 }
 
 /// How the client reaches a simulator (its CA written to `dir`) with this password.

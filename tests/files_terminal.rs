@@ -5,12 +5,8 @@
 #[path = "cli_support/mod.rs"]
 mod support;
 
-use std::net::SocketAddr;
-
 use ipo_top::sim::Site;
-use ipo_top::sim::conn::ConnConfig;
-use ipo_top::sim::server::{self, Clock, Credentials, ServerConfig};
-use ipo_top::sim::tls::TlsIdentity;
+
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,24 +16,7 @@ async fn check_prints_a_hostile_version_string_cleaned() {
             .to_owned(),
         ..Site::demo()
     };
-    let sim = server::start(ServerConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        site,
-        seed: 7,
-        time_of_day: "10:30".parse().expect("time of day"),
-        credentials: Credentials {
-            username: USER.to_owned(),
-            password: PASSWORD.to_owned(),
-        },
-        tls: TlsIdentity::generate(&[]).expect("a TLS identity"),
-        conn: ConnConfig::default(),
-        clock: Clock::Manual,
-        max_connections: 10,
-        script: None,
-        command_log: None,
-    })
-    .await
-    .expect("the simulator starts");
+    let sim = support::start_site(site, PASSWORD).await;
     let s = Scratch::new("hostile-version");
     let config = write_config(&sim, &s.path("client"));
     let mut cmd = ipo_top(&s);

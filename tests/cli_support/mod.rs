@@ -32,14 +32,37 @@ pub async fn start_sim() -> ServerHandle {
 
 /// Starts the demo site on `listen` with this identity and seed, with a manual clock.
 pub async fn start_sim_on(listen: SocketAddr, tls: TlsIdentity, seed: u64) -> ServerHandle {
+    start(listen, Site::demo(), PASSWORD, tls, seed).await
+}
+
+/// Starts `site` on 127.0.0.1:0 with a manual clock, the service user's password `password`.
+pub async fn start_site(site: Site, password: &str) -> ServerHandle {
+    let tls = TlsIdentity::generate(&[]).expect("a TLS identity");
+    start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        site,
+        password,
+        tls,
+        7,
+    )
+    .await
+}
+
+async fn start(
+    listen: SocketAddr,
+    site: Site,
+    password: &str,
+    tls: TlsIdentity,
+    seed: u64,
+) -> ServerHandle {
     server::start(ServerConfig {
         listen,
-        site: Site::demo(),
+        site,
         seed,
         time_of_day: "10:30".parse().expect("time of day"),
         credentials: Credentials {
             username: USER.to_owned(),
-            password: PASSWORD.to_owned(),
+            password: password.to_owned(),
         },
         tls,
         conn: ConnConfig::default(),

@@ -341,6 +341,18 @@ impl Pair {
             .next()
     }
 
+    /// Asserts that the model and the reader's copy hold exactly the simulator's calls,
+    /// `when` saying at which point of the story.
+    pub fn assert_calls_true(&self, when: &str) {
+        let want = self.pbx_calls();
+        assert_eq!(
+            Self::model_calls(self.client.model()),
+            want,
+            "the model {when}"
+        );
+        assert_eq!(Self::model_calls(&self.replica), want, "the copy {when}");
+    }
+
     /// The simulator's calls now, as (line, callid, state, gcid) sorted: what the client's
     /// model must hold.
     pub fn pbx_calls(&self) -> Vec<(String, i32, i32, Vec<u8>)> {
