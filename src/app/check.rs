@@ -327,6 +327,9 @@ mod tests {
             ui: crate::app::config::UiSettings::default(),
             keymap: crate::ui::Keymap::default(),
             scope: crate::app::config::ScopeSettings::default(),
+            alerts: crate::model::AlertConfig::default(),
+            wall_rotate: Duration::from_secs(10),
+            warnings: Vec::new(),
         }
     }
 

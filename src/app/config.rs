@@ -3,6 +3,7 @@
 //! what is expected. The password itself is never in the file, argv, logs or errors: it comes
 //! from an environment variable or from a file only its owner can read.
 
+mod alerts;
 mod error;
 mod scope;
 
@@ -14,9 +15,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::clock::{ZoneCalendar, wall_clock};
-use crate::model::StatsConfig;
+use crate::model::{AlertConfig, StatsConfig};
 use crate::session::{Endpoint, Fingerprint, Secret, SessionConfig, Trust};
-use crate::ui::{DEFAULT_LONG_WAIT_SECS, Keymap, KeymapError};
+use crate::ui::{Keymap, KeymapError};
+pub use alerts::DEFAULT_ROTATE_SECS;
+use alerts::{RawAlerts, RawWall, alert_config, wall_rotate};
 pub use error::ConfigError;
 use error::Source;
 use scope::{RawScope, scope_settings};
@@ -68,6 +71,13 @@ pub struct Config {
     ///
     /// [`Scope`]: crate::model::Scope
     pub scope: ScopeSettings,
+    /// Thresholds and alerts (`[alerts]`).
+    pub alerts: AlertConfig,
+    /// How long each page of the wallboard shows (`[wall] rotate_secs`).
+    pub wall_rotate: Duration,
+    /// What the file says that still works but should change (an old key), for the log
+    /// once it is open.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -105,26 +115,14 @@ impl fmt::Display for PasswordSource {
 }
 
 /// The screen's settings (`[ui]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UiSettings {
-    /// A wait at least this long is marked (seconds).
-    pub long_wait_secs: u64,
     /// Read-only (`[ui] read_only` or `--read-only`): every function is hidden and blocked,
     /// and the session sends no SubscribeCmd at all.
     pub read_only: bool,
     /// Whether force clear (`F`) is offered (`[ui] allow_force_clear`); the document calls it
     /// brutal and says it should not normally be offered.
     pub allow_force_clear: bool,
-}
-
-impl Default for UiSettings {
-    fn default() -> Self {
-        UiSettings {
-            long_wait_secs: DEFAULT_LONG_WAIT_SECS,
-            read_only: false,
-            allow_force_clear: false,
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -142,6 +140,10 @@ struct RawConfig {
     ui: RawUi,
     #[serde(default)]
     scope: RawScope,
+    #[serde(default)]
+    alerts: RawAlerts,
+    #[serde(default)]
+    wall: RawWall,
     #[serde(default)]
     keys: std::collections::BTreeMap<String, Spanned<RawKeys>>,
 }
@@ -342,20 +344,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     session.secondary = secondary_endpoint(&src, &raw, &endpoint)?;
     let password_source = password_source(&raw.pbx, base);
 
-    let mut ui = UiSettings {
+    let ui = UiSettings {
         read_only: raw.ui.read_only.unwrap_or(false),
         allow_force_clear: raw.ui.allow_force_clear.unwrap_or(false),
-        ..UiSettings::default()
     };
     session.read_only = ui.read_only;
-    if let Some(w) = &raw.ui.long_wait_secs {
-        ui.long_wait_secs = src.number(
-            w,
-            "ui.long_wait_secs",
-            |n| (1..=86_400).contains(n),
-            "expected seconds from 1 to 86400 after which a wait is marked",
-        )?;
-    }
+    let (alerts, old_key) = alert_config(&src, &raw.alerts, raw.ui.long_wait_secs.as_ref())?;
+    let wall_rotate = wall_rotate(&src, &raw.wall)?;
     let keymap = keymap(&src, &raw.keys, ui.allow_force_clear)?;
     let scope = scope_settings(&src, &raw.scope)?;
     session.scope = scope.scope();
@@ -369,6 +364,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         ui,
         keymap,
         scope,
+        alerts,
+        wall_rotate,
+        warnings: old_key.into_iter().collect(),
     })
 }
 
@@ -811,7 +809,14 @@ pub(super) mod tests {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
-        assert_eq!(c.ui.long_wait_secs, 90);
+        // The old name of [alerts] longest_warn_secs, still read, with a warning for the log.
+        assert_eq!(c.alerts.longest_warn(None), Some(Duration::from_secs(90)));
+        assert!(
+            c.warnings.iter().any(|w| w.contains("c.toml:6:")
+                && w.contains("[ui] long_wait_secs is now [alerts] longest_warn_secs")),
+            "{:?}",
+            c.warnings
+        );
         use crate::ui::{Context, Key, KeyAction};
         assert_eq!(
             c.keymap.action(Context::Main, Key::char('x')),

@@ -100,6 +100,9 @@ pub fn run(
             None
         }
     };
+    for w in config.iter().flat_map(|c| &c.warnings) {
+        tracing::warn!("{w}");
+    }
     let rt = match super::runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,
@@ -329,7 +332,7 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
             ui: UiConfig {
                 pbx: c.endpoint.authority(),
                 banner: None,
-                long_wait_secs: c.ui.long_wait_secs,
+                alerts: c.alerts.clone(),
                 theme,
                 keymap: c.keymap.clone(),
                 supervisor: c.supervisor_extension.clone(),

@@ -213,6 +213,9 @@ fn with_session(
     cfg.session.read_only = cfg.read_only(read_only);
     cfg.override_scope(scope);
     tracing::info!(config = %cfg.path.display(), host = %cfg.endpoint.host, "starting");
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
     let rt = match app::runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,

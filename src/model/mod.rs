@@ -13,6 +13,7 @@
 //! without ever holding up the session. What a supervisor may ask is one list of
 //! [`Function`]s, checked by [`Tables::allows`] and planned by [`Tables::plan`].
 
+mod alerts;
 mod call;
 mod command;
 mod counting;
@@ -28,6 +29,10 @@ mod stats;
 mod tables;
 mod user;
 
+pub use alerts::{
+    ABANDONED_WINDOW, AlertConfig, AlertLevel, AlertTransition, Alerts, DEFAULT_DWELL_SECS,
+    DEFAULT_LONGEST_WARN_SECS, DEFAULT_SERVICE_LEVEL_MIN_CALLS, Figure, QueueFigures, Thresholds,
+};
 pub use call::{
     Absence, Appearance, CallChanges, CallData, CallFeatureBits, CallFunction, CallLost,
     CallSnapshot, CallState, ConferenceMember, DialDetail, Direction, EndReason, FailedCause,

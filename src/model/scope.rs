@@ -71,7 +71,7 @@ impl Scope {
     }
 
     /// Whether a scope entry names this queue: its number, or its name ignoring case.
-    fn names(entry: &str, q: &Queue) -> bool {
+    pub(super) fn names(entry: &str, q: &Queue) -> bool {
         let entry = entry.trim();
         q.extn.as_str() == entry || q.name.trim().eq_ignore_ascii_case(entry)
     }

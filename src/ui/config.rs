@@ -4,10 +4,7 @@
 use super::keymap::Keymap;
 use super::screen::ViewState;
 use super::theme::Theme;
-use crate::model::Scope;
-
-/// The default long-wait threshold, in seconds (`[ui] long_wait_secs`).
-pub const DEFAULT_LONG_WAIT_SECS: u64 = 60;
+use crate::model::{AlertConfig, Scope};
 
 /// How the screen is set up.
 #[derive(Clone, Debug)]
@@ -16,8 +13,9 @@ pub struct UiConfig {
     pub pbx: String,
     /// A banner shown first in the header (`DEMO` when running the simulator).
     pub banner: Option<String>,
-    /// A wait at least this long is marked (`[ui] long_wait_secs`).
-    pub long_wait_secs: u64,
+    /// Thresholds and alerts (`[alerts]`): each queue's level, and the wait from which a
+    /// call is marked `!` (its queue's `longest_warn_secs`).
+    pub alerts: AlertConfig,
     /// Colours, or none.
     pub theme: Theme,
     /// The keymap.
@@ -39,7 +37,7 @@ impl Default for UiConfig {
         UiConfig {
             pbx: String::new(),
             banner: None,
-            long_wait_secs: DEFAULT_LONG_WAIT_SECS,
+            alerts: AlertConfig::default(),
             theme: Theme::colour(),
             keymap: Keymap::default(),
             supervisor: None,

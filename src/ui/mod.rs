@@ -31,7 +31,7 @@ pub mod theme;
 mod view;
 
 pub use app::{App, HISTORY_LEN, Modal, update};
-pub use config::{DEFAULT_LONG_WAIT_SECS, UiConfig};
+pub use config::UiConfig;
 pub use event::{Action, Entry, Event, Level, LocalTime, Message, Request, Ticket};
 pub use functions::{AuditRecord, AuditSubject, Offer};
 pub use keymap::{Binding, Context, Key, KeyAction, KeyCode, KeyParseError, Keymap, KeymapError};

@@ -17,7 +17,7 @@ use super::keymap::Context;
 use super::rows::Derived;
 use super::screen::{Filter, Overlay, Pane, Selection, ViewState};
 use crate::model::{
-    Appearance, AppearanceId, ConnectionState, Function, FunctionTarget, StopKind, Tables,
+    Appearance, AppearanceId, ConnectionState, Function, FunctionTarget, Queue, StopKind, Tables,
 };
 
 /// Appearances that ended in one batch: as last seen, and why in words.
@@ -245,9 +245,26 @@ impl App {
         self.dirty = false;
     }
 
-    /// Whether a wait of `d` is long.
-    pub fn is_long_wait(&self, d: Duration) -> bool {
-        d.as_secs() >= self.config.long_wait_secs
+    /// Whether a wait of `d` on `queue` is long: at or over its effective
+    /// `longest_warn_secs` (the default's when the queue is not known).
+    pub fn is_long_wait(&self, queue: Option<&Queue>, d: Duration) -> bool {
+        self.config
+            .alerts
+            .longest_warn(queue)
+            .is_some_and(|t| d >= t)
+    }
+
+    /// The queue a call counts for: the one its queue information names, else the queue
+    /// line it is on (as the statistics count it).
+    pub fn queue_of(&self, a: &Appearance) -> Option<&Queue> {
+        let named = a.call.queue.as_ref().map(|q| q.number.as_str());
+        named
+            .and_then(|n| self.model.queue_by_extn(n))
+            .or_else(|| match &a.key.line {
+                crate::model::LineId::Queue(g) => self.model.queue(g),
+                _ => None,
+            })
+            .map(|q| &**q)
     }
 
     /// How long since `t`, by the state's `now`.

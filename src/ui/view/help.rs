@@ -83,7 +83,7 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
         out.push(Line::from(""));
     }
     out.push(Line::from(Span::styled("Reading the screen", theme.title)));
-    let long = app.config().long_wait_secs;
+    let long = app.config().alerts.longest_warn(None).map(|d| d.as_secs());
     let filter_key = keymap
         .key_for(Context::Main, KeyAction::Filter)
         .map_or_else(String::new, |k| format!(" ({k})"));
@@ -100,7 +100,15 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
          time, so a call that was already waiting when ipo-top connected shows less than its \
          real wait. ≥ marks a time in state that began before ipo-top saw it."
             .to_owned(),
-        format!("! marks a wait of {long} s or more ([ui] long_wait_secs in the configuration)."),
+        match long {
+            Some(long) => format!(
+                "! marks a wait of {long} s or more (the queue's longest_warn_secs in [alerts] \
+                 of the configuration, which a queue's own table may change)."
+            ),
+            None => "! marks a wait at or over its queue's longest_warn_secs ([alerts] in the \
+                     configuration)."
+                .to_owned(),
+        },
         "Queues: WAIT counts the calls waiting (queueing, ringing or retargeting); LONGEST is \
          the longest of them; AVAIL and BUSY count the enabled members who are available, and \
          those ringing, talking, holding or in after-call work."

@@ -352,7 +352,8 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     match totals.longest_since {
         Some(t) => {
             let d = app.since(t);
-            if app.is_long_wait(d) {
+            let q = (app.derived().longest_queue()).and_then(|g| app.model().queue(g));
+            if app.is_long_wait(q.map(|q| &**q), d) {
                 longest.push(Span::styled(format!("{} !", duration(d)), theme.long_wait));
             } else {
                 longest.push(Span::raw(duration(d)));

@@ -24,7 +24,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use super::table::{self, Column, Table, window};
-use crate::model::{AgentState, Appearance, LineId, Party, QueueStats, ServiceMode};
+use crate::model::{AgentState, Appearance, LineId, Party, Queue, QueueStats, ServiceMode};
 use crate::ui::app::App;
 use crate::ui::rows::{
     AgentOrder, AgentSort, AgentWords, Beside, QueueWords, number_words, priority,
@@ -175,14 +175,14 @@ fn filter_note(app: &App, shown: usize, total: usize) -> Option<Span<'static>> {
 
 /// A wait (or any time since `t`), marked with `!` when long and with `≥` when it began
 /// before ipo-top saw it (a lower bound).
-fn wait_cell(app: &App, t: Instant, lower_bound: bool) -> Line<'static> {
+fn wait_cell(app: &App, queue: Option<&Queue>, t: Instant, lower_bound: bool) -> Line<'static> {
     let d = app.since(t);
     let theme = &app.config().theme;
     let mut spans = Vec::new();
     if lower_bound {
         spans.push(Span::styled("≥", theme.dim));
     }
-    if app.is_long_wait(d) {
+    if app.is_long_wait(queue, d) {
         spans.push(Span::styled(duration(d), theme.long_wait));
         spans.push(Span::styled(" !", theme.long_wait));
     } else {
@@ -276,7 +276,7 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
             Line::from(fig.waiting.to_string()),
             fig.longest_since.map_or_else(
                 || dim(app, "-"),
-                |t| wait_cell(app, t, fig.longest_lower_bound),
+                |t| wait_cell(app, Some(q), t, fig.longest_lower_bound),
             ),
             avail,
             busy,
@@ -291,8 +291,8 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
     // the floor's, and the longest wait by the longest queue's, counted with a `≥` (after a
     // reconnect a shorter wait elsewhere may carry one).
     let [name, number, answered, abandoned, asa, members] = d.queue_widths().0;
-    let longest = (d.longest_queue().map(|g| d.figures(g)))
-        .and_then(|f| Some(wait_cell(app, f.longest_since?, true).width()))
+    let longest = (d.longest_queue().map(|g| (model.queue(g), d.figures(g))))
+        .and_then(|(q, f)| Some(wait_cell(app, q.map(|q| &**q), f.longest_since?, true).width()))
         .unwrap_or(0);
     let waiting = width(&d.totals().waiting.to_string());
     let natural = vec![
@@ -384,7 +384,7 @@ fn waiting(app: &App, height: usize) -> PaneView<'static> {
             } else {
                 dim(app, "-")
             },
-            wait_cell(app, a.first_seen, a.present_at_connect),
+            wait_cell(app, app.queue_of(a), a.first_seen, a.present_at_connect),
         ];
         if !narrowed {
             // The queue its queueinfo names (the line it waits on when it names none).
