@@ -672,3 +672,462 @@ impl Alerts {
         n
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The alert state machine on virtual time: `now` moves by hand, the figures are set on
+    //! the queues as the model would report them.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{
+        AgentState, AgentStats, AgentStatus, QueueMember, QueueStats, QueueStatus, User,
+    };
+
+    /// One queue, "Sales" 7303, on a floor whose time moves by hand.
+    struct Floor {
+        tables: Tables,
+        alerts: Alerts,
+        t0: Instant,
+        now: Instant,
+        queue: Queue,
+    }
+
+    fn connected() -> ModelEvent {
+        ModelEvent::Connection {
+            state: ConnectionState::Connected {
+                round_trip_ms: None,
+            },
+        }
+    }
+
+    impl Floor {
+        fn new(config: AlertConfig) -> Floor {
+            let t0 = Instant::now();
+            let queue = Queue {
+                guid: Guid::from_bytes(b"sales"),
+                extn: Text::from("7303"),
+                name: Text::from("Sales"),
+                status: Some(QueueStatus {
+                    service_mode: ServiceMode::Active,
+                    ..QueueStatus::default()
+                }),
+                stats: QueueStats::default(),
+            };
+            let mut f = Floor {
+                tables: Tables::new(),
+                alerts: Alerts::new(config, Scope::default()),
+                t0,
+                now: t0,
+                queue: queue.clone(),
+            };
+            f.feed(connected());
+            f.feed(ModelEvent::QueueAdded {
+                queue: Arc::new(queue),
+            });
+            f
+        }
+
+        fn feed(&mut self, ev: ModelEvent) {
+            self.tables.apply(&ev);
+            self.alerts.observe(self.now, &ev);
+        }
+
+        /// Changes the queue as a Notify would.
+        fn queue(&mut self, change: impl FnOnce(&mut Queue)) {
+            change(&mut self.queue);
+            let queue = Arc::new(self.queue.clone());
+            self.feed(ModelEvent::QueueChanged { queue });
+        }
+
+        fn waiting(&mut self, n: u32) {
+            self.queue(|q| q.stats.waiting = n);
+        }
+
+        /// Moves to `secs` after the start and judges; the transitions as words.
+        fn at(&mut self, secs: u64) -> Vec<String> {
+            self.now = self.t0 + Duration::from_secs(secs);
+            self.alerts.evaluate(self.now, &self.tables);
+            std::iter::from_fn(|| self.alerts.poll_transition())
+                .map(|t| format!("{}{}", t.words(), if t.bell { " [bell]" } else { "" }))
+                .collect()
+        }
+
+        fn level(&self) -> AlertLevel {
+            self.alerts.level(&self.queue.guid)
+        }
+    }
+
+    fn config(set: &[(Figure, AlertLevel, u64)]) -> AlertConfig {
+        let mut c = AlertConfig {
+            defaults: Thresholds::default(),
+            ..AlertConfig::default()
+        };
+        for (f, l, v) in set {
+            c.defaults.set(*f, *l, Some(*v));
+        }
+        c
+    }
+
+    fn waiting_3_6() -> AlertConfig {
+        config(&[
+            (Figure::Waiting, AlertLevel::Warn, 3),
+            (Figure::Waiting, AlertLevel::Critical, 6),
+        ])
+    }
+
+    #[test]
+    fn a_level_is_entered_after_the_dwell_at_or_above_and_left_after_the_dwell_below() {
+        let mut f = Floor::new(waiting_3_6());
+        f.waiting(2);
+        assert!(f.at(0).is_empty());
+        // At the threshold: entered once it has held for 5 s without a break.
+        f.waiting(3);
+        assert!(f.at(1).is_empty());
+        assert!(f.at(5).is_empty());
+        assert_eq!(f.level(), AlertLevel::Ok);
+        assert_eq!(f.at(6), ["Sales 7303 warn: calls waiting 3 (≥ 3)"]);
+        assert_eq!(f.level(), AlertLevel::Warn);
+        // Straight on to critical, after its own dwell.
+        f.waiting(7);
+        assert!(f.at(7).is_empty());
+        assert_eq!(f.at(12), ["Sales 7303 critical: calls waiting 7 (≥ 6)"]);
+        assert_eq!(f.level(), AlertLevel::Critical);
+        // Back below both: left after the dwell, straight to ok.
+        f.waiting(1);
+        assert!(f.at(13).is_empty());
+        assert_eq!(f.level(), AlertLevel::Critical);
+        assert_eq!(
+            f.at(18),
+            ["Sales 7303 critical cleared (ok now): calls waiting 1"]
+        );
+        assert_eq!(f.level(), AlertLevel::Ok);
+    }
+
+    #[test]
+    fn a_figure_hovering_at_the_threshold_does_not_flap() {
+        let mut f = Floor::new(waiting_3_6());
+        for s in 0..30 {
+            f.waiting(if s % 4 < 2 { 3 } else { 2 });
+            assert!(f.at(s).is_empty(), "at {s} s");
+        }
+        assert_eq!(f.level(), AlertLevel::Ok);
+        // Dwell 0: every crossing counts at once.
+        let mut c = waiting_3_6();
+        c.dwell = Duration::ZERO;
+        let mut f = Floor::new(c);
+        f.waiting(3);
+        assert_eq!(f.at(0).len(), 1);
+    }
+
+    #[test]
+    fn the_longest_wait_crosses_as_time_passes_without_any_event() {
+        let mut f = Floor::new(config(&[
+            (Figure::Longest, AlertLevel::Warn, 60),
+            (Figure::Longest, AlertLevel::Critical, 120),
+        ]));
+        let t0 = f.t0;
+        f.queue(|q| {
+            q.stats.waiting = 1;
+            q.stats.oldest_waiting = Some(t0);
+        });
+        assert!(f.at(59).is_empty());
+        assert!(f.at(60).is_empty());
+        assert_eq!(f.at(65), ["Sales 7303 warn: longest wait 01:05 (≥ 01:00)"]);
+        assert!(f.at(120).is_empty());
+        assert_eq!(
+            f.at(125),
+            ["Sales 7303 critical: longest wait 02:05 (≥ 02:00)"]
+        );
+    }
+
+    #[test]
+    fn the_service_level_alerts_below_its_threshold_once_enough_calls_are_counted() {
+        let mut f = Floor::new(config(&[
+            (Figure::ServiceLevel, AlertLevel::Warn, 80),
+            (Figure::ServiceLevel, AlertLevel::Critical, 50),
+        ]));
+        // 7 of 9 in time (77 %): below 80 %, but fewer than 10 calls counted.
+        f.queue(|q| {
+            q.stats.timed_answered = 9;
+            q.stats.answered_in_sl = 7;
+        });
+        assert!(f.at(0).is_empty());
+        assert!(f.at(10).is_empty());
+        // The 10th call, in time: 8 of 10 is 80 %, not below.
+        f.queue(|q| {
+            q.stats.timed_answered = 10;
+            q.stats.answered_in_sl = 8;
+        });
+        assert!(f.at(20).is_empty());
+        assert!(f.at(30).is_empty());
+        // An abandon: 8 of 11 (72 %).
+        f.queue(|q| q.stats.timed_abandoned = 1);
+        assert!(f.at(31).is_empty());
+        assert_eq!(f.at(36), ["Sales 7303 warn: service level 72 % (< 80 %)"]);
+    }
+
+    #[test]
+    fn available_agents_alert_at_or_below_their_threshold() {
+        let mut f = Floor::new(config(&[
+            (Figure::Available, AlertLevel::Warn, 1),
+            (Figure::Available, AlertLevel::Critical, 0),
+        ]));
+        let now = f.now;
+        for (i, state) in [AgentState::Available, AgentState::Available]
+            .into_iter()
+            .enumerate()
+        {
+            let extn = format!("410{i}");
+            f.feed(ModelEvent::UserAdded {
+                user: Arc::new(User {
+                    guid: Guid::from_bytes(extn.as_bytes()),
+                    extn: Text::from(extn.as_str()),
+                    name: Text::from("Agent"),
+                    status: None,
+                    phone: None,
+                    agent: AgentStatus {
+                        state,
+                        since: now,
+                        observed: true,
+                    },
+                    stats: AgentStats::new(now),
+                }),
+            });
+        }
+        f.queue(|q| {
+            if let Some(s) = q.status.as_mut() {
+                s.members = Some(
+                    ["4100", "4101"]
+                        .map(|e| QueueMember {
+                            extn: Text::from(e),
+                            enabled: true,
+                        })
+                        .to_vec(),
+                );
+            }
+        });
+        assert!(f.at(0).is_empty());
+        assert!(f.at(10).is_empty());
+        // One member disabled: one available, at the warn threshold.
+        f.queue(|q| {
+            if let Some(m) = q
+                .status
+                .as_mut()
+                .and_then(|s| s.members.as_mut())
+                .and_then(|m| m.first_mut())
+            {
+                m.enabled = false;
+            }
+        });
+        assert!(f.at(11).is_empty());
+        assert_eq!(f.at(16), ["Sales 7303 warn: agents available 1 (≤ 1)"]);
+    }
+
+    #[test]
+    fn abandons_count_for_15_minutes_from_when_they_were_reported() {
+        let mut f = Floor::new(config(&[(Figure::Abandoned15m, AlertLevel::Warn, 2)]));
+        assert!(f.at(0).is_empty());
+        f.now = f.t0 + Duration::from_secs(60);
+        f.queue(|q| q.stats.abandoned = 1);
+        f.now = f.t0 + Duration::from_secs(120);
+        f.queue(|q| q.stats.abandoned = 2);
+        assert!(f.at(120).is_empty());
+        assert_eq!(f.at(125), ["Sales 7303 warn: abandoned in 15 min 2 (≥ 2)"]);
+        // 15 minutes after the first: one left in the window.
+        assert!(f.at(60 + 900).is_empty());
+        assert_eq!(
+            f.at(60 + 905),
+            ["Sales 7303 warn cleared (ok now): abandoned in 15 min 1"]
+        );
+        // A new counting period (midnight) starts again at 0: no abandon in that, and the
+        // next one counts from there.
+        f.queue(|q| q.stats.abandoned = 0);
+        assert!(f.at(1000).is_empty());
+        f.queue(|q| q.stats.abandoned = 2);
+        f.at(1001);
+        assert_eq!(f.at(1006).len(), 1);
+    }
+
+    #[test]
+    fn night_service_and_out_of_service_never_alert_and_clear_at_once() {
+        let mut f = Floor::new(waiting_3_6());
+        f.waiting(8);
+        f.at(0);
+        // Both thresholds crossed at once: one transition, straight to critical.
+        assert_eq!(f.at(5).len(), 1);
+        assert_eq!(f.level(), AlertLevel::Critical);
+        f.queue(|q| {
+            if let Some(s) = q.status.as_mut() {
+                s.service_mode = ServiceMode::NightService;
+            }
+        });
+        assert_eq!(
+            f.at(6),
+            ["Sales 7303 critical cleared (ok now): calls waiting -"]
+        );
+        for s in 7..60 {
+            assert!(f.at(s).is_empty());
+        }
+        f.queue(|q| {
+            if let Some(s) = q.status.as_mut() {
+                s.service_mode = ServiceMode::OutOfService;
+            }
+        });
+        assert!(f.at(70).is_empty() && f.at(80).is_empty());
+        assert_eq!(f.level(), AlertLevel::Ok);
+    }
+
+    #[test]
+    fn while_the_data_is_stale_nothing_is_raised_or_cleared() {
+        let mut f = Floor::new(waiting_3_6());
+        f.waiting(4);
+        f.at(0);
+        assert_eq!(f.at(5).len(), 1);
+        assert!(!f.alerts.paused());
+        f.feed(ModelEvent::Connection {
+            state: ConnectionState::Reconnecting {
+                at: f.now,
+                retry_in_ms: 1000,
+                reason: Text::from("closed"),
+            },
+        });
+        // The figures change while the link is down: nothing moves.
+        f.waiting(0);
+        assert!(f.at(6).is_empty() && f.at(30).is_empty());
+        assert!(f.alerts.paused());
+        assert_eq!(f.level(), AlertLevel::Warn);
+        // Syncing again is not live yet either.
+        f.feed(ModelEvent::Connection {
+            state: ConnectionState::Syncing {
+                confirmed: 0,
+                wanted: 3,
+            },
+        });
+        assert!(f.at(31).is_empty());
+        // Live: the dwell starts from here, not from when the figure changed.
+        f.feed(connected());
+        assert!(f.at(40).is_empty());
+        assert!(!f.alerts.paused());
+        assert!(f.at(44).is_empty());
+        assert_eq!(f.at(45).len(), 1);
+        assert_eq!(f.level(), AlertLevel::Ok);
+    }
+
+    #[test]
+    fn acknowledged_alerts_stay_shown_until_a_queue_gets_worse() {
+        let mut f = Floor::new(waiting_3_6());
+        f.waiting(4);
+        f.at(0);
+        f.at(5);
+        assert_eq!(
+            f.alerts.active(),
+            [(f.queue.guid.clone(), AlertLevel::Warn, false)]
+        );
+        assert_eq!(f.alerts.acknowledge(), 1);
+        assert_eq!(f.alerts.acknowledge(), 0);
+        assert_eq!(
+            f.alerts.active(),
+            [(f.queue.guid.clone(), AlertLevel::Warn, true)]
+        );
+        assert!(f.alerts.acknowledged(&f.queue.guid));
+        // Worse: a new alert, not acknowledged.
+        f.waiting(6);
+        f.at(6);
+        f.at(11);
+        assert_eq!(
+            f.alerts.active(),
+            [(f.queue.guid.clone(), AlertLevel::Critical, false)]
+        );
+    }
+
+    #[test]
+    fn the_bell_rings_once_on_entering_critical_and_only_when_asked_for() {
+        let mut c = config(&[
+            (Figure::Waiting, AlertLevel::Critical, 6),
+            (Figure::Longest, AlertLevel::Critical, 60),
+        ]);
+        c.bell = true;
+        let mut f = Floor::new(c.clone());
+        f.waiting(6);
+        f.at(0);
+        assert_eq!(
+            f.at(5),
+            ["Sales 7303 critical: calls waiting 6 (≥ 6) [bell]"]
+        );
+        // A second figure going critical while the queue is critical: no second bell.
+        let t0 = f.t0;
+        f.queue(|q| q.stats.oldest_waiting = Some(t0));
+        f.at(60);
+        let later = f.at(65);
+        assert_eq!(later, ["Sales 7303 critical: longest wait 01:05 (≥ 01:00)"]);
+        for s in 66..100 {
+            assert!(f.at(s).is_empty());
+        }
+        // Out of critical and back in: it rings again.
+        f.queue(|q| {
+            q.stats.waiting = 0;
+            q.stats.oldest_waiting = None;
+        });
+        f.at(100);
+        assert_eq!(f.at(105).len(), 2);
+        f.waiting(9);
+        f.at(110);
+        assert_eq!(
+            f.at(115),
+            ["Sales 7303 critical: calls waiting 9 (≥ 6) [bell]"]
+        );
+        // Without bell = true: never.
+        c.bell = false;
+        let mut f = Floor::new(c);
+        f.waiting(9);
+        f.at(0);
+        assert_eq!(f.at(5), ["Sales 7303 critical: calls waiting 9 (≥ 6)"]);
+    }
+
+    #[test]
+    fn a_queue_override_replaces_the_defaults_for_that_queue_only() {
+        let mut c = waiting_3_6();
+        let mut sales = c.defaults;
+        sales.set(Figure::Waiting, AlertLevel::Warn, Some(5));
+        c.queues.push((Text::from("SALES"), sales));
+        let mut f = Floor::new(c.clone());
+        f.waiting(4);
+        f.at(0);
+        assert!(f.at(10).is_empty());
+        f.waiting(5);
+        f.at(11);
+        assert_eq!(f.at(16), ["Sales 7303 warn: calls waiting 5 (≥ 5)"]);
+        // Another queue keeps the defaults.
+        let other = Queue {
+            name: Text::from("Claims"),
+            extn: Text::from("7301"),
+            ..f.queue.clone()
+        };
+        assert_eq!(
+            c.thresholds(&other).get(Figure::Waiting, AlertLevel::Warn),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn a_queue_that_leaves_clears_its_alerts() {
+        let mut f = Floor::new(waiting_3_6());
+        f.waiting(4);
+        f.at(0);
+        f.at(5);
+        let q = f.queue.clone();
+        f.feed(ModelEvent::QueueRemoved {
+            guid: q.guid.clone(),
+            extn: q.extn.clone(),
+            name: q.name.clone(),
+            reason: crate::model::RemoveReason::Deleted,
+        });
+        assert_eq!(
+            f.at(6),
+            ["Sales 7303 warn cleared (ok now): calls waiting -"]
+        );
+        assert!(f.alerts.active().is_empty());
+    }
+}
