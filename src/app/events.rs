@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::Exit;
 use super::check::{connect_failure, tls_setup_failure};
 use super::config::Config;
-use crate::model::ModelEvent;
+use crate::model::{AlertTransition, Alerts, ModelEvent, Tables};
 use crate::session::{FailureKind, SessionEvent, spawn};
 
 /// The version of the line format; it changes only when a field changes meaning or goes away.
@@ -132,6 +132,48 @@ pub fn to_line(update: &SessionEvent) -> Result<String, serde_json::Error> {
     }
 }
 
+/// An alert as a JSON line (without the newline): `alert_raised` when the level went up,
+/// `alert_cleared` when it went down, with the queue, the figure, its value, the level now
+/// (and before) and the threshold crossed.
+pub fn alert_line(t: &AlertTransition) -> Result<String, serde_json::Error> {
+    serde_json::to_string(&Line {
+        schema: SCHEMA,
+        ts_ms: now_ms(),
+        event: &json!({
+            "type": if t.raised() { "alert_raised" } else { "alert_cleared" },
+            "queue": { "name": t.name, "number": t.extn },
+            "figure": t.figure,
+            "value": t.value,
+            "level": t.to,
+            "from": t.from,
+            "threshold": t.threshold,
+        }),
+    })
+}
+
+/// The alert engine over the session's events: a replica of the model to judge the queues
+/// by, judged after each batch and every second (a wait grows without any event).
+struct Judge {
+    tables: Tables,
+    alerts: Alerts,
+}
+
+impl Judge {
+    fn take(&mut self, update: &SessionEvent) {
+        if let SessionEvent::Model(ev) = update {
+            self.tables.apply(ev);
+            self.alerts.observe(Instant::now(), ev);
+        }
+    }
+
+    fn lines(&mut self) -> Result<Vec<String>, serde_json::Error> {
+        self.alerts.evaluate(Instant::now(), &self.tables);
+        std::iter::from_fn(|| self.alerts.poll_transition())
+            .map(|t| alert_line(&t))
+            .collect()
+    }
+}
+
 /// Runs until interrupted (Ctrl-C or SIGTERM), the output closes, or the PBX refuses the login.
 /// Returns the exit code and, for a failure, the line to print on stderr.
 pub async fn run(config: &Config, out: &mut dyn Write) -> (Exit, Option<String>) {
@@ -142,9 +184,16 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> (Exit, Option<String>)
             return (o.exit, Some(o.line));
         }
     };
+    let mut judge = Judge {
+        tables: Tables::new(),
+        alerts: Alerts::new(config.alerts.clone(), config.session.scope.clone()),
+    };
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let result = loop {
         let batch = tokio::select! {
             b = updates.next() => b,
+            _ = second.tick() => Some(Vec::new()),
             () = interrupted() => break (Exit::Ok, None),
         };
         let Some(batch) = batch else {
@@ -153,6 +202,7 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> (Exit, Option<String>)
         let mut stop = None;
         let mut write = || -> io::Result<()> {
             for update in &batch {
+                judge.take(update);
                 let line = to_line(update).map_err(io::Error::other)?;
                 out.write_all(line.as_bytes())?;
                 out.write_all(b"\n")?;
@@ -164,6 +214,10 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> (Exit, Option<String>)
                         stop = Some((o.exit, Some(o.line)));
                     }
                 }
+            }
+            for line in judge.lines().map_err(io::Error::other)? {
+                out.write_all(line.as_bytes())?;
+                out.write_all(b"\n")?;
             }
             out.flush()
         };
@@ -202,5 +256,43 @@ pub(crate) async fn interrupted() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AlertLevel, Figure, Guid, Text};
+
+    #[test]
+    fn an_alert_line_names_the_queue_the_figure_its_value_the_level_and_the_threshold() {
+        let mut t = AlertTransition {
+            at: Instant::now(),
+            queue: Guid::from_bytes(b"q"),
+            name: Text::from("Sales"),
+            extn: Text::from("7303"),
+            figure: Figure::Waiting,
+            value: Some(7),
+            from: AlertLevel::Warn,
+            to: AlertLevel::Critical,
+            threshold: Some(6),
+            bell: false,
+        };
+        let v: Value = match alert_line(&t).map(|l| serde_json::from_str(&l)) {
+            Ok(Ok(v)) => v,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(v["schema"], 1);
+        assert_eq!(v["type"], "alert_raised");
+        assert_eq!(v["queue"], json!({"name": "Sales", "number": "7303"}));
+        assert_eq!(v["figure"], "waiting");
+        assert_eq!(v["value"], 7);
+        assert_eq!(v["level"], "critical");
+        assert_eq!(v["from"], "warn");
+        assert_eq!(v["threshold"], 6);
+        (t.from, t.to, t.value) = (AlertLevel::Critical, AlertLevel::Ok, Some(2));
+        let line = alert_line(&t).unwrap_or_default();
+        assert!(line.contains("\"type\":\"alert_cleared\""), "{line}");
+        assert!(line.contains("\"level\":\"ok\""), "{line}");
     }
 }

@@ -527,10 +527,18 @@ fn handle(
                 Action::RetryLogin => retry(app, live, config_path),
                 Action::Send(req) => queue.extend(dispatch.send(req, &live.handle)),
                 Action::SaveView(view) => save_view(&view),
+                Action::Bell => ring_bell(),
             }
         }
     }
     false
+}
+
+/// The terminal bell (BEL), between two frames; a failure only loses the bell.
+fn ring_bell() {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
 }
 
 /// Keeps the narrowing and sort for the next run; a failure is logged, the screen goes on.

@@ -30,6 +30,10 @@ pub struct UiConfig {
     pub scope: Scope,
     /// The narrowing and sort the last run left (the state directory's view file).
     pub view: ViewState,
+    /// Start on the wallboard (`ipo-top wall`): read-only, and no key leaves it but quit.
+    pub wall: bool,
+    /// How long each page of the wallboard shows (`[wall] rotate_secs`).
+    pub wall_rotate: std::time::Duration,
 }
 
 impl Default for UiConfig {
@@ -44,6 +48,8 @@ impl Default for UiConfig {
             read_only: false,
             scope: Scope::default(),
             view: ViewState::default(),
+            wall: false,
+            wall_rotate: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -148,4 +148,6 @@ pub enum Action {
     Send(Request),
     /// The narrowing or sort changed: keep it for the next run.
     SaveView(ViewState),
+    /// Ring the terminal bell (a queue entered critical and `[alerts] bell` is on).
+    Bell,
 }

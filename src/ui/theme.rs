@@ -5,7 +5,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::model::AgentState;
+use crate::model::{AgentState, AlertLevel};
 
 /// The styles the views use.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -63,6 +63,16 @@ pub struct Theme {
 }
 
 impl Theme {
+    /// A queue's alert level (shown with its symbol as well, so colour never carries it
+    /// alone).
+    pub fn level(&self, level: AlertLevel) -> Style {
+        match level {
+            AlertLevel::Ok => self.dim,
+            AlertLevel::Warn => self.warn,
+            AlertLevel::Critical => self.bad,
+        }
+    }
+
     /// The 16-colour palette.
     pub fn colour() -> Theme {
         let fg = |c: Color| Style::new().fg(c);

@@ -16,6 +16,13 @@ impl App {
     pub(super) fn key(&mut self, key: Key) -> Vec<Action> {
         let context = self.context();
         let action = self.config.keymap.action(context, key);
+        // `ipo-top wall`: no functions, nothing to move; only quitting.
+        if self.config.wall {
+            return match action {
+                Some(KeyAction::Quit) => vec![Action::Quit],
+                _ => Vec::new(),
+            };
+        }
         match context {
             Context::Confirm => return self.confirm_key(action),
             Context::Prompt => return self.prompt_key(key, action),
@@ -35,6 +42,9 @@ impl App {
         }
         match action {
             KeyAction::Quit => return vec![Action::Quit],
+            KeyAction::Acknowledge => self.acknowledge(),
+            // (`ipo-top wall` never gets here: it has nothing else to show.)
+            KeyAction::Wallboard => self.wall = !self.wall,
             KeyAction::RetryLogin => return self.retry(),
             KeyAction::Help => {
                 self.overlay = match self.overlay {

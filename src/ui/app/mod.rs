@@ -2,6 +2,7 @@
 //! [`Event`], [`update`] changes the [`App`] and returns what the application layer must do
 //! ([`Action`]s), and the view renders the state without changing it or reading a clock.
 
+mod alerts;
 mod keys;
 mod model;
 mod navigation;
@@ -17,7 +18,8 @@ use super::keymap::Context;
 use super::rows::Derived;
 use super::screen::{Filter, Overlay, Pane, Selection, ViewState};
 use crate::model::{
-    Appearance, AppearanceId, ConnectionState, Function, FunctionTarget, Queue, StopKind, Tables,
+    Alerts, Appearance, AppearanceId, ConnectionState, Function, FunctionTarget, Queue, StopKind,
+    Tables,
 };
 
 /// Appearances that ended in one batch: as last seen, and why in words.
@@ -88,12 +90,18 @@ pub struct App {
     /// The second last drawn, so a tick only redraws when a shown time changes.
     shown_second: (u64, Option<LocalTime>),
     dirty: bool,
+    /// The queues' alert levels (the model's engine, judged on each tick).
+    alerts: Alerts,
+    /// Whether the wallboard is shown instead of the dashboard.
+    wall: bool,
 }
 
 impl App {
     /// A screen with an empty model (a replica fed by [`Event::Model`]).
     pub fn new(config: UiConfig, now: Instant) -> App {
         App {
+            alerts: Alerts::new(config.alerts.clone(), config.scope.clone()),
+            wall: config.wall,
             derived: Derived::new(config.scope.clone(), config.view.agents),
             view: config.view.clone(),
             config,
@@ -117,6 +125,11 @@ impl App {
             shown_second: (0, None),
             dirty: true,
         }
+    }
+
+    /// Whether the wallboard is shown instead of the dashboard.
+    pub fn wall(&self) -> bool {
+        self.wall
     }
 
     /// The configuration.
@@ -277,6 +290,7 @@ impl App {
         match event {
             Event::Model(events) => {
                 self.apply(&events);
+                self.observe_alerts(&events);
                 Vec::new()
             }
             Event::Key(key) => {
@@ -304,7 +318,7 @@ impl App {
                     self.shown_second = second;
                     self.dirty = true;
                 }
-                Vec::new()
+                self.judge_alerts()
             }
             Event::Message(m) => {
                 self.say(m);

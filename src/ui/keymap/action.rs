@@ -101,6 +101,10 @@ pub enum KeyAction {
     RetryLogin,
     /// Quit, restoring the terminal.
     Quit,
+    /// Acknowledge the queues' current alerts (they stay shown).
+    Acknowledge,
+    /// Show the wallboard instead of the dashboard, or the dashboard again.
+    Wallboard,
     /// Send a function to the PBX (a call, user or queue function).
     Function(Function),
     /// Show the recent messages and outcomes.
@@ -133,7 +137,7 @@ impl KeyAction {
         self.function().is_some()
     }
 
-    const BEFORE_FUNCTIONS: [KeyAction; 21] = [
+    const BEFORE_FUNCTIONS: [KeyAction; 23] = [
         KeyAction::Up,
         KeyAction::Down,
         KeyAction::PageUp,
@@ -155,6 +159,8 @@ impl KeyAction {
         KeyAction::Help,
         KeyAction::RetryLogin,
         KeyAction::Quit,
+        KeyAction::Acknowledge,
+        KeyAction::Wallboard,
     ];
 
     const AFTER_FUNCTIONS: [KeyAction; 7] = [
@@ -199,6 +205,8 @@ impl KeyAction {
             KeyAction::Help => "help",
             KeyAction::RetryLogin => "retry_login",
             KeyAction::Quit => "quit",
+            KeyAction::Acknowledge => "acknowledge",
+            KeyAction::Wallboard => "wallboard",
             KeyAction::Function(Function::Transfer) => "transfer",
             KeyAction::Function(Function::Redirect) => "redirect",
             KeyAction::Function(Function::Park) => "park",

@@ -138,7 +138,7 @@ const FUNCTION_ROWS: [(char, KeyAction, &str, &str); 17] = [
     ),
 ];
 
-/// The default keymap. Letters other than `j`, `k`, `q`, `R`, the views' `w`, `o` and `I`
+/// The default keymap. Letters other than `j`, `k`, `q`, `R`, the views' `w`, `o`, `I` and `W`
 /// and the call functions' are left free; `h` and `l` stay free for moving sideways.
 pub(super) fn default_table() -> Vec<Binding> {
     use Context::{Confirm, Detail, Filter, Help, Main, Messages, Prompt};
@@ -207,6 +207,20 @@ pub(super) fn default_table() -> Vec<Binding> {
             &[Key::char('I')],
             A::ReverseSort,
             "reverse the agents' sort",
+            None,
+        ),
+        row(
+            Main,
+            &[Key::char('!')],
+            A::Acknowledge,
+            "acknowledge the queues' current alerts (they stay shown; the bell stays quiet)",
+            None,
+        ),
+        row(
+            Main,
+            &[Key::char('W')],
+            A::Wallboard,
+            "the wallboard: a tile per queue in large digits (W again for the dashboard)",
             None,
         ),
     ];

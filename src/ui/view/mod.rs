@@ -28,7 +28,7 @@ use super::keymap::{Context, KeyAction};
 use super::layout::{WIDE, bottom_lines, overlay_rect, overlay_text_width};
 use super::screen::{Overlay, Pane};
 use super::text::{clean, duration, fit, width};
-use crate::model::{ConnectionState, Function, PbxSystem, StopKind};
+use crate::model::{AlertLevel, ConnectionState, Function, PbxSystem, StopKind};
 
 /// Renders the whole screen into a frame.
 pub fn view(app: &App, frame: &mut Frame<'_>) {
@@ -293,6 +293,64 @@ fn scope_segments(app: &App, narrow: bool, segs: &mut Vec<Seg>) {
     }
 }
 
+/// How many queues the header names in its alerts before it counts the rest.
+const ALERTS_NAMED: usize = 3;
+
+/// The queues' alerts, worst first, each with its level's symbol (and colour); acknowledged
+/// ones dimmed. Narrow: the symbols with a count. "alerts paused" while the data is not live.
+fn alert_segment(app: &App, narrow: bool) -> Option<Seg> {
+    let theme = &app.config().theme;
+    let alerts = app.alerts();
+    if alerts.paused() {
+        return (app.model().queues().next().is_some())
+            .then(|| seg(vec![Span::styled("alerts paused", theme.warn)], 9, false));
+    }
+    let active = alerts.active();
+    if active.is_empty() {
+        return None;
+    }
+    let mut spans = Vec::new();
+    if narrow {
+        for level in [AlertLevel::Critical, AlertLevel::Warn] {
+            let n = active.iter().filter(|(_, l, _)| *l == level).count();
+            if n > 0 {
+                if !spans.is_empty() {
+                    spans.push(Span::raw(" "));
+                }
+                spans.push(Span::styled(
+                    format!("{}{n}", level.symbol()),
+                    theme.level(level),
+                ));
+            }
+        }
+    } else {
+        for (guid, level, acknowledged) in active.iter().take(ALERTS_NAMED) {
+            let Some(q) = app.model().queue(guid) else {
+                continue;
+            };
+            if !spans.is_empty() {
+                spans.push(Span::raw(" "));
+            }
+            let style = if *acknowledged {
+                theme.dim
+            } else {
+                theme.level(*level)
+            };
+            spans.push(Span::styled(
+                format!("{} {}", level.symbol(), clean(&q.name)),
+                style,
+            ));
+        }
+        if active.len() > ALERTS_NAMED {
+            spans.push(Span::styled(
+                format!(" +{}", active.len() - ALERTS_NAMED),
+                theme.dim,
+            ));
+        }
+    }
+    Some(seg(spans, 9, false))
+}
+
 fn header(app: &App, area: Rect, buf: &mut Buffer) {
     let cfg = app.config();
     let theme = &cfg.theme;
@@ -335,6 +393,7 @@ fn header(app: &App, area: Rect, buf: &mut Buffer) {
     }
 
     scope_segments(app, narrow, &mut segs);
+    segs.extend(alert_segment(app, narrow));
 
     let label = |long: &'static str, short: &'static str| if narrow { short } else { long };
     segs.push(seg(

@@ -24,7 +24,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use super::table::{self, Column, Table, window};
-use crate::model::{AgentState, Appearance, LineId, Party, Queue, QueueStats, ServiceMode};
+use crate::model::{
+    AgentState, AlertLevel, Appearance, LineId, Party, Queue, QueueStats, ServiceMode,
+};
 use crate::ui::app::App;
 use crate::ui::rows::{
     AgentOrder, AgentSort, AgentWords, Beside, QueueWords, number_words, priority,
@@ -221,7 +223,9 @@ fn name(p: Option<&Party>) -> String {
 // --------------------------------------------------------------------------------------------
 // Queues
 
-const QUEUE_COLS: [Column; 11] = [
+const QUEUE_COLS: [Column; 12] = [
+    // The queue's alert level: a symbol, so it reads the same without colour.
+    Column::new(""),
     Column::new("QUEUE").name(),
     Column::new("NUM").drops(7),
     Column::new("MODE"),
@@ -269,7 +273,13 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
             )
         };
         let words = QueueWords::of(q);
+        let level = app.alerts().level(guid);
         rows.push(vec![
+            // Nothing for ok: the marks stand out where there is something to see.
+            match level {
+                AlertLevel::Ok => Line::from(" "),
+                _ => Line::from(Span::styled(level.symbol(), theme.level(level))),
+            },
             Line::from(words.name),
             Line::from(words.number),
             mode_cell,
@@ -296,7 +306,7 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
         .unwrap_or(0);
     let waiting = width(&d.totals().waiting.to_string());
     let natural = vec![
-        name, number, MODE_WIDTH, waiting, longest, members, members, SL_WIDTH, answered,
+        1, name, number, MODE_WIDTH, waiting, longest, members, members, SL_WIDTH, answered,
         abandoned, asa,
     ];
     let mut title = vec![Span::raw("Queues")];

@@ -1,0 +1,56 @@
+//! The queues' alerts on the screen: the model's alert engine fed with the replica's events
+//! and judged on each tick; each transition becomes a line in the message history, and the
+//! bell an [`Action`] for the run loop (the view never writes to the terminal).
+
+use super::App;
+use crate::model::{AlertLevel, Alerts, ModelEvent};
+use crate::ui::event::{Action, Level, Message};
+
+impl App {
+    /// The alert engine: each queue's level, whether alerts are paused.
+    pub fn alerts(&self) -> &Alerts {
+        &self.alerts
+    }
+
+    /// Takes in the model's events (abandons are counted from them).
+    pub(super) fn observe_alerts(&mut self, events: &[ModelEvent]) {
+        for ev in events {
+            self.alerts.observe(self.now, ev);
+        }
+    }
+
+    /// Judges the queues at the tick's `now`: a history line per transition, and the bell
+    /// once when a queue enters critical (with `[alerts] bell`).
+    pub(super) fn judge_alerts(&mut self) -> Vec<Action> {
+        let was_paused = self.alerts.paused();
+        self.alerts.evaluate(self.now, &self.model);
+        if was_paused != self.alerts.paused() {
+            self.dirty = true;
+        }
+        let mut bell = false;
+        while let Some(t) = self.alerts.poll_transition() {
+            let level = match (t.raised(), t.to) {
+                (true, AlertLevel::Critical) => Level::Error,
+                (true, _) => Level::Notice,
+                (false, _) => Level::Info,
+            };
+            bell |= t.bell;
+            self.say(Message::new(level, t.words()));
+            self.dirty = true;
+        }
+        if bell { vec![Action::Bell] } else { Vec::new() }
+    }
+
+    /// The acknowledge key: the current alerts are marked seen.
+    pub(super) fn acknowledge(&mut self) {
+        let n = self.alerts.acknowledge();
+        self.say(Message::new(
+            Level::Info,
+            match n {
+                0 => "no alert to acknowledge".to_owned(),
+                1 => "acknowledged the alert of 1 queue".to_owned(),
+                n => format!("acknowledged the alerts of {n} queues"),
+            },
+        ));
+    }
+}
