@@ -27,6 +27,7 @@ mod reconcile;
 mod scope;
 mod stats;
 mod tables;
+mod trends;
 mod user;
 
 pub use alerts::{
@@ -55,6 +56,7 @@ pub use stats::{
     StatsConfig, StatsPeriod, WallClock, definitions as stats_definitions,
 };
 pub use tables::{TableSizes, Tables};
+pub use trends::{SL_INTERVAL, Sample, SlInterval, TREND_MINUTES, Trends};
 pub use user::{
     AgentState, AgentStats, AgentStatus, Forwarding, Mailbox, PhoneState, User, UserFeatureBits,
     UserFunction, UserStatus,
