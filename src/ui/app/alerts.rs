@@ -1,15 +1,40 @@
-//! The queues' alerts on the screen: the model's alert engine fed with the replica's events
-//! and judged on each tick; each transition becomes a line in the message history, and the
-//! bell an [`Action`] for the run loop (the view never writes to the terminal).
+//! The queues' alerts and trends on the screen: the model's engines fed with the replica's
+//! events and ticked with its `now`; each alert transition becomes a line in the message
+//! history, and the bell an [`Action`] for the run loop (the view never writes to the
+//! terminal).
+
+use std::time::Duration;
 
 use super::App;
-use crate::model::{AlertLevel, Alerts, ModelEvent};
+use crate::model::{AlertLevel, Alerts, ModelEvent, Trends};
 use crate::ui::event::{Action, Level, Message};
 
 impl App {
     /// The alert engine: each queue's level, whether alerts are paused.
     pub fn alerts(&self) -> &Alerts {
         &self.alerts
+    }
+
+    /// The queues' trends, once the first tick has come.
+    pub fn trends(&self) -> Option<&Trends> {
+        self.trends.as_ref()
+    }
+
+    /// Samples the trends at the tick's `now`. They are anchored at the first tick, on the
+    /// quarter hour of the wall clock it reports (at the tick itself without one).
+    pub(super) fn sample_trends(&mut self) {
+        let now = self.now;
+        let clock = self.clock;
+        let scope = &self.config.scope;
+        let trends = self.trends.get_or_insert_with(|| {
+            let into_quarter =
+                clock.map_or(0, |c| u64::from(c.minute % 15) * 60 + u64::from(c.second));
+            let anchor = now
+                .checked_sub(Duration::from_secs(into_quarter))
+                .unwrap_or(now);
+            Trends::new(anchor, scope.clone())
+        });
+        trends.tick(now, &self.model);
     }
 
     /// Takes in the model's events (abandons are counted from them).

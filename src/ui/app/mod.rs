@@ -19,7 +19,7 @@ use super::rows::Derived;
 use super::screen::{Filter, Overlay, Pane, Selection, ViewState};
 use crate::model::{
     Alerts, Appearance, AppearanceId, ConnectionState, Function, FunctionTarget, Queue, StopKind,
-    Tables,
+    Tables, Trends,
 };
 
 /// Appearances that ended in one batch: as last seen, and why in words.
@@ -94,6 +94,8 @@ pub struct App {
     alerts: Alerts,
     /// Whether the wallboard is shown instead of the dashboard.
     wall: bool,
+    /// The queues' trends, from the first tick (which says where the quarter hours fall).
+    trends: Option<Trends>,
 }
 
 impl App {
@@ -102,6 +104,7 @@ impl App {
         App {
             alerts: Alerts::new(config.alerts.clone(), config.scope.clone()),
             wall: config.wall,
+            trends: None,
             derived: Derived::new(config.scope.clone(), config.view.agents),
             view: config.view.clone(),
             config,
@@ -291,6 +294,11 @@ impl App {
             Event::Model(events) => {
                 self.apply(&events);
                 self.observe_alerts(&events);
+                if let Some(t) = &mut self.trends {
+                    for ev in &events {
+                        t.observe(ev);
+                    }
+                }
                 Vec::new()
             }
             Event::Key(key) => {
@@ -318,6 +326,7 @@ impl App {
                     self.shown_second = second;
                     self.dirty = true;
                 }
+                self.sample_trends();
                 self.judge_alerts()
             }
             Event::Message(m) => {

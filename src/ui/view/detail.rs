@@ -4,7 +4,9 @@
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use crate::model::Function;
+use std::time::Duration;
+
+use crate::model::{AlertLevel, Figure, Function, TREND_MINUTES};
 use crate::model::{Appearance, CallState, Direction, FailedCause, Party, TrunkKind, User};
 use crate::ui::app::App;
 use crate::ui::functions::{Offer, offer};
@@ -12,6 +14,8 @@ use crate::ui::keymap::{Context, KeyAction};
 use crate::ui::rows::{agent_calls, by_number, caller_words};
 use crate::ui::screen::{DetailTarget, Overlay};
 use crate::ui::text::{clean, duration, fit, wrap};
+
+use super::trend;
 
 /// Width of the label column.
 const LABEL: usize = 11;
@@ -57,6 +61,17 @@ impl<'a> Lines<'a> {
                 Span::styled(part, style),
             ]));
         }
+    }
+
+    /// A labelled value kept as it is (a sparkline: its blanks are gaps, not spaces to
+    /// wrap at), cut to the width.
+    fn kv_bars(&mut self, label: &str, bars: String, style: Style) {
+        let dim = self.app.config().theme.dim;
+        let room = self.width - LABEL;
+        self.out.push(Line::from(vec![
+            Span::styled(format!("{label:<LABEL$}"), dim),
+            Span::styled(fit(&bars, room).into_owned(), style),
+        ]));
     }
 
     fn heading(&mut self, text: impl Into<String>) {
@@ -558,6 +573,7 @@ fn queue(l: &mut Lines<'_>, q: &crate::model::Queue) {
             },
         );
     }
+    alert_and_trends(l, q);
     let members = q.members();
     if !members.is_empty() {
         l.blank();
@@ -593,6 +609,83 @@ fn queue(l: &mut Lines<'_>, q: &crate::model::Queue) {
             Line::from(text)
         });
     }
+}
+
+/// A queue's alert level by figure, and its trends with the axis values written out.
+fn alert_and_trends(l: &mut Lines<'_>, q: &crate::model::Queue) {
+    let app = l.app;
+    let theme = app.config().theme;
+    let alerts = app.alerts();
+    let level = alerts.level(&q.guid);
+    let figures: Vec<String> = Figure::ALL
+        .into_iter()
+        .filter_map(|f| {
+            let fl = alerts.figure_level(&q.guid, f);
+            (fl > AlertLevel::Ok).then(|| format!("{} {}", fl.word(), f.words()))
+        })
+        .collect();
+    let words = match (level, alerts.acknowledged(&q.guid)) {
+        (AlertLevel::Ok, _) => format!("{} ok", level.symbol()),
+        (_, ack) => format!(
+            "{} {}{}",
+            level.symbol(),
+            figures.join(", "),
+            if ack { " (acknowledged)" } else { "" }
+        ),
+    };
+    let paused = if alerts.paused() {
+        "; alerts paused"
+    } else {
+        ""
+    };
+    l.kv_styled("Alert", format!("{words}{paused}"), theme.level(level));
+    let Some(trends) = app.trends() else {
+        return;
+    };
+    l.blank();
+    l.heading("Trends");
+    let room = l.width.saturating_sub(LABEL).clamp(1, TREND_MINUTES);
+    let samples = trends.minutes(&q.guid);
+    let span = match (
+        (app.now())
+            .checked_sub(Duration::from_secs(60 * (room as u64 - 1)))
+            .and_then(|t| trend::clock_at(app, t)),
+        trend::clock_at(app, app.now()),
+    ) {
+        (Some(from), Some(to)) => format!("{from} to {to}"),
+        _ => format!("the last {room} min"),
+    };
+    let waiting = trend::last(&samples, room, |s| u64::from(s.waiting));
+    let most = waiting.iter().flatten().copied().max().unwrap_or(0);
+    l.kv_bars("Waiting", trend::bars(&waiting, most), theme.acw);
+    l.kv("", format!("0 to {most} calls, {span}, a bar a minute"));
+    let longest = trend::last(&samples, room, |s| s.longest_secs);
+    let most = longest.iter().flatten().copied().max().unwrap_or(0);
+    l.kv_bars("Longest", trend::bars(&longest, most), theme.acw);
+    l.kv(
+        "",
+        format!("00:00 to {}, {span}", duration(Duration::from_secs(most))),
+    );
+    let intervals = trends.intervals(&q.guid);
+    let sl: Vec<String> = intervals
+        .iter()
+        .map(|i| {
+            format!(
+                "{} {}",
+                trend::clock_at(app, i.start).unwrap_or_else(|| "-".to_owned()),
+                i.percent()
+                    .map_or_else(|| "-".to_owned(), |p| format!("{p}%")),
+            )
+        })
+        .collect();
+    l.kv(
+        "SL by 15m",
+        if sl.is_empty() {
+            "-".to_owned()
+        } else {
+            sl.join("  ")
+        },
+    );
 }
 
 /// The line where the detail's pick is shown, for `width` columns of text.

@@ -13,6 +13,7 @@ pub(super) mod messages;
 mod panes;
 pub(super) mod prompt;
 mod table;
+mod trend;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;

@@ -24,6 +24,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use super::table::{self, Column, Table, window};
+use super::trend;
 use crate::model::{
     AgentState, AlertLevel, Appearance, LineId, Party, Queue, QueueStats, ServiceMode,
 };
@@ -193,6 +194,21 @@ fn wait_cell(app: &App, queue: Option<&Queue>, t: Instant, lower_bound: bool) ->
     Line::from(spans)
 }
 
+/// A queue's calls waiting over the last minutes, scaled to its own most.
+fn waiting_trend(app: &App, guid: &crate::model::Guid) -> Line<'static> {
+    let Some(trends) = app.trends() else {
+        return Line::from("");
+    };
+    let values = trend::last(&trends.minutes(guid), PANE_TREND_MINUTES, |s| {
+        u64::from(s.waiting)
+    });
+    let max = values.iter().flatten().copied().max().unwrap_or(0);
+    Line::from(Span::styled(
+        trend::bars(&values, max),
+        app.config().theme.acw,
+    ))
+}
+
 /// A queue's service level as a percentage, `-` before the first answered or abandoned call.
 fn sl_cell(app: &App, s: &QueueStats) -> Line<'static> {
     match s.service_level() {
@@ -223,7 +239,10 @@ fn name(p: Option<&Party>) -> String {
 // --------------------------------------------------------------------------------------------
 // Queues
 
-const QUEUE_COLS: [Column; 12] = [
+/// The minutes of waiting calls the queue pane's sparkline shows, where the width allows.
+const PANE_TREND_MINUTES: usize = 15;
+
+const QUEUE_COLS: [Column; 13] = [
     // The queue's alert level: a symbol, so it reads the same without colour.
     Column::new(""),
     Column::new("QUEUE").name(),
@@ -237,6 +256,8 @@ const QUEUE_COLS: [Column; 12] = [
     Column::new("ANS").right().drops(1),
     Column::new("ABN").right().drops(4),
     Column::new("ASA").right().drops(6),
+    // Calls waiting each minute of the last quarter hour: the first to go when narrow.
+    Column::new("WAITING 15 MIN").drops(8),
 ];
 
 /// The queues pane.
@@ -294,6 +315,7 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
             Line::from(words.answered),
             Line::from(words.abandoned),
             words.asa.map_or_else(|| dim(app, "-"), Line::from),
+            waiting_trend(app, guid),
         ]);
     }
     // The columns fit every queue, as the rows have measured them; the counts of available
@@ -306,8 +328,19 @@ fn queues(app: &App, height: usize) -> PaneView<'static> {
         .unwrap_or(0);
     let waiting = width(&d.totals().waiting.to_string());
     let natural = vec![
-        1, name, number, MODE_WIDTH, waiting, longest, members, members, SL_WIDTH, answered,
-        abandoned, asa,
+        1,
+        name,
+        number,
+        MODE_WIDTH,
+        waiting,
+        longest,
+        members,
+        members,
+        SL_WIDTH,
+        answered,
+        abandoned,
+        asa,
+        PANE_TREND_MINUTES,
     ];
     let mut title = vec![Span::raw("Queues")];
     title.extend(period_note(app));
