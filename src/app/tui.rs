@@ -77,6 +77,20 @@ pub fn run(
     read_only: bool,
     scope: &config::ScopeFlags,
 ) -> Exit {
+    run_screen(target, log_level, (read_only, false), scope)
+}
+
+/// `ipo-top wall`: the wallboard alone, always read-only (`q` quits, no other key acts).
+pub fn run_wall(target: Target, log_level: LevelFilter, scope: &config::ScopeFlags) -> Exit {
+    run_screen(target, log_level, (true, true), scope)
+}
+
+fn run_screen(
+    target: Target,
+    log_level: LevelFilter,
+    (read_only, wall): (bool, bool),
+    scope: &config::ScopeFlags,
+) -> Exit {
     let config = match &target {
         Target::Config(path) => match config::load(path.as_deref()) {
             Ok(mut c) => {
@@ -121,7 +135,7 @@ pub fn run(
                 }
             },
         };
-        let exit = screen(source, read_only).await;
+        let exit = screen(source, read_only, wall).await;
         if let Some(d) = demo {
             d.server.stop().await;
         }
@@ -333,6 +347,7 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
                 pbx: c.endpoint.authority(),
                 banner: None,
                 alerts: c.alerts.clone(),
+                wall_rotate: c.wall_rotate,
                 theme,
                 keymap: c.keymap.clone(),
                 supervisor: c.supervisor_extension.clone(),
@@ -361,7 +376,7 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
 }
 
 /// The screen against a session: until the user quits.
-async fn screen(source: Source, read_only: bool) -> Exit {
+async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
     let Settings {
         endpoint,
         session: session_config,
@@ -392,6 +407,7 @@ async fn screen(source: Source, read_only: bool) -> Exit {
     let view = view_file::path().map(|p| view_file::load(&p));
     let ui_config = UiConfig {
         view: view.unwrap_or_default(),
+        wall,
         ..ui_config
     };
     let mut app = App::new(ui_config, Instant::now());

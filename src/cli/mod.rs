@@ -69,6 +69,11 @@ pub enum Tool {
     /// 150 queues, ~2000 calls) as a child, runs the dashboard headless against it next to a
     /// bare client and `events --json`, and prints one table with the targets beside.
     Bench(bench::BenchArgs),
+    /// The wallboard: one tile per queue in scope (waiting calls and the longest wait in large
+    /// digits, the alert level, service level, answered and abandoned, agents, the waiting
+    /// trend), filling the terminal; the pages turn every `[wall] rotate_secs` when the tiles
+    /// do not fit. Always read-only; q quits. With --demo, the simulated call centre's.
+    Wall(WallArgs),
     /// Trust the PBX's certificate on first use: complete only a TLS handshake (nothing is sent,
     /// no password), show the certificate's subject, issuer, validity and SHA-256 fingerprint,
     /// and pin it in the configuration file when you type yes.
@@ -82,6 +87,14 @@ pub struct TrustArgs {
     /// `[tls] secondary_fingerprint`.
     #[arg(long)]
     pub secondary: bool,
+}
+
+/// Options of `ipo-top wall`.
+#[derive(Debug, Args)]
+pub struct WallArgs {
+    /// The simulated call centre (as `ipo-top --demo`) instead of the configured PBX.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// Options of `ipo-top check`.
@@ -147,6 +160,14 @@ pub fn run() -> ExitCode {
             },
         ),
         Tool::Bench(args) => bench::run(&args, cli.log_level),
+        Tool::Wall(args) => {
+            let target = if args.demo {
+                app::tui::Target::Demo
+            } else {
+                app::tui::Target::Config(cli.config)
+            };
+            app::tui::run_wall(target, cli.log_level, &scope)
+        }
         Tool::Trust(args) => trust(cli.config.as_deref(), args.secondary),
         Tool::Events(_) => with_session(
             cli.config.as_deref(),

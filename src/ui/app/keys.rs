@@ -16,10 +16,20 @@ impl App {
     pub(super) fn key(&mut self, key: Key) -> Vec<Action> {
         let context = self.context();
         let action = self.config.keymap.action(context, key);
-        // `ipo-top wall`: no functions, nothing to move; only quitting.
-        if self.config.wall {
+        // `ipo-top wall`: no functions, nothing to move; only quitting. The wallboard shown
+        // from the dashboard also takes only its own keys: a function key there would act on
+        // a selection nobody can see.
+        if self.config.wall || (self.wall && context == Context::Main) {
             return match action {
                 Some(KeyAction::Quit) => vec![Action::Quit],
+                Some(KeyAction::Wallboard) if !self.config.wall => {
+                    self.wall = false;
+                    Vec::new()
+                }
+                Some(KeyAction::Acknowledge) if !self.config.wall => {
+                    self.acknowledge();
+                    Vec::new()
+                }
                 _ => Vec::new(),
             };
         }

@@ -135,6 +135,13 @@ impl App {
         self.wall
     }
 
+    /// The wallboard's page now, of `pages`: the pages turn every `[wall] rotate_secs`.
+    pub fn wall_page(&self, pages: usize) -> usize {
+        let every = self.config.wall_rotate.as_secs().max(1);
+        let turns = self.now.saturating_duration_since(self.epoch).as_secs() / every;
+        usize::try_from(turns).unwrap_or(0) % pages.max(1)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &UiConfig {
         &self.config

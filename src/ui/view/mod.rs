@@ -14,6 +14,7 @@ mod panes;
 pub(super) mod prompt;
 mod table;
 mod trend;
+mod wall;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -39,6 +40,10 @@ pub fn view(app: &App, frame: &mut Frame<'_>) {
 
 /// Renders the whole screen into a buffer area.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    if app.wall() {
+        wall::render(app, area, buf);
+        return;
+    }
     let alert = alert::lines(app, area.width);
     let (my, extra) = bottom_lines(app);
     let [head, alert_area, body, my_area, extra_area, status] = Layout::vertical([
