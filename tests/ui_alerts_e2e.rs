@@ -1,0 +1,189 @@
+//! End to end: the real binary's screen in tmux and `events --json` against the real
+//! binary's simulator running a script in which Roadside (7302) gets three callers at once,
+//! with `[alerts] waiting_critical = 3`. The level's symbol appears on the screen without a
+//! key being pressed, and `events --json` carries `alert_raised` for Roadside's calls waiting.
+//!
+//! Everything is polled with deadlines; nothing waits a fixed time. Skipped, saying so, only
+//! when tmux is not installed.
+
+mod ui_tmux;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use ui_tmux::{Tmux, shell};
+
+/// A child process, killed when dropped (even when the test fails).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A scratch directory, removed on drop.
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn poll<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn json_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The demo site, quiet until 15 s, when three callers ring Roadside one second apart.
+const SCRIPT: &str = r#"
+[site]
+scenario = "demo"
+time_of_day = "10:00"
+seed = 1
+ring_for = 600
+talk = 900
+acw = 30
+patience = 1800
+
+[[step]]
+at = 15
+call = { queue = "7302", number = "02079460201", name = "Northgate Motors" }
+
+[[step]]
+at = 16
+call = { queue = "7302", number = "02079460202" }
+
+[[step]]
+at = 17
+call = { queue = "7302", number = "02079460203" }
+"#;
+
+#[test]
+fn a_queue_crossing_its_threshold_is_marked_and_alert_raised_is_written() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it); the end-to-end test needs it");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_ipo-top");
+    let dir = Dir(std::env::temp_dir().join(format!(
+        "ipo-top-alerts-e2e-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    )));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).expect("a scratch directory");
+    let script = dir.0.join("script.toml");
+    std::fs::write(&script, SCRIPT).expect("the script");
+    let client = dir.0.join("client");
+    let state = dir.0.join("state");
+    let _sim = Killed(
+        Command::new(bin)
+            .args([
+                "--log-level",
+                "off",
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--script",
+            ])
+            .arg(&script)
+            .args(["--heartbeat", "0", "--ca-file"])
+            .arg(dir.0.join("sim-ca.pem"))
+            .arg("--write-config")
+            .arg(&client)
+            .env("XDG_STATE_HOME", &state)
+            .env("IPO_SIM_PASSWORD", "e2e-password-not-secret")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the simulator starts"),
+    );
+    let config = client.join("config.toml");
+    let text = poll(
+        "the simulator's client configuration",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&config)
+                .ok()
+                .filter(|t| t.contains("[tls]"))
+        },
+    );
+    std::fs::write(
+        &config,
+        format!("{text}\n[alerts]\nwaiting_critical = 3\ndwell_secs = 1\n"),
+    )
+    .expect("the configuration");
+
+    // events --json, its lines into a file.
+    let events = dir.0.join("events.jsonl");
+    let _events = Killed(
+        Command::new(bin)
+            .arg("--config")
+            .arg(&config)
+            .args(["--log-level", "off", "events", "--json"])
+            .env("XDG_STATE_HOME", &state)
+            .stdout(std::fs::File::create(&events).expect("the events file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("events starts"),
+    );
+
+    let tmux = shell(100, 34);
+    tmux.type_text(&format!(
+        "XDG_DATA_HOME={} XDG_STATE_HOME={} {bin} --config {} --log-level off",
+        dir.0.join("data").display(),
+        state.display(),
+        config.display()
+    ));
+    tmux.press("Enter");
+    tmux.wait_for("the demo's queues", Duration::from_secs(60), |s| {
+        s.contains("● connected") && s.contains("Roadside")
+    });
+    // Nothing pressed from here on: the symbol comes with the calls and the dwell.
+    let screen = tmux.wait_for("Roadside marked critical", Duration::from_secs(90), |s| {
+        s.lines()
+            .any(|l| l.contains("◆ Roadside") && l.contains("7302"))
+    });
+    // At 100 columns the header counts the alerts by level.
+    let header = screen.lines().next().unwrap_or_default();
+    assert!(header.contains("◆1"), "{screen}");
+
+    let raised = poll(
+        "alert_raised in events --json",
+        Duration::from_secs(60),
+        || {
+            json_lines(&events)
+                .into_iter()
+                .find(|l| l["type"] == "alert_raised" && l["queue"]["name"] == "Roadside")
+        },
+    );
+    assert_eq!(raised["schema"], 1, "{raised}");
+    assert_eq!(raised["queue"]["number"], "7302", "{raised}");
+    assert_eq!(raised["figure"], "waiting", "{raised}");
+    assert_eq!(raised["level"], "critical", "{raised}");
+    assert_eq!(raised["threshold"], 3, "{raised}");
+    assert!(raised["value"].as_u64().is_some_and(|v| v >= 3), "{raised}");
+
+    tmux.press("q");
+}
