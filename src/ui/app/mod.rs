@@ -28,6 +28,9 @@ type Ended = HashMap<AppearanceId, (Arc<Appearance>, String)>;
 /// How long after the sync the start-up selection waits for a first caller in the first queue.
 const SETTLE: Duration = Duration::from_secs(2);
 
+/// How often at most the alerts and trends are judged.
+const JUDGE_EVERY: Duration = Duration::from_secs(1);
+
 /// How many messages the history (`M`) keeps.
 pub const HISTORY_LEN: usize = 50;
 
@@ -96,6 +99,8 @@ pub struct App {
     wall: bool,
     /// The queues' trends, from the first tick (which says where the quarter hours fall).
     trends: Option<Trends>,
+    /// When the alerts and trends were last judged.
+    judged_at: Option<Instant>,
 }
 
 impl App {
@@ -105,6 +110,7 @@ impl App {
             alerts: Alerts::new(config.alerts.clone(), config.scope.clone()),
             wall: config.wall,
             trends: None,
+            judged_at: None,
             derived: Derived::new(config.scope.clone(), config.view.agents),
             view: config.view.clone(),
             config,
@@ -333,8 +339,18 @@ impl App {
                     self.shown_second = second;
                     self.dirty = true;
                 }
-                self.sample_trends();
-                self.judge_alerts()
+                // The engines are judged once a second at most: their dwell and minutes are
+                // whole seconds, and a batch of the PBX's changes comes with a tick of its own.
+                if self
+                    .judged_at
+                    .is_none_or(|t| now.saturating_duration_since(t) >= JUDGE_EVERY)
+                {
+                    self.judged_at = Some(now);
+                    self.sample_trends();
+                    self.judge_alerts()
+                } else {
+                    Vec::new()
+                }
             }
             Event::Message(m) => {
                 self.say(m);
