@@ -7,9 +7,9 @@
 //! screen runs it today, and a process serving several viewers can run the same engine and
 //! publish its samples, for every viewer to draw the same lines.
 //!
-//! A minute is sampled at the first `tick` in it (the figures as they are then). A minute
-//! without a tick, or while the data is not live (the link down or a sync under way), has no
-//! sample: a gap, not a zero. A queue first seen midway has no samples before it.
+//! A minute is sampled at its first `tick` at which the data is live (the figures as they
+//! are then). A minute without such a tick (the link down or a sync under way all through
+//! it) has no sample: a gap, not a zero. A queue first seen midway has no samples before it.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -159,7 +159,6 @@ impl Trends {
         let minute = self.minute_of(now);
         let quarter = minute / (SL_INTERVAL.as_secs() / MINUTE.as_secs());
         let live = matches!(tables.connection(), ConnectionState::Connected { .. });
-        let new_minute = self.minute.is_none_or(|m| minute > m);
         let new_quarter = self.quarter.is_none_or(|q| quarter > q);
         let quarter_start = self.anchor + SL_INTERVAL * u32::try_from(quarter).unwrap_or(0);
         for q in tables.queues() {
@@ -167,7 +166,7 @@ impl Trends {
                 continue;
             }
             let t = self.queues.entry(q.guid.clone()).or_default();
-            if new_minute && live {
+            if live && t.minutes.back().is_none_or(|(m, _)| *m < minute) {
                 t.minutes.push_back((
                     minute,
                     Sample {
@@ -426,8 +425,8 @@ mod tests {
         f.set(1, waiting(6));
         f.tick(250);
         f.tick(300);
-        // The minute whose first tick was still syncing stays a gap.
-        assert_eq!(f.waiting(1, 6), "3 3 - - - 6");
+        // The minute whose first tick was still syncing is sampled once the data is live.
+        assert_eq!(f.waiting(1, 6), "3 3 - - 6 6");
     }
 
     fn sl(counted: u32, in_time: u32) -> QueueStats {
