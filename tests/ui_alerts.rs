@@ -68,7 +68,7 @@ fn a_queue_over_its_thresholds_is_marked_rings_once_and_is_remembered() {
     let text = render(&app);
     let header = text.lines().next().unwrap_or_default();
     // Worst first.
-    let (claims, roadside) = (header.find("◆ Claims Desk"), header.find("▲ Roadside"));
+    let (claims, roadside) = (header.find("◆ Claims Desk"), header.find("◇ Roadside"));
     assert!(claims.is_some() && roadside.is_some(), "{header}");
     assert!(claims < roadside, "{header}");
     let row = |name: &str| {
@@ -80,7 +80,7 @@ fn a_queue_over_its_thresholds_is_marked_rings_once_and_is_remembered() {
             .to_owned()
     };
     assert!(row("Claims Desk").contains("◆ Claims Desk"), "{text}");
-    assert!(row("Roadside").contains("▲ Roadside"), "{text}");
+    assert!(row("Roadside").contains("◇ Roadside"), "{text}");
     assert!(
         !row("Sales").contains('◆') && !row("Sales").contains('▲'),
         "{text}"
@@ -170,4 +170,42 @@ fn the_bell_stays_quiet_unless_asked_for() {
     tick(&mut app, &site, 0);
     assert!(tick(&mut app, &site, 5).is_empty());
     assert_eq!(app.alerts().level(&guid(CLAIMS)), AlertLevel::Critical);
+}
+
+#[test]
+fn each_calls_mark_follows_its_queues_longest_warn_secs() {
+    // Claims Desk's callers have waited 02:41, 00:55 and 00:21; Roadside's 00:12.
+    let (site, events) = busy_site();
+    let mut alerts = AlertConfig::default();
+    alerts
+        .defaults
+        .set(Figure::Longest, AlertLevel::Warn, Some(50));
+    let mut roadside = alerts.defaults;
+    roadside.set(Figure::Longest, AlertLevel::Warn, Some(10));
+    alerts.queues.push((Text::from("roadside"), roadside));
+    let config = UiConfig {
+        alerts,
+        theme: Theme::monochrome(),
+        ..UiConfig::default()
+    };
+    let mut app = App::new(config, site.at(0));
+    app.update(Event::Resize {
+        width: 160,
+        height: 48,
+    });
+    app.update(Event::Model(events));
+    tick(&mut app, &site, 0);
+    let text = render(&app);
+    let waiting_row = |caller: &str| {
+        text.lines()
+            .filter_map(|l| l.split("││").next())
+            .find(|l| l.contains(caller))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(waiting_row("02079460958").contains("02:41 !"), "{text}");
+    assert!(waiting_row("01134960077").contains("00:55 !"), "{text}");
+    assert!(!waiting_row("02920960311").contains('!'), "{text}");
+    // 12 s in Roadside, whose own threshold is 10 s.
+    assert!(waiting_row("07700900461").contains("00:12 !"), "{text}");
 }

@@ -151,7 +151,7 @@ impl AlertLevel {
     pub fn symbol(self) -> &'static str {
         match self {
             AlertLevel::Ok => "·",
-            AlertLevel::Warn => "▲",
+            AlertLevel::Warn => "◇",
             AlertLevel::Critical => "◆",
         }
     }

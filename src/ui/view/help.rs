@@ -4,7 +4,7 @@
 use ratatui::text::{Line, Span};
 
 use crate::model::Function;
-use crate::model::{AgentState, stats_definitions};
+use crate::model::{AgentState, AlertLevel, stats_definitions};
 use crate::ui::app::App;
 use crate::ui::keymap::{Context, KeyAction};
 use crate::ui::text::wrap;
@@ -113,6 +113,13 @@ pub fn content(app: &App, width: usize) -> Vec<Line<'static>> {
          the longest of them; AVAIL and BUSY count the enabled members who are available, and \
          those ringing, talking, holding or in after-call work."
             .to_owned(),
+        format!(
+            "{} marks a queue in warn and {} one in critical, by the thresholds in [alerts]; the \
+             header lists them worst first. Each change is a line in the messages; ! \
+             acknowledges them. WAITING 15 MIN is a bar a minute of the calls waiting.",
+            AlertLevel::Warn.symbol(),
+            AlertLevel::Critical.symbol()
+        ),
         "The waiting calls are those of the selected queue, in the order the queue serves them: \
          higher priority (P, 3 high to 1 low) first, then the longest waiting."
             .to_owned(),
