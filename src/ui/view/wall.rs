@@ -188,10 +188,16 @@ fn tile(app: &App, q: &Queue, scale: (PixelSize, u16, u16), area: Rect, buf: &mu
         waiting_w.saturating_sub(1),
     );
     if longest_x < inner.right() {
+        // ≥: the longest caller was already waiting when ipo-top saw the call.
+        let label = if fig.longest_lower_bound && fig.longest_since.is_some() {
+            "LONGEST ≥"
+        } else {
+            "LONGEST"
+        };
         buf.set_line(
             longest_x,
             label_y,
-            &Line::from(Span::styled("LONGEST", theme.dim)),
+            &Line::from(Span::styled(label, theme.dim)),
             inner.right() - longest_x,
         );
     }
