@@ -2,7 +2,9 @@
 //!
 //! Each line carries `"schema": 1`, `"ts_ms"` (Unix time in milliseconds when it was written)
 //! and `"type"`; the rest depends on the type (see README). Runs until interrupted, reconnecting
-//! as the session does; exits quietly when its output pipe closes.
+//! as the session does; exits quietly when its output pipe closes. The queues' alerts
+//! (`alert_raised`, `alert_cleared`) come from the model's alert engine, run here over a
+//! replica of the model as the screen runs it.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
