@@ -564,7 +564,7 @@ impl Model {
             .filter(|k| {
                 self.tables
                     .calls
-                    .get(*k)
+                    .get(k)
                     .and_then(|a| a.call.gcid.as_ref())
                     .is_some_and(|g| g == gcid)
             })
