@@ -4,7 +4,8 @@
 //! order, for passes over every entry, is a set of its own that changes only when an entry
 //! comes or goes.
 
-use std::collections::{BTreeSet, HashMap};
+use super::FastMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::ids::{Guid, Text};
@@ -32,18 +33,18 @@ impl Numbered for Queue {
 /// answers for it, as a pass in GUID order would find).
 #[derive(Debug, Clone)]
 pub(super) struct ByNumber<T> {
-    by_guid: HashMap<Guid, Arc<T>>,
+    by_guid: FastMap<Guid, Arc<T>>,
     /// Every GUID of `by_guid`, in order.
     order: BTreeSet<Guid>,
-    by_extn: HashMap<Text, BTreeSet<Guid>>,
+    by_extn: FastMap<Text, BTreeSet<Guid>>,
 }
 
 impl<T> Default for ByNumber<T> {
     fn default() -> Self {
         ByNumber {
-            by_guid: HashMap::new(),
+            by_guid: FastMap::default(),
             order: BTreeSet::new(),
-            by_extn: HashMap::new(),
+            by_extn: FastMap::default(),
         }
     }
 }

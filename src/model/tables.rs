@@ -3,7 +3,7 @@
 //! the snapshots; a reader on another task (the screen) holds its own, fed with the model's
 //! events through [`Tables::apply`].
 
-use std::collections::HashMap;
+use super::FastMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,8 +25,8 @@ pub struct Tables {
     pub(super) queues: ByNumber<Queue>,
     pub(super) park_available: bool,
     pub(super) calls: ByLine,
-    pub(super) ids: HashMap<AppearanceId, AppearanceKey>,
-    pub(super) by_gcid: HashMap<Gcid, Vec<AppearanceId>>,
+    pub(super) ids: FastMap<AppearanceId, AppearanceKey>,
+    pub(super) by_gcid: FastMap<Gcid, Vec<AppearanceId>>,
     pub(super) connection: Option<ConnectionState>,
     pub(super) version: Option<Text>,
     pub(super) system: Option<PbxSystem>,
@@ -278,7 +278,7 @@ impl Tables {
 /// its pointers per call that comes or goes, no more.
 #[derive(Debug, Default, Clone)]
 pub(super) struct ByLine {
-    lines: HashMap<LineId, Vec<Arc<Appearance>>>,
+    lines: FastMap<LineId, Vec<Arc<Appearance>>>,
     len: usize,
 }
 
