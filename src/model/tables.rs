@@ -155,7 +155,7 @@ impl Tables {
         &'a self,
         line: &LineId,
     ) -> impl Iterator<Item = &'a Arc<Appearance>> + 'a {
-        self.calls.on(line).iter()
+        self.calls.on(line)
     }
 
     /// Parked calls (appearances on the park server).
@@ -278,19 +278,21 @@ impl Tables {
 /// its pointers per call that comes or goes, no more.
 #[derive(Debug, Default, Clone)]
 pub(super) struct ByLine {
-    lines: FastMap<LineId, Vec<Arc<Appearance>>>,
+    /// Each line's calls with their callids beside them, so a search reads one array.
+    lines: FastMap<LineId, Vec<(i32, Arc<Appearance>)>>,
     len: usize,
 }
 
 impl ByLine {
-    fn at(calls: &[Arc<Appearance>], callid: i32) -> Result<usize, usize> {
-        calls.binary_search_by_key(&callid, |a| a.key.callid)
+    fn at(calls: &[(i32, Arc<Appearance>)], callid: i32) -> Result<usize, usize> {
+        calls.binary_search_by_key(&callid, |(c, _)| *c)
     }
 
     /// The appearance at `key`.
     pub(super) fn get(&self, key: &AppearanceKey) -> Option<&Arc<Appearance>> {
         let calls = self.lines.get(&key.line)?;
-        Self::at(calls, key.callid).ok().and_then(|i| calls.get(i))
+        let i = Self::at(calls, key.callid).ok()?;
+        calls.get(i).map(|(_, a)| a)
     }
 
     pub(super) fn contains_key(&self, key: &AppearanceKey) -> bool {
@@ -298,8 +300,12 @@ impl ByLine {
     }
 
     /// A line's appearances, by callid.
-    pub(super) fn on(&self, line: &LineId) -> &[Arc<Appearance>] {
-        self.lines.get(line).map_or(&[], Vec::as_slice)
+    pub(super) fn on<'a>(
+        &'a self,
+        line: &LineId,
+    ) -> impl Iterator<Item = &'a Arc<Appearance>> + 'a {
+        let calls = self.lines.get(line).map_or(&[][..], Vec::as_slice);
+        calls.iter().map(|(_, a)| a)
     }
 
     pub(super) fn len(&self) -> usize {
@@ -308,11 +314,14 @@ impl ByLine {
 
     /// Puts `call` at its key, returning what was there.
     pub(super) fn insert(&mut self, call: Arc<Appearance>) -> Option<Arc<Appearance>> {
+        let callid = call.key.callid;
         let calls = self.lines.entry(call.key.line.clone()).or_default();
-        match Self::at(calls, call.key.callid) {
-            Ok(i) => calls.get_mut(i).map(|old| std::mem::replace(old, call)),
+        match Self::at(calls, callid) {
+            Ok(i) => calls
+                .get_mut(i)
+                .map(|(_, old)| std::mem::replace(old, call)),
             Err(i) => {
-                calls.insert(i, call);
+                calls.insert(i, (callid, call));
                 self.len += 1;
                 None
             }
@@ -322,7 +331,7 @@ impl ByLine {
     pub(super) fn remove(&mut self, key: &AppearanceKey) -> Option<Arc<Appearance>> {
         let calls = self.lines.get_mut(&key.line)?;
         let i = Self::at(calls, key.callid).ok()?;
-        let call = calls.remove(i);
+        let (_, call) = calls.remove(i);
         if calls.is_empty() {
             self.lines.remove(&key.line);
         }
@@ -334,7 +343,9 @@ impl ByLine {
     pub(super) fn all(&self) -> impl Iterator<Item = &Arc<Appearance>> {
         let mut lines: Vec<_> = self.lines.iter().collect();
         lines.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        lines.into_iter().flat_map(|(_, calls)| calls.iter())
+        lines
+            .into_iter()
+            .flat_map(|(_, calls)| calls.iter().map(|(_, a)| a))
     }
 
     /// Every key, in order.
