@@ -104,33 +104,133 @@ impl Serialize for Text {
     }
 }
 
+/// The bytes of a GUID or gcid. The PBX's are 16 and 9 bytes long, so up to 16 bytes are held
+/// in place: no allocation to make one, no reference count to copy one, and comparing two
+/// (the ordered indexes of users and calls are keyed by them) is one 128-bit comparison
+/// instead of a `memcmp`. Longer ones (any length is accepted) are shared.
+#[derive(Clone)]
+enum IdBytes {
+    /// Up to 16 bytes, zero-padded; `len` of them are the id. Every id that fits is held so,
+    /// which the equality below relies on.
+    Inline { len: u8, bytes: [u8; INLINE] },
+    /// More than 16 bytes.
+    Shared(Arc<[u8]>),
+}
+
+/// The most id bytes held in place.
+const INLINE: usize = 16;
+
+impl IdBytes {
+    fn new(b: &[u8]) -> IdBytes {
+        match u8::try_from(b.len()) {
+            Ok(len) if b.len() <= INLINE => {
+                let mut bytes = [0u8; INLINE];
+                bytes.iter_mut().zip(b).for_each(|(to, from)| *to = *from);
+                IdBytes::Inline { len, bytes }
+            }
+            _ => IdBytes::Shared(Arc::from(b)),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            IdBytes::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or(bytes),
+            IdBytes::Shared(b) => b,
+        }
+    }
+
+    /// The first 16 bytes, zero-padded, as a big-endian number: ordering by it, then by the
+    /// whole bytes when it is equal, is the bytes' lexicographic order.
+    fn head(&self) -> u128 {
+        match self {
+            IdBytes::Inline { bytes, .. } => u128::from_be_bytes(*bytes),
+            IdBytes::Shared(b) => {
+                let mut head = [0u8; INLINE];
+                head.iter_mut()
+                    .zip(b.iter())
+                    .for_each(|(to, from)| *to = *from);
+                u128::from_be_bytes(head)
+            }
+        }
+    }
+}
+
+impl PartialEq for IdBytes {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (IdBytes::Inline { len: a, bytes: x }, IdBytes::Inline { len: b, bytes: y }) => {
+                a == b && u128::from_ne_bytes(*x) == u128::from_ne_bytes(*y)
+            }
+            (IdBytes::Shared(a), IdBytes::Shared(b)) => a == b,
+            // An id that fits is never shared.
+            _ => false,
+        }
+    }
+}
+
+impl Eq for IdBytes {}
+
+impl Ord for IdBytes {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.head()
+            .cmp(&other.head())
+            .then_with(|| match (self, other) {
+                // Equal heads: the shorter is a prefix of the longer.
+                (IdBytes::Inline { len: a, .. }, IdBytes::Inline { len: b, .. }) => a.cmp(b),
+                _ => self.as_bytes().cmp(other.as_bytes()),
+            })
+    }
+}
+
+impl PartialOrd for IdBytes {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::hash::Hash for IdBytes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            IdBytes::Inline { len, bytes } => {
+                state.write_u8(*len);
+                state.write_u128(u128::from_ne_bytes(*bytes));
+            }
+            IdBytes::Shared(b) => {
+                // Never equal to an inline id, so hashing it apart is consistent.
+                state.write_u8(u8::MAX);
+                state.write(b);
+            }
+        }
+    }
+}
+
 macro_rules! byte_id {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(Arc<[u8]>);
+        pub struct $name(IdBytes);
 
         impl $name {
             /// From the bytes on the wire.
             pub fn from_bytes(bytes: &[u8]) -> Self {
-                $name(Arc::from(bytes))
+                $name(IdBytes::new(bytes))
             }
 
             /// The bytes on the wire.
             pub fn as_bytes(&self) -> &[u8] {
-                &self.0
+                self.0.as_bytes()
             }
 
             /// Whether the PBX sent no bytes at all.
             pub fn is_empty(&self) -> bool {
-                self.0.is_empty()
+                self.as_bytes().is_empty()
             }
 
             /// Upper-case hex, the way the document prints it.
             pub fn to_hex(&self) -> String {
                 use fmt::Write as _;
-                let mut s = String::with_capacity(self.0.len() * 2);
-                for b in self.0.iter() {
+                let mut s = String::with_capacity(self.as_bytes().len() * 2);
+                for b in self.as_bytes() {
                     // Writing to a String cannot fail.
                     let _ = write!(s, "{b:02X}");
                 }
@@ -140,7 +240,7 @@ macro_rules! byte_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                for b in self.0.iter() {
+                for b in self.as_bytes() {
                     write!(f, "{b:02X}")?;
                 }
                 Ok(())
@@ -241,6 +341,39 @@ mod tests {
             serde_json::to_string(&g).ok().as_deref(),
             Some("\"DC51BA00\"")
         );
+    }
+
+    proptest::proptest! {
+        /// Ids compare, hash and print as the bytes they hold, whether held in place or
+        /// shared (the ordered indexes rely on the bytes' own order).
+        #[test]
+        fn ids_order_as_their_bytes(
+            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        ) {
+            use std::hash::BuildHasher as _;
+            let (x, y) = (Guid::from_bytes(&a), Guid::from_bytes(&b));
+            proptest::prop_assert_eq!(x.as_bytes(), a.as_slice());
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x == y, a == b);
+            let hasher = std::collections::hash_map::RandomState::new();
+            if x == y {
+                proptest::prop_assert_eq!(hasher.hash_one(&x), hasher.hash_one(&y));
+            }
+            proptest::prop_assert_eq!(x.clone(), x.clone());
+        }
+    }
+
+    #[test]
+    fn ids_of_the_same_bytes_with_and_without_a_zero_tail_differ() {
+        let short = Gcid::from_bytes(&[1, 0xC0]);
+        let long = Gcid::from_bytes(&[1, 0xC0, 0]);
+        assert!(short < long);
+        assert_ne!(short, long);
+        let shared = Gcid::from_bytes(&[7; 17]);
+        assert!(Gcid::from_bytes(&[7; 16]) < shared);
+        assert!(shared < Gcid::from_bytes(&[8]));
+        assert_eq!(shared.as_bytes().len(), 17);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Users and queues by GUID, with an index by number (extension): the number on a call or in
 //! a queue's member list finds its user or queue with one hash look-up, never a pass over a
-//! site of thousands.
+//! site of thousands. Look-ups by GUID are a hash look-up too (several per Notify); the GUIDs'
+//! order, for passes over every entry, is a set of its own that changes only when an entry
+//! comes or goes.
 
-use std::collections::btree_map::{Keys, Values};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use super::FastMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::ids::{Guid, Text};
@@ -31,15 +33,18 @@ impl Numbered for Queue {
 /// answers for it, as a pass in GUID order would find).
 #[derive(Debug, Clone)]
 pub(super) struct ByNumber<T> {
-    by_guid: BTreeMap<Guid, Arc<T>>,
-    by_extn: HashMap<Text, BTreeSet<Guid>>,
+    by_guid: FastMap<Guid, Arc<T>>,
+    /// Every GUID of `by_guid`, in order.
+    order: BTreeSet<Guid>,
+    by_extn: FastMap<Text, BTreeSet<Guid>>,
 }
 
 impl<T> Default for ByNumber<T> {
     fn default() -> Self {
         ByNumber {
-            by_guid: BTreeMap::new(),
-            by_extn: HashMap::new(),
+            by_guid: FastMap::default(),
+            order: BTreeSet::new(),
+            by_extn: FastMap::default(),
         }
     }
 }
@@ -53,12 +58,14 @@ impl<T: Numbered> ByNumber<T> {
         self.by_guid.contains_key(guid)
     }
 
-    pub(super) fn values(&self) -> Values<'_, Guid, Arc<T>> {
-        self.by_guid.values()
+    /// Every entry, in GUID order.
+    pub(super) fn values(&self) -> impl Iterator<Item = &Arc<T>> {
+        self.order.iter().filter_map(|g| self.by_guid.get(g))
     }
 
-    pub(super) fn keys(&self) -> Keys<'_, Guid, Arc<T>> {
-        self.by_guid.keys()
+    /// Every GUID, in order.
+    pub(super) fn keys(&self) -> impl Iterator<Item = &Guid> {
+        self.order.iter()
     }
 
     pub(super) fn len(&self) -> usize {
@@ -74,6 +81,9 @@ impl<T: Numbered> ByNumber<T> {
     pub(super) fn insert(&mut self, guid: Guid, entry: Arc<T>) -> Option<Arc<T>> {
         let extn = entry.number().clone();
         let old = self.by_guid.insert(guid.clone(), entry);
+        if old.is_none() {
+            self.order.insert(guid.clone());
+        }
         if let Some(o) = &old {
             if *o.number() == extn {
                 return old;
@@ -86,6 +96,7 @@ impl<T: Numbered> ByNumber<T> {
 
     pub(super) fn remove(&mut self, guid: &Guid) -> Option<Arc<T>> {
         let old = self.by_guid.remove(guid)?;
+        self.order.remove(guid);
         self.unlist(old.number(), guid);
         Some(old)
     }

@@ -3,16 +3,15 @@
 //! is a snapshot, so each one is compared with what is held and only real transitions are
 //! emitted.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::outage::Outage;
 use super::{
     AccountCodes, AgentState, AgentStats, AgentStatus, Appearance, AppearanceId, AppearanceKey,
-    CallChanges, CallLost, CallSnapshot, CallState, ConnectionState, Direction, EndReason, Gcid,
-    Guid, LineEntry, LineId, LineLabel, Model, ModelEvent, Party, PbxSystem, PhoneState, Queue,
-    QueueStats, QueueStatus, RemoveReason, StatsConfig, StatsPeriod, Text, Upsert, User,
+    CallChanges, CallLost, CallSnapshot, CallState, ConnectionState, Direction, EndReason, FastSet,
+    Gcid, Guid, LineEntry, LineId, LineLabel, Model, ModelEvent, Party, PbxSystem, PhoneState,
+    Queue, QueueStats, QueueStatus, RemoveReason, StatsConfig, StatsPeriod, Text, Upsert, User,
     UserStatus,
 };
 
@@ -500,7 +499,7 @@ impl Model {
     /// or it ends. A call reported again under a new callid is matched by its gcid.
     pub fn begin_resync(&mut self, line: &LineId) {
         self.stats.initial.insert(line.clone());
-        let keys: HashSet<AppearanceKey> =
+        let keys: FastSet<AppearanceKey> =
             self.appearances_on(line).map(|a| a.key.clone()).collect();
         if keys.is_empty() {
             self.resync.remove(line);
@@ -564,7 +563,7 @@ impl Model {
             .filter(|k| {
                 self.tables
                     .calls
-                    .get(*k)
+                    .get(k)
                     .and_then(|a| a.call.gcid.as_ref())
                     .is_some_and(|g| g == gcid)
             })

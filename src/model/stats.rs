@@ -26,13 +26,14 @@
 //! [`WallClock`] (one `Instant` paired with Unix time, and a [`Calendar`] that knows where
 //! local days start) so the model can tell when midnight passes.
 
+use super::{FastMap, FastSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Serialize, Serializer};
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 
 use super::ids::{AppearanceId, Guid, LineId, Text};
 use super::user::AgentState;
@@ -369,14 +370,14 @@ pub(super) struct Counting {
     /// When counting could first begin (the model's first input).
     pub(super) started: Option<Instant>,
     /// Queue appearances being followed, by appearance.
-    pub(super) calls: HashMap<AppearanceId, QueueCall>,
+    pub(super) calls: FastMap<AppearanceId, QueueCall>,
     /// Waiting calls per queue, oldest first.
-    pub(super) waiting: HashMap<Guid, BTreeSet<(Instant, AppearanceId)>>,
+    pub(super) waiting: FastMap<Guid, BTreeSet<(Instant, AppearanceId)>>,
     /// Agent appearances already counted as answered.
-    pub(super) answered: HashSet<AppearanceId>,
+    pub(super) answered: FastSet<AppearanceId>,
     /// Lines whose first report after being subscribed has not arrived yet: calls first seen
     /// in it were there before (present at connect).
-    pub(super) initial: HashSet<LineId>,
+    pub(super) initial: FastSet<LineId>,
     /// Queues whose figures changed and have not been emitted yet.
     pub(super) dirty: BTreeSet<Guid>,
 }

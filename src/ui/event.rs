@@ -135,6 +135,8 @@ pub enum Event {
 }
 
 /// What the application layer must do after an update.
+// A few per key press at most, so the request is not boxed to keep the other variants small.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Action {
     /// Restore the terminal and exit.

@@ -226,11 +226,6 @@ pub fn self_cpu() -> Result<Duration, BenchError> {
     proc_cpu("/proc/self/stat")
 }
 
-/// This thread's CPU time so far.
-pub fn thread_cpu() -> Result<Duration, BenchError> {
-    proc_cpu("/proc/thread-self/stat")
-}
-
 /// This thread's CPU time from the kernel's precise clock (not the 10 ms ticks of /proc), for
 /// timing one frame's work apart from the time the thread waited to be scheduled.
 pub fn thread_cpu_precise() -> Duration {

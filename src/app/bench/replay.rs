@@ -3,7 +3,8 @@
 //! of the same frames. The engine subscribes as it always does; a stand-in PBX answers every
 //! Subscribe with success, and each recorded Notify is sent on the engine's own subscription
 //! for the same line. The site's first picture is taken in untimed, in one update; the traffic after it is
-//! timed, Notify by Notify as the real loop would get it (ticks left out).
+//! timed, Notify by Notify as the real loop would get it (ticks left out), by this thread's
+//! CPU clock, as is the decoding.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -92,7 +93,8 @@ fn replay_error(e: protocol::FrameError) -> BenchError {
 }
 
 /// One Notify through the engine and the screen's state (what the engine sends back is left
-/// for the caller).
+/// for the caller). Never inlined, so that a profile of the bench tells the replay's time apart.
+#[inline(never)]
 fn feed(engine: &mut Session, app: &mut App, dispatch: &mut Dispatcher, frame: &[u8]) {
     let now = Instant::now();
     engine.handle_frame(now, frame);
@@ -149,7 +151,7 @@ pub fn run(
         return Ok(Replay::default());
     }
 
-    let cpu = child::thread_cpu()?;
+    let cpu = child::thread_cpu_precise();
     let wall = Instant::now();
     let mut timed = 0;
     for f in &frames {
@@ -162,11 +164,11 @@ pub fn run(
         }
     }
     frames.truncate(timed);
-    let per_notify = per(&frames, cpu, wall)?;
+    let per_notify = per(&frames, cpu);
 
     // Plain decoding, repeated until the clock can tell.
     let header = protocol::frame::FRAME_HEADER.len();
-    let cpu = child::thread_cpu()?;
+    let cpu = child::thread_cpu_precise();
     let wall = Instant::now();
     let mut rounds = 0u32;
     while rounds == 0 || wall.elapsed() < DECODE_FOR {
@@ -176,7 +178,7 @@ pub fn run(
         }
         rounds += 1;
     }
-    let decode_per_notify = per(&frames, cpu, wall)? / rounds;
+    let decode_per_notify = per(&frames, cpu) / rounds;
     Ok(Replay {
         notifies: frames.len() as u64,
         per_notify,
@@ -184,15 +186,10 @@ pub fn run(
     })
 }
 
-/// Time per frame since `cpu` (this thread's CPU) and `wall`: the CPU time, unless the run
-/// was too short for its 10 ms ticks, then the wall time (one thread, nothing waited on).
-fn per(frames: &[Vec<u8>], cpu: Duration, wall: Instant) -> Result<Duration, BenchError> {
-    let elapsed = wall.elapsed();
-    let used = child::thread_cpu()?.saturating_sub(cpu);
-    let t = if elapsed >= Duration::from_millis(200) {
-        used
-    } else {
-        elapsed
-    };
-    Ok(t / u32::try_from(frames.len()).unwrap_or(u32::MAX))
+/// This thread's CPU time per frame since `cpu`, by the kernel's precise clock: the replay of
+/// a slow rate lasts well under a second, too short for the 10 ms ticks of /proc, and its wall
+/// time would count the time the thread waited for a core on a busy machine.
+fn per(frames: &[Vec<u8>], cpu: Duration) -> Duration {
+    let used = child::thread_cpu_precise().saturating_sub(cpu);
+    used / u32::try_from(frames.len()).unwrap_or(u32::MAX)
 }

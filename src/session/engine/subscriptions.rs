@@ -4,7 +4,8 @@
 //! replays everything wanted after a reconnect. The flags every kind is subscribed with are
 //! here too.
 
-use std::collections::{HashMap, VecDeque};
+use crate::model::FastMap;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
@@ -75,9 +76,9 @@ struct Sub {
 /// Every subscription wanted, and where each stands on the current connection.
 #[derive(Debug)]
 pub(super) struct Subscriptions {
-    subs: HashMap<Entity, Sub>,
+    subs: FastMap<Entity, Sub>,
     /// Subscribe id -> entity, for the subscriptions requested or confirmed on this link.
-    by_id: HashMap<i32, Entity>,
+    by_id: FastMap<i32, Entity>,
     /// Waiting for a window slot, in the order they go out.
     queue: VecDeque<Entity>,
     /// Subscribe requests waiting for their response.
@@ -89,8 +90,8 @@ pub(super) struct Subscriptions {
 impl Subscriptions {
     pub(super) fn new(resubscribe: BackoffConfig) -> Self {
         Subscriptions {
-            subs: HashMap::new(),
-            by_id: HashMap::new(),
+            subs: FastMap::default(),
+            by_id: FastMap::default(),
             queue: VecDeque::new(),
             outstanding: 0,
             next_id: 1,

@@ -4,7 +4,7 @@
 //! of the whole grid, and the row at a position or the position of a row is found in
 //! logarithmic time; and the key of every agent (shown or filtered out) by identity.
 
-use std::collections::HashMap;
+use crate::model::FastMap;
 use std::ops::{Bound, RangeBounds};
 
 use indexset::BTreeMap;
@@ -30,7 +30,7 @@ const NODE: usize = 64;
 #[derive(Debug)]
 pub struct AgentIndex {
     /// Every agent's key, shown or not.
-    all: HashMap<Guid, AgentKey>,
+    all: FastMap<Guid, AgentKey>,
     /// Agents whose key says available.
     available: usize,
     /// The shown rows by key, in grid order.
@@ -42,7 +42,7 @@ pub struct AgentIndex {
 impl Default for AgentIndex {
     fn default() -> Self {
         AgentIndex {
-            all: HashMap::new(),
+            all: FastMap::default(),
             available: 0,
             shown: BTreeMap::with_maximum_node_size(NODE),
             census: Census::default(),
@@ -135,7 +135,7 @@ impl AgentIndex {
     /// The selection after `changed`, decided against the old order before it changes.
     fn neighbour(&self, changed: &[(Guid, Placed)], keep: Option<&Guid>) -> Option<Guid> {
         let keep = keep?;
-        let update: HashMap<&Guid, bool> = changed
+        let update: FastMap<&Guid, bool> = changed
             .iter()
             .map(|(g, p)| (g, p.as_ref().is_some_and(|(_, row)| row.is_some())))
             .collect();
@@ -199,7 +199,7 @@ impl AgentIndex {
     fn apply_bulk(&mut self, changed: Vec<(Guid, Placed)>) {
         let old = std::mem::replace(&mut self.shown, BTreeMap::with_maximum_node_size(NODE));
         let mut shown: Vec<(AgentKey, AgentRow)> = old.into_iter().collect();
-        let gone: HashMap<&Guid, ()> = changed.iter().map(|(g, _)| (g, ())).collect();
+        let gone: FastMap<&Guid, ()> = changed.iter().map(|(g, _)| (g, ())).collect();
         shown.retain(|(_, row)| !gone.contains_key(&row.guid));
         for (guid, _) in &changed {
             if let Some(key) = self.all.remove(guid) {

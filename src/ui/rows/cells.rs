@@ -3,7 +3,8 @@
 //! wide as its widest row; the [`Census`] keeps that width as rows change rather than
 //! measuring every row on every frame).
 
-use std::collections::{BTreeMap, HashMap};
+use crate::model::FastMap;
+use std::collections::BTreeMap;
 
 use super::super::text::{clean, duration, width};
 use super::figures::AgentRow;
@@ -143,14 +144,14 @@ pub struct QueueWidths(pub [usize; 6]);
 /// every row again when one changes.
 #[derive(Debug)]
 pub struct Census<const N: usize> {
-    rows: HashMap<Guid, [usize; N]>,
+    rows: FastMap<Guid, [usize; N]>,
     counts: [BTreeMap<usize, usize>; N],
 }
 
 impl<const N: usize> Default for Census<N> {
     fn default() -> Self {
         Census {
-            rows: HashMap::new(),
+            rows: FastMap::default(),
             counts: std::array::from_fn(|_| BTreeMap::new()),
         }
     }

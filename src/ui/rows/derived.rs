@@ -1,7 +1,8 @@
 //! The incremental [`Derived`]: model events mark what they touch, and [`Derived::flush`]
 //! derives each touched user, queue and the parked list once for the whole batch.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use crate::model::{FastMap, FastSet};
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::agents::{AgentIndex, Placed};
@@ -54,8 +55,8 @@ struct QueueSlot {
 /// What the batch touched, each key once.
 #[derive(Debug, Default)]
 struct Dirty {
-    users: HashSet<Guid>,
-    queues: HashSet<Guid>,
+    users: FastSet<Guid>,
+    queues: FastSet<Guid>,
     parked: bool,
     /// The agent order changed.
     resort: bool,
@@ -68,7 +69,7 @@ pub struct Previous {
     /// The queue order before, when it changed.
     pub queues: Option<Vec<Guid>>,
     /// The waiting rows before, of each queue derived again.
-    pub waiting: HashMap<Guid, Vec<AppearanceId>>,
+    pub waiting: FastMap<Guid, Vec<AppearanceId>>,
     /// The floor-wide waiting rows before, when they changed.
     pub floor: Option<Vec<AppearanceId>>,
     /// The parked rows before, when derived again.
@@ -89,7 +90,7 @@ pub struct Derived {
     /// The queue whose members the grid is narrowed to.
     narrow: Option<Guid>,
     queues: Vec<Guid>,
-    slots: HashMap<Guid, QueueSlot>,
+    slots: FastMap<Guid, QueueSlot>,
     /// The queue rows' cell widths.
     queue_census: Census<6>,
     agents: AgentIndex,
@@ -102,14 +103,14 @@ pub struct Derived {
     /// wait without a pass over every queue.
     longest: BTreeSet<(Instant, QueueKey)>,
     /// Member extension -> the queues that list it (once per listing).
-    listed: HashMap<Text, Vec<Guid>>,
+    listed: FastMap<Text, Vec<Guid>>,
     /// Users by extension; a shared extension resolves to the last in identity order.
-    by_extn: HashMap<Text, BTreeSet<Guid>>,
+    by_extn: FastMap<Text, BTreeSet<Guid>>,
     /// Each user's extension and what the queue figures count it as, as last derived: a
     /// user whose call changed but whose count did not leaves its queues' figures alone.
-    user_extn: HashMap<Guid, (Text, Counted)>,
+    user_extn: FastMap<Guid, (Text, Counted)>,
     /// Waiting calls counted in the totals: per gcid across queues, and those without one.
-    waiting_gcids: HashMap<Gcid, usize>,
+    waiting_gcids: FastMap<Gcid, usize>,
     waiting_plain: usize,
     dirty: Dirty,
     derivations: u64,
@@ -315,7 +316,7 @@ impl Derived {
     pub fn flush(&mut self, model: &Tables, keep_agent: Option<&Guid>) -> Previous {
         let mut previous = Previous::default();
         // Queues whose available and busy members are counted again.
-        let mut recount: HashSet<Guid> = HashSet::new();
+        let mut recount: FastSet<Guid> = FastSet::default();
         let queues_touched = !self.dirty.queues.is_empty();
         let reorder = self.flush_queues(model, &mut previous, &mut recount);
         let users: Vec<Guid> = std::mem::take(&mut self.dirty.users).into_iter().collect();
@@ -365,7 +366,7 @@ impl Derived {
         &mut self,
         model: &Tables,
         previous: &mut Previous,
-        recount: &mut HashSet<Guid>,
+        recount: &mut FastSet<Guid>,
     ) -> bool {
         let was_everyone = self.listed.is_empty();
         let mut reorder = false;
@@ -434,7 +435,7 @@ impl Derived {
 
     /// Moves the touched users in the extension index; the queues that list their old or
     /// new extension go in `recount`.
-    fn index_users(&mut self, model: &Tables, users: &[Guid], recount: &mut HashSet<Guid>) {
+    fn index_users(&mut self, model: &Tables, users: &[Guid], recount: &mut FastSet<Guid>) {
         for guid in users {
             let new = model
                 .user(guid)

@@ -6,7 +6,8 @@
 //! only the calls of that queue's gcids are looked at, and a row moves only when the
 //! appearance that stands for its call changes.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use crate::model::{FastMap, FastSet};
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use crate::model::{Appearance, AppearanceId, Gcid, Queue};
@@ -59,7 +60,7 @@ fn names_queue(a: &Appearance, q: &Queue) -> bool {
 /// The floor's rows in order, and every queue's candidates for them.
 #[derive(Debug, Default)]
 pub struct FloorIndex {
-    groups: HashMap<Group, BTreeSet<(bool, Instant, AppearanceId)>>,
+    groups: FastMap<Group, BTreeSet<(bool, Instant, AppearanceId)>>,
     keys: Vec<FloorKey>,
     ids: Vec<AppearanceId>,
 }
@@ -81,7 +82,7 @@ impl FloorIndex {
         if old == new {
             return false;
         }
-        let touched: HashSet<&Group> = old.iter().chain(new).map(|e| &e.group).collect();
+        let touched: FastSet<&Group> = old.iter().chain(new).map(|e| &e.group).collect();
         let before: Vec<(Group, Option<FloorKey>)> = touched
             .into_iter()
             .map(|g| (g.clone(), self.row(g)))
@@ -126,7 +127,7 @@ impl FloorIndex {
 /// The floor from scratch: every entry of every queue, one row per group, longest first
 /// (the test oracle's way).
 pub fn floor_from(entries: impl IntoIterator<Item = FloorEntry>) -> Vec<AppearanceId> {
-    let mut best: HashMap<Group, (bool, Instant, AppearanceId)> = HashMap::new();
+    let mut best: FastMap<Group, (bool, Instant, AppearanceId)> = FastMap::default();
     for e in entries {
         let slot = best.entry(e.group).or_insert(e.pick);
         *slot = (*slot).min(e.pick);
