@@ -197,6 +197,15 @@ pub async fn run(
             Some(e) = events.recv() => {
                 tracing::info!(event = %e, "NATS");
                 if matches!(e, async_nats::Event::Connected) {
+                    // A restarted server has lost both memory-stored buckets: make them again
+                    // (the lock's in the background, its requests fail until then) and write
+                    // every key again.
+                    let (js, site) = (js.clone(), site.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = nats::lock_store(&js, &site).await {
+                            tracing::warn!(error = %format!("{e:#}"), "lock bucket not reopened");
+                        }
+                    });
                     let _ = writes.send(Writes::Reopen);
                     let _ = writes.send(Writes::Ops(publisher.again()));
                 }
