@@ -143,15 +143,9 @@ pub fn run() -> ExitCode {
             );
             return Exit::Config.into();
         }
-        if cli.shared {
-            app::complain(
-                "ipo-top",
-                &"the shared screen is not in this version yet: use `ipo-top --shared events --json` \
-                  or `ipo-top --shared check`",
-            );
-            return Exit::Config.into();
-        }
-        let target = if cli.demo {
+        let target = if cli.shared {
+            app::tui::Target::Shared(cli.config)
+        } else if cli.demo {
             app::tui::Target::Demo
         } else {
             app::tui::Target::Config(cli.config)
