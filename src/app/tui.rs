@@ -123,7 +123,13 @@ pub fn run(
                     return Exit::Config;
                 }
             },
-            Some(c) => (None, Source::Config(Box::new(c))),
+            Some(c) => match c.require_pbx() {
+                Ok(()) => (None, Source::Config(Box::new(c))),
+                Err(e) => {
+                    super::complain("ipo-top", &e);
+                    return Exit::Config;
+                }
+            },
             None => match demo::start().await {
                 Ok(d) => {
                     let endpoint = d.endpoint.clone();
@@ -638,7 +644,10 @@ fn retry(app: &mut App, live: &mut Live, config_path: Option<&std::path::Path>) 
         ));
         return;
     };
-    match decide(&live.logins, config::load(Some(path))) {
+    match decide(
+        &live.logins,
+        config::load(Some(path)).and_then(|c| c.require_pbx().map(|()| c)),
+    ) {
         RetryDecision::Refuse(why) => {
             tracing::info!("retry refused: {why}");
             app.update(Event::RetryRefused(why));

@@ -225,7 +225,7 @@ fn serve(path: &Option<PathBuf>, level: LevelFilter, demo: bool) -> Exit {
     let target = if demo {
         None
     } else {
-        let cfg = match config::load(path.as_deref()) {
+        let cfg = match config::load(path.as_deref()).and_then(|c| c.require_pbx().map(|()| c)) {
             Ok(c) => c,
             Err(e) => {
                 app::complain("ipo-top serve", &e);
@@ -337,7 +337,7 @@ fn with_session(
     (read_only, scope): (bool, &config::ScopeFlags),
     f: impl FnOnce(&config::Config, &tokio::runtime::Runtime) -> Exit,
 ) -> Exit {
-    let mut cfg = match config::load(path) {
+    let mut cfg = match config::load(path).and_then(|c| c.require_pbx().map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             app::complain("ipo-top", &e);
