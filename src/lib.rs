@@ -8,5 +8,6 @@ pub mod app;
 pub mod model;
 pub mod protocol;
 pub mod session;
+pub mod share;
 pub mod sim;
 pub mod ui;
