@@ -190,6 +190,30 @@ impl Command {
         }
     }
 
+    /// The same command on another appearance: a command chosen in another copy of the
+    /// model (a viewer's) names the call by that copy's id, and is pointed at this copy's
+    /// appearance of the same call. Commands on no appearance are unchanged.
+    pub fn with_appearance(mut self, id: AppearanceId) -> Command {
+        match &mut self {
+            Command::Transfer { on, .. }
+            | Command::Redirect { on, .. }
+            | Command::Park { on, .. }
+            | Command::Drop { on }
+            | Command::ForceClear { on }
+            | Command::Answer { on }
+            | Command::Hold { on }
+            | Command::Unhold { on }
+            | Command::Barge { on }
+            | Command::Pickup { on }
+            | Command::Priority { on, .. }
+            | Command::Tag { on, .. }
+            | Command::AccountCode { on, .. }
+            | Command::Unpark { parked: on } => *on = id,
+            Command::ServiceMode { .. } | Command::Member { .. } | Command::Dnd { .. } => {}
+        }
+        self
+    }
+
     /// What it does, in a few words ("transfer to 4103").
     pub fn describe(&self) -> String {
         match self {
