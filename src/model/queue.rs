@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ids::{Guid, Text};
 use super::stats::QueueStats;
@@ -73,6 +73,34 @@ impl Serialize for ServiceMode {
         match self {
             ServiceMode::Other(c) => s.serialize_i32(*c),
             m => s.serialize_str(m.word()),
+        }
+    }
+}
+
+// From what `Serialize` writes: the word, or the number the document does not list.
+impl<'de> Deserialize<'de> for ServiceMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            Code(i32),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Code(c) => Ok(ServiceMode::from_code(c)),
+            Raw::Word(w) => [
+                ServiceMode::Unset,
+                ServiceMode::Active,
+                ServiceMode::NightService,
+                ServiceMode::OutOfService,
+            ]
+            .into_iter()
+            .find(|m| m.word() == w)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "expected a service mode (Active, Night, OOS or -), got {w:?}"
+                ))
+            }),
         }
     }
 }

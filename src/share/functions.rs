@@ -9,12 +9,19 @@
 //! refused unless `[shared] anonymous_functions` is set (only with a loopback NATS URL), and
 //! are audited as "anonymous" with the local user the viewer claims alongside.
 //!
+//! The messages are versioned JSON (`"schema": 1`): an [`Ask`] (`hello`, or a function with
+//! the viewer's ticket and the call named by its line and callid, which every copy of the
+//! model shares), and [`Reply`]s on the request's reply subject (the answer to `hello`, then
+//! each step of the function: accepted, done, no effect, failed).
+//!
 //! Nothing here touches a socket; the NATS I/O around it is thin.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::model::{AppearanceKey, Command, CommandStatus, Tables};
 
 /// The version of the request and reply messages (`"schema": 1`).
 pub const SCHEMA: u32 = 1;
@@ -265,6 +272,175 @@ impl Standing {
     }
 }
 
+/// A request or reply that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// Not the JSON of such a message.
+    #[error("not an ipo-top message: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Written by another version of ipo-top.
+    #[error(
+        "message schema {0} is not understood (this ipo-top reads schema {SCHEMA}); run the same version on both sides"
+    )]
+    Schema(u32),
+}
+
+/// What a viewer asks the serving side.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Ask {
+    /// [`SCHEMA`].
+    pub schema: u32,
+    /// The local user at the viewer's keyboard: a claim, recorded alongside the identity
+    /// NATS proves.
+    pub local_user: String,
+    /// What is asked.
+    #[serde(flatten)]
+    pub asking: Asking,
+}
+
+/// The kinds of [`Ask`].
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "ask", rename_all = "snake_case")]
+pub enum Asking {
+    /// Is there a serving process, and does it take my functions?
+    Hello,
+    /// Send this function.
+    Function {
+        /// The viewer's number for it; every reply carries it.
+        ticket: u64,
+        /// The call it acts on, by line and callid (the viewer's appearance ids are its
+        /// own); absent for queue and user functions.
+        call: Option<AppearanceKey>,
+        /// The command as the viewer's model made it.
+        command: Command,
+    },
+}
+
+/// What the serving side answers, on the request's reply subject.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Reply {
+    /// [`SCHEMA`].
+    pub schema: u32,
+    /// The answer.
+    #[serde(flatten)]
+    pub answer: Answer,
+}
+
+/// The kinds of [`Reply`].
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Answer {
+    /// The serving process is there; whether it takes this user's functions.
+    Hello {
+        /// The site it serves.
+        site: String,
+        /// Why it takes no function from this user; `None`: it does.
+        refused: Option<String>,
+    },
+    /// A step of the function with this ticket: sent, accepted, done, no effect, failed,
+    /// refused.
+    Status {
+        /// The viewer's ticket.
+        ticket: u64,
+        /// Where it stands.
+        status: CommandStatus,
+    },
+}
+
+impl Ask {
+    /// A request of this schema.
+    pub fn new(local_user: impl Into<String>, asking: Asking) -> Ask {
+        Ask {
+            schema: SCHEMA,
+            local_user: local_user.into(),
+            asking,
+        }
+    }
+
+    /// Reads a request; a message of another schema is refused by name.
+    pub fn from_json(bytes: &[u8]) -> Result<Ask, WireError> {
+        check_schema(bytes)?;
+        Ok(serde_json::from_slice(bytes)?)
+    }
+}
+
+impl Reply {
+    /// A reply of this schema.
+    pub fn new(answer: Answer) -> Reply {
+        Reply {
+            schema: SCHEMA,
+            answer,
+        }
+    }
+
+    /// Reads a reply; a message of another schema is refused by name.
+    pub fn from_json(bytes: &[u8]) -> Result<Reply, WireError> {
+        check_schema(bytes)?;
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    /// The reply carrying a step of the function with `ticket`.
+    pub fn status(ticket: u64, status: CommandStatus) -> Reply {
+        Reply::new(Answer::Status { ticket, status })
+    }
+
+    /// The reply refusing the function with `ticket` before anything was sent.
+    pub fn refused(ticket: u64, reason: impl Into<String>) -> Reply {
+        Reply::status(
+            ticket,
+            CommandStatus::Refused {
+                reason: reason.into().into(),
+            },
+        )
+    }
+
+    /// As JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Every field is a string, a number or a plain enum: encoding cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+impl Ask {
+    /// As JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Every field is a string, a number or a plain enum: encoding cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// The schema is read first, so that a newer message says so instead of failing on a field.
+fn check_schema(bytes: &[u8]) -> Result<(), WireError> {
+    #[derive(Deserialize)]
+    struct Versioned {
+        schema: u32,
+    }
+    let v: Versioned = serde_json::from_slice(bytes)?;
+    if v.schema == SCHEMA {
+        Ok(())
+    } else {
+        Err(WireError::Schema(v.schema))
+    }
+}
+
+/// The viewer's command as this model's: pointed at this model's appearance of the call the
+/// viewer named, or refused with the reason the viewer is told.
+pub fn resolve(
+    model: &Tables,
+    call: Option<&AppearanceKey>,
+    command: Command,
+) -> Result<Command, String> {
+    match (command.appearance(), call) {
+        (None, None) => Ok(command),
+        (Some(_), Some(key)) => model
+            .appearance_at(key)
+            .map(|a| command.with_appearance(a.id))
+            .ok_or_else(|| "that call has ended".to_owned()),
+        (Some(_), None) => Err("the request names no call for a call function".to_owned()),
+        (None, Some(_)) => Err("the request names a call for a function on no call".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,5 +574,82 @@ mod tests {
             Some("no serving process for hq")
         );
         assert!(!Standing::LocallyReadOnly.allows());
+    }
+
+    #[test]
+    fn requests_and_replies_are_versioned_json_that_reads_back() {
+        let key = AppearanceKey {
+            line: crate::model::LineId::Queue(crate::model::Guid::from_bytes(&[0xAB, 0x01])),
+            callid: 51,
+        };
+        let ask = Ask::new(
+            "ann",
+            Asking::Function {
+                ticket: 7,
+                call: Some(key),
+                command: Command::Transfer {
+                    on: crate::model::AppearanceId(3),
+                    target: "4103".into(),
+                },
+            },
+        );
+        let json = String::from_utf8(ask.to_json()).unwrap();
+        assert!(json.contains(r#""schema":1"#), "{json}");
+        assert!(json.contains(r#""ask":"function""#), "{json}");
+        assert!(
+            json.contains(r#""line":{"kind":"queue","guid":"AB01"}"#),
+            "{json}"
+        );
+        assert_eq!(Ask::from_json(json.as_bytes()).unwrap(), ask);
+        let hello = Ask::new("ann", Asking::Hello);
+        assert_eq!(Ask::from_json(&hello.to_json()).unwrap(), hello);
+
+        for reply in [
+            Reply::new(Answer::Hello {
+                site: "hq".into(),
+                refused: None,
+            }),
+            Reply::status(7, CommandStatus::Accepted),
+            Reply::status(
+                7,
+                CommandStatus::Failed {
+                    code: 3,
+                    name: "X".into(),
+                    meaning: "y".into(),
+                },
+            ),
+            Reply::refused(7, "no"),
+        ] {
+            assert_eq!(Reply::from_json(&reply.to_json()).unwrap(), reply);
+        }
+    }
+
+    #[test]
+    fn another_schema_is_refused_by_name() {
+        let e = Ask::from_json(br#"{"schema":2,"local_user":"x","ask":"hello"}"#).unwrap_err();
+        assert!(e.to_string().contains("schema 2"), "{e}");
+        let e = Reply::from_json(b"nonsense").unwrap_err();
+        assert!(e.to_string().contains("not an ipo-top message"), "{e}");
+    }
+
+    #[test]
+    fn a_call_function_needs_a_call_that_is_still_there() {
+        let model = Tables::default();
+        let on = crate::model::AppearanceId(3);
+        let key = AppearanceKey {
+            line: crate::model::LineId::ParkServer,
+            callid: 1,
+        };
+        assert_eq!(
+            resolve(&model, Some(&key), Command::Drop { on }),
+            Err("that call has ended".to_owned())
+        );
+        assert!(resolve(&model, None, Command::Drop { on }).is_err());
+        let dnd = Command::Dnd {
+            user: crate::model::Guid::from_bytes(&[1]),
+            on: true,
+        };
+        assert_eq!(resolve(&model, None, dnd.clone()), Ok(dnd.clone()));
+        assert!(resolve(&model, Some(&key), dnd).is_err());
     }
 }
