@@ -1,0 +1,303 @@
+//! The NATS side of functions from viewers, kept thin: the serving side's [`Desk`] takes
+//! requests on every user's command subject, answers `hello` and refusals itself, hands the
+//! allowed functions on ([`Incoming`]), records audit lines in the site's audit stream and
+//! sends replies; a viewer's [`Asker`] says `hello` and sends its functions. What to decide
+//! and what to say is [`super::functions`]'s.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use async_nats::{Client, Message, Subject, Subscriber};
+use futures_util::StreamExt;
+
+use super::functions::{
+    Answer, Ask, Asking, Grant, HELLO_TIMEOUT, Policy, Reply, Standing, audit_stream,
+    audit_subject, command_filter, command_subject, decide, is_publish_denied,
+};
+use crate::model::{AppearanceKey, Command};
+
+/// How long the audit stream keeps a line: long enough for any review, not forever (the
+/// lines name callers).
+pub const AUDIT_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// Something NATS refused or could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// The command subjects could not be subscribed to.
+    #[error("cannot take functions on {subject}: {source}")]
+    Subscribe {
+        /// The subjects.
+        subject: String,
+        /// Why.
+        source: async_nats::SubscribeError,
+    },
+    /// The audit stream could not be created or found.
+    #[error("cannot open the audit stream {stream}: {source}")]
+    Stream {
+        /// The stream.
+        stream: String,
+        /// Why.
+        source: jetstream::context::CreateStreamError,
+    },
+    /// An audit line was not acknowledged by the stream.
+    #[error("the audit stream did not take the line: {0}")]
+    Record(String),
+    /// A request could not be published.
+    #[error("cannot send to the serving process: {0}")]
+    Publish(String),
+}
+
+/// A function a viewer may send by the serving side's policy: still to be checked against
+/// the model, recorded and sent.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    /// Who asked, and their My line.
+    pub grant: Grant,
+    /// The viewer's number for it.
+    pub ticket: u64,
+    /// The call, by line and callid.
+    pub call: Option<AppearanceKey>,
+    /// The command as the viewer's model made it.
+    pub command: Command,
+    /// Where its replies go.
+    pub reply: Option<Subject>,
+}
+
+/// The serving side's end: one subscription to every user's command subject.
+#[derive(Debug)]
+pub struct Desk {
+    client: Client,
+    js: jetstream::Context,
+    site: String,
+    policy: Policy,
+    /// Whether the NATS server asks for credentials (its INFO's `auth_required`).
+    authenticated: bool,
+    requests: Subscriber,
+}
+
+impl Desk {
+    /// Opens the site's audit stream (file storage: the audit outlives the server; no
+    /// purge, no delete) and subscribes to the command subjects.
+    pub async fn open(client: Client, site: &str, policy: Policy) -> Result<Desk, DeskError> {
+        let js = jetstream::new(client.clone());
+        let name = audit_stream(site);
+        js.get_or_create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![audit_subject(site)],
+            storage: stream::StorageType::File,
+            max_age: AUDIT_MAX_AGE,
+            deny_delete: true,
+            deny_purge: true,
+            ..Default::default()
+        })
+        .await
+        .map_err(|source| DeskError::Stream {
+            stream: name,
+            source,
+        })?;
+        let subject = command_filter(site);
+        let requests = client
+            .subscribe(subject.clone())
+            .await
+            .map_err(|source| DeskError::Subscribe { subject, source })?;
+        Ok(Desk {
+            authenticated: client.server_info().auth_required,
+            client,
+            js,
+            site: site.to_owned(),
+            policy,
+            requests,
+        })
+    }
+
+    /// The next request (cancel-safe: nothing is lost when another branch of a `select!`
+    /// wins). `None` when the subscription ended.
+    pub async fn next(&mut self) -> Option<Message> {
+        self.requests.next().await
+    }
+
+    /// Handles a request: `hello` and refused functions are answered here; an allowed
+    /// function is given back to be checked against the model and sent.
+    pub async fn take(&self, msg: Message) -> Option<Incoming> {
+        let ask = match Ask::from_json(&msg.payload) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(subject = %msg.subject, error = %e, "unreadable request ignored");
+                return None;
+            }
+        };
+        let decision = decide(
+            &self.policy,
+            &self.site,
+            msg.subject.as_str(),
+            self.authenticated,
+            &ask.local_user,
+        );
+        match ask.asking {
+            Asking::Hello => {
+                let refused = decision.err().map(|e| e.to_string());
+                self.answer(
+                    msg.reply.as_ref(),
+                    &Reply::new(Answer::Hello {
+                        site: self.site.clone(),
+                        refused,
+                    }),
+                )
+                .await;
+                None
+            }
+            Asking::Function {
+                ticket,
+                call,
+                command,
+            } => match decision {
+                Err(e) => {
+                    tracing::info!(subject = %msg.subject, reason = %e, "function refused");
+                    self.answer(msg.reply.as_ref(), &Reply::refused(ticket, e.to_string()))
+                        .await;
+                    None
+                }
+                Ok(grant) => Some(Incoming {
+                    grant,
+                    ticket,
+                    call,
+                    command,
+                    reply: msg.reply,
+                }),
+            },
+        }
+    }
+
+    /// Records one audit line in the stream and waits for the stream's acknowledgement: a
+    /// function is sent on the PBX only after that.
+    pub async fn record(&self, line: String) -> Result<(), DeskError> {
+        let ack = self
+            .js
+            .publish(audit_subject(&self.site), line.into())
+            .await
+            .map_err(|e| DeskError::Record(e.to_string()))?;
+        ack.await.map_err(|e| DeskError::Record(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Sends a reply; a viewer that is gone is no error worth more than a log line.
+    pub async fn answer(&self, to: Option<&Subject>, reply: &Reply) {
+        let Some(to) = to else { return };
+        if let Err(e) = self
+            .client
+            .publish(to.clone(), reply.to_json().into())
+            .await
+        {
+            tracing::warn!(error = %e, "cannot reply to a viewer");
+        }
+    }
+}
+
+/// A viewer's end: its command subject and the local user it names.
+#[derive(Clone, Debug)]
+pub struct Asker {
+    client: Client,
+    site: String,
+    subject: String,
+    local_user: String,
+}
+
+impl Asker {
+    /// The asker of a viewer logged in to NATS as `user` (the subject token: its NATS user
+    /// name, or [`super::functions::NO_USER_TOKEN`]).
+    pub fn new(client: Client, site: &str, user: &str, local_user: &str) -> Asker {
+        Asker {
+            client,
+            site: site.to_owned(),
+            subject: command_subject(site, user),
+            local_user: local_user.to_owned(),
+        }
+    }
+
+    /// The subject it sends on.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The site.
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
+    /// Says `hello` and learns whether functions can be sent: the serving side's answer, the
+    /// NATS server's refusal to let this user publish there (as it reports it in
+    /// `server_errors`, the connection's error texts), or no answer in [`HELLO_TIMEOUT`].
+    pub async fn hello(
+        &self,
+        server_errors: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) -> Standing {
+        let mut replies = match self.publish(Asking::Hello).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "hello not sent");
+                return Standing::NoServer;
+            }
+        };
+        let timeout = tokio::time::sleep(HELLO_TIMEOUT);
+        tokio::pin!(timeout);
+        loop {
+            tokio::select! {
+                msg = replies.next() => {
+                    let Some(msg) = msg else { return Standing::NoServer };
+                    match Reply::from_json(&msg.payload).map(|r| r.answer) {
+                        Ok(Answer::Hello { refused: None, .. }) => return Standing::Allowed,
+                        Ok(Answer::Hello { refused: Some(why), .. }) => {
+                            return Standing::Refused(why);
+                        }
+                        Ok(other) => tracing::warn!(?other, "unexpected answer to hello"),
+                        Err(e) => return Standing::Refused(e.to_string()),
+                    }
+                }
+                e = server_errors.recv() => match e {
+                    Some(e) if is_publish_denied(&e, &self.subject) => {
+                        return Standing::NotPermitted;
+                    }
+                    Some(_) => {}
+                    None => return Standing::NoServer,
+                },
+                () = &mut timeout => return Standing::NoServer,
+            }
+        }
+    }
+
+    /// Sends a function; its replies arrive on the subscription returned.
+    pub async fn send(
+        &self,
+        ticket: u64,
+        call: Option<AppearanceKey>,
+        command: Command,
+    ) -> Result<Subscriber, DeskError> {
+        self.publish(Asking::Function {
+            ticket,
+            call,
+            command,
+        })
+        .await
+    }
+
+    /// Publishes a request with a fresh inbox (under this user's inbox prefix) as its reply
+    /// subject, subscribed first so that no reply is missed.
+    async fn publish(&self, asking: Asking) -> Result<Subscriber, DeskError> {
+        let inbox = self.client.new_inbox();
+        let replies = self
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| DeskError::Publish(e.to_string()))?;
+        let ask = Ask::new(self.local_user.clone(), asking);
+        self.client
+            .publish_with_reply(self.subject.clone(), inbox, ask.to_json().into())
+            .await
+            .map_err(|e| DeskError::Publish(e.to_string()))?;
+        self.client
+            .flush()
+            .await
+            .map_err(|e| DeskError::Publish(e.to_string()))?;
+        Ok(replies)
+    }
+}
