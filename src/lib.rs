@@ -2,7 +2,7 @@
 //! MTCTI3 (protobuf over a secure websocket).
 //!
 //! The modules depend on each other one way only: `ui -> model <- session -> protocol`,
-//! `sim -> protocol`. The binary's edge (`main.rs`, `cli`, `app`) wires them together.
+//! `sim -> protocol`, `share -> model`. The binary's edge (`main.rs`, `cli`, `app`) wires them together.
 
 pub mod app;
 pub mod model;

@@ -132,6 +132,22 @@ macro_rules! byte_id {
                 self.0.is_empty()
             }
 
+            /// From hex digits (either case), as [`Self::to_hex`] writes them.
+            pub fn from_hex(hex: &str) -> Option<Self> {
+                let digits = hex.as_bytes();
+                if !digits.len().is_multiple_of(2) {
+                    return None;
+                }
+                let bytes = digits
+                    .chunks(2)
+                    .map(|pair| {
+                        let s = std::str::from_utf8(pair).ok()?;
+                        u8::from_str_radix(s, 16).ok()
+                    })
+                    .collect::<Option<Vec<u8>>>()?;
+                Some($name::from_bytes(&bytes))
+            }
+
             /// Upper-case hex, the way the document prints it.
             pub fn to_hex(&self) -> String {
                 use fmt::Write as _;
@@ -165,32 +181,15 @@ macro_rules! byte_id {
             }
         }
 
-        // From the hex it is written as.
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let hex = String::deserialize(d)?;
-                from_hex(&hex).map(|b| $name::from_bytes(&b)).ok_or_else(|| {
-                    serde::de::Error::custom(format!(
-                        "expected upper- or lower-case hex digits in pairs, got {hex:?}"
-                    ))
+                $name::from_hex(&hex).ok_or_else(|| {
+                    serde::de::Error::custom(format!("expected hex digits, got {hex:?}"))
                 })
             }
         }
     };
-}
-
-/// The bytes a hex string stands for; `None` unless it is pairs of hex digits.
-fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    hex.as_bytes()
-        .chunks(2)
-        .map(|pair| {
-            let s = std::str::from_utf8(pair).ok()?;
-            u8::from_str_radix(s, 16).ok()
-        })
-        .collect()
 }
 
 byte_id! {

@@ -77,31 +77,11 @@ impl Serialize for ServiceMode {
     }
 }
 
-// From what `Serialize` writes: the word, or the number the document does not list.
 impl<'de> Deserialize<'de> for ServiceMode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Word(String),
-            Code(i32),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Code(c) => Ok(ServiceMode::from_code(c)),
-            Raw::Word(w) => [
-                ServiceMode::Unset,
-                ServiceMode::Active,
-                ServiceMode::NightService,
-                ServiceMode::OutOfService,
-            ]
-            .into_iter()
-            .find(|m| m.word() == w)
-            .ok_or_else(|| {
-                serde::de::Error::custom(format!(
-                    "expected a service mode (Active, Night, OOS or -), got {w:?}"
-                ))
-            }),
-        }
+        super::words::word_or_code(d, ServiceMode::from_code, |m| {
+            (!matches!(m, ServiceMode::Other(_))).then(|| m.word())
+        })
     }
 }
 
@@ -150,8 +130,16 @@ impl Serialize for RingMode {
     }
 }
 
+impl<'de> Deserialize<'de> for RingMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::words::word_or_code(d, RingMode::from_code, |m| {
+            (!matches!(m, RingMode::Other(_))).then(|| m.word())
+        })
+    }
+}
+
 /// A member of a queue.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct QueueMember {
     /// The member's extension.
     pub extn: Text,
@@ -160,7 +148,7 @@ pub struct QueueMember {
 }
 
 /// A queue's status from its queue Notify.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct QueueStatus {
     /// Email address.
     pub email: Text,

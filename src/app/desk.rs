@@ -2,7 +2,7 @@
 //! requests on every user's command subject, answers `hello` and refusals itself, hands the
 //! allowed functions on ([`Incoming`]), records audit lines in the site's audit stream and
 //! sends replies; a viewer's [`Asker`] says `hello` and sends its functions. What to decide
-//! and what to say is [`super::functions`]'s.
+//! and what to say is [`crate::share::functions`]'s.
 
 use std::time::Duration;
 
@@ -10,11 +10,11 @@ use async_nats::jetstream::{self, stream};
 use async_nats::{Client, Message, Subject, Subscriber};
 use futures_util::StreamExt;
 
-use super::functions::{
+use crate::model::{AppearanceKey, Command};
+use crate::share::functions::{
     Answer, Ask, Asking, Grant, HELLO_TIMEOUT, Policy, Reply, Standing, audit_stream,
     audit_subject, command_filter, command_subject, decide, is_publish_denied,
 };
-use crate::model::{AppearanceKey, Command};
 
 /// How long the audit stream keeps a line: long enough for any review, not forever (the
 /// lines name callers).
@@ -204,7 +204,7 @@ pub struct Asker {
 
 impl Asker {
     /// The asker of a viewer logged in to NATS as `user` (the subject token: its NATS user
-    /// name, or [`super::functions::NO_USER_TOKEN`]).
+    /// name, or [`crate::share::functions::NO_USER_TOKEN`]).
     pub fn new(client: Client, site: &str, user: &str, local_user: &str) -> Asker {
         Asker {
             client,
