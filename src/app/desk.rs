@@ -1,20 +1,28 @@
 //! The NATS side of functions from viewers, kept thin: the serving side's [`Desk`] takes
 //! requests on every user's command subject, answers `hello` and refusals itself, hands the
 //! allowed functions on ([`Incoming`]), records audit lines in the site's audit stream and
-//! sends replies; a viewer's [`Asker`] says `hello` and sends its functions. What to decide
-//! and what to say is [`crate::share::functions`]'s.
+//! sends replies; [`ViewerFunctions`] checks each against the serving side's model, records
+//! it (audit log, then the stream's acknowledgement) and only then gives it to the session,
+//! and turns the session's reports into replies. A viewer's [`Asker`] says `hello` and sends
+//! its functions. What to decide and what to say is [`crate::share::functions`]'s.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 use async_nats::{Client, Message, Subject, Subscriber};
 use futures_util::StreamExt;
 
-use crate::model::{AppearanceKey, Command};
+use super::audit::AuditLog;
+use crate::model::{AppearanceKey, Command, CommandId, CommandReport, Tables};
+use crate::session::SessionHandle;
+use crate::share::functions::resolve;
 use crate::share::functions::{
     Answer, Ask, Asking, Grant, HELLO_TIMEOUT, Policy, Reply, Standing, audit_stream,
     audit_subject, command_filter, command_subject, decide, is_publish_denied,
 };
+use crate::ui::functions::describe;
+use crate::ui::{Request, Ticket};
 
 /// How long the audit stream keeps a line: long enough for any review, not forever (the
 /// lines name callers).
@@ -299,5 +307,136 @@ impl Asker {
             .await
             .map_err(|e| DeskError::Publish(e.to_string()))?;
         Ok(replies)
+    }
+}
+
+/// What carries out a viewer's function: the session, for that viewer's My line.
+pub trait CommandsAs {
+    /// Sends `command` with barge, pickup and unpark made from `extension`.
+    fn command_as(&self, command: Command, extension: Option<String>) -> CommandId;
+}
+
+impl CommandsAs for SessionHandle {
+    fn command_as(&self, command: Command, extension: Option<String>) -> CommandId {
+        SessionHandle::command_as(self, command, extension)
+    }
+}
+
+/// A viewer's function under way: where its replies go and its audit id.
+#[derive(Debug)]
+struct Pending {
+    reply: Option<Subject>,
+    ticket: u64,
+    audit_id: String,
+}
+
+/// The serving side's path for viewers' functions: model check, audit log, audit stream,
+/// session; and back, each report to the audit log, the stream and the viewer.
+#[derive(Debug)]
+pub struct ViewerFunctions {
+    audit: AuditLog,
+    pending: HashMap<CommandId, Pending>,
+    taken: u64,
+}
+
+impl ViewerFunctions {
+    /// Records in `audit` (the serving side's audit log).
+    pub fn new(audit: AuditLog) -> ViewerFunctions {
+        ViewerFunctions {
+            audit,
+            pending: HashMap::new(),
+            taken: 0,
+        }
+    }
+
+    /// Checks a viewer's function against `model` as the screen would (the call by its line
+    /// and callid, the function allowed there now, barge and the like from the viewer's My
+    /// line), records it in the audit log and in the audit stream, and sends it once the
+    /// stream has acknowledged the line. Anything refused is answered at once.
+    pub async fn take(
+        &mut self,
+        desk: &Desk,
+        incoming: Incoming,
+        model: &Tables,
+        session: &impl CommandsAs,
+    ) {
+        let Incoming {
+            grant,
+            ticket,
+            call,
+            command,
+            reply,
+        } = incoming;
+        let refuse = |reason: String| Reply::refused(ticket, reason);
+        let checked = resolve(model, call.as_ref(), command)
+            .and_then(|c| describe(model, grant.extension.as_deref(), &c).map_err(|r| r.why));
+        let draft = match checked {
+            Ok(d) => d,
+            Err(why) => {
+                tracing::info!(viewer = %grant.identity, reason = %why, "viewer's function refused");
+                desk.answer(reply.as_ref(), &refuse(why)).await;
+                return;
+            }
+        };
+        let req = Request {
+            ticket: Ticket(ticket),
+            command: draft.command,
+            words: draft.words,
+            audit: draft.audit,
+        };
+        self.taken += 1;
+        // Unique across processes sharing the file, and apart from the screen's own ids.
+        let id = format!("{}-v{}", std::process::id(), self.taken);
+        let recorded = match self.audit.sent_line(&id, &req, Some(&grant.identity)) {
+            Ok(line) => match self.audit.write_line(&line) {
+                Ok(()) => desk.record(line).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "viewer's function refused: it cannot be recorded");
+            let why = format!("{e} (every function is recorded before it is sent)");
+            desk.answer(reply.as_ref(), &refuse(why)).await;
+            return;
+        }
+        tracing::info!(id, viewer = %grant.identity, action = req.audit.action, "sending for a viewer");
+        let command_id = session.command_as(req.command, grant.extension);
+        self.pending.insert(
+            command_id,
+            Pending {
+                reply,
+                ticket,
+                audit_id: id,
+            },
+        );
+    }
+
+    /// A report from the session: recorded and passed to the viewer that asked. `false` for
+    /// a command no viewer sent.
+    pub async fn report(&mut self, desk: &Desk, report: &CommandReport) -> bool {
+        let Some(p) = self.pending.get(&report.id) else {
+            return false;
+        };
+        match self.audit.result_line(&p.audit_id, report) {
+            Ok(line) => {
+                if let Err(e) = self.audit.write_line(&line) {
+                    tracing::warn!(error = %e, "cannot record a viewer's result in the audit log");
+                }
+                if let Err(e) = desk.record(line).await {
+                    tracing::warn!(error = %e, "cannot record a viewer's result in the audit stream");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot encode a viewer's result"),
+        }
+        desk.answer(
+            p.reply.as_ref(),
+            &Reply::status(p.ticket, report.status.clone()),
+        )
+        .await;
+        if report.status.is_final() {
+            self.pending.remove(&report.id);
+        }
+        true
     }
 }

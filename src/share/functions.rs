@@ -82,25 +82,6 @@ pub fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Whether the NATS URL names this machine (`localhost`, 127.0.0.0/8, `::1`): the only
-/// place where functions from an unauthenticated NATS server may be allowed.
-pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    // user:password@ is not part of the host.
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    let host_port = rest.split(['/', '?']).next().unwrap_or("");
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    host.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// Whether an error the NATS server reported is its refusal to let this connection publish
 /// on `subject` (`Permissions Violation for Publish to "SUBJECT"`).
 pub fn is_publish_denied(server_error: &str, subject: &str) -> bool {
@@ -123,7 +104,7 @@ pub struct Policy {
     /// The NATS users allowed to send functions, by name.
     pub users: BTreeMap<String, UserRights>,
     /// `[shared] anonymous_functions`: functions are taken from a NATS server that asks for
-    /// no credentials (checked to go with a loopback URL when the configuration is read).
+    /// no credentials (the configuration allows it with a loopback URL only).
     pub anonymous_functions: bool,
     /// The serving side's own `[supervisor] extension`: the My line of an anonymous viewer
     /// whose claimed name is not in `users`.
@@ -519,28 +500,6 @@ mod tests {
     fn a_request_on_a_foreign_subject_is_refused() {
         let e = decide(&policy(), "hq", "ipo-top.other.cmd.alice", true, "a").unwrap_err();
         assert_eq!(e, Refusal::NotACommandSubject);
-    }
-
-    #[test]
-    fn loopback_urls_are_told_apart() {
-        for u in [
-            "nats://127.0.0.1:4222",
-            "nats://localhost",
-            "tls://[::1]:4222",
-            "nats://u:p@127.0.0.2:4222",
-            "127.0.0.1:4222",
-        ] {
-            assert!(is_loopback_url(u), "{u}");
-        }
-        for u in [
-            "nats://10.0.0.1:4222",
-            "nats://nats.example.com",
-            "nats://localhost.example.com:4222",
-            "nats://127.0.0.1@10.0.0.1:4222",
-            "tls://[2001:db8::1]:4222",
-        ] {
-            assert!(!is_loopback_url(u), "{u}");
-        }
     }
 
     #[test]
