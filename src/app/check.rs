@@ -327,6 +327,7 @@ mod tests {
             ui: crate::app::config::UiSettings::default(),
             keymap: crate::ui::Keymap::default(),
             scope: crate::app::config::ScopeSettings::default(),
+            shared: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod error;
 mod scope;
+mod shared;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ pub use error::ConfigError;
 use error::Source;
 use scope::{RawScope, scope_settings};
 pub use scope::{ScopeFlags, ScopeSettings, parse_agents};
+pub use shared::{NatsCredentials, SharedSettings};
+use shared::{RawShared, shared_settings};
 
 /// The hint given when there is no configuration file.
 pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, or pass --config PATH; \
@@ -68,6 +71,8 @@ pub struct Config {
     ///
     /// [`Scope`]: crate::model::Scope
     pub scope: ScopeSettings,
+    /// Shared mode (`[shared]`): the NATS server and site, if configured.
+    pub shared: Option<SharedSettings>,
 }
 
 impl Config {
@@ -144,6 +149,7 @@ struct RawConfig {
     scope: RawScope,
     #[serde(default)]
     keys: std::collections::BTreeMap<String, Spanned<RawKeys>>,
+    shared: Option<RawShared>,
 }
 
 #[derive(Deserialize, Default)]
@@ -359,6 +365,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let keymap = keymap(&src, &raw.keys, ui.allow_force_clear)?;
     let scope = scope_settings(&src, &raw.scope)?;
     session.scope = scope.scope();
+    let shared = shared_settings(&src, raw.shared.as_ref(), base)?;
 
     Ok(Config {
         path: path.to_owned(),
@@ -369,6 +376,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         ui,
         keymap,
         scope,
+        shared,
     })
 }
 

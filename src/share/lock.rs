@@ -126,6 +126,15 @@ impl Holder {
             sent: Some(sent), ..
         } = self.state
         {
+            if now >= sent + HOLDER_GIVES_UP {
+                // A reply slower than the give-up time is already too old to hold on to: the
+                // key expires on its own, and is claimed again then.
+                self.state = State::Claiming {
+                    next_try: now + CLAIM_EVERY,
+                    sent: None,
+                };
+                return;
+            }
             self.state = State::Holding {
                 revision,
                 renewed_at: sent,
@@ -133,8 +142,6 @@ impl Holder {
                 sent: None,
             };
             self.actions.push_back(LockAction::Connect);
-            // A reply slower than the give-up time is already too old to hold on to.
-            self.handle_timeout(now);
         }
     }
 

@@ -535,6 +535,3 @@ impl HolderValue {
         decode(bytes)
     }
 }
-
-#[cfg(test)]
-mod tests;
