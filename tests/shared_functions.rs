@@ -7,6 +7,7 @@
 //! The serving side here is its parts wired by hand (the desk on NATS, the path through the
 //! audit records, the session of a client/simulator pair), so every step can be awaited.
 
+mod nats_support;
 #[path = "session_support/mod.rs"]
 mod support;
 
@@ -23,6 +24,7 @@ use ipo_top::session::SessionConfig;
 use ipo_top::share::functions::{Answer, Policy, Reply, Standing, UserRights, audit_stream};
 use ipo_top::share::model_bucket;
 use ipo_top::sim::conn::ConnConfig;
+use nats_support::Nats;
 use support::Pair;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
@@ -34,84 +36,30 @@ at = 0
 call = { queue = "7301", number = "01632960301", name = "A" }
 "#;
 
-/// A running nats-server on a free loopback port with a fresh store; stopped when dropped.
-struct Nats {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The sample configuration on `port` with a store in `dir`, and carol: a second viewer
-/// allowed to send functions, as alice is.
-fn server_config(port: u16, dir: &std::path::Path) -> String {
+/// The sample configuration plus carol: a second viewer allowed to send functions, as alice
+/// is. (The harness gives the port and the store directory on the command line.)
+fn server_config() -> String {
     let sample = include_str!("../assets/nats-server.conf");
-    let alice_start = sample
+    let alice = sample
         .find("    {\n      user: alice")
         .expect("alice in the sample");
-    let bob_start = sample
+    let bob = sample
         .find("    {\n      user: bob")
         .expect("bob in the sample");
-    let carol = sample[alice_start..bob_start].replace("alice", "carol");
-    let mut text = sample.replacen(
-        "listen: 127.0.0.1:4222",
-        &format!("listen: 127.0.0.1:{port}"),
-        1,
-    );
-    text = text.replacen(
-        "store_dir: \"/var/lib/ipo-top-nats\"",
-        &format!("store_dir: {:?}", dir.display().to_string()),
-        1,
-    );
-    assert!(
-        text.contains(&format!(":{port}")),
-        "the sample listens on 4222"
-    );
-    let at = text.find("    {\n      user: bob").expect("bob");
-    text.insert_str(at, &carol);
-    text
+    let carol = sample[alice..bob].replace("alice", "carol");
+    let mut text = sample.to_owned();
+    text.insert_str(bob, &carol);
+    // The harness gives these on the command line, which may not repeat the file.
+    let text = text.replacen("listen: 127.0.0.1:4222\n", "", 1);
+    let store = "  store_dir: \"/var/lib/ipo-top-nats\"\n";
+    assert!(text.contains(store), "the sample's store directory");
+    text.replacen(store, "", 1)
 }
 
 async fn start_nats() -> Nats {
-    let bin = std::env::var("IPO_TOP_NATS_SERVER").expect(
-        "IPO_TOP_NATS_SERVER names nats-server 2.11 or later (tests/run installs it and sets it)",
-    );
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let conf = dir.path().join("nats.conf");
-    std::fs::write(&conf, server_config(port, &dir.path().join("store"))).expect("config");
-    let child = std::process::Command::new(bin)
-        .arg("-c")
-        .arg(&conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("nats-server starts");
-    let nats = Nats {
-        child,
-        port,
-        _dir: dir,
-    };
-    // Ready when it takes a connection.
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return nats;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("nats-server did not listen on {port}");
+    tokio::task::spawn_blocking(|| Nats::with_config(&server_config()))
+        .await
+        .expect("the harness")
 }
 
 /// Connects as `user` (password "change-me-USER", as in the sample), with its own inbox
@@ -128,7 +76,7 @@ async fn connect(nats: &Nats, user: &str) -> (Client, UnboundedReceiver<String>)
                 }
             }
         })
-        .connect(format!("nats://127.0.0.1:{}", nats.port))
+        .connect(nats.url())
         .await
         .expect("connected");
     (client, rx)
