@@ -18,7 +18,8 @@ use std::time::Duration;
 use async_nats::{Client, ConnectOptions, Event, Subscriber};
 use futures_util::StreamExt;
 use ipo_top::app::audit::AuditLog;
-use ipo_top::app::desk::{Asker, CommandsAs, Desk, ViewerFunctions};
+use ipo_top::app::audit::Commands;
+use ipo_top::app::desk::{Asker, CommandsAs, Desk, ViewerFunctions, ViewerSender, send_function};
 use ipo_top::model::{Command, CommandId, CommandStatus, LineId, Text};
 use ipo_top::session::SessionConfig;
 use ipo_top::share::functions::{Answer, Policy, Reply, Standing, UserRights, audit_stream};
@@ -220,16 +221,30 @@ async fn a_transfer_from_viewer_a_is_carried_out_once_and_recorded_naming_a() {
         Standing::Allowed
     );
 
-    // Alice chose the call in her copy of the model: she names it by line and callid.
+    // Alice chose the call in her copy of the model (here the pair's replica, kept from
+    // events as a viewer's is); her task names it by line and callid.
     let q = LineId::Queue(s.pair.queue_guid("7301"));
-    let call = s.pair.appearance(&q, A).expect("A waits").key.clone();
-    let command = Command::Transfer {
-        on: ipo_top::model::AppearanceId(999_999),
+    let on = s.pair.appearance_id(&q, A);
+    let (reports, mut got) = unbounded_channel();
+    let (sender, mut queue) = ViewerSender::new(SITE, reports.clone());
+    sender.set(Standing::Allowed);
+    let id = sender.command(Command::Transfer {
+        on,
         target: Text::from("4103"),
-    };
-    let mut replies = a.send(1, Some(call), command).await.expect("sent");
+    });
+    let (qid, command) = queue.recv().await.expect("queued for the viewer's task");
+    assert_eq!(qid, id);
+    send_function(&a, &s.pair.replica, qid, command, reports).await;
     s.serve_one().await;
-    let st = statuses(&mut replies).await;
+    let mut st = Vec::new();
+    while let Some(r) = got.recv().await {
+        assert_eq!(r.id, id);
+        let last = r.status.is_final();
+        st.push(r.status);
+        if last {
+            break;
+        }
+    }
     assert!(
         matches!(&st[..], [CommandStatus::Sent, CommandStatus::Accepted, CommandStatus::Done { effect }] if effect.contains("4103")),
         "{st:?}"
@@ -284,6 +299,21 @@ async fn a_read_only_viewer_is_told_so_and_reaches_nothing_nor_the_model_bucket(
         standing.message(SITE).as_deref(),
         Some("read-only: not allowed to send functions on hq")
     );
+    // His screen's functions are refused at once, in those words; nothing is queued.
+    let (reports, mut got) = unbounded_channel();
+    let (sender, mut queue) = ViewerSender::new(SITE, reports);
+    sender.set(standing.clone());
+    sender.command(Command::Drop {
+        on: ipo_top::model::AppearanceId(1),
+    });
+    let r = got.recv().await.expect("a report");
+    assert_eq!(
+        r.status,
+        CommandStatus::Refused {
+            reason: "read-only: not allowed to send functions on hq".into()
+        }
+    );
+    assert!(queue.try_recv().is_err());
     // A function he sends anyway goes nowhere: the next request the desk sees is alice's.
     let q = LineId::Queue(s.pair.queue_guid("7301"));
     let call = s.pair.appearance(&q, A).expect("A waits").key.clone();

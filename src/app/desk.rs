@@ -7,14 +7,17 @@
 //! its functions. What to decide and what to say is [`crate::share::functions`]'s.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 use async_nats::{Client, Message, Subject, Subscriber};
 use futures_util::StreamExt;
 
-use super::audit::AuditLog;
-use crate::model::{AppearanceKey, Command, CommandId, CommandReport, Tables};
+use super::audit::{AuditLog, Commands};
+use super::config::SharedSettings;
+use crate::model::{AppearanceKey, Command, CommandId, CommandReport, CommandStatus, Tables};
 use crate::session::SessionHandle;
 use crate::share::functions::resolve;
 use crate::share::functions::{
@@ -439,4 +442,178 @@ impl ViewerFunctions {
         }
         true
     }
+}
+
+/// Who may send functions, from `[shared]` and the serving side's own `[supervisor]
+/// extension` (the My line of an anonymous viewer, where anonymous functions are allowed).
+pub fn policy(shared: &SharedSettings, own_extension: Option<&str>) -> Policy {
+    Policy {
+        users: shared
+            .users
+            .iter()
+            .map(|(user, extn)| {
+                (
+                    user.clone(),
+                    crate::share::functions::UserRights {
+                        extension: extn.clone(),
+                    },
+                )
+            })
+            .collect(),
+        anonymous_functions: shared.anonymous_functions,
+        own_extension: own_extension.map(str::to_owned),
+    }
+}
+
+/// How long a viewer waits for the serving side's next word on a function before calling
+/// its outcome unknown: longer than the serving side's own wait for an effect.
+pub const VIEWER_PATIENCE: Duration = Duration::from_secs(60);
+
+/// A viewer's way to send functions, for the screen's dispatcher as the session is in direct
+/// mode: each command goes to the viewer's task (which knows the calls by line and callid),
+/// and its steps come back as [`CommandReport`]s. Refused at once, saying why, while the
+/// viewer may not send ([`Standing`]).
+#[derive(Clone, Debug)]
+pub struct ViewerSender {
+    tx: tokio::sync::mpsc::UnboundedSender<(CommandId, Command)>,
+    standing: Arc<std::sync::Mutex<(Standing, String)>>,
+    reports: tokio::sync::mpsc::UnboundedSender<CommandReport>,
+    next: Arc<AtomicU64>,
+}
+
+/// The viewer task's end of a [`ViewerSender`]: the commands to send.
+pub type ViewerQueue = tokio::sync::mpsc::UnboundedReceiver<(CommandId, Command)>;
+
+impl ViewerSender {
+    /// A sender for `site` whose reports go to `reports`, and the queue the viewer's task
+    /// takes the commands from ([`send_function`]). It refuses until [`ViewerSender::set`]
+    /// says the viewer may send.
+    pub fn new(
+        site: &str,
+        reports: tokio::sync::mpsc::UnboundedSender<CommandReport>,
+    ) -> (ViewerSender, ViewerQueue) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (
+            ViewerSender {
+                tx,
+                standing: Arc::new(std::sync::Mutex::new((Standing::NoServer, site.to_owned()))),
+                reports,
+                next: Arc::new(AtomicU64::new(1)),
+            },
+            rx,
+        )
+    }
+
+    /// What `hello` found (or `--read-only`).
+    pub fn set(&self, standing: Standing) {
+        if let Ok(mut s) = self.standing.lock() {
+            s.0 = standing;
+        }
+    }
+
+    /// Why functions cannot be sent now, in the words the screen shows; `None` when they can.
+    pub fn refusal(&self) -> Option<String> {
+        self.standing.lock().ok().and_then(|s| s.0.message(&s.1))
+    }
+}
+
+impl Commands for ViewerSender {
+    fn command(&self, command: Command) -> CommandId {
+        let id = CommandId(self.next.fetch_add(1, Ordering::Relaxed));
+        let refused = |reason: String| CommandReport {
+            id,
+            command: command.clone(),
+            status: CommandStatus::Refused {
+                reason: reason.into(),
+            },
+            requestid: None,
+            subscribe_id: None,
+            callid: None,
+            reference: None,
+        };
+        if let Some(why) = self.refusal() {
+            let _ = self.reports.send(refused(why));
+        } else if self.tx.send((id, command.clone())).is_err() {
+            let _ = self
+                .reports
+                .send(refused("the viewer's link to NATS has ended".to_owned()));
+        }
+        id
+    }
+}
+
+/// Sends one function from the viewer's task: the call named by its line and callid as
+/// `model` (the viewer's copy) has it, then each reply, as a report, to `reports` until the
+/// final one (or [`VIEWER_PATIENCE`] without a word: the outcome is unknown).
+pub async fn send_function(
+    asker: &Asker,
+    model: &Tables,
+    id: CommandId,
+    command: Command,
+    reports: tokio::sync::mpsc::UnboundedSender<CommandReport>,
+) {
+    let report = move |command: &Command, status: CommandStatus| CommandReport {
+        id,
+        command: command.clone(),
+        status,
+        requestid: None,
+        subscribe_id: None,
+        callid: None,
+        reference: None,
+    };
+    let call = match command.appearance() {
+        None => None,
+        Some(a) => match model.appearance(a) {
+            Some(a) => Some(a.key.clone()),
+            None => {
+                let _ = reports.send(report(
+                    &command,
+                    CommandStatus::Refused {
+                        reason: "that call has ended".into(),
+                    },
+                ));
+                return;
+            }
+        },
+    };
+    let mut replies = match asker.send(id.0, call, command.clone()).await {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = reports.send(report(
+                &command,
+                CommandStatus::Refused {
+                    reason: e.to_string().into(),
+                },
+            ));
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        loop {
+            let next = tokio::time::timeout(VIEWER_PATIENCE, replies.next()).await;
+            let status = match next {
+                Ok(Some(msg)) => match Reply::from_json(&msg.payload).map(|r| r.answer) {
+                    Ok(Answer::Status { ticket, status }) if ticket == id.0 => status,
+                    Ok(_) => continue,
+                    Err(e) => CommandStatus::Interrupted {
+                        reason: e.to_string().into(),
+                    },
+                },
+                Ok(None) => CommandStatus::Interrupted {
+                    reason: "the link to NATS ended before the outcome was known".into(),
+                },
+                Err(_) => CommandStatus::Interrupted {
+                    reason: format!(
+                        "the serving process said nothing more for {} s",
+                        VIEWER_PATIENCE.as_secs()
+                    )
+                    .into(),
+                },
+            };
+            let last = status.is_final();
+            if reports.send(report(&command, status)).is_err() || last {
+                return;
+            }
+        }
+    });
 }
