@@ -364,6 +364,24 @@ async fn a_read_only_viewer_is_told_so_and_reaches_nothing_nor_the_model_bucket(
         }
     }
     assert_eq!(bucket.get("user.FORGED").await.expect("read"), None);
+    // Reading is his: a watch shows what the serving side puts.
+    let mut watch = match theirs.watch_all().await {
+        Ok(w) => w,
+        Err(e) => panic!(
+            "bob may watch the bucket: {e}; the server said {:?}",
+            bob_errors.try_recv()
+        ),
+    };
+    bucket
+        .put("queue.AB", "{}".into())
+        .await
+        .expect("the serving side's put");
+    let entry = watch
+        .next()
+        .await
+        .expect("an entry")
+        .expect("a readable entry");
+    assert_eq!(entry.key, "queue.AB");
 }
 
 #[tokio::test]
