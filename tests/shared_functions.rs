@@ -111,6 +111,10 @@ struct Serving {
 
 impl Serving {
     async fn new(client: Client) -> Serving {
+        Serving::with(client, false).await
+    }
+
+    async fn with(client: Client, anonymous_functions: bool) -> Serving {
         let users = BTreeMap::from([
             (
                 "alice".to_owned(),
@@ -127,7 +131,7 @@ impl Serving {
         ]);
         let policy = Policy {
             users,
-            anonymous_functions: false,
+            anonymous_functions,
             own_extension: Some("4100".into()),
         };
         let desk = Desk::open(client, SITE, policy).await.expect("the desk");
@@ -163,7 +167,11 @@ impl Serving {
     /// Takes the next request: answered at the desk, or checked, recorded and sent; then the
     /// pair runs and every report goes back.
     async fn serve_one(&mut self) {
-        let msg = self.desk.next().await.expect("a request");
+        // Bounded, so that a lost request fails the test instead of hanging it.
+        let msg = tokio::time::timeout(Duration::from_secs(30), self.desk.next())
+            .await
+            .expect("a request within 30 s")
+            .expect("a request");
         if let Some(incoming) = self.desk.take(msg).await {
             self.functions
                 .take(&self.desk, incoming, self.pair.client.model(), &self.queued)
@@ -185,7 +193,10 @@ impl Serving {
 /// The replies to one function, up to its final status.
 async fn statuses(replies: &mut Subscriber) -> Vec<CommandStatus> {
     let mut out = Vec::new();
-    while let Some(msg) = replies.next().await {
+    while let Some(msg) = tokio::time::timeout(Duration::from_secs(30), replies.next())
+        .await
+        .expect("a reply within 30 s")
+    {
         match Reply::from_json(&msg.payload).expect("a reply").answer {
             Answer::Status { status, .. } => {
                 let last = status.is_final();
@@ -438,5 +449,69 @@ async fn barge_from_viewer_b_is_made_from_bs_phone() {
             r.argument.as_str()
         ),
         ("user", "4111", x.as_str())
+    );
+}
+
+#[tokio::test]
+async fn without_authentication_functions_are_refused_unless_allowed_and_then_anonymous() {
+    let nats = tokio::task::spawn_blocking(Nats::start)
+        .await
+        .expect("the harness");
+    let anyone = || async {
+        let (tx, rx) = unbounded_channel();
+        let c = ConnectOptions::new()
+            .event_callback(move |e| {
+                let tx = tx.clone();
+                async move {
+                    if let Event::ServerError(e) = e {
+                        let _ = tx.send(e.to_string());
+                    }
+                }
+            })
+            .connect(nats.url())
+            .await
+            .expect("connected");
+        (c, rx)
+    };
+    // Off (the default): hello says why, and nothing would be taken.
+    let (serve, _) = anyone().await;
+    let mut s = Serving::new(serve).await;
+    let (viewer, mut errors) = anyone().await;
+    let v = Asker::new(viewer, SITE, "alice", "ann");
+    let Standing::Refused(why) = hello(&mut s, &v, &mut errors).await else {
+        panic!("functions taken without authentication")
+    };
+    assert!(why.contains("anonymous_functions"), "{why}");
+    drop(s);
+
+    // On: taken, and recorded as anonymous with the claim alongside, whatever name the
+    // subject carries.
+    let (serve, _) = anyone().await;
+    let mut s = Serving::with(serve, true).await;
+    assert_eq!(hello(&mut s, &v, &mut errors).await, Standing::Allowed);
+    let q = LineId::Queue(s.pair.queue_guid("7301"));
+    let call = s.pair.appearance(&q, A).expect("A waits").key.clone();
+    let mut replies = v
+        .send(
+            3,
+            Some(call),
+            Command::Transfer {
+                on: ipo_top::model::AppearanceId(1),
+                target: Text::from("4103"),
+            },
+        )
+        .await
+        .expect("sent");
+    s.serve_one().await;
+    let st = statuses(&mut replies).await;
+    assert!(
+        matches!(st.last(), Some(CommandStatus::Done { .. })),
+        "{st:?}"
+    );
+    let log = std::fs::read_to_string(&s.audit).expect("the audit log");
+    let first = log.lines().next().expect("a line");
+    assert!(
+        first.contains(r#""viewer":{"user":"anonymous","proof":"claimed","claimed_user":"ann"}"#),
+        "{first}"
     );
 }

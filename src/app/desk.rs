@@ -90,6 +90,14 @@ impl Desk {
     /// Opens the site's audit stream (file storage: the audit outlives the server; no
     /// purge, no delete) and subscribes to the command subjects.
     pub async fn open(client: Client, site: &str, policy: Policy) -> Result<Desk, DeskError> {
+        let subject = command_filter(site);
+        let requests = client
+            .subscribe(subject.clone())
+            .await
+            .map_err(|source| DeskError::Subscribe { subject, source })?;
+        // The stream is created after subscribing: the server answers this connection's
+        // requests in order, so once it has answered, it has the subscription too, and no
+        // request sent after `open` returns is missed.
         let js = jetstream::new(client.clone());
         let name = audit_stream(site);
         js.get_or_create_stream(stream::Config {
@@ -106,11 +114,6 @@ impl Desk {
             stream: name,
             source,
         })?;
-        let subject = command_filter(site);
-        let requests = client
-            .subscribe(subject.clone())
-            .await
-            .map_err(|source| DeskError::Subscribe { subject, source })?;
         Ok(Desk {
             authenticated: client.server_info().auth_required,
             client,
@@ -462,6 +465,26 @@ pub fn policy(shared: &SharedSettings, own_extension: Option<&str>) -> Policy {
             .collect(),
         anonymous_functions: shared.anonymous_functions,
         own_extension: own_extension.map(str::to_owned),
+    }
+}
+
+/// The extensions `[shared.users]` maps viewers to: the serving session keeps their lines
+/// subscribed whatever its scope ([`crate::session::SessionConfig::other_supervisors`]).
+pub fn viewer_lines(shared: &SharedSettings) -> Vec<String> {
+    let mut lines: Vec<String> = shared.users.values().cloned().collect();
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+/// The token a viewer's command subject ends with: its NATS user, which the server's
+/// permissions tie to that subject; [`crate::share::functions::NO_USER_TOKEN`] when it logs in
+/// without a user name (no authentication, or a creds or nkey file, whose user the server
+/// knows by key: give such a user a `user` and `password_file` to send functions).
+pub fn viewer_token(shared: &SharedSettings) -> String {
+    match &shared.credentials {
+        super::config::NatsCredentials::UserPassword { user, .. } => user.clone(),
+        _ => crate::share::functions::NO_USER_TOKEN.to_owned(),
     }
 }
 
