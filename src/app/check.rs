@@ -328,6 +328,7 @@ mod tests {
             keymap: crate::ui::Keymap::default(),
             scope: crate::app::config::ScopeSettings::default(),
             shared: None,
+            has_pbx: true,
         }
     }
 

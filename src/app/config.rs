@@ -73,9 +73,26 @@ pub struct Config {
     pub scope: ScopeSettings,
     /// Shared mode (`[shared]`): the NATS server and site, if configured.
     pub shared: Option<SharedSettings>,
+    /// Whether the file names a PBX (`[pbx]`); a shared-mode viewer's need not.
+    pub has_pbx: bool,
 }
 
 impl Config {
+    /// Fails, saying what to do, when the file names no PBX (a viewer's file used for a
+    /// command that connects to the PBX).
+    pub fn require_pbx(&self) -> Result<(), ConfigError> {
+        if self.has_pbx {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            location: self.path.display().to_string(),
+            key: "pbx".to_owned(),
+            message: "this file has no [pbx]: add it to connect to the PBX, or run with \
+                      --shared to watch the site through NATS"
+                .to_owned(),
+        })
+    }
+
     /// Whether this run is read-only: `--read-only` (`flag`) or `[ui] read_only`. The one
     /// place the two meet; the screen and the session are both given the answer.
     pub fn read_only(&self, flag: bool) -> bool {
@@ -135,7 +152,8 @@ impl Default for UiSettings {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    pbx: RawPbx,
+    /// Required, except in a shared-mode viewer's file (`[shared]` without `[pbx]`).
+    pbx: Option<RawPbx>,
     #[serde(default)]
     tls: RawTls,
     supervisor: Option<RawSupervisor>,
@@ -248,9 +266,10 @@ pub fn trust_target(path: Option<&Path>, secondary: bool) -> Result<TrustTarget,
         text: &text,
     };
     let raw: RawConfig = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
-    let primary_port = src.port(raw.pbx.port.as_ref(), "pbx.port", 443)?;
+    let pbx = raw.pbx.as_ref().ok_or_else(|| no_pbx(&src))?;
+    let primary_port = src.port(pbx.port.as_ref(), "pbx.port", 443)?;
     let (host, port, key) = if secondary {
-        let Some(h) = &raw.pbx.secondary else {
+        let Some(h) = &pbx.secondary else {
             return Err(ConfigError::Invalid {
                 location: src.location(None),
                 key: "pbx.secondary".to_owned(),
@@ -261,7 +280,7 @@ pub fn trust_target(path: Option<&Path>, secondary: bool) -> Result<TrustTarget,
         (
             h.get_ref().trim().to_owned(),
             src.port(
-                raw.pbx.secondary_port.as_ref(),
+                pbx.secondary_port.as_ref(),
                 "pbx.secondary_port",
                 primary_port,
             )?,
@@ -269,7 +288,7 @@ pub fn trust_target(path: Option<&Path>, secondary: bool) -> Result<TrustTarget,
         )
     } else {
         (
-            raw.pbx.host.get_ref().trim().to_owned(),
+            pbx.host.get_ref().trim().to_owned(),
             primary_port,
             "fingerprint",
         )
@@ -328,7 +347,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
     let base = path.parent().unwrap_or(Path::new("."));
 
-    let (host, port, username, password, connect_timeout) = pbx_settings(&src, &raw.pbx, base)?;
+    // A shared-mode viewer needs no PBX (nor its password): the serving process has those.
+    let (pbx, (host, port, username, password, connect_timeout)) = match &raw.pbx {
+        Some(pbx) => (Some(pbx), pbx_settings(&src, pbx, base)?),
+        None if raw.shared.is_some() => (
+            None,
+            (
+                String::new(),
+                443,
+                String::new(),
+                Secret::new(""),
+                Duration::from_secs(10),
+            ),
+        ),
+        None => return Err(no_pbx(&src)),
+    };
     let trust = tls_trust(&src, &raw.tls, base)?;
     let mut session = session_settings(&src, &raw.session)?;
     // Jitter differs per process so that several ipo-top instances do not reconnect in step.
@@ -345,8 +378,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         trust,
         connect_timeout,
     };
-    session.secondary = secondary_endpoint(&src, &raw, &endpoint)?;
-    let password_source = password_source(&raw.pbx, base);
+    session.secondary = match pbx {
+        Some(pbx) => secondary_endpoint(&src, pbx, &raw.tls, &endpoint)?,
+        None => None,
+    };
+    let password_source = pbx.map_or(PasswordSource::Env(String::new()), |p| {
+        password_source(p, base)
+    });
 
     let mut ui = UiSettings {
         read_only: raw.ui.read_only.unwrap_or(false),
@@ -377,7 +415,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         keymap,
         scope,
         shared,
+        has_pbx: pbx.is_some(),
     })
+}
+
+/// `[pbx]` is missing (and this is no shared-mode viewer's file).
+fn no_pbx(src: &Source<'_>) -> ConfigError {
+    ConfigError::Invalid {
+        location: src.location(None),
+        key: "pbx".to_owned(),
+        message: "required, but missing (see config.example.toml); a shared-mode viewer's \
+                  file may have [shared] instead"
+            .to_owned(),
+    }
 }
 
 /// `[pbx]` for the primary system: host, port, service user, password, connect timeout.
@@ -562,12 +612,12 @@ fn is_host(host: &str) -> bool {
 /// its own certificate).
 fn secondary_endpoint(
     src: &Source<'_>,
-    raw: &RawConfig,
+    pbx: &RawPbx,
+    tls: &RawTls,
     primary: &Endpoint,
 ) -> Result<Option<Endpoint>, ConfigError> {
-    let pbx = &raw.pbx;
     let Some(host) = &pbx.secondary else {
-        if let Some(fp) = &raw.tls.secondary_fingerprint {
+        if let Some(fp) = &tls.secondary_fingerprint {
             return Err(src.invalid(
                 fp,
                 "tls.secondary_fingerprint",
@@ -596,7 +646,7 @@ fn secondary_endpoint(
         "pbx.secondary_port",
         primary.port,
     )?;
-    let trust = match (&primary.trust, &raw.tls.secondary_fingerprint) {
+    let trust = match (&primary.trust, &tls.secondary_fingerprint) {
         (Trust::Fingerprint(_), Some(fp)) => Trust::Fingerprint(
             fp.get_ref()
                 .parse::<Fingerprint>()

@@ -59,6 +59,15 @@ enum State {
         /// When the outstanding `update` was sent.
         sent: Option<Instant>,
     },
+    /// Holding, but the key is not at our revision (a restarted server lost the bucket, or
+    /// another process holds it): `create` decides. It succeeds only if nobody holds the key,
+    /// and then the link is kept.
+    Reclaiming {
+        /// When the last successful write was sent.
+        renewed_at: Instant,
+        /// When the `create` was sent.
+        sent: Instant,
+    },
     Stopped,
 }
 
@@ -83,7 +92,7 @@ impl Holder {
 
     /// Whether this process holds the lock (and may keep a link to the PBX).
     pub fn holds(&self) -> bool {
-        matches!(self.state, State::Holding { .. })
+        matches!(self.state, State::Holding { .. } | State::Reclaiming { .. })
     }
 
     /// Time passed.
@@ -116,6 +125,11 @@ impl Holder {
                     self.actions.push_back(LockAction::Update { revision });
                 }
             }
+            State::Reclaiming { renewed_at, .. } => {
+                if now >= renewed_at + HOLDER_GIVES_UP {
+                    self.lose(now);
+                }
+            }
             State::Stopped => {}
         }
     }
@@ -142,11 +156,24 @@ impl Holder {
                 sent: None,
             };
             self.actions.push_back(LockAction::Connect);
+        } else if let State::Reclaiming { sent, .. } = self.state {
+            // Nobody held the key: it is ours again, and the link was never given up.
+            self.state = State::Holding {
+                revision,
+                renewed_at: sent,
+                next_renew: sent + RENEW_EVERY,
+                sent: None,
+            };
+            self.handle_timeout(now);
         }
     }
 
     /// The `create` failed (another process holds the key, or NATS did not answer).
     pub fn create_failed(&mut self, now: Instant) {
+        if let State::Reclaiming { .. } = self.state {
+            self.lose(now);
+            return;
+        }
         if let State::Claiming { sent: Some(_), .. } = self.state {
             self.state = State::Claiming {
                 next_try: now + CLAIM_EVERY,
@@ -171,9 +198,10 @@ impl Holder {
         }
     }
 
-    /// The `update` failed. `taken`: the key is not at our revision any more (it expired, or
-    /// another process holds it), so the lock is lost at once; otherwise (NATS unreachable,
-    /// timed out) try again soon, until the give-up time.
+    /// The `update` failed. `taken`: the key is not at our revision any more (a restarted
+    /// server lost it, or another process holds it): `create` it again, and lose the lock if
+    /// that fails; otherwise (NATS unreachable, timed out) try again soon, until the give-up
+    /// time.
     pub fn renew_failed(&mut self, now: Instant, taken: bool) {
         if let State::Holding {
             revision,
@@ -183,7 +211,11 @@ impl Holder {
         } = self.state
         {
             if taken {
-                self.lose(now);
+                self.state = State::Reclaiming {
+                    renewed_at,
+                    sent: now,
+                };
+                self.actions.push_back(LockAction::Create);
             } else {
                 self.state = State::Holding {
                     revision,
@@ -198,9 +230,13 @@ impl Holder {
 
     /// Stopping: close the link and let the key go.
     pub fn stop(&mut self) {
-        if let State::Holding { revision, .. } = self.state {
-            self.actions.push_back(LockAction::Disconnect);
-            self.actions.push_back(LockAction::Release { revision });
+        match self.state {
+            State::Holding { revision, .. } => {
+                self.actions.push_back(LockAction::Disconnect);
+                self.actions.push_back(LockAction::Release { revision });
+            }
+            State::Reclaiming { .. } => self.actions.push_back(LockAction::Disconnect),
+            _ => {}
         }
         self.state = State::Stopped;
     }
@@ -239,6 +275,7 @@ impl Holder {
                     next_renew.min(give_up)
                 })
             }
+            State::Reclaiming { renewed_at, .. } => Some(renewed_at + HOLDER_GIVES_UP),
             State::Stopped => None,
         }
     }

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     AccountCodes, AgentState, AgentStats, AgentStatus, Appearance, AppearanceId, AppearanceKey,
-    CallSnapshot, ConnectionState, EndReason, Guid, LineLabel, PbxSystem, PeriodStart, PhoneState,
-    Queue, QueueStats, QueueStatus, StatsPeriod, StopKind, Text, User, UserStatus, WallClock,
+    CallFeatureBits, CallSnapshot, ConnectionState, EndReason, Guid, LineLabel, PbxSystem,
+    PeriodStart, PhoneState, Queue, QueueStats, QueueStatus, StatsPeriod, StopKind, Text, User,
+    UserFeatureBits, UserStatus, WallClock,
 };
 
 /// The version of the values; it changes only when a field changes meaning or goes away.
@@ -75,6 +76,8 @@ struct UserValue {
     agent: AgentState,
     agent_observed: bool,
     agent_since_ms: i64,
+    /// `featuresavailable` as the PBX sent it (the status lists the bits ipo-top names).
+    features_bits: u32,
     stats: AgentStatsValue,
 }
 
@@ -97,6 +100,7 @@ pub fn user_to_json(u: &User, clock: &WallClock) -> Vec<u8> {
         agent: u.agent.state,
         agent_observed: u.agent.observed,
         agent_since_ms: clock.unix_ms_at(u.agent.since),
+        features_bits: u.status.as_ref().map_or(0, |s| s.features.bits()),
         stats: AgentStatsValue {
             answered: u.stats.answered,
             talk_ms: ms(u.stats.talk),
@@ -109,11 +113,15 @@ pub fn user_to_json(u: &User, clock: &WallClock) -> Vec<u8> {
 /// A user from the bucket.
 pub fn user_from_json(bytes: &[u8], clock: &WallClock) -> Result<User, ValueError> {
     let v: UserValue = decode(bytes)?;
+    let mut status = v.status;
+    if let Some(s) = status.as_mut() {
+        s.features = UserFeatureBits(v.features_bits);
+    }
     Ok(User {
         guid: v.guid,
         extn: v.extn,
         name: v.name,
-        status: v.status,
+        status,
         phone: v.phone,
         agent: AgentStatus {
             state: v.agent,
@@ -220,6 +228,8 @@ struct CallValue {
     /// viewers say why it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ended: Option<EndValue>,
+    /// `featuresavailable` as the PBX sent it (the call lists the functions ipo-top names).
+    features_bits: u32,
     call: CallSnapshot,
 }
 
@@ -286,6 +296,7 @@ pub fn call_to_json(a: &Appearance, ended: Option<&EndReason>, clock: &WallClock
         state_observed: a.state_observed,
         present_at_connect: a.present_at_connect,
         ended: ended.map(EndValue::from),
+        features_bits: a.call.features.bits(),
         call: a.call.clone(),
     })
 }
@@ -296,6 +307,8 @@ pub fn call_from_json(
     clock: &WallClock,
 ) -> Result<(Appearance, Option<EndReason>), ValueError> {
     let v: CallValue = decode(bytes)?;
+    let mut call = v.call;
+    call.features = CallFeatureBits(v.features_bits);
     Ok((
         Appearance {
             id: v.id,
@@ -305,7 +318,7 @@ pub fn call_from_json(
             state_since: clock.instant_at(v.state_since_ms),
             state_observed: v.state_observed,
             present_at_connect: v.present_at_connect,
-            call: v.call,
+            call,
         },
         v.ended.map(EndReason::from),
     ))

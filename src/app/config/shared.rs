@@ -278,7 +278,31 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let _ = parse;
+    }
+
+    #[test]
+    fn a_viewers_file_needs_no_pbx_and_says_so_when_used_for_the_pbx() {
+        let dir = Dir::new("shared-viewer");
+        let path = dir.write(
+            "v.toml",
+            "[shared]\nnats = \"nats://127.0.0.1:4222\"\nsite = \"hq\"\n",
+            0o600,
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let c = match parse(&path, &text) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(!c.has_pbx && c.shared.is_some());
+        let e = c.require_pbx().expect_err("no pbx").to_string();
+        assert!(e.contains("pbx") && e.contains("--shared"), "{e}");
+        // Without [shared] either, [pbx] is required as it always was.
+        let path = dir.write("none.toml", "[ui]\nread_only = true\n", 0o600);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        match parse(&path, &text) {
+            Ok(_) => panic!("accepted a file without [pbx]"),
+            Err(e) => assert!(e.to_string().contains("pbx: required"), "{e}"),
+        }
     }
 
     #[test]

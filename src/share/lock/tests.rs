@@ -70,7 +70,7 @@ fn a_holder_that_cannot_renew_closes_its_link_after_seven_seconds_before_the_key
 }
 
 #[test]
-fn a_renewal_refused_for_its_revision_loses_the_lock_at_once_and_late_answers_change_nothing() {
+fn a_renewal_refused_for_its_revision_tries_create_and_loses_the_lock_only_if_that_fails() {
     let t0 = Instant::now();
     let mut h = Holder::new(t0);
     h.handle_timeout(t0);
@@ -78,12 +78,24 @@ fn a_renewal_refused_for_its_revision_loses_the_lock_at_once_and_late_answers_ch
     drain(&mut h);
     h.handle_timeout(t0 + RENEW_EVERY);
     assert_eq!(drain(&mut h), [LockAction::Update { revision: 1 }]);
+    // A restarted server lost the bucket: nobody holds the key, create wins it back and the
+    // link stays up.
     h.renew_failed(t0 + RENEW_EVERY, true);
+    assert_eq!(drain(&mut h), [LockAction::Create]);
+    assert!(h.holds());
+    h.created(t0 + RENEW_EVERY, 1);
+    assert_eq!(drain(&mut h), []);
+    assert!(h.holds());
+    h.handle_timeout(t0 + RENEW_EVERY * 2);
+    assert_eq!(drain(&mut h), [LockAction::Update { revision: 1 }]);
+    // Another process holds it: create fails, the link goes at once.
+    h.renew_failed(t0 + RENEW_EVERY * 2, true);
+    assert_eq!(drain(&mut h), [LockAction::Create]);
+    h.create_failed(t0 + RENEW_EVERY * 2);
     assert_eq!(drain(&mut h), [LockAction::Disconnect]);
     assert!(!h.holds());
     // An answer to a request from before does not make it a holder again.
-    h.renewed(t0 + RENEW_EVERY, 5);
-    h.created(t0 + RENEW_EVERY, 5);
+    h.renewed(t0 + RENEW_EVERY * 2, 5);
     assert!(!h.holds());
     assert_eq!(drain(&mut h), []);
 }
