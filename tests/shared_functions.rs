@@ -134,7 +134,10 @@ impl Serving {
             anonymous_functions,
             own_extension: Some("4100".into()),
         };
-        let desk = Desk::open(client, SITE, policy).await.expect("the desk");
+        let js = async_nats::jetstream::new(client.clone());
+        let desk = Desk::open(client, js, SITE, policy)
+            .await
+            .expect("the desk");
         let dir = tempfile::tempdir().expect("a temporary directory");
         let own = dir.path().join("data");
         std::fs::create_dir(&own).expect("the data directory");

@@ -88,8 +88,14 @@ pub struct Desk {
 
 impl Desk {
     /// Opens the site's audit stream (file storage: the audit outlives the server; no
-    /// purge, no delete) and subscribes to the command subjects.
-    pub async fn open(client: Client, site: &str, policy: Policy) -> Result<Desk, DeskError> {
+    /// purge, no delete) through `js` (whose timeout bounds each audit line's wait) and
+    /// subscribes to the command subjects.
+    pub async fn open(
+        client: Client,
+        js: jetstream::Context,
+        site: &str,
+        policy: Policy,
+    ) -> Result<Desk, DeskError> {
         let subject = command_filter(site);
         let requests = client
             .subscribe(subject.clone())
@@ -98,7 +104,6 @@ impl Desk {
         // The stream is created after subscribing: the server answers this connection's
         // requests in order, so once it has answered, it has the subscription too, and no
         // request sent after `open` returns is missed.
-        let js = jetstream::new(client.clone());
         let name = audit_stream(site);
         js.get_or_create_stream(stream::Config {
             name: name.clone(),
