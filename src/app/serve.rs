@@ -33,6 +33,9 @@ pub struct ServeTarget {
     pub endpoint: Endpoint,
     /// The session's settings (the serving side's own scope).
     pub session: SessionConfig,
+    /// Where viewers' functions are recorded (`None`: nowhere, and every one is refused);
+    /// normally the data directory's audit log.
+    pub audit: Option<std::path::PathBuf>,
 }
 
 enum Writes {
@@ -73,7 +76,7 @@ pub async fn run(
         .await
         .context("cannot take functions from viewers")?;
     let mut functions = ViewerFunctions::new(AuditLog::new(
-        audit::default_path(),
+        t.audit.clone(),
         audit::local_user(),
         t.endpoint.authority(),
     ));
