@@ -200,3 +200,54 @@ async fn a_transfer_from_viewer_a_goes_through_serve_once_and_viewer_b_sees_it()
     let _ = stop.send(());
     let _ = tokio::time::timeout(PATIENCE, serving).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_viewer_under_the_sample_configuration_sees_the_site() {
+    let sample = include_str!("../assets/nats-server.conf")
+        .replacen("listen: 127.0.0.1:4222\n", "", 1)
+        .replacen("  store_dir: \"/var/lib/ipo-top-nats\"\n", "", 1);
+    let nats = tokio::task::spawn_blocking(move || Nats::with_config(&sample))
+        .await
+        .expect("the harness");
+    let sim = cli_support::start_sim().await;
+    let as_user = |user: &str| SharedSettings {
+        url: nats.url(),
+        site: "hq".to_owned(),
+        credentials: NatsCredentials::UserPassword {
+            user: user.to_owned(),
+            password: Secret::new(format!("change-me-{user}")),
+        },
+        ca_file: None,
+        anonymous_functions: false,
+        users: BTreeMap::new(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(serve(
+        ServeTarget {
+            shared: as_user("serve"),
+            endpoint: Endpoint {
+                host: "127.0.0.1".to_owned(),
+                port: sim.local_addr().port(),
+                username: USER.to_owned(),
+                password: Secret::new(PASSWORD),
+                trust: Trust::Fingerprint(sim.fingerprint().parse().expect("fingerprint")),
+                connect_timeout: Duration::from_secs(10),
+            },
+            session: SessionConfig::default(),
+            audit: None,
+        },
+        async move {
+            let _ = stopped.await;
+        },
+        |_| {},
+    ));
+    // Bob may only read: the watch, through his own inbox, still gives him the site.
+    let mut rx = viewer(as_user("bob"));
+    let mut t = Tables::new();
+    until(&mut rx, &mut t, |t| {
+        t.users().count() > 5 && t.queues().count() > 1
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(PATIENCE, serving).await;
+}
