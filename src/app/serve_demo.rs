@@ -1,8 +1,8 @@
 //! `ipo-top serve --demo`: shared mode on one machine without a PBX. The simulator's demo
 //! call centre runs in this process behind the serving side, and a nats-server (2.11 or later,
 //! found as `IPO_TOP_NATS_SERVER` or `nats-server` on PATH) is started on loopback for it with a
-//! private store directory. A viewer configuration is written beside it, and the command for a
-//! second terminal is printed.
+//! private store directory. A viewer's configuration (the NATS server and site only) is
+//! written beside it, and the command for a second terminal is printed.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 use super::config::{NatsCredentials, SharedSettings};
-use super::simconfig::{self, SimAccess};
+use super::simconfig;
 
 /// The demo's site name.
 const SITE: &str = "demo";
@@ -92,23 +92,18 @@ pub async fn run() -> anyhow::Result<()> {
     let demo = super::demo::start().await?;
     let (_nats, port) = start_nats(dir.path()).await?;
     let url = format!("nats://127.0.0.1:{port}");
-    let written = simconfig::write(
-        dir.path(),
-        &SimAccess {
-            listen: demo.server.local_addr(),
-            username: &demo.endpoint.username,
-            password: demo.endpoint.password.expose(),
-            ca_pem: demo.server.ca_pem(),
-            fingerprint: demo.server.fingerprint(),
-        },
+    // The viewers' file names the NATS server and site only: no PBX, no password.
+    let viewer = dir.path().join("viewer.toml");
+    simconfig::write_private(
+        &viewer,
+        &format!(
+            "# Written by ipo-top serve --demo for its viewers; removed when it stops.\n\
+             [supervisor]\nextension = \"{}\"\n\n\
+             [shared]\nnats = \"{url}\"\nsite = \"{SITE}\"\nanonymous_functions = true\n",
+            super::demo::DEMO_SUPERVISOR
+        ),
     )
     .context("cannot write the viewers' configuration")?;
-    let mut text = std::fs::read_to_string(&written.config).unwrap_or_default();
-    text.push_str(&format!(
-        "\n[shared]\nnats = \"{url}\"\nsite = \"{SITE}\"\nanonymous_functions = true\n"
-    ));
-    simconfig::write_private(&written.config, &text)
-        .context("cannot write the viewers' configuration")?;
     let shared = SharedSettings {
         url: url.clone(),
         site: SITE.to_owned(),
@@ -117,7 +112,7 @@ pub async fn run() -> anyhow::Result<()> {
         anonymous_functions: true,
         users: Default::default(),
     };
-    let config = written.config.display().to_string();
+    let config = viewer.display().to_string();
     super::serve::run(
         super::serve::ServeTarget {
             shared,

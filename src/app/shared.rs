@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::config::SharedSettings;
 use super::nats;
-use crate::model::{ConnectionState, FixedOffset, ModelEvent, Text};
+use crate::model::{ConnectionState, FixedOffset, LineId, ModelEvent, Scope, Tables, Text};
 use crate::share::{Entry, EntryOp, LOCK_KEY, Replica, SyncValue, lock_bucket, model_bucket};
 
 /// What a viewer is told.
@@ -174,10 +174,17 @@ async fn send(tx: &mpsc::Sender<ViewerUpdate>, evs: Vec<ModelEvent>) -> anyhow::
 /// and a `synced` line (the serving side's last sync) each time a watch has caught up.
 pub async fn events(
     s: &SharedSettings,
+    scope: &Scope,
     out: &mut dyn std::io::Write,
 ) -> (super::Exit, Option<String>) {
     use crate::session::SessionEvent;
     let mut rx = spawn(s.clone());
+    // This viewer's [scope] / --queue narrows what it writes; the serving side's scope
+    // decides what the site publishes.
+    let mut seen = Tables::new();
+    // Whether a user is in scope may depend on queues the watch delivers after it: until the
+    // watch has caught up, events wait and are judged against the whole picture.
+    let mut waiting: Option<Vec<ModelEvent>> = Some(Vec::new());
     loop {
         let update = tokio::select! {
             u = rx.recv() => u,
@@ -186,22 +193,39 @@ pub async fn events(
         let Some(update) = update else {
             return (super::Exit::Ok, None);
         };
-        let lines: Vec<String> = match update {
-            ViewerUpdate::Model(evs) => evs
-                .into_iter()
-                .filter_map(|ev| super::events::to_line(&SessionEvent::Model(ev)).ok())
-                .collect(),
-            ViewerUpdate::CaughtUp(sync) => vec![
-                serde_json::json!({
-                    "schema": super::events::SCHEMA,
-                    "ts_ms": now_ms(),
-                    "type": "synced",
-                    "shared": s.site,
-                    "serving": sync,
-                })
-                .to_string(),
-            ],
+        let (evs, synced) = match update {
+            ViewerUpdate::Model(evs) => {
+                for ev in &evs {
+                    seen.apply(ev);
+                }
+                match waiting.as_mut() {
+                    Some(w) => {
+                        w.extend(evs);
+                        continue;
+                    }
+                    None => (evs, None),
+                }
+            }
+            ViewerUpdate::CaughtUp(sync) => (
+                waiting.take().unwrap_or_default(),
+                Some(
+                    serde_json::json!({
+                        "schema": super::events::SCHEMA,
+                        "ts_ms": now_ms(),
+                        "type": "synced",
+                        "shared": s.site,
+                        "serving": sync,
+                    })
+                    .to_string(),
+                ),
+            ),
         };
+        let lines: Vec<String> = evs
+            .into_iter()
+            .filter(|ev| in_scope(scope, &seen, ev))
+            .filter_map(|ev| super::events::to_line(&SessionEvent::Model(ev)).ok())
+            .chain(synced)
+            .collect();
         let r = lines.iter().try_for_each(|l| {
             out.write_all(l.as_bytes())?;
             out.write_all(b"\n")
@@ -216,6 +240,30 @@ pub async fn events(
                 );
             }
         }
+    }
+}
+
+/// Whether an event concerns what `scope` covers (removals and the link always do).
+fn in_scope(scope: &Scope, tables: &Tables, ev: &ModelEvent) -> bool {
+    if scope.is_everything() {
+        return true;
+    }
+    let line_covered = |line: &LineId| match line {
+        LineId::Queue(g) => tables.queue(g).is_none_or(|q| scope.covers_queue(q)),
+        LineId::User(g) => tables.user(g).is_none_or(|u| scope.covers_user(tables, u)),
+        LineId::ParkServer => true,
+    };
+    match ev {
+        ModelEvent::UserAdded { user } | ModelEvent::UserChanged { user, .. } => {
+            scope.covers_user(tables, user)
+        }
+        ModelEvent::QueueAdded { queue } | ModelEvent::QueueChanged { queue } => {
+            scope.covers_queue(queue)
+        }
+        ModelEvent::CallNew { call } | ModelEvent::CallChanged { call, .. } => {
+            line_covered(&call.key.line)
+        }
+        _ => true,
     }
 }
 

@@ -161,8 +161,11 @@ pub fn run() -> ExitCode {
             }
         },
         Tool::Serve(args) => serve(&cli.config, cli.log_level, args.demo),
-        Tool::Check(args) if cli.shared => {
-            with_shared(cli.config.as_deref(), cli.log_level, |shared, rt| {
+        Tool::Check(args) if cli.shared => with_shared(
+            cli.config.as_deref(),
+            cli.log_level,
+            &scope,
+            |shared, _, rt| {
                 let (exit, line) = rt.block_on(app::shared::check(
                     shared,
                     Duration::from_secs(args.timeout),
@@ -173,19 +176,22 @@ pub fn run() -> ExitCode {
                     app::complain("ipo-top check", &line);
                 }
                 exit
-            })
-        }
-        Tool::Events(_) if cli.shared => {
-            with_shared(cli.config.as_deref(), cli.log_level, |shared, rt| {
+            },
+        ),
+        Tool::Events(_) if cli.shared => with_shared(
+            cli.config.as_deref(),
+            cli.log_level,
+            &scope,
+            |shared, scope, rt| {
                 let stdout = std::io::stdout();
                 let mut out = std::io::BufWriter::new(stdout.lock());
-                let (exit, line) = rt.block_on(app::shared::events(shared, &mut out));
+                let (exit, line) = rt.block_on(app::shared::events(shared, scope, &mut out));
                 if let Some(line) = line {
                     app::complain("ipo-top events", &line);
                 }
                 exit
-            })
-        }
+            },
+        ),
         Tool::Check(args) => with_session(
             cli.config.as_deref(),
             cli.log_level,
@@ -279,15 +285,17 @@ fn serve(path: &Option<PathBuf>, level: LevelFilter, demo: bool) -> Exit {
 fn with_shared(
     path: Option<&Path>,
     level: LevelFilter,
-    f: impl FnOnce(&config::SharedSettings, &tokio::runtime::Runtime) -> Exit,
+    scope: &config::ScopeFlags,
+    f: impl FnOnce(&config::SharedSettings, &ipo_top::model::Scope, &tokio::runtime::Runtime) -> Exit,
 ) -> Exit {
-    let cfg = match config::load(path) {
+    let mut cfg = match config::load(path) {
         Ok(c) => c,
         Err(e) => {
             app::complain("ipo-top", &e);
             return Exit::Config;
         }
     };
+    cfg.override_scope(scope);
     let Some(shared) = cfg.shared.clone() else {
         app::complain(
             "ipo-top",
@@ -303,7 +311,7 @@ fn with_shared(
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
-    let exit = f(&shared, &rt);
+    let exit = f(&shared, &cfg.session.scope, &rt);
     rt.shutdown_timeout(Duration::from_millis(500));
     exit
 }
