@@ -1,8 +1,9 @@
 //! A function from a viewer through `ipo-top serve` end to end: the real nats-server (no
 //! authentication, anonymous functions allowed: the one-machine demo's set-up), `serve` and
-//! two viewers in this process, the simulator over real TLS with its command log. Viewer A's
-//! transfer is carried out once, recorded as A's (anonymous, with A's claimed user) in the
-//! serving side's audit log and the audit stream, and viewer B sees the call go.
+//! two viewers in this process (A as the screen runs it, functions included), the simulator
+//! over real TLS with its command log. Viewer A's transfer is carried out once, recorded as
+//! A's (anonymous, with A's claimed user) in the serving side's audit log and the audit
+//! stream, and viewer B sees the call go.
 
 mod cli_support;
 mod nats_support;
@@ -10,13 +11,14 @@ mod nats_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ipo_top::app::audit::Commands;
 use ipo_top::app::config::{NatsCredentials, SharedSettings};
-use ipo_top::app::desk::{Asker, send_function};
+use ipo_top::app::desk::ViewerSender;
 use ipo_top::app::serve::{ServeTarget, run as serve};
-use ipo_top::app::shared::{ViewerUpdate, spawn as viewer};
-use ipo_top::model::{Command, CommandId, CommandStatus, LineId, Tables, Text};
+use ipo_top::app::shared::{ViewerUpdate, spawn as viewer, spawn_with_functions};
+use ipo_top::model::{Command, CommandStatus, LineId, Tables, Text};
 use ipo_top::session::{Endpoint, Secret, SessionConfig, Trust};
-use ipo_top::share::functions::{NO_USER_TOKEN, Standing, audit_stream};
+use ipo_top::share::functions::audit_stream;
 use ipo_top::sim::server::{self, Clock, CommandLog, Credentials, ServerConfig};
 use nats_support::Nats;
 use tokio::sync::mpsc;
@@ -109,7 +111,11 @@ async fn a_transfer_from_viewer_a_goes_through_serve_once_and_viewer_b_sees_it()
         t.appearances()
             .any(|a| matches!(a.key.line, LineId::Queue(_)) && a.call.state.is_waiting())
     };
-    let (mut a_rx, mut b_rx) = (viewer(shared.clone()), viewer(shared.clone()));
+    // Viewer A as the screen runs it: its functions through a sender, its reports back.
+    let (reports, mut got) = mpsc::unbounded_channel();
+    let (sender, queue) = ViewerSender::new("hq", reports);
+    let mut a_rx = spawn_with_functions(shared.clone(), Some((sender.clone(), queue)));
+    let mut b_rx = viewer(shared.clone());
     let (mut a, mut b) = (Tables::new(), Tables::new());
     until(&mut a_rx, &mut a, waiting).await;
     until(&mut b_rx, &mut b, waiting).await;
@@ -123,34 +129,18 @@ async fn a_transfer_from_viewer_a_goes_through_serve_once_and_viewer_b_sees_it()
         .expect("a waiting call");
     assert!(!caller.is_empty());
 
-    // Viewer A says hello, then transfers the call to 4103 from its own copy of the model.
-    let (err_tx, mut errors) = mpsc::unbounded_channel();
-    let client = async_nats::ConnectOptions::new()
-        .event_callback(move |e| {
-            let tx = err_tx.clone();
-            async move {
-                if let async_nats::Event::ServerError(e) = e {
-                    let _ = tx.send(e.to_string());
-                }
-            }
-        })
-        .connect(nats.url())
-        .await
-        .expect("connected");
-    let asker = Asker::new(client.clone(), "hq", NO_USER_TOKEN, "ann");
-    assert_eq!(asker.hello(&mut errors).await, Standing::Allowed);
-    let (reports, mut got) = mpsc::unbounded_channel();
-    let command = Command::Transfer {
+    // Viewer A transfers the call to 4103, chosen in its own copy of the model.
+    let id = sender.command(Command::Transfer {
         on,
         target: Text::from("4103"),
-    };
-    send_function(&asker, &a, CommandId(1), command, reports).await;
+    });
     let mut statuses = Vec::new();
     while !statuses.last().is_some_and(CommandStatus::is_final) {
         let r = tokio::time::timeout(PATIENCE, got.recv())
             .await
             .expect("a report in time")
             .expect("a report");
+        assert_eq!(r.id, id);
         statuses.push(r.status);
     }
     assert!(
@@ -172,9 +162,13 @@ async fn a_transfer_from_viewer_a_goes_through_serve_once_and_viewer_b_sees_it()
     let text = std::fs::read_to_string(&audit).expect("the serving side's audit log");
     let first = text.lines().next().expect("a line");
     assert!(
-        first.contains(r#""viewer":{"user":"anonymous","proof":"claimed","claimed_user":"ann"}"#),
+        first.contains(&format!(
+            r#""viewer":{{"user":"anonymous","proof":"claimed","claimed_user":{:?}}}"#,
+            ipo_top::app::audit::local_user()
+        )),
         "{first}"
     );
+    let client = async_nats::connect(nats.url()).await.expect("connected");
     let stream = async_nats::jetstream::new(client)
         .get_stream(audit_stream("hq"))
         .await

@@ -263,6 +263,10 @@ impl Asker {
             tokio::select! {
                 msg = replies.next() => {
                     let Some(msg) = msg else { return Standing::NoServer };
+                    // The server's own answer: nobody takes requests on the subject.
+                    if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+                        return Standing::NoServer;
+                    }
                     match Reply::from_json(&msg.payload).map(|r| r.answer) {
                         Ok(Answer::Hello { refused: None, .. }) => return Standing::Allowed,
                         Ok(Answer::Hello { refused: Some(why), .. }) => {
@@ -539,6 +543,18 @@ impl ViewerSender {
         }
     }
 
+    /// Whether no serving process answered the last `hello`.
+    pub fn unanswered(&self) -> bool {
+        self.standing
+            .lock()
+            .is_ok_and(|s| s.0 == Standing::NoServer)
+    }
+
+    /// Where this sender's reports go.
+    pub fn reports(&self) -> tokio::sync::mpsc::UnboundedSender<CommandReport> {
+        self.reports.clone()
+    }
+
     /// Why functions cannot be sent now, in the words the screen shows; `None` when they can.
     pub fn refusal(&self) -> Option<String> {
         self.standing.lock().ok().and_then(|s| s.0.message(&s.1))
@@ -559,7 +575,9 @@ impl Commands for ViewerSender {
             callid: None,
             reference: None,
         };
-        if let Some(why) = self.refusal() {
+        // Without a serving process yet, the viewer's task asks again before sending.
+        let waiting = self.unanswered();
+        if let Some(why) = self.refusal().filter(|_| !waiting) {
             let _ = self.reports.send(refused(why));
         } else if self.tx.send((id, command.clone())).is_err() {
             let _ = self
@@ -616,10 +634,16 @@ pub async fn send_function(
             return;
         }
     };
+    let site = asker.site().to_owned();
     tokio::spawn(async move {
         loop {
             let next = tokio::time::timeout(VIEWER_PATIENCE, replies.next()).await;
             let status = match next {
+                Ok(Some(msg)) if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) => {
+                    CommandStatus::Refused {
+                        reason: Standing::NoServer.message(&site).unwrap_or_default().into(),
+                    }
+                }
                 Ok(Some(msg)) => match Reply::from_json(&msg.payload).map(|r| r.answer) {
                     Ok(Answer::Status { ticket, status }) if ticket == id.0 => status,
                     Ok(_) => continue,
