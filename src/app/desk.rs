@@ -31,6 +31,9 @@ use crate::ui::{Request, Ticket};
 /// lines name callers).
 pub const AUDIT_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
 
+/// How long creating (or finding) the audit stream may take.
+pub const STREAM_OPEN_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Something NATS refused or could not do.
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
@@ -105,20 +108,25 @@ impl Desk {
         // requests in order, so once it has answered, it has the subscription too, and no
         // request sent after `open` returns is missed.
         let name = audit_stream(site);
-        js.get_or_create_stream(stream::Config {
-            name: name.clone(),
-            subjects: vec![audit_subject(site)],
-            storage: stream::StorageType::File,
-            max_age: AUDIT_MAX_AGE,
-            deny_delete: true,
-            deny_purge: true,
-            ..Default::default()
-        })
-        .await
-        .map_err(|source| DeskError::Stream {
-            stream: name,
-            source,
-        })?;
+        // Creating a file-backed stream can take a loaded server longer than an audit line's
+        // wait; it happens once.
+        let mut opening = js.clone();
+        opening.set_timeout(STREAM_OPEN_TIMEOUT);
+        opening
+            .get_or_create_stream(stream::Config {
+                name: name.clone(),
+                subjects: vec![audit_subject(site)],
+                storage: stream::StorageType::File,
+                max_age: AUDIT_MAX_AGE,
+                deny_delete: true,
+                deny_purge: true,
+                ..Default::default()
+            })
+            .await
+            .map_err(|source| DeskError::Stream {
+                stream: name,
+                source,
+            })?;
         Ok(Desk {
             authenticated: client.server_info().auth_required,
             client,
