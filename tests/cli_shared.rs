@@ -55,19 +55,23 @@ async fn serve_demo_is_watched_through_nats_by_shared_check() {
     let stdout = child.stdout.take().expect("stdout");
     let mut serving = Serving(Some(child));
     // It says what to run in a second terminal, naming the viewers' file.
-    let viewer = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.split_whitespace()
-                    .find(|w| w.ends_with("viewer.toml"))
-                    .map(str::to_owned)
-            })
-    })
-    .await
-    .expect("reader")
-    .expect("serve --demo names the viewers' file");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        let viewer = lines.by_ref().find_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.ends_with("viewer.toml"))
+                .map(str::to_owned)
+        });
+        let _ = tx.send(viewer);
+        // Keep reading, as a terminal would, until it exits.
+        lines.for_each(drop);
+    });
+    let viewer = tokio::time::timeout(cli_support::PATIENCE, rx)
+        .await
+        .expect("serve --demo starts in time")
+        .expect("reader")
+        .expect("serve --demo names the viewers' file");
     let viewer_text = std::fs::read_to_string(&viewer).expect("the viewers' file");
     assert!(!viewer_text.contains("[pbx]") && !viewer_text.contains("password"));
 

@@ -122,10 +122,18 @@ pub async fn run() -> anyhow::Result<()> {
         },
         super::events::interrupted(),
         |line| {
-            println!("ipo-top serve --demo: the simulator's demo call centre, {line}");
-            println!("In another terminal:  ipo-top --shared --config {config}");
-            println!("                  or: ipo-top --shared --config {config} events --json");
-            println!("Ctrl-C stops it (the simulator, the nats-server and that configuration).");
+            // Whoever started us may have stopped reading: that is no reason to stop serving.
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "ipo-top serve --demo: the simulator's demo call centre, {line}\n\
+                 In another terminal:  ipo-top --shared --config {config}\n\
+                 {:18}or: ipo-top --shared --config {config} events --json\n\
+                 Ctrl-C stops it (the simulator, the nats-server and that configuration).",
+                ""
+            );
+            let _ = out.flush();
         },
     )
     .await

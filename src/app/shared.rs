@@ -159,15 +159,18 @@ async fn watch(
                         // The serving side's link state waits until a serving process is back.
                         out.retain(|ev| !matches!(ev, ModelEvent::Connection { .. }));
                     }
-                    let first = e.seen_current && !caught_up;
-                    if first {
+                    // Caught up: at the end of the fresh watch, and again whenever the serving
+                    // side reports a new sync.
+                    let report = (e.seen_current && !caught_up)
+                        || (caught_up && e.key == crate::share::Key::Sync.name());
+                    if report {
                         caught_up = true;
                         out.extend(replica.caught_up());
                     }
                     if !out.is_empty() {
                         send(tx, out).await?;
                     }
-                    if first {
+                    if report {
                         tx.send(ViewerUpdate::CaughtUp(replica.sync().cloned()))
                             .await
                             .map_err(|_| anyhow::anyhow!("viewer closed"))?;
@@ -380,13 +383,12 @@ pub async fn check(s: &SharedSettings, timeout: Duration) -> (super::Exit, Strin
                     continue;
                 }
                 let Some(sync) = sync else {
-                    return (
-                        super::Exit::Unreachable,
-                        format!(
-                            "shared: {} via NATS at {}: the serving process has not synced with the PBX yet",
-                            s.site, s.url
-                        ),
-                    );
+                    // Its sync comes as a later update, or the timeout says why not.
+                    last_reason = Some(format!(
+                        "shared: {} via NATS at {}: the serving process has not synced with the PBX yet",
+                        s.site, s.url
+                    ));
+                    continue;
                 };
                 let mut line = format!(
                     "shared: {} via NATS at {}: serving {}: {} users, {} queues, park server {}, {} subscriptions{}",
