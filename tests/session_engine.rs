@@ -2211,3 +2211,31 @@ fn the_secondary_is_used_while_the_primary_cannot_be_reached_and_left_when_it_re
     assert_eq!(h.s.model().system(), Some(PbxSystem::Primary));
     assert_eq!(h.s.model().appearances().count(), 0);
 }
+
+#[test]
+fn a_barge_for_another_supervisor_goes_from_that_supervisors_line() {
+    // The serving side of shared mode: no supervisor of its own; a viewer mapped to 4101.
+    let (mut h, _, agent) = with_calls(SessionConfig::default());
+    h.s.handle_command(h.now, CommandId(1), Command::Barge { on: agent });
+    assert!(!h.sent().iter().any(|p| matches!(p, P::Subscribecmd(_))));
+    match reports(&mut h).pop().map(|r| r.status) {
+        Some(CommandStatus::Refused { reason }) => {
+            assert!(reason.contains("[supervisor] extension"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let theirs = h.sub_id_of(&user_entity(1));
+    h.s.handle_command_as(
+        h.now,
+        CommandId(2),
+        Command::Barge { on: agent },
+        Some("4101"),
+    );
+    let c = the_command(&mut h);
+    assert_eq!(c.subscribe_id, theirs, "4101's subscription, 4101's phone");
+    let Some(pb::subscribe_cmd::Payload::Callcontrol(cc)) = &c.payload else {
+        panic!("{c:?}");
+    };
+    let mk = cc.makecall.clone().unwrap_or_default();
+    assert_eq!((mk.target.as_str(), mk.r#type), ("4102", 106));
+}

@@ -928,3 +928,58 @@ fn function_keys_are_in_the_keymap_and_can_be_changed_but_not_bound_twice() {
         other => panic!("expected a double binding, got {other:?}"),
     }
 }
+
+#[test]
+fn a_command_chosen_elsewhere_is_described_from_this_model_as_the_screen_would() {
+    use ipo_top::ui::functions::describe;
+    let (_site, mut a) = screen();
+    let harbour = id(&a, LineId::Queue(guid(CLAIMS)), 51);
+    press(&mut a, c('t'));
+    typed(&mut a, "4103");
+    let r = sent(press(&mut a, k(KeyCode::Enter)));
+    // The serving side describes a viewer's command from its own model: the same words and
+    // audit record the viewer's screen made, nothing taken from the viewer.
+    let d = describe(a.model(), Some("4190"), &r.command).expect("described");
+    assert_eq!((d.command, d.words, d.audit), (r.command, r.words, r.audit));
+    select_parked(&mut a);
+    let parked = id(&a, LineId::ParkServer, 900);
+    let r = sent(press(&mut a, c('u')));
+    let d = describe(a.model(), Some("4190"), &r.command).expect("described");
+    assert_eq!((d.words, d.audit), (r.words, r.audit));
+    // Barge and unpark need the asker's My line; without one they are refused.
+    let e = describe(a.model(), None, &Command::Unpark { parked }).unwrap_err();
+    assert!(e.why.contains("set [supervisor] extension"), "{}", e.why);
+    // A command the model would make differently now (a DND already off asked off: the model
+    // toggles it on) is refused, not changed into something else.
+    let agent = a.model().user_by_extn("4102").expect("4102").clone();
+    let on = agent.dnd();
+    let e = describe(
+        a.model(),
+        Some("4190"),
+        &Command::Dnd {
+            user: agent.guid.clone(),
+            on: !on,
+        },
+    )
+    .map(|d| d.command);
+    assert_eq!(
+        e,
+        Ok(Command::Dnd {
+            user: agent.guid.clone(),
+            on: !on
+        })
+    );
+    // Asked to enable a member who is already enabled: the model would disable it, which is
+    // not what was asked, so nothing is described and nothing would be sent.
+    let claims = a.model().queue(&guid(CLAIMS)).expect("claims").clone();
+    let m = claims.members().first().expect("a member").clone();
+    let asked = Command::Member {
+        queue: claims.guid.clone(),
+        extn: m.extn.clone(),
+        enabled: m.enabled,
+    };
+    let e = describe(a.model(), Some("4190"), &asked).unwrap_err();
+    assert!(e.why.contains("choose again"), "{}", e.why);
+    let harbour_hold = describe(a.model(), Some("4190"), &Command::Unhold { on: harbour });
+    assert!(harbour_hold.is_err(), "{harbour_hold:?}");
+}

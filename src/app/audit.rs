@@ -6,6 +6,10 @@
 //!
 //! [`Dispatcher`] is the one path from the screen's [`Request`]s to the session: record,
 //! send, and turn the session's reports back into screen events.
+//!
+//! In shared mode the serving process records the functions viewers send in the same form,
+//! with the viewer's identity (`viewer`: the NATS user, or "anonymous" and the local user it
+//! claims), in its own audit log and in the site's audit stream.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -16,6 +20,7 @@ use serde::Serialize;
 use super::private::{PrivateError, open_append, own_dir, private_parent};
 use crate::model::{Command, CommandId, CommandReport, CommandStatus};
 use crate::session::SessionHandle;
+use crate::share::functions::Identity;
 use crate::ui::{AuditSubject, Event, Request, Ticket};
 
 /// The file name in the data directory.
@@ -67,6 +72,9 @@ struct SentLine<'a> {
     parties: &'a [String],
     argument: &'a str,
     command: &'a Command,
+    /// Who sent it from a viewer (shared mode); absent for the screen's own functions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    viewer: Option<&'a Identity>,
 }
 
 /// A later line: what became of it.
@@ -126,9 +134,11 @@ impl AuditLog {
         self.path.as_deref()
     }
 
-    fn append(&self, line: &impl Serialize) -> Result<(), AuditError> {
+    /// Appends one line (JSON without its newline), as [`AuditLog::sent_line`] and
+    /// [`AuditLog::result_line`] make it.
+    pub fn write_line(&self, line: &str) -> Result<(), AuditError> {
         let path = self.path.as_ref().ok_or(AuditError::NoPath)?;
-        let mut text = serde_json::to_string(line)?;
+        let mut text = line.to_owned();
         text.push('\n');
         let fail = |source| AuditError::Write {
             path: path.clone(),
@@ -155,7 +165,18 @@ impl AuditLog {
 
     /// Records a function about to be sent, under `id`.
     pub fn sent(&self, id: &str, req: &Request) -> Result<(), AuditError> {
-        self.append(&SentLine {
+        self.write_line(&self.sent_line(id, req, None)?)
+    }
+
+    /// The line recording a function about to be sent under `id`, sent by `viewer` when it
+    /// came from one (shared mode): written here and to the site's audit stream.
+    pub fn sent_line(
+        &self,
+        id: &str,
+        req: &Request,
+        viewer: Option<&Identity>,
+    ) -> Result<String, AuditError> {
+        Ok(serde_json::to_string(&SentLine {
             time: jiff::Timestamp::now().to_string(),
             id,
             user: &self.user,
@@ -165,12 +186,18 @@ impl AuditLog {
             parties: &req.audit.parties,
             argument: &req.audit.argument,
             command: &req.command,
-        })
+            viewer,
+        })?)
     }
 
     /// Records what became of the function recorded under `id`.
     pub fn result(&self, id: &str, report: &CommandReport) -> Result<(), AuditError> {
-        self.append(&ResultLine {
+        self.write_line(&self.result_line(id, report)?)
+    }
+
+    /// The line recording what became of the function recorded under `id`.
+    pub fn result_line(&self, id: &str, report: &CommandReport) -> Result<String, AuditError> {
+        Ok(serde_json::to_string(&ResultLine {
             time: jiff::Timestamp::now().to_string(),
             id,
             requestid: report.requestid,
@@ -179,7 +206,7 @@ impl AuditLog {
             referencecallid: report.reference,
             result: &report.status,
             words: report.status.to_string(),
-        })
+        })?)
     }
 }
 
@@ -260,5 +287,55 @@ impl Dispatcher {
             status: report.status.clone(),
         });
         events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AppearanceId, Text};
+    use crate::share::functions::Proof;
+    use crate::ui::{AuditRecord, AuditSubject};
+
+    fn transfer() -> Request {
+        Request {
+            ticket: Ticket(4),
+            command: Command::Transfer {
+                on: AppearanceId(1),
+                target: Text::from("4103"),
+            },
+            words: "transferring 02079460958 to 4103".into(),
+            audit: AuditRecord {
+                action: "BlindTransfer",
+                appearance: AuditSubject {
+                    kind: "queue",
+                    extn: "7301".into(),
+                    name: "Claims Desk".into(),
+                },
+                parties: vec!["caller 02079460958".into()],
+                argument: "4103".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_viewers_function_names_the_viewer_and_the_screens_own_does_not() {
+        let log = AuditLog::new(None, "ipo-serve", "ipo-hq");
+        let viewer = Identity {
+            user: "alice".into(),
+            proof: Proof::Nats,
+            claimed_user: "ann".into(),
+        };
+        let line = log.sent_line("9-1", &transfer(), Some(&viewer)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["viewer"]["user"], "alice");
+        assert_eq!(v["viewer"]["proof"], "nats");
+        assert_eq!(v["viewer"]["claimed_user"], "ann");
+        assert_eq!(v["user"], "ipo-serve");
+        assert_eq!(v["action"], "BlindTransfer");
+        let own = log.sent_line("9-2", &transfer(), None).unwrap();
+        assert!(!own.contains("viewer"), "{own}");
+        // Without a place for the log, nothing can be recorded (and so nothing is sent).
+        assert!(matches!(log.write_line(&line), Err(AuditError::NoPath)));
     }
 }

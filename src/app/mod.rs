@@ -9,6 +9,7 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod desk;
 pub mod events;
 pub mod logging;
 pub mod nats;

@@ -2,7 +2,9 @@
 //! number of viewers. The pure parts are in `share` (what to write, the lock's state machine);
 //! this task carries them out: the session's events into bucket writes (through a writer task,
 //! so a slow or absent NATS never holds up the lock's timing), the lock's creates and renewals,
-//! and the link to the PBX opened only while the lock is held.
+//! and the link to the PBX opened only while the lock is held. Viewers' functions come in on
+//! the desk ([`super::desk`]): checked against this copy of the model, recorded, sent, and
+//! their reports passed back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +15,9 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::audit::{self, AuditLog};
 use super::config::SharedSettings;
+use super::desk::{self, Desk, ViewerFunctions};
 use super::nats;
 use crate::model::{FixedOffset, Tables, WallClock};
 use crate::session::{Endpoint, SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
@@ -29,6 +33,9 @@ pub struct ServeTarget {
     pub endpoint: Endpoint,
     /// The session's settings (the serving side's own scope).
     pub session: SessionConfig,
+    /// Where viewers' functions are recorded (`None`: nowhere, and every one is refused);
+    /// normally the data directory's audit log.
+    pub audit: Option<std::path::PathBuf>,
 }
 
 enum Writes {
@@ -54,6 +61,9 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()>,
     ready: impl FnOnce(&str),
 ) -> anyhow::Result<()> {
+    let mut t = t;
+    // Viewers' My lines are followed like the serving side's own, whatever its scope.
+    t.session.other_supervisors = desk::viewer_lines(&t.shared);
     let site = t.shared.site.clone();
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let client = nats::connect(&t.shared, "ipo-top serve", events_tx).await?;
@@ -61,6 +71,15 @@ pub async fn run(
     let js = nats::jetstream(&client);
     let model = nats::model_store(&js, &site).await?;
     let lock = nats::lock_store(&js, &site).await?;
+    let policy = desk::policy(&t.shared, t.session.supervisor_extension.as_deref());
+    let mut desk = Desk::open(client.clone(), js.clone(), &site, policy)
+        .await
+        .context("cannot take functions from viewers")?;
+    let mut functions = ViewerFunctions::new(AuditLog::new(
+        t.audit.clone(),
+        audit::local_user(),
+        t.endpoint.authority(),
+    ));
     ready(&format!(
         "serving site {site} on NATS at {} (buckets {} and {})",
         t.shared.url,
@@ -193,6 +212,22 @@ pub async fn run(
                 };
                 let ops = publish(&batch, &mut tables, &mut publisher, &clock, &t.endpoint);
                 let _ = writes.send(Writes::Ops(ops));
+                for ev in &batch {
+                    if let SessionEvent::Command(r) = ev {
+                        functions.report(&desk, r).await;
+                    }
+                }
+            }
+            Some(msg) = desk.next() => {
+                if let Some(incoming) = desk.take(msg).await {
+                    match &live {
+                        Some(l) => functions.take(&desk, incoming, &tables, &l.handle).await,
+                        None => {
+                            let why = "this serving process is not connected to the PBX (it does not hold the site's lock)";
+                            desk.answer(incoming.reply.as_ref(), &crate::share::functions::Reply::refused(incoming.ticket, why)).await;
+                        }
+                    }
+                }
             }
             Some(e) = events.recv() => {
                 tracing::info!(event = %e, "NATS");

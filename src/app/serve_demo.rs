@@ -118,6 +118,7 @@ pub async fn run() -> anyhow::Result<()> {
             shared,
             endpoint: demo.endpoint.clone(),
             session: super::config::demo_session_config(false),
+            audit: super::audit::default_path(),
         },
         super::events::interrupted(),
         |line| {

@@ -47,9 +47,18 @@ pub fn no_serving_process(site: &str) -> String {
 
 /// Watches the site until the receiver is dropped.
 pub fn spawn(s: SharedSettings) -> mpsc::Receiver<ViewerUpdate> {
+    spawn_with_functions(s, None)
+}
+
+/// [`spawn`], and sends the screen's functions (taken from the queue, their reports to the
+/// sender's) through the serving process, after a `hello` that says whether it may.
+pub fn spawn_with_functions(
+    s: SharedSettings,
+    functions: Option<(super::desk::ViewerSender, super::desk::ViewerQueue)>,
+) -> mpsc::Receiver<ViewerUpdate> {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
-        if let Err(e) = watch(&s, &tx).await {
+        if let Err(e) = watch(&s, &tx, functions).await {
             let _ = tx
                 .send(ViewerUpdate::Model(vec![ModelEvent::Connection {
                     state: ConnectionState::Stopped {
@@ -63,9 +72,39 @@ pub fn spawn(s: SharedSettings) -> mpsc::Receiver<ViewerUpdate> {
     rx
 }
 
-async fn watch(s: &SharedSettings, tx: &mpsc::Sender<ViewerUpdate>) -> anyhow::Result<()> {
-    let (events_tx, _events) = mpsc::unbounded_channel();
+async fn watch(
+    s: &SharedSettings,
+    tx: &mpsc::Sender<ViewerUpdate>,
+    functions: Option<(super::desk::ViewerSender, super::desk::ViewerQueue)>,
+) -> anyhow::Result<()> {
+    let (events_tx, mut events) = mpsc::unbounded_channel();
     let client = nats::connect(s, "ipo-top viewer", events_tx).await?;
+    // The server's error texts, for hello to see a refused publish.
+    let (errors_tx, mut errors) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(e) = events.recv().await {
+            if let async_nats::Event::ServerError(e) = e {
+                let _ = errors_tx.send(e.to_string());
+            }
+        }
+    });
+    let asker = super::desk::Asker::new(
+        client.clone(),
+        &s.site,
+        &super::desk::viewer_token(s),
+        &super::audit::local_user(),
+    );
+    let mut queue = match functions {
+        Some((sender, queue)) => {
+            let standing = asker.hello(&mut errors).await;
+            if let Some(m) = standing.message(&s.site) {
+                tracing::warn!(site = %s.site, "{m}");
+            }
+            sender.set(standing);
+            Some((sender, queue))
+        }
+        None => None,
+    };
     let js = nats::jetstream(&client);
     let clock = super::clock::wall_clock(Arc::new(FixedOffset::utc()));
     let mut replica = Replica::new();
@@ -135,6 +174,34 @@ async fn watch(s: &SharedSettings, tx: &mpsc::Sender<ViewerUpdate>) -> anyhow::R
                         tx.send(ViewerUpdate::CaughtUp(replica.sync().cloned()))
                             .await
                             .map_err(|_| anyhow::anyhow!("viewer closed"))?;
+                    }
+                }
+                Some((id, command)) = async {
+                    match &mut queue {
+                        Some((_, q)) => q.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if let Some((sender, _)) = &queue {
+                        if sender.unanswered() {
+                            sender.set(asker.hello(&mut errors).await);
+                        }
+                        match sender.refusal() {
+                            None => {
+                                super::desk::send_function(&asker, replica.tables(), id, command, sender.reports()).await;
+                            }
+                            Some(why) => {
+                                let _ = sender.reports().send(crate::model::CommandReport {
+                                    id,
+                                    command,
+                                    status: crate::model::CommandStatus::Refused { reason: why.into() },
+                                    requestid: None,
+                                    subscribe_id: None,
+                                    callid: None,
+                                    reference: None,
+                                });
+                            }
+                        }
                     }
                 }
                 _ = look.tick() => {

@@ -179,7 +179,11 @@ pub(crate) enum Source {
 /// Where the screen's model comes from: this process's session, or a shared site's bucket.
 enum Feed {
     Session(Updates),
-    Shared(mpsc::Receiver<super::shared::ViewerUpdate>),
+    /// The bucket's watch, and the reports on this viewer's functions.
+    Shared(
+        mpsc::Receiver<super::shared::ViewerUpdate>,
+        mpsc::UnboundedReceiver<crate::model::CommandReport>,
+    ),
 }
 
 /// A running session (or a shared site's watch) and whom it logs in as.
@@ -189,6 +193,8 @@ struct Live {
     updates: Option<Feed>,
     /// Whom it logs in as on each system, and which login was refused.
     logins: Logins,
+    /// A shared viewer's way to send functions through the serving process.
+    viewer: Option<super::desk::ViewerSender>,
 }
 
 fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Live, String> {
@@ -198,6 +204,7 @@ fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Li
         handle: Some(handle),
         updates: Some(Feed::Session(updates)),
         logins,
+        viewer: None,
     })
 }
 
@@ -216,7 +223,10 @@ impl Live {
     async fn next(&mut self) -> Option<Vec<SessionEvent>> {
         match &mut self.updates {
             Some(Feed::Session(u)) => u.next().await,
-            Some(Feed::Shared(rx)) => rx.recv().await.map(shared_batch),
+            Some(Feed::Shared(rx, reports)) => tokio::select! {
+                u = rx.recv() => u.map(shared_batch),
+                Some(r) = reports.recv() => Some(vec![SessionEvent::Command(r)]),
+            },
             None => std::future::pending().await,
         }
     }
@@ -225,7 +235,10 @@ impl Live {
     fn ready(&mut self) -> Option<Vec<SessionEvent>> {
         match &mut self.updates {
             Some(Feed::Session(u)) => u.next().now_or_never().flatten(),
-            Some(Feed::Shared(rx)) => rx.try_recv().ok().map(shared_batch),
+            Some(Feed::Shared(rx, reports)) => match reports.try_recv() {
+                Ok(r) => Some(vec![SessionEvent::Command(r)]),
+                Err(_) => rx.try_recv().ok().map(shared_batch),
+            },
             None => None,
         }
     }
@@ -387,8 +400,8 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
     let read_only = match source {
         Source::Config(c) => c.read_only(flag),
         Source::Demo(_) => flag,
-        // A viewer sends no functions of its own: they are the serving side's to send.
-        Source::Shared(..) => true,
+        // A viewer's functions go through the serving process; --read-only still holds here.
+        Source::Shared(c, _) => c.read_only(flag),
     };
     let theme = Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref());
     match source {
@@ -463,11 +476,25 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
         audit_pbx,
     ));
     let started = match &source {
-        Source::Shared(_, s) => Ok(Live {
-            handle: None,
-            updates: Some(Feed::Shared(super::shared::spawn(s.clone()))),
-            logins: Logins::of(&endpoint, None),
-        }),
+        Source::Shared(_, s) => {
+            let (reports_tx, reports) = mpsc::unbounded_channel();
+            let (sender, queue) = super::desk::ViewerSender::new(&s.site, reports_tx);
+            let functions = if read_only {
+                sender.set(crate::share::functions::Standing::LocallyReadOnly);
+                None
+            } else {
+                Some((sender.clone(), queue))
+            };
+            Ok(Live {
+                handle: None,
+                updates: Some(Feed::Shared(
+                    super::shared::spawn_with_functions(s.clone(), functions),
+                    reports,
+                )),
+                logins: Logins::of(&endpoint, None),
+                viewer: Some(sender),
+            })
+        }
         _ => start(endpoint, session_config),
     };
     let mut live = match started {
@@ -624,9 +651,10 @@ fn handle(
             match action {
                 Action::Quit => return true,
                 Action::RetryLogin => retry(app, live, config_path),
-                Action::Send(req) => match &live.handle {
-                    Some(h) => queue.extend(dispatch.send(req, h)),
-                    None => queue.push_back(Event::Outcome {
+                Action::Send(req) => match (&live.handle, &live.viewer) {
+                    (Some(h), _) => queue.extend(dispatch.send(req, h)),
+                    (None, Some(v)) => queue.extend(dispatch.send(req, v)),
+                    (None, None) => queue.push_back(Event::Outcome {
                         ticket: req.ticket,
                         status: crate::model::CommandStatus::Refused {
                             reason: "a shared viewer sends no functions".into(),

@@ -273,6 +273,7 @@ fn serve(path: &Option<PathBuf>, level: LevelFilter, demo: bool) -> Exit {
             shared,
             endpoint: cfg.endpoint.clone(),
             session: cfg.session.clone(),
+            audit: app::audit::default_path(),
         })
     };
     let _log = logging::init(level, None).ok().flatten();

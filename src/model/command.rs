@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[cfg(doc)]
 use super::Model;
@@ -22,7 +22,7 @@ use super::queue::{Queue, QueueMember, ServiceMode};
 use super::user::{User, UserFunction, UserStatus};
 
 /// A queued call's priority (SetPriority): 1 low, 2 medium, 3 high.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// 1.
@@ -55,7 +55,7 @@ impl Priority {
 }
 
 /// A function the supervisor asks for.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Command {
     /// Send the call elsewhere (BlindTransfer).
@@ -190,6 +190,30 @@ impl Command {
         }
     }
 
+    /// The same command on another appearance: a command chosen in another copy of the
+    /// model (a viewer's) names the call by that copy's id, and is pointed at this copy's
+    /// appearance of the same call. Commands on no appearance are unchanged.
+    pub fn with_appearance(mut self, id: AppearanceId) -> Command {
+        match &mut self {
+            Command::Transfer { on, .. }
+            | Command::Redirect { on, .. }
+            | Command::Park { on, .. }
+            | Command::Drop { on }
+            | Command::ForceClear { on }
+            | Command::Answer { on }
+            | Command::Hold { on }
+            | Command::Unhold { on }
+            | Command::Barge { on }
+            | Command::Pickup { on }
+            | Command::Priority { on, .. }
+            | Command::Tag { on, .. }
+            | Command::AccountCode { on, .. }
+            | Command::Unpark { parked: on } => *on = id,
+            Command::ServiceMode { .. } | Command::Member { .. } | Command::Dnd { .. } => {}
+        }
+        self
+    }
+
     /// What it does, in a few words ("transfer to 4103").
     pub fn describe(&self) -> String {
         match self {
@@ -277,7 +301,7 @@ pub enum PlannedAction {
 }
 
 /// How a command ended up, as far as is known.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CommandStatus {
     /// Sent; the PBX has not answered yet.
@@ -361,7 +385,7 @@ impl fmt::Display for CommandStatus {
 }
 
 /// A command's identity, given when it is submitted.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CommandId(pub u64);
 

@@ -35,7 +35,8 @@ enum Control {
     Retry,
     /// New settings for the primary and the secondary (both: they share the service user).
     RetryWith(Box<(Dial, Option<Dial>)>),
-    Run(CommandId, Command),
+    /// A command, and the My line it is made from when not the configured supervisor's.
+    Run(CommandId, Command, Option<String>),
     Shutdown,
 }
 
@@ -164,10 +165,21 @@ impl SessionHandle {
     /// reports carrying the id returned here. Never queued: while the link is down (or in
     /// read-only mode) the first report refuses it.
     pub fn command(&self, command: Command) -> CommandId {
+        self.run(command, None)
+    }
+
+    /// Sends a command for another supervisor (a viewer in shared mode): barge, pickup and
+    /// unpark are made from `extension`, that supervisor's My line, not from the configured
+    /// one. Otherwise as [`SessionHandle::command`].
+    pub fn command_as(&self, command: Command, extension: Option<String>) -> CommandId {
+        self.run(command, Some(extension.unwrap_or_default()))
+    }
+
+    fn run(&self, command: Command, extension: Option<String>) -> CommandId {
         let id = CommandId(self.next_command.fetch_add(1, Ordering::Relaxed));
         if self
             .commands
-            .send(Control::Run(id, command.clone()))
+            .send(Control::Run(id, command.clone(), extension))
             .is_err()
         {
             tracing::warn!(id = id.0, "command after the session ended: not sent");
@@ -399,7 +411,9 @@ async fn run(
                 let now = Instant::now();
                 match cmd {
                     Some(Control::Retry) => engine.retry(now),
-                    Some(Control::Run(id, command)) => engine.handle_command(now, id, command),
+                    Some(Control::Run(id, command, extension)) => {
+                        engine.handle_command_as(now, id, command, extension.as_deref());
+                    }
                     Some(Control::RetryWith(dials)) => {
                         let (primary, secondary) = *dials;
                         systems.primary = primary;

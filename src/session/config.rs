@@ -43,6 +43,10 @@ pub struct SessionConfig {
     pub stats: StatsConfig,
     /// The supervisor's own extension: barge, pickup and unpark are made from its user.
     pub supervisor_extension: Option<String>,
+    /// Other supervisors' My lines (shared mode: the extensions `[shared.users]` maps
+    /// viewers to), subscribed like the supervisor's own whatever the scope, so that their
+    /// barge, pickup and unpark can be sent and followed.
+    pub other_supervisors: Vec<String>,
     /// A secondary system to use while the primary cannot be reached (`[pbx] secondary`).
     /// The engine only asks whether there is one; the I/O task opens it.
     pub secondary: Option<Endpoint>,
@@ -91,6 +95,7 @@ impl Default for SessionConfig {
             read_only: false,
             stats: StatsConfig::default(),
             supervisor_extension: None,
+            other_supervisors: Vec::new(),
             secondary: None,
             primary_probe: Duration::from_secs(60),
             command_timeout: Duration::from_secs(10),

@@ -6,11 +6,13 @@
 //! values ([`value`]), the serving side's diff of the model into bucket operations
 //! ([`Publisher`]), the viewer's replica turning bucket entries back into the model events the
 //! screen already consumes ([`Replica`]), and the election of the one serving process per site
-//! ([`Holder`]). The binary's edge (`app/serve.rs`, `app/shared.rs`) carries these out with
+//! ([`Holder`]), and who may send functions from a viewer and in what words
+//! ([`functions`]). The binary's edge (`app/serve.rs`, `app/shared.rs`) carries these out with
 //! `async-nats` and wires them to the session.
 //!
 //! Uses `model` only.
 
+pub mod functions;
 mod key;
 mod lock;
 mod publish;

@@ -220,6 +220,15 @@ pub(super) fn shared_settings(
     };
     let mut users = BTreeMap::new();
     for (name, u) in &raw.users {
+        // The name is the last token of the user's command subject: one that NATS could not
+        // deliver there would map nobody.
+        if !crate::share::functions::is_token(name) {
+            return Err(src.invalid(
+                &u.extension,
+                &format!("shared.users.{name}"),
+                "expected a NATS user name of letters, digits, '-' or '_' (it ends the user's command subject)",
+            ));
+        }
         let extn = u.extension.get_ref().trim();
         if extn.is_empty() || !extn.bytes().all(|b| b.is_ascii_digit()) {
             return Err(src.invalid(
@@ -344,6 +353,11 @@ mod tests {
                 "[shared]\nnats = \"nats://127.0.0.1\"\nsite = \"hq\"\n[shared.users.bob]\nextension = \"x1\"\n",
                 "shared.users.bob.extension",
                 "extension number",
+            ),
+            (
+                "[shared]\nnats = \"nats://127.0.0.1\"\nsite = \"hq\"\n[shared.users.\"a.b\"]\nextension = \"4100\"\n",
+                "shared.users.a.b",
+                "NATS user name",
             ),
         ] {
             let e = match with(&dir, text) {

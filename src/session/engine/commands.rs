@@ -23,6 +23,19 @@ impl Session {
     /// Sends a command the supervisor chose, or refuses it at once with the reason. Its
     /// progress comes back as [`SessionEvent::Command`] reports.
     pub fn handle_command(&mut self, now: Instant, id: CommandId, command: Command) {
+        self.handle_command_as(now, id, command, None);
+    }
+
+    /// [`Session::handle_command`] for another supervisor: barge, pickup and unpark are made
+    /// from `extension` (that supervisor's My line; empty: none) instead of
+    /// [`crate::session::SessionConfig::supervisor_extension`] when it is given.
+    pub fn handle_command_as(
+        &mut self,
+        now: Instant,
+        id: CommandId,
+        command: Command,
+        extension: Option<&str>,
+    ) {
         let mut report = CommandReport {
             id,
             command,
@@ -32,7 +45,7 @@ impl Session {
             callid: None,
             reference: None,
         };
-        match self.send_command(now, &mut report) {
+        match self.send_command(now, &mut report, extension) {
             Ok(plan) => {
                 tracing::info!(
                     command = %report.command.describe(),
@@ -69,6 +82,7 @@ impl Session {
         &mut self,
         now: Instant,
         report: &mut CommandReport,
+        extension: Option<&str>,
     ) -> Result<CommandPlan, Text> {
         if self.config.read_only {
             return Err(Text::from(
@@ -80,9 +94,8 @@ impl Session {
                 "not connected to the PBX; nothing is queued, try again once connected",
             ));
         }
-        let plan = self
-            .model
-            .plan(&report.command, self.config.supervisor_extension.as_deref())?;
+        let supervisor = extension.or(self.config.supervisor_extension.as_deref());
+        let plan = self.model.plan(&report.command, supervisor)?;
         let entity = match &plan.line {
             LineId::User(g) => Entity::User(g.clone()),
             LineId::Queue(g) => Entity::Queue(g.clone()),

@@ -63,6 +63,7 @@ impl Session {
 
     fn is_supervisor(&self, extn: &str) -> bool {
         self.config.supervisor_extension.as_deref() == Some(extn)
+            || self.config.other_supervisors.iter().any(|s| s == extn)
     }
 
     /// Wants the entity, or ends its subscription unless it still has a live call.

@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
-use super::rules::{check, supervisor};
+use super::rules::check;
 use super::{FunctionRefusal, Scene};
 use crate::model::{
-    Appearance, Command, Function, FunctionTarget, LineId, PlannedAction, Priority, Queue,
-    ServiceMode, SupervisorCall, Text, User,
+    Appearance, AppearanceId, Command, Function, FunctionTarget, Guid, LineId, PlannedAction,
+    Priority, Queue, ServiceMode, SupervisorCall, Tables, Text, User,
 };
 use crate::ui::text::clean;
 
@@ -136,13 +136,90 @@ pub fn draft(
     argument: Option<String>,
 ) -> Result<Draft, FunctionRefusal> {
     check(scene, f, target)?;
-    let model = scene.model();
+    finish(
+        scene.model(),
+        scene.config().supervisor.as_deref(),
+        f,
+        target,
+        argument,
+    )
+}
+
+/// The request for a command chosen elsewhere (a viewer in shared mode), checked against
+/// this model and described from it: what the audit log records comes from the model that
+/// sends it, not from the viewer's words. `supervisor` is the extension of the asker's My
+/// line. Refused when the model now makes a different command of it (the call was taken
+/// off hold meanwhile, the member toggled): the asker chooses again.
+pub fn describe(
+    model: &Tables,
+    supervisor: Option<&str>,
+    command: &Command,
+) -> Result<Draft, FunctionRefusal> {
+    let (f, target, argument) = choice_of(command);
+    let draft = finish(model, supervisor, f, &target, argument)?;
+    if draft.command != *command {
+        return Err(FunctionRefusal::fits(
+            "the call or queue changed since it was chosen; choose again",
+        ));
+    }
+    Ok(draft)
+}
+
+/// The function, target and argument that make `command`.
+fn choice_of(command: &Command) -> (Function, FunctionTarget, Option<String>) {
+    let call = |f, on: &AppearanceId, arg: Option<String>| (f, FunctionTarget::Call(*on), arg);
+    let some = |t: &Text| Some(t.to_string());
+    match command {
+        Command::Transfer { on, target } => call(Function::Transfer, on, some(target)),
+        Command::Redirect { on, target } => call(Function::Redirect, on, some(target)),
+        Command::Park { on, slot } => call(Function::Park, on, some(slot)),
+        Command::Unpark { parked } => call(Function::Unpark, parked, None),
+        Command::Drop { on } => call(Function::Drop, on, None),
+        Command::ForceClear { on } => call(Function::ForceClear, on, None),
+        Command::Answer { on } => call(Function::Answer, on, None),
+        Command::Hold { on } | Command::Unhold { on } => call(Function::Hold, on, None),
+        Command::Barge { on } => call(Function::Barge, on, None),
+        Command::Pickup { on } => call(Function::Pickup, on, None),
+        Command::Priority { on, priority } => {
+            call(Function::Priority, on, Some(priority.number().to_string()))
+        }
+        Command::Tag { on, tag } => call(Function::Tag, on, some(tag)),
+        Command::AccountCode { on, code } => call(Function::AccountCode, on, some(code)),
+        Command::ServiceMode { queue, mode } => (
+            Function::ServiceMode,
+            FunctionTarget::Queue(queue.clone()),
+            Some(mode_words(*mode)),
+        ),
+        Command::Member { queue, extn, .. } => (
+            Function::Member,
+            FunctionTarget::Member {
+                queue: queue.clone(),
+                extn: extn.clone(),
+            },
+            None,
+        ),
+        Command::Dnd { user, on } => (
+            Function::Dnd,
+            FunctionTarget::Agent(user.clone()),
+            Some(if *on { "on" } else { "off" }.to_owned()),
+        ),
+    }
+}
+
+/// The draft checked by the model, which has the last word on the command as it will be
+/// sent and finds the extension the supervisor's phone calls.
+fn finish(
+    model: &Tables,
+    supervisor: Option<&str>,
+    f: Function,
+    target: &FunctionTarget,
+    argument: Option<String>,
+) -> Result<Draft, FunctionRefusal> {
     let arg = argument.clone().unwrap_or_default();
-    let mut draft = build_draft(scene, f, target, argument, arg)?;
-    // The model has the last word on the command as it will be sent, and finds the
-    // extension the supervisor's phone calls.
+    let own = supervisor.and_then(|extn| model.user_by_extn(extn));
+    let mut draft = build_draft(model, own.map(|u| &u.guid), f, target, argument, arg)?;
     let plan = model
-        .plan(&draft.command, scene.config().supervisor.as_deref())
+        .plan(&draft.command, supervisor)
         .map_err(|why| FunctionRefusal::fits(clean(&why).into_owned()))?;
     if let PlannedAction::MakeCall {
         target,
@@ -157,21 +234,21 @@ pub fn draft(
 }
 
 fn build_draft(
-    scene: &Scene<'_>,
+    model: &Tables,
+    own: Option<&Guid>,
     f: Function,
     target: &FunctionTarget,
     argument: Option<String>,
     arg: String,
 ) -> Result<Draft, FunctionRefusal> {
-    let model = scene.model();
     match target {
         FunctionTarget::Call(id) => {
             let a = model
                 .appearance(*id)
                 .ok_or_else(|| FunctionRefusal::fits("the call has ended"))?;
             let own = matches!(
-                (&a.key.line, supervisor(scene)),
-                (LineId::User(g), Some(u)) if *g == u.guid
+                (&a.key.line, own),
+                (LineId::User(g), Some(u)) if g == u
             );
             let who = short_caller(a);
             let command = call_command(f, a, &arg)?;

@@ -14,7 +14,7 @@ mod prompt;
 mod rules;
 
 pub use ask::{answer, plan};
-pub use draft::{AuditRecord, AuditSubject, Draft, draft};
+pub use draft::{AuditRecord, AuditSubject, Draft, describe, draft};
 pub use prompt::{Choice, Confirm, Prompt};
 pub use rules::{check, my_calls, offer, picked_agent_call, picked_member, supervisor, target};
 

@@ -1,0 +1,247 @@
+//! A function from a viewer through `ipo-top serve` end to end: the real nats-server (no
+//! authentication, anonymous functions allowed: the one-machine demo's set-up), `serve` and
+//! two viewers in this process (A as the screen runs it, functions included), the simulator
+//! over real TLS with its command log. Viewer A's transfer is carried out once, recorded as
+//! A's (anonymous, with A's claimed user) in the serving side's audit log and the audit
+//! stream, and viewer B sees the call go.
+
+mod cli_support;
+mod nats_support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ipo_top::app::audit::Commands;
+use ipo_top::app::config::{NatsCredentials, SharedSettings};
+use ipo_top::app::desk::ViewerSender;
+use ipo_top::app::serve::{ServeTarget, run as serve};
+use ipo_top::app::shared::{ViewerUpdate, spawn as viewer, spawn_with_functions};
+use ipo_top::model::{Command, CommandStatus, LineId, Tables, Text};
+use ipo_top::session::{Endpoint, Secret, SessionConfig, Trust};
+use ipo_top::share::functions::audit_stream;
+use ipo_top::sim::server::{self, Clock, CommandLog, Credentials, ServerConfig};
+use nats_support::Nats;
+use tokio::sync::mpsc;
+
+use cli_support::{PASSWORD, PATIENCE, USER};
+
+/// Applies what the viewer was told until `done` holds of its model.
+async fn until(
+    rx: &mut mpsc::Receiver<ViewerUpdate>,
+    t: &mut Tables,
+    done: impl Fn(&Tables) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !done(t) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(ViewerUpdate::Model(evs))) => evs.iter().for_each(|e| t.apply(e)),
+            Ok(Some(ViewerUpdate::CaughtUp(_))) => {}
+            Ok(None) => panic!("the viewer ended"),
+            Err(_) => panic!("the viewer's model did not get there in {PATIENCE:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_from_viewer_a_goes_through_serve_once_and_viewer_b_sees_it() {
+    let nats = tokio::task::spawn_blocking(Nats::start)
+        .await
+        .expect("the harness");
+    let (log_tx, mut log) = mpsc::unbounded_channel();
+    let sim = server::start(ServerConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        site: ipo_top::sim::Site::demo(),
+        seed: 7,
+        time_of_day: "10:30".parse().expect("time of day"),
+        credentials: Credentials {
+            username: USER.to_owned(),
+            password: PASSWORD.to_owned(),
+        },
+        tls: ipo_top::sim::tls::TlsIdentity::generate(&[]).expect("a TLS identity"),
+        conn: ipo_top::sim::conn::ConnConfig::default(),
+        clock: Clock::Manual,
+        max_connections: 10,
+        script: None,
+        command_log: Some(CommandLog::Channel(log_tx)),
+    })
+    .await
+    .expect("the simulator starts");
+    let shared = SharedSettings {
+        url: nats.url(),
+        site: "hq".to_owned(),
+        credentials: NatsCredentials::None,
+        ca_file: None,
+        anonymous_functions: true,
+        users: BTreeMap::new(),
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("the data directory");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).expect("0700");
+    }
+    let audit = data.join("audit.jsonl");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(serve(
+        ServeTarget {
+            shared: shared.clone(),
+            endpoint: Endpoint {
+                host: "127.0.0.1".to_owned(),
+                port: sim.local_addr().port(),
+                username: USER.to_owned(),
+                password: Secret::new(PASSWORD),
+                trust: Trust::Fingerprint(sim.fingerprint().parse().expect("fingerprint")),
+                connect_timeout: Duration::from_secs(10),
+            },
+            session: SessionConfig {
+                supervisor_extension: Some("4100".into()),
+                ..SessionConfig::default()
+            },
+            audit: Some(audit.clone()),
+        },
+        async move {
+            let _ = stopped.await;
+        },
+        |_| {},
+    ));
+
+    // Both viewers see a caller waiting in a queue.
+    let waiting = |t: &Tables| {
+        t.appearances()
+            .any(|a| matches!(a.key.line, LineId::Queue(_)) && a.call.state.is_waiting())
+    };
+    // Viewer A as the screen runs it: its functions through a sender, its reports back.
+    let (reports, mut got) = mpsc::unbounded_channel();
+    let (sender, queue) = ViewerSender::new("hq", reports);
+    let mut a_rx = spawn_with_functions(shared.clone(), Some((sender.clone(), queue)));
+    let mut b_rx = viewer(shared.clone());
+    let (mut a, mut b) = (Tables::new(), Tables::new());
+    until(&mut a_rx, &mut a, waiting).await;
+    until(&mut b_rx, &mut b, waiting).await;
+    let (on, caller) = a
+        .appearances()
+        .find(|x| matches!(x.key.line, LineId::Queue(_)) && x.call.state.is_waiting())
+        .map(|x| {
+            let caller = x.call.calling.as_ref().map(|p| p.number.to_string());
+            (x.id, caller.unwrap_or_default())
+        })
+        .expect("a waiting call");
+    assert!(!caller.is_empty());
+
+    // Viewer A transfers the call to 4103, chosen in its own copy of the model.
+    let id = sender.command(Command::Transfer {
+        on,
+        target: Text::from("4103"),
+    });
+    let mut statuses = Vec::new();
+    while !statuses.last().is_some_and(CommandStatus::is_final) {
+        let r = tokio::time::timeout(PATIENCE, got.recv())
+            .await
+            .expect("a report in time")
+            .expect("a report");
+        assert_eq!(r.id, id);
+        statuses.push(r.status);
+    }
+    assert!(
+        matches!(statuses.last(), Some(CommandStatus::Done { .. })),
+        "{statuses:?}"
+    );
+
+    // Carried out once.
+    let mut transfers = 0;
+    while let Ok(r) = log.try_recv() {
+        if r.function == "BlindTransfer" {
+            assert_eq!(r.argument, "4103");
+            transfers += 1;
+        }
+    }
+    assert_eq!(transfers, 1);
+
+    // Recorded as viewer A's, in the audit log and in the audit stream alike.
+    let text = std::fs::read_to_string(&audit).expect("the serving side's audit log");
+    let first = text.lines().next().expect("a line");
+    assert!(
+        first.contains(&format!(
+            r#""viewer":{{"user":"anonymous","proof":"claimed","claimed_user":{:?}}}"#,
+            ipo_top::app::audit::local_user()
+        )),
+        "{first}"
+    );
+    let client = async_nats::connect(nats.url()).await.expect("connected");
+    let stream = async_nats::jetstream::new(client)
+        .get_stream(audit_stream("hq"))
+        .await
+        .expect("the audit stream");
+    let line = stream.get_raw_message(1).await.expect("its first line");
+    assert_eq!(std::str::from_utf8(&line.payload).expect("text"), first);
+
+    // Viewer B sees the call reach 4103.
+    let agent = b
+        .user_by_extn("4103")
+        .map(|u| u.guid.clone())
+        .expect("4103");
+    until(&mut b_rx, &mut b, |t| {
+        t.appearances_on(&LineId::User(agent.clone())).any(|x| {
+            x.call
+                .calling
+                .as_ref()
+                .is_some_and(|p| p.number == caller.as_str())
+        })
+    })
+    .await;
+
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(PATIENCE, serving).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_viewer_under_the_sample_configuration_sees_the_site() {
+    let sample = include_str!("../assets/nats-server.conf")
+        .replacen("listen: 127.0.0.1:4222\n", "", 1)
+        .replacen("  store_dir: \"/var/lib/ipo-top-nats\"\n", "", 1);
+    let nats = tokio::task::spawn_blocking(move || Nats::with_config(&sample))
+        .await
+        .expect("the harness");
+    let sim = cli_support::start_sim().await;
+    let as_user = |user: &str| SharedSettings {
+        url: nats.url(),
+        site: "hq".to_owned(),
+        credentials: NatsCredentials::UserPassword {
+            user: user.to_owned(),
+            password: Secret::new(format!("change-me-{user}")),
+        },
+        ca_file: None,
+        anonymous_functions: false,
+        users: BTreeMap::new(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(serve(
+        ServeTarget {
+            shared: as_user("serve"),
+            endpoint: Endpoint {
+                host: "127.0.0.1".to_owned(),
+                port: sim.local_addr().port(),
+                username: USER.to_owned(),
+                password: Secret::new(PASSWORD),
+                trust: Trust::Fingerprint(sim.fingerprint().parse().expect("fingerprint")),
+                connect_timeout: Duration::from_secs(10),
+            },
+            session: SessionConfig::default(),
+            audit: None,
+        },
+        async move {
+            let _ = stopped.await;
+        },
+        |_| {},
+    ));
+    // Bob may only read: the watch, through his own inbox, still gives him the site.
+    let mut rx = viewer(as_user("bob"));
+    let mut t = Tables::new();
+    until(&mut rx, &mut t, |t| {
+        t.users().count() > 5 && t.queues().count() > 1
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(PATIENCE, serving).await;
+}
