@@ -206,7 +206,7 @@ pub fn run() -> ExitCode {
                 outcome.exit
             },
         ),
-        Tool::Bench(args) => bench::run(&args, cli.log_level),
+        Tool::Bench(args) => bench::run(&args, cli.log_level, cli.shared),
         Tool::Trust(args) => trust(cli.config.as_deref(), args.secondary),
         Tool::Events(_) => with_session(
             cli.config.as_deref(),
