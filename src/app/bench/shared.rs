@@ -319,14 +319,16 @@ pub fn one(
         let start = Instant::now();
         let want = u32::try_from(viewers).unwrap_or(u32::MAX);
         loop {
-            let (exit, _) = viewer::check(&shared, Duration::from_secs(5)).await;
-            if exit == crate::app::Exit::Ok && *caught.borrow_and_update() >= want {
+            let (exit, line) = viewer::check(&shared, Duration::from_secs(5)).await;
+            let caught_up = *caught.borrow_and_update();
+            if exit == crate::app::Exit::Ok && caught_up >= want {
                 break;
             }
             if start.elapsed() > GIVE_UP {
-                return Err(BenchError::Timeout(
-                    "the shared viewers' full picture".into(),
-                ));
+                return Err(BenchError::Timeout(format!(
+                    "the shared viewers' full picture: {caught_up} of {want} watchers caught up; \
+                     the serving side: {line}"
+                )));
             }
             if !serve.running() {
                 return Err(BenchError::Spawn(format!(
