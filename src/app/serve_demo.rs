@@ -16,7 +16,8 @@ use super::simconfig;
 /// The demo's site name.
 const SITE: &str = "demo";
 
-fn nats_server() -> Option<PathBuf> {
+/// The nats-server binary: `IPO_TOP_NATS_SERVER`, else `nats-server` on PATH.
+pub(crate) fn nats_server() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("IPO_TOP_NATS_SERVER") {
         return Some(PathBuf::from(p));
     }

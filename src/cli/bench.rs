@@ -23,6 +23,9 @@ pub struct BenchArgs {
     /// Print one JSON object with every figure instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// With --shared: the headless watchers (besides one drawn viewer) in shared mode.
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub viewers: u16,
 }
 
 fn rate(s: &str) -> Result<f64, String> {
@@ -44,7 +47,9 @@ fn size(s: &str) -> Result<(u16, u16), String> {
 }
 
 /// Runs the bench.
-pub fn run(args: &BenchArgs, level: LevelFilter) -> Exit {
+/// `shared` (the global `--shared`): measure shared mode (`ipo-top serve`, nats-server,
+/// `--viewers` watchers and one drawn viewer) instead of the direct dashboard.
+pub fn run(args: &BenchArgs, level: LevelFilter, shared: bool) -> Exit {
     let _log = match logging::init(level, None) {
         Ok(guard) => guard,
         Err(e) => {
@@ -60,6 +65,7 @@ pub fn run(args: &BenchArgs, level: LevelFilter) -> Exit {
         size: args.size,
         json: args.json,
         log_level: level.to_string().to_lowercase(),
+        shared: shared.then_some(usize::from(args.viewers)),
     };
     bench::run(&opts)
 }

@@ -219,7 +219,7 @@ pub fn run() -> ExitCode {
                 outcome.exit
             },
         ),
-        Tool::Bench(args) => bench::run(&args, cli.log_level),
+        Tool::Bench(args) => bench::run(&args, cli.log_level, cli.shared),
         Tool::Wall(args) => {
             let target = if args.demo {
                 app::tui::Target::Demo

@@ -15,7 +15,7 @@ use ipo_top::sim::conn::{ConnConfig, FaultSettings, FlowControl};
 use ipo_top::sim::pbx::{DropCallMode, FunctionPolicy, Unoffered};
 use ipo_top::sim::scale::ScaleOptions;
 use ipo_top::sim::script::Script;
-use ipo_top::sim::server::{self, Clock, CommandLog, Credentials, Fault, ServerConfig};
+use ipo_top::sim::server::{self, Clock, CommandLog, Credentials, Fault, SendStamp, ServerConfig};
 use ipo_top::sim::site::TimeOfDay;
 use ipo_top::sim::tls::TlsIdentity;
 
@@ -210,6 +210,11 @@ pub struct SimArgs {
     /// only you can read, and the CA), so that `ipo-top --config DIR/config.toml check` works.
     #[arg(long, value_name = "DIR")]
     pub write_config: Option<PathBuf>,
+    /// For `ipo-top bench`: print `opened connection, N open` for each MTCTI3 connection and
+    /// `first sent GCID at NS` the first time a Notify carries a call (NS: CLOCK_MONOTONIC in
+    /// nanoseconds, comparable with another process's on the same Linux machine).
+    #[arg(long)]
+    pub stamp_sends: bool,
 }
 
 fn read_password_file(path: &Path) -> Result<String> {
@@ -442,6 +447,21 @@ pub fn run(args: SimArgs) -> Result<()> {
         }
         if let Some(log) = &args.command_log {
             println!("command log: {}", log.display());
+        }
+        if args.stamp_sends {
+            let mut stamps = handle.send_stamps().await?;
+            tokio::spawn(async move {
+                while let Some(s) = stamps.recv().await {
+                    match s {
+                        SendStamp::Opened { open } => {
+                            println!("opened connection, {open} open");
+                        }
+                        SendStamp::FirstSent { gcid, monotonic_ns } => {
+                            println!("first sent {gcid} at {monotonic_ns}");
+                        }
+                    }
+                }
+            });
         }
         println!("Ctrl-C stops the simulator.");
         let start = tokio::time::Instant::now();

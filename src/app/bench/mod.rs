@@ -10,7 +10,9 @@
 //! 4. `ipo-top events --json > /dev/null` as a child (`child`): the session and model with no
 //!    screen, for its CPU;
 //!
-//! then prints every figure next to the screen's performance targets (`report`). Children
+//! then prints every figure next to the screen's performance targets (`report`). With
+//! `--shared --viewers N` it measures shared mode instead (`shared`): `ipo-top serve` and
+//! nats-server as children, N watchers and one drawn viewer here. Children
 //! are killed on every path out (their guards), and Ctrl-C or SIGTERM stops the bench cleanly.
 
 mod bare;
@@ -19,6 +21,7 @@ mod headless;
 mod replay;
 mod report;
 mod screen;
+mod shared;
 
 use std::time::Duration;
 
@@ -78,6 +81,11 @@ pub enum BenchError {
     /// /proc could not be read.
     #[error("cannot read /proc: {0}")]
     Proc(String),
+    /// The shared part did not hold exactly one MTCTI3 connection.
+    #[error(
+        "the simulator saw {0} MTCTI3 connections from the shared part; exactly one was expected"
+    )]
+    Connections(u64),
     /// Ctrl-C or SIGTERM.
     #[error("interrupted")]
     Interrupted,
@@ -96,6 +104,8 @@ pub struct Options {
     pub json: bool,
     /// The log level given to the `events` child (as the dashboard's own).
     pub log_level: String,
+    /// Shared mode with this many headless watchers (and one drawn viewer) instead.
+    pub shared: Option<usize>,
 }
 
 /// Runs the bench and prints its report. Errors are one line on stderr.
@@ -109,6 +119,9 @@ pub fn run(opts: &Options) -> Exit {
         interrupted().await;
         let _ = tx.send(true);
     });
+    if let Some(viewers) = opts.shared {
+        return run_shared(&rt, opts, viewers, &stop);
+    }
     let mut runs = Vec::new();
     for &rate in &opts.rates {
         if !opts.json {
@@ -143,6 +156,40 @@ pub fn run(opts: &Options) -> Exit {
     Exit::Ok
 }
 
+/// The shared bench: every rate, then its report.
+fn run_shared(rt: &Runtime, opts: &Options, viewers: usize, stop: &watch::Receiver<bool>) -> Exit {
+    let mut runs = Vec::new();
+    for &rate in &opts.rates {
+        if !opts.json {
+            eprintln!("ipo-top bench --shared: {rate} changes/s, {viewers} viewers...");
+        }
+        match shared::one(rt, opts, rate, viewers, stop.clone()) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("ipo-top bench: {e}");
+                return Exit::Other;
+            }
+        }
+    }
+    let report = shared::SharedReport {
+        size: format!("{}x{}", opts.size.0, opts.size.1),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        runs,
+    };
+    if opts.json {
+        match serde_json::to_string(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("ipo-top bench: cannot write the report: {e}");
+                return Exit::Other;
+            }
+        }
+    } else {
+        print!("{}", report.table());
+    }
+    Exit::Ok
+}
+
 /// One rate: the simulator, the bare client, `events --json`, the dashboard, the replay.
 fn one(
     rt: &Runtime,
@@ -150,7 +197,7 @@ fn one(
     rate: f64,
     mut stop: watch::Receiver<bool>,
 ) -> Result<report::Run, BenchError> {
-    let mut sim = child::Sim::start(rate, SEED)?;
+    let mut sim = child::Sim::start(rate, SEED, false)?;
     let config = config::load(Some(sim.config())).map_err(|e| BenchError::Config(e.to_string()))?;
     // As the screen runs against a configuration file, functions allowed (none is pressed).
     let settings = settings(&Source::Config(Box::new(config)), false);
@@ -179,21 +226,21 @@ fn one(
         }
     })?;
     let replay = replay::run(&bare.recording, session, ui, opts.size)?;
-    let events_cpu = rt.block_on(events(&mut sim, opts, &bare, &mut stop))?;
+    let settle = bare.full_picture + Duration::from_secs(1);
+    let events_cpu = rt.block_on(events(&mut sim, opts, settle, &mut stop))?;
     drop(sim);
     Ok(report::Run::new(rate, &bare, events_cpu, &screen, &replay))
 }
 
 /// `ipo-top events --json > /dev/null` against the simulator, alone: its CPU (% of one core)
-/// once it has had time to take in the site.
+/// once it has had `settle` to take in the site.
 async fn events(
     sim: &mut child::Sim,
     opts: &Options,
-    bare: &bare::Bare,
+    settle: Duration,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<f64, BenchError> {
     let mut ev = child::events(sim.config(), &opts.log_level)?;
-    let settle = bare.full_picture + Duration::from_secs(1);
     let window = opts.seconds.min(EVENTS_FOR);
     let wait = |d: Duration| async move { tokio::time::sleep(d).await };
     tokio::select! {

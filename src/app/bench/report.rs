@@ -21,7 +21,7 @@ pub struct Pct {
     pub p99: f64,
 }
 
-fn pct_of(mut v: Vec<f64>) -> Pct {
+pub(super) fn pct_of(mut v: Vec<f64>) -> Pct {
     if v.is_empty() {
         return Pct::default();
     }
@@ -173,7 +173,7 @@ impl Run {
     }
 }
 
-fn target(what: &str, target: &str, measured: String, met: bool) -> Target {
+pub(super) fn target(what: &str, target: &str, measured: String, met: bool) -> Target {
     Target {
         what: what.to_owned(),
         target: target.to_owned(),

@@ -156,6 +156,32 @@ pub enum ServerError {
     NotManual,
 }
 
+/// What the simulator tells a bench about its sends, as they happen (see
+/// [`super::ServerHandle::send_stamps`]): for measuring how long a change takes from the PBX
+/// to a client's screen, and for counting the connections a client made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendStamp {
+    /// An MTCTI3 connection was opened (the websocket handshake passed).
+    Opened {
+        /// Connections open now, this one included.
+        open: usize,
+    },
+    /// The first Notify carrying a call's gcid was handed to its connection's socket.
+    FirstSent {
+        /// The call's gcid, in upper-case hex (as the model's `Gcid::to_hex`).
+        gcid: String,
+        /// `CLOCK_MONOTONIC` then, in nanoseconds: system-wide on Linux, so another process
+        /// on the machine can compare its own readings with it.
+        monotonic_ns: u64,
+    },
+}
+
+/// `CLOCK_MONOTONIC` now, in nanoseconds (see [`SendStamp::FirstSent`]).
+pub fn monotonic_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0)
+}
+
 /// The site's figures and the state of the connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerStats {

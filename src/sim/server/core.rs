@@ -3,7 +3,7 @@
 //! each socket what its connection has to send ([`WsOut`]), held back by latency when a fault
 //! asks for it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,9 @@ use crate::sim::exchange::Exchange;
 use crate::sim::pbx::Pbx;
 use crate::sim::script::ScriptRunner;
 
-use super::config::{Fault, MALFORMED_HEADER, ServerError, ServerStats, UNDECODABLE_PAYLOAD};
+use super::config::{
+    Fault, MALFORMED_HEADER, SendStamp, ServerError, ServerStats, UNDECODABLE_PAYLOAD, monotonic_ns,
+};
 
 pub(super) type PbxFn = Box<dyn FnOnce(&mut Pbx, Instant) + Send>;
 
@@ -28,6 +30,7 @@ pub(super) enum Control {
     Stats(oneshot::Sender<ServerStats>),
     SetFaults(FaultSettings, oneshot::Sender<()>),
     Fault(Fault, oneshot::Sender<usize>),
+    Stamps(mpsc::UnboundedSender<SendStamp>, oneshot::Sender<()>),
 }
 
 pub(super) enum CoreInput {
@@ -62,6 +65,7 @@ impl fmt::Debug for Control {
             Control::Stats(_) => "Stats",
             Control::SetFaults(..) => "SetFaults",
             Control::Fault(..) => "Fault",
+            Control::Stamps(..) => "Stamps",
         })
     }
 }
@@ -83,6 +87,8 @@ pub(super) struct Core {
     frames: u64,
     frames_tx: watch::Sender<u64>,
     records: Option<mpsc::UnboundedSender<CommandRecord>>,
+    /// Where sends are stamped, once asked ([`SendStamp`]), and the gcids already stamped.
+    stamps: Option<(mpsc::UnboundedSender<SendStamp>, HashSet<Vec<u8>>)>,
 }
 
 impl Core {
@@ -102,6 +108,7 @@ impl Core {
             frames: 0,
             frames_tx,
             records,
+            stamps: None,
         }
     }
 
@@ -148,6 +155,11 @@ impl Core {
                         outq: VecDeque::new(),
                     },
                 );
+                if let Some((tx, _)) = &self.stamps {
+                    let _ = tx.send(SendStamp::Opened {
+                        open: self.peers.len(),
+                    });
+                }
             }
             CoreInput::Frame { id, data } => {
                 self.frames += 1;
@@ -228,6 +240,10 @@ impl Core {
                 let n = self.apply_fault(fault, now);
                 let _ = reply.send(n);
             }
+            Control::Stamps(tx, reply) => {
+                self.stamps = Some((tx, HashSet::new()));
+                let _ = reply.send(());
+            }
         }
     }
 
@@ -298,6 +314,9 @@ impl Core {
         let mut stuck = Vec::new();
         for (id, p) in &mut self.peers {
             while let Some(msg) = self.exchange.poll_transmit(*id) {
+                if let Some((tx, seen)) = &mut self.stamps {
+                    stamp_first_sends(&msg, tx, seen);
+                }
                 match frame::encode(&msg, p.framing) {
                     Ok(bytes) => p.outq.push_back((now + latency, WsOut::Frame(bytes))),
                     Err(e) => tracing::warn!(id, error = %e, "a message could not be encoded"),
@@ -316,6 +335,30 @@ impl Core {
         for id in stuck {
             tracing::warn!(id, "closing a connection whose client does not read");
             self.drop_peer(id);
+        }
+    }
+}
+
+/// Stamps each gcid the first time a Notify carries it. With no latency asked for, the frame
+/// goes to its socket's writer in this same pass.
+fn stamp_first_sends(
+    msg: &pb::Message,
+    tx: &mpsc::UnboundedSender<SendStamp>,
+    seen: &mut HashSet<Vec<u8>>,
+) {
+    let Some(pb::message::Payload::Notify(n)) = &msg.payload else {
+        return;
+    };
+    let Some(pb::notify::Payload::Callcontrol(cc)) = &n.payload else {
+        return;
+    };
+    for ci in &cc.callinfo {
+        if !ci.gcid.is_empty() && seen.insert(ci.gcid.clone()) {
+            let gcid = ci.gcid.iter().map(|b| format!("{b:02X}")).collect();
+            let _ = tx.send(SendStamp::FirstSent {
+                gcid,
+                monotonic_ns: monotonic_ns(),
+            });
         }
     }
 }

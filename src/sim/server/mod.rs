@@ -55,8 +55,8 @@ use crate::sim::script::ScriptRunner;
 
 use self::core::{Control, Core, run_core};
 pub use config::{
-    Busy, Clock, CommandLog, Credentials, Fault, MALFORMED_HEADER, REALM, SUBPROTOCOL,
-    ServerConfig, ServerError, ServerStats, UNDECODABLE_PAYLOAD,
+    Busy, Clock, CommandLog, Credentials, Fault, MALFORMED_HEADER, REALM, SUBPROTOCOL, SendStamp,
+    ServerConfig, ServerError, ServerStats, UNDECODABLE_PAYLOAD, monotonic_ns,
 };
 use socket::{Gate, accept_loop};
 
@@ -127,6 +127,14 @@ impl ServerHandle {
             }))
         })
         .await
+    }
+
+    /// From now on, tells the receiver returned of every connection opened and of the first
+    /// Notify sent with each call's gcid ([`SendStamp`]); a later call replaces the receiver.
+    pub async fn send_stamps(&self) -> Result<mpsc::UnboundedReceiver<SendStamp>, ServerError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.call(|reply| Control::Stamps(tx, reply)).await?;
+        Ok(rx)
     }
 
     /// Moves a manual clock forward, firing everything due in the site, the script, the

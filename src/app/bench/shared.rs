@@ -1,0 +1,539 @@
+//! `ipo-top bench --shared --viewers N`: shared mode at PBX scale. The scale simulator,
+//! nats-server and `ipo-top serve` run as child processes (so each one's CPU is its own); this
+//! process holds N headless watchers (each its own NATS connection and bucket watch building
+//! the model, as a `--shared` viewer does) and one drawn viewer (the screen on the headless
+//! terminal, on a thread of its own so that its CPU can be told apart).
+//!
+//! Latency is measured from the PBX's send: the simulator (`--stamp-sends`) prints the
+//! CLOCK_MONOTONIC time at which it handed the first Notify carrying each new call's gcid to
+//! its socket; each watcher notes the same clock when its model first holds that call, and the
+//! drawn viewer when the first frame showing it is written. CLOCK_MONOTONIC is system-wide on
+//! Linux, so the two processes' readings compare.
+//!
+//! The simulator also prints each connection it accepts: the shared part must have made
+//! exactly one. Then `serve` is stopped and, against the same simulator, `events --json` and
+//! the direct-mode dashboard are measured for comparison.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::runtime::Runtime;
+use tokio::sync::watch;
+
+use super::child::{self, Nats, Sim};
+use super::report::{Pct, Target, pct_of, target};
+use super::{BenchError, GIVE_UP, Options, SEED, events, headless, screen};
+use crate::app::audit::{AuditLog, Dispatcher};
+use crate::app::config::{self, SharedSettings};
+use crate::app::shared::{self as viewer, ViewerUpdate};
+use crate::app::terminal;
+use crate::app::tui::{Pacer, Source, events_of, settings, tick};
+use crate::model::ModelEvent;
+use crate::session::SessionEvent;
+use crate::sim::server::monotonic_ns;
+use crate::ui::{App, Event};
+
+/// The site name the bench serves.
+const SITE: &str = "bench";
+
+/// How long a call's first send may take to reach the viewers before it counts as missed:
+/// calls sent at the window's end are waited for this long.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Where the watchers and the drawn viewer are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Taking in the site.
+    Settling,
+    /// In the measurement window.
+    Measuring,
+    /// After the window: calls sent at its end may still arrive.
+    Grace,
+    /// Done: hand back what was seen.
+    Done,
+}
+
+/// Each gcid's first sighting, CLOCK_MONOTONIC ns.
+type Seen = HashMap<String, u64>;
+
+/// One watcher: the bucket's watch into a model, noting when each call first appears.
+async fn watcher(
+    s: SharedSettings,
+    mut phase: watch::Receiver<Phase>,
+    caught_up: watch::Sender<u32>,
+) -> Seen {
+    let mut rx = viewer::spawn(s);
+    let mut seen = Seen::new();
+    loop {
+        let update = tokio::select! {
+            u = rx.recv() => u,
+            _ = phase.wait_for(|p| *p == Phase::Done) => break,
+        };
+        match update {
+            Some(ViewerUpdate::Model(evs)) => note_calls(&evs, monotonic_ns(), &mut seen),
+            Some(ViewerUpdate::CaughtUp(_)) => {
+                caught_up.send_modify(|n| *n += 1);
+            }
+            None => break,
+        }
+    }
+    seen
+}
+
+fn note_calls(evs: &[ModelEvent], now: u64, seen: &mut Seen) {
+    for ev in evs {
+        if let ModelEvent::CallNew { call } = ev
+            && let Some(g) = &call.call.gcid
+        {
+            seen.entry(g.to_hex()).or_insert(now);
+        }
+    }
+}
+
+/// What the drawn viewer measured in the window.
+#[derive(Debug, Default)]
+struct Drawn {
+    /// Its thread's CPU in the window.
+    cpu: Duration,
+    /// Frames drawn in the window.
+    frames: u64,
+    /// Each gcid's first frame.
+    seen: Seen,
+}
+
+/// The drawn viewer: the screen fed by a bucket watch, drawing as the run loop paces it, on
+/// this thread's own runtime (its NATS client's tasks included).
+fn drawn(
+    s: SharedSettings,
+    ui: crate::ui::UiConfig,
+    audit_pbx: String,
+    size: (u16, u16),
+    mut phase: watch::Receiver<Phase>,
+) -> Result<Drawn, BenchError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| BenchError::Spawn(e.to_string()))?;
+    rt.block_on(async move {
+        let mut rx = viewer::spawn(s);
+        let (mut term, _counter) = headless::terminal(size.0, size.1).map_err(BenchError::Draw)?;
+        let mut dispatch = Dispatcher::new(AuditLog::new(None, "bench", audit_pbx));
+        let mut app = App::new(ui, Instant::now());
+        app.update(Event::Resize {
+            width: size.0,
+            height: size.1,
+        });
+        app.update(tick());
+        let mut pacer = Pacer::default();
+        let mut out = Drawn::default();
+        let mut undrawn: Vec<String> = Vec::new();
+        let mut from: Option<(Duration, u64)> = None;
+        let mut frames = 0u64;
+        let mut second = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let due = if app.needs_redraw() {
+                pacer.wait(Instant::now())
+            } else {
+                None
+            };
+            if app.needs_redraw() && due.is_none() {
+                terminal::draw(&mut term, &app).map_err(BenchError::Draw)?;
+                app.drawn();
+                pacer.drawn(Instant::now());
+                frames += 1;
+                let now = monotonic_ns();
+                for g in undrawn.drain(..) {
+                    out.seen.entry(g).or_insert(now);
+                }
+            }
+            let wake = due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                u = rx.recv() => match u {
+                    Some(ViewerUpdate::Model(evs)) => {
+                        for ev in &evs {
+                            if let ModelEvent::CallNew { call } = ev
+                                && let Some(g) = &call.call.gcid
+                            {
+                                undrawn.push(g.to_hex());
+                            }
+                        }
+                        let batch = evs.into_iter().map(SessionEvent::Model).collect();
+                        for e in events_of(batch, &mut dispatch) {
+                            let _ = app.update(e);
+                        }
+                    }
+                    Some(ViewerUpdate::CaughtUp(_)) => {}
+                    None => return Err(BenchError::Connect("the drawn viewer's watch ended".into())),
+                },
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
+                _ = second.tick() => { app.update(tick()); }
+                r = phase.changed() => {
+                    if r.is_err() {
+                        return Ok(out);
+                    }
+                    let p = *phase.borrow_and_update();
+                    match p {
+                        Phase::Measuring => from = Some((child::thread_cpu_precise(), frames)),
+                        Phase::Grace | Phase::Done => {
+                            if let Some((cpu, f)) = from.take() {
+                                out.cpu = child::thread_cpu_precise().saturating_sub(cpu);
+                                out.frames = frames - f;
+                            }
+                            if p == Phase::Done {
+                                return Ok(out);
+                            }
+                        }
+                        Phase::Settling => {}
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Every figure of one shared run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SharedRun {
+    /// Call changes per second asked of the simulator.
+    pub rate: f64,
+    /// Headless watchers (besides the drawn viewer).
+    pub viewers: usize,
+    /// The measurement window, seconds.
+    pub seconds: f64,
+    /// MTCTI3 connections the simulator accepted during the shared part.
+    pub pbx_connections: u64,
+    /// New calls the simulator first sent in the window.
+    pub calls_sent: u64,
+    /// Of those, (watcher, call) pairs seen.
+    pub watcher_samples: u64,
+    /// (watcher, call) pairs never seen (the serving side may fold a call that began and
+    /// ended between two of its reads).
+    pub watcher_missed: u64,
+    /// PBX's first send of a new call -> a watcher's model holds it, ms.
+    pub pbx_to_watcher_ms: Pct,
+    /// PBX's first send of a new call -> the drawn viewer's frame showing it, ms.
+    pub pbx_to_frame_ms: Pct,
+    /// `ipo-top serve`, % of one core.
+    pub serve_cpu_pct: f64,
+    /// This process less the drawn viewer's thread: the watchers, % of one core.
+    pub watchers_cpu_pct: f64,
+    /// The drawn viewer's thread, % of one core.
+    pub drawn_cpu_pct: f64,
+    /// Frames per second the drawn viewer drew.
+    pub drawn_frames_per_sec: f64,
+    /// nats-server, % of one core.
+    pub nats_cpu_pct: f64,
+    /// The simulator, % of one core.
+    pub sim_cpu_pct: f64,
+    /// `ipo-top events --json > /dev/null` direct against the same simulator, % of one core.
+    pub events_cpu_pct: f64,
+    /// The direct-mode dashboard against the same simulator, % of one core.
+    pub dashboard_cpu_pct: f64,
+    /// The targets.
+    pub targets: Vec<Target>,
+}
+
+/// Latencies in ms from the simulator's first sends to the sightings.
+fn latencies(sent: &Seen, from_ns: u64, until_ns: u64, seen: &[&Seen]) -> (Vec<f64>, u64) {
+    let mut out = Vec::new();
+    let mut missed = 0;
+    for (g, &at) in sent {
+        if at < from_ns || at > until_ns {
+            continue;
+        }
+        for s in seen {
+            match s.get(g) {
+                Some(&t) => out.push(t.saturating_sub(at) as f64 / 1e6),
+                None => missed += 1,
+            }
+        }
+    }
+    (out, missed)
+}
+
+/// Reads the simulator's new lines: connections opened, first sends.
+fn read_sim(sim: &mut Sim, opened: &mut u64, sent: &mut Seen) {
+    for line in sim.lines() {
+        if line.starts_with("opened connection") {
+            *opened += 1;
+        } else if let Some(rest) = line.strip_prefix("first sent ")
+            && let Some((g, ns)) = rest.split_once(" at ")
+            && let Ok(ns) = ns.trim().parse()
+        {
+            sent.entry(g.to_owned()).or_insert(ns);
+        }
+    }
+}
+
+async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> Result<(), BenchError> {
+    tokio::select! {
+        () = tokio::time::sleep(d) => Ok(()),
+        _ = stop.wait_for(|s| *s) => Err(BenchError::Interrupted),
+    }
+}
+
+/// One rate in shared mode.
+pub fn one(
+    rt: &Runtime,
+    opts: &Options,
+    rate: f64,
+    viewers: usize,
+    mut stop: watch::Receiver<bool>,
+) -> Result<SharedRun, BenchError> {
+    let mut sim = Sim::start(rate, SEED, true)?;
+    let mut nats = Nats::start()?;
+    // The simulator's client configuration, with the site's NATS: for `serve` and the viewers.
+    let text =
+        std::fs::read_to_string(sim.config()).map_err(|e| BenchError::Config(e.to_string()))?;
+    let text = format!(
+        "{text}\n[shared]\nnats = \"nats://127.0.0.1:{}\"\nsite = \"{SITE}\"\n",
+        nats.port
+    );
+    crate::app::simconfig::write_private(sim.config(), &text)
+        .map_err(|e| BenchError::Config(e.to_string()))?;
+    let cfg = config::load(Some(sim.config())).map_err(|e| BenchError::Config(e.to_string()))?;
+    let shared = cfg
+        .shared
+        .clone()
+        .ok_or_else(|| BenchError::Config("no [shared] table read back".into()))?;
+    let st = settings(&Source::Config(Box::new(cfg)), false);
+    let initial_report = st.session.initial_report;
+    let mut serve = child::serve(sim.config(), &opts.log_level)?;
+
+    let (phase_tx, phase) = watch::channel(Phase::Settling);
+    let (caught_tx, mut caught) = watch::channel(0u32);
+    let watchers: Vec<_> = (0..viewers)
+        .map(|_| rt.spawn(watcher(shared.clone(), phase.clone(), caught_tx.clone())))
+        .collect();
+    let drawn_thread = {
+        let (s, ui, size, phase) = (shared.clone(), st.ui.clone(), opts.size, phase.clone());
+        let pbx = st.audit_pbx.clone();
+        std::thread::spawn(move || drawn(s, ui, pbx, size, phase))
+    };
+    let mut opened = 0u64;
+    let mut sent = Seen::new();
+
+    let measured = rt.block_on(async {
+        // The full picture: every watcher has caught up with a serving side that has synced.
+        let start = Instant::now();
+        let want = u32::try_from(viewers).unwrap_or(u32::MAX);
+        loop {
+            let (exit, line) = viewer::check(&shared, Duration::from_secs(5)).await;
+            let caught_up = *caught.borrow_and_update();
+            if exit == crate::app::Exit::Ok && caught_up >= want {
+                break;
+            }
+            if start.elapsed() > GIVE_UP {
+                return Err(BenchError::Timeout(format!(
+                    "the shared viewers' full picture: {caught_up} of {want} watchers caught up; \
+                     the serving side: {line}"
+                )));
+            }
+            if !serve.running() {
+                return Err(BenchError::Spawn(format!(
+                    "`ipo-top serve` stopped: {}",
+                    serve.stderr_tail()
+                )));
+            }
+            sleep_or_stop(Duration::from_millis(500), &mut stop).await?;
+        }
+        sleep_or_stop(initial_report + Duration::from_secs(1), &mut stop).await?;
+        let _ = phase_tx.send(Phase::Measuring);
+        let (from, from_ns) = (Instant::now(), monotonic_ns());
+        let cpu0 = (
+            child::self_cpu()?,
+            serve.cpu()?,
+            nats.child().cpu()?,
+            sim.child().cpu()?,
+        );
+        sleep_or_stop(opts.seconds, &mut stop).await?;
+        let window = from.elapsed();
+        let until_ns = monotonic_ns();
+        let cpu1 = (
+            child::self_cpu()?,
+            serve.cpu()?,
+            nats.child().cpu()?,
+            sim.child().cpu()?,
+        );
+        let _ = phase_tx.send(Phase::Grace);
+        // Calls sent at the end of the window get time to arrive.
+        sleep_or_stop(GRACE, &mut stop).await?;
+        if !serve.running() {
+            return Err(BenchError::Spawn(format!(
+                "`ipo-top serve` stopped: {}",
+                serve.stderr_tail()
+            )));
+        }
+        let _ = phase_tx.send(Phase::Done);
+        let mut seen = Vec::new();
+        for w in watchers {
+            seen.push(w.await.map_err(|e| BenchError::Spawn(e.to_string()))?);
+        }
+        Ok((window, from_ns, until_ns, cpu0, cpu1, seen))
+    });
+    let _ = phase_tx.send(Phase::Done);
+    let drawn = drawn_thread
+        .join()
+        .map_err(|_| BenchError::Spawn("the drawn viewer's thread panicked".into()))?;
+    let (window, from_ns, until_ns, cpu0, cpu1, seen) = measured?;
+    let drawn = drawn?;
+    read_sim(&mut sim, &mut opened, &mut sent);
+    if opened != 1 {
+        return Err(BenchError::Connections(opened));
+    }
+    // The shared part is over: the direct clients, one at a time, against the same site.
+    drop(serve);
+    let seconds = opts.seconds.as_secs_f64();
+    let events_cpu = rt.block_on(events(&mut sim, opts, GRACE, &mut stop))?;
+    let direct = rt.block_on(screen::run(
+        &mut sim,
+        st,
+        true,
+        opts.size,
+        opts.seconds,
+        GIVE_UP,
+        &mut stop,
+    ))?;
+    let pct = |d: Duration| 100.0 * d.as_secs_f64() / window.as_secs_f64().max(1e-9);
+    let refs: Vec<&Seen> = seen.iter().collect();
+    let (to_watchers, missed) = latencies(&sent, from_ns, until_ns, &refs);
+    let (to_frame, _) = latencies(&sent, from_ns, until_ns, &[&drawn.seen]);
+    let calls_sent = sent
+        .values()
+        .filter(|&&at| at >= from_ns && at <= until_ns)
+        .count() as u64;
+    let self_cpu = cpu1.0.saturating_sub(cpu0.0);
+    let mut run = SharedRun {
+        rate,
+        viewers,
+        seconds: window.as_secs_f64(),
+        pbx_connections: opened,
+        calls_sent,
+        watcher_samples: to_watchers.len() as u64,
+        watcher_missed: missed,
+        pbx_to_watcher_ms: pct_of(to_watchers),
+        pbx_to_frame_ms: pct_of(to_frame),
+        serve_cpu_pct: pct(cpu1.1.saturating_sub(cpu0.1)),
+        watchers_cpu_pct: pct(self_cpu.saturating_sub(drawn.cpu)),
+        drawn_cpu_pct: pct(drawn.cpu),
+        drawn_frames_per_sec: drawn.frames as f64 / window.as_secs_f64().max(1e-9),
+        nats_cpu_pct: pct(cpu1.2.saturating_sub(cpu0.2)),
+        sim_cpu_pct: pct(cpu1.3.saturating_sub(cpu0.3)),
+        events_cpu_pct: events_cpu,
+        dashboard_cpu_pct: 100.0 * direct.cpu.as_secs_f64() / seconds.max(1e-9),
+        targets: Vec::new(),
+    };
+    run.targets = targets(&run);
+    Ok(run)
+}
+
+fn targets(r: &SharedRun) -> Vec<Target> {
+    let serve_x = r.serve_cpu_pct / r.events_cpu_pct.max(1e-9);
+    vec![
+        target(
+            "PBX connections (shared part)",
+            "exactly 1",
+            r.pbx_connections.to_string(),
+            r.pbx_connections == 1,
+        ),
+        target(
+            "PBX -> watcher latency (p99)",
+            "< 50 ms",
+            format!("{:.1} ms", r.pbx_to_watcher_ms.p99),
+            r.watcher_samples > 0 && r.pbx_to_watcher_ms.p99 < 50.0,
+        ),
+        target(
+            "serve CPU / events --json CPU",
+            "<= 2x",
+            format!("{serve_x:.1}x"),
+            serve_x <= 2.0,
+        ),
+        target(
+            "drawn viewer CPU vs direct dashboard",
+            "within",
+            format!("{:.1} % vs {:.1} %", r.drawn_cpu_pct, r.dashboard_cpu_pct),
+            r.drawn_cpu_pct <= r.dashboard_cpu_pct,
+        ),
+    ]
+}
+
+/// The shared bench's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct SharedReport {
+    /// The headless terminal's size.
+    pub size: String,
+    /// CPU cores the machine offers.
+    pub cores: usize,
+    /// The runs, in order.
+    pub runs: Vec<SharedRun>,
+}
+
+impl SharedReport {
+    /// One block of figures per run, then the targets.
+    pub fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "ipo-top bench --shared: scale site through `ipo-top serve` and nats-server, {} terminal, {} cores",
+            self.size, self.cores
+        );
+        let p = |v: Pct| format!("{:.1} / {:.1}", v.p50, v.p99);
+        for r in &self.runs {
+            let rows = [
+                ("changes/s", format!("{}", r.rate)),
+                ("viewers", format!("{} watchers + 1 drawn", r.viewers)),
+                ("window (s)", format!("{:.1}", r.seconds)),
+                (
+                    "PBX connections (shared part)",
+                    r.pbx_connections.to_string(),
+                ),
+                (
+                    "new calls sent; watcher sightings / missed",
+                    format!(
+                        "{}; {} / {}",
+                        r.calls_sent, r.watcher_samples, r.watcher_missed
+                    ),
+                ),
+                (
+                    "PBX send -> watcher model p50/p99 (ms)",
+                    p(r.pbx_to_watcher_ms),
+                ),
+                ("PBX send -> drawn frame p50/p99 (ms)", p(r.pbx_to_frame_ms)),
+                (
+                    "CPU % serve / nats-server / watchers / drawn",
+                    format!(
+                        "{:.1} / {:.1} / {:.1} / {:.1}",
+                        r.serve_cpu_pct, r.nats_cpu_pct, r.watchers_cpu_pct, r.drawn_cpu_pct
+                    ),
+                ),
+                (
+                    "CPU % direct: events --json / dashboard",
+                    format!("{:.1} / {:.1}", r.events_cpu_pct, r.dashboard_cpu_pct),
+                ),
+                ("CPU % simulator", format!("{:.1}", r.sim_cpu_pct)),
+                ("drawn frames/s", format!("{:.1}", r.drawn_frames_per_sec)),
+            ];
+            for (k, v) in rows {
+                let _ = writeln!(out, "{k:<46} {v}");
+            }
+            out.push('\n');
+        }
+        let _ = writeln!(out, "targets (shown, never asserted):");
+        for r in &self.runs {
+            for t in &r.targets {
+                let _ = writeln!(
+                    out,
+                    "  {:>6}/s  {:<38} {:<10} {:<24} {}",
+                    r.rate,
+                    t.what,
+                    t.target,
+                    t.measured,
+                    if t.met { "met" } else { "NOT met" }
+                );
+            }
+        }
+        out
+    }
+}
