@@ -428,7 +428,7 @@ fn virtual_soak(minutes: u64) {
     for minute in 1..=minutes {
         // The site-minute this minute starts at: a fault at FIRST_FAULT, then every FAULT_EVERY.
         let at = minute - 1;
-        if at >= FIRST_FAULT && (at - FIRST_FAULT) % FAULT_EVERY == 0 {
+        if at >= FIRST_FAULT && (at - FIRST_FAULT).is_multiple_of(FAULT_EVERY) {
             let what = s.fault(faults.len());
             faults.push((at, what));
         }

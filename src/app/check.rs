@@ -330,6 +330,8 @@ mod tests {
             alerts: crate::model::AlertConfig::default(),
             wall_rotate: Duration::from_secs(10),
             warnings: Vec::new(),
+            shared: None,
+            has_pbx: true,
         }
     }
 

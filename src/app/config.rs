@@ -6,6 +6,7 @@
 mod alerts;
 mod error;
 mod scope;
+mod shared;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,8 @@ pub use error::ConfigError;
 use error::Source;
 use scope::{RawScope, scope_settings};
 pub use scope::{ScopeFlags, ScopeSettings, parse_agents};
+pub use shared::{NatsCredentials, SharedSettings};
+use shared::{RawShared, shared_settings};
 
 /// The hint given when there is no configuration file.
 pub const NO_CONFIG_HINT: &str = "copy config.example.toml there and edit it, or pass --config PATH; \
@@ -78,9 +81,28 @@ pub struct Config {
     /// What the file says that still works but should change (an old key), for the log
     /// once it is open.
     pub warnings: Vec<String>,
+    /// Shared mode (`[shared]`): the NATS server and site, if configured.
+    pub shared: Option<SharedSettings>,
+    /// Whether the file names a PBX (`[pbx]`); a shared-mode viewer's need not.
+    pub has_pbx: bool,
 }
 
 impl Config {
+    /// Fails, saying what to do, when the file names no PBX (a viewer's file used for a
+    /// command that connects to the PBX).
+    pub fn require_pbx(&self) -> Result<(), ConfigError> {
+        if self.has_pbx {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            location: self.path.display().to_string(),
+            key: "pbx".to_owned(),
+            message: "this file has no [pbx]: add it to connect to the PBX, or run with \
+                      --shared to watch the site through NATS"
+                .to_owned(),
+        })
+    }
+
     /// Whether this run is read-only: `--read-only` (`flag`) or `[ui] read_only`. The one
     /// place the two meet; the screen and the session are both given the answer.
     pub fn read_only(&self, flag: bool) -> bool {
@@ -128,7 +150,8 @@ pub struct UiSettings {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    pbx: RawPbx,
+    /// Required, except in a shared-mode viewer's file (`[shared]` without `[pbx]`).
+    pbx: Option<RawPbx>,
     #[serde(default)]
     tls: RawTls,
     supervisor: Option<RawSupervisor>,
@@ -146,6 +169,7 @@ struct RawConfig {
     wall: RawWall,
     #[serde(default)]
     keys: std::collections::BTreeMap<String, Spanned<RawKeys>>,
+    shared: Option<RawShared>,
 }
 
 #[derive(Deserialize, Default)]
@@ -244,9 +268,10 @@ pub fn trust_target(path: Option<&Path>, secondary: bool) -> Result<TrustTarget,
         text: &text,
     };
     let raw: RawConfig = toml::from_str(&text).map_err(|e| src.toml_error(&e))?;
-    let primary_port = src.port(raw.pbx.port.as_ref(), "pbx.port", 443)?;
+    let pbx = raw.pbx.as_ref().ok_or_else(|| no_pbx(&src))?;
+    let primary_port = src.port(pbx.port.as_ref(), "pbx.port", 443)?;
     let (host, port, key) = if secondary {
-        let Some(h) = &raw.pbx.secondary else {
+        let Some(h) = &pbx.secondary else {
             return Err(ConfigError::Invalid {
                 location: src.location(None),
                 key: "pbx.secondary".to_owned(),
@@ -257,7 +282,7 @@ pub fn trust_target(path: Option<&Path>, secondary: bool) -> Result<TrustTarget,
         (
             h.get_ref().trim().to_owned(),
             src.port(
-                raw.pbx.secondary_port.as_ref(),
+                pbx.secondary_port.as_ref(),
                 "pbx.secondary_port",
                 primary_port,
             )?,
@@ -265,7 +290,7 @@ pub fn trust_target(path: Option<&Path>, secondary: bool) -> Result<TrustTarget,
         )
     } else {
         (
-            raw.pbx.host.get_ref().trim().to_owned(),
+            pbx.host.get_ref().trim().to_owned(),
             primary_port,
             "fingerprint",
         )
@@ -324,7 +349,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
     let base = path.parent().unwrap_or(Path::new("."));
 
-    let (host, port, username, password, connect_timeout) = pbx_settings(&src, &raw.pbx, base)?;
+    // A shared-mode viewer needs no PBX (nor its password): the serving process has those.
+    let (pbx, (host, port, username, password, connect_timeout)) = match &raw.pbx {
+        Some(pbx) => (Some(pbx), pbx_settings(&src, pbx, base)?),
+        None if raw.shared.is_some() => (
+            None,
+            (
+                String::new(),
+                443,
+                String::new(),
+                Secret::new(""),
+                Duration::from_secs(10),
+            ),
+        ),
+        None => return Err(no_pbx(&src)),
+    };
     let trust = tls_trust(&src, &raw.tls, base)?;
     let mut session = session_settings(&src, &raw.session)?;
     // Jitter differs per process so that several ipo-top instances do not reconnect in step.
@@ -341,8 +380,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         trust,
         connect_timeout,
     };
-    session.secondary = secondary_endpoint(&src, &raw, &endpoint)?;
-    let password_source = password_source(&raw.pbx, base);
+    session.secondary = match pbx {
+        Some(pbx) => secondary_endpoint(&src, pbx, &raw.tls, &endpoint)?,
+        None => None,
+    };
+    let password_source = pbx.map_or(PasswordSource::Env(String::new()), |p| {
+        password_source(p, base)
+    });
 
     let ui = UiSettings {
         read_only: raw.ui.read_only.unwrap_or(false),
@@ -354,6 +398,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let keymap = keymap(&src, &raw.keys, ui.allow_force_clear)?;
     let scope = scope_settings(&src, &raw.scope)?;
     session.scope = scope.scope();
+    let shared = shared_settings(&src, raw.shared.as_ref(), base)?;
 
     Ok(Config {
         path: path.to_owned(),
@@ -367,7 +412,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         alerts,
         wall_rotate,
         warnings: old_key.into_iter().collect(),
+        shared,
+        has_pbx: pbx.is_some(),
     })
+}
+
+/// `[pbx]` is missing (and this is no shared-mode viewer's file).
+fn no_pbx(src: &Source<'_>) -> ConfigError {
+    ConfigError::Invalid {
+        location: src.location(None),
+        key: "pbx".to_owned(),
+        message: "required, but missing (see config.example.toml); a shared-mode viewer's \
+                  file may have [shared] instead"
+            .to_owned(),
+    }
 }
 
 /// `[pbx]` for the primary system: host, port, service user, password, connect timeout.
@@ -552,12 +610,12 @@ fn is_host(host: &str) -> bool {
 /// its own certificate).
 fn secondary_endpoint(
     src: &Source<'_>,
-    raw: &RawConfig,
+    pbx: &RawPbx,
+    tls: &RawTls,
     primary: &Endpoint,
 ) -> Result<Option<Endpoint>, ConfigError> {
-    let pbx = &raw.pbx;
     let Some(host) = &pbx.secondary else {
-        if let Some(fp) = &raw.tls.secondary_fingerprint {
+        if let Some(fp) = &tls.secondary_fingerprint {
             return Err(src.invalid(
                 fp,
                 "tls.secondary_fingerprint",
@@ -586,7 +644,7 @@ fn secondary_endpoint(
         "pbx.secondary_port",
         primary.port,
     )?;
-    let trust = match (&primary.trust, &raw.tls.secondary_fingerprint) {
+    let trust = match (&primary.trust, &tls.secondary_fingerprint) {
         (Trust::Fingerprint(_), Some(fp)) => Trust::Fingerprint(
             fp.get_ref()
                 .parse::<Fingerprint>()

@@ -239,7 +239,7 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> (Exit, Option<String>)
 }
 
 /// Ctrl-C or SIGTERM (also how `ipo-top bench` is stopped).
-pub(crate) async fn interrupted() {
+pub async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

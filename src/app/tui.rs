@@ -65,6 +65,9 @@ pub enum Target {
     Config(Option<PathBuf>),
     /// The simulator's demo call centre, in this process.
     Demo,
+    /// Shared mode: the site as an `ipo-top serve` publishes it in NATS (`[shared]` in the
+    /// configuration file).
+    Shared(Option<PathBuf>),
 }
 
 /// Runs the screen until the user quits. Configuration problems are reported before the
@@ -92,7 +95,7 @@ fn run_screen(
     scope: &config::ScopeFlags,
 ) -> Exit {
     let config = match &target {
-        Target::Config(path) => match config::load(path.as_deref()) {
+        Target::Config(path) | Target::Shared(path) => match config::load(path.as_deref()) {
             Ok(mut c) => {
                 c.override_scope(scope);
                 Some(c)
@@ -123,7 +126,27 @@ fn run_screen(
     };
     let exit = rt.block_on(async move {
         let (demo, source) = match config {
-            Some(c) => (None, Source::Config(Box::new(c))),
+            Some(c) if matches!(target, Target::Shared(_)) => match c.shared.clone() {
+                Some(s) => (None, Source::Shared(Box::new(c), s)),
+                None => {
+                    super::complain(
+                        "ipo-top",
+                        &format_args!(
+                            "{}: --shared needs a [shared] table with nats and site (see \
+                             config.example.toml)",
+                            c.path.display()
+                        ),
+                    );
+                    return Exit::Config;
+                }
+            },
+            Some(c) => match c.require_pbx() {
+                Ok(()) => (None, Source::Config(Box::new(c))),
+                Err(e) => {
+                    super::complain("ipo-top", &e);
+                    return Exit::Config;
+                }
+            },
             None => match demo::start().await {
                 Ok(d) => {
                     let endpoint = d.endpoint.clone();
@@ -149,12 +172,21 @@ fn run_screen(
 pub(crate) enum Source {
     Config(Box<Config>),
     Demo(crate::session::Endpoint),
+    /// A shared-mode viewer: the configuration's screen settings, the site in NATS.
+    Shared(Box<Config>, super::config::SharedSettings),
 }
 
-/// A running session and whom it logs in as.
+/// Where the screen's model comes from: this process's session, or a shared site's bucket.
+enum Feed {
+    Session(Updates),
+    Shared(mpsc::Receiver<super::shared::ViewerUpdate>),
+}
+
+/// A running session (or a shared site's watch) and whom it logs in as.
 struct Live {
-    handle: SessionHandle,
-    updates: Option<Updates>,
+    /// The session, to send functions and log in again; none for a shared viewer.
+    handle: Option<SessionHandle>,
+    updates: Option<Feed>,
     /// Whom it logs in as on each system, and which login was refused.
     logins: Logins,
 }
@@ -163,13 +195,41 @@ fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Li
     let logins = Logins::of(&endpoint, config.secondary.as_ref());
     let (handle, updates) = spawn(endpoint, config).map_err(|e| e.to_string())?;
     Ok(Live {
-        handle,
-        updates: Some(updates),
+        handle: Some(handle),
+        updates: Some(Feed::Session(updates)),
         logins,
     })
 }
 
+/// A shared site's model as the session's events (the screen takes them as they are).
+fn shared_batch(u: super::shared::ViewerUpdate) -> Vec<SessionEvent> {
+    match u {
+        super::shared::ViewerUpdate::Model(evs) => {
+            evs.into_iter().map(SessionEvent::Model).collect()
+        }
+        super::shared::ViewerUpdate::CaughtUp(_) => Vec::new(),
+    }
+}
+
 impl Live {
+    /// The next batch; `None` once the source has ended.
+    async fn next(&mut self) -> Option<Vec<SessionEvent>> {
+        match &mut self.updates {
+            Some(Feed::Session(u)) => u.next().await,
+            Some(Feed::Shared(rx)) => rx.recv().await.map(shared_batch),
+            None => std::future::pending().await,
+        }
+    }
+
+    /// A batch that is already there.
+    fn ready(&mut self) -> Option<Vec<SessionEvent>> {
+        match &mut self.updates {
+            Some(Feed::Session(u)) => u.next().now_or_never().flatten(),
+            Some(Feed::Shared(rx)) => rx.try_recv().ok().map(shared_batch),
+            None => None,
+        }
+    }
+
     /// A batch from the session as screen events, noting first which system refused a login
     /// (the one `R` is judged against).
     fn take_in(&mut self, batch: Vec<SessionEvent>, dispatch: &mut Dispatcher) -> Vec<Event> {
@@ -296,13 +356,6 @@ pub(crate) fn events_of(batch: Vec<SessionEvent>, dispatch: &mut Dispatcher) -> 
     events
 }
 
-async fn next_batch(updates: Option<&Updates>) -> Option<Vec<SessionEvent>> {
-    match updates {
-        Some(u) => u.next().await,
-        None => std::future::pending().await,
-    }
-}
-
 async fn terminated() {
     #[cfg(unix)]
     {
@@ -334,6 +387,8 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
     let read_only = match source {
         Source::Config(c) => c.read_only(flag),
         Source::Demo(_) => flag,
+        // A viewer sends no functions of its own: they are the serving side's to send.
+        Source::Shared(..) => true,
     };
     let theme = Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref());
     match source {
@@ -357,6 +412,24 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
             },
             config_path: Some(c.path.clone()),
             audit_pbx: c.endpoint.authority(),
+        },
+        Source::Shared(c, s) => Settings {
+            endpoint: c.endpoint.clone(),
+            session: c.session.clone(),
+            ui: UiConfig {
+                pbx: format!("{} via NATS", s.site),
+                banner: Some(format!("shared: {} via NATS", s.site)),
+                alerts: c.alerts.clone(),
+                wall_rotate: c.wall_rotate,
+                theme,
+                keymap: c.keymap.clone(),
+                supervisor: c.supervisor_extension.clone(),
+                read_only,
+                scope: c.session.scope.clone(),
+                ..UiConfig::default()
+            },
+            config_path: None,
+            audit_pbx: format!("{} via NATS", s.site),
         },
         Source::Demo(endpoint) => Settings {
             endpoint: endpoint.clone(),
@@ -389,7 +462,15 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
         audit::local_user(),
         audit_pbx,
     ));
-    let mut live = match start(endpoint, session_config) {
+    let started = match &source {
+        Source::Shared(_, s) => Ok(Live {
+            handle: None,
+            updates: Some(Feed::Shared(super::shared::spawn(s.clone()))),
+            logins: Logins::of(&endpoint, None),
+        }),
+        _ => start(endpoint, session_config),
+    };
+    let mut live = match started {
         Ok(l) => l,
         Err(e) => {
             super::complain("ipo-top", &e);
@@ -433,11 +514,15 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
     .await;
 
     stop.store(true, Ordering::Relaxed);
-    live.handle.shutdown();
+    if let Some(h) = &live.handle {
+        h.shutdown();
+    }
     drop(guard);
     let _ = reader.join();
     // The session closes its link politely; never let that hold up the exit for long.
-    let _ = tokio::time::timeout(Duration::from_secs(2), live.handle.join()).await;
+    if let Some(h) = live.handle.take() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), h.join()).await;
+    }
     match result {
         Ok(()) => Exit::Ok,
         Err(e) => {
@@ -465,9 +550,7 @@ async fn event_loop(
                 Some(t) => frame_due = Some(t),
                 None => {
                     // What the session said while the frame waited goes into this frame.
-                    if let Some(Some(b)) =
-                        live.updates.as_ref().and_then(|u| u.next().now_or_never())
-                    {
+                    if let Some(b) = live.ready() {
                         let mut events = vec![tick()];
                         events.extend(live.take_in(b, dispatch));
                         if handle(app, events, live, dispatch, config_path.as_deref()) {
@@ -498,7 +581,7 @@ async fn event_loop(
             // While a frame waits for the cap, the session's batches wait in its mailbox,
             // which folds the changes to each call and user: one update per frame, however
             // many Notifies came between two frames.
-            batch = next_batch(live.updates.as_ref()), if frame_due.is_none() => match batch {
+            batch = live.next(), if frame_due.is_none() => match batch {
                 Some(b) => {
                     events.push(tick());
                     events.extend(live.take_in(b, dispatch));
@@ -541,7 +624,15 @@ fn handle(
             match action {
                 Action::Quit => return true,
                 Action::RetryLogin => retry(app, live, config_path),
-                Action::Send(req) => queue.extend(dispatch.send(req, &live.handle)),
+                Action::Send(req) => match &live.handle {
+                    Some(h) => queue.extend(dispatch.send(req, h)),
+                    None => queue.push_back(Event::Outcome {
+                        ticket: req.ticket,
+                        status: crate::model::CommandStatus::Refused {
+                            reason: "a shared viewer sends no functions".into(),
+                        },
+                    }),
+                },
                 Action::SaveView(view) => save_view(&view),
                 Action::Bell => ring_bell(),
             }
@@ -569,37 +660,45 @@ fn save_view(view: &ViewState) {
 
 /// Carries out `R`: a new session if the credentials changed, else the reason not to.
 fn retry(app: &mut App, live: &mut Live, config_path: Option<&std::path::Path>) {
+    let Some(handle) = live.handle.as_ref() else {
+        app.update(Event::RetryRefused(
+            "a shared viewer does not log in to the PBX: the serving process does".to_owned(),
+        ));
+        return;
+    };
     let Some(path) = config_path else {
         app.update(Event::RetryRefused(
             "the demo makes its own credentials; quit and start ipo-top --demo again".to_owned(),
         ));
         return;
     };
-    match decide(&live.logins, config::load(Some(path))) {
+    match decide(
+        &live.logins,
+        config::load(Some(path)).and_then(|c| c.require_pbx().map(|()| c)),
+    ) {
         RetryDecision::Refuse(why) => {
             tracing::info!("retry refused: {why}");
             app.update(Event::RetryRefused(why));
         }
-        RetryDecision::Retry(c) => match live
-            .handle
-            .retry_with(c.endpoint.clone(), c.session.secondary.clone())
-        {
-            Ok(()) => {
-                tracing::info!(host = %c.endpoint.host, user = %c.endpoint.username, "logging in again");
-                // The attempt goes to the system that refused (the session stays on it).
-                let pbx = match (live.logins.refused_system(), &c.session.secondary) {
-                    (Some(PbxSystem::Secondary), Some(s)) => s.authority(),
-                    _ => c.endpoint.authority(),
-                };
-                live.logins = Logins::of(&c.endpoint, c.session.secondary.as_ref());
-                app.update(Event::Retrying { pbx });
+        RetryDecision::Retry(c) => {
+            match handle.retry_with(c.endpoint.clone(), c.session.secondary.clone()) {
+                Ok(()) => {
+                    tracing::info!(host = %c.endpoint.host, user = %c.endpoint.username, "logging in again");
+                    // The attempt goes to the system that refused (the session stays on it).
+                    let pbx = match (live.logins.refused_system(), &c.session.secondary) {
+                        (Some(PbxSystem::Secondary), Some(s)) => s.authority(),
+                        _ => c.endpoint.authority(),
+                    };
+                    live.logins = Logins::of(&c.endpoint, c.session.secondary.as_ref());
+                    app.update(Event::Retrying { pbx });
+                }
+                Err(e) => {
+                    app.update(Event::RetryRefused(format!(
+                        "the new TLS settings cannot be used: {e}"
+                    )));
+                }
             }
-            Err(e) => {
-                app.update(Event::RetryRefused(format!(
-                    "the new TLS settings cannot be used: {e}"
-                )));
-            }
-        },
+        }
     }
 }
 

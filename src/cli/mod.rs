@@ -46,6 +46,11 @@ pub struct Cli {
     /// `all`, or extensions such as 4101,4102. Replaces `[scope] agents` for this run.
     #[arg(long, global = true, value_name = "members|all|EXTNS", value_parser = config::parse_agents)]
     pub agents: Option<ScopeAgents>,
+    /// Shared mode: show the site from NATS (`[shared]` in the configuration), as an
+    /// `ipo-top serve` publishes it, instead of connecting to the PBX. For the screen, `check`
+    /// and `events`.
+    #[arg(long, global = true)]
+    pub shared: bool,
     /// What to run (the screen when none is given).
     #[command(subcommand)]
     pub command: Option<Tool>,
@@ -74,6 +79,10 @@ pub enum Tool {
     /// trend), filling the terminal; the pages turn every `[wall] rotate_secs` when the tiles
     /// do not fit. Always read-only; q quits. With --demo, the simulated call centre's.
     Wall(WallArgs),
+    /// Shared mode's serving process: hold the site's one MTCTI3 connection (while it holds
+    /// the site's lock in NATS) and publish the model into NATS JetStream for `--shared`
+    /// viewers (`[shared]` in the configuration).
+    Serve(ServeArgs),
     /// Trust the PBX's certificate on first use: complete only a TLS handshake (nothing is sent,
     /// no password), show the certificate's subject, issuer, validity and SHA-256 fingerprint,
     /// and pin it in the configuration file when you type yes.
@@ -93,6 +102,15 @@ pub struct TrustArgs {
 #[derive(Debug, Args)]
 pub struct WallArgs {
     /// The simulated call centre (as `ipo-top --demo`) instead of the configured PBX.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Options of `ipo-top serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve the simulator's demo call centre (run in this process) through a nats-server
+    /// started on loopback for it: no configuration, no PBX.
     #[arg(long)]
     pub demo: bool,
 }
@@ -130,7 +148,17 @@ pub fn run() -> ExitCode {
         agents: cli.agents.clone(),
     };
     let Some(command) = cli.command else {
-        let target = if cli.demo {
+        if cli.shared && cli.demo {
+            app::complain(
+                "ipo-top",
+                &"--shared shows a site through NATS; for the demo of shared mode run \
+                  `ipo-top serve --demo` and follow what it prints",
+            );
+            return Exit::Config.into();
+        }
+        let target = if cli.shared {
+            app::tui::Target::Shared(cli.config)
+        } else if cli.demo {
             app::tui::Target::Demo
         } else {
             app::tui::Target::Config(cli.config)
@@ -145,6 +173,32 @@ pub fn run() -> ExitCode {
                 Exit::Other
             }
         },
+        Tool::Serve(args) => serve(&cli.config, cli.log_level, args.demo),
+        Tool::Check(args) if cli.shared => {
+            with_shared(cli.config.as_deref(), cli.log_level, |shared, rt| {
+                let (exit, line) = rt.block_on(app::shared::check(
+                    shared,
+                    Duration::from_secs(args.timeout),
+                ));
+                if exit == Exit::Ok {
+                    println!("{line}");
+                } else {
+                    app::complain("ipo-top check", &line);
+                }
+                exit
+            })
+        }
+        Tool::Events(_) if cli.shared => {
+            with_shared(cli.config.as_deref(), cli.log_level, |shared, rt| {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::new(stdout.lock());
+                let (exit, line) = rt.block_on(app::shared::events(shared, &mut out));
+                if let Some(line) = line {
+                    app::complain("ipo-top events", &line);
+                }
+                exit
+            })
+        }
         Tool::Check(args) => with_session(
             cli.config.as_deref(),
             cli.log_level,
@@ -187,6 +241,93 @@ pub fn run() -> ExitCode {
     .into()
 }
 
+/// `ipo-top serve`: the configured PBX, or (`--demo`) the simulator, published into NATS.
+fn serve(path: &Option<PathBuf>, level: LevelFilter, demo: bool) -> Exit {
+    let target = if demo {
+        None
+    } else {
+        let cfg = match config::load(path.as_deref()).and_then(|c| c.require_pbx().map(|()| c)) {
+            Ok(c) => c,
+            Err(e) => {
+                app::complain("ipo-top serve", &e);
+                return Exit::Config;
+            }
+        };
+        let Some(shared) = cfg.shared.clone() else {
+            app::complain(
+                "ipo-top serve",
+                &format_args!(
+                    "{}: no [shared] table: add one with nats and site (see config.example.toml)",
+                    cfg.path.display()
+                ),
+            );
+            return Exit::Config;
+        };
+        Some(app::serve::ServeTarget {
+            shared,
+            endpoint: cfg.endpoint.clone(),
+            session: cfg.session.clone(),
+        })
+    };
+    let _log = logging::init(level, None).ok().flatten();
+    let rt = match app::runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    let result = rt.block_on(async {
+        match target {
+            None => app::serve_demo::run().await,
+            Some(t) => {
+                app::serve::run(t, app::events::interrupted(), |line| {
+                    eprintln!("ipo-top serve: {line}");
+                })
+                .await
+            }
+        }
+    });
+    rt.shutdown_timeout(Duration::from_millis(500));
+    match result {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            app::complain("ipo-top serve", &format_args!("{e:#}"));
+            Exit::Other
+        }
+    }
+}
+
+/// Loads the configuration's `[shared]`, starts logging and a runtime, and runs `f`.
+fn with_shared(
+    path: Option<&Path>,
+    level: LevelFilter,
+    f: impl FnOnce(&config::SharedSettings, &tokio::runtime::Runtime) -> Exit,
+) -> Exit {
+    let cfg = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            app::complain("ipo-top", &e);
+            return Exit::Config;
+        }
+    };
+    let Some(shared) = cfg.shared.clone() else {
+        app::complain(
+            "ipo-top",
+            &format_args!(
+                "{}: --shared needs a [shared] table with nats and site (see config.example.toml)",
+                cfg.path.display()
+            ),
+        );
+        return Exit::Config;
+    };
+    let _log = logging::init(level, None).ok().flatten();
+    let rt = match app::runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    let exit = f(&shared, &rt);
+    rt.shutdown_timeout(Duration::from_millis(500));
+    exit
+}
+
 /// `ipo-top trust`: needs the host and port only (no password, no log).
 fn trust(path: Option<&Path>, secondary: bool) -> Exit {
     let target = match config::trust_target(path, secondary) {
@@ -217,7 +358,7 @@ fn with_session(
     (read_only, scope): (bool, &config::ScopeFlags),
     f: impl FnOnce(&config::Config, &tokio::runtime::Runtime) -> Exit,
 ) -> Exit {
-    let mut cfg = match config::load(path) {
+    let mut cfg = match config::load(path).and_then(|c| c.require_pbx().map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             app::complain("ipo-top", &e);

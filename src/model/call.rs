@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ids::{AppearanceId, AppearanceKey, Gcid, Text};
 
@@ -61,6 +61,12 @@ macro_rules! wire_enum {
                     Some(w) => s.serialize_str(w),
                     None => s.serialize_i32(self.code()),
                 }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                super::words::word_or_code(d, $name::from_code, |v| v.word())
             }
         }
     };
@@ -447,25 +453,32 @@ impl Serialize for CallFeatureBits {
     }
 }
 
+impl<'de> Deserialize<'de> for CallFeatureBits {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::words::names_to_bits(d, &CallFunction::ALL, CallFunction::name, CallFunction::bit)
+            .map(CallFeatureBits)
+    }
+}
+
 /// One end of a call as the PBX describes it (`PartyInfo`).
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct Party {
     /// The number.
     pub number: Text,
     /// The name, when known.
-    #[serde(skip_serializing_if = "str::is_empty")]
+    #[serde(default, skip_serializing_if = "str::is_empty")]
     pub name: Text,
     /// Where the name came from (the PBX's name type).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub name_type: i32,
     /// The number type.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub number_type: i32,
     /// The caller withheld the number.
-    #[serde(skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub withheld: bool,
     /// Why the call was diverted to here, if it was.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub diversion_reason: i32,
 }
 
@@ -484,7 +497,7 @@ impl Party {
 }
 
 /// The queue part of a call (`QueueInfo`): which queue it is in and at which priority.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct QueueDetail {
     /// The queue's number.
     pub number: Text,
@@ -493,15 +506,15 @@ pub struct QueueDetail {
     /// Priority in the queue: 1 low, 2 medium, 3 high.
     pub priority: i32,
     /// The overflow queue's number, if the call overflowed.
-    #[serde(skip_serializing_if = "str::is_empty")]
+    #[serde(default, skip_serializing_if = "str::is_empty")]
     pub overflow_number: Text,
     /// The overflow queue's name.
-    #[serde(skip_serializing_if = "str::is_empty")]
+    #[serde(default, skip_serializing_if = "str::is_empty")]
     pub overflow_name: Text,
 }
 
 /// Trunk detail of a call (`TrunkInfo`).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct TrunkDetail {
     /// The kind of trunk.
     pub kind: TrunkKind,
@@ -510,7 +523,7 @@ pub struct TrunkDetail {
 }
 
 /// Dial detail of an outbound call (`DialInfo`).
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct DialDetail {
     /// What is being dialled.
     pub number: Text,
@@ -525,7 +538,7 @@ pub struct DialDetail {
 }
 
 /// Ancillary call data (`CallData`).
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct CallData {
     /// Nominal language of the conversation.
     pub language: Text,
@@ -540,7 +553,7 @@ pub struct CallData {
 }
 
 /// Absence text as set on a user, with the document's phrase for its message type.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct Absence {
     /// The message type (1..11, see the document).
     pub msg: i32,
@@ -551,7 +564,7 @@ pub struct Absence {
 }
 
 /// Another party in a conference this appearance is in (`ConferenceMember`).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct ConferenceMember {
     /// The member's local reference, used to mute or drop it.
     pub lref: i32,
@@ -573,7 +586,7 @@ pub struct ConferenceMember {
 
 /// One snapshot of one call appearance, in domain terms: everything a `CallInfo` carries.
 /// The PBX sends a complete snapshot each time; the model compares old and new.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct CallSnapshot {
     /// The PBX's callid on this line.
     pub callid: i32,
@@ -789,7 +802,7 @@ impl Serialize for CallChanges {
 
 /// The line a call appearance belongs to, as it was named when the snapshot arrived, so that a
 /// reader of one event knows whose call it is without a lookup.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct LineLabel {
     /// The user's or queue's extension ("" for the park server).
     pub extn: Text,

@@ -14,7 +14,7 @@ use super::stats::StatsPeriod;
 use super::user::{AgentState, User};
 
 /// Why the session stopped trying.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopKind {
     /// The PBX refused the credentials (HTTP 401 or 403). Retrying on its own could get the

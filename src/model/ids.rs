@@ -4,7 +4,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Immutable shared text: names and numbers from the PBX. Cloning is a reference-count bump,
 /// so events that carry names stay cheap.
@@ -104,6 +104,12 @@ impl Serialize for Text {
     }
 }
 
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Text::from)
+    }
+}
+
 macro_rules! byte_id {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
@@ -124,6 +130,22 @@ macro_rules! byte_id {
             /// Whether the PBX sent no bytes at all.
             pub fn is_empty(&self) -> bool {
                 self.0.is_empty()
+            }
+
+            /// From hex digits (either case), as [`Self::to_hex`] writes them.
+            pub fn from_hex(hex: &str) -> Option<Self> {
+                let digits = hex.as_bytes();
+                if !digits.len().is_multiple_of(2) {
+                    return None;
+                }
+                let bytes = digits
+                    .chunks(2)
+                    .map(|pair| {
+                        let s = std::str::from_utf8(pair).ok()?;
+                        u8::from_str_radix(s, 16).ok()
+                    })
+                    .collect::<Option<Vec<u8>>>()?;
+                Some($name::from_bytes(&bytes))
             }
 
             /// Upper-case hex, the way the document prints it.
@@ -158,6 +180,15 @@ macro_rules! byte_id {
                 s.serialize_str(&self.to_hex())
             }
         }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let hex = String::deserialize(d)?;
+                $name::from_hex(&hex).ok_or_else(|| {
+                    serde::de::Error::custom(format!("expected hex digits, got {hex:?}"))
+                })
+            }
+        }
     };
 }
 
@@ -175,7 +206,7 @@ byte_id! {
 
 /// A line the model follows: one user, one queue, or the park server. Call appearances belong
 /// to exactly one line.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "guid", rename_all = "snake_case")]
 pub enum LineId {
     /// A user (an agent, a supervisor, anyone with an extension).
@@ -208,7 +239,7 @@ impl fmt::Display for LineId {
 
 /// Where a call appearance lives on the wire: its line and the callid the PBX gave it there.
 /// A callid is unique only within one subscription, so it is always paired with its line.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 pub struct AppearanceKey {
     /// The line (subscription entity) the appearance is reported on.
     pub line: LineId,
@@ -218,7 +249,7 @@ pub struct AppearanceKey {
 
 /// The model's own stable identity for a call appearance. It stays the same when a
 /// resubscription gives the same call a new callid, so a selection can hold it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct AppearanceId(pub u64);
 

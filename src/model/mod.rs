@@ -29,6 +29,7 @@ mod stats;
 mod tables;
 mod trends;
 mod user;
+mod words;
 
 pub use alerts::{
     ABANDONED_WINDOW, AlertConfig, AlertLevel, AlertTransition, Alerts, DEFAULT_DWELL_SECS,
@@ -64,11 +65,11 @@ pub use user::{
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The account codes the PBX lists (`getfile nasystem/AccountCode`, fetched once after the
 /// sync), for the account code picker.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AccountCodes {
     /// Not known (yet): entry is free text.
@@ -96,7 +97,7 @@ impl AccountCodes {
 /// Which IP Office the session is on: the primary, or the secondary used while the primary
 /// cannot be reached (`[pbx] secondary`). Queue calls are visible only on the system where
 /// they queue.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PbxSystem {
     /// The primary system (`[pbx] host`).

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ids::{Guid, Text};
 use super::stats::QueueStats;
@@ -77,6 +77,14 @@ impl Serialize for ServiceMode {
     }
 }
 
+impl<'de> Deserialize<'de> for ServiceMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::words::word_or_code(d, ServiceMode::from_code, |m| {
+            (!matches!(m, ServiceMode::Other(_))).then(|| m.word())
+        })
+    }
+}
+
 /// How a queue rings its members.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub enum RingMode {
@@ -122,8 +130,16 @@ impl Serialize for RingMode {
     }
 }
 
+impl<'de> Deserialize<'de> for RingMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::words::word_or_code(d, RingMode::from_code, |m| {
+            (!matches!(m, RingMode::Other(_))).then(|| m.word())
+        })
+    }
+}
+
 /// A member of a queue.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct QueueMember {
     /// The member's extension.
     pub extn: Text,
@@ -132,7 +148,7 @@ pub struct QueueMember {
 }
 
 /// A queue's status from its queue Notify.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct QueueStatus {
     /// Email address.
     pub email: Text,

@@ -187,7 +187,7 @@ impl Default for StatsConfig {
 }
 
 /// Which boundary the counting period starts at.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PeriodStart {
     /// Local midnight (ipo-top was running before it).

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::call::{Absence, Appearance};
 use super::ids::{Guid, Text};
@@ -126,8 +126,26 @@ impl Serialize for UserFeatureBits {
     }
 }
 
+impl<'de> Deserialize<'de> for UserFeatureBits {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Written as null when the PBX left the field unpopulated, else the allowed names.
+        let names = Option::<serde_json::Value>::deserialize(d)?;
+        let Some(names) = names else {
+            return Ok(UserFeatureBits(0));
+        };
+        let bits = super::words::names_to_bits(
+            names,
+            &UserFunction::ALL,
+            UserFunction::name,
+            UserFunction::bit,
+        )
+        .map_err(serde::de::Error::custom)?;
+        Ok(UserFeatureBits(bits | 1))
+    }
+}
+
 /// Voicemail box counters.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct Mailbox {
     /// New messages.
     pub new: i32,
@@ -138,7 +156,7 @@ pub struct Mailbox {
 }
 
 /// Forwarding settings of a user.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct Forwarding {
     /// Forward unconditional is on.
     pub unconditional: bool,
@@ -157,7 +175,7 @@ pub struct Forwarding {
 }
 
 /// A user's status from its user Notify: everything the PBX reports about the user itself.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct UserStatus {
     /// Full name.
     pub full_name: Text,
@@ -284,6 +302,14 @@ impl Serialize for PhoneState {
     }
 }
 
+impl<'de> Deserialize<'de> for PhoneState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::words::word_or_code(d, PhoneState::from_code, |p| {
+            (!matches!(p, PhoneState::Other(_))).then(|| p.word())
+        })
+    }
+}
+
 /// What a supervisor sees an agent doing, derived from the user's status, its phone state and
 /// its call appearances (most telling first: a fault or log-off hides everything else, talking hides a
 /// second call ringing).
@@ -311,6 +337,19 @@ pub enum AgentState {
 }
 
 impl AgentState {
+    /// Every state.
+    pub const ALL: [AgentState; 9] = [
+        AgentState::Unknown,
+        AgentState::Fault,
+        AgentState::LoggedOff,
+        AgentState::Talking,
+        AgentState::Ringing,
+        AgentState::Held,
+        AgentState::AfterCallWork,
+        AgentState::Dnd,
+        AgentState::Available,
+    ];
+
     /// The short word the agent grid shows.
     pub const fn word(self) -> &'static str {
         match self {
@@ -378,6 +417,16 @@ impl fmt::Display for AgentState {
 impl Serialize for AgentState {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.word())
+    }
+}
+
+impl<'de> Deserialize<'de> for AgentState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = String::deserialize(d)?;
+        AgentState::ALL
+            .into_iter()
+            .find(|s| s.word() == w)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown agent state {w:?}")))
     }
 }
 

@@ -265,7 +265,7 @@ impl Connection {
             }
             self.requests += 1;
             let every = u64::from(self.faults.unanswered_every);
-            self.withhold = every > 0 && self.requests % every == 0;
+            self.withhold = every > 0 && self.requests.is_multiple_of(every);
             if self.withhold {
                 self.unanswered += 1;
             }

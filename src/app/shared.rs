@@ -1,0 +1,300 @@
+//! A shared-mode viewer's link: the site's bucket watched into a [`Replica`], its events handed
+//! on as the session would hand them (so `events --json`, `check` and the screen take them as
+//! they are). "Everything now, then every change"; when NATS goes away what was shown stays,
+//! marked stale, and a fresh watch puts it right once NATS is back. Without a serving process
+//! (the lock key absent) the connection says so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::config::SharedSettings;
+use super::nats;
+use crate::model::{ConnectionState, FixedOffset, ModelEvent, Text};
+use crate::share::{Entry, EntryOp, LOCK_KEY, Replica, SyncValue, lock_bucket, model_bucket};
+
+/// What a viewer is told.
+#[derive(Debug)]
+pub enum ViewerUpdate {
+    /// Changes to the model, in order.
+    Model(Vec<ModelEvent>),
+    /// The watch has delivered everything the bucket held (after each fresh watch), with the
+    /// serving side's last sync report.
+    CaughtUp(Option<SyncValue>),
+}
+
+/// How often the lock key and the NATS link are looked at.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// The header's words for a link state that is this viewer's, not the serving side's.
+fn stale(reason: String) -> ModelEvent {
+    ModelEvent::Connection {
+        state: ConnectionState::Reconnecting {
+            at: (Instant::now() + LOOK_EVERY).into_std(),
+            retry_in_ms: 1000,
+            reason: Text::from(reason),
+        },
+    }
+}
+
+/// "no serving process for SITE".
+pub fn no_serving_process(site: &str) -> String {
+    format!("no serving process for {site}")
+}
+
+/// Watches the site until the receiver is dropped.
+pub fn spawn(s: SharedSettings) -> mpsc::Receiver<ViewerUpdate> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        if let Err(e) = watch(&s, &tx).await {
+            let _ = tx
+                .send(ViewerUpdate::Model(vec![ModelEvent::Connection {
+                    state: ConnectionState::Stopped {
+                        kind: crate::model::StopKind::Shutdown,
+                        reason: Text::from(format!("{e:#}")),
+                    },
+                }]))
+                .await;
+        }
+    });
+    rx
+}
+
+async fn watch(s: &SharedSettings, tx: &mpsc::Sender<ViewerUpdate>) -> anyhow::Result<()> {
+    let (events_tx, _events) = mpsc::unbounded_channel();
+    let client = nats::connect(s, "ipo-top viewer", events_tx).await?;
+    let js = nats::jetstream(&client);
+    let clock = super::clock::wall_clock(Arc::new(FixedOffset::utc()));
+    let mut replica = Replica::new();
+    let site = &s.site;
+    loop {
+        if client.connection_state() != async_nats::connection::State::Connected {
+            tokio::time::sleep(LOOK_EVERY / 4).await;
+            continue;
+        }
+        let (Ok(model), Ok(lock)) = (
+            js.get_key_value(model_bucket(site)).await,
+            js.get_key_value(lock_bucket(site)).await,
+        ) else {
+            send(tx, vec![stale(no_serving_process(site))]).await?;
+            tokio::time::sleep(LOOK_EVERY).await;
+            continue;
+        };
+        // The bucket keeps one value per key, so "every message" is "every key's value"; the
+        // last-per-subject watch (`watch_all`) delivers nothing with nats-server 2.15 and
+        // async-nats 0.52.
+        let mut entries = match model.watch_with_history(">").await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the bucket");
+                tokio::time::sleep(LOOK_EVERY).await;
+                continue;
+            }
+        };
+        replica.rewatch();
+        let mut caught_up = false;
+        let mut served = true;
+        let mut look = tokio::time::interval(LOOK_EVERY);
+        loop {
+            tokio::select! {
+                e = entries.next() => {
+                    let Some(Ok(e)) = e else { break };
+                    let entry = Entry {
+                        key: e.key.clone(),
+                        op: match e.operation {
+                            async_nats::jetstream::kv::Operation::Put => EntryOp::Put(e.value.to_vec()),
+                            _ => EntryOp::Removed,
+                        },
+                    };
+                    let mut out = match replica.apply(&entry, &clock) {
+                        Ok(evs) => evs,
+                        Err(err) => {
+                            tracing::warn!(key = %e.key, error = %err, "value skipped");
+                            Vec::new()
+                        }
+                    };
+                    if !served {
+                        // The serving side's link state waits until a serving process is back.
+                        out.retain(|ev| !matches!(ev, ModelEvent::Connection { .. }));
+                    }
+                    let first = e.seen_current && !caught_up;
+                    if first {
+                        caught_up = true;
+                        out.extend(replica.caught_up());
+                    }
+                    if !out.is_empty() {
+                        send(tx, out).await?;
+                    }
+                    if first {
+                        tx.send(ViewerUpdate::CaughtUp(replica.sync().cloned()))
+                            .await
+                            .map_err(|_| anyhow::anyhow!("viewer closed"))?;
+                    }
+                }
+                _ = look.tick() => {
+                    if client.connection_state() != async_nats::connection::State::Connected {
+                        break;
+                    }
+                    let holder = tokio::time::timeout(nats::REQUEST_TIMEOUT, lock.entry(LOCK_KEY)).await;
+                    let now_served = matches!(holder, Ok(Ok(Some(ref e))) if e.operation == async_nats::jetstream::kv::Operation::Put);
+                    if matches!(holder, Ok(Ok(_))) && now_served != served {
+                        served = now_served;
+                        let ev = if served {
+                            ModelEvent::Connection { state: replica.tables().connection().clone() }
+                        } else {
+                            stale(no_serving_process(site))
+                        };
+                        send(tx, vec![ev]).await?;
+                    }
+                }
+            }
+        }
+        send(
+            tx,
+            vec![stale(format!(
+                "lost NATS at {}: showing what was last seen",
+                s.url
+            ))],
+        )
+        .await?;
+        tokio::time::sleep(LOOK_EVERY / 4).await;
+    }
+}
+
+async fn send(tx: &mpsc::Sender<ViewerUpdate>, evs: Vec<ModelEvent>) -> anyhow::Result<()> {
+    tx.send(ViewerUpdate::Model(evs))
+        .await
+        .map_err(|_| anyhow::anyhow!("viewer closed"))
+}
+
+/// `events --json --shared`: every model event from the bucket as `events --json` writes it,
+/// and a `synced` line (the serving side's last sync) each time a watch has caught up.
+pub async fn events(
+    s: &SharedSettings,
+    out: &mut dyn std::io::Write,
+) -> (super::Exit, Option<String>) {
+    use crate::session::SessionEvent;
+    let mut rx = spawn(s.clone());
+    loop {
+        let update = tokio::select! {
+            u = rx.recv() => u,
+            () = super::events::interrupted() => return (super::Exit::Ok, None),
+        };
+        let Some(update) = update else {
+            return (super::Exit::Ok, None);
+        };
+        let lines: Vec<String> = match update {
+            ViewerUpdate::Model(evs) => evs
+                .into_iter()
+                .filter_map(|ev| super::events::to_line(&SessionEvent::Model(ev)).ok())
+                .collect(),
+            ViewerUpdate::CaughtUp(sync) => vec![
+                serde_json::json!({
+                    "schema": super::events::SCHEMA,
+                    "ts_ms": now_ms(),
+                    "type": "synced",
+                    "shared": s.site,
+                    "serving": sync,
+                })
+                .to_string(),
+            ],
+        };
+        let r = lines.iter().try_for_each(|l| {
+            out.write_all(l.as_bytes())?;
+            out.write_all(b"\n")
+        });
+        match r.and_then(|()| out.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return (super::Exit::Ok, None),
+            Err(e) => {
+                return (
+                    super::Exit::Other,
+                    Some(format!("cannot write events: {e}")),
+                );
+            }
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `check --shared`: watch the bucket until it has caught up, and say what the serving side
+/// reports; or why not.
+pub async fn check(s: &SharedSettings, timeout: Duration) -> (super::Exit, String) {
+    let mut rx = spawn(s.clone());
+    let mut last_reason: Option<String> = None;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let update = match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(u)) => u,
+            Ok(None) => return (super::Exit::Other, "the watch ended".to_owned()),
+            Err(_) => {
+                return (
+                    super::Exit::Unreachable,
+                    last_reason.unwrap_or_else(|| {
+                        format!("nothing from NATS at {} in {}s", s.url, timeout.as_secs())
+                    }),
+                );
+            }
+        };
+        match update {
+            ViewerUpdate::Model(evs) => {
+                for ev in evs {
+                    if let ModelEvent::Connection {
+                        state:
+                            ConnectionState::Reconnecting { reason, .. }
+                            | ConnectionState::Stopped { reason, .. },
+                    } = ev
+                    {
+                        last_reason = Some(reason.to_string());
+                    }
+                }
+            }
+            ViewerUpdate::CaughtUp(sync) => {
+                if last_reason
+                    .as_deref()
+                    .is_some_and(|r| r == no_serving_process(&s.site))
+                {
+                    continue;
+                }
+                let Some(sync) = sync else {
+                    return (
+                        super::Exit::Unreachable,
+                        format!(
+                            "shared: {} via NATS at {}: the serving process has not synced with the PBX yet",
+                            s.site, s.url
+                        ),
+                    );
+                };
+                let mut line = format!(
+                    "shared: {} via NATS at {}: serving {}: {} users, {} queues, park server {}, {} subscriptions{}",
+                    s.site,
+                    s.url,
+                    sync.pbx,
+                    sync.users,
+                    sync.queues,
+                    if sync.park_available {
+                        "available"
+                    } else {
+                        "not available"
+                    },
+                    sync.subscribed,
+                    sync.round_trip_ms
+                        .map(|ms| format!(", round trip {ms:.1} ms"))
+                        .unwrap_or_default(),
+                );
+                if let Some(scope) = &sync.scope {
+                    line.push_str(&format!("; serving side's {scope}"));
+                }
+                return (super::Exit::Ok, line);
+            }
+        }
+    }
+}
