@@ -53,6 +53,7 @@ fn start_serve(nats: &Nats, sim: &ServerHandle) -> Serving {
         shared: shared(nats),
         endpoint: endpoint(sim),
         session: SessionConfig::default(),
+        alerts: ipo_top::model::AlertConfig::default(),
     };
     let task = tokio::spawn(serve(
         target,

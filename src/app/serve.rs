@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::config::SharedSettings;
 use super::nats;
-use crate::model::{FixedOffset, Tables, WallClock};
+use crate::model::{AlertConfig, FixedOffset, Tables, WallClock};
 use crate::session::{Endpoint, SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
 use crate::share::{
     Holder, HolderValue, KvOp, LOCK_KEY, LockAction, PURGE_MARKER_TTL, Publisher, SyncValue,
@@ -29,6 +29,8 @@ pub struct ServeTarget {
     pub endpoint: Endpoint,
     /// The session's settings (the serving side's own scope).
     pub session: SessionConfig,
+    /// The serving side's own `[alerts]`: its engines judge the queues for every viewer.
+    pub alerts: AlertConfig,
 }
 
 enum Writes {
@@ -83,6 +85,10 @@ pub async fn run(
     let mut live: Option<Live> = None;
     let mut tables = Tables::new();
     let mut publisher = Publisher::new();
+    let new_judge = || super::serve_judge::Judge::new(t.alerts.clone(), t.session.scope.clone());
+    let mut judge = new_judge();
+    let mut judge_every = tokio::time::interval(super::serve_judge::JUDGE_EVERY);
+    judge_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stop = std::pin::pin!(stop);
     let result = loop {
         while let Some(action) = holder.poll_action() {
@@ -124,6 +130,7 @@ pub async fn run(
                         publisher.adopt(found.iter().map(String::as_str));
                     }
                     tables = Tables::new();
+                    judge = new_judge();
                     let (handle, updates) = spawn(t.endpoint.clone(), t.session.clone())
                         .context("cannot set up TLS for the PBX")?;
                     live = Some(Live { handle, updates });
@@ -192,7 +199,14 @@ pub async fn run(
                     break Err(anyhow::anyhow!("the session ended (see the log)"));
                 };
                 let ops = publish(&batch, &mut tables, &mut publisher, &clock, &t.endpoint);
+                judge.observe(&batch);
                 let _ = writes.send(Writes::Ops(ops));
+            }
+            _ = judge_every.tick(), if live.is_some() => {
+                let ops = judge.judge(&tables, &mut publisher, &clock);
+                if !ops.is_empty() {
+                    let _ = writes.send(Writes::Ops(ops));
+                }
             }
             Some(e) = events.recv() => {
                 tracing::info!(event = %e, "NATS");

@@ -123,6 +123,7 @@ pub async fn run() -> anyhow::Result<()> {
             shared,
             endpoint: demo.endpoint.clone(),
             session: super::config::demo_session_config(false),
+            alerts: crate::model::AlertConfig::default(),
         },
         super::events::interrupted(),
         |line| {

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::config::SharedSettings;
 use super::nats;
-use crate::model::{ConnectionState, FixedOffset, ModelEvent, Text};
+use crate::model::{ConnectionState, FixedOffset, Judged, ModelEvent, Text};
 use crate::share::{Entry, EntryOp, LOCK_KEY, Replica, SyncValue, lock_bucket, model_bucket};
 
 /// What a viewer is told.
@@ -21,6 +21,9 @@ use crate::share::{Entry, EntryOp, LOCK_KEY, Replica, SyncValue, lock_bucket, mo
 pub enum ViewerUpdate {
     /// Changes to the model, in order.
     Model(Vec<ModelEvent>),
+    /// The serving side's judgement of the queues (levels, alerts, trends, pause), after the
+    /// model changes that came before it.
+    Judged(Vec<Judged>),
     /// The watch has delivered everything the bucket held (after each fresh watch), with the
     /// serving side's last sync report.
     CaughtUp(Option<SyncValue>),
@@ -128,6 +131,12 @@ async fn watch(s: &SharedSettings, tx: &mpsc::Sender<ViewerUpdate>) -> anyhow::R
                     if !out.is_empty() {
                         send(tx, out).await?;
                     }
+                    let judged = replica.take_judged();
+                    if !judged.is_empty() {
+                        tx.send(ViewerUpdate::Judged(judged))
+                            .await
+                            .map_err(|_| anyhow::anyhow!("viewer closed"))?;
+                    }
                     if first {
                         tx.send(ViewerUpdate::CaughtUp(replica.sync().cloned()))
                             .await
@@ -178,6 +187,14 @@ pub async fn events(
 ) -> (super::Exit, Option<String>) {
     use crate::session::SessionEvent;
     let mut rx = spawn(s.clone());
+    // The serving side judges; this follows it, so its alert lines are the serving side's
+    // transitions (and the queues' names come from the model as watched).
+    let mut tables = crate::model::Tables::new();
+    let mut alerts = crate::model::Alerts::new(
+        crate::model::AlertConfig::default(),
+        crate::model::Scope::default(),
+    );
+    alerts.set_following();
     loop {
         let update = tokio::select! {
             u = rx.recv() => u,
@@ -189,8 +206,17 @@ pub async fn events(
         let lines: Vec<String> = match update {
             ViewerUpdate::Model(evs) => evs
                 .into_iter()
-                .filter_map(|ev| super::events::to_line(&SessionEvent::Model(ev)).ok())
+                .filter_map(|ev| {
+                    tables.apply(&ev);
+                    super::events::to_line(&SessionEvent::Model(ev)).ok()
+                })
                 .collect(),
+            ViewerUpdate::Judged(judged) => {
+                follow(&mut alerts, &tables, judged);
+                std::iter::from_fn(|| alerts.poll_transition())
+                    .filter_map(|t| super::events::alert_line(&t).ok())
+                    .collect()
+            }
             ViewerUpdate::CaughtUp(sync) => vec![
                 serde_json::json!({
                     "schema": super::events::SCHEMA,
@@ -215,6 +241,34 @@ pub async fn events(
                     Some(format!("cannot write events: {e}")),
                 );
             }
+        }
+    }
+}
+
+/// The serving side's judgement into an alert engine that follows it.
+pub fn follow(
+    alerts: &mut crate::model::Alerts,
+    tables: &crate::model::Tables,
+    judged: Vec<Judged>,
+) {
+    let now = std::time::Instant::now();
+    let words = |g: &crate::model::Guid| {
+        tables
+            .queue(g)
+            .map(|q| (q.name.clone(), q.extn.clone()))
+            .unwrap_or_default()
+    };
+    for j in judged {
+        match j {
+            Judged::Queue(q) => {
+                let (name, extn) = words(&q.queue);
+                alerts.follow(now, &q, &name, &extn);
+            }
+            Judged::Gone(g) => {
+                let (name, extn) = words(&g);
+                alerts.follow_gone(now, &g, &name, &extn);
+            }
+            Judged::Paused(p) => alerts.follow_paused(p),
         }
     }
 }
@@ -257,6 +311,7 @@ pub async fn check(s: &SharedSettings, timeout: Duration) -> (super::Exit, Strin
                     }
                 }
             }
+            ViewerUpdate::Judged(_) => {}
             ViewerUpdate::CaughtUp(sync) => {
                 if last_reason
                     .as_deref()

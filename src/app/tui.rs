@@ -189,6 +189,8 @@ struct Live {
     updates: Option<Feed>,
     /// Whom it logs in as on each system, and which login was refused.
     logins: Logins,
+    /// The serving side's judgements come in with the shared feed, not yet handed on.
+    judged: Vec<crate::model::Judged>,
 }
 
 fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Live, String> {
@@ -198,14 +200,23 @@ fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Li
         handle: Some(handle),
         updates: Some(Feed::Session(updates)),
         logins,
+        judged: Vec::new(),
     })
 }
 
-/// A shared site's model as the session's events (the screen takes them as they are).
-fn shared_batch(u: super::shared::ViewerUpdate) -> Vec<SessionEvent> {
+/// A shared site's model as the session's events (the screen takes them as they are); the
+/// serving side's judgements are kept aside for [`Live::take_in`].
+fn shared_batch(
+    u: super::shared::ViewerUpdate,
+    judged: &mut Vec<crate::model::Judged>,
+) -> Vec<SessionEvent> {
     match u {
         super::shared::ViewerUpdate::Model(evs) => {
             evs.into_iter().map(SessionEvent::Model).collect()
+        }
+        super::shared::ViewerUpdate::Judged(j) => {
+            judged.extend(j);
+            Vec::new()
         }
         super::shared::ViewerUpdate::CaughtUp(_) => Vec::new(),
     }
@@ -216,7 +227,10 @@ impl Live {
     async fn next(&mut self) -> Option<Vec<SessionEvent>> {
         match &mut self.updates {
             Some(Feed::Session(u)) => u.next().await,
-            Some(Feed::Shared(rx)) => rx.recv().await.map(shared_batch),
+            Some(Feed::Shared(rx)) => {
+                let judged = &mut self.judged;
+                rx.recv().await.map(|u| shared_batch(u, judged))
+            }
             None => std::future::pending().await,
         }
     }
@@ -225,7 +239,10 @@ impl Live {
     fn ready(&mut self) -> Option<Vec<SessionEvent>> {
         match &mut self.updates {
             Some(Feed::Session(u)) => u.next().now_or_never().flatten(),
-            Some(Feed::Shared(rx)) => rx.try_recv().ok().map(shared_batch),
+            Some(Feed::Shared(rx)) => {
+                let judged = &mut self.judged;
+                rx.try_recv().ok().map(|u| shared_batch(u, judged))
+            }
             None => None,
         }
     }
@@ -238,7 +255,12 @@ impl Live {
                 self.logins.note(e);
             }
         }
-        events_of(batch, dispatch)
+        let mut events = events_of(batch, dispatch);
+        if !self.judged.is_empty() {
+            // After the model's changes: the judgement names queues they brought.
+            events.push(Event::Judged(std::mem::take(&mut self.judged)));
+        }
+        events
     }
 }
 
@@ -421,6 +443,8 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
                 banner: Some(format!("shared: {} via NATS", s.site)),
                 alerts: c.alerts.clone(),
                 wall_rotate: c.wall_rotate,
+                // Levels, alerts and trends are the serving side's, so every viewer agrees.
+                judged_elsewhere: true,
                 theme,
                 keymap: c.keymap.clone(),
                 supervisor: c.supervisor_extension.clone(),
@@ -467,6 +491,7 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
             handle: None,
             updates: Some(Feed::Shared(super::shared::spawn(s.clone()))),
             logins: Logins::of(&endpoint, None),
+            judged: Vec::new(),
         }),
         _ => start(endpoint, session_config),
     };

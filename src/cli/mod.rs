@@ -215,7 +215,10 @@ pub fn run() -> ExitCode {
         ),
         Tool::Bench(args) => bench::run(&args, cli.log_level),
         Tool::Wall(args) => {
-            let target = if args.demo {
+            let target = if cli.shared {
+                // The serving side's levels and trends, like every --shared screen.
+                app::tui::Target::Shared(cli.config)
+            } else if args.demo {
                 app::tui::Target::Demo
             } else {
                 app::tui::Target::Config(cli.config)
@@ -267,6 +270,7 @@ fn serve(path: &Option<PathBuf>, level: LevelFilter, demo: bool) -> Exit {
             shared,
             endpoint: cfg.endpoint.clone(),
             session: cfg.session.clone(),
+            alerts: cfg.alerts.clone(),
         })
     };
     let _log = logging::init(level, None).ok().flatten();
