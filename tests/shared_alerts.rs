@@ -63,6 +63,9 @@ fn serving_alerts(waiting: u64) -> AlertConfig {
     }
 }
 
+/// A raised alert as a viewer reports it: figure, value, threshold, from, to.
+type Raised = (Figure, Option<u64>, Option<u64>, AlertLevel, AlertLevel);
+
 /// A viewer: the screen (on the wallboard, headless) and `events --json --shared`'s follower,
 /// both fed from one watch.
 struct View {
@@ -130,7 +133,7 @@ impl View {
             .map(|q| q.guid.clone())
     }
 
-    fn raised(&self) -> Vec<(Figure, Option<u64>, Option<u64>, AlertLevel, AlertLevel)> {
+    fn raised(&self) -> Vec<Raised> {
         self.transitions
             .iter()
             .filter(|t| t.extn.as_str() == ROADSIDE && t.raised())
