@@ -35,7 +35,7 @@ async fn until(
     while !done(t) {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Some(ViewerUpdate::Model(evs))) => evs.iter().for_each(|e| t.apply(e)),
-            Ok(Some(ViewerUpdate::CaughtUp(_))) => {}
+            Ok(Some(ViewerUpdate::CaughtUp(_) | ViewerUpdate::Judged(_))) => {}
             Ok(None) => panic!("the viewer ended"),
             Err(_) => panic!("the viewer's model did not get there in {PATIENCE:?}"),
         }
@@ -99,6 +99,7 @@ async fn a_transfer_from_viewer_a_goes_through_serve_once_and_viewer_b_sees_it()
                 ..SessionConfig::default()
             },
             audit: Some(audit.clone()),
+            alerts: ipo_top::model::AlertConfig::default(),
         },
         async move {
             let _ = stopped.await;
@@ -229,6 +230,7 @@ async fn a_read_only_viewer_under_the_sample_configuration_sees_the_site() {
             },
             session: SessionConfig::default(),
             audit: None,
+            alerts: ipo_top::model::AlertConfig::default(),
         },
         async move {
             let _ = stopped.await;

@@ -54,6 +54,7 @@ fn start_serve(nats: &Nats, sim: &ServerHandle) -> Serving {
         endpoint: endpoint(sim),
         session: SessionConfig::default(),
         audit: None,
+        alerts: ipo_top::model::AlertConfig::default(),
     };
     let task = tokio::spawn(serve(
         target,

@@ -17,6 +17,7 @@ pub mod private;
 pub mod retry;
 pub mod serve;
 pub mod serve_demo;
+mod serve_judge;
 pub mod shared;
 pub mod simconfig;
 pub mod terminal;

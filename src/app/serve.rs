@@ -19,7 +19,7 @@ use super::audit::{self, AuditLog};
 use super::config::SharedSettings;
 use super::desk::{self, Desk, ViewerFunctions};
 use super::nats;
-use crate::model::{FixedOffset, Tables, WallClock};
+use crate::model::{AlertConfig, FixedOffset, Tables, WallClock};
 use crate::session::{Endpoint, SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
 use crate::share::{
     Holder, HolderValue, KvOp, LOCK_KEY, LockAction, PURGE_MARKER_TTL, Publisher, SyncValue,
@@ -36,6 +36,8 @@ pub struct ServeTarget {
     /// Where viewers' functions are recorded (`None`: nowhere, and every one is refused);
     /// normally the data directory's audit log.
     pub audit: Option<std::path::PathBuf>,
+    /// The serving side's own `[alerts]`: its engines judge the queues for every viewer.
+    pub alerts: AlertConfig,
 }
 
 enum Writes {
@@ -102,6 +104,10 @@ pub async fn run(
     let mut live: Option<Live> = None;
     let mut tables = Tables::new();
     let mut publisher = Publisher::new();
+    let new_judge = || super::serve_judge::Judge::new(t.alerts.clone(), t.session.scope.clone());
+    let mut judge = new_judge();
+    let mut judge_every = tokio::time::interval(super::serve_judge::JUDGE_EVERY);
+    judge_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stop = std::pin::pin!(stop);
     let result = loop {
         while let Some(action) = holder.poll_action() {
@@ -143,6 +149,7 @@ pub async fn run(
                         publisher.adopt(found.iter().map(String::as_str));
                     }
                     tables = Tables::new();
+                    judge = new_judge();
                     let (handle, updates) = spawn(t.endpoint.clone(), t.session.clone())
                         .context("cannot set up TLS for the PBX")?;
                     live = Some(Live { handle, updates });
@@ -211,6 +218,7 @@ pub async fn run(
                     break Err(anyhow::anyhow!("the session ended (see the log)"));
                 };
                 let ops = publish(&batch, &mut tables, &mut publisher, &clock, &t.endpoint);
+                judge.observe(&batch);
                 let _ = writes.send(Writes::Ops(ops));
                 for ev in &batch {
                     if let SessionEvent::Command(r) = ev {
@@ -227,6 +235,12 @@ pub async fn run(
                             desk.answer(incoming.reply.as_ref(), &crate::share::functions::Reply::refused(incoming.ticket, why)).await;
                         }
                     }
+                }
+            }
+            _ = judge_every.tick(), if live.is_some() => {
+                let ops = judge.judge(&tables, &mut publisher, &clock);
+                if !ops.is_empty() {
+                    let _ = writes.send(Writes::Ops(ops));
                 }
             }
             Some(e) = events.recv() => {

@@ -120,6 +120,7 @@ pub async fn run() -> anyhow::Result<()> {
             endpoint: demo.endpoint.clone(),
             session: super::config::demo_session_config(false),
             audit: super::audit::default_path(),
+            alerts: crate::model::AlertConfig::default(),
         },
         super::events::interrupted(),
         |line| {

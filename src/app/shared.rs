@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::config::SharedSettings;
 use super::nats;
-use crate::model::{ConnectionState, FixedOffset, LineId, ModelEvent, Scope, Tables, Text};
+use crate::model::{ConnectionState, FixedOffset, Judged, LineId, ModelEvent, Scope, Tables, Text};
 use crate::share::{Entry, EntryOp, LOCK_KEY, Replica, SyncValue, lock_bucket, model_bucket};
 
 /// What a viewer is told.
@@ -21,6 +21,9 @@ use crate::share::{Entry, EntryOp, LOCK_KEY, Replica, SyncValue, lock_bucket, mo
 pub enum ViewerUpdate {
     /// Changes to the model, in order.
     Model(Vec<ModelEvent>),
+    /// The serving side's judgement of the queues (levels, alerts, trends, pause), after the
+    /// model changes that came before it.
+    Judged(Vec<Judged>),
     /// The watch has delivered everything the bucket held (after each fresh watch), with the
     /// serving side's last sync report.
     CaughtUp(Option<SyncValue>),
@@ -170,6 +173,12 @@ async fn watch(
                     if !out.is_empty() {
                         send(tx, out).await?;
                     }
+                    let judged = replica.take_judged();
+                    if !judged.is_empty() {
+                        tx.send(ViewerUpdate::Judged(judged))
+                            .await
+                            .map_err(|_| anyhow::anyhow!("viewer closed"))?;
+                    }
                     if report {
                         tx.send(ViewerUpdate::CaughtUp(replica.sync().cloned()))
                             .await
@@ -255,6 +264,10 @@ pub async fn events(
     // Whether a user is in scope may depend on queues the watch delivers after it: until the
     // watch has caught up, events wait and are judged against the whole picture.
     let mut waiting: Option<Vec<ModelEvent>> = Some(Vec::new());
+    // The serving side judges; this follows it, so its alert lines are the serving side's
+    // transitions (and the queues' names come from the model as watched).
+    let mut alerts = crate::model::Alerts::new(crate::model::AlertConfig::default(), scope.clone());
+    alerts.set_following();
     loop {
         let update = tokio::select! {
             u = rx.recv() => u,
@@ -263,7 +276,7 @@ pub async fn events(
         let Some(update) = update else {
             return (super::Exit::Ok, None);
         };
-        let (evs, synced) = match update {
+        let (evs, said) = match update {
             ViewerUpdate::Model(evs) => {
                 for ev in &evs {
                     seen.apply(ev);
@@ -273,12 +286,20 @@ pub async fn events(
                         w.extend(evs);
                         continue;
                     }
-                    None => (evs, None),
+                    None => (evs, Vec::new()),
                 }
+            }
+            ViewerUpdate::Judged(judged) => {
+                follow(&mut alerts, &seen, judged);
+                let alert_lines = std::iter::from_fn(|| alerts.poll_transition())
+                    .filter(|t| seen.queue(&t.queue).is_none_or(|q| scope.covers_queue(q)))
+                    .filter_map(|t| super::events::alert_line(&t).ok())
+                    .collect();
+                (Vec::new(), alert_lines)
             }
             ViewerUpdate::CaughtUp(sync) => (
                 waiting.take().unwrap_or_default(),
-                Some(
+                vec![
                     serde_json::json!({
                         "schema": super::events::SCHEMA,
                         "ts_ms": now_ms(),
@@ -287,14 +308,14 @@ pub async fn events(
                         "serving": sync,
                     })
                     .to_string(),
-                ),
+                ],
             ),
         };
         let lines: Vec<String> = evs
             .into_iter()
             .filter(|ev| in_scope(scope, &seen, ev))
             .filter_map(|ev| super::events::to_line(&SessionEvent::Model(ev)).ok())
-            .chain(synced)
+            .chain(said)
             .collect();
         let r = lines.iter().try_for_each(|l| {
             out.write_all(l.as_bytes())?;
@@ -337,6 +358,34 @@ fn in_scope(scope: &Scope, tables: &Tables, ev: &ModelEvent) -> bool {
     }
 }
 
+/// The serving side's judgement into an alert engine that follows it.
+pub fn follow(
+    alerts: &mut crate::model::Alerts,
+    tables: &crate::model::Tables,
+    judged: Vec<Judged>,
+) {
+    let now = std::time::Instant::now();
+    let words = |g: &crate::model::Guid| {
+        tables
+            .queue(g)
+            .map(|q| (q.name.clone(), q.extn.clone()))
+            .unwrap_or_default()
+    };
+    for j in judged {
+        match j {
+            Judged::Queue(q) => {
+                let (name, extn) = words(&q.queue);
+                alerts.follow(now, &q, &name, &extn);
+            }
+            Judged::Gone(g) => {
+                let (name, extn) = words(&g);
+                alerts.follow_gone(now, &g, &name, &extn);
+            }
+            Judged::Paused(p) => alerts.follow_paused(p),
+        }
+    }
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -375,6 +424,7 @@ pub async fn check(s: &SharedSettings, timeout: Duration) -> (super::Exit, Strin
                     }
                 }
             }
+            ViewerUpdate::Judged(_) => {}
             ViewerUpdate::CaughtUp(sync) => {
                 if last_reason
                     .as_deref()

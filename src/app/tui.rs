@@ -195,6 +195,8 @@ struct Live {
     logins: Logins,
     /// A shared viewer's way to send functions through the serving process.
     viewer: Option<super::desk::ViewerSender>,
+    /// The serving side's judgements come in with the shared feed, not yet handed on.
+    judged: Vec<crate::model::Judged>,
 }
 
 fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Live, String> {
@@ -205,14 +207,23 @@ fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Li
         updates: Some(Feed::Session(updates)),
         logins,
         viewer: None,
+        judged: Vec::new(),
     })
 }
 
-/// A shared site's model as the session's events (the screen takes them as they are).
-fn shared_batch(u: super::shared::ViewerUpdate) -> Vec<SessionEvent> {
+/// A shared site's model as the session's events (the screen takes them as they are); the
+/// serving side's judgements are kept aside for [`Live::take_in`].
+fn shared_batch(
+    u: super::shared::ViewerUpdate,
+    judged: &mut Vec<crate::model::Judged>,
+) -> Vec<SessionEvent> {
     match u {
         super::shared::ViewerUpdate::Model(evs) => {
             evs.into_iter().map(SessionEvent::Model).collect()
+        }
+        super::shared::ViewerUpdate::Judged(j) => {
+            judged.extend(j);
+            Vec::new()
         }
         super::shared::ViewerUpdate::CaughtUp(_) => Vec::new(),
     }
@@ -223,10 +234,13 @@ impl Live {
     async fn next(&mut self) -> Option<Vec<SessionEvent>> {
         match &mut self.updates {
             Some(Feed::Session(u)) => u.next().await,
-            Some(Feed::Shared(rx, reports)) => tokio::select! {
-                u = rx.recv() => u.map(shared_batch),
-                Some(r) = reports.recv() => Some(vec![SessionEvent::Command(r)]),
-            },
+            Some(Feed::Shared(rx, reports)) => {
+                let judged = &mut self.judged;
+                tokio::select! {
+                    u = rx.recv() => u.map(|u| shared_batch(u, judged)),
+                    Some(r) = reports.recv() => Some(vec![SessionEvent::Command(r)]),
+                }
+            }
             None => std::future::pending().await,
         }
     }
@@ -237,7 +251,10 @@ impl Live {
             Some(Feed::Session(u)) => u.next().now_or_never().flatten(),
             Some(Feed::Shared(rx, reports)) => match reports.try_recv() {
                 Ok(r) => Some(vec![SessionEvent::Command(r)]),
-                Err(_) => rx.try_recv().ok().map(shared_batch),
+                Err(_) => {
+                    let judged = &mut self.judged;
+                    rx.try_recv().ok().map(|u| shared_batch(u, judged))
+                }
             },
             None => None,
         }
@@ -251,7 +268,12 @@ impl Live {
                 self.logins.note(e);
             }
         }
-        events_of(batch, dispatch)
+        let mut events = events_of(batch, dispatch);
+        if !self.judged.is_empty() {
+            // After the model's changes: the judgement names queues they brought.
+            events.push(Event::Judged(std::mem::take(&mut self.judged)));
+        }
+        events
     }
 }
 
@@ -434,6 +456,8 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
                 banner: Some(format!("shared: {} via NATS", s.site)),
                 alerts: c.alerts.clone(),
                 wall_rotate: c.wall_rotate,
+                // Levels, alerts and trends are the serving side's, so every viewer agrees.
+                judged_elsewhere: true,
                 theme,
                 keymap: c.keymap.clone(),
                 supervisor: c.supervisor_extension.clone(),
@@ -493,6 +517,7 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
                 )),
                 logins: Logins::of(&endpoint, None),
                 viewer: Some(sender),
+                judged: Vec::new(),
             })
         }
         _ => start(endpoint, session_config),

@@ -221,7 +221,10 @@ pub fn run() -> ExitCode {
         ),
         Tool::Bench(args) => bench::run(&args, cli.log_level, cli.shared),
         Tool::Wall(args) => {
-            let target = if args.demo {
+            let target = if cli.shared {
+                // The serving side's levels and trends, like every --shared screen.
+                app::tui::Target::Shared(cli.config)
+            } else if args.demo {
                 app::tui::Target::Demo
             } else {
                 app::tui::Target::Config(cli.config)
@@ -274,6 +277,7 @@ fn serve(path: &Option<PathBuf>, level: LevelFilter, demo: bool) -> Exit {
             endpoint: cfg.endpoint.clone(),
             session: cfg.session.clone(),
             audit: app::audit::default_path(),
+            alerts: cfg.alerts.clone(),
         })
     };
     let _log = logging::init(level, None).ok().flatten();

@@ -19,10 +19,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::event::{ConnectionState, ModelEvent};
 use super::ids::{Guid, Text};
+use super::judged::{JudgedFigure, JudgedQueue};
 use super::queue::{Queue, ServiceMode};
 use super::scope::Scope;
 use super::tables::Tables;
@@ -40,7 +41,7 @@ pub const ABANDONED_WINDOW: Duration = Duration::from_secs(15 * 60);
 const ABANDONS_KEPT: usize = 10_000;
 
 /// A figure a queue is judged by.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Figure {
     /// Calls waiting now.
@@ -131,7 +132,9 @@ impl Figure {
 }
 
 /// How a queue stands.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default, Serialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertLevel {
     /// No threshold crossed.
@@ -423,6 +426,8 @@ struct QueueAlert {
     /// Per figure, per level (warn, critical).
     conditions: [[Debounced; 2]; 5],
     figures: [AlertLevel; 5],
+    /// Per figure, the value and threshold of the transition that set its level.
+    reported: [(Option<u64>, Option<u64>); 5],
     level: AlertLevel,
     acknowledged: bool,
     /// The queue's abandoned count last seen, and when each abandon in the window was seen.
@@ -443,6 +448,8 @@ pub struct Alerts {
     scope: Scope,
     queues: HashMap<Guid, QueueAlert>,
     paused: bool,
+    /// Levels come from another's engine ([`Alerts::follow`]), not from [`Alerts::evaluate`].
+    following: bool,
     out: VecDeque<AlertTransition>,
 }
 
@@ -454,6 +461,7 @@ impl Alerts {
             scope,
             queues: HashMap::new(),
             paused: true,
+            following: false,
             out: VecDeque::new(),
         }
     }
@@ -496,6 +504,9 @@ impl Alerts {
 
     /// Judges every queue in scope at `now`; transitions go to [`Alerts::poll_transition`].
     pub fn evaluate(&mut self, now: Instant, tables: &Tables) {
+        if self.following {
+            return;
+        }
         if !matches!(tables.connection(), ConnectionState::Connected { .. }) {
             if !self.paused {
                 self.paused = true;
@@ -562,6 +573,9 @@ impl Alerts {
                     *slot = level;
                 }
                 let threshold = thresholds.get(f, level.max(from));
+                if let Some(r) = a.reported.get_mut(f.index()) {
+                    *r = (value, threshold);
+                }
                 changed.push((f, value, from, level, threshold));
             }
         }
@@ -617,8 +631,101 @@ impl Alerts {
         }
         a.conditions = Default::default();
         a.figures = Default::default();
+        a.reported = Default::default();
         a.level = AlertLevel::Ok;
         a.acknowledged = false;
+    }
+
+    /// A queue as this engine judged it, for readers that follow it (with the trends the
+    /// caller adds); `None` for a queue it does not judge.
+    pub fn judged(&self, queue: &Guid) -> Option<JudgedQueue> {
+        let a = self.queues.get(queue)?;
+        let figures = Figure::ALL
+            .iter()
+            .map(|&f| {
+                let (value, threshold) = a.reported.get(f.index()).copied().unwrap_or_default();
+                JudgedFigure {
+                    figure: f,
+                    level: a.figure_level(f),
+                    value,
+                    threshold,
+                }
+            })
+            .collect();
+        Some(JudgedQueue {
+            queue: queue.clone(),
+            figures,
+            abandoned_15m: a.abandons.len() as u64,
+            minutes: Vec::new(),
+            intervals: Vec::new(),
+        })
+    }
+
+    /// From now on the levels are another engine's (a serving process's): [`Alerts::evaluate`]
+    /// judges nothing, [`Alerts::follow`] and [`Alerts::follow_paused`] set them. The bell and
+    /// the acknowledgement stay this reader's.
+    pub fn set_following(&mut self) {
+        self.following = true;
+    }
+
+    /// Whether the levels are another engine's.
+    pub fn following(&self) -> bool {
+        self.following
+    }
+
+    /// The judging side's pause.
+    pub fn follow_paused(&mut self, paused: bool) {
+        self.paused = paused;
+    }
+
+    /// A queue's figures as another engine judged them (`name` and `extn` for the lines):
+    /// each level that differs from what this reader showed is a transition here, with the
+    /// judging side's value and threshold; the bell rings by this reader's `[alerts] bell`.
+    pub fn follow(&mut self, now: Instant, judged: &JudgedQueue, name: &Text, extn: &Text) {
+        let mut a = self.queues.remove(&judged.queue).unwrap_or_default();
+        let before = a.level;
+        let mut changed = Vec::new();
+        for j in &judged.figures {
+            let i = j.figure.index();
+            let from = a.figure_level(j.figure);
+            if let (Some(slot), Some(r)) = (a.figures.get_mut(i), a.reported.get_mut(i)) {
+                *slot = j.level;
+                *r = (j.value, j.threshold);
+            }
+            if from != j.level {
+                changed.push((*j, from));
+            }
+        }
+        a.level = a.figures.iter().copied().max().unwrap_or_default();
+        if a.level > before {
+            a.acknowledged = false;
+        }
+        let mut bell =
+            self.config.bell && a.level == AlertLevel::Critical && before < AlertLevel::Critical;
+        for (j, from) in changed {
+            let rings = bell && j.level == AlertLevel::Critical;
+            bell &= !rings;
+            self.out.push_back(AlertTransition {
+                at: now,
+                queue: judged.queue.clone(),
+                name: name.clone(),
+                extn: extn.clone(),
+                figure: j.figure,
+                value: j.value,
+                from,
+                to: j.level,
+                threshold: j.threshold,
+                bell: rings,
+            });
+        }
+        self.queues.insert(judged.queue.clone(), a);
+    }
+
+    /// The judging side no longer reports a queue: its alerts clear.
+    pub fn follow_gone(&mut self, now: Instant, queue: &Guid, name: &Text, extn: &Text) {
+        if let Some(mut a) = self.queues.remove(queue) {
+            self.settle_all_ok(now, queue, name, extn, &mut a);
+        }
     }
 
     /// The next transition, oldest first.

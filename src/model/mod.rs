@@ -20,6 +20,7 @@ mod counting;
 mod event;
 mod function;
 mod ids;
+mod judged;
 mod numbered;
 mod outage;
 mod queue;
@@ -50,6 +51,7 @@ pub use event::{
 };
 pub use function::{Disallowed, Function, FunctionTarget, Lines};
 pub use ids::{AppearanceId, AppearanceKey, Gcid, Guid, LineId, Text};
+pub use judged::{Judged, JudgedFigure, JudgedQueue};
 pub use queue::{Queue, QueueMember, QueueStatus, RingMode, ServiceMode};
 pub use scope::{InScope, Scope, ScopeAgents, ScopeSummary, UnknownQueue};
 pub use stats::{
@@ -57,7 +59,7 @@ pub use stats::{
     StatsConfig, StatsPeriod, WallClock, definitions as stats_definitions,
 };
 pub use tables::{TableSizes, Tables};
-pub use trends::{SL_INTERVAL, Sample, SlInterval, TREND_MINUTES, Trends};
+pub use trends::{QueueTrendSeen, SL_INTERVAL, Sample, SlInterval, TREND_MINUTES, Trends};
 pub use user::{
     AgentState, AgentStats, AgentStatus, Forwarding, Mailbox, PhoneState, User, UserFeatureBits,
     UserFunction, UserStatus,

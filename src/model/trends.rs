@@ -109,6 +109,10 @@ impl QueueTrend {
     }
 }
 
+/// A queue's last hour of samples and today's intervals, as [`Trends::minutes`] and
+/// [`Trends::intervals`] give them.
+pub type QueueTrendSeen = (Vec<Option<Sample>>, Vec<SlInterval>);
+
 /// The trend engine (see the module documentation).
 #[derive(Debug)]
 pub struct Trends {
@@ -118,6 +122,9 @@ pub struct Trends {
     minute: Option<u64>,
     quarter: Option<u64>,
     queues: HashMap<Guid, QueueTrend>,
+    /// Each queue's trends as another engine (a serving process) sampled them; while any are
+    /// followed, [`Trends::tick`] samples nothing.
+    followed: Option<HashMap<Guid, QueueTrendSeen>>,
 }
 
 impl Trends {
@@ -130,7 +137,34 @@ impl Trends {
             minute: None,
             quarter: None,
             queues: HashMap::new(),
+            followed: None,
         }
+    }
+
+    /// Trends that follow another engine's ([`Trends::follow`]) instead of sampling.
+    pub fn following(scope: Scope) -> Trends {
+        Trends {
+            followed: Some(HashMap::new()),
+            ..Trends::new(Instant::now(), scope)
+        }
+    }
+
+    /// A queue's samples and intervals as another engine has them now (`None`: it has none).
+    pub fn follow(&mut self, queue: &Guid, trend: Option<QueueTrendSeen>) {
+        let followed = self.followed.get_or_insert_with(HashMap::new);
+        match trend {
+            Some(t) => {
+                followed.insert(queue.clone(), t);
+            }
+            None => {
+                followed.remove(queue);
+            }
+        }
+    }
+
+    /// Each queue's samples and intervals, as [`Trends::follow`] takes them back.
+    pub fn judged(&self, queue: &Guid) -> QueueTrendSeen {
+        (self.minutes(queue), self.intervals(queue))
     }
 
     fn minute_of(&self, now: Instant) -> u64 {
@@ -156,6 +190,9 @@ impl Trends {
     /// Samples every queue in scope at the first tick of each minute, and keeps the service
     /// level's intervals.
     pub fn tick(&mut self, now: Instant, tables: &Tables) {
+        if self.followed.is_some() {
+            return;
+        }
         let minute = self.minute_of(now);
         let quarter = minute / (SL_INTERVAL.as_secs() / MINUTE.as_secs());
         let live = matches!(tables.connection(), ConnectionState::Connected { .. });
@@ -210,6 +247,16 @@ impl Trends {
     /// The last hour of a queue's samples, one slot per minute, oldest first, ending with
     /// the current minute; `None` where there is no sample.
     pub fn minutes(&self, queue: &Guid) -> Vec<Option<Sample>> {
+        if let Some(f) = &self.followed {
+            let sent = f.get(queue).map(|(m, _)| m.as_slice()).unwrap_or_default();
+            // Always the hour's slots ending now, whatever the other side sent.
+            let last = sent
+                .get(sent.len().saturating_sub(TREND_MINUTES)..)
+                .unwrap_or_default();
+            let mut out = vec![None; TREND_MINUTES - last.len()];
+            out.extend_from_slice(last);
+            return out;
+        }
         let mut out = vec![None; TREND_MINUTES];
         let (Some(now), Some(t)) = (self.minute, self.queues.get(queue)) else {
             return out;
@@ -231,6 +278,9 @@ impl Trends {
     /// A queue's service level per 15-minute interval today, oldest first; the last one is
     /// the interval under way.
     pub fn intervals(&self, queue: &Guid) -> Vec<SlInterval> {
+        if let Some(f) = &self.followed {
+            return f.get(queue).map(|(_, i)| i.clone()).unwrap_or_default();
+        }
         self.queues
             .get(queue)
             .map(|t| t.intervals.iter().copied().collect())

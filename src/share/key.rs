@@ -42,6 +42,11 @@ pub enum Key {
     Period,
     /// The serving side's last sync report: `sync.report`.
     Sync,
+    /// A queue's alert levels, trends and 15-minute window as the serving side judged them:
+    /// `alerts.queue.<HEX>`.
+    Alerts(Guid),
+    /// Whether the serving side's alerts are paused: `alerts.paused`.
+    AlertsPaused,
 }
 
 /// Written for a GUID the PBX sent empty (hex would leave the key ending in a dot).
@@ -77,6 +82,8 @@ impl Key {
             Key::AccountCodes => "pbx.account_codes".to_owned(),
             Key::Period => "stats.period".to_owned(),
             Key::Sync => "sync.report".to_owned(),
+            Key::Alerts(g) => format!("alerts.queue.{}", guid_part(g)),
+            Key::AlertsPaused => "alerts.paused".to_owned(),
         }
     }
 
@@ -94,6 +101,8 @@ impl Key {
             ("pbx", "account_codes") => Key::AccountCodes,
             ("stats", "period") => Key::Period,
             ("sync", "report") => Key::Sync,
+            ("alerts", "paused") => Key::AlertsPaused,
+            ("alerts", q) => Key::Alerts(parse_guid(q.strip_prefix("queue.")?)?),
             _ => return None,
         })
     }
@@ -129,6 +138,9 @@ mod tests {
             Key::AccountCodes,
             Key::Period,
             Key::Sync,
+            Key::Alerts(Guid::from_bytes(&[0x01, 0xFF])),
+            Key::Alerts(Guid::from_bytes(&[])),
+            Key::AlertsPaused,
         ];
         for k in keys {
             let name = k.name();
@@ -151,6 +163,8 @@ mod tests {
             "call.-1",
             "pbx.other",
             "x.y",
+            "alerts.01FF",
+            "alerts.queue.XYZ",
         ] {
             assert_eq!(Key::parse(name), None, "{name}");
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::key::Key;
 use super::value;
-use crate::model::{ModelEvent, Tables, WallClock};
+use crate::model::{JudgedQueue, ModelEvent, Tables, WallClock};
 
 /// How long the marker of a purged key stays in the bucket: long enough for a viewer's watch
 /// to see the removal, short enough that the bucket holds the present, not history.
@@ -102,7 +102,11 @@ impl Publisher {
             ModelEvent::QueueAdded { queue } | ModelEvent::QueueChanged { queue } => {
                 Key::Queue(queue.guid.clone())
             }
-            ModelEvent::QueueRemoved { guid, .. } => Key::Queue(guid.clone()),
+            ModelEvent::QueueRemoved { guid, .. } => {
+                // Its judgement goes with it.
+                self.purge(Key::Alerts(guid.clone()).name(), &mut ops);
+                Key::Queue(guid.clone())
+            }
             ModelEvent::CallNew { call } | ModelEvent::CallChanged { call, .. } => {
                 Key::Call(call.id)
             }
@@ -115,6 +119,29 @@ impl Publisher {
     pub fn sync(&mut self, report: &value::SyncValue) -> Vec<KvOp> {
         let mut ops = Vec::new();
         self.put(Key::Sync.name(), report.to_json(), &mut ops);
+        ops
+    }
+
+    /// A queue's judgement (alert levels, trends, the 15-minute window) by the serving
+    /// side's engines; written only when it changed.
+    pub fn judged(&mut self, judged: &JudgedQueue, clock: &WallClock) -> Vec<KvOp> {
+        let mut ops = Vec::new();
+        self.put(
+            Key::Alerts(judged.queue.clone()).name(),
+            super::judged::judged_to_json(judged, clock),
+            &mut ops,
+        );
+        ops
+    }
+
+    /// Whether the serving side's alerts are paused.
+    pub fn paused(&mut self, paused: bool) -> Vec<KvOp> {
+        let mut ops = Vec::new();
+        self.put(
+            Key::AlertsPaused.name(),
+            super::judged::paused_to_json(paused),
+            &mut ops,
+        );
         ops
     }
 
@@ -156,7 +183,7 @@ impl Publisher {
         let mut gone: Vec<String> = self
             .written
             .keys()
-            .filter(|k| !keep.contains(k.as_str()) && **k != sync)
+            .filter(|k| !keep.contains(k.as_str()) && **k != sync && !judges_held(k, tables))
             .cloned()
             .collect();
         gone.sort();
@@ -207,6 +234,16 @@ impl Publisher {
     }
 }
 
+/// Whether `name` is the serving side's judgement of a queue the model holds, or its pause
+/// (written by [`Publisher::judged`] and [`Publisher::paused`], not by a full pass).
+fn judges_held(name: &str, tables: &Tables) -> bool {
+    match Key::parse(name) {
+        Some(Key::Alerts(g)) => tables.queue(&g).is_some(),
+        Some(Key::AlertsPaused) => true,
+        _ => false,
+    }
+}
+
 /// The value of `key` in `tables`; `None` when the model does not hold it.
 fn encode(key: &Key, tables: &Tables, clock: &WallClock) -> Option<Vec<u8>> {
     Some(match key {
@@ -219,6 +256,7 @@ fn encode(key: &Key, tables: &Tables, clock: &WallClock) -> Option<Vec<u8>> {
         Key::Park => value::park_to_json(tables.park_available()),
         Key::AccountCodes => value::codes_to_json(tables.account_codes()),
         Key::Period => value::period_to_json(tables.stats_period()?, clock),
-        Key::Sync => return None,
+        // Written from the engines' state, not the model's.
+        Key::Sync | Key::Alerts(_) | Key::AlertsPaused => return None,
     })
 }

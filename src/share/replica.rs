@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use super::key::Key;
 use super::value::{self, SyncValue, ValueError};
-use crate::model::{CallChanges, EndReason, ModelEvent, RemoveReason, Tables, WallClock};
+use crate::model::{
+    CallChanges, EndReason, Guid, Judged, ModelEvent, RemoveReason, Tables, WallClock,
+};
 
 /// What a watch delivered for one key.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -39,6 +41,10 @@ pub struct Replica {
     sync: Option<SyncValue>,
     /// Keys held before a fresh watch and not delivered again yet.
     unconfirmed: Option<HashSet<Key>>,
+    /// The queues the serving side's judgement is held for.
+    judged: HashSet<Guid>,
+    /// The serving side's judgements taken in and not yet taken out ([`Replica::take_judged`]).
+    judgements: Vec<Judged>,
 }
 
 impl Replica {
@@ -64,6 +70,7 @@ impl Replica {
         held.extend(self.tables.users().map(|u| Key::User(u.guid.clone())));
         held.extend(self.tables.queues().map(|q| Key::Queue(q.guid.clone())));
         held.extend(self.tables.appearances().map(|a| Key::Call(a.id)));
+        held.extend(self.judged.iter().map(|g| Key::Alerts(g.clone())));
         self.unconfirmed = Some(held);
     }
 
@@ -84,6 +91,12 @@ impl Replica {
             }
         }
         out
+    }
+
+    /// The serving side's judgements (alert levels, trends, pause) taken in since the last
+    /// call, in order.
+    pub fn take_judged(&mut self) -> Vec<Judged> {
+        std::mem::take(&mut self.judgements)
     }
 
     /// The events one entry makes. A value this version cannot read is an error (the entry
@@ -177,6 +190,17 @@ impl Replica {
                 period: value::period_from_json(bytes, clock)?,
             }),
             Key::Sync => self.sync = Some(SyncValue::from_json(bytes)?),
+            Key::Alerts(g) => {
+                let judged = super::judged::judged_from_json(bytes, clock)?;
+                // The key names the queue: a value naming another is not this key's.
+                if judged.queue == *g {
+                    self.judged.insert(g.clone());
+                    self.judgements.push(Judged::Queue(judged));
+                }
+            }
+            Key::AlertsPaused => self
+                .judgements
+                .push(Judged::Paused(super::judged::paused_from_json(bytes)?)),
         }
         Ok(())
     }
@@ -224,6 +248,9 @@ impl Replica {
                         reason: EndReason::NotReported,
                     });
                 }
+            }
+            Key::Alerts(g) if self.judged.remove(g) => {
+                self.judgements.push(Judged::Gone(g.clone()));
             }
             // The link, version, system, park, codes and period are never removed while a
             // serving process runs; a removal leaves what was last shown.

@@ -40,7 +40,7 @@ struct Envelope<T> {
     body: T,
 }
 
-fn encode<T: Serialize>(body: &T) -> Vec<u8> {
+pub(super) fn encode<T: Serialize>(body: &T) -> Vec<u8> {
     // Serialising these plain structs cannot fail (string keys, no maps of other keys).
     serde_json::to_vec(&Envelope {
         schema: SCHEMA,
@@ -49,7 +49,7 @@ fn encode<T: Serialize>(body: &T) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ValueError> {
+pub(super) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ValueError> {
     #[derive(Deserialize)]
     struct Schema {
         schema: u32,

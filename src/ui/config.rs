@@ -34,6 +34,10 @@ pub struct UiConfig {
     pub wall: bool,
     /// How long each page of the wallboard shows (`[wall] rotate_secs`).
     pub wall_rotate: std::time::Duration,
+    /// The levels, alerts and trends are a serving process's (a shared viewer): the screen
+    /// shows what [`Event::Judged`](super::Event::Judged) brings instead of judging its own;
+    /// the bell and the acknowledgement stay its own.
+    pub judged_elsewhere: bool,
 }
 
 impl Default for UiConfig {
@@ -50,6 +54,7 @@ impl Default for UiConfig {
             view: ViewState::default(),
             wall: false,
             wall_rotate: std::time::Duration::from_secs(10),
+            judged_elsewhere: false,
         }
     }
 }

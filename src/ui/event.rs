@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::functions::AuditRecord;
 use super::keymap::Key;
 use super::screen::ViewState;
-use crate::model::{Command, CommandStatus, ModelEvent};
+use crate::model::{Command, CommandStatus, Judged, ModelEvent};
 
 /// The local time of day, for the header's clock.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -98,6 +98,8 @@ pub struct Entry {
 pub enum Event {
     /// A batch of model changes, in order.
     Model(Vec<ModelEvent>),
+    /// The serving process's judgement of the queues (a shared viewer's levels and trends).
+    Judged(Vec<Judged>),
     /// A key press.
     Key(Key),
     /// The terminal's new size.

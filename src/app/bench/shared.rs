@@ -75,6 +75,9 @@ async fn watcher(
             Some(ViewerUpdate::CaughtUp(_)) => {
                 caught_up.send_modify(|n| *n += 1);
             }
+            // A watcher keeps the model only; the serving side's judgements are the drawn
+            // viewer's to show.
+            Some(ViewerUpdate::Judged(_)) => {}
             None => break,
         }
     }
@@ -162,6 +165,9 @@ fn drawn(
                         for e in events_of(batch, &mut dispatch) {
                             let _ = app.update(e);
                         }
+                    }
+                    Some(ViewerUpdate::Judged(j)) => {
+                        let _ = app.update(crate::ui::Event::Judged(j));
                     }
                     Some(ViewerUpdate::CaughtUp(_)) => {}
                     None => return Err(BenchError::Connect("the drawn viewer's watch ended".into())),

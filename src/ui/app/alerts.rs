@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::App;
-use crate::model::{AlertLevel, Alerts, ModelEvent, Trends};
+use crate::model::{AlertLevel, Alerts, Judged, ModelEvent, Text, Trends};
 use crate::ui::event::{Action, Level, Message};
 
 impl App {
@@ -23,6 +23,9 @@ impl App {
     /// Samples the trends at the tick's `now`. They are anchored at the first tick, on the
     /// quarter hour of the wall clock it reports (at the tick itself without one).
     pub(super) fn sample_trends(&mut self) {
+        if self.config.judged_elsewhere {
+            return;
+        }
         let now = self.now;
         let clock = self.clock;
         let scope = &self.config.scope;
@@ -52,6 +55,45 @@ impl App {
         if was_paused != self.alerts.paused() {
             self.dirty = true;
         }
+        self.say_transitions()
+    }
+
+    /// A serving process's judgement (shared mode): its levels, alerts, trends and pause are
+    /// shown as they are; the transitions are lines here as if judged here.
+    pub(super) fn follow_judged(&mut self, judged: Vec<Judged>) -> Vec<Action> {
+        let now = self.now;
+        for j in judged {
+            match j {
+                Judged::Queue(q) => {
+                    let (name, extn) = self.queue_words(&q.queue);
+                    self.alerts.follow(now, &q, &name, &extn);
+                    if let Some(t) = &mut self.trends {
+                        t.follow(&q.queue, Some((q.minutes, q.intervals)));
+                    }
+                }
+                Judged::Gone(g) => {
+                    let (name, extn) = self.queue_words(&g);
+                    self.alerts.follow_gone(now, &g, &name, &extn);
+                    if let Some(t) = &mut self.trends {
+                        t.follow(&g, None);
+                    }
+                }
+                Judged::Paused(p) => self.alerts.follow_paused(p),
+            }
+        }
+        self.dirty = true;
+        self.say_transitions()
+    }
+
+    fn queue_words(&self, guid: &crate::model::Guid) -> (Text, Text) {
+        self.model
+            .queue(guid)
+            .map(|q| (q.name.clone(), q.extn.clone()))
+            .unwrap_or_default()
+    }
+
+    /// A history line per transition, and the bell once when a queue enters critical.
+    fn say_transitions(&mut self) -> Vec<Action> {
         let mut bell = false;
         while let Some(t) = self.alerts.poll_transition() {
             let level = match (t.raised(), t.to) {

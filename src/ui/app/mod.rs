@@ -106,10 +106,16 @@ pub struct App {
 impl App {
     /// A screen with an empty model (a replica fed by [`Event::Model`]).
     pub fn new(config: UiConfig, now: Instant) -> App {
+        let mut alerts = Alerts::new(config.alerts.clone(), config.scope.clone());
+        if config.judged_elsewhere {
+            alerts.set_following();
+        }
         App {
-            alerts: Alerts::new(config.alerts.clone(), config.scope.clone()),
+            alerts,
             wall: config.wall,
-            trends: None,
+            trends: config
+                .judged_elsewhere
+                .then(|| Trends::following(config.scope.clone())),
             judged_at: None,
             derived: Derived::new(config.scope.clone(), config.view.agents),
             view: config.view.clone(),
@@ -314,6 +320,7 @@ impl App {
                 }
                 Vec::new()
             }
+            Event::Judged(judged) => self.follow_judged(judged),
             Event::Key(key) => {
                 self.dirty = true;
                 self.key(key)
