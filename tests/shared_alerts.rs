@@ -6,49 +6,24 @@
 mod cli_support;
 mod nats_support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ipo_top::app::config::{NatsCredentials, SharedSettings};
 use ipo_top::app::serve::{ServeTarget, run as serve};
 use ipo_top::app::shared::{ViewerUpdate, follow, spawn as viewer};
 use ipo_top::model::{
     AlertConfig, AlertLevel, AlertTransition, Alerts, Figure, Guid, Scope, Tables, Thresholds,
 };
-use ipo_top::session::{Endpoint, Secret, SessionConfig, Trust};
+use ipo_top::session::SessionConfig;
 use ipo_top::sim::pbx::Caller;
-use ipo_top::sim::server::ServerHandle;
 use ipo_top::ui::{App, Event, UiConfig};
 use nats_support::Nats;
 use ratatui::{Terminal, backend::TestBackend};
 use tokio::sync::{mpsc, oneshot};
 
-use cli_support::{PASSWORD, PATIENCE, USER, start_sim};
+use cli_support::{PATIENCE, endpoint, start_sim};
 
 /// The queue the calls are placed on.
 const ROADSIDE: &str = "7302";
-
-fn endpoint(sim: &ServerHandle) -> Endpoint {
-    Endpoint {
-        host: "127.0.0.1".to_owned(),
-        port: sim.local_addr().port(),
-        username: USER.to_owned(),
-        password: Secret::new(PASSWORD),
-        trust: Trust::Fingerprint(sim.fingerprint().parse().expect("fingerprint")),
-        connect_timeout: Duration::from_secs(10),
-    }
-}
-
-fn shared(nats: &Nats) -> SharedSettings {
-    SharedSettings {
-        url: nats.url(),
-        site: "hq".to_owned(),
-        credentials: NatsCredentials::None,
-        ca_file: None,
-        anonymous_functions: false,
-        users: BTreeMap::new(),
-    }
-}
 
 /// The serving side's `[alerts]`: calls waiting only, warn at two and critical at three more
 /// than wait now, a short dwell.
@@ -95,7 +70,7 @@ impl View {
             height: 40,
         });
         View {
-            rx: viewer(shared(nats)),
+            rx: viewer(nats.site("hq")),
             tables: Tables::new(),
             alerts,
             transitions: Vec::new(),
@@ -192,7 +167,7 @@ async fn a_queue_crossing_its_threshold_raises_the_same_alert_in_viewers_started
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(serve(
         ServeTarget {
-            shared: shared(&nats),
+            shared: nats.site("hq"),
             endpoint: endpoint(&sim),
             session: SessionConfig::default(),
             audit: None,

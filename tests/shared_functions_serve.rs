@@ -9,7 +9,6 @@ mod cli_support;
 mod nats_support;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use ipo_top::app::audit::Commands;
 use ipo_top::app::config::{NatsCredentials, SharedSettings};
@@ -17,13 +16,13 @@ use ipo_top::app::desk::ViewerSender;
 use ipo_top::app::serve::{ServeTarget, run as serve};
 use ipo_top::app::shared::{ViewerUpdate, spawn as viewer, spawn_with_functions};
 use ipo_top::model::{Command, CommandStatus, LineId, Tables, Text};
-use ipo_top::session::{Endpoint, Secret, SessionConfig, Trust};
+use ipo_top::session::{Secret, SessionConfig};
 use ipo_top::share::functions::audit_stream;
 use ipo_top::sim::server::{self, Clock, CommandLog, Credentials, ServerConfig};
 use nats_support::Nats;
 use tokio::sync::mpsc;
 
-use cli_support::{PASSWORD, PATIENCE, USER};
+use cli_support::{PASSWORD, PATIENCE, USER, endpoint};
 
 /// Applies what the viewer was told until `done` holds of its model.
 async fn until(
@@ -86,14 +85,7 @@ async fn a_transfer_from_viewer_a_goes_through_serve_once_and_viewer_b_sees_it()
     let serving = tokio::spawn(serve(
         ServeTarget {
             shared: shared.clone(),
-            endpoint: Endpoint {
-                host: "127.0.0.1".to_owned(),
-                port: sim.local_addr().port(),
-                username: USER.to_owned(),
-                password: Secret::new(PASSWORD),
-                trust: Trust::Fingerprint(sim.fingerprint().parse().expect("fingerprint")),
-                connect_timeout: Duration::from_secs(10),
-            },
+            endpoint: endpoint(&sim),
             session: SessionConfig {
                 supervisor_extension: Some("4100".into()),
                 ..SessionConfig::default()
@@ -220,14 +212,7 @@ async fn a_read_only_viewer_under_the_sample_configuration_sees_the_site() {
     let serving = tokio::spawn(serve(
         ServeTarget {
             shared: as_user("serve"),
-            endpoint: Endpoint {
-                host: "127.0.0.1".to_owned(),
-                port: sim.local_addr().port(),
-                username: USER.to_owned(),
-                password: Secret::new(PASSWORD),
-                trust: Trust::Fingerprint(sim.fingerprint().parse().expect("fingerprint")),
-                connect_timeout: Duration::from_secs(10),
-            },
+            endpoint: endpoint(&sim),
             session: SessionConfig::default(),
             audit: None,
             alerts: ipo_top::model::AlertConfig::default(),

@@ -5,41 +5,17 @@
 mod cli_support;
 mod nats_support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ipo_top::app::config::{NatsCredentials, SharedSettings};
 use ipo_top::app::serve::{ServeTarget, run as serve};
 use ipo_top::app::shared::{ViewerUpdate, spawn as viewer};
 use ipo_top::model::{ModelEvent, Tables};
-use ipo_top::session::{Endpoint, Secret, SessionConfig, SessionEvent, Trust, spawn as direct};
+use ipo_top::session::{SessionConfig, SessionEvent, spawn as direct};
 use ipo_top::sim::server::ServerHandle;
 use nats_support::Nats;
 use tokio::sync::{mpsc, oneshot};
 
-use cli_support::{PASSWORD, PATIENCE, USER, start_sim};
-
-fn endpoint(sim: &ServerHandle) -> Endpoint {
-    Endpoint {
-        host: "127.0.0.1".to_owned(),
-        port: sim.local_addr().port(),
-        username: USER.to_owned(),
-        password: Secret::new(PASSWORD),
-        trust: Trust::Fingerprint(sim.fingerprint().parse().expect("fingerprint")),
-        connect_timeout: Duration::from_secs(10),
-    }
-}
-
-fn shared(nats: &Nats) -> SharedSettings {
-    SharedSettings {
-        url: nats.url(),
-        site: "hq".to_owned(),
-        credentials: NatsCredentials::None,
-        ca_file: None,
-        anonymous_functions: false,
-        users: BTreeMap::new(),
-    }
-}
+use cli_support::{PATIENCE, endpoint, start_sim};
 
 /// A running `serve`: stop it politely, or drop the task as a kill would.
 struct Serving {
@@ -50,7 +26,7 @@ struct Serving {
 fn start_serve(nats: &Nats, sim: &ServerHandle) -> Serving {
     let (stop, stopped) = oneshot::channel::<()>();
     let target = ServeTarget {
-        shared: shared(nats),
+        shared: nats.site("hq"),
         endpoint: endpoint(sim),
         session: SessionConfig::default(),
         audit: None,
@@ -132,7 +108,7 @@ struct View {
 impl View {
     fn new(nats: &Nats) -> View {
         View {
-            rx: viewer(shared(nats)),
+            rx: viewer(nats.site("hq")),
             tables: Tables::new(),
             states: Vec::new(),
         }

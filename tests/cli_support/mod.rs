@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use ipo_top::app::simconfig::{self, SimAccess};
+use ipo_top::session::{Endpoint, Secret, Trust};
 use ipo_top::sim::Site;
 use ipo_top::sim::conn::ConnConfig;
 use ipo_top::sim::server::{self, Clock, Credentials, ServerConfig, ServerHandle};
@@ -194,4 +195,17 @@ pub fn wait_child(mut child: std::process::Child) -> std::process::ExitStatus {
 /// The text of an output stream.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The client's endpoint for a simulator started by [`start_sim`]: its port, the test service
+/// user, and its certificate pinned by fingerprint.
+pub fn endpoint(sim: &ServerHandle) -> Endpoint {
+    Endpoint {
+        host: "127.0.0.1".to_owned(),
+        port: sim.local_addr().port(),
+        username: USER.to_owned(),
+        password: Secret::new(PASSWORD),
+        trust: Trust::Fingerprint(sim.fingerprint().parse().expect("fingerprint")),
+        connect_timeout: Duration::from_secs(10),
+    }
 }

@@ -146,6 +146,18 @@ impl Nats {
     }
 
     /// Its URL.
+    /// `[shared]` for `site` on this server, without credentials.
+    pub fn site(&self, site: &str) -> ipo_top::app::config::SharedSettings {
+        ipo_top::app::config::SharedSettings {
+            url: self.url(),
+            site: site.to_owned(),
+            credentials: ipo_top::app::config::NatsCredentials::None,
+            ca_file: None,
+            anonymous_functions: false,
+            users: std::collections::BTreeMap::new(),
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
