@@ -28,7 +28,8 @@ pub(super) struct RawThresholds {
     abandoned_15m_critical: Option<Spanned<i64>>,
 }
 
-/// `[alerts]` as written.
+/// `[alerts]` as written. The thresholds are listed again rather than flattened in: serde
+/// cannot deny unknown fields through `flatten`, and a misspelt key must be an error.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAlerts {
