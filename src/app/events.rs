@@ -154,7 +154,9 @@ pub fn alert_line(t: &AlertTransition) -> Result<String, serde_json::Error> {
 }
 
 /// The alert engine over the session's events: a replica of the model to judge the queues
-/// by, judged after each batch and every second (a wait grows without any event).
+/// by, judged once a second (a wait grows without any event; the dwell is whole seconds), not
+/// after each batch: judging is a pass over every queue in scope, and a busy site sends
+/// hundreds of batches a second.
 struct Judge {
     tables: Tables,
     alerts: Alerts,
@@ -193,9 +195,9 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> (Exit, Option<String>)
     let mut second = tokio::time::interval(Duration::from_secs(1));
     second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let result = loop {
-        let batch = tokio::select! {
-            b = updates.next() => b,
-            _ = second.tick() => Some(Vec::new()),
+        let (batch, judging) = tokio::select! {
+            b = updates.next() => (b, false),
+            _ = second.tick() => (Some(Vec::new()), true),
             () = interrupted() => break (Exit::Ok, None),
         };
         let Some(batch) = batch else {
@@ -217,9 +219,11 @@ pub async fn run(config: &Config, out: &mut dyn Write) -> (Exit, Option<String>)
                     }
                 }
             }
-            for line in judge.lines().map_err(io::Error::other)? {
-                out.write_all(line.as_bytes())?;
-                out.write_all(b"\n")?;
+            if judging {
+                for line in judge.lines().map_err(io::Error::other)? {
+                    out.write_all(line.as_bytes())?;
+                    out.write_all(b"\n")?;
+                }
             }
             out.flush()
         };
