@@ -15,50 +15,11 @@
 mod ui_tmux;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ui_tmux::{Tmux, last_line, shell};
-
-/// The simulator as a child process, killed when dropped (even when the test fails).
-struct Sim(Child);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A scratch directory, removed on drop.
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn poll<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The JSON lines of a file (none while it does not exist).
-fn json_lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
+use ui_tmux::{Dir, Killed, Tmux, json_lines, last_line, poll, shell};
 
 /// The commands the simulator received that ask for something (not the presence
 /// subscription's own updates).
@@ -90,7 +51,7 @@ fn focused_row(screen: &str) -> Option<(String, String)> {
 /// for it naming the script's supervisor.
 struct Setup {
     // Held for their drop: the simulator is stopped before its directory goes.
-    _sim: Sim,
+    _sim: Killed,
     _dir: Dir,
     config: PathBuf,
     command_log: PathBuf,
@@ -122,28 +83,30 @@ fn setup(name: &str, script: Option<&str>) -> Setup {
         }
         None => PathBuf::from("e2e"),
     };
-    let sim = Sim(Command::new(bin)
-        .args([
-            "--log-level",
-            "off",
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--script",
-        ])
-        .arg(&script)
-        .args(["--heartbeat", "0", "--ca-file"])
-        .arg(dir.0.join("sim-ca.pem"))
-        .arg("--command-log")
-        .arg(&command_log)
-        .arg("--write-config")
-        .arg(&client)
-        .env("XDG_STATE_HOME", &state)
-        .env("IPO_SIM_PASSWORD", "e2e-password-not-secret")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the simulator starts"));
+    let sim = Killed(
+        Command::new(bin)
+            .args([
+                "--log-level",
+                "off",
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--script",
+            ])
+            .arg(&script)
+            .args(["--heartbeat", "0", "--ca-file"])
+            .arg(dir.0.join("sim-ca.pem"))
+            .arg("--command-log")
+            .arg(&command_log)
+            .arg("--write-config")
+            .arg(&client)
+            .env("XDG_STATE_HOME", &state)
+            .env("IPO_SIM_PASSWORD", "e2e-password-not-secret")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the simulator starts"),
+    );
     let config = client.join("config.toml");
     let text = poll(
         "the simulator's client configuration",
