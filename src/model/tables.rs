@@ -232,6 +232,14 @@ impl Tables {
 
     /// Puts an appearance in every index, replacing an older version of it.
     pub(super) fn store(&mut self, call: Arc<Appearance>) {
+        // Most stores are a call's next snapshot at the same key with the same gcid: then
+        // no index but the slot itself changes, and one look-up does it.
+        if let Some(slot) = self.calls.get_mut(&call.key) {
+            if slot.id == call.id && slot.call.gcid == call.call.gcid {
+                *slot = call;
+                return;
+            }
+        }
         if let Some(old_key) = self.ids.get(&call.id).cloned() {
             if old_key != call.key {
                 self.unstore(&old_key);
@@ -293,6 +301,13 @@ impl ByLine {
         let calls = self.lines.get(&key.line)?;
         let i = Self::at(calls, key.callid).ok()?;
         calls.get(i).map(|(_, a)| a)
+    }
+
+    /// The slot of the appearance at `key`.
+    fn get_mut(&mut self, key: &AppearanceKey) -> Option<&mut Arc<Appearance>> {
+        let calls = self.lines.get_mut(&key.line)?;
+        let i = Self::at(calls, key.callid).ok()?;
+        calls.get_mut(i).map(|(_, a)| a)
     }
 
     pub(super) fn contains_key(&self, key: &AppearanceKey) -> bool {
