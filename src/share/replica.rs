@@ -158,6 +158,16 @@ impl Replica {
                 match (old, ended) {
                     (_, Some(reason)) => out.push(ModelEvent::CallEnded { call, reason }),
                     (None, None) => out.push(ModelEvent::CallNew { call }),
+                    (Some(old), None) if old.key.line != call.key.line => {
+                        // An appearance keeps its line for life (readers rely on it): an id
+                        // now on another line (a new serving process numbering afresh) is
+                        // another call.
+                        out.push(ModelEvent::CallEnded {
+                            call: old,
+                            reason: EndReason::NotReported,
+                        });
+                        out.push(ModelEvent::CallNew { call });
+                    }
                     (Some(old), None) => {
                         let changes = CallChanges::between(&old.call, &call.call);
                         let from = (old.call.state != call.call.state).then_some(old.call.state);

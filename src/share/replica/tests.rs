@@ -309,3 +309,67 @@ fn values_of_another_schema_are_refused_and_foreign_keys_ignored() {
     };
     assert_eq!(viewer.apply(&e, &wc).expect("ignored"), []);
 }
+
+#[test]
+fn an_id_that_comes_back_on_another_line_is_another_call() {
+    // A second serving process numbers appearances afresh: its call 1 is on a user's line,
+    // where the first process's call 1 was on the queue's. Readers rely on an appearance
+    // keeping its line, so the viewer ends the old one and starts the new one.
+    let t0 = Instant::now();
+    let wc = clock(t0, 1_765_000_000_000);
+    let mut viewer = Replica::new();
+    let q = queue(t0);
+    let u = user(1, "4101", t0);
+    let mut first = Site {
+        tables: Tables::new(),
+        publisher: Publisher::new(),
+        bucket: Default::default(),
+        serve_clock: wc.clone(),
+    };
+    for ev in [
+        ModelEvent::QueueAdded { queue: q.clone() },
+        ModelEvent::UserAdded { user: u.clone() },
+        ModelEvent::CallNew {
+            call: call(1, &q, CallState::Queueing, t0),
+        },
+    ] {
+        for e in entries(&first.event(ev)) {
+            viewer.apply(&e, &wc).expect("readable");
+        }
+    }
+    let mut second = Site {
+        tables: Tables::new(),
+        publisher: Publisher::new(),
+        bucket: Default::default(),
+        serve_clock: wc.clone(),
+    };
+    let mut on_user = (*call(1, &q, CallState::Connected, t0)).clone();
+    on_user.key.line = LineId::User(u.guid.clone());
+    on_user.line = LineLabel {
+        extn: u.extn.clone(),
+        name: u.name.clone(),
+    };
+    second.event(ModelEvent::QueueAdded { queue: q.clone() });
+    second.event(ModelEvent::UserAdded { user: u.clone() });
+    let ops = second.event(ModelEvent::CallNew {
+        call: Arc::new(on_user),
+    });
+    let evs: Vec<_> = entries(&ops)
+        .iter()
+        .flat_map(|e| viewer.apply(e, &wc).expect("readable"))
+        .collect();
+    match evs.as_slice() {
+        [
+            ModelEvent::CallEnded {
+                call: old,
+                reason: EndReason::NotReported,
+            },
+            ModelEvent::CallNew { call: new },
+        ] => {
+            assert_eq!(old.key.line, LineId::Queue(q.guid.clone()));
+            assert_eq!(new.key.line, LineId::User(u.guid.clone()));
+        }
+        other => panic!("{other:?}"),
+    }
+    same(&second.tables, viewer.tables());
+}

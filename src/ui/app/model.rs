@@ -26,7 +26,7 @@ impl App {
         let picked = self.picked_identity();
         for ev in events {
             // The rows note what the event touches while the model still holds the before.
-            self.derived.touch(&self.model, ev);
+            self.derived.touch(ev);
             self.model.apply(ev);
             if let ModelEvent::CallEnded { call, reason } = ev {
                 ended.insert(call.id, (call.clone(), end_words(reason)));

@@ -231,9 +231,8 @@ impl Derived {
         }
     }
 
-    /// Marks what an event touches. Call it before the event reaches `model`, which still
-    /// holds where a changed or ended call was.
-    pub fn touch(&mut self, model: &Tables, ev: &ModelEvent) {
+    /// Marks what an event touches (for the next [`Derived::flush`]).
+    pub fn touch(&mut self, ev: &ModelEvent) {
         match ev {
             ModelEvent::UserAdded { user } | ModelEvent::UserChanged { user, .. } => {
                 self.dirty.users.insert(user.guid.clone());
@@ -247,13 +246,11 @@ impl Derived {
             ModelEvent::QueueRemoved { guid, .. } => {
                 self.dirty.queues.insert(guid.clone());
             }
+            // An appearance keeps its line for life (the model matches a call again only
+            // among its own line's calls), so its line now is the only one it touches.
             ModelEvent::CallNew { call }
             | ModelEvent::CallChanged { call, .. }
             | ModelEvent::CallEnded { call, .. } => {
-                if let Some(old) = model.appearance(call.id) {
-                    let line = old.key.line.clone();
-                    self.touch_line(line);
-                }
                 self.touch_line(call.key.line.clone());
             }
             ModelEvent::Connection { .. }
