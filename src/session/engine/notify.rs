@@ -82,8 +82,8 @@ impl Session {
                 line: line.clone(),
                 callid: info.callid,
             };
-            if self.model.appearance_at(&key).is_none()
-                && self.model.sizes().appearances >= MAX_APPEARANCES
+            if self.model.sizes().appearances >= MAX_APPEARANCES
+                && self.model.appearance_at(&key).is_none()
             {
                 self.cap_reached(Capped::CallAppearances, MAX_APPEARANCES);
                 continue;

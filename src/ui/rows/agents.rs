@@ -26,11 +26,19 @@ const BULK: usize = 64;
 /// default of 1024 would shift a third of a 3000-agent grid).
 const NODE: usize = 64;
 
+/// An agent's key, and whether the filter shows its row: whether a row is shown is asked
+/// once per batch for the selection, and is then a look-up by identity, not a search.
+#[derive(Debug)]
+struct Listed {
+    key: AgentKey,
+    shown: bool,
+}
+
 /// The agents, in grid order.
 #[derive(Debug)]
 pub struct AgentIndex {
     /// Every agent's key, shown or not.
-    all: FastMap<Guid, AgentKey>,
+    all: FastMap<Guid, Listed>,
     /// Agents whose key says available.
     available: usize,
     /// The shown rows by key, in grid order.
@@ -84,8 +92,13 @@ impl AgentIndex {
 
     /// Where an agent's row is, if it is shown.
     pub fn position(&self, guid: &Guid) -> Option<usize> {
-        let key = self.all.get(guid)?;
-        self.shown.contains_key(key).then(|| self.shown.rank(key))
+        let listed = self.all.get(guid).filter(|l| l.shown)?;
+        Some(self.shown.rank(&listed.key))
+    }
+
+    /// Whether an agent's row is shown.
+    fn is_shown(&self, guid: &Guid) -> bool {
+        self.all.get(guid).is_some_and(|l| l.shown)
     }
 
     /// The widest shown cell of each varying column (see [`AgentWidths`]).
@@ -143,7 +156,7 @@ impl AgentIndex {
             update
                 .get(g)
                 .copied()
-                .unwrap_or_else(|| self.position(g).is_some())
+                .unwrap_or_else(|| self.is_shown(g))
         };
         if shown_after(keep) {
             return Some(keep.clone());
@@ -159,7 +172,7 @@ impl AgentIndex {
         let Some((key, Some((row, widths)))) = placed else {
             return false;
         };
-        if self.all.get(guid) != Some(key) {
+        if self.all.get(guid).is_none_or(|l| !l.shown || l.key != *key) {
             return false;
         }
         let Some(shown) = self.shown.get_mut(key) else {
@@ -171,14 +184,16 @@ impl AgentIndex {
     }
 
     fn remove(&mut self, guid: &Guid) {
-        let Some(key) = self.all.remove(guid) else {
+        let Some(Listed { key, shown }) = self.all.remove(guid) else {
             return;
         };
         if key.available() {
             self.available -= 1;
         }
-        self.census.forget(guid);
-        self.shown.remove(&key);
+        if shown {
+            self.census.forget(guid);
+            self.shown.remove(&key);
+        }
     }
 
     fn insert(&mut self, guid: Guid, placed: Placed) {
@@ -188,12 +203,13 @@ impl AgentIndex {
         if key.available() {
             self.available += 1;
         }
+        let shown = row.is_some();
         if let Some((row, widths)) = row {
             self.census.measure(&guid, widths.0);
             // A key holds the identity, so it is never there twice.
             self.shown.insert(key.clone(), row);
         }
-        self.all.insert(guid, key);
+        self.all.insert(guid, Listed { key, shown });
     }
 
     fn apply_bulk(&mut self, changed: Vec<(Guid, Placed)>) {
@@ -202,19 +218,26 @@ impl AgentIndex {
         let gone: FastMap<&Guid, ()> = changed.iter().map(|(g, _)| (g, ())).collect();
         shown.retain(|(_, row)| !gone.contains_key(&row.guid));
         for (guid, _) in &changed {
-            if let Some(key) = self.all.remove(guid) {
-                self.available -= usize::from(key.available());
+            if let Some(l) = self.all.remove(guid) {
+                self.available -= usize::from(l.key.available());
             }
             self.census.forget(guid);
         }
         for (guid, placed) in changed {
             let Some((key, row)) = placed else { continue };
             self.available += usize::from(key.available());
+            let is_shown = row.is_some();
             if let Some((row, widths)) = row {
                 self.census.measure(&guid, widths.0);
                 shown.push((key.clone(), row));
             }
-            self.all.insert(guid, key);
+            self.all.insert(
+                guid,
+                Listed {
+                    key,
+                    shown: is_shown,
+                },
+            );
         }
         shown.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (key, row) in shown {
