@@ -8,6 +8,9 @@
 //! logs one BlindTransfer; A says it is done; B, which pressed nothing, sees the caller leave
 //! the queue and reach the target's agent row. The serving side's audit log names alice.
 //!
+//! Before any serving process, with the sample configuration as it is, bob's screen says from
+//! the start that he is read-only on the site and alice's that no serving process answers.
+//!
 //! Everything is polled with deadlines; nothing waits a fixed time. Skipped, saying so, only
 //! when tmux is not installed; without nats-server it fails, saying how to run the tests.
 
@@ -65,8 +68,8 @@ fn shared(dir: &Path, url: &str, user: &str) -> String {
     )
 }
 
-/// A drawn viewer in tmux as `user`, once the script's callers show.
-fn viewer(dir: &Path, url: &str, user: &str) -> Tmux {
+/// A drawn viewer in tmux as `user`, started.
+fn start_viewer(dir: &Path, url: &str, user: &str) -> Tmux {
     let config = dir.join(format!("{user}.toml"));
     private(&config, &shared(dir, url, user));
     let home = private_dir(&dir.join(user));
@@ -77,6 +80,12 @@ fn viewer(dir: &Path, url: &str, user: &str) -> Tmux {
         h = home.display(),
     ));
     tmux.press("Enter");
+    tmux
+}
+
+/// A drawn viewer in tmux as `user`, once the script's callers show.
+fn viewer(dir: &Path, url: &str, user: &str) -> Tmux {
+    let tmux = start_viewer(dir, url, user);
     tmux.wait_for(
         &format!("{user}'s screen of the script's call centre"),
         Duration::from_secs(60),
@@ -88,6 +97,20 @@ fn viewer(dir: &Path, url: &str, user: &str) -> Tmux {
         },
     );
     tmux
+}
+
+/// A scratch directory of the test's own, private.
+fn scratch(name: &str) -> Dir {
+    let dir = Dir(std::env::temp_dir().join(format!(
+        "ipo-top-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    )));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    private_dir(&dir.0);
+    dir
 }
 
 /// The row marked ▶ (the focused selection), from the mark on.
@@ -109,15 +132,8 @@ fn a_transfer_from_one_shared_screen_shows_on_both() {
     let conf = server_config();
     let nats = Nats::with_config(&conf);
     let url = nats.url();
-    let dir = Dir(std::env::temp_dir().join(format!(
-        "ipo-top-shared-e2e-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-    )));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    let root = private_dir(&dir.0);
+    let dir = scratch("shared-e2e");
+    let root = dir.0.clone();
 
     // The simulator, with its command log and a client configuration for it.
     let command_log = root.join("commands.jsonl");
@@ -251,4 +267,35 @@ fn a_transfer_from_one_shared_screen_shows_on_both() {
         .expect("the transfer in the serving side's audit log");
     assert_eq!(sent["viewer"]["user"], "alice", "{sent}");
     assert_eq!(sent["viewer"]["proof"], "nats", "{sent}");
+}
+
+#[test]
+fn each_screen_says_from_the_start_why_it_cannot_send() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it); the end-to-end test needs it");
+        return;
+    }
+    // The sample configuration as it is: bob may not publish on his command subject. No
+    // serving process yet.
+    let sample = include_str!("../assets/nats-server.conf")
+        .replacen("listen: 127.0.0.1:4222\n", "", 1)
+        .replacen("  store_dir: \"/var/lib/ipo-top-nats\"\n", "", 1);
+    let nats = Nats::with_config(&sample);
+    let url = nats.url();
+    let dir = scratch("shared-standing-e2e");
+    let bob = start_viewer(&dir.0, &url, "bob");
+    let alice = start_viewer(&dir.0, &url, "alice");
+    // No key pressed: bob learns NATS refuses his subject, alice that nobody answers.
+    bob.wait_for("bob's read-only line", Duration::from_secs(30), |s| {
+        s.contains("read-only: not allowed to send functions on hq")
+    });
+    alice.wait_for("alice's no serving process", Duration::from_secs(30), |s| {
+        s.contains("no serving process for hq")
+    });
+    for t in [&alice, &bob] {
+        t.press("q");
+        t.wait_for("the shell prompt again", Duration::from_secs(10), |s| {
+            last_line(s) == "e2e$"
+        });
+    }
 }
