@@ -272,7 +272,10 @@ pub(super) fn shared_settings(
             }
         },
         (Some(f), None, None) => {
+            // The file's last line ends as it did: async-nats finds the seed's block by the
+            // line break after its END marker, which reading a secret trims.
             let text = secret_file(src, base, f, "shared.creds_file")?;
+            let text = Secret::new(format!("{}\n", text.expose()));
             let user = match user {
                 Some(u) => u,
                 None => creds_user_name(text.expose()).map_err(|e| {
