@@ -122,7 +122,7 @@ pub enum Event {
     RetryRefused(String),
     /// Why no function can be sent from this screen, as the application learnt it at start
     /// (a shared viewer's `hello`: read-only on the site, no serving process); `None` once
-    /// they can be. The header shows it until it changes.
+    /// they can be. Shown under the header until it changes.
     CannotSend(Option<String>),
     /// The session logs in again with changed credentials (the model is kept and reconciled
     /// by the session like after any reconnect).
