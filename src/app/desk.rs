@@ -494,15 +494,17 @@ pub fn viewer_lines(shared: &SharedSettings) -> Vec<String> {
     lines
 }
 
-/// The token a viewer's command subject ends with: its NATS user, which the server's
-/// permissions tie to that subject; [`crate::share::functions::NO_USER_TOKEN`] when it logs in
-/// without a user name (no authentication, or a creds or nkey file, whose user the server
-/// knows by key: give such a user a `user` and `password_file` to send functions).
+/// The token a viewer's command subject ends with: its NATS user's name (`user` with
+/// `password_file`; with a creds file, `[shared] user` or the name in its JWT; with an nkey
+/// file, `[shared] user`), which the server's permissions must tie to that subject;
+/// [`crate::share::functions::NO_USER_TOKEN`] without a name (no authentication, or an nkey
+/// file without `user`).
 pub fn viewer_token(shared: &SharedSettings) -> String {
-    match &shared.credentials {
-        super::config::NatsCredentials::UserPassword { user, .. } => user.clone(),
-        _ => crate::share::functions::NO_USER_TOKEN.to_owned(),
-    }
+    shared
+        .credentials
+        .user()
+        .unwrap_or(crate::share::functions::NO_USER_TOKEN)
+        .to_owned()
 }
 
 /// How long a viewer waits for the serving side's next word on a function before calling
@@ -517,6 +519,8 @@ pub const VIEWER_PATIENCE: Duration = Duration::from_secs(60);
 pub struct ViewerSender {
     tx: tokio::sync::mpsc::UnboundedSender<(CommandId, Command)>,
     standing: Arc<std::sync::Mutex<(Standing, String)>>,
+    /// What `hello` found, for the screen to show from the start; `None` until it is known.
+    learnt: Arc<tokio::sync::watch::Sender<Option<Standing>>>,
     reports: tokio::sync::mpsc::UnboundedSender<CommandReport>,
     next: Arc<AtomicU64>,
 }
@@ -537,6 +541,7 @@ impl ViewerSender {
             ViewerSender {
                 tx,
                 standing: Arc::new(std::sync::Mutex::new((Standing::NoServer, site.to_owned()))),
+                learnt: Arc::new(tokio::sync::watch::Sender::new(None)),
                 reports,
                 next: Arc::new(AtomicU64::new(1)),
             },
@@ -547,8 +552,19 @@ impl ViewerSender {
     /// What `hello` found (or `--read-only`).
     pub fn set(&self, standing: Standing) {
         if let Ok(mut s) = self.standing.lock() {
-            s.0 = standing;
+            s.0 = standing.clone();
         }
+        self.learnt.send_if_modified(|was| {
+            let changed = was.as_ref() != Some(&standing);
+            *was = Some(standing);
+            changed
+        });
+    }
+
+    /// What `hello` found, each time it changes (`None` until the first answer, or its
+    /// timeout): the screen says from the start why functions cannot be sent.
+    pub fn learnt(&self) -> tokio::sync::watch::Receiver<Option<Standing>> {
+        self.learnt.subscribe()
     }
 
     /// Whether no serving process answered the last `hello`.

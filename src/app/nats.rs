@@ -35,16 +35,19 @@ pub async fn connect(
         });
     opts = match &s.credentials {
         NatsCredentials::None => opts,
-        NatsCredentials::Creds(c) => opts
-            .credentials(c.expose())
+        NatsCredentials::Creds { text, .. } => opts
+            .credentials(text.expose())
             .context("shared.creds_file is not a NATS credentials file")?,
-        NatsCredentials::Nkey(seed) => opts.nkey(seed.expose().to_owned()),
-        // Replies come to this user's own inbox prefix, the one subscription a server
-        // configured as assets/nats-server.conf lets it make.
-        NatsCredentials::UserPassword { user, password } => opts
-            .user_and_password(user.clone(), password.expose().to_owned())
-            .custom_inbox_prefix(crate::share::functions::inbox_prefix(user)),
+        NatsCredentials::Nkey { seed, .. } => opts.nkey(seed.expose().to_owned()),
+        NatsCredentials::UserPassword { user, password } => {
+            opts.user_and_password(user.clone(), password.expose().to_owned())
+        }
     };
+    // Replies come to this user's own inbox prefix, the one subscription a server configured
+    // as assets/nats-server.conf lets it make.
+    if let Some(user) = s.credentials.user() {
+        opts = opts.custom_inbox_prefix(crate::share::functions::inbox_prefix(user));
+    }
     if s.url.starts_with("tls://") {
         opts = opts.require_tls(true);
         if let Some(ca) = &s.ca_file {

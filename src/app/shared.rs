@@ -32,6 +32,10 @@ pub enum ViewerUpdate {
 /// How often the lock key and the NATS link are looked at.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
 
+/// How long after an unanswered `hello` a viewer asks again while a serving process holds the
+/// site (at once when one comes): the screen's "no serving process" clears without a key.
+const HELLO_AGAIN: Duration = Duration::from_secs(3);
+
 /// The header's words for a link state that is this viewer's, not the serving side's.
 fn stale(reason: String) -> ModelEvent {
     ModelEvent::Connection {
@@ -112,6 +116,7 @@ async fn watch(
     let clock = super::clock::wall_clock(Arc::new(FixedOffset::utc()));
     let mut replica = Replica::new();
     let site = &s.site;
+    let mut hello_due = Instant::now() + HELLO_AGAIN;
     loop {
         if client.connection_state() != async_nats::connection::State::Connected {
             tokio::time::sleep(LOOK_EVERY / 4).await;
@@ -222,11 +227,19 @@ async fn watch(
                     if matches!(holder, Ok(Ok(_))) && now_served != served {
                         served = now_served;
                         let ev = if served {
+                            hello_due = Instant::now();
                             ModelEvent::Connection { state: replica.tables().connection().clone() }
                         } else {
                             stale(no_serving_process(site))
                         };
                         send(tx, vec![ev]).await?;
+                    }
+                    // Nobody answered hello: ask again once somebody holds the site.
+                    if let Some((sender, _)) = &queue {
+                        if served && sender.unanswered() && Instant::now() >= hello_due {
+                            sender.set(asker.hello(&mut errors).await);
+                            hello_due = Instant::now() + HELLO_AGAIN;
+                        }
                     }
                 }
             }

@@ -197,7 +197,14 @@ struct Live {
     viewer: Option<super::desk::ViewerSender>,
     /// The serving side's judgements come in with the shared feed, not yet handed on.
     judged: Vec<crate::model::Judged>,
+    /// A shared viewer's `hello` as it is learnt, and the site its words name.
+    learnt: Option<(Learnt, String)>,
+    /// What the header is to say about sending functions, not yet handed on.
+    cannot_send: Option<Option<String>>,
 }
+
+/// What a shared viewer's `hello` found, each time it changes.
+type Learnt = tokio::sync::watch::Receiver<Option<crate::share::functions::Standing>>;
 
 fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Live, String> {
     let logins = Logins::of(&endpoint, config.secondary.as_ref());
@@ -208,7 +215,17 @@ fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Li
         logins,
         viewer: None,
         judged: Vec::new(),
+        learnt: None,
+        cannot_send: None,
     })
+}
+
+/// The header's words for what `hello` found: why no function can be sent, if so.
+fn cannot_send(learnt: &mut Learnt, site: &str) -> Option<String> {
+    learnt
+        .borrow_and_update()
+        .as_ref()
+        .and_then(|s| s.message(site))
 }
 
 /// A shared site's model as the session's events (the screen takes them as they are); the
@@ -236,9 +253,22 @@ impl Live {
             Some(Feed::Session(u)) => u.next().await,
             Some(Feed::Shared(rx, reports)) => {
                 let judged = &mut self.judged;
+                let learnt = &mut self.learnt;
+                let news = &mut self.cannot_send;
                 tokio::select! {
                     u = rx.recv() => u.map(|u| shared_batch(u, judged)),
                     Some(r) = reports.recv() => Some(vec![SessionEvent::Command(r)]),
+                    Ok(()) = async {
+                        match learnt.as_mut() {
+                            Some((l, _)) => l.changed().await,
+                            None => std::future::pending().await,
+                        }
+                    } => {
+                        if let Some((l, site)) = learnt.as_mut() {
+                            *news = Some(cannot_send(l, site));
+                        }
+                        Some(Vec::new())
+                    }
                 }
             }
             None => std::future::pending().await,
@@ -249,6 +279,17 @@ impl Live {
     fn ready(&mut self) -> Option<Vec<SessionEvent>> {
         match &mut self.updates {
             Some(Feed::Session(u)) => u.next().now_or_never().flatten(),
+            Some(Feed::Shared(_, _))
+                if self
+                    .learnt
+                    .as_ref()
+                    .is_some_and(|(l, _)| l.has_changed().unwrap_or(false)) =>
+            {
+                if let Some((l, site)) = self.learnt.as_mut() {
+                    self.cannot_send = Some(cannot_send(l, site));
+                }
+                Some(Vec::new())
+            }
             Some(Feed::Shared(rx, reports)) => match reports.try_recv() {
                 Ok(r) => Some(vec![SessionEvent::Command(r)]),
                 Err(_) => {
@@ -272,6 +313,9 @@ impl Live {
         if !self.judged.is_empty() {
             // After the model's changes: the judgement names queues they brought.
             events.push(Event::Judged(std::mem::take(&mut self.judged)));
+        }
+        if let Some(why) = self.cannot_send.take() {
+            events.push(Event::CannotSend(why));
         }
         events
     }
@@ -509,6 +553,11 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
             } else {
                 Some((sender.clone(), queue))
             };
+            // What hello finds shows in the header from the start (read-only is shown as
+            // such already).
+            let learnt = functions
+                .is_some()
+                .then(|| (sender.learnt(), s.site.clone()));
             Ok(Live {
                 handle: None,
                 updates: Some(Feed::Shared(
@@ -518,6 +567,8 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
                 logins: Logins::of(&endpoint, None),
                 viewer: Some(sender),
                 judged: Vec::new(),
+                learnt,
+                cannot_send: None,
             })
         }
         _ => start(endpoint, session_config),

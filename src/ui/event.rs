@@ -120,6 +120,10 @@ pub enum Event {
     Message(Message),
     /// The application layer did not retry the refused login, and says why and what to fix.
     RetryRefused(String),
+    /// Why no function can be sent from this screen, as the application learnt it at start
+    /// (a shared viewer's `hello`: read-only on the site, no serving process); `None` once
+    /// they can be. Shown under the header until it changes.
+    CannotSend(Option<String>),
     /// The session logs in again with changed credentials (the model is kept and reconciled
     /// by the session like after any reconnect).
     Retrying {

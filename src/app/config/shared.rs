@@ -38,10 +38,22 @@ struct RawSharedUser {
 pub enum NatsCredentials {
     /// Nothing: the server asks for no authentication.
     None,
-    /// A NATS credentials file's text (JWT and seed).
-    Creds(Secret),
-    /// An nkey seed.
-    Nkey(Secret),
+    /// A NATS credentials file: its text (JWT and seed) and the user's name, `[shared] user`
+    /// or else the `name` its JWT gives.
+    Creds {
+        /// The file's text.
+        text: Secret,
+        /// The name the command subject and the inbox carry.
+        user: String,
+    },
+    /// An nkey seed, and the user's name where `[shared] user` gives it (the server knows an
+    /// nkey user by its public key only).
+    Nkey {
+        /// The seed.
+        seed: Secret,
+        /// The name the command subject and the inbox carry.
+        user: Option<String>,
+    },
     /// A user and its password.
     UserPassword {
         /// The NATS user.
@@ -49,6 +61,77 @@ pub enum NatsCredentials {
         /// Its password.
         password: Secret,
     },
+}
+
+impl NatsCredentials {
+    /// The NATS user's name as this process uses it: the last token of its command subject
+    /// (`ipo-top.SITE.cmd.USER`) and its inbox prefix (`_INBOX_USER`). A claim the NATS
+    /// server's permissions must back: the serving side trusts the subject only because the
+    /// server lets each user publish on its own. `None` without a name.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            NatsCredentials::None | NatsCredentials::Nkey { user: None, .. } => None,
+            NatsCredentials::Creds { user, .. }
+            | NatsCredentials::Nkey {
+                user: Some(user), ..
+            }
+            | NatsCredentials::UserPassword { user, .. } => Some(user),
+        }
+    }
+}
+
+/// Why the user's name could not be read from a NATS credentials file.
+#[derive(Debug, thiserror::Error)]
+pub enum CredsNameError {
+    /// No `-----BEGIN NATS USER JWT-----` block.
+    #[error("it holds no user JWT (a -----BEGIN NATS USER JWT----- block)")]
+    NoJwt,
+    /// The JWT is not header.claims.signature, or its claims are not base64url JSON.
+    #[error("its user JWT cannot be read: {0}")]
+    Malformed(String),
+    /// The claims have no `name`.
+    #[error("its user JWT names no user (no \"name\" claim)")]
+    NoName,
+    /// The name could not end a NATS subject.
+    #[error(
+        "its user JWT names the user {0:?}, which cannot end a NATS subject (letters, digits, '-' or '_')"
+    )]
+    NotAToken(String),
+}
+
+/// The user's name in a NATS credentials file: the `name` claim of its user JWT (what `nsc
+/// add user NAME` writes). The JWT is only read, not verified: the name is no proof of
+/// anything, the NATS server checks the JWT and the seed when this process logs in.
+pub fn creds_user_name(text: &str) -> Result<String, CredsNameError> {
+    use base64::Engine as _;
+    let mut lines = text.lines().map(str::trim);
+    lines
+        .by_ref()
+        .find(|l| l.starts_with("---") && l.contains("BEGIN NATS USER JWT"))
+        .ok_or(CredsNameError::NoJwt)?;
+    let jwt = lines.find(|l| !l.is_empty()).ok_or(CredsNameError::NoJwt)?;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [_, claims, _] = parts.as_slice() else {
+        return Err(CredsNameError::Malformed(format!(
+            "{} parts where a JWT has 3",
+            parts.len()
+        )));
+    };
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims.trim_end_matches('='))
+        .map_err(|e| CredsNameError::Malformed(format!("its claims are not base64url: {e}")))?;
+    #[derive(Deserialize)]
+    struct Claims {
+        name: Option<String>,
+    }
+    let claims: Claims = serde_json::from_slice(&json)
+        .map_err(|e| CredsNameError::Malformed(format!("its claims are not JSON: {e}")))?;
+    let name = claims.name.ok_or(CredsNameError::NoName)?;
+    if crate::share::functions::is_token(&name) {
+        Ok(name)
+    } else {
+        Err(CredsNameError::NotAToken(name))
+    }
 }
 
 /// `[shared]`, resolved.
@@ -162,42 +245,70 @@ pub(super) fn shared_settings(
             "expected a name of 1 to 32 letters, digits, '-' or '_' (it names the buckets)",
         ));
     }
-    let credentials = match (
-        &raw.creds_file,
-        &raw.nkey_file,
-        &raw.user,
-        &raw.password_file,
-    ) {
-        (None, None, None, None) => NatsCredentials::None,
-        (Some(f), None, None, None) => {
-            NatsCredentials::Creds(secret_file(src, base, f, "shared.creds_file")?)
-        }
-        (None, Some(f), None, None) => {
-            NatsCredentials::Nkey(secret_file(src, base, f, "shared.nkey_file")?)
-        }
-        (None, None, Some(user), Some(f)) => {
-            if user.get_ref().trim().is_empty() {
-                return Err(src.invalid(user, "shared.user", "expected the NATS user's name"));
-            }
-            NatsCredentials::UserPassword {
-                user: user.get_ref().trim().to_owned(),
-                password: secret_file(src, base, f, "shared.password_file")?,
-            }
-        }
-        (None, None, Some(user), None) => {
+    // The user's name ends its command subject and its inbox prefix: one NATS could not
+    // deliver there would leave it unanswered.
+    let user = match &raw.user {
+        Some(u) if !crate::share::functions::is_token(u.get_ref().trim()) => {
             return Err(src.invalid(
-                user,
-                "shared.password_file",
-                "required with shared.user: a file holding the NATS user's password",
-            ));
-        }
-        (None, None, None, Some(f)) => {
-            return Err(src.invalid(
-                f,
+                u,
                 "shared.user",
-                "required with shared.password_file: the NATS user's name",
+                "expected a NATS user name of letters, digits, '-' or '_' (it ends this \
+                 user's command subject ipo-top.SITE.cmd.USER and its inbox _INBOX_USER)",
             ));
         }
+        Some(u) => Some(u.get_ref().trim().to_owned()),
+        None => None,
+    };
+    let credentials = match (&raw.creds_file, &raw.nkey_file, &raw.password_file) {
+        (None, None, None) => match &raw.user {
+            None => NatsCredentials::None,
+            Some(u) => {
+                return Err(src.invalid(
+                    u,
+                    "shared.password_file",
+                    "required with shared.user: a file holding the NATS user's password (or \
+                     give creds_file or nkey_file, with which user names the command subject)",
+                ));
+            }
+        },
+        (Some(f), None, None) => {
+            // The file's last line ends as it did: async-nats finds the seed's block by the
+            // line break after its END marker, which reading a secret trims.
+            let text = secret_file(src, base, f, "shared.creds_file")?;
+            let text = Secret::new(format!("{}\n", text.expose()));
+            let user = match user {
+                Some(u) => u,
+                None => creds_user_name(text.expose()).map_err(|e| {
+                    src.invalid(
+                        f,
+                        "shared.creds_file",
+                        format!(
+                            "cannot tell the NATS user's name: {e}; set [shared] user = \"NAME\" \
+                             to the name its command subject carries (the serving side's \
+                             [shared.users.NAME] and the NATS permissions use it)"
+                        ),
+                    )
+                })?,
+            };
+            NatsCredentials::Creds { text, user }
+        }
+        (None, Some(f), None) => NatsCredentials::Nkey {
+            seed: secret_file(src, base, f, "shared.nkey_file")?,
+            user,
+        },
+        (None, None, Some(f)) => match user {
+            Some(user) => NatsCredentials::UserPassword {
+                user,
+                password: secret_file(src, base, f, "shared.password_file")?,
+            },
+            None => {
+                return Err(src.invalid(
+                    f,
+                    "shared.user",
+                    "required with shared.password_file: the NATS user's name",
+                ));
+            }
+        },
         _ => {
             return Err(src.invalid(
                 &raw.nats,
@@ -253,6 +364,7 @@ pub(super) fn shared_settings(
 mod tests {
     use super::super::parse;
     use super::super::tests::Dir;
+    use super::creds_user_name;
 
     const PBX: &str = "[pbx]\nhost = \"10.1.2.3\"\nusername = \"u\"\npassword_file = \"pw\"\n";
 
@@ -314,6 +426,105 @@ mod tests {
         }
     }
 
+    /// A credentials file as `nsc` writes it, its JWT's claims as given (the signature is
+    /// not checked here: the NATS server does that).
+    fn creds(claims: &str) -> String {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!(
+            "-----BEGIN NATS USER JWT-----\n{}.{}.c2ln\n------END NATS USER JWT------\n\n\
+             ************************* IMPORTANT *************************\n\
+             NKEY Seed printed below can be used to sign and prove identity.\n\n\
+             -----BEGIN USER NKEY SEED-----\nSUAIO3FHUX5PNV2LQIIP7TZ3N4L7TX3W53MQGEIVYFIGA635OZCKEYHFLM\n\
+             ------END USER NKEY SEED------\n",
+            b64(r#"{"typ":"JWT","alg":"ed25519-nkey"}"#),
+            b64(claims)
+        )
+    }
+
+    #[test]
+    fn a_creds_or_nkey_user_is_named_by_its_jwt_or_by_shared_user() {
+        let dir = Dir::new("shared-names");
+        dir.write(
+            "carol.creds",
+            &creds(r#"{"jti":"X","name":"carol","sub":"UABC","nats":{"type":"user"}}"#),
+            0o600,
+        );
+        dir.write(
+            "dave.nk",
+            "SUAIO3FHUX5PNV2LQIIP7TZ3N4L7TX3W53MQGEIVYFIGA635OZCKEYHFLM\n",
+            0o600,
+        );
+        let user = |text: &str| match with(&dir, text) {
+            Ok(c) => c
+                .shared
+                .expect("shared")
+                .credentials
+                .user()
+                .map(str::to_owned),
+            Err(e) => panic!("{text}\n-> {e}"),
+        };
+        let head = "[shared]\nnats = \"nats://127.0.0.1\"\nsite = \"hq\"\n";
+        // The creds file's JWT names its user; [shared] user names another subject instead.
+        assert_eq!(
+            user(&format!("{head}creds_file = \"carol.creds\"\n")).as_deref(),
+            Some("carol")
+        );
+        assert_eq!(
+            user(&format!(
+                "{head}creds_file = \"carol.creds\"\nuser = \"carol-2\"\n"
+            ))
+            .as_deref(),
+            Some("carol-2")
+        );
+        // An nkey has no name but the one given; without it the viewer has none.
+        assert_eq!(
+            user(&format!("{head}nkey_file = \"dave.nk\"\nuser = \"dave\"\n")).as_deref(),
+            Some("dave")
+        );
+        assert_eq!(user(&format!("{head}nkey_file = \"dave.nk\"\n")), None);
+        assert_eq!(user(head), None);
+    }
+
+    #[test]
+    fn a_creds_file_whose_user_cannot_be_named_says_what_to_set() {
+        for (claims, says) in [
+            (r#"{"sub":"UABC"}"#, "no \"name\" claim"),
+            (
+                r#"{"name":"Carol Smith"}"#,
+                "\"Carol Smith\", which cannot end a NATS subject",
+            ),
+            ("not json", "not JSON"),
+        ] {
+            let e = creds_user_name(&creds(claims))
+                .expect_err(claims)
+                .to_string();
+            assert!(e.contains(says), "{claims} -> {e}");
+        }
+        let e = creds_user_name("SUAIO3FHUX5PNV2LQ\n")
+            .expect_err("no JWT")
+            .to_string();
+        assert!(e.contains("BEGIN NATS USER JWT"), "{e}");
+        let e = creds_user_name("-----BEGIN NATS USER JWT-----\neyJ.x\n")
+            .expect_err("two parts")
+            .to_string();
+        assert!(e.contains("2 parts"), "{e}");
+
+        let dir = Dir::new("shared-noname");
+        dir.write("x.creds", &creds(r#"{"name":"Carol Smith"}"#), 0o600);
+        let e = match with(
+            &dir,
+            "[shared]\nnats = \"nats://127.0.0.1\"\nsite = \"hq\"\ncreds_file = \"x.creds\"\n",
+        ) {
+            Ok(_) => panic!("accepted a name that cannot end a subject"),
+            Err(e) => e,
+        };
+        assert!(
+            e.contains("shared.creds_file") && e.contains("[shared] user = \"NAME\""),
+            "{e}"
+        );
+    }
+
     #[test]
     fn bad_shared_values_name_the_key() {
         let dir = Dir::new("shared-bad");
@@ -348,6 +559,11 @@ mod tests {
                 "[shared]\nnats = \"nats://127.0.0.1\"\nsite = \"hq\"\nuser = \"v\"\n",
                 "shared.password_file",
                 "required",
+            ),
+            (
+                "[shared]\nnats = \"nats://127.0.0.1\"\nsite = \"hq\"\nuser = \"a.b\"\npassword_file = \"pw\"\n",
+                "shared.user",
+                "command subject",
             ),
             (
                 "[shared]\nnats = \"nats://127.0.0.1\"\nsite = \"hq\"\n[shared.users.bob]\nextension = \"x1\"\n",

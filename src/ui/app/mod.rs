@@ -85,6 +85,8 @@ pub struct App {
     next_ticket: u64,
     /// Why the last retry was refused, until the next attempt.
     retry_refused: Option<String>,
+    /// Why no function can be sent from here ([`Event::CannotSend`]).
+    cannot_send: Option<String>,
     /// Whether the start-up selection is settled (a call selected, the user moved, or the
     /// model synced a moment ago).
     placed: bool,
@@ -135,6 +137,7 @@ impl App {
             requests: HashMap::new(),
             next_ticket: 1,
             retry_refused: None,
+            cannot_send: None,
             placed: false,
             synced_at: None,
             shown_second: (0, None),
@@ -237,6 +240,12 @@ impl App {
     /// Why the last retry after a refused login was not made, until a new session starts.
     pub fn retry_refused(&self) -> Option<&str> {
         self.retry_refused.as_deref()
+    }
+
+    /// Why no function can be sent from this screen, as the application learnt it; `None`
+    /// when they can (or nothing says otherwise).
+    pub fn cannot_send(&self) -> Option<&str> {
+        self.cannot_send.as_deref()
     }
 
     /// Where keys are looked up now.
@@ -373,6 +382,11 @@ impl App {
                 self.say(Message::new(Level::Error, "not retried: see above"));
                 self.retry_refused = Some(why);
                 self.dirty = true;
+                Vec::new()
+            }
+            Event::CannotSend(why) => {
+                self.dirty |= self.cannot_send != why;
+                self.cannot_send = why;
                 Vec::new()
             }
             Event::Retrying { pbx } => {
