@@ -1,5 +1,6 @@
 //! Call appearances: what one line (user, queue, park server) sees of one call.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Instant;
 
@@ -651,9 +652,9 @@ pub struct CallSnapshot {
 impl CallSnapshot {
     /// The other party as the supervisor would name it: the connected party, else the caller
     /// (inbound) or the called number (outbound).
-    pub fn other_party(&self) -> Option<Party> {
+    pub fn other_party(&self) -> Option<Cow<'_, Party>> {
         if let Some(p) = self.connected.as_ref().filter(|p| !p.number.is_empty()) {
-            return Some(p.clone());
+            return Some(Cow::Borrowed(p));
         }
         // A withheld caller is still the other party of an incoming call: never stand the
         // called number (a queue's DID) in for it.
@@ -663,16 +664,16 @@ impl CallSnapshot {
             .filter(|p| !p.number.is_empty() || p.withheld)
         {
             if self.direction != Direction::Outbound {
-                return Some(p.clone());
+                return Some(Cow::Borrowed(p));
             }
         }
         if !self.called.is_empty() {
-            return Some(Party {
+            return Some(Cow::Owned(Party {
                 number: self.called.clone(),
                 ..Party::default()
-            });
+            }));
         }
-        self.calling.clone()
+        self.calling.as_ref().map(Cow::Borrowed)
     }
 }
 

@@ -423,7 +423,9 @@ impl Model {
             .resync
             .get(&line)
             .is_some_and(|pending| pending.contains(&key));
-        match self.tables.calls.get(&key).cloned() {
+        // Whether a call state on the line may have changed: the agent's state is derived from
+        // nothing else of its calls, so a snapshot that changed other things leaves it be.
+        let states_changed = match self.tables.calls.get(&key).cloned() {
             Some(existing) if !pending_here => self.merge(now, &existing, key, label, snap),
             existing => {
                 // A new callid, or the line being reported again after it was subscribed
@@ -461,9 +463,10 @@ impl Model {
                         self.insert_new(now, key, label, snap);
                     }
                 }
+                true
             }
-        }
-        if let LineId::User(guid) = &line {
+        };
+        if let (LineId::User(guid), true) = (&line, states_changed) {
             self.recheck_agent(now, guid);
         }
         true
@@ -596,6 +599,7 @@ impl Model {
         self.count_call(now, None, &call);
     }
 
+    /// Takes a known call's next snapshot; says whether its state changed.
     pub(super) fn merge(
         &mut self,
         now: Instant,
@@ -603,12 +607,13 @@ impl Model {
         key: AppearanceKey,
         line: LineLabel,
         snap: CallSnapshot,
-    ) {
+    ) -> bool {
         let changes = CallChanges::between(&old.call, &snap);
         let moved = old.key != key;
         if changes.is_empty() && !moved && old.line == line {
-            return;
+            return false;
         }
+        let state_changed = changes.state;
         let from = changes.state.then_some(old.call.state);
         // Built anew rather than cloned: the old snapshot is not copied only to be replaced.
         let a = Appearance {
@@ -632,6 +637,7 @@ impl Model {
             changes,
         });
         self.count_call(now, Some(old), &call);
+        state_changed
     }
 
     pub(super) fn end(&mut self, now: Instant, key: &AppearanceKey, reason: EndReason) {

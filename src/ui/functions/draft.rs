@@ -58,7 +58,7 @@ pub(super) fn short_caller(a: &Appearance) -> String {
         .calling
         .as_ref()
         .filter(|p| !p.number.is_empty() || !p.name.is_empty())
-        .cloned()
+        .map(std::borrow::Cow::Borrowed)
         .or_else(|| c.other_party());
     let words = party.map_or_else(String::new, |p| {
         if p.number.is_empty() {

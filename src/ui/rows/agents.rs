@@ -152,12 +152,7 @@ impl AgentIndex {
             .iter()
             .map(|(g, p)| (g, p.as_ref().is_some_and(|(_, row)| row.is_some())))
             .collect();
-        let shown_after = |g: &Guid| {
-            update
-                .get(g)
-                .copied()
-                .unwrap_or_else(|| self.is_shown(g))
-        };
+        let shown_after = |g: &Guid| update.get(g).copied().unwrap_or_else(|| self.is_shown(g));
         if shown_after(keep) {
             return Some(keep.clone());
         }

@@ -4,6 +4,7 @@
 //! measuring every row on every frame).
 
 use crate::model::FastMap;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::super::text::{clean, duration, width};
@@ -11,62 +12,73 @@ use super::figures::AgentRow;
 use crate::model::{Guid, Party, Queue, Tables, User};
 
 /// A party's number for a cell ("withheld" when it is).
-pub fn number_words(p: Option<&Party>) -> String {
+pub fn number_words(p: Option<&Party>) -> Cow<'_, str> {
     match p {
-        Some(p) if p.withheld && p.number.is_empty() => "withheld".to_owned(),
-        Some(p) => clean(&p.number).into_owned(),
-        None => String::new(),
+        Some(p) if p.withheld && p.number.is_empty() => Cow::Borrowed("withheld"),
+        Some(p) => clean(&p.number),
+        None => Cow::Borrowed(""),
     }
 }
 
 /// The text beside the party: its name, or why the agent is away.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Beside {
+pub enum Beside<'a> {
     /// The other party's name.
-    Name(String),
+    Name(Cow<'a, str>),
     /// The agent's absence message (shown dim).
-    Absence(String),
+    Absence(Cow<'a, str>),
     /// Nothing.
     Nothing,
 }
 
-/// The words of an agent row's cells that vary in width.
+/// The words of an agent row's cells that vary in width, borrowed from the model where the
+/// text needs no cleaning (nearly always): measuring a row that moved allocates nothing.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct AgentWords {
+pub struct AgentWords<'a> {
     /// Extension.
-    pub extn: String,
+    pub extn: Cow<'a, str>,
     /// Name.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// The other party's number on the shown call.
-    pub number: String,
+    pub number: Cow<'a, str>,
     /// How many more calls, as " +N" after the number.
     pub more: Option<String>,
     /// Beside the party.
-    pub beside: Beside,
+    pub beside: Beside<'a>,
     /// The shown call's queue.
-    pub queue: String,
+    pub queue: Cow<'a, str>,
 }
 
-impl AgentWords {
+impl<'a> AgentWords<'a> {
     /// The words of `row`, the row of user `u`.
-    pub fn of(model: &Tables, u: &User, row: &AgentRow) -> AgentWords {
+    pub fn of(model: &'a Tables, u: &'a User, row: &AgentRow) -> AgentWords<'a> {
         let call = row.call.and_then(|id| model.appearance(id));
-        let other = call.and_then(|a| a.call.other_party());
-        let beside = match (&other, u.status.as_ref().and_then(|s| s.absence.as_ref())) {
-            (Some(p), _) => Beside::Name(clean(&p.name).into_owned()),
-            (None, Some(abs)) => Beside::Absence(clean(&abs.phrase).into_owned()),
+        // The other party's number and name, borrowed when the snapshot holds the party.
+        let (number, party_name) = match call.and_then(|a| a.call.other_party()) {
+            Some(Cow::Borrowed(p)) => (number_words(Some(p)), Some(clean(&p.name))),
+            Some(Cow::Owned(p)) => (
+                Cow::Owned(number_words(Some(&p)).into_owned()),
+                Some(Cow::Owned(clean(&p.name).into_owned())),
+            ),
+            None => (Cow::Borrowed(""), None),
+        };
+        let beside = match (
+            party_name,
+            u.status.as_ref().and_then(|s| s.absence.as_ref()),
+        ) {
+            (Some(name), _) => Beside::Name(name),
+            (None, Some(abs)) => Beside::Absence(clean(&abs.phrase)),
             (None, None) => Beside::Nothing,
         };
         AgentWords {
-            extn: clean(&u.extn).into_owned(),
-            name: clean(&u.name).into_owned(),
-            number: number_words(other.as_ref()),
+            extn: clean(&u.extn),
+            name: clean(&u.name),
+            number,
             more: (row.more > 0).then(|| format!(" +{}", row.more)),
             beside,
             queue: call
                 .and_then(|a| a.call.queue.as_ref())
-                .map(|q| clean(&q.name).into_owned())
-                .unwrap_or_default(),
+                .map_or(Cow::Borrowed(""), |q| clean(&q.name)),
         }
     }
 

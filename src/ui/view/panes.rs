@@ -60,8 +60,9 @@ struct PaneView<'a> {
     title: Vec<Span<'static>>,
     /// The columns; the agent grid's heading marks its sort, so they may be its own.
     cols: Cow<'a, [Column]>,
-    /// The rows shown, from `shown.start`.
-    rows: Vec<Vec<Line<'static>>>,
+    /// The rows shown, from `shown.start` (their words borrowed from the model where they
+    /// can be).
+    rows: Vec<Vec<Line<'a>>>,
     shown: Range<usize>,
     /// Per column, the widest cell of every row listed.
     natural: Vec<usize>,
@@ -133,10 +134,10 @@ fn shown(len: usize, height: usize, selected: Option<usize>) -> Range<usize> {
 /// every row (a few hundred calls at most, where a census would cost more than it saves):
 /// the ones that fit and every column's widest cell.
 fn fit_rows(
-    mut rows: Vec<Vec<Line<'static>>>,
+    mut rows: Vec<Vec<Line<'_>>>,
     height: usize,
     selected: Option<usize>,
-) -> (Vec<Vec<Line<'static>>>, Range<usize>, Vec<usize>) {
+) -> (Vec<Vec<Line<'_>>>, Range<usize>, Vec<usize>) {
     let natural = table::natural(&rows);
     let shown = shown(rows.len(), height, selected);
     rows.truncate(shown.end);
@@ -404,7 +405,7 @@ fn targets(app: &App, a: &Appearance) -> Line<'static> {
 }
 
 /// The waiting calls of every queue in scope, or of the selected queue when narrowed.
-fn waiting(app: &App, height: usize) -> PaneView<'static> {
+fn waiting(app: &App, height: usize) -> PaneView<'_> {
     let d = app.derived();
     let model = app.model();
     let narrowed = app.view_state().narrow_waiting;
@@ -520,7 +521,7 @@ fn sorted_cols(order: AgentOrder) -> Vec<Column> {
 }
 
 /// The agent grid.
-fn agents(app: &App, height: usize) -> PaneView<'static> {
+fn agents(app: &App, height: usize) -> PaneView<'_> {
     let theme = &app.config().theme;
     let d = app.derived();
     let model = app.model();
@@ -612,7 +613,7 @@ const PARKED_COLS: [Column; 4] = [
 ];
 
 /// Parked calls.
-fn parked(app: &App, height: usize) -> PaneView<'static> {
+fn parked(app: &App, height: usize) -> PaneView<'_> {
     let d = app.derived();
     let model = app.model();
     let selected = app

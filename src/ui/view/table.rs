@@ -162,7 +162,7 @@ pub fn widths(cols: &[Column], natural: &[usize], total: u16) -> Vec<Option<u16>
         .collect()
 }
 /// Cuts a line to `max` columns, keeping its styles.
-pub fn fit_line(line: Line<'static>, max: usize) -> Line<'static> {
+pub fn fit_line(line: Line<'_>, max: usize) -> Line<'_> {
     if line.width() <= max {
         return line;
     }
@@ -190,7 +190,7 @@ pub fn fit_line(line: Line<'static>, max: usize) -> Line<'static> {
 }
 
 /// Per column, the widest cell of `rows`.
-pub fn natural(rows: &[Vec<Line<'static>>]) -> Vec<usize> {
+pub fn natural(rows: &[Vec<Line<'_>>]) -> Vec<usize> {
     let mut widest: Vec<usize> = Vec::new();
     for row in rows {
         if widest.len() < row.len() {
@@ -208,7 +208,7 @@ pub struct Table<'a> {
     /// Columns.
     pub cols: &'a [Column],
     /// Cells, one line per column per row: the rows that fit, from `offset`.
-    pub rows: Vec<Vec<Line<'static>>>,
+    pub rows: Vec<Vec<Line<'a>>>,
     /// The index of the first row given.
     pub offset: usize,
     /// Per column, the widest cell of every row listed (not only those given).
@@ -297,7 +297,7 @@ impl Table<'_> {
 }
 
 /// Writes a cell at (x, y) in `w` columns, cut to fit and aligned.
-fn put(buf: &mut Buffer, x: u16, y: u16, w: u16, line: Line<'static>, right: bool) {
+fn put(buf: &mut Buffer, x: u16, y: u16, w: u16, line: Line<'_>, right: bool) {
     // What still does not fit is cut at the right edge.
     let w = w.min(buf.area.right().saturating_sub(x));
     if w == 0 {
