@@ -197,7 +197,7 @@ pub fn natural(rows: &[Vec<Line<'_>>]) -> Vec<usize> {
             widest.resize(row.len(), 0);
         }
         for (w, cell) in widest.iter_mut().zip(row) {
-            *w = (*w).max(cell.width());
+            *w = (*w).max(line_width(cell));
         }
     }
     widest
@@ -304,7 +304,7 @@ fn put(buf: &mut Buffer, x: u16, y: u16, w: u16, line: Line<'_>, right: bool) {
         return;
     }
     // Measured once: a cell that fits (nearly all) is neither cut nor measured again.
-    let lw = line.width();
+    let lw = line_width(&line);
     let (line, lw) = if lw <= w as usize {
         (line, lw as u16)
     } else {
@@ -314,6 +314,26 @@ fn put(buf: &mut Buffer, x: u16, y: u16, w: u16, line: Line<'_>, right: bool) {
     };
     let x = if right { x + w.saturating_sub(lw) } else { x };
     set_line(buf, x, y, &line, w);
+}
+
+/// Whether a text is printable ASCII: one column per byte.
+fn plain_ascii(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// A line's width in columns, as `Line::width` measures it, without a look-up per
+/// character for printable ASCII.
+fn line_width(line: &Line<'_>) -> usize {
+    (line.spans.iter())
+        .map(|s| {
+            let text = s.content.as_ref();
+            if plain_ascii(text) {
+                text.len()
+            } else {
+                s.width()
+            }
+        })
+        .sum()
 }
 
 /// Writes `line` at (x, y) in at most `w` columns, as `Buffer::set_line` does, except that a
@@ -328,7 +348,7 @@ fn set_line(buf: &mut Buffer, mut x: u16, y: u16, line: &Line<'_>, w: u16) {
         }
         let style = line.style.patch(span.style);
         let text = span.content.as_ref();
-        if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        if plain_ascii(text) {
             for b in text.bytes().take(usize::from(left)) {
                 if let Some(cell) = buf.cell_mut((x, y)) {
                     cell.set_char(char::from(b)).set_style(style);
@@ -374,6 +394,7 @@ mod tests {
                     set_line(&mut ours, x, 0, &line, w);
                     theirs.set_line(x, 0, &line, w);
                     assert_eq!(ours, theirs, "{a:?} + {b:?} in {w} from {x}");
+                    assert_eq!(line_width(&line), line.width(), "{a:?} + {b:?}");
                 }
             }
         }
