@@ -412,29 +412,17 @@ impl Tables {
     /// The appearances on a user's line in the order a function picks them: ringing first,
     /// then connected (or otherwise busy), then held, then the rest; oldest first within each.
     pub fn appearances_by_precedence(&self, user: &Guid) -> Vec<&std::sync::Arc<Appearance>> {
-        let rank = |a: &Appearance| {
-            let s = a.call.state;
-            if s.is_ringing() {
-                0
-            } else if s == CallState::Connected {
-                1
-            } else if s.is_busy() {
-                2
-            } else if s.is_held() {
-                3
-            } else {
-                4
-            }
-        };
         let mut v: Vec<_> = self.appearances_on(&LineId::User(user.clone())).collect();
-        v.sort_by_key(|a| (rank(a), a.first_seen, a.id));
+        v.sort_by_key(|a| precedence(a));
         v
     }
 
     /// The appearance a function on an agent's row acts on: the one the row shows (ringing
-    /// first, then connected, then held).
+    /// first, then connected, then held). Found without sorting (the screen asks for every
+    /// agent row it places).
     pub fn shown_appearance(&self, user: &Guid) -> Option<&std::sync::Arc<Appearance>> {
-        self.appearances_by_precedence(user).into_iter().next()
+        self.appearances_on(&LineId::User(user.clone()))
+            .min_by_key(|a| precedence(a))
     }
 
     /// Checks a command against what the PBX says is possible now and says where it goes;
@@ -822,4 +810,23 @@ fn non_empty(t: &Text, what: &str) -> Result<(), Text> {
     } else {
         Ok(())
     }
+}
+
+/// Where an agent's call comes in the order a supervisor acts on them: ringing first (a
+/// call to rescue), then connected, then other busy states, then held, then the rest; the
+/// first seen first.
+fn precedence(a: &Appearance) -> (u8, std::time::Instant, super::AppearanceId) {
+    let s = a.call.state;
+    let rank = if s.is_ringing() {
+        0
+    } else if s == CallState::Connected {
+        1
+    } else if s.is_busy() {
+        2
+    } else if s.is_held() {
+        3
+    } else {
+        4
+    };
+    (rank, a.first_seen, a.id)
 }

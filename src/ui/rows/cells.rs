@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::super::text::{clean, duration, width};
 use super::figures::AgentRow;
-use crate::model::{Guid, Party, Queue, Tables, User};
+use crate::model::{Appearance, Guid, Party, Queue, Tables, User};
 
 /// A party's number for a cell ("withheld" when it is).
 pub fn number_words(p: Option<&Party>) -> Cow<'_, str> {
@@ -53,6 +53,11 @@ impl<'a> AgentWords<'a> {
     /// The words of `row`, the row of user `u`.
     pub fn of(model: &'a Tables, u: &'a User, row: &AgentRow) -> AgentWords<'a> {
         let call = row.call.and_then(|id| model.appearance(id));
+        Self::with_call(u, call.map(|c| &**c), row.more)
+    }
+
+    /// The words of user `u`'s row showing `call`, with `more` calls besides.
+    pub fn with_call(u: &'a User, call: Option<&'a Appearance>, more: usize) -> AgentWords<'a> {
         // The other party's number and name, borrowed when the snapshot holds the party.
         let (number, party_name) = match call.and_then(|a| a.call.other_party()) {
             Some(Cow::Borrowed(p)) => (number_words(Some(p)), Some(clean(&p.name))),
@@ -74,7 +79,7 @@ impl<'a> AgentWords<'a> {
             extn: clean(&u.extn),
             name: clean(&u.name),
             number,
-            more: (row.more > 0).then(|| format!(" +{}", row.more)),
+            more: (more > 0).then(|| format!(" +{more}")),
             beside,
             queue: call
                 .and_then(|a| a.call.queue.as_ref())

@@ -580,7 +580,7 @@ impl Derived {
                 call: call.map(|c| c.id),
                 more,
             };
-            let widths = AgentWords::of(model, u, &row).widths();
+            let widths = AgentWords::with_call(u, call.map(|c| &**c), more).widths();
             (row, widths)
         });
         Some((AgentKey::of(u, call.map(|c| &**c), self.order), row))

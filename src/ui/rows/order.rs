@@ -44,9 +44,10 @@ pub fn priority(a: &Appearance) -> i32 {
 /// The call an agent row shows, the one a function on the row acts on, and how many more
 /// the agent has.
 pub fn agent_call<'a>(model: &'a Tables, user: &User) -> (Option<&'a Arc<Appearance>>, usize) {
-    let calls = agent_calls(model, user);
-    let more = calls.len().saturating_sub(1);
-    (calls.first().copied(), more)
+    let calls = model
+        .appearances_on(&LineId::User(user.guid.clone()))
+        .count();
+    (model.shown_appearance(&user.guid), calls.saturating_sub(1))
 }
 
 /// An agent's calls in the order a supervisor acts on them (the model's precedence):
