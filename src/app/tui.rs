@@ -18,7 +18,7 @@ use super::Exit;
 use super::audit::{self, AuditLog, Dispatcher};
 use super::config::{self, Config};
 use super::retry::{Logins, RetryDecision, decide};
-use super::terminal::{self, Term};
+use super::terminal;
 use super::{demo, logging, view_file};
 use crate::model::{ModelEvent, PbxSystem};
 use crate::session::{SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
@@ -186,6 +186,16 @@ enum Feed {
     ),
 }
 
+/// What one turn of the run loop took from the source.
+enum Took {
+    /// A batch for the screen.
+    Batch(Vec<SessionEvent>),
+    /// A shared feed's updates, kept for the waiting frame.
+    Gathered,
+    /// The source has ended.
+    Ended,
+}
+
 /// A running session (or a shared site's watch) and whom it logs in as.
 struct Live {
     /// The session, to send functions and log in again; none for a shared viewer.
@@ -197,6 +207,8 @@ struct Live {
     viewer: Option<super::desk::ViewerSender>,
     /// The serving side's judgements come in with the shared feed, not yet handed on.
     judged: Vec<crate::model::Judged>,
+    /// A shared feed's updates taken in while a frame waited for the cap, for the next turn.
+    gathered: Vec<SessionEvent>,
 }
 
 fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Live, String> {
@@ -208,6 +220,7 @@ fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Li
         logins,
         viewer: None,
         judged: Vec::new(),
+        gathered: Vec::new(),
     })
 }
 
@@ -235,13 +248,77 @@ impl Live {
         match &mut self.updates {
             Some(Feed::Session(u)) => u.next().await,
             Some(Feed::Shared(rx, reports)) => {
-                let judged = &mut self.judged;
-                tokio::select! {
-                    u = rx.recv() => u.map(|u| shared_batch(u, judged)),
-                    Some(r) = reports.recv() => Some(vec![SessionEvent::Command(r)]),
+                if self.gathered.is_empty() {
+                    let judged = &mut self.judged;
+                    let mut batch = tokio::select! {
+                        u = rx.recv() => u.map(|u| shared_batch(u, judged))?,
+                        Some(r) = reports.recv() => vec![SessionEvent::Command(r)],
+                    };
+                    self.gathered.append(&mut batch);
                 }
+                self.take_queued();
+                Some(std::mem::take(&mut self.gathered))
             }
             None => std::future::pending().await,
+        }
+    }
+
+    /// The next batch, or with `frame_waits` a shared feed's updates gathered for the
+    /// waiting frame.
+    async fn take(&mut self, frame_waits: bool) -> Took {
+        if frame_waits {
+            self.gather().await;
+            return Took::Gathered;
+        }
+        match self.next().await {
+            Some(b) => Took::Batch(b),
+            None => Took::Ended,
+        }
+    }
+
+    /// Whether batches are taken in while a frame waits ([`Live::gather`]): a shared feed
+    /// is one update per bucket entry, which no mailbox folds, so they are gathered here
+    /// rather than left to fill its channel and hold up the watch.
+    fn gathers(&self) -> bool {
+        matches!(self.updates, Some(Feed::Shared(..)))
+    }
+
+    /// Takes a shared feed's updates in while a frame waits; they go to the screen with the
+    /// frame. Pending for a session, whose mailbox folds its changes meanwhile.
+    async fn gather(&mut self) {
+        match &mut self.updates {
+            Some(Feed::Shared(rx, reports)) => {
+                let judged = &mut self.judged;
+                let mut batch = tokio::select! {
+                    u = rx.recv() => match u {
+                        Some(u) => shared_batch(u, judged),
+                        // The next turn reads the end.
+                        None => return std::future::pending().await,
+                    },
+                    Some(r) = reports.recv() => vec![SessionEvent::Command(r)],
+                };
+                self.gathered.append(&mut batch);
+                self.take_queued();
+            }
+            _ => std::future::pending().await,
+        }
+    }
+
+    /// A shared feed's updates already queued (as many as there are now), into `gathered`.
+    fn take_queued(&mut self) {
+        if let Some(Feed::Shared(rx, reports)) = &mut self.updates {
+            while let Ok(r) = reports.try_recv() {
+                self.gathered.push(SessionEvent::Command(r));
+            }
+            for _ in 0..rx.len() {
+                match rx.try_recv() {
+                    Ok(u) => {
+                        let mut b = shared_batch(u, &mut self.judged);
+                        self.gathered.append(&mut b);
+                    }
+                    Err(_) => break,
+                }
+            }
         }
     }
 
@@ -249,13 +326,12 @@ impl Live {
     fn ready(&mut self) -> Option<Vec<SessionEvent>> {
         match &mut self.updates {
             Some(Feed::Session(u)) => u.next().now_or_never().flatten(),
-            Some(Feed::Shared(rx, reports)) => match reports.try_recv() {
-                Ok(r) => Some(vec![SessionEvent::Command(r)]),
-                Err(_) => {
-                    let judged = &mut self.judged;
-                    rx.try_recv().ok().map(|u| shared_batch(u, judged))
-                }
-            },
+            Some(Feed::Shared(..)) => {
+                self.take_queued();
+                // Judgements alone make a batch too: take_in hands them on.
+                (!self.gathered.is_empty() || !self.judged.is_empty())
+                    .then(|| std::mem::take(&mut self.gathered))
+            }
             None => None,
         }
     }
@@ -485,6 +561,77 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
     }
 }
 
+/// A shared site's watch, and this viewer's way to send functions through the serving
+/// process (none with `--read-only`).
+fn shared_live(
+    s: &super::config::SharedSettings,
+    endpoint: &crate::session::Endpoint,
+    read_only: bool,
+) -> Live {
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    let (sender, queue) = super::desk::ViewerSender::new(&s.site, reports_tx);
+    let functions = if read_only {
+        sender.set(crate::share::functions::Standing::LocallyReadOnly);
+        None
+    } else {
+        Some((sender.clone(), queue))
+    };
+    Live {
+        handle: None,
+        updates: Some(Feed::Shared(
+            super::shared::spawn_with_functions(s.clone(), functions),
+            reports,
+        )),
+        logins: Logins::of(endpoint, None),
+        viewer: Some(sender),
+        judged: Vec::new(),
+        gathered: Vec::new(),
+    }
+}
+
+/// What the run loop lets an onlooker see: `ipo-top bench` times frames against the changes
+/// they show; the screen itself has none (`()`).
+pub(crate) trait Onlooker {
+    /// A batch from the source is about to go to the screen.
+    fn batch(&mut self, _batch: &[SessionEvent]) {}
+    /// A frame was drawn.
+    fn drawn(&mut self) {}
+}
+
+impl Onlooker for () {}
+
+/// `ipo-top --shared`'s screen on any terminal until `quit`: the same watch, functions and
+/// run loop, for `ipo-top bench --shared`'s drawn viewer (a headless terminal, no keyboard,
+/// no audit file: it presses no key).
+pub(crate) async fn shared_screen<W: std::io::Write>(
+    settings: Settings,
+    shared: &super::config::SharedSettings,
+    term: &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<W>>,
+    (width, height): (u16, u16),
+    quit: impl std::future::Future<Output = ()>,
+    onlooker: &mut impl Onlooker,
+) -> Result<(), String> {
+    let mut dispatch =
+        Dispatcher::new(AuditLog::new(None, audit::local_user(), settings.audit_pbx));
+    let mut live = shared_live(shared, &settings.endpoint, settings.ui.read_only);
+    let mut app = App::new(settings.ui, Instant::now());
+    app.update(Event::Resize { width, height });
+    app.update(tick());
+    // No keyboard: the sender stays, so the loop does not take its end for a failure.
+    let (_keyboard, mut input) = mpsc::unbounded_channel();
+    event_loop(
+        &mut app,
+        term,
+        &mut input,
+        &mut live,
+        &mut dispatch,
+        None,
+        quit,
+        onlooker,
+    )
+    .await
+}
+
 /// The screen against a session: until the user quits.
 async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
     let Settings {
@@ -500,26 +647,7 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
         audit_pbx,
     ));
     let started = match &source {
-        Source::Shared(_, s) => {
-            let (reports_tx, reports) = mpsc::unbounded_channel();
-            let (sender, queue) = super::desk::ViewerSender::new(&s.site, reports_tx);
-            let functions = if read_only {
-                sender.set(crate::share::functions::Standing::LocallyReadOnly);
-                None
-            } else {
-                Some((sender.clone(), queue))
-            };
-            Ok(Live {
-                handle: None,
-                updates: Some(Feed::Shared(
-                    super::shared::spawn_with_functions(s.clone(), functions),
-                    reports,
-                )),
-                logins: Logins::of(&endpoint, None),
-                viewer: Some(sender),
-                judged: Vec::new(),
-            })
-        }
+        Source::Shared(_, s) => Ok(shared_live(s, &endpoint, read_only)),
         _ => start(endpoint, session_config),
     };
     let mut live = match started {
@@ -562,6 +690,8 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
         &mut live,
         &mut dispatch,
         config_path,
+        terminated(),
+        &mut (),
     )
     .await;
 
@@ -584,16 +714,20 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
     }
 }
 
-async fn event_loop(
+#[allow(clippy::too_many_arguments)]
+async fn event_loop<W: std::io::Write>(
     app: &mut App,
-    term: &mut Term,
+    term: &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<W>>,
     input: &mut mpsc::UnboundedReceiver<Input>,
     live: &mut Live,
     dispatch: &mut Dispatcher,
     config_path: Option<PathBuf>,
+    quit: impl std::future::Future<Output = ()>,
+    onlooker: &mut impl Onlooker,
 ) -> Result<(), String> {
     let mut pacer = Pacer::default();
     let mut next_tick = tokio::time::Instant::now() + until_next_second();
+    let mut quit = std::pin::pin!(quit);
     loop {
         // Draw when something visible changed, no more often than the frame cap allows.
         let mut frame_due = None;
@@ -603,15 +737,17 @@ async fn event_loop(
                 None => {
                     // What the session said while the frame waited goes into this frame.
                     if let Some(b) = live.ready() {
+                        onlooker.batch(&b);
                         let mut events = vec![tick()];
                         events.extend(live.take_in(b, dispatch));
-                        if handle(app, events, live, dispatch, config_path.as_deref()) {
+                        if handle(app, events, term, live, dispatch, config_path.as_deref()) {
                             return Ok(());
                         }
                     }
                     terminal::draw(term, app).map_err(|e| format!("cannot draw: {e}"))?;
                     app.drawn();
                     pacer.drawn(Instant::now());
+                    onlooker.drawn();
                 }
             }
         }
@@ -632,13 +768,15 @@ async fn event_loop(
             },
             // While a frame waits for the cap, the session's batches wait in its mailbox,
             // which folds the changes to each call and user: one update per frame, however
-            // many Notifies came between two frames.
-            batch = live.next(), if frame_due.is_none() => match batch {
-                Some(b) => {
+            // many Notifies came between two frames. A shared feed's are gathered meanwhile.
+            took = live.take(frame_due.is_some()), if frame_due.is_none() || live.gathers() => match took {
+                Took::Batch(b) => {
+                    onlooker.batch(&b);
                     events.push(tick());
                     events.extend(live.take_in(b, dispatch));
                 }
-                None => {
+                Took::Gathered => {}
+                Took::Ended => {
                     live.updates = None;
                     events.push(Event::Message(Message::new(Level::Error, "the session ended")));
                 }
@@ -653,9 +791,9 @@ async fn event_loop(
                     None => std::future::pending().await,
                 }
             }, if frame_due.is_some() => {}
-            () = terminated() => return Ok(()),
+            () = &mut quit => return Ok(()),
         }
-        if handle(app, events, live, dispatch, config_path.as_deref()) {
+        if handle(app, events, term, live, dispatch, config_path.as_deref()) {
             return Ok(());
         }
     }
@@ -663,9 +801,10 @@ async fn event_loop(
 
 /// Gives the events to the screen and carries out the actions that come back; whether the
 /// user quit. Events the actions give back (a refused function) are handled in the same turn.
-fn handle(
+fn handle<W: std::io::Write>(
     app: &mut App,
     events: Vec<Event>,
+    term: &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<W>>,
     live: &mut Live,
     dispatch: &mut Dispatcher,
     config_path: Option<&std::path::Path>,
@@ -687,17 +826,16 @@ fn handle(
                     }),
                 },
                 Action::SaveView(view) => save_view(&view),
-                Action::Bell => ring_bell(),
+                Action::Bell => ring_bell(term.backend_mut()),
             }
         }
     }
     false
 }
 
-/// The terminal bell (BEL), between two frames; a failure only loses the bell.
-fn ring_bell() {
-    use std::io::Write;
-    let mut out = std::io::stdout();
+/// The terminal bell (BEL), between two frames, on the terminal the frames go to; a failure
+/// only loses the bell.
+fn ring_bell(out: &mut impl std::io::Write) {
     let _ = out.write_all(b"\x07").and_then(|()| out.flush());
 }
 
@@ -832,5 +970,58 @@ mod tests {
         assert!(!s.ui.read_only && !s.session.read_only);
         assert_eq!(s.ui.supervisor.as_deref(), Some("4190"));
         assert_eq!(s.audit_pbx, "ipo.example.net:443");
+    }
+
+    #[tokio::test]
+    async fn a_shared_viewer_takes_every_update_that_came_while_its_frame_waited() {
+        // The watch hands on one update per bucket entry; a busy site sends dozens between
+        // two frames. Taken one a turn, the viewer fell ever further behind the site.
+        let (tx, rx) = mpsc::channel(64);
+        let (_reports_tx, reports) = mpsc::unbounded_channel();
+        let mut live = Live {
+            handle: None,
+            updates: Some(Feed::Shared(rx, reports)),
+            logins: Logins::of(&settings(&source(""), false).endpoint, None),
+            viewer: None,
+            judged: Vec::new(),
+            gathered: Vec::new(),
+        };
+        let version = |n: usize| {
+            super::super::shared::ViewerUpdate::Model(vec![ModelEvent::Version {
+                text: format!("build {n}").into(),
+            }])
+        };
+        for n in 0..10 {
+            tx.send(version(n)).await.expect("the feed is open");
+        }
+        // A frame waits for the cap: the updates are gathered, none is left in the channel.
+        assert!(live.gathers());
+        assert!(matches!(live.take(true).await, Took::Gathered));
+        assert_eq!(tx.capacity(), 64, "the watch is not held up");
+        for n in 10..15 {
+            tx.send(version(n)).await.expect("the feed is open");
+        }
+        // The frame is due: everything so far goes into it, in order.
+        let batch = live.ready().expect("a batch for the frame");
+        let builds: Vec<String> = batch
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::Model(ModelEvent::Version { text }) => Some(text.to_string()),
+                _ => None,
+            })
+            .collect();
+        let want: Vec<String> = (0..15).map(|n| format!("build {n}")).collect();
+        assert_eq!(builds, want);
+        assert!(live.ready().is_none(), "nothing left over");
+        // And when no frame waits, the next turn takes all that is queued, too.
+        for n in 15..18 {
+            tx.send(version(n)).await.expect("the feed is open");
+        }
+        match live.take(false).await {
+            Took::Batch(b) => assert_eq!(b.len(), 3),
+            _ => panic!("a batch"),
+        }
+        drop(tx);
+        assert!(matches!(live.take(false).await, Took::Ended));
     }
 }
