@@ -313,7 +313,11 @@ pub fn one(
             phase.clone(),
             drawn_looks.clone(),
         );
-        std::thread::spawn(move || drawn(s, viewer_settings, size, phase, looks))
+        // Named, so that a profile tells its samples apart.
+        std::thread::Builder::new()
+            .name("drawn-viewer".into())
+            .spawn(move || drawn(s, viewer_settings, size, phase, looks))
+            .map_err(|e| BenchError::Spawn(e.to_string()))?
     };
     let mut opened = 0u64;
     let mut sent = Seen::new();
