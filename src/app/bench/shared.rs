@@ -1,8 +1,9 @@
 //! `ipo-top bench --shared --viewers N`: shared mode at PBX scale. The scale simulator,
 //! nats-server and `ipo-top serve` run as child processes (so each one's CPU is its own); this
 //! process holds N headless watchers (each its own NATS connection and bucket watch building
-//! the model, as a `--shared` viewer does) and one drawn viewer (the screen on the headless
-//! terminal, on a thread of its own so that its CPU can be told apart).
+//! the model, as a `--shared` viewer does) and one drawn viewer: `ipo-top --shared`'s own
+//! screen, watch and run loop ([`shared_screen`]) drawing into the headless terminal, on a
+//! thread and runtime of its own so that its CPU can be told apart.
 //!
 //! Latency is measured from the PBX's send: the simulator (`--stamp-sends`) prints the
 //! CLOCK_MONOTONIC time at which it handed the first Notify carrying each new call's gcid to
