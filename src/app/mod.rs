@@ -13,6 +13,7 @@ pub mod desk;
 pub mod events;
 pub mod logging;
 pub mod nats;
+mod pacer;
 pub mod private;
 pub mod retry;
 pub mod serve;

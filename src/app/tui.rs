@@ -24,39 +24,7 @@ use crate::model::{ModelEvent, PbxSystem};
 use crate::session::{SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
 use crate::ui::{self, Action, App, Event, Level, LocalTime, Message, Theme, UiConfig, ViewState};
 
-/// The shortest time between two frames drawn for the PBX's changes (a cap of 10 frames a
-/// second: what arrives in between is folded into the next). A key is answered at once.
-pub const MIN_FRAME: Duration = Duration::from_millis(100);
-
-/// When the next frame may be drawn: changes from the PBX wait for [`MIN_FRAME`] after the
-/// last frame, so a busy site costs at most ten frames a second; the supervisor's own input
-/// is drawn at once.
-#[derive(Debug, Default)]
-pub struct Pacer {
-    last: Option<Instant>,
-    input: bool,
-}
-
-impl Pacer {
-    /// A key or a resize came: the next frame is not held back.
-    pub fn input(&mut self) {
-        self.input = true;
-    }
-
-    /// `None`: a frame may be drawn now; else not before the time given.
-    pub fn wait(&self, now: Instant) -> Option<Instant> {
-        match self.last {
-            Some(t) if !self.input && now < t + MIN_FRAME => Some(t + MIN_FRAME),
-            _ => None,
-        }
-    }
-
-    /// A frame was drawn at `now`.
-    pub fn drawn(&mut self, now: Instant) {
-        self.last = Some(now);
-        self.input = false;
-    }
-}
+pub use super::pacer::{MIN_FRAME, Pacer};
 
 /// What to run the screen against.
 #[derive(Debug, Clone)]
@@ -257,7 +225,7 @@ impl Live {
                     self.gathered.append(&mut batch);
                 }
                 self.take_queued();
-                Some(std::mem::take(&mut self.gathered))
+                Some(self.take_gathered())
             }
             None => std::future::pending().await,
         }
@@ -322,6 +290,22 @@ impl Live {
         }
     }
 
+    /// What was gathered, the model's changes folded as the session's mailbox folds them
+    /// (one event per user, queue and appearance: the screen's work is per frame, not per
+    /// bucket entry).
+    fn take_gathered(&mut self) -> Vec<SessionEvent> {
+        let mut folded = crate::model::Coalescer::new();
+        let mut out = Vec::new();
+        for ev in std::mem::take(&mut self.gathered) {
+            match ev {
+                SessionEvent::Model(m) => folded.push(m),
+                other => out.push(other),
+            }
+        }
+        out.extend(folded.take().into_iter().map(SessionEvent::Model));
+        out
+    }
+
     /// A batch that is already there.
     fn ready(&mut self) -> Option<Vec<SessionEvent>> {
         match &mut self.updates {
@@ -329,8 +313,7 @@ impl Live {
             Some(Feed::Shared(..)) => {
                 self.take_queued();
                 // Judgements alone make a batch too: take_in hands them on.
-                (!self.gathered.is_empty() || !self.judged.is_empty())
-                    .then(|| std::mem::take(&mut self.gathered))
+                (!self.gathered.is_empty() || !self.judged.is_empty()).then(|| self.take_gathered())
             }
             None => None,
         }
@@ -1001,7 +984,8 @@ mod tests {
         for n in 10..15 {
             tx.send(version(n)).await.expect("the feed is open");
         }
-        // The frame is due: everything so far goes into it, in order.
+        // The frame is due: everything so far goes into it, folded as the session's mailbox
+        // folds (one event per object, its latest).
         let batch = live.ready().expect("a batch for the frame");
         let builds: Vec<String> = batch
             .iter()
@@ -1010,15 +994,14 @@ mod tests {
                 _ => None,
             })
             .collect();
-        let want: Vec<String> = (0..15).map(|n| format!("build {n}")).collect();
-        assert_eq!(builds, want);
+        assert_eq!(builds, ["build 14"]);
         assert!(live.ready().is_none(), "nothing left over");
         // And when no frame waits, the next turn takes all that is queued, too.
         for n in 15..18 {
             tx.send(version(n)).await.expect("the feed is open");
         }
         match live.take(false).await {
-            Took::Batch(b) => assert_eq!(b.len(), 3),
+            Took::Batch(b) => assert_eq!(b.len(), 1, "{b:?}"),
             _ => panic!("a batch"),
         }
         drop(tx);
