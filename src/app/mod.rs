@@ -13,6 +13,7 @@ pub mod desk;
 pub mod events;
 pub mod logging;
 pub mod nats;
+mod pacer;
 pub mod private;
 pub mod retry;
 pub mod serve;
@@ -76,6 +77,22 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
         .map_err(|e| {
             complain(
                 "ipo-top",
+                &format_args!("cannot start the async runtime: {e}"),
+            );
+            Exit::Other
+        })
+}
+
+/// The serving process's runtime: one thread. Its work is small (one socket to the PBX, one
+/// to NATS, a write per changed key) and comes in many small pieces; on two workers a profile
+/// showed more of its time in waking the other thread than in the work.
+pub fn serving_runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            complain(
+                "ipo-top serve",
                 &format_args!("cannot start the async runtime: {e}"),
             );
             Exit::Other

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_nats::jetstream::kv;
 use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -23,6 +24,7 @@ use crate::model::{AlertConfig, FixedOffset, Tables, WallClock};
 use crate::session::{Endpoint, SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
 use crate::share::{
     Holder, HolderValue, KvOp, LOCK_KEY, LockAction, PURGE_MARKER_TTL, Publisher, SyncValue,
+    coalesce,
 };
 
 /// What `serve` serves.
@@ -306,7 +308,17 @@ fn publish(
     ops
 }
 
-/// Carries out the writes in order. A write that fails is logged; after NATS comes back
+/// How many bucket writes may await their JetStream acknowledgement at once. Awaiting each
+/// before the next made writes queue behind one round trip each at hundreds of keys a second;
+/// a window keeps the order (the server stores them as they arrive) without that wait.
+const WRITES_IN_FLIGHT: usize = 256;
+
+/// One write sent, its acknowledgement to come.
+type Pending = std::pin::Pin<Box<dyn Future<Output = (String, Result<(), String>)> + Send>>;
+
+/// Carries out the writes in order, up to [`WRITES_IN_FLIGHT`] of them awaiting their
+/// acknowledgements; what is already queued is taken together and a key written twice in it
+/// is written once ([`coalesce`]). A write that fails is logged; after NATS comes back
 /// everything is written again.
 async fn write(
     js: async_nats::jetstream::Context,
@@ -314,32 +326,94 @@ async fn write(
     mut store: kv::Store,
     mut rx: mpsc::UnboundedReceiver<Writes>,
 ) {
-    while let Some(w) = rx.recv().await {
-        match w {
-            Writes::Reopen => match nats::model_store(&js, &site).await {
-                Ok(s) => store = s,
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "bucket not reopened"),
-            },
-            Writes::Ops(ops) => {
+    let mut acks: FuturesOrdered<Pending> = FuturesOrdered::new();
+    let mut open = true;
+    while open || !acks.is_empty() {
+        tokio::select! {
+            w = rx.recv(), if open => {
+                let Some(w) = w else {
+                    open = false;
+                    continue;
+                };
+                let mut ops = Vec::new();
+                let mut reopen = false;
+                let mut next = Some(w);
+                while let Some(w) = next.take() {
+                    match w {
+                        Writes::Ops(o) => ops.extend(o),
+                        // Writes queued after a reopen go to the reopened bucket.
+                        Writes::Reopen => {
+                            reopen = true;
+                            break;
+                        }
+                    }
+                    next = rx.try_recv().ok();
+                }
+                let ops = coalesce(ops);
                 tracing::debug!(ops = ops.len(), "bucket writes");
                 for op in ops {
-                    let r = match &op {
-                        KvOp::Put { key, value } => store
-                            .put(key, bytes::Bytes::from(value.clone()))
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_string()),
-                        KvOp::Purge { key } => store
-                            .purge_with_ttl(key, PURGE_MARKER_TTL)
-                            .await
-                            .map_err(|e| e.to_string()),
-                    };
-                    if let Err(e) = r {
-                        tracing::warn!(key = op.key(), error = %e, "bucket write failed");
+                    if acks.len() >= WRITES_IN_FLIGHT
+                        && let Some((key, r)) = acks.next().await
+                    {
+                        failed(&key, r);
+                    }
+                    acks.push_back(send(&js, &store, op).await);
+                }
+                if reopen {
+                    // What went to the lost server is settled first.
+                    while let Some((key, r)) = acks.next().await {
+                        failed(&key, r);
+                    }
+                    match nats::model_store(&js, &site).await {
+                        Ok(s) => store = s,
+                        Err(e) => tracing::warn!(error = %format!("{e:#}"), "bucket not reopened"),
                     }
                 }
             }
+            Some((key, r)) = acks.next(), if !acks.is_empty() => failed(&key, r),
         }
+    }
+}
+
+/// Logs a write that failed.
+fn failed(key: &str, r: Result<(), String>) {
+    if let Err(e) = r {
+        tracing::warn!(key, error = %e, "bucket write failed");
+    }
+}
+
+/// Publishes one write to the bucket's subject, as `kv::Store::put` and `purge_with_ttl` do
+/// (same subject, same headers), without awaiting the acknowledgement: that is handed back.
+async fn send(js: &async_nats::jetstream::Context, store: &kv::Store, op: KvOp) -> Pending {
+    use async_nats::HeaderMap;
+    use async_nats::header::{NATS_MESSAGE_TTL, NATS_ROLLUP};
+    // The bucket's own prefix: this context has no JetStream domain, so no API prefix goes
+    // in front of it.
+    let prefix = store.put_prefix.as_ref().unwrap_or(&store.prefix);
+    let subject = format!("{prefix}{}", op.key());
+    let sent = match op {
+        KvOp::Put { key, value } => (key, js.publish(subject, value.into()).await),
+        KvOp::Purge { key } => {
+            let mut headers = HeaderMap::new();
+            headers.insert("KV-Operation", "PURGE");
+            headers.insert(NATS_ROLLUP, "sub");
+            headers.insert(
+                NATS_MESSAGE_TTL,
+                PURGE_MARKER_TTL.as_secs().to_string().as_str(),
+            );
+            (
+                key,
+                js.publish_with_headers(subject, headers, bytes::Bytes::new())
+                    .await,
+            )
+        }
+    };
+    match sent {
+        (key, Ok(ack)) => Box::pin(async move {
+            let r = ack.await.map(|_| ()).map_err(|e| e.to_string());
+            (key, r)
+        }),
+        (key, Err(e)) => Box::pin(std::future::ready((key, Err(e.to_string())))),
     }
 }
 

@@ -18,45 +18,18 @@ use super::Exit;
 use super::audit::{self, AuditLog, Dispatcher};
 use super::config::{self, Config};
 use super::retry::{Logins, RetryDecision, decide};
-use super::terminal::{self, Term};
+use super::terminal;
 use super::{demo, logging, view_file};
-use crate::model::{ModelEvent, PbxSystem};
+use crate::model::PbxSystem;
 use crate::session::{SessionConfig, SessionEvent, SessionHandle, Updates, spawn};
-use crate::ui::{self, Action, App, Event, Level, LocalTime, Message, Theme, UiConfig, ViewState};
+use crate::ui::{self, Action, App, Event, Level, LocalTime, Message, UiConfig, ViewState};
 
-/// The shortest time between two frames drawn for the PBX's changes (a cap of 10 frames a
-/// second: what arrives in between is folded into the next). A key is answered at once.
-pub const MIN_FRAME: Duration = Duration::from_millis(100);
+pub use super::pacer::{MIN_FRAME, Pacer};
+pub(crate) use batch::events_of;
+pub(crate) use settings::{Settings, settings};
 
-/// When the next frame may be drawn: changes from the PBX wait for [`MIN_FRAME`] after the
-/// last frame, so a busy site costs at most ten frames a second; the supervisor's own input
-/// is drawn at once.
-#[derive(Debug, Default)]
-pub struct Pacer {
-    last: Option<Instant>,
-    input: bool,
-}
-
-impl Pacer {
-    /// A key or a resize came: the next frame is not held back.
-    pub fn input(&mut self) {
-        self.input = true;
-    }
-
-    /// `None`: a frame may be drawn now; else not before the time given.
-    pub fn wait(&self, now: Instant) -> Option<Instant> {
-        match self.last {
-            Some(t) if !self.input && now < t + MIN_FRAME => Some(t + MIN_FRAME),
-            _ => None,
-        }
-    }
-
-    /// A frame was drawn at `now`.
-    pub fn drawn(&mut self, now: Instant) {
-        self.last = Some(now);
-        self.input = false;
-    }
-}
+mod batch;
+mod settings;
 
 /// What to run the screen against.
 #[derive(Debug, Clone)]
@@ -186,6 +159,16 @@ enum Feed {
     ),
 }
 
+/// What one turn of the run loop took from the source.
+enum Took {
+    /// A batch for the screen.
+    Batch(Vec<SessionEvent>),
+    /// A shared feed's updates, kept for the waiting frame.
+    Gathered,
+    /// The source has ended.
+    Ended,
+}
+
 /// A running session (or a shared site's watch) and whom it logs in as.
 struct Live {
     /// The session, to send functions and log in again; none for a shared viewer.
@@ -201,6 +184,8 @@ struct Live {
     learnt: Option<(Learnt, String)>,
     /// What the header is to say about sending functions, not yet handed on.
     cannot_send: Option<Option<String>>,
+    /// A shared feed's updates taken in while a frame waited for the cap, for the next turn.
+    gathered: Vec<SessionEvent>,
 }
 
 /// What a shared viewer's `hello` found, each time it changes.
@@ -217,6 +202,7 @@ fn start(endpoint: crate::session::Endpoint, config: SessionConfig) -> Result<Li
         judged: Vec::new(),
         learnt: None,
         cannot_send: None,
+        gathered: Vec::new(),
     })
 }
 
@@ -252,51 +238,125 @@ impl Live {
         match &mut self.updates {
             Some(Feed::Session(u)) => u.next().await,
             Some(Feed::Shared(rx, reports)) => {
-                let judged = &mut self.judged;
-                let learnt = &mut self.learnt;
-                let news = &mut self.cannot_send;
-                tokio::select! {
-                    u = rx.recv() => u.map(|u| shared_batch(u, judged)),
-                    Some(r) = reports.recv() => Some(vec![SessionEvent::Command(r)]),
-                    Ok(()) = async {
-                        match learnt.as_mut() {
-                            Some((l, _)) => l.changed().await,
-                            None => std::future::pending().await,
+                if self.gathered.is_empty() {
+                    let judged = &mut self.judged;
+                    let learnt = &mut self.learnt;
+                    let news = &mut self.cannot_send;
+                    let mut batch = tokio::select! {
+                        u = rx.recv() => u.map(|u| shared_batch(u, judged))?,
+                        Some(r) = reports.recv() => vec![SessionEvent::Command(r)],
+                        Ok(()) = async {
+                            match learnt.as_mut() {
+                                Some((l, _)) => l.changed().await,
+                                None => std::future::pending().await,
+                            }
+                        } => {
+                            if let Some((l, site)) = learnt.as_mut() {
+                                *news = Some(cannot_send(l, site));
+                            }
+                            Vec::new()
                         }
-                    } => {
-                        if let Some((l, site)) = learnt.as_mut() {
-                            *news = Some(cannot_send(l, site));
-                        }
-                        Some(Vec::new())
-                    }
+                    };
+                    self.gathered.append(&mut batch);
                 }
+                self.take_queued();
+                Some(self.take_gathered())
             }
             None => std::future::pending().await,
         }
+    }
+
+    /// The next batch, or with `frame_waits` a shared feed's updates gathered for the
+    /// waiting frame.
+    async fn take(&mut self, frame_waits: bool) -> Took {
+        if frame_waits {
+            self.gather().await;
+            return Took::Gathered;
+        }
+        match self.next().await {
+            Some(b) => Took::Batch(b),
+            None => Took::Ended,
+        }
+    }
+
+    /// Whether batches are taken in while a frame waits ([`Live::gather`]): a shared feed
+    /// is one update per bucket entry, which no mailbox folds, so they are gathered here
+    /// rather than left to fill its channel and hold up the watch.
+    fn gathers(&self) -> bool {
+        matches!(self.updates, Some(Feed::Shared(..)))
+    }
+
+    /// Takes a shared feed's updates in while a frame waits; they go to the screen with the
+    /// frame. Pending for a session, whose mailbox folds its changes meanwhile.
+    async fn gather(&mut self) {
+        match &mut self.updates {
+            Some(Feed::Shared(rx, reports)) => {
+                let judged = &mut self.judged;
+                let mut batch = tokio::select! {
+                    u = rx.recv() => match u {
+                        Some(u) => shared_batch(u, judged),
+                        // The next turn reads the end.
+                        None => return std::future::pending().await,
+                    },
+                    Some(r) = reports.recv() => vec![SessionEvent::Command(r)],
+                };
+                self.gathered.append(&mut batch);
+                self.take_queued();
+            }
+            _ => std::future::pending().await,
+        }
+    }
+
+    /// A shared feed's updates already queued (as many as there are now), into `gathered`.
+    fn take_queued(&mut self) {
+        if let Some(Feed::Shared(rx, reports)) = &mut self.updates {
+            while let Ok(r) = reports.try_recv() {
+                self.gathered.push(SessionEvent::Command(r));
+            }
+            for _ in 0..rx.len() {
+                match rx.try_recv() {
+                    Ok(u) => {
+                        let mut b = shared_batch(u, &mut self.judged);
+                        self.gathered.append(&mut b);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+
+    /// What was gathered, the model's changes folded as the session's mailbox folds them
+    /// (one event per user, queue and appearance: the screen's work is per frame, not per
+    /// bucket entry).
+    fn take_gathered(&mut self) -> Vec<SessionEvent> {
+        let mut folded = crate::model::Coalescer::new();
+        let mut out = Vec::new();
+        for ev in std::mem::take(&mut self.gathered) {
+            match ev {
+                SessionEvent::Model(m) => folded.push(m),
+                other => out.push(other),
+            }
+        }
+        out.extend(folded.take().into_iter().map(SessionEvent::Model));
+        out
     }
 
     /// A batch that is already there.
     fn ready(&mut self) -> Option<Vec<SessionEvent>> {
         match &mut self.updates {
             Some(Feed::Session(u)) => u.next().now_or_never().flatten(),
-            Some(Feed::Shared(_, _))
-                if self
-                    .learnt
-                    .as_ref()
-                    .is_some_and(|(l, _)| l.has_changed().unwrap_or(false)) =>
-            {
+            Some(Feed::Shared(..)) => {
                 if let Some((l, site)) = self.learnt.as_mut() {
-                    self.cannot_send = Some(cannot_send(l, site));
+                    if l.has_changed().unwrap_or(false) {
+                        self.cannot_send = Some(cannot_send(l, site));
+                    }
                 }
-                Some(Vec::new())
+                self.take_queued();
+                // Judgements alone make a batch too (take_in hands them on), as does what
+                // the header is to say about sending functions.
+                let news = !self.judged.is_empty() || self.cannot_send.is_some();
+                (!self.gathered.is_empty() || news).then(|| self.take_gathered())
             }
-            Some(Feed::Shared(rx, reports)) => match reports.try_recv() {
-                Ok(r) => Some(vec![SessionEvent::Command(r)]),
-                Err(_) => {
-                    let judged = &mut self.judged;
-                    rx.try_recv().ok().map(|u| shared_batch(u, judged))
-                }
-            },
             None => None,
         }
     }
@@ -381,60 +441,6 @@ pub(crate) fn tick() -> Event {
     }
 }
 
-/// Turns a batch of session updates into screen events; the commands' reports go through
-/// the dispatcher (which records them in the audit log).
-pub(crate) fn events_of(batch: Vec<SessionEvent>, dispatch: &mut Dispatcher) -> Vec<Event> {
-    let mut model: Vec<ModelEvent> = Vec::new();
-    let mut out = Vec::new();
-    for update in batch {
-        match update {
-            SessionEvent::Model(ev) => model.push(ev),
-            SessionEvent::Synced(r) => out.push(Event::Message(Message::new(
-                Level::Info,
-                format!(
-                    "synced: {} users, {} queues{}",
-                    r.users,
-                    r.queues,
-                    if r.park_available {
-                        ", park server"
-                    } else {
-                        ""
-                    }
-                ),
-            ))),
-            SessionEvent::SubscribeFailed(f) => out.push(Event::Message(Message::new(
-                Level::Error,
-                format!(
-                    "the PBX refused to report {}: {}",
-                    if f.label.is_empty() {
-                        "a subscription"
-                    } else {
-                        f.label.as_str()
-                    },
-                    f.name
-                        .map_or_else(|| format!("code {}", f.code), str::to_owned)
-                ),
-            ))),
-            // The model's connection state already says what failed and what happens next.
-            SessionEvent::ConnectFailed(e) => tracing::info!(error = %e, "connect failed"),
-            SessionEvent::Command(r) => out.extend(dispatch.report(&r)),
-            SessionEvent::CapReached(cap) => {
-                out.push(Event::Message(Message::new(Level::Error, cap.to_string())));
-            }
-            SessionEvent::Lagged { folded } => out.push(Event::Message(Message::new(
-                Level::Info,
-                format!(
-                    "the screen fell behind the PBX: {folded} updates were folded (what is \
-                     shown is current)"
-                ),
-            ))),
-        }
-    }
-    let mut events = vec![Event::Model(model)];
-    events.append(&mut out);
-    events
-}
-
 async fn terminated() {
     #[cfg(unix)]
     {
@@ -450,83 +456,82 @@ async fn terminated() {
     std::future::pending::<()>().await
 }
 
-/// What the screen runs with, from its source and `--read-only`.
-pub(crate) struct Settings {
-    pub(crate) endpoint: crate::session::Endpoint,
-    pub(crate) session: SessionConfig,
-    pub(crate) ui: UiConfig,
-    pub(crate) config_path: Option<PathBuf>,
-    /// The PBX as the audit log names it.
-    pub(crate) audit_pbx: String,
+/// A shared site's watch, and this viewer's way to send functions through the serving
+/// process (none with `--read-only`).
+fn shared_live(
+    s: &super::config::SharedSettings,
+    endpoint: &crate::session::Endpoint,
+    read_only: bool,
+) -> Live {
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    let (sender, queue) = super::desk::ViewerSender::new(&s.site, reports_tx);
+    let functions = if read_only {
+        sender.set(crate::share::functions::Standing::LocallyReadOnly);
+        None
+    } else {
+        Some((sender.clone(), queue))
+    };
+    // What hello finds shows in the header from the start (read-only is shown as such
+    // already).
+    let learnt = functions
+        .is_some()
+        .then(|| (sender.learnt(), s.site.clone()));
+    Live {
+        handle: None,
+        updates: Some(Feed::Shared(
+            super::shared::spawn_with_functions(s.clone(), functions),
+            reports,
+        )),
+        logins: Logins::of(endpoint, None),
+        viewer: Some(sender),
+        judged: Vec::new(),
+        learnt,
+        cannot_send: None,
+        gathered: Vec::new(),
+    }
 }
 
-pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
-    // Decided once here, for the screen and the session alike (read-only is enforced where
-    // SubscribeCmds are made, not only on the screen).
-    let read_only = match source {
-        Source::Config(c) => c.read_only(flag),
-        Source::Demo(_) => flag,
-        // A viewer's functions go through the serving process; --read-only still holds here.
-        Source::Shared(c, _) => c.read_only(flag),
-    };
-    let theme = Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref());
-    match source {
-        Source::Config(c) => Settings {
-            endpoint: c.endpoint.clone(),
-            session: SessionConfig {
-                read_only,
-                ..c.session.clone()
-            },
-            ui: UiConfig {
-                pbx: c.endpoint.authority(),
-                banner: None,
-                alerts: c.alerts.clone(),
-                wall_rotate: c.wall_rotate,
-                theme,
-                keymap: c.keymap.clone(),
-                supervisor: c.supervisor_extension.clone(),
-                read_only,
-                scope: c.session.scope.clone(),
-                ..UiConfig::default()
-            },
-            config_path: Some(c.path.clone()),
-            audit_pbx: c.endpoint.authority(),
-        },
-        Source::Shared(c, s) => Settings {
-            endpoint: c.endpoint.clone(),
-            session: c.session.clone(),
-            ui: UiConfig {
-                pbx: format!("{} via NATS", s.site),
-                banner: Some(format!("shared: {} via NATS", s.site)),
-                alerts: c.alerts.clone(),
-                wall_rotate: c.wall_rotate,
-                // Levels, alerts and trends are the serving side's, so every viewer agrees.
-                judged_elsewhere: true,
-                theme,
-                keymap: c.keymap.clone(),
-                supervisor: c.supervisor_extension.clone(),
-                read_only,
-                scope: c.session.scope.clone(),
-                ..UiConfig::default()
-            },
-            config_path: None,
-            audit_pbx: format!("{} via NATS", s.site),
-        },
-        Source::Demo(endpoint) => Settings {
-            endpoint: endpoint.clone(),
-            session: config::demo_session_config(read_only),
-            ui: UiConfig {
-                pbx: "simulated call centre".to_owned(),
-                banner: Some("DEMO".to_owned()),
-                theme,
-                supervisor: Some(demo::DEMO_SUPERVISOR.to_owned()),
-                read_only,
-                ..UiConfig::default()
-            },
-            config_path: None,
-            audit_pbx: format!("demo {}", endpoint.authority()),
-        },
-    }
+/// What the run loop lets an onlooker see: `ipo-top bench` times frames against the changes
+/// they show; the screen itself has none (`()`).
+pub(crate) trait Onlooker {
+    /// A batch from the source is about to go to the screen.
+    fn batch(&mut self, _batch: &[SessionEvent]) {}
+    /// A frame was drawn.
+    fn drawn(&mut self) {}
+}
+
+impl Onlooker for () {}
+
+/// `ipo-top --shared`'s screen on any terminal until `quit`: the same watch, functions and
+/// run loop, for `ipo-top bench --shared`'s drawn viewer (a headless terminal, no keyboard,
+/// no audit file: it presses no key).
+pub(crate) async fn shared_screen<W: std::io::Write>(
+    settings: Settings,
+    shared: &super::config::SharedSettings,
+    term: &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<W>>,
+    (width, height): (u16, u16),
+    quit: impl std::future::Future<Output = ()>,
+    onlooker: &mut impl Onlooker,
+) -> Result<(), String> {
+    let mut dispatch =
+        Dispatcher::new(AuditLog::new(None, audit::local_user(), settings.audit_pbx));
+    let mut live = shared_live(shared, &settings.endpoint, settings.ui.read_only);
+    let mut app = App::new(settings.ui, Instant::now());
+    app.update(Event::Resize { width, height });
+    app.update(tick());
+    // No keyboard: the sender stays, so the loop does not take its end for a failure.
+    let (_keyboard, mut input) = mpsc::unbounded_channel();
+    event_loop(
+        &mut app,
+        term,
+        &mut input,
+        &mut live,
+        &mut dispatch,
+        None,
+        quit,
+        onlooker,
+    )
+    .await
 }
 
 /// The screen against a session: until the user quits.
@@ -544,33 +549,7 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
         audit_pbx,
     ));
     let started = match &source {
-        Source::Shared(_, s) => {
-            let (reports_tx, reports) = mpsc::unbounded_channel();
-            let (sender, queue) = super::desk::ViewerSender::new(&s.site, reports_tx);
-            let functions = if read_only {
-                sender.set(crate::share::functions::Standing::LocallyReadOnly);
-                None
-            } else {
-                Some((sender.clone(), queue))
-            };
-            // What hello finds shows in the header from the start (read-only is shown as
-            // such already).
-            let learnt = functions
-                .is_some()
-                .then(|| (sender.learnt(), s.site.clone()));
-            Ok(Live {
-                handle: None,
-                updates: Some(Feed::Shared(
-                    super::shared::spawn_with_functions(s.clone(), functions),
-                    reports,
-                )),
-                logins: Logins::of(&endpoint, None),
-                viewer: Some(sender),
-                judged: Vec::new(),
-                learnt,
-                cannot_send: None,
-            })
-        }
+        Source::Shared(_, s) => Ok(shared_live(s, &endpoint, read_only)),
         _ => start(endpoint, session_config),
     };
     let mut live = match started {
@@ -613,6 +592,8 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
         &mut live,
         &mut dispatch,
         config_path,
+        terminated(),
+        &mut (),
     )
     .await;
 
@@ -635,16 +616,20 @@ async fn screen(source: Source, read_only: bool, wall: bool) -> Exit {
     }
 }
 
-async fn event_loop(
+#[allow(clippy::too_many_arguments)]
+async fn event_loop<W: std::io::Write>(
     app: &mut App,
-    term: &mut Term,
+    term: &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<W>>,
     input: &mut mpsc::UnboundedReceiver<Input>,
     live: &mut Live,
     dispatch: &mut Dispatcher,
     config_path: Option<PathBuf>,
+    quit: impl std::future::Future<Output = ()>,
+    onlooker: &mut impl Onlooker,
 ) -> Result<(), String> {
     let mut pacer = Pacer::default();
     let mut next_tick = tokio::time::Instant::now() + until_next_second();
+    let mut quit = std::pin::pin!(quit);
     loop {
         // Draw when something visible changed, no more often than the frame cap allows.
         let mut frame_due = None;
@@ -654,15 +639,17 @@ async fn event_loop(
                 None => {
                     // What the session said while the frame waited goes into this frame.
                     if let Some(b) = live.ready() {
+                        onlooker.batch(&b);
                         let mut events = vec![tick()];
                         events.extend(live.take_in(b, dispatch));
-                        if handle(app, events, live, dispatch, config_path.as_deref()) {
+                        if handle(app, events, term, live, dispatch, config_path.as_deref()) {
                             return Ok(());
                         }
                     }
                     terminal::draw(term, app).map_err(|e| format!("cannot draw: {e}"))?;
                     app.drawn();
                     pacer.drawn(Instant::now());
+                    onlooker.drawn();
                 }
             }
         }
@@ -683,13 +670,15 @@ async fn event_loop(
             },
             // While a frame waits for the cap, the session's batches wait in its mailbox,
             // which folds the changes to each call and user: one update per frame, however
-            // many Notifies came between two frames.
-            batch = live.next(), if frame_due.is_none() => match batch {
-                Some(b) => {
+            // many Notifies came between two frames. A shared feed's are gathered meanwhile.
+            took = live.take(frame_due.is_some()), if frame_due.is_none() || live.gathers() => match took {
+                Took::Batch(b) => {
+                    onlooker.batch(&b);
                     events.push(tick());
                     events.extend(live.take_in(b, dispatch));
                 }
-                None => {
+                Took::Gathered => {}
+                Took::Ended => {
                     live.updates = None;
                     events.push(Event::Message(Message::new(Level::Error, "the session ended")));
                 }
@@ -704,9 +693,9 @@ async fn event_loop(
                     None => std::future::pending().await,
                 }
             }, if frame_due.is_some() => {}
-            () = terminated() => return Ok(()),
+            () = &mut quit => return Ok(()),
         }
-        if handle(app, events, live, dispatch, config_path.as_deref()) {
+        if handle(app, events, term, live, dispatch, config_path.as_deref()) {
             return Ok(());
         }
     }
@@ -714,9 +703,10 @@ async fn event_loop(
 
 /// Gives the events to the screen and carries out the actions that come back; whether the
 /// user quit. Events the actions give back (a refused function) are handled in the same turn.
-fn handle(
+fn handle<W: std::io::Write>(
     app: &mut App,
     events: Vec<Event>,
+    term: &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<W>>,
     live: &mut Live,
     dispatch: &mut Dispatcher,
     config_path: Option<&std::path::Path>,
@@ -738,17 +728,16 @@ fn handle(
                     }),
                 },
                 Action::SaveView(view) => save_view(&view),
-                Action::Bell => ring_bell(),
+                Action::Bell => ring_bell(term.backend_mut()),
             }
         }
     }
     false
 }
 
-/// The terminal bell (BEL), between two frames; a failure only loses the bell.
-fn ring_bell() {
-    use std::io::Write;
-    let mut out = std::io::stdout();
+/// The terminal bell (BEL), between two frames, on the terminal the frames go to; a failure
+/// only loses the bell.
+fn ring_bell(out: &mut impl std::io::Write) {
     let _ = out.write_all(b"\x07").and_then(|()| out.flush());
 }
 
@@ -809,6 +798,7 @@ fn retry(app: &mut App, live: &mut Live, config_path: Option<&std::path::Path>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ModelEvent;
 
     #[test]
     fn the_pbx_waits_for_the_frame_cap_and_a_key_does_not() {
@@ -883,5 +873,60 @@ mod tests {
         assert!(!s.ui.read_only && !s.session.read_only);
         assert_eq!(s.ui.supervisor.as_deref(), Some("4190"));
         assert_eq!(s.audit_pbx, "ipo.example.net:443");
+    }
+
+    #[tokio::test]
+    async fn a_shared_viewer_takes_every_update_that_came_while_its_frame_waited() {
+        // The watch hands on one update per bucket entry; a busy site sends dozens between
+        // two frames. Taken one a turn, the viewer fell ever further behind the site.
+        let (tx, rx) = mpsc::channel(64);
+        let (_reports_tx, reports) = mpsc::unbounded_channel();
+        let mut live = Live {
+            handle: None,
+            updates: Some(Feed::Shared(rx, reports)),
+            logins: Logins::of(&settings(&source(""), false).endpoint, None),
+            viewer: None,
+            judged: Vec::new(),
+            learnt: None,
+            cannot_send: None,
+            gathered: Vec::new(),
+        };
+        let version = |n: usize| {
+            super::super::shared::ViewerUpdate::Model(vec![ModelEvent::Version {
+                text: format!("build {n}").into(),
+            }])
+        };
+        for n in 0..10 {
+            tx.send(version(n)).await.expect("the feed is open");
+        }
+        // A frame waits for the cap: the updates are gathered, none is left in the channel.
+        assert!(live.gathers());
+        assert!(matches!(live.take(true).await, Took::Gathered));
+        assert_eq!(tx.capacity(), 64, "the watch is not held up");
+        for n in 10..15 {
+            tx.send(version(n)).await.expect("the feed is open");
+        }
+        // The frame is due: everything so far goes into it, folded as the session's mailbox
+        // folds (one event per object, its latest).
+        let batch = live.ready().expect("a batch for the frame");
+        let builds: Vec<String> = batch
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::Model(ModelEvent::Version { text }) => Some(text.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(builds, ["build 14"]);
+        assert!(live.ready().is_none(), "nothing left over");
+        // And when no frame waits, the next turn takes all that is queued, too.
+        for n in 15..18 {
+            tx.send(version(n)).await.expect("the feed is open");
+        }
+        match live.take(false).await {
+            Took::Batch(b) => assert_eq!(b.len(), 1, "{b:?}"),
+            _ => panic!("a batch"),
+        }
+        drop(tx);
+        assert!(matches!(live.take(false).await, Took::Ended));
     }
 }

@@ -281,7 +281,7 @@ fn serve(path: &Option<PathBuf>, level: LevelFilter, demo: bool) -> Exit {
         })
     };
     let _log = logging::init(level, None).ok().flatten();
-    let rt = match app::runtime() {
+    let rt = match app::serving_runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };

@@ -23,6 +23,6 @@ pub mod value;
 pub use judged::{judged_from_json, judged_to_json, paused_from_json, paused_to_json};
 pub use key::{Key, LOCK_KEY, is_valid_key, lock_bucket, model_bucket};
 pub use lock::{HOLDER_GIVES_UP, Holder, LOCK_MAX_AGE, LockAction, RENEW_EVERY};
-pub use publish::{KvOp, PURGE_MARKER_TTL, Publisher};
+pub use publish::{KvOp, PURGE_MARKER_TTL, Publisher, coalesce};
 pub use replica::{Entry, EntryOp, Replica};
 pub use value::{HolderValue, SCHEMA, SyncValue, ValueError};

@@ -40,6 +40,29 @@ impl KvOp {
     }
 }
 
+/// The writes in order, less each put that a later put of the same key overwrites before
+/// anything else happens to that key (last wins: a viewer would see the older value only for
+/// the moment between the two). A put followed by a purge stays: it is an ended call's last
+/// value, which says why it ended.
+pub fn coalesce(ops: Vec<KvOp>) -> Vec<KvOp> {
+    // From the end: for each key, whether the next write to it (later in order) is a put.
+    let mut next_is_put: HashMap<&str, bool> = HashMap::new();
+    let mut keep = vec![true; ops.len()];
+    for (i, op) in ops.iter().enumerate().rev() {
+        let is_put = matches!(op, KvOp::Put { .. });
+        if let Some(&true) = next_is_put.get(op.key())
+            && is_put
+        {
+            keep[i] = false;
+        }
+        next_is_put.insert(op.key(), is_put);
+    }
+    ops.into_iter()
+        .zip(keep)
+        .filter_map(|(op, k)| k.then_some(op))
+        .collect()
+}
+
 /// The bucket as the serving side last wrote it.
 #[derive(Debug, Default)]
 pub struct Publisher {
@@ -259,4 +282,53 @@ fn encode(key: &Key, tables: &Tables, clock: &WallClock) -> Option<Vec<u8>> {
         // Written from the engines' state, not the model's.
         Key::Sync | Key::Alerts(_) | Key::AlertsPaused => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(key: &str, v: &str) -> KvOp {
+        KvOp::Put {
+            key: key.to_owned(),
+            value: v.as_bytes().to_vec(),
+        }
+    }
+
+    fn purge(key: &str) -> KvOp {
+        KvOp::Purge {
+            key: key.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_busy_key_is_written_once_a_batch_and_an_ended_call_keeps_its_reason() {
+        let ops = vec![
+            put("call.1", "ringing"),
+            put("user.A", "idle"),
+            put("call.1", "connected"),
+            put("call.2", "ringing"),
+            put("call.2", "ended: cleared"),
+            purge("call.2"),
+            put("call.2", "ringing again"),
+            put("user.A", "busy"),
+        ];
+        assert_eq!(
+            coalesce(ops),
+            vec![
+                put("call.1", "connected"),
+                // The last value before the purge says why the call ended: kept.
+                put("call.2", "ended: cleared"),
+                purge("call.2"),
+                put("call.2", "ringing again"),
+                put("user.A", "busy"),
+            ]
+        );
+    }
+
+    #[test]
+    fn writes_to_distinct_keys_are_left_alone() {
+        let ops = vec![put("a", "1"), purge("b"), put("c", "2")];
+        assert_eq!(coalesce(ops.clone()), ops);
+    }
 }

@@ -33,20 +33,31 @@ pub enum ValueError {
     },
 }
 
-#[derive(Serialize, Deserialize)]
-struct Envelope<T> {
-    schema: u32,
-    #[serde(flatten)]
-    body: T,
+/// How every value this version writes begins: its schema first, so that a reader knows it
+/// before the fields whose meaning the schema fixes.
+fn schema_prefix() -> String {
+    format!("{{\"schema\":{SCHEMA}")
 }
 
 pub(super) fn encode<T: Serialize>(body: &T) -> Vec<u8> {
+    // `{"schema":1,` then the body's own fields: the body's object with the schema put in
+    // front (serde's `flatten` would take its slower, buffering path for every value).
+    let mut out = schema_prefix().into_bytes();
+    let start = out.len();
     // Serialising these plain structs cannot fail (string keys, no maps of other keys).
-    serde_json::to_vec(&Envelope {
-        schema: SCHEMA,
-        body,
-    })
-    .unwrap_or_default()
+    if serde_json::to_writer(&mut out, body).is_err() {
+        return Vec::new();
+    }
+    match out.get_mut(start..) {
+        Some([b'{', b'}']) => {
+            out.truncate(start);
+            out.push(b'}');
+        }
+        Some([brace @ b'{', ..]) => *brace = b',',
+        // Not an object: every body is one.
+        _ => return Vec::new(),
+    }
+    out
 }
 
 pub(super) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ValueError> {
@@ -54,12 +65,17 @@ pub(super) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Va
     struct Schema {
         schema: u32,
     }
-    let s: Schema = serde_json::from_slice(bytes)?;
-    if s.schema != SCHEMA {
-        return Err(ValueError::Schema { found: s.schema });
+    // What this version writes says its schema first: then one pass reads it. Another
+    // writer may order the fields otherwise: its schema is read first.
+    let ours = bytes.strip_prefix(schema_prefix().as_bytes());
+    if !matches!(ours, Some([b',' | b'}', ..])) {
+        let s: Schema = serde_json::from_slice(bytes)?;
+        if s.schema != SCHEMA {
+            return Err(ValueError::Schema { found: s.schema });
+        }
     }
-    let e: Envelope<T> = serde_json::from_slice(bytes)?;
-    Ok(e.body)
+    // The body's fields, the schema among them, which the body ignores.
+    Ok(serde_json::from_slice(bytes)?)
 }
 
 fn ms(d: Duration) -> u64 {
@@ -546,5 +562,50 @@ impl HolderValue {
     /// From the bucket.
     pub fn from_json(bytes: &[u8]) -> Result<HolderValue, ValueError> {
         decode(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct Body {
+        text: String,
+    }
+
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct Nothing {}
+
+    #[test]
+    fn a_value_says_its_schema_first_and_is_read_whatever_the_order() {
+        let body = Body { text: "x".into() };
+        assert_eq!(encode(&body), br#"{"schema":1,"text":"x"}"#);
+        assert_eq!(encode(&Nothing {}), br#"{"schema":1}"#);
+        assert_eq!(decode::<Nothing>(br#"{"schema":1}"#).ok(), Some(Nothing {}));
+        // Another tool may write the fields in another order, or with spaces.
+        for text in [
+            r#"{"schema":1,"text":"x"}"#,
+            r#"{"text":"x","schema":1}"#,
+            r#"{ "schema": 1, "text": "x" }"#,
+        ] {
+            assert_eq!(
+                decode::<Body>(text.as_bytes()).ok(),
+                Some(Body { text: "x".into() }),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_schema_is_refused_wherever_it_stands() {
+        for text in [
+            r#"{"schema":10,"text":"x"}"#,
+            r#"{"schema":2,"text":"x"}"#,
+            r#"{"text":"x","schema":2}"#,
+            r#"{"text":"x"}"#,
+        ] {
+            assert!(decode::<Body>(text.as_bytes()).is_err(), "{text}");
+        }
     }
 }

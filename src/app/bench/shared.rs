@@ -1,8 +1,9 @@
 //! `ipo-top bench --shared --viewers N`: shared mode at PBX scale. The scale simulator,
 //! nats-server and `ipo-top serve` run as child processes (so each one's CPU is its own); this
 //! process holds N headless watchers (each its own NATS connection and bucket watch building
-//! the model, as a `--shared` viewer does) and one drawn viewer (the screen on the headless
-//! terminal, on a thread of its own so that its CPU can be told apart).
+//! the model, as a `--shared` viewer does) and one drawn viewer: `ipo-top --shared`'s own
+//! screen, watch and run loop ([`shared_screen`]) drawing into the headless terminal, on a
+//! thread and runtime of its own so that its CPU can be told apart.
 //!
 //! Latency is measured from the PBX's send: the simulator (`--stamp-sends`) prints the
 //! CLOCK_MONOTONIC time at which it handed the first Notify carrying each new call's gcid to
@@ -15,6 +16,8 @@
 //! the direct-mode dashboard are measured for comparison.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -24,15 +27,12 @@ use tokio::sync::watch;
 use super::child::{self, Nats, Sim};
 use super::report::{Pct, Target, pct_of, target};
 use super::{BenchError, GIVE_UP, Options, SEED, events, headless, screen};
-use crate::app::audit::{AuditLog, Dispatcher};
 use crate::app::config::{self, SharedSettings};
 use crate::app::shared::{self as viewer, ViewerUpdate};
-use crate::app::terminal;
-use crate::app::tui::{Pacer, Source, events_of, settings, tick};
+use crate::app::tui::{Onlooker, Settings, Source, settings, shared_screen};
 use crate::model::ModelEvent;
 use crate::session::SessionEvent;
 use crate::sim::server::monotonic_ns;
-use crate::ui::{App, Event};
 
 /// The site name the bench serves.
 const SITE: &str = "bench";
@@ -65,6 +65,7 @@ async fn watcher(
 ) -> Seen {
     let mut rx = viewer::spawn(s);
     let mut seen = Seen::new();
+    let mut full = false;
     loop {
         let update = tokio::select! {
             u = rx.recv() => u,
@@ -72,9 +73,13 @@ async fn watcher(
         };
         match update {
             Some(ViewerUpdate::Model(evs)) => note_calls(&evs, monotonic_ns(), &mut seen),
-            Some(ViewerUpdate::CaughtUp(_)) => {
+            // Caught up with a serving side that has synced: the full picture. A watch that
+            // caught up before the sync is told again when the sync report comes.
+            Some(ViewerUpdate::CaughtUp(Some(_))) if !full => {
+                full = true;
                 caught_up.send_modify(|n| *n += 1);
             }
+            Some(ViewerUpdate::CaughtUp(_)) => {}
             // A watcher keeps the model only; the serving side's judgements are the drawn
             // viewer's to show.
             Some(ViewerUpdate::Judged(_)) => {}
@@ -94,107 +99,92 @@ fn note_calls(evs: &[ModelEvent], now: u64, seen: &mut Seen) {
     }
 }
 
-/// What the drawn viewer measured in the window.
+/// What the drawn viewer's thread shows the bench while it runs.
 #[derive(Debug, Default)]
-struct Drawn {
-    /// Its thread's CPU in the window.
-    cpu: Duration,
-    /// Frames drawn in the window.
-    frames: u64,
-    /// Each gcid's first frame.
+struct DrawnThread {
+    /// Its thread id, once it runs (0 before).
+    tid: AtomicU64,
+    /// Frames drawn so far.
+    frames: AtomicU64,
+}
+
+impl DrawnThread {
+    /// Its thread's CPU so far, from the kernel's scheduler statistics (nanoseconds, not the
+    /// 10 ms ticks of /proc's `stat`).
+    fn cpu(&self) -> Result<Duration, BenchError> {
+        let tid = self.tid.load(Ordering::Relaxed);
+        let path = format!("/proc/self/task/{tid}/schedstat");
+        let text = std::fs::read_to_string(&path).map_err(|e| BenchError::Proc(e.to_string()))?;
+        text.split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse().ok())
+            .map(Duration::from_nanos)
+            .ok_or_else(|| BenchError::Proc(format!("{path}: no run time")))
+    }
+}
+
+/// The drawn viewer's onlooker: notes the new calls in each batch and, at the next frame,
+/// when that frame was written.
+struct Onlook<'a> {
+    thread: &'a DrawnThread,
+    undrawn: Vec<String>,
     seen: Seen,
 }
 
-/// The drawn viewer: the screen fed by a bucket watch, drawing as the run loop paces it, on
-/// this thread's own runtime (its NATS client's tasks included).
+impl Onlooker for Onlook<'_> {
+    fn batch(&mut self, batch: &[SessionEvent]) {
+        for ev in batch {
+            if let SessionEvent::Model(ModelEvent::CallNew { call }) = ev
+                && let Some(g) = &call.call.gcid
+            {
+                self.undrawn.push(g.to_hex());
+            }
+        }
+    }
+
+    fn drawn(&mut self) {
+        self.thread.frames.fetch_add(1, Ordering::Relaxed);
+        let now = monotonic_ns();
+        for g in self.undrawn.drain(..) {
+            self.seen.entry(g).or_insert(now);
+        }
+    }
+}
+
+/// The drawn viewer: `ipo-top --shared`'s screen and run loop on the headless terminal, on
+/// this thread's own runtime (its NATS client's tasks included), until the phase is done.
+/// Hands back each new call's first frame.
 fn drawn(
-    s: SharedSettings,
-    ui: crate::ui::UiConfig,
-    audit_pbx: String,
+    shared: SharedSettings,
+    settings: Settings,
     size: (u16, u16),
     mut phase: watch::Receiver<Phase>,
-) -> Result<Drawn, BenchError> {
+    thread: Arc<DrawnThread>,
+) -> Result<Seen, BenchError> {
+    // /proc/thread-self is "PID/task/TID".
+    let tid = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name()?.to_str()?.parse().ok())
+        .ok_or_else(|| BenchError::Proc("/proc/thread-self: no thread id".into()))?;
+    thread.tid.store(tid, Ordering::Relaxed);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| BenchError::Spawn(e.to_string()))?;
     rt.block_on(async move {
-        let mut rx = viewer::spawn(s);
         let (mut term, _counter) = headless::terminal(size.0, size.1).map_err(BenchError::Draw)?;
-        let mut dispatch = Dispatcher::new(AuditLog::new(None, "bench", audit_pbx));
-        let mut app = App::new(ui, Instant::now());
-        app.update(Event::Resize {
-            width: size.0,
-            height: size.1,
-        });
-        app.update(tick());
-        let mut pacer = Pacer::default();
-        let mut out = Drawn::default();
-        let mut undrawn: Vec<String> = Vec::new();
-        let mut from: Option<(Duration, u64)> = None;
-        let mut frames = 0u64;
-        let mut second = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            let due = if app.needs_redraw() {
-                pacer.wait(Instant::now())
-            } else {
-                None
-            };
-            if app.needs_redraw() && due.is_none() {
-                terminal::draw(&mut term, &app).map_err(BenchError::Draw)?;
-                app.drawn();
-                pacer.drawn(Instant::now());
-                frames += 1;
-                let now = monotonic_ns();
-                for g in undrawn.drain(..) {
-                    out.seen.entry(g).or_insert(now);
-                }
-            }
-            let wake = due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-            tokio::select! {
-                u = rx.recv() => match u {
-                    Some(ViewerUpdate::Model(evs)) => {
-                        for ev in &evs {
-                            if let ModelEvent::CallNew { call } = ev
-                                && let Some(g) = &call.call.gcid
-                            {
-                                undrawn.push(g.to_hex());
-                            }
-                        }
-                        let batch = evs.into_iter().map(SessionEvent::Model).collect();
-                        for e in events_of(batch, &mut dispatch) {
-                            let _ = app.update(e);
-                        }
-                    }
-                    Some(ViewerUpdate::Judged(j)) => {
-                        let _ = app.update(crate::ui::Event::Judged(j));
-                    }
-                    Some(ViewerUpdate::CaughtUp(_)) => {}
-                    None => return Err(BenchError::Connect("the drawn viewer's watch ended".into())),
-                },
-                () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
-                _ = second.tick() => { app.update(tick()); }
-                r = phase.changed() => {
-                    if r.is_err() {
-                        return Ok(out);
-                    }
-                    let p = *phase.borrow_and_update();
-                    match p {
-                        Phase::Measuring => from = Some((child::thread_cpu_precise(), frames)),
-                        Phase::Grace | Phase::Done => {
-                            if let Some((cpu, f)) = from.take() {
-                                out.cpu = child::thread_cpu_precise().saturating_sub(cpu);
-                                out.frames = frames - f;
-                            }
-                            if p == Phase::Done {
-                                return Ok(out);
-                            }
-                        }
-                        Phase::Settling => {}
-                    }
-                }
-            }
-        }
+        let mut onlook = Onlook {
+            thread: &thread,
+            undrawn: Vec::new(),
+            seen: Seen::new(),
+        };
+        let quit = async {
+            let _ = phase.wait_for(|p| *p == Phase::Done).await;
+        };
+        shared_screen(settings, &shared, &mut term, size, quit, &mut onlook)
+            .await
+            .map_err(|e| BenchError::Draw(std::io::Error::other(e)))?;
+        Ok(onlook.seen)
     })
 }
 
@@ -303,7 +293,7 @@ pub fn one(
         .shared
         .clone()
         .ok_or_else(|| BenchError::Config("no [shared] table read back".into()))?;
-    let st = settings(&Source::Config(Box::new(cfg)), false);
+    let st = settings(&Source::Config(Box::new(cfg.clone())), false);
     let initial_report = st.session.initial_report;
     let mut serve = child::serve(sim.config(), &opts.log_level)?;
 
@@ -312,10 +302,23 @@ pub fn one(
     let watchers: Vec<_> = (0..viewers)
         .map(|_| rt.spawn(watcher(shared.clone(), phase.clone(), caught_tx.clone())))
         .collect();
+    let drawn_looks = Arc::new(DrawnThread::default());
     let drawn_thread = {
-        let (s, ui, size, phase) = (shared.clone(), st.ui.clone(), opts.size, phase.clone());
-        let pbx = st.audit_pbx.clone();
-        std::thread::spawn(move || drawn(s, ui, pbx, size, phase))
+        let viewer_settings = settings(
+            &Source::Shared(Box::new(cfg.clone()), shared.clone()),
+            false,
+        );
+        let (s, size, phase, looks) = (
+            shared.clone(),
+            opts.size,
+            phase.clone(),
+            drawn_looks.clone(),
+        );
+        // Named, so that a profile tells its samples apart.
+        std::thread::Builder::new()
+            .name("drawn-viewer".into())
+            .spawn(move || drawn(s, viewer_settings, size, phase, looks))
+            .map_err(|e| BenchError::Spawn(e.to_string()))?
     };
     let mut opened = 0u64;
     let mut sent = Seen::new();
@@ -325,15 +328,14 @@ pub fn one(
         let start = Instant::now();
         let want = u32::try_from(viewers).unwrap_or(u32::MAX);
         loop {
-            let (exit, line) = viewer::check(&shared, Duration::from_secs(5)).await;
             let caught_up = *caught.borrow_and_update();
-            if exit == crate::app::Exit::Ok && caught_up >= want {
+            if caught_up >= want {
                 break;
             }
             if start.elapsed() > GIVE_UP {
                 return Err(BenchError::Timeout(format!(
-                    "the shared viewers' full picture: {caught_up} of {want} watchers caught up; \
-                     the serving side: {line}"
+                    "the shared viewers' full picture: {caught_up} of {want} watchers caught up \
+                     with a serving side that has synced"
                 )));
             }
             if !serve.running() {
@@ -352,6 +354,8 @@ pub fn one(
             serve.cpu()?,
             nats.child().cpu()?,
             sim.child().cpu()?,
+            drawn_looks.cpu()?,
+            drawn_looks.frames.load(Ordering::Relaxed),
         );
         sleep_or_stop(opts.seconds, &mut stop).await?;
         let window = from.elapsed();
@@ -361,6 +365,8 @@ pub fn one(
             serve.cpu()?,
             nats.child().cpu()?,
             sim.child().cpu()?,
+            drawn_looks.cpu()?,
+            drawn_looks.frames.load(Ordering::Relaxed),
         );
         let _ = phase_tx.send(Phase::Grace);
         // Calls sent at the end of the window get time to arrive.
@@ -404,12 +410,14 @@ pub fn one(
     let pct = |d: Duration| 100.0 * d.as_secs_f64() / window.as_secs_f64().max(1e-9);
     let refs: Vec<&Seen> = seen.iter().collect();
     let (to_watchers, missed) = latencies(&sent, from_ns, until_ns, &refs);
-    let (to_frame, _) = latencies(&sent, from_ns, until_ns, &[&drawn.seen]);
+    let (to_frame, _) = latencies(&sent, from_ns, until_ns, &[&drawn]);
     let calls_sent = sent
         .values()
         .filter(|&&at| at >= from_ns && at <= until_ns)
         .count() as u64;
     let self_cpu = cpu1.0.saturating_sub(cpu0.0);
+    let drawn_cpu = cpu1.4.saturating_sub(cpu0.4);
+    let drawn_frames = cpu1.5.saturating_sub(cpu0.5);
     let mut run = SharedRun {
         rate,
         viewers,
@@ -421,9 +429,9 @@ pub fn one(
         pbx_to_watcher_ms: pct_of(to_watchers),
         pbx_to_frame_ms: pct_of(to_frame),
         serve_cpu_pct: pct(cpu1.1.saturating_sub(cpu0.1)),
-        watchers_cpu_pct: pct(self_cpu.saturating_sub(drawn.cpu)),
-        drawn_cpu_pct: pct(drawn.cpu),
-        drawn_frames_per_sec: drawn.frames as f64 / window.as_secs_f64().max(1e-9),
+        watchers_cpu_pct: pct(self_cpu.saturating_sub(drawn_cpu)),
+        drawn_cpu_pct: pct(drawn_cpu),
+        drawn_frames_per_sec: drawn_frames as f64 / window.as_secs_f64().max(1e-9),
         nats_cpu_pct: pct(cpu1.2.saturating_sub(cpu0.2)),
         sim_cpu_pct: pct(cpu1.3.saturating_sub(cpu0.3)),
         events_cpu_pct: events_cpu,
