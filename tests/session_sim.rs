@@ -471,26 +471,9 @@ async fn failover_to_the_secondary_and_back_to_the_primary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_goes_over_the_wire_and_comes_back_done() {
     use ipo_top::model::{Command, CommandStatus, LineId};
-    use ipo_top::sim::server::{self, Clock, CommandLog, Credentials, ServerConfig};
+    use ipo_top::sim::server::CommandLog;
     let (log_tx, mut log) = tokio::sync::mpsc::unbounded_channel();
-    let sim = server::start(ServerConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        site: ipo_top::sim::Site::demo(),
-        seed: 7,
-        time_of_day: "10:30".parse().expect("time of day"),
-        credentials: Credentials {
-            username: USER.to_owned(),
-            password: PASSWORD.to_owned(),
-        },
-        tls: ipo_top::sim::tls::TlsIdentity::generate(&[]).expect("a TLS identity"),
-        conn: ipo_top::sim::conn::ConnConfig::default(),
-        clock: Clock::Manual,
-        max_connections: 10,
-        script: None,
-        command_log: Some(CommandLog::Channel(log_tx)),
-    })
-    .await
-    .expect("the simulator starts");
+    let sim = start_sim_logging(CommandLog::Channel(log_tx)).await;
     let s = Scratch::new("command");
     let config = ipo_top::app::config::load(Some(&write_config(&sim, &s.path("client"))))
         .expect("the written configuration loads");

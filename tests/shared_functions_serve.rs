@@ -18,11 +18,11 @@ use ipo_top::app::shared::{ViewerUpdate, spawn as viewer, spawn_with_functions};
 use ipo_top::model::{Command, CommandStatus, LineId, Tables, Text};
 use ipo_top::session::{Secret, SessionConfig};
 use ipo_top::share::functions::audit_stream;
-use ipo_top::sim::server::{self, Clock, CommandLog, Credentials, ServerConfig};
+use ipo_top::sim::server::CommandLog;
 use nats_support::Nats;
 use tokio::sync::mpsc;
 
-use cli_support::{PASSWORD, PATIENCE, USER, endpoint};
+use cli_support::{PATIENCE, endpoint, start_sim_logging};
 
 /// Applies what the viewer was told until `done` holds of its model.
 async fn until(
@@ -47,24 +47,7 @@ async fn a_transfer_from_viewer_a_goes_through_serve_once_and_viewer_b_sees_it()
         .await
         .expect("the harness");
     let (log_tx, mut log) = mpsc::unbounded_channel();
-    let sim = server::start(ServerConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        site: ipo_top::sim::Site::demo(),
-        seed: 7,
-        time_of_day: "10:30".parse().expect("time of day"),
-        credentials: Credentials {
-            username: USER.to_owned(),
-            password: PASSWORD.to_owned(),
-        },
-        tls: ipo_top::sim::tls::TlsIdentity::generate(&[]).expect("a TLS identity"),
-        conn: ipo_top::sim::conn::ConnConfig::default(),
-        clock: Clock::Manual,
-        max_connections: 10,
-        script: None,
-        command_log: Some(CommandLog::Channel(log_tx)),
-    })
-    .await
-    .expect("the simulator starts");
+    let sim = start_sim_logging(CommandLog::Channel(log_tx)).await;
     let shared = SharedSettings {
         url: nats.url(),
         site: "hq".to_owned(),

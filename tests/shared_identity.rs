@@ -18,12 +18,12 @@ use ipo_top::app::shared::{ViewerUpdate, spawn_with_functions};
 use ipo_top::model::{Command, CommandStatus, LineId, Tables, Text};
 use ipo_top::session::{Secret, SessionConfig};
 use ipo_top::share::functions::Standing;
-use ipo_top::sim::server::{self, Clock, CommandLog, Credentials, ServerConfig};
+use ipo_top::sim::server::CommandLog;
 use nats_support::Nats;
 use nkeys::{KeyPair, KeyPairType};
 use tokio::sync::mpsc;
 
-use cli_support::{PASSWORD, PATIENCE, USER, endpoint};
+use cli_support::{PATIENCE, endpoint, start_sim_logging};
 
 /// Applies what the viewer was told until `done` holds of its model.
 async fn until(
@@ -80,24 +80,7 @@ async fn an_nkey_viewer_sends_on_the_subject_its_name_gives_and_nats_holds_it_to
         .await
         .expect("the harness");
     let (log_tx, mut log) = mpsc::unbounded_channel();
-    let sim = server::start(ServerConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        site: ipo_top::sim::Site::demo(),
-        seed: 7,
-        time_of_day: "10:30".parse().expect("time of day"),
-        credentials: Credentials {
-            username: USER.to_owned(),
-            password: PASSWORD.to_owned(),
-        },
-        tls: ipo_top::sim::tls::TlsIdentity::generate(&[]).expect("a TLS identity"),
-        conn: ipo_top::sim::conn::ConnConfig::default(),
-        clock: Clock::Manual,
-        max_connections: 10,
-        script: None,
-        command_log: Some(CommandLog::Channel(log_tx)),
-    })
-    .await
-    .expect("the simulator starts");
+    let sim = start_sim_logging(CommandLog::Channel(log_tx)).await;
     let site = |credentials: NatsCredentials| SharedSettings {
         credentials,
         users: BTreeMap::from([("carol".to_owned(), "4102".to_owned())]),

@@ -13,7 +13,7 @@ use ipo_top::app::simconfig::{self, SimAccess};
 use ipo_top::session::{Endpoint, Secret, Trust};
 use ipo_top::sim::Site;
 use ipo_top::sim::conn::ConnConfig;
-use ipo_top::sim::server::{self, Clock, Credentials, ServerConfig, ServerHandle};
+use ipo_top::sim::server::{self, Clock, CommandLog, Credentials, ServerConfig, ServerHandle};
 use ipo_top::sim::tls::TlsIdentity;
 
 /// The service user the simulator accepts.
@@ -33,7 +33,15 @@ pub async fn start_sim() -> ServerHandle {
 
 /// Starts the demo site on `listen` with this identity and seed, with a manual clock.
 pub async fn start_sim_on(listen: SocketAddr, tls: TlsIdentity, seed: u64) -> ServerHandle {
-    start(listen, Site::demo(), PASSWORD, tls, seed).await
+    start(listen, Site::demo(), PASSWORD, tls, seed, None).await
+}
+
+/// Starts the demo site on 127.0.0.1:0 with a manual clock, recording every call function it
+/// receives in `log`.
+pub async fn start_sim_logging(log: CommandLog) -> ServerHandle {
+    let tls = TlsIdentity::generate(&[]).expect("a TLS identity");
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    start(listen, Site::demo(), PASSWORD, tls, 7, Some(log)).await
 }
 
 /// Starts `site` on 127.0.0.1:0 with a manual clock, the service user's password `password`.
@@ -45,6 +53,7 @@ pub async fn start_site(site: Site, password: &str) -> ServerHandle {
         password,
         tls,
         7,
+        None,
     )
     .await
 }
@@ -55,6 +64,7 @@ async fn start(
     password: &str,
     tls: TlsIdentity,
     seed: u64,
+    command_log: Option<CommandLog>,
 ) -> ServerHandle {
     server::start(ServerConfig {
         listen,
@@ -70,7 +80,7 @@ async fn start(
         clock: Clock::Manual,
         max_connections: 10,
         script: None,
-        command_log: None,
+        command_log,
     })
     .await
     .expect("the simulator starts")
