@@ -187,15 +187,7 @@ fn functions_reach_the_simulator_and_the_audit_log() {
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|n| n.parse().ok())
         .expect("the callid in the detail");
-    tmux.press("t");
-    tmux.wait_for("the transfer prompt", Duration::from_secs(10), |s| {
-        s.contains(&format!("Transfer {caller} to:"))
-    });
-    tmux.type_text("4112");
-    tmux.wait_for("the typed target", Duration::from_secs(10), |s| {
-        s.contains("4112 Sandhu (")
-    });
-    tmux.press("Enter");
+    tmux.transfer(&caller, "4112", "4112 Sandhu (");
     let transfer = poll(
         "the BlindTransfer in the command log",
         Duration::from_secs(30),

@@ -208,15 +208,7 @@ fn a_transfer_from_one_shared_screen_shows_on_both() {
     a.wait_for("the call's detail", Duration::from_secs(10), |s| {
         s.contains("┌ Call on queue 7301 Claims Desk")
     });
-    a.press("t");
-    a.wait_for("the transfer prompt", Duration::from_secs(10), |s| {
-        s.contains(&format!("Transfer {caller} to:"))
-    });
-    a.type_text("4112");
-    a.wait_for("the typed target", Duration::from_secs(10), |s| {
-        s.contains("4112 Sandhu (")
-    });
-    a.press("Enter");
+    a.transfer(&caller, "4112", "4112 Sandhu (");
 
     // Carried out once, on the serving side's one connection.
     let transfer = poll(

@@ -68,6 +68,21 @@ impl Tmux {
         self.run(&["send-keys", "-t", "0", key]);
     }
 
+    /// Transfers the call in the detail from `caller` to `extn` by keys, as a supervisor
+    /// would: `t`, the prompt naming the caller, the number typed, the target as the picker
+    /// shows it (`shown`), Enter.
+    pub fn transfer(&self, caller: &str, extn: &str, shown: &str) {
+        self.press("t");
+        self.wait_for("the transfer prompt", Duration::from_secs(10), |s| {
+            s.contains(&format!("Transfer {caller} to:"))
+        });
+        self.type_text(extn);
+        self.wait_for("the typed target", Duration::from_secs(10), |s| {
+            s.contains(shown)
+        });
+        self.press("Enter");
+    }
+
     pub fn screen(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
     }
