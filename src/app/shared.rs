@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -35,6 +35,10 @@ const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// How long after an unanswered `hello` a viewer asks again while a serving process holds the
 /// site (at once when one comes): the screen's "no serving process" clears without a key.
 const HELLO_AGAIN: Duration = Duration::from_secs(3);
+
+/// The most watch entries taken into one update of the screen: a burst goes as one, and the
+/// lock and function requests still get their turn during a fresh watch of a large site.
+const WATCH_BURST: usize = 256;
 
 /// The header's words for a link state that is this viewer's, not the serving side's.
 fn stale(reason: String) -> ModelEvent {
@@ -145,35 +149,50 @@ async fn watch(
         let mut caught_up = false;
         let mut served = true;
         let mut look = tokio::time::interval(LOOK_EVERY);
+        let sync_key = crate::share::Key::Sync.name();
         loop {
             tokio::select! {
                 e = entries.next() => {
-                    let Some(Ok(e)) = e else { break };
-                    let entry = Entry {
-                        key: e.key.clone(),
-                        op: match e.operation {
-                            async_nats::jetstream::kv::Operation::Put => EntryOp::Put(e.value.to_vec()),
+                    let Some(Ok(first)) = e else { break };
+                    // What the watch already holds goes with the first: one update and one
+                    // wake of the screen for a burst, not one per key.
+                    let mut out = Vec::new();
+                    let mut report = false;
+                    let mut lost = false;
+                    let mut next = Some(first);
+                    let mut taken = 0;
+                    while let Some(e) = next.take() {
+                        let op = match e.operation {
+                            async_nats::jetstream::kv::Operation::Put => EntryOp::Put(&e.value),
                             _ => EntryOp::Removed,
-                        },
-                    };
-                    let mut out = match replica.apply(&entry, &clock) {
-                        Ok(evs) => evs,
-                        Err(err) => {
-                            tracing::warn!(key = %e.key, error = %err, "value skipped");
-                            Vec::new()
+                        };
+                        match replica.apply(Entry { key: &e.key, op }, &clock) {
+                            Ok(evs) => out.extend(evs),
+                            Err(err) => tracing::warn!(key = %e.key, error = %err, "value skipped"),
                         }
-                    };
+                        // Caught up: at the end of the fresh watch, and again whenever the
+                        // serving side reports a new sync.
+                        if (e.seen_current && !caught_up) || (caught_up && e.key == sync_key) {
+                            caught_up = true;
+                            report = true;
+                            out.extend(replica.caught_up());
+                            break;
+                        }
+                        taken += 1;
+                        if taken < WATCH_BURST {
+                            next = match entries.next().now_or_never() {
+                                Some(Some(Ok(e))) => Some(e),
+                                Some(_) => {
+                                    lost = true;
+                                    None
+                                }
+                                None => None,
+                            };
+                        }
+                    }
                     if !served {
                         // The serving side's link state waits until a serving process is back.
                         out.retain(|ev| !matches!(ev, ModelEvent::Connection { .. }));
-                    }
-                    // Caught up: at the end of the fresh watch, and again whenever the serving
-                    // side reports a new sync.
-                    let report = (e.seen_current && !caught_up)
-                        || (caught_up && e.key == crate::share::Key::Sync.name());
-                    if report {
-                        caught_up = true;
-                        out.extend(replica.caught_up());
                     }
                     if !out.is_empty() {
                         send(tx, out).await?;
@@ -188,6 +207,9 @@ async fn watch(
                         tx.send(ViewerUpdate::CaughtUp(replica.sync().cloned()))
                             .await
                             .map_err(|_| anyhow::anyhow!("viewer closed"))?;
+                    }
+                    if lost {
+                        break;
                     }
                 }
                 Some((id, command)) = async {

@@ -129,18 +129,13 @@ impl Serialize for UserFeatureBits {
 impl<'de> Deserialize<'de> for UserFeatureBits {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // Written as null when the PBX left the field unpopulated, else the allowed names.
-        let names = Option::<serde_json::Value>::deserialize(d)?;
-        let Some(names) = names else {
-            return Ok(UserFeatureBits(0));
-        };
-        let bits = super::words::names_to_bits(
-            names,
+        let bits = super::words::optional_names_to_bits(
+            d,
             &UserFunction::ALL,
             UserFunction::name,
             UserFunction::bit,
-        )
-        .map_err(serde::de::Error::custom)?;
-        Ok(UserFeatureBits(bits | 1))
+        )?;
+        Ok(UserFeatureBits(bits.map_or(0, |b| b | 1)))
     }
 }
 

@@ -1,15 +1,13 @@
 //! Reading back what the model's `Serialize` impls write, for readers that receive the model
 //! as JSON (the shared mode's viewers): an enum written as its word, or as its number when the
-//! document does not list it.
+//! document does not list it. A viewer reads thousands of these a second: the visitors here
+//! take the words as the reader lends them, without buffering or copying.
 
-use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::marker::PhantomData;
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum WordOrCode {
-    Word(String),
-    Code(i32),
-}
+use serde::Deserializer;
+use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 
 /// The codes searched for a word: every enum the model writes as a word lists its values
 /// within this range (the rest are written as numbers).
@@ -24,13 +22,48 @@ pub(super) fn word_or_code<'de, D, T>(
 where
     D: Deserializer<'de>,
 {
-    match WordOrCode::deserialize(d)? {
-        WordOrCode::Code(c) => Ok(from_code(c)),
-        WordOrCode::Word(w) => SEARCHED
-            .map(&from_code)
-            .find(|v| word(v) == Some(w.as_str()))
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown word {w:?}"))),
+    struct WordOrCode<C, W, T> {
+        from_code: C,
+        word: W,
+        _t: PhantomData<T>,
     }
+    impl<C, W, T> WordOrCode<C, W, T>
+    where
+        C: Fn(i32) -> T,
+    {
+        fn code<E: de::Error>(&self, c: i64) -> Result<T, E> {
+            i32::try_from(c)
+                .map(&self.from_code)
+                .map_err(|_| E::custom(format!("code {c} out of range")))
+        }
+    }
+    impl<'de, C, W, T> Visitor<'de> for WordOrCode<C, W, T>
+    where
+        C: Fn(i32) -> T,
+        W: Fn(&T) -> Option<&'static str>,
+    {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a word or a number")
+        }
+        fn visit_str<E: de::Error>(self, w: &str) -> Result<T, E> {
+            SEARCHED
+                .map(&self.from_code)
+                .find(|v| (self.word)(v) == Some(w))
+                .ok_or_else(|| E::custom(format!("unknown word {w:?}")))
+        }
+        fn visit_i64<E: de::Error>(self, c: i64) -> Result<T, E> {
+            self.code(c)
+        }
+        fn visit_u64<E: de::Error>(self, c: u64) -> Result<T, E> {
+            self.code(i64::try_from(c).unwrap_or(i64::MAX))
+        }
+    }
+    d.deserialize_any(WordOrCode {
+        from_code,
+        word,
+        _t: PhantomData,
+    })
 }
 
 /// Bits written as the names of the functions they allow.
@@ -43,11 +76,175 @@ pub(super) fn names_to_bits<'de, D, F: Copy>(
 where
     D: Deserializer<'de>,
 {
-    let names = Vec::<String>::deserialize(d)?;
-    names.iter().try_fold(0u32, |bits, n| {
+    d.deserialize_seq(Names {
+        all,
+        name: &name,
+        bit: &bit,
+    })
+}
+
+/// The names of a list, each to its bit.
+struct Names<'a, F, N, B> {
+    all: &'a [F],
+    name: &'a N,
+    bit: &'a B,
+}
+
+impl<F: Copy, N, B> Clone for Names<'_, F, N, B> {
+    fn clone(&self) -> Self {
+        Names { ..*self }
+    }
+}
+
+impl<F: Copy, N, B> Copy for Names<'_, F, N, B> {}
+
+impl<'de, F, N, B> Visitor<'de> for Names<'_, F, N, B>
+where
+    F: Copy,
+    N: Fn(F) -> &'static str,
+    B: Fn(F) -> u32,
+{
+    type Value = u32;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of function names")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u32, A::Error> {
+        let mut bits = 0u32;
+        while let Some(b) = seq.next_element_seed(OneName(self))? {
+            bits |= b;
+        }
+        Ok(bits)
+    }
+}
+
+/// One name of the list, to its bit.
+struct OneName<'a, F, N, B>(Names<'a, F, N, B>);
+
+impl<'de, F, N, B> DeserializeSeed<'de> for OneName<'_, F, N, B>
+where
+    F: Copy,
+    N: Fn(F) -> &'static str,
+    B: Fn(F) -> u32,
+{
+    type Value = u32;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u32, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, F, N, B> Visitor<'de> for OneName<'_, F, N, B>
+where
+    F: Copy,
+    N: Fn(F) -> &'static str,
+    B: Fn(F) -> u32,
+{
+    type Value = u32;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a function name")
+    }
+    fn visit_str<E: de::Error>(self, n: &str) -> Result<u32, E> {
+        let Names { all, name, bit } = self.0;
         all.iter()
             .find(|f| name(**f) == n)
-            .map(|f| bits | (1u32 << bit(*f)))
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown function {n:?}")))
-    })
+            .map(|f| 1u32 << bit(*f))
+            .ok_or_else(|| E::custom(format!("unknown function {n:?}")))
+    }
+}
+
+/// Like [`names_to_bits`], for a list that may be `null` (`None`).
+pub(super) fn optional_names_to_bits<'de, D, F: Copy>(
+    d: D,
+    all: &[F],
+    name: impl Fn(F) -> &'static str,
+    bit: impl Fn(F) -> u32,
+) -> Result<Option<u32>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Optional<'a, F, N, B>(Names<'a, F, N, B>);
+    impl<'de, F, N, B> Visitor<'de> for Optional<'_, F, N, B>
+    where
+        F: Copy,
+        N: Fn(F) -> &'static str,
+        B: Fn(F) -> u32,
+    {
+        type Value = Option<u32>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("null or a list of function names")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Option<u32>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Option<u32>, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Option<u32>, D2::Error> {
+            d.deserialize_seq(self.0).map(Some)
+        }
+    }
+    d.deserialize_option(Optional(Names {
+        all,
+        name: &name,
+        bit: &bit,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CallFeatureBits, CallFunction, CallState, UserFeatureBits};
+
+    #[test]
+    fn a_word_or_its_number_reads_back_and_an_unknown_word_is_refused() {
+        let state: CallState = serde_json::from_str("\"ONHOLD\"").unwrap();
+        assert_eq!(state, CallState::from_code(state.code()));
+        assert_eq!(serde_json::to_string(&state).unwrap(), "\"ONHOLD\"");
+        // A code the document does not name is written, and read, as its number.
+        let other = CallState::from_code(60);
+        let text = serde_json::to_string(&other).unwrap();
+        assert_eq!(serde_json::from_str::<CallState>(&text).unwrap(), other);
+        // An escaped word is the same word.
+        assert_eq!(
+            serde_json::from_str::<CallState>("\"ONH\\u004fLD\"").unwrap(),
+            state
+        );
+        let err = serde_json::from_str::<CallState>("\"SOMEWHERE\"").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown word \"SOMEWHERE\""),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<CallState>("1e99").is_err());
+        assert!(serde_json::from_str::<CallState>("99999999999").is_err());
+    }
+
+    #[test]
+    fn function_names_read_back_to_their_bits() {
+        let bits = CallFeatureBits(
+            (1 << CallFunction::Drop.bit()) | (1 << CallFunction::BlindTransfer.bit()),
+        );
+        let text = serde_json::to_string(&bits).unwrap();
+        assert_eq!(text, r#"["DropCall","BlindTransfer"]"#);
+        assert_eq!(
+            serde_json::from_str::<CallFeatureBits>(&text).unwrap(),
+            bits
+        );
+        assert_eq!(
+            serde_json::from_str::<CallFeatureBits>("[]")
+                .unwrap()
+                .bits(),
+            0
+        );
+        let err = serde_json::from_str::<CallFeatureBits>(r#"["DropCall","Fly"]"#).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown function \"Fly\""),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<CallFeatureBits>(r#""DropCall""#).is_err());
+        // A user's list may be null: the PBX left it out.
+        assert_eq!(
+            serde_json::from_str::<UserFeatureBits>("null").unwrap(),
+            UserFeatureBits(0)
+        );
+        let some = serde_json::from_str::<UserFeatureBits>("[]").unwrap();
+        assert_eq!(some, UserFeatureBits(1));
+    }
 }

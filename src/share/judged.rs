@@ -188,21 +188,6 @@ mod tests {
         }
     }
 
-    fn entries(ops: Vec<KvOp>) -> Vec<Entry> {
-        ops.into_iter()
-            .map(|op| match op {
-                KvOp::Put { key, value } => Entry {
-                    key,
-                    op: EntryOp::Put(value),
-                },
-                KvOp::Purge { key } => Entry {
-                    key,
-                    op: EntryOp::Removed,
-                },
-            })
-            .collect()
-    }
-
     #[test]
     fn a_viewer_follows_the_serving_sides_levels_and_trends() {
         let t0 = Instant::now();
@@ -217,8 +202,8 @@ mod tests {
                 .judged(&judged(AlertLevel::Critical, t0), &serving_clock)
                 .is_empty()
         );
-        for e in entries(ops) {
-            replica.apply(&e, &viewer_clock).expect("readable");
+        for op in &ops {
+            replica.apply(op.into(), &viewer_clock).expect("readable");
         }
         let got = replica.take_judged();
         assert_eq!(got.first(), Some(&Judged::Paused(false)));
@@ -263,11 +248,12 @@ mod tests {
         );
 
         // The queue's judgement purged: its alert clears in the viewer.
-        for e in entries(vec![KvOp::Purge {
+        let purge = KvOp::Purge {
             key: crate::share::Key::Alerts(q.queue.clone()).name(),
-        }]) {
-            replica.apply(&e, &viewer_clock).expect("readable");
-        }
+        };
+        replica
+            .apply((&purge).into(), &viewer_clock)
+            .expect("readable");
         let gone = replica.take_judged();
         assert_eq!(gone, vec![Judged::Gone(q.queue.clone())]);
         alerts.follow_gone(t0, &q.queue, &Text::from("Roadside"), &Text::from("7302"));

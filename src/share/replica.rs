@@ -11,27 +11,45 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::key::Key;
+use super::publish::KvOp;
 use super::value::{self, SyncValue, ValueError};
 use crate::model::{
     CallChanges, EndReason, Guid, Judged, ModelEvent, RemoveReason, Tables, WallClock,
 };
 
-/// What a watch delivered for one key.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum EntryOp {
+/// What a watch delivered for one key, as the watch lends it (a viewer reads thousands a
+/// second: nothing is copied to read it).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum EntryOp<'a> {
     /// A value was put.
-    Put(Vec<u8>),
+    Put(&'a [u8]),
     /// The key was deleted or purged.
     Removed,
 }
 
 /// One entry of a watch.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Entry {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Entry<'a> {
     /// The key's name.
-    pub key: String,
+    pub key: &'a str,
     /// What happened to it.
-    pub op: EntryOp,
+    pub op: EntryOp<'a>,
+}
+
+/// What the serving side wrote, as a watch delivers it.
+impl<'a> From<&'a KvOp> for Entry<'a> {
+    fn from(op: &'a KvOp) -> Self {
+        match op {
+            KvOp::Put { key, value } => Entry {
+                key,
+                op: EntryOp::Put(value),
+            },
+            KvOp::Purge { key } => Entry {
+                key,
+                op: EntryOp::Removed,
+            },
+        }
+    }
 }
 
 /// The model as the bucket shows it.
@@ -103,17 +121,17 @@ impl Replica {
     /// is skipped; the caller logs it); a key ipo-top does not write is ignored.
     pub fn apply(
         &mut self,
-        entry: &Entry,
+        entry: Entry<'_>,
         clock: &WallClock,
     ) -> Result<Vec<ModelEvent>, ValueError> {
-        let Some(key) = Key::parse(&entry.key) else {
+        let Some(key) = Key::parse(entry.key) else {
             return Ok(Vec::new());
         };
         if let Some(u) = self.unconfirmed.as_mut() {
             u.remove(&key);
         }
         let mut out = Vec::new();
-        match &entry.op {
+        match entry.op {
             EntryOp::Removed => self.remove(&key, &mut out),
             EntryOp::Put(bytes) => self.put(&key, bytes, clock, &mut out)?,
         }

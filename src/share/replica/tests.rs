@@ -108,21 +108,6 @@ impl Site {
     }
 }
 
-fn entries(ops: &[KvOp]) -> Vec<Entry> {
-    ops.iter()
-        .map(|op| match op {
-            KvOp::Put { key, value } => Entry {
-                key: key.clone(),
-                op: EntryOp::Put(value.clone()),
-            },
-            KvOp::Purge { key } => Entry {
-                key: key.clone(),
-                op: EntryOp::Removed,
-            },
-        })
-        .collect()
-}
-
 fn same(a: &Tables, b: &Tables) {
     let users = |t: &Tables| t.users().map(|u| (**u).clone()).collect::<Vec<_>>();
     let queues = |t: &Tables| t.queues().map(|q| (**q).clone()).collect::<Vec<_>>();
@@ -154,8 +139,8 @@ fn a_viewer_builds_the_serving_sides_model_from_the_watch_event_by_event() {
         ModelEvent::UserAdded { user: u.clone() },
         ModelEvent::CallNew { call: c.clone() },
     ] {
-        for e in entries(&site.event(ev)) {
-            seen.extend(viewer.apply(&e, &view_clock).expect("readable"));
+        for op in &site.event(ev) {
+            seen.extend(viewer.apply(op.into(), &view_clock).expect("readable"));
         }
     }
     assert!(matches!(
@@ -177,9 +162,9 @@ fn a_viewer_builds_the_serving_sides_model_from_the_watch_event_by_event() {
         from: Some(CallState::Queueing),
         changes: Default::default(),
     });
-    let evs: Vec<_> = entries(&ops)
+    let evs: Vec<_> = ops
         .iter()
-        .flat_map(|e| viewer.apply(e, &view_clock).expect("readable"))
+        .flat_map(|op| viewer.apply(op.into(), &view_clock).expect("readable"))
         .collect();
     match evs.as_slice() {
         [ModelEvent::CallChanged { from, changes, .. }] => {
@@ -212,9 +197,9 @@ fn a_viewer_builds_the_serving_sides_model_from_the_watch_event_by_event() {
         ops.as_slice(),
         [KvOp::Put { .. }, KvOp::Purge { .. }]
     ));
-    let evs: Vec<_> = entries(&ops)
+    let evs: Vec<_> = ops
         .iter()
-        .flat_map(|e| viewer.apply(e, &view_clock).expect("readable"))
+        .flat_map(|op| viewer.apply(op.into(), &view_clock).expect("readable"))
         .collect();
     assert!(
         matches!(
@@ -249,8 +234,8 @@ fn a_fresh_watch_removes_what_the_bucket_no_longer_holds() {
     ops.extend(site.event(ModelEvent::CallNew {
         call: call(1, &q, CallState::Queueing, t0),
     }));
-    for e in entries(&ops) {
-        viewer.apply(&e, &wc).expect("readable");
+    for op in &ops {
+        viewer.apply(op.into(), &wc).expect("readable");
     }
     // NATS goes away; meanwhile the call ends and the user is deleted, markers expire.
     let gone = site
@@ -271,10 +256,10 @@ fn a_fresh_watch_removes_what_the_bucket_no_longer_holds() {
     });
     // The fresh watch delivers what the bucket holds now, then catches up.
     viewer.rewatch();
-    for (k, v) in site.bucket.clone() {
+    for (k, v) in &site.bucket {
         viewer
             .apply(
-                &Entry {
+                Entry {
                     key: k,
                     op: EntryOp::Put(v),
                 },
@@ -298,16 +283,16 @@ fn values_of_another_schema_are_refused_and_foreign_keys_ignored() {
     let wc = clock(Instant::now(), 0);
     let mut viewer = Replica::new();
     let e = Entry {
-        key: "pbx.version".into(),
-        op: EntryOp::Put(br#"{"schema":2,"text":"x"}"#.to_vec()),
+        key: "pbx.version",
+        op: EntryOp::Put(br#"{"schema":2,"text":"x"}"#),
     };
-    let err = viewer.apply(&e, &wc).expect_err("schema 2");
+    let err = viewer.apply(e, &wc).expect_err("schema 2");
     assert!(err.to_string().contains("schema 2"), "{err}");
     let e = Entry {
-        key: "somebody.else".into(),
-        op: EntryOp::Put(b"not json".to_vec()),
+        key: "somebody.else",
+        op: EntryOp::Put(b"not json"),
     };
-    assert_eq!(viewer.apply(&e, &wc).expect("ignored"), []);
+    assert_eq!(viewer.apply(e, &wc).expect("ignored"), []);
 }
 
 #[test]
@@ -333,8 +318,8 @@ fn an_id_that_comes_back_on_another_line_is_another_call() {
             call: call(1, &q, CallState::Queueing, t0),
         },
     ] {
-        for e in entries(&first.event(ev)) {
-            viewer.apply(&e, &wc).expect("readable");
+        for op in &first.event(ev) {
+            viewer.apply(op.into(), &wc).expect("readable");
         }
     }
     let mut second = Site {
@@ -354,9 +339,9 @@ fn an_id_that_comes_back_on_another_line_is_another_call() {
     let ops = second.event(ModelEvent::CallNew {
         call: Arc::new(on_user),
     });
-    let evs: Vec<_> = entries(&ops)
+    let evs: Vec<_> = ops
         .iter()
-        .flat_map(|e| viewer.apply(e, &wc).expect("readable"))
+        .flat_map(|op| viewer.apply(op.into(), &wc).expect("readable"))
         .collect();
     match evs.as_slice() {
         [
