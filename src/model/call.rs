@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ids::{AppearanceId, AppearanceKey, Gcid, Text};
+use super::words::is_default;
 
 macro_rules! wire_enum {
     (
@@ -470,16 +471,16 @@ pub struct Party {
     #[serde(default, skip_serializing_if = "str::is_empty")]
     pub name: Text,
     /// Where the name came from (the PBX's name type).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub name_type: i32,
     /// The number type.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub number_type: i32,
     /// The caller withheld the number.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub withheld: bool,
     /// Why the call was diverted to here, if it was.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub diversion_reason: i32,
 }
 
@@ -529,12 +530,16 @@ pub struct DialDetail {
     /// What is being dialled.
     pub number: Text,
     /// The type of call being made.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub call_type: i32,
     /// This end withholds its identity.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub withhold_cli: bool,
     /// The display should hide the number (it holds an authorization code).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub hide_number: bool,
     /// Dialling is complete.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub complete: bool,
 }
 
@@ -544,12 +549,16 @@ pub struct CallData {
     /// Nominal language of the conversation.
     pub language: Text,
     /// An emergency call.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub emergency: bool,
     /// This end made the call private.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub privacy: bool,
     /// A secure call.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub secure: bool,
     /// The far end made the call private.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub remote_privacy: bool,
 }
 
@@ -574,14 +583,19 @@ pub struct ConferenceMember {
     /// The member's direction.
     pub direction: Direction,
     /// The member holds the conference.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub active_held: bool,
     /// The number called for this member.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub called: Text,
     /// Who the member is.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub connected: Option<Party>,
     /// The member is muted.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub mute: bool,
     /// Why the member's call failed.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub failed_cause: FailedCause,
 }
 
@@ -592,60 +606,85 @@ pub struct CallSnapshot {
     /// The PBX's callid on this line.
     pub callid: i32,
     /// The application's reference (MakeCall, UnPark), 0 if none.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub reference_callid: i32,
     /// For an assistant call, the callid of the call held pending transfer.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub related_callid: i32,
     /// The state.
     pub state: CallState,
     /// The direction.
     pub direction: Direction,
     /// The far end holds us.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub active_held: bool,
     /// The global call identity.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub gcid: Option<Gcid>,
     /// The call functions that may work on this appearance now.
     pub features: CallFeatureBits,
     /// `featuresavailable2` (bit 0: AnswerPage).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub features2: u32,
     /// The number called (outbound calls).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub called: Text,
     /// The caller.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub calling: Option<Party>,
     /// The other end.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub connected: Option<Party>,
     /// The original target of a diverted or queued call.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub original_called: Option<Party>,
     /// Tag text.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub tag: Text,
     /// Account code.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub account_code: Text,
     /// Muted in a conference.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub mute: bool,
     /// Why a call failed.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub failed_cause: FailedCause,
     /// Being recorded (user: by the user; queue: by the system).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub recording: bool,
     /// System recording paused.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub recording_paused: bool,
     /// The park slot (park server appearances).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub park_slot: Text,
     /// The far end's absence text.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub far_absence: Option<Absence>,
     /// An inbound page call.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub page_call: bool,
     /// The other parties of a conference.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub conference: Vec<ConferenceMember>,
     /// Dial detail.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub dial: Option<DialDetail>,
     /// Trunk detail.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub trunk: Option<TrunkDetail>,
     /// Queue detail.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub queue: Option<QueueDetail>,
     /// Ancillary data.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub call_data: Option<CallData>,
     /// Notes.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub notes: Text,
     /// Ringing targets of a queue call (RINGING, QUEUEING, RETARGETING).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub targets: Vec<Party>,
 }
 
@@ -873,14 +912,6 @@ pub struct CallLost {
     pub this_end_dropped: bool,
     /// Free text.
     pub description: Text,
-}
-
-fn is_zero(v: &i32) -> bool {
-    *v == 0
-}
-
-fn is_false(v: &bool) -> bool {
-    !*v
 }
 
 #[cfg(test)]

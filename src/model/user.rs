@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::call::{Absence, Appearance};
 use super::ids::{Guid, Text};
+use super::words::is_default;
 
 /// A user function named by a bit of the user's `featuresavailable`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
@@ -154,18 +155,25 @@ pub struct Mailbox {
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct Forwarding {
     /// Forward unconditional is on.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub unconditional: bool,
     /// Forward on busy is on.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub busy: bool,
     /// Forward on no answer is on.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub no_answer: bool,
     /// Hunt group calls follow forward unconditional.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub hunt_group: bool,
     /// Forward unconditional destination.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub unconditional_number: Text,
     /// Forward on busy destination, if different.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub busy_number: Text,
     /// Forward unconditional goes to voicemail.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub to_voicemail: bool,
 }
 
@@ -175,38 +183,55 @@ pub struct UserStatus {
     /// Full name.
     pub full_name: Text,
     /// Email address.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub email: Text,
     /// Locale code.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub language: Text,
     /// What may be changed on this user.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub features: UserFeatureBits,
     /// Do not disturb.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub dnd: bool,
     /// Barred from external calls.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub barred: bool,
     /// Ex-directory.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub ex_directory: bool,
     /// Voicemail enabled.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub voicemail: bool,
     /// The extension the user is logged in at (hot desking), if any.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub logged_in_extn: Text,
     /// The user has no working phone.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub extn_fault: bool,
     /// The user is not logged in anywhere.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub logged_off: bool,
     /// Absence text, when set.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub absence: Option<Absence>,
     /// Voicemail counters (with the MAILBOX subscription flag).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub mailbox: Option<Mailbox>,
     /// Application presence string.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub app: Text,
     /// No application is registered that can edit the app field.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub no_app_handler: bool,
     /// Mobile twinning on.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub ec500: bool,
     /// Forwarding.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub forwarding: Forwarding,
     /// Allowed to forward off-switch.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub offswitch: bool,
 }
 

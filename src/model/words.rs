@@ -9,6 +9,12 @@ use std::marker::PhantomData;
 use serde::Deserializer;
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 
+/// Whether a field holds its type's default: such fields are left out of the JSON (and read
+/// back as the default), so a call or a user carries only what it has.
+pub(super) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
 /// The codes searched for a word: every enum the model writes as a word lists its values
 /// within this range (the rest are written as numbers).
 const SEARCHED: std::ops::RangeInclusive<i32> = 0..=64;

@@ -598,6 +598,66 @@ mod tests {
     }
 
     #[test]
+    fn a_call_carries_only_what_it_has_and_reads_back_whole() {
+        use crate::model::{CallState, FixedOffset, LineId, Party};
+        use std::sync::Arc;
+        use std::time::Instant;
+        let now = Instant::now();
+        let clock = WallClock {
+            at: now,
+            unix_ms: 1_765_000_000_000,
+            calendar: Arc::new(FixedOffset::utc()),
+        };
+        let call = CallSnapshot {
+            callid: 7,
+            state: CallState::from_code(CallState::default().code() + 1),
+            calling: Some(Party {
+                number: "02079460393".into(),
+                ..Party::default()
+            }),
+            ..CallSnapshot::default()
+        };
+        let a = Appearance {
+            id: AppearanceId(3),
+            key: AppearanceKey {
+                line: LineId::Queue(Guid::from_hex("03590224DB55D53312060050569F6EF8").unwrap()),
+                callid: 7,
+            },
+            line: LineLabel {
+                extn: "70073".into(),
+                name: "Sales".into(),
+            },
+            first_seen: now,
+            state_since: now,
+            state_observed: true,
+            present_at_connect: false,
+            call,
+        };
+        let bytes = call_to_json(&a, None, &clock);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        // Empty texts, false flags, zero numbers, absent details and empty lists stay out.
+        for absent in [
+            "\"tag\"",
+            "\"mute\"",
+            "\"related_callid\"",
+            "\"failed_cause\"",
+            "\"dial\"",
+            "\"targets\"",
+            "\"conference\"",
+        ] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
+        assert!(
+            text.contains(r#""calling":{"number":"02079460393"}"#),
+            "{text}"
+        );
+        let (back, ended) = call_from_json(&bytes, &clock).unwrap();
+        assert_eq!(ended, None);
+        assert_eq!(back.call, a.call);
+        assert_eq!((back.id, &back.key, &back.line), (a.id, &a.key, &a.line));
+    }
+
+    #[test]
     fn another_schema_is_refused_wherever_it_stands() {
         for text in [
             r#"{"schema":10,"text":"x"}"#,
