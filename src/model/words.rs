@@ -98,7 +98,7 @@ struct Names<'a, F, N, B> {
 
 impl<F: Copy, N, B> Clone for Names<'_, F, N, B> {
     fn clone(&self) -> Self {
-        Names { ..*self }
+        *self
     }
 }
 

@@ -144,7 +144,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use crate::model::{AlertConfig, Alerts, FixedOffset, Judged, Scope, Text, Trends, WallClock};
-    use crate::share::{Entry, EntryOp, KvOp, Publisher, Replica};
+    use crate::share::{KvOp, Publisher, Replica};
 
     use super::*;
 
