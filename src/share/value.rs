@@ -25,6 +25,9 @@ pub enum ValueError {
     /// Not the JSON this schema writes.
     #[error("not an ipo-top value: {0}")]
     Json(#[from] serde_json::Error),
+    /// Not UTF-8 text, so not JSON.
+    #[error("not an ipo-top value: {0}")]
+    Utf8(std::str::Utf8Error),
     /// Written by a newer (or older) ipo-top.
     #[error("schema {found}, this ipo-top reads schema {SCHEMA}: run the same version")]
     Schema {
@@ -74,8 +77,10 @@ pub(super) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Va
             return Err(ValueError::Schema { found: s.schema });
         }
     }
-    // The body's fields, the schema among them, which the body ignores.
-    Ok(serde_json::from_slice(bytes)?)
+    // The body's fields, the schema among them, which the body ignores. The text is checked
+    // for UTF-8 once, whole: read from a slice, serde_json checks each string on its own.
+    let text = std::str::from_utf8(bytes).map_err(ValueError::Utf8)?;
+    Ok(serde_json::from_str(text)?)
 }
 
 fn ms(d: Duration) -> u64 {
