@@ -663,6 +663,13 @@ mod tests {
     }
 
     #[test]
+    fn a_value_that_is_not_utf8_is_refused_and_says_so() {
+        let err = decode::<Body>(b"{\"schema\":1,\"text\":\"\xff\"}").unwrap_err();
+        assert!(matches!(err, ValueError::Utf8(_)), "{err:?}");
+        assert!(err.to_string().starts_with("not an ipo-top value"), "{err}");
+    }
+
+    #[test]
     fn another_schema_is_refused_wherever_it_stands() {
         for text in [
             r#"{"schema":10,"text":"x"}"#,
