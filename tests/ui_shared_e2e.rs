@@ -90,7 +90,9 @@ fn viewer(dir: &Path, url: &str, user: &str) -> Tmux {
         &format!("{user}'s screen of the script's call centre"),
         Duration::from_secs(60),
         |s| {
+            // The header names the site once: the PBX is the serving side's.
             s.contains("shared: hq via NATS")
+                && s.matches("via NATS").count() == 1
                 && s.contains("● connected")
                 && s.contains("01632960108")
                 && s.contains("01632960109")

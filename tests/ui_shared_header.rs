@@ -15,7 +15,8 @@ fn viewer(w: u16) -> App {
     let (site, events) = busy_site();
     let mut app = App::new(
         UiConfig {
-            pbx: "hq via NATS".into(),
+            // As `ipo-top --shared` has it: the banner names the site, no PBX of its own.
+            pbx: String::new(),
             banner: Some("shared: hq via NATS".into()),
             judged_elsewhere: true,
             theme: Theme::colour(),

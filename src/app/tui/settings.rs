@@ -53,7 +53,9 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
             endpoint: c.endpoint.clone(),
             session: c.session.clone(),
             ui: UiConfig {
-                pbx: format!("{} via NATS", s.site),
+                // The banner names the site; the PBX is the serving side's, not this machine's
+                // to name.
+                pbx: String::new(),
                 banner: Some(format!("shared: {} via NATS", s.site)),
                 alerts: c.alerts.clone(),
                 wall_rotate: c.wall_rotate,
