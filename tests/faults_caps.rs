@@ -12,10 +12,9 @@ mod support;
 mod cli;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
-use ipo_top::model::{Capped, FixedOffset, LineId, PeriodStart, StatsConfig, WallClock};
+use ipo_top::model::{Capped, LineId, PeriodStart, StatsConfig, WallClock};
 use ipo_top::protocol::limits::MAX_APPEARANCES;
 use ipo_top::session::SessionConfig;
 use ipo_top::sim::conn::ConnConfig;
@@ -159,11 +158,7 @@ fn a_wall_clock_jump_moves_neither_midnight_nor_the_times_shown() {
     let mut l = {
         let script = quiet_demo("");
         let mut l = Pair::scripted(&script, ConnConfig::default(), SessionConfig::default());
-        let clock = WallClock {
-            at: l.now,
-            unix_ms: start_unix,
-            calendar: Arc::new(FixedOffset::utc()),
-        };
+        let clock = WallClock::utc(l.now, start_unix);
         l.client = ipo_top::session::Session::new(
             SessionConfig {
                 stats: StatsConfig {

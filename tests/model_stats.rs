@@ -1,13 +1,12 @@
 //! Queue and agent statistics on a scripted morning, every figure computed by hand in the
 //! comments; and the counting period rolling over at midnight.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipo_top::model::{
-    AgentCounts, AgentState, CallFeatureBits, CallLost, CallSnapshot, CallState, Direction,
-    FixedOffset, Gcid, Guid, LineEntry, LineId, Model, Party, PeriodStart, PhoneState, QueueDetail,
-    QueueMember, QueueStatus, StatsConfig, Text, UserStatus, WallClock,
+    AgentCounts, AgentState, CallFeatureBits, CallLost, CallSnapshot, CallState, Direction, Gcid,
+    Guid, LineEntry, LineId, Model, Party, PeriodStart, PhoneState, QueueDetail, QueueMember,
+    QueueStatus, StatsConfig, Text, UserStatus, WallClock,
 };
 
 fn guid(b: u8) -> Guid {
@@ -66,11 +65,7 @@ fn clock(at: Instant, unix_ms: i64) -> StatsConfig {
     StatsConfig {
         service_level: secs(20),
         short_abandon: secs(5),
-        clock: Some(WallClock {
-            at,
-            unix_ms,
-            calendar: Arc::new(FixedOffset::utc()),
-        }),
+        clock: Some(WallClock::utc(at, unix_ms)),
     }
 }
 

@@ -5,10 +5,8 @@
 #[path = "ui_fixture/mod.rs"]
 mod ui_fixture;
 
-use std::sync::Arc;
-
 use ipo_top::model::{
-    CallLost, CallSnapshot, CallState, Direction, FixedOffset, LineId, StatsConfig, WallClock,
+    CallLost, CallSnapshot, CallState, Direction, LineId, StatsConfig, WallClock,
 };
 use ipo_top::ui::{Key, KeyCode, Theme};
 use ui_fixture::{CLAIMS, NOW, ROADSIDE, Site, app, busy_site, gcid, guid, party, render};
@@ -78,11 +76,7 @@ fn morning() -> (Site, Vec<ipo_top::model::ModelEvent>) {
     s.model.configure_stats(
         start,
         StatsConfig {
-            clock: Some(WallClock {
-                at: start,
-                unix_ms: START_UNIX_MS,
-                calendar: Arc::new(FixedOffset::utc()),
-            }),
+            clock: Some(WallClock::utc(start, START_UNIX_MS)),
             ..StatsConfig::default()
         },
     );

@@ -142,6 +142,15 @@ pub struct WallClock {
 }
 
 impl WallClock {
+    /// `at` is Unix time `unix_ms`, and days are UTC's.
+    pub fn utc(at: Instant, unix_ms: i64) -> WallClock {
+        WallClock {
+            at,
+            unix_ms,
+            calendar: Arc::new(FixedOffset::utc()),
+        }
+    }
+
     /// The Unix time (ms) at `t`.
     pub fn unix_ms_at(&self, t: Instant) -> i64 {
         if t >= self.at {
@@ -422,11 +431,7 @@ mod tests {
     fn the_period_starts_at_midnight_or_at_start_whichever_is_later() {
         let t0 = Instant::now();
         // 09:14 UTC.
-        let clock = WallClock {
-            at: t0,
-            unix_ms: 1_709_284_440_000,
-            calendar: Arc::new(FixedOffset::utc()),
-        };
+        let clock = WallClock::utc(t0, 1_709_284_440_000);
         let config = StatsConfig {
             clock: Some(clock),
             ..StatsConfig::default()

@@ -89,27 +89,39 @@ where
     })
 }
 
-/// The names of a list, each to its bit.
-struct Names<'a, F, N, B> {
-    all: &'a [F],
-    name: &'a N,
-    bit: &'a B,
+/// Like [`names_to_bits`], for a list that may be `null` (`None`).
+pub(super) fn optional_names_to_bits<'de, D, F: Copy>(
+    d: D,
+    all: &[F],
+    name: impl Fn(F) -> &'static str,
+    bit: impl Fn(F) -> u32,
+) -> Result<Option<u32>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    d.deserialize_option(Optional(Names {
+        all,
+        name: &name,
+        bit: &bit,
+    }))
 }
 
-impl<F: Copy, N, B> Clone for Names<'_, F, N, B> {
+/// The names of a list, each to its bit.
+struct Names<'a, F> {
+    all: &'a [F],
+    name: &'a dyn Fn(F) -> &'static str,
+    bit: &'a dyn Fn(F) -> u32,
+}
+
+impl<F> Clone for Names<'_, F> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<F: Copy, N, B> Copy for Names<'_, F, N, B> {}
+impl<F> Copy for Names<'_, F> {}
 
-impl<'de, F, N, B> Visitor<'de> for Names<'_, F, N, B>
-where
-    F: Copy,
-    N: Fn(F) -> &'static str,
-    B: Fn(F) -> u32,
-{
+impl<'de, F: Copy> Visitor<'de> for Names<'_, F> {
     type Value = u32;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of function names")
@@ -124,26 +136,16 @@ where
 }
 
 /// One name of the list, to its bit.
-struct OneName<'a, F, N, B>(Names<'a, F, N, B>);
+struct OneName<'a, F>(Names<'a, F>);
 
-impl<'de, F, N, B> DeserializeSeed<'de> for OneName<'_, F, N, B>
-where
-    F: Copy,
-    N: Fn(F) -> &'static str,
-    B: Fn(F) -> u32,
-{
+impl<'de, F: Copy> DeserializeSeed<'de> for OneName<'_, F> {
     type Value = u32;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u32, D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl<'de, F, N, B> Visitor<'de> for OneName<'_, F, N, B>
-where
-    F: Copy,
-    N: Fn(F) -> &'static str,
-    B: Fn(F) -> u32,
-{
+impl<'de, F: Copy> Visitor<'de> for OneName<'_, F> {
     type Value = u32;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a function name")
@@ -157,42 +159,23 @@ where
     }
 }
 
-/// Like [`names_to_bits`], for a list that may be `null` (`None`).
-pub(super) fn optional_names_to_bits<'de, D, F: Copy>(
-    d: D,
-    all: &[F],
-    name: impl Fn(F) -> &'static str,
-    bit: impl Fn(F) -> u32,
-) -> Result<Option<u32>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    struct Optional<'a, F, N, B>(Names<'a, F, N, B>);
-    impl<'de, F, N, B> Visitor<'de> for Optional<'_, F, N, B>
-    where
-        F: Copy,
-        N: Fn(F) -> &'static str,
-        B: Fn(F) -> u32,
-    {
-        type Value = Option<u32>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("null or a list of function names")
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Option<u32>, E> {
-            Ok(None)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Option<u32>, E> {
-            Ok(None)
-        }
-        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Option<u32>, D2::Error> {
-            d.deserialize_seq(self.0).map(Some)
-        }
+/// A list of names, or `null`.
+struct Optional<'a, F>(Names<'a, F>);
+
+impl<'de, F: Copy> Visitor<'de> for Optional<'_, F> {
+    type Value = Option<u32>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("null or a list of function names")
     }
-    d.deserialize_option(Optional(Names {
-        all,
-        name: &name,
-        bit: &bit,
-    }))
+    fn visit_none<E: de::Error>(self) -> Result<Option<u32>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<u32>, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u32>, D::Error> {
+        d.deserialize_seq(self.0).map(Some)
+    }
 }
 
 #[cfg(test)]

@@ -140,20 +140,15 @@ mod tests {
     //! The serving side's judgement through the bucket's bytes into a viewer's engine: the
     //! viewer's alert is the serving side's (value, threshold), its bell is its own.
 
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use crate::model::{AlertConfig, Alerts, FixedOffset, Judged, Scope, Text, Trends, WallClock};
+    use crate::model::{AlertConfig, Alerts, Judged, Scope, Text, Trends, WallClock};
     use crate::share::{KvOp, Publisher, Replica};
 
     use super::*;
 
     fn clock(at: Instant) -> WallClock {
-        WallClock {
-            at,
-            unix_ms: 1_765_000_000_000,
-            calendar: Arc::new(FixedOffset::utc()),
-        }
+        WallClock::utc(at, 1_765_000_000_000)
     }
 
     fn judged(level: AlertLevel, t0: Instant) -> JudgedQueue {

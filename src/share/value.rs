@@ -604,15 +604,10 @@ mod tests {
 
     #[test]
     fn a_call_carries_only_what_it_has_and_reads_back_whole() {
-        use crate::model::{CallState, FixedOffset, LineId, Party};
-        use std::sync::Arc;
+        use crate::model::{CallState, LineId, Party};
         use std::time::Instant;
         let now = Instant::now();
-        let clock = WallClock {
-            at: now,
-            unix_ms: 1_765_000_000_000,
-            calendar: Arc::new(FixedOffset::utc()),
-        };
+        let clock = WallClock::utc(now, 1_765_000_000_000);
         let call = CallSnapshot {
             callid: 7,
             state: CallState::from_code(CallState::default().code() + 1),

@@ -3,16 +3,12 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::model::{
     AgentState, AgentStatus, Appearance, AppearanceId, AppearanceKey, CallSnapshot, CallState,
-    FixedOffset, Guid, LineId, LineLabel, Party, Queue, QueueStats, User, UserStatus,
+    Guid, LineId, LineLabel, Party, Queue, QueueStats, User, UserStatus,
 };
 use crate::share::publish::{KvOp, Publisher};
 
 fn clock(at: Instant, unix_ms: i64) -> WallClock {
-    WallClock {
-        at,
-        unix_ms,
-        calendar: Arc::new(FixedOffset::utc()),
-    }
+    WallClock::utc(at, unix_ms)
 }
 
 fn user(g: u8, extn: &str, now: Instant) -> Arc<User> {
