@@ -229,30 +229,21 @@ macro_rules! byte_id {
             }
 
             /// From hex digits (either case), as [`Self::to_hex`] writes them.
-            pub fn from_hex(hex: &str) -> Option<Self> {
-                let digits = hex.as_bytes();
-                if !digits.len().is_multiple_of(2) {
-                    return None;
+            pub fn from_hex(digits: &str) -> Option<Self> {
+                // An id that fits in place is decoded in place, without an allocation.
+                let mut buf = [0u8; INLINE];
+                match buf.get_mut(..digits.len() / 2) {
+                    Some(out) => {
+                        hex::decode_to_slice(digits, out).ok()?;
+                        Some($name::from_bytes(out))
+                    }
+                    None => hex::decode(digits).ok().map(|b| $name::from_bytes(&b)),
                 }
-                let bytes = digits
-                    .chunks(2)
-                    .map(|pair| {
-                        let s = std::str::from_utf8(pair).ok()?;
-                        u8::from_str_radix(s, 16).ok()
-                    })
-                    .collect::<Option<Vec<u8>>>()?;
-                Some($name::from_bytes(&bytes))
             }
 
             /// Upper-case hex, the way the document prints it.
             pub fn to_hex(&self) -> String {
-                use fmt::Write as _;
-                let mut s = String::with_capacity(self.as_bytes().len() * 2);
-                for b in self.as_bytes() {
-                    // Writing to a String cannot fail.
-                    let _ = write!(s, "{b:02X}");
-                }
-                s
+                hex::encode_upper(self.as_bytes())
             }
         }
 
@@ -279,10 +270,18 @@ macro_rules! byte_id {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let hex = String::deserialize(d)?;
-                $name::from_hex(&hex).ok_or_else(|| {
-                    serde::de::Error::custom(format!("expected hex digits, got {hex:?}"))
-                })
+                struct Digits;
+                impl serde::de::Visitor<'_> for Digits {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("hex digits")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$name, E> {
+                        $name::from_hex(s)
+                            .ok_or_else(|| E::custom(format!("expected hex digits, got {s:?}")))
+                    }
+                }
+                d.deserialize_str(Digits)
             }
         }
     };
@@ -368,6 +367,40 @@ mod tests {
             serde_json::to_string(&g).ok().as_deref(),
             Some("\"DC51BA00\"")
         );
+    }
+
+    #[test]
+    fn ids_read_back_from_hex_in_place_or_long_and_bad_digits_are_refused() {
+        let short = Guid::from_bytes(&[0xE5, 0xF0, 0x5E, 0x92, 0x36, 0x5C, 0x71, 0xA8]);
+        let long = Gcid::from_bytes(&[0xAB; 20]);
+        for (text, id) in [
+            ("E5F05E92365C71A8", short.as_bytes()),
+            ("e5f05e92365c71a8", short.as_bytes()),
+            (&long.to_hex(), long.as_bytes()),
+            ("", &[][..]),
+        ] {
+            assert_eq!(
+                Gcid::from_hex(text).as_ref().map(Gcid::as_bytes),
+                Some(id),
+                "{text}"
+            );
+        }
+        for bad in [
+            "E5F",
+            "ZZ",
+            "E5F05E92365C71A8E5F05E92365C71A8E5F05E92365C71A8E",
+            "é1",
+        ] {
+            assert_eq!(Guid::from_hex(bad), None, "{bad}");
+        }
+        let back: Gcid = serde_json::from_str(&serde_json::to_string(&long).unwrap()).unwrap();
+        assert_eq!(back, long);
+        let err = serde_json::from_str::<Guid>("\"XYZ\"").unwrap_err();
+        assert!(
+            err.to_string().contains("expected hex digits, got \"XYZ\""),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<Guid>("12").is_err());
     }
 
     proptest::proptest! {
