@@ -36,15 +36,7 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
             },
             ui: UiConfig {
                 pbx: c.endpoint.authority(),
-                banner: None,
-                alerts: c.alerts.clone(),
-                wall_rotate: c.wall_rotate,
-                theme,
-                keymap: c.keymap.clone(),
-                supervisor: c.supervisor_extension.clone(),
-                read_only,
-                scope: c.session.scope.clone(),
-                ..UiConfig::default()
+                ..configured(c, theme, read_only)
             },
             config_path: Some(c.path.clone()),
             audit_pbx: c.endpoint.authority(),
@@ -55,18 +47,10 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
             ui: UiConfig {
                 // The banner names the site; the PBX is the serving side's, not this machine's
                 // to name.
-                pbx: String::new(),
                 banner: Some(format!("shared: {} via NATS", s.site)),
-                alerts: c.alerts.clone(),
-                wall_rotate: c.wall_rotate,
                 // Levels, alerts and trends are the serving side's, so every viewer agrees.
                 judged_elsewhere: true,
-                theme,
-                keymap: c.keymap.clone(),
-                supervisor: c.supervisor_extension.clone(),
-                read_only,
-                scope: c.session.scope.clone(),
-                ..UiConfig::default()
+                ..configured(c, theme, read_only)
             },
             config_path: None,
             audit_pbx: format!("{} via NATS", s.site),
@@ -85,5 +69,19 @@ pub(crate) fn settings(source: &Source, flag: bool) -> Settings {
             config_path: None,
             audit_pbx: format!("demo {}", endpoint.authority()),
         },
+    }
+}
+
+/// The screen's settings that come from the configuration file, direct or shared alike.
+fn configured(c: &config::Config, theme: Theme, read_only: bool) -> UiConfig {
+    UiConfig {
+        alerts: c.alerts.clone(),
+        wall_rotate: c.wall_rotate,
+        theme,
+        keymap: c.keymap.clone(),
+        supervisor: c.supervisor_extension.clone(),
+        read_only,
+        scope: c.session.scope.clone(),
+        ..UiConfig::default()
     }
 }
