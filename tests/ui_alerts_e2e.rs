@@ -11,7 +11,7 @@ mod ui_tmux;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ui_tmux::{Dir, Killed, Tmux, json_lines, poll, shell};
+use ui_tmux::{Dir, Killed, Sim, Tmux, json_lines, poll, shell};
 
 /// The demo site, quiet until 15 s, when three callers ring Roadside one second apart.
 const SCRIPT: &str = r#"
@@ -44,51 +44,15 @@ fn a_queue_crossing_its_threshold_is_marked_and_alert_raised_is_written() {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_ipo-top");
-    let dir = Dir(std::env::temp_dir().join(format!(
-        "ipo-top-alerts-e2e-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-    )));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    std::fs::create_dir_all(&dir.0).expect("a scratch directory");
+    let dir = Dir::scratch("alerts-e2e");
     let script = dir.0.join("script.toml");
     std::fs::write(&script, SCRIPT).expect("the script");
-    let client = dir.0.join("client");
     let state = dir.0.join("state");
-    let _sim = Killed(
-        Command::new(bin)
-            .args([
-                "--log-level",
-                "off",
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--script",
-            ])
-            .arg(&script)
-            .args(["--heartbeat", "0", "--ca-file"])
-            .arg(dir.0.join("sim-ca.pem"))
-            .arg("--write-config")
-            .arg(&client)
-            .env("XDG_STATE_HOME", &state)
-            .env("IPO_SIM_PASSWORD", "e2e-password-not-secret")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the simulator starts"),
-    );
-    let config = client.join("config.toml");
-    let text = poll(
-        "the simulator's client configuration",
-        Duration::from_secs(30),
-        || {
-            std::fs::read_to_string(&config)
-                .ok()
-                .filter(|t| t.contains("[tls]"))
-        },
-    );
+    let Sim {
+        child: _sim,
+        config,
+        text,
+    } = Sim::start(&dir.0, &script, None, &state);
     std::fs::write(
         &config,
         format!("{text}\n[alerts]\nwaiting_critical = 3\ndwell_secs = 1\n"),

@@ -15,11 +15,10 @@
 mod ui_tmux;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ui_tmux::{Dir, Killed, Tmux, json_lines, last_line, poll, shell};
+use ui_tmux::{Dir, Killed, Sim, Tmux, json_lines, last_line, poll, shell};
 
 /// The commands the simulator received that ask for something (not the presence
 /// subscription's own updates).
@@ -61,17 +60,7 @@ struct Setup {
 
 /// A simulator running `script` (a script's text; `None` for the built-in `e2e`).
 fn setup(name: &str, script: Option<&str>) -> Setup {
-    let bin = env!("CARGO_BIN_EXE_ipo-top");
-    let dir = Dir(std::env::temp_dir().join(format!(
-        "ipo-top-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-    )));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    std::fs::create_dir_all(&dir.0).expect("a scratch directory");
-    let client = dir.0.join("client");
+    let dir = Dir::scratch(name);
     let command_log = dir.0.join("commands.jsonl");
     let data = dir.0.join("data");
     let state = dir.0.join("state");
@@ -83,40 +72,11 @@ fn setup(name: &str, script: Option<&str>) -> Setup {
         }
         None => PathBuf::from("e2e"),
     };
-    let sim = Killed(
-        Command::new(bin)
-            .args([
-                "--log-level",
-                "off",
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--script",
-            ])
-            .arg(&script)
-            .args(["--heartbeat", "0", "--ca-file"])
-            .arg(dir.0.join("sim-ca.pem"))
-            .arg("--command-log")
-            .arg(&command_log)
-            .arg("--write-config")
-            .arg(&client)
-            .env("XDG_STATE_HOME", &state)
-            .env("IPO_SIM_PASSWORD", "e2e-password-not-secret")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the simulator starts"),
-    );
-    let config = client.join("config.toml");
-    let text = poll(
-        "the simulator's client configuration",
-        Duration::from_secs(30),
-        || {
-            std::fs::read_to_string(&config)
-                .ok()
-                .filter(|t| t.contains("[tls]"))
-        },
-    );
+    let Sim {
+        child: sim,
+        config,
+        text,
+    } = Sim::start(&dir.0, &script, Some(&command_log), &state);
     // The script's supervisor: barge, pick up and unpark are made from 4100.
     std::fs::write(
         &config,

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use nats_support::Nats;
 use serde_json::Value;
-use ui_tmux::{Dir, Killed, Tmux, json_lines, last_line, poll, shell};
+use ui_tmux::{Dir, Killed, Sim, Tmux, json_lines, last_line, poll, shell};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ipo-top");
 
@@ -101,20 +101,6 @@ fn viewer(dir: &Path, url: &str, user: &str) -> Tmux {
     tmux
 }
 
-/// A scratch directory of the test's own, private.
-fn scratch(name: &str) -> Dir {
-    let dir = Dir(std::env::temp_dir().join(format!(
-        "ipo-top-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-    )));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    private_dir(&dir.0);
-    dir
-}
-
 /// The row marked ▶ (the focused selection), from the mark on.
 fn focused_row(screen: &str) -> Option<&str> {
     screen.lines().find_map(|l| l.find('▶').map(|i| &l[i..]))
@@ -134,38 +120,18 @@ fn a_transfer_from_one_shared_screen_shows_on_both() {
     let conf = server_config();
     let nats = Nats::with_config(&conf);
     let url = nats.url();
-    let dir = scratch("shared-e2e");
+    let dir = Dir::scratch("shared-e2e");
     let root = dir.0.clone();
 
     // The simulator, with its command log and a client configuration for it.
     let command_log = root.join("commands.jsonl");
-    let client = root.join("client");
-    let _sim = Killed(
-        Command::new(BIN)
-            .args(["--log-level", "off", "sim", "--listen", "127.0.0.1:0"])
-            .args(["--script", "e2e", "--heartbeat", "0", "--ca-file"])
-            .arg(root.join("sim-ca.pem"))
-            .arg("--command-log")
-            .arg(&command_log)
-            .arg("--write-config")
-            .arg(&client)
-            .env("XDG_STATE_HOME", root.join("sim-state"))
-            .env("IPO_SIM_PASSWORD", "e2e-password-not-secret")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the simulator starts"),
+    let sim = Sim::start(
+        &root,
+        Path::new("e2e"),
+        Some(&command_log),
+        &root.join("sim-state"),
     );
-    let client_config = client.join("config.toml");
-    let pbx = poll(
-        "the simulator's client configuration",
-        Duration::from_secs(30),
-        || {
-            std::fs::read_to_string(&client_config)
-                .ok()
-                .filter(|t| t.contains("[tls]"))
-        },
-    );
+    let (client, pbx) = (root.join("client"), &sim.text);
 
     // `ipo-top serve`, with alice and bob mapped to their extensions.
     let serve_config = client.join("serve.toml");
@@ -276,7 +242,7 @@ fn each_screen_says_from_the_start_why_it_cannot_send() {
         .replacen("  store_dir: \"/var/lib/ipo-top-nats\"\n", "", 1);
     let nats = Nats::with_config(&sample);
     let url = nats.url();
-    let dir = scratch("shared-standing-e2e");
+    let dir = Dir::scratch("shared-standing-e2e");
     let bob = start_viewer(&dir.0, &url, "bob");
     let alice = start_viewer(&dir.0, &url, "alice");
     // No key pressed: bob learns NATS refuses his subject, alice that nobody answers.

@@ -171,6 +171,84 @@ impl Drop for Killed {
 /// A scratch directory, removed on drop.
 pub struct Dir(pub std::path::PathBuf);
 
+impl Dir {
+    /// A fresh, empty, private (0700) directory of the test's own under the system's
+    /// temporary directory.
+    pub fn scratch(name: &str) -> Dir {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = Dir(
+            std::env::temp_dir().join(format!("ipo-top-{name}-{}-{nanos}", std::process::id()))
+        );
+        let _ = std::fs::remove_dir_all(&dir.0);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir.0)
+            .expect("a scratch directory");
+        dir
+    }
+}
+
+/// The real binary's simulator, as a child process of the test.
+pub struct Sim {
+    /// The child, killed when this is dropped.
+    pub child: Killed,
+    /// The client configuration it wrote for itself (`DIR/client/config.toml`).
+    pub config: std::path::PathBuf,
+    /// That configuration's text.
+    pub text: String,
+}
+
+impl Sim {
+    /// The simulator on a free loopback port running `script` (a script file, or the name of
+    /// a built-in one), its CA in `dir`, its state under `state`, its call functions logged to
+    /// `command_log` when given; once it has written its client configuration.
+    pub fn start(
+        dir: &std::path::Path,
+        script: &std::path::Path,
+        command_log: Option<&std::path::Path>,
+        state: &std::path::Path,
+    ) -> Sim {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ipo-top"));
+        cmd.args(["--log-level", "off", "sim", "--listen", "127.0.0.1:0"])
+            .arg("--script")
+            .arg(script)
+            .args(["--heartbeat", "0", "--ca-file"])
+            .arg(dir.join("sim-ca.pem"));
+        if let Some(log) = command_log {
+            cmd.arg("--command-log").arg(log);
+        }
+        let client = dir.join("client");
+        let child = Killed(
+            cmd.arg("--write-config")
+                .arg(&client)
+                .env("XDG_STATE_HOME", state)
+                .env("IPO_SIM_PASSWORD", "e2e-password-not-secret")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("the simulator starts"),
+        );
+        let config = client.join("config.toml");
+        let text = poll(
+            "the simulator's client configuration",
+            Duration::from_secs(30),
+            || {
+                std::fs::read_to_string(&config)
+                    .ok()
+                    .filter(|t| t.contains("[tls]"))
+            },
+        );
+        Sim {
+            child,
+            config,
+            text,
+        }
+    }
+}
+
 impl Drop for Dir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
