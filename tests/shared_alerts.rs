@@ -8,7 +8,7 @@ mod nats_support;
 
 use std::time::{Duration, Instant};
 
-use ipo_top::app::serve::{ServeTarget, run as serve};
+use ipo_top::app::serve::ServeTarget;
 use ipo_top::app::shared::{ViewerUpdate, follow, spawn as viewer};
 use ipo_top::model::{
     AlertConfig, AlertLevel, AlertTransition, Alerts, Figure, Guid, Scope, Tables, Thresholds,
@@ -16,9 +16,9 @@ use ipo_top::model::{
 use ipo_top::session::SessionConfig;
 use ipo_top::sim::pbx::Caller;
 use ipo_top::ui::{App, Event, UiConfig};
-use nats_support::Nats;
+use nats_support::{Nats, Serving};
 use ratatui::{Terminal, backend::TestBackend};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use cli_support::{PATIENCE, endpoint, start_sim};
 
@@ -164,20 +164,13 @@ async fn a_queue_crossing_its_threshold_raises_the_same_alert_in_viewers_started
         })
         .await
         .expect("the simulator answers");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let serving = tokio::spawn(serve(
-        ServeTarget {
-            shared: nats.site("hq"),
-            endpoint: endpoint(&sim),
-            session: SessionConfig::default(),
-            audit: None,
-            alerts: serving_alerts(waiting),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-        |_| {},
-    ));
+    let serving = Serving::start(ServeTarget {
+        shared: nats.site("hq"),
+        endpoint: endpoint(&sim),
+        session: SessionConfig::default(),
+        audit: None,
+        alerts: serving_alerts(waiting),
+    });
 
     // Viewer A starts first and sees the site with Roadside at ok.
     let mut a = View::new(&nats);
@@ -265,6 +258,9 @@ async fn a_queue_crossing_its_threshold_raises_the_same_alert_in_viewers_started
         "{wall}"
     );
 
-    drop(stop);
-    serving.await.expect("serve ends").expect("serve ok");
+    serving
+        .stop(PATIENCE)
+        .await
+        .expect("serve ends")
+        .expect("serve ok");
 }

@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use ipo_top::app::config::{NatsCredentials, SharedSettings};
 use ipo_top::app::desk::ViewerSender;
-use ipo_top::app::serve::{ServeTarget, run as serve};
+use ipo_top::app::serve::ServeTarget;
 use ipo_top::app::shared::spawn_with_functions;
 use ipo_top::session::SessionConfig;
 use ipo_top::share::functions::Standing;
-use nats_support::Nats;
+use nats_support::{Nats, Serving};
 use nkeys::{KeyPair, KeyPairType};
 use serde_json::json;
 
@@ -144,20 +144,13 @@ async fn a_creds_viewer_is_named_by_its_jwt_and_sends_as_that_user() {
     let carol_login = name(&carol_creds);
     assert_eq!(carol_login.user(), Some("carol"));
 
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(serve(
-        ServeTarget {
-            shared: site(serve_login),
-            endpoint: endpoint(&sim),
-            session: SessionConfig::default(),
-            audit: None,
-            alerts: ipo_top::model::AlertConfig::default(),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-        |_| {},
-    ));
+    let serving = Serving::start(ServeTarget {
+        shared: site(serve_login),
+        endpoint: endpoint(&sim),
+        session: SessionConfig::default(),
+        audit: None,
+        alerts: ipo_top::model::AlertConfig::default(),
+    });
     let (reports, _got) = tokio::sync::mpsc::unbounded_channel();
     let (sender, queue) = ViewerSender::new("hq", reports);
     let mut rx = spawn_with_functions(site(carol_login), Some((sender.clone(), queue)));
@@ -182,6 +175,5 @@ async fn a_creds_viewer_is_named_by_its_jwt_and_sends_as_that_user() {
         "carol was never allowed: {:?}; her link: {said:?}",
         *learnt.borrow()
     );
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(PATIENCE, serving).await;
+    let _ = serving.stop(PATIENCE).await;
 }

@@ -13,13 +13,13 @@ use std::collections::BTreeMap;
 use ipo_top::app::audit::Commands;
 use ipo_top::app::config::{NatsCredentials, SharedSettings};
 use ipo_top::app::desk::ViewerSender;
-use ipo_top::app::serve::{ServeTarget, run as serve};
+use ipo_top::app::serve::ServeTarget;
 use ipo_top::app::shared::{ViewerUpdate, spawn as viewer, spawn_with_functions};
 use ipo_top::model::{Command, CommandStatus, LineId, Tables, Text};
 use ipo_top::session::{Secret, SessionConfig};
 use ipo_top::share::functions::audit_stream;
 use ipo_top::sim::server::CommandLog;
-use nats_support::Nats;
+use nats_support::{Nats, Serving, a_caller_waits_in_a_queue};
 use tokio::sync::mpsc;
 
 use cli_support::{PATIENCE, endpoint, start_sim_logging};
@@ -64,29 +64,19 @@ async fn a_transfer_from_viewer_a_goes_through_serve_once_and_viewer_b_sees_it()
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).expect("0700");
     }
     let audit = data.join("audit.jsonl");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(serve(
-        ServeTarget {
-            shared: shared.clone(),
-            endpoint: endpoint(&sim),
-            session: SessionConfig {
-                supervisor_extension: Some("4100".into()),
-                ..SessionConfig::default()
-            },
-            audit: Some(audit.clone()),
-            alerts: ipo_top::model::AlertConfig::default(),
+    let serving = Serving::start(ServeTarget {
+        shared: shared.clone(),
+        endpoint: endpoint(&sim),
+        session: SessionConfig {
+            supervisor_extension: Some("4100".into()),
+            ..SessionConfig::default()
         },
-        async move {
-            let _ = stopped.await;
-        },
-        |_| {},
-    ));
+        audit: Some(audit.clone()),
+        alerts: ipo_top::model::AlertConfig::default(),
+    });
 
     // Both viewers see a caller waiting in a queue.
-    let waiting = |t: &Tables| {
-        t.appearances()
-            .any(|a| matches!(a.key.line, LineId::Queue(_)) && a.call.state.is_waiting())
-    };
+    let waiting = a_caller_waits_in_a_queue;
     // Viewer A as the screen runs it: its functions through a sender, its reports back.
     let (reports, mut got) = mpsc::unbounded_channel();
     let (sender, queue) = ViewerSender::new("hq", reports);
@@ -167,8 +157,7 @@ async fn a_transfer_from_viewer_a_goes_through_serve_once_and_viewer_b_sees_it()
     })
     .await;
 
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(PATIENCE, serving).await;
+    let _ = serving.stop(PATIENCE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,20 +180,13 @@ async fn a_read_only_viewer_under_the_sample_configuration_sees_the_site() {
         anonymous_functions: false,
         users: BTreeMap::new(),
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(serve(
-        ServeTarget {
-            shared: as_user("serve"),
-            endpoint: endpoint(&sim),
-            session: SessionConfig::default(),
-            audit: None,
-            alerts: ipo_top::model::AlertConfig::default(),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-        |_| {},
-    ));
+    let serving = Serving::start(ServeTarget {
+        shared: as_user("serve"),
+        endpoint: endpoint(&sim),
+        session: SessionConfig::default(),
+        audit: None,
+        alerts: ipo_top::model::AlertConfig::default(),
+    });
     // Bob may only read: the watch, through his own inbox, still gives him the site.
     let mut rx = viewer(as_user("bob"));
     let mut t = Tables::new();
@@ -212,6 +194,5 @@ async fn a_read_only_viewer_under_the_sample_configuration_sees_the_site() {
         t.users().count() > 5 && t.queues().count() > 1
     })
     .await;
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(PATIENCE, serving).await;
+    let _ = serving.stop(PATIENCE).await;
 }

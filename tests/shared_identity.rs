@@ -13,13 +13,13 @@ use std::collections::BTreeMap;
 use ipo_top::app::audit::Commands;
 use ipo_top::app::config::{NatsCredentials, SharedSettings};
 use ipo_top::app::desk::ViewerSender;
-use ipo_top::app::serve::{ServeTarget, run as serve};
+use ipo_top::app::serve::ServeTarget;
 use ipo_top::app::shared::{ViewerUpdate, spawn_with_functions};
 use ipo_top::model::{Command, CommandStatus, LineId, Tables, Text};
 use ipo_top::session::{Secret, SessionConfig};
 use ipo_top::share::functions::Standing;
 use ipo_top::sim::server::CommandLog;
-use nats_support::Nats;
+use nats_support::{Nats, Serving, a_caller_waits_in_a_queue};
 use nkeys::{KeyPair, KeyPairType};
 use tokio::sync::mpsc;
 
@@ -96,27 +96,17 @@ async fn an_nkey_viewer_sends_on_the_subject_its_name_gives_and_nats_holds_it_to
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("0700");
     }
     let audit = dir.path().join("audit.jsonl");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(serve(
-        ServeTarget {
-            shared: site(NatsCredentials::UserPassword {
-                user: "serve".to_owned(),
-                password: Secret::new("change-me-serve"),
-            }),
-            endpoint: endpoint(&sim),
-            session: SessionConfig::default(),
-            audit: Some(audit.clone()),
-            alerts: ipo_top::model::AlertConfig::default(),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-        |_| {},
-    ));
-    let waiting = |t: &Tables| {
-        t.appearances()
-            .any(|a| matches!(a.key.line, LineId::Queue(_)) && a.call.state.is_waiting())
-    };
+    let serving = Serving::start(ServeTarget {
+        shared: site(NatsCredentials::UserPassword {
+            user: "serve".to_owned(),
+            password: Secret::new("change-me-serve"),
+        }),
+        endpoint: endpoint(&sim),
+        session: SessionConfig::default(),
+        audit: Some(audit.clone()),
+        alerts: ipo_top::model::AlertConfig::default(),
+    });
+    let waiting = a_caller_waits_in_a_queue;
 
     // Dave names himself carol: NATS will not let him publish on her subject (nor subscribe
     // to her inbox, so his watch shows him nothing either: a name is no way in).
@@ -207,6 +197,5 @@ async fn an_nkey_viewer_sends_on_the_subject_its_name_gives_and_nats_holds_it_to
         "{first}"
     );
 
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(PATIENCE, serving).await;
+    let _ = serving.stop(PATIENCE).await;
 }

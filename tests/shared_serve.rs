@@ -7,42 +7,25 @@ mod nats_support;
 
 use std::time::Duration;
 
-use ipo_top::app::serve::{ServeTarget, run as serve};
+use ipo_top::app::serve::ServeTarget;
 use ipo_top::app::shared::{ViewerUpdate, spawn as viewer};
 use ipo_top::model::{ModelEvent, Tables};
 use ipo_top::session::{SessionConfig, SessionEvent, spawn as direct};
 use ipo_top::sim::server::ServerHandle;
-use nats_support::Nats;
-use tokio::sync::{mpsc, oneshot};
+use nats_support::{Nats, Serving};
+use tokio::sync::mpsc;
 
 use cli_support::{PATIENCE, endpoint, start_sim};
 
-/// A running `serve`: stop it politely, or drop the task as a kill would.
-struct Serving {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
+/// `serve` for the site `hq` against the simulator.
 fn start_serve(nats: &Nats, sim: &ServerHandle) -> Serving {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let target = ServeTarget {
+    Serving::start(ServeTarget {
         shared: nats.site("hq"),
         endpoint: endpoint(sim),
         session: SessionConfig::default(),
         audit: None,
         alerts: ipo_top::model::AlertConfig::default(),
-    };
-    let task = tokio::spawn(serve(
-        target,
-        async move {
-            let _ = stopped.await;
-        },
-        |_| {},
-    ));
-    Serving {
-        stop: Some(stop),
-        task,
-    }
+    })
 }
 
 /// What a model holds, in terms that do not depend on which process counted it (appearance

@@ -184,3 +184,46 @@ impl Drop for Nats {
         self.stop();
     }
 }
+
+/// `ipo-top serve` (the library's `serve::run`) for `target` on the test's runtime: stop it
+/// politely, or abort its task as a kill would.
+pub struct Serving {
+    /// Dropped or sent: `serve` stops.
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// `serve` itself.
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Serving {
+    /// `serve` started for `target`.
+    pub fn start(target: ipo_top::app::serve::ServeTarget) -> Serving {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(ipo_top::app::serve::run(
+            target,
+            async move {
+                let _ = stopped.await;
+            },
+            |_| {},
+        ));
+        Serving {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Stops `serve` and waits for it (at most `within`); what it ended with, if it ended.
+    pub async fn stop(mut self, within: Duration) -> Option<anyhow::Result<()>> {
+        drop(self.stop.take());
+        match tokio::time::timeout(within, self.task).await {
+            Ok(Ok(r)) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a caller waits in one of the site's queues.
+pub fn a_caller_waits_in_a_queue(t: &ipo_top::model::Tables) -> bool {
+    t.appearances().any(|a| {
+        matches!(a.key.line, ipo_top::model::LineId::Queue(_)) && a.call.state.is_waiting()
+    })
+}
