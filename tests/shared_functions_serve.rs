@@ -19,7 +19,7 @@ use ipo_top::model::{Command, CommandStatus, LineId, Tables, Text};
 use ipo_top::session::{Secret, SessionConfig};
 use ipo_top::share::functions::audit_stream;
 use ipo_top::sim::server::CommandLog;
-use nats_support::{Nats, Serving, a_caller_waits_in_a_queue};
+use nats_support::{Nats, Serving, a_caller_waits_in_a_queue, statuses_until_final};
 use tokio::sync::mpsc;
 
 use cli_support::{PATIENCE, endpoint, start_sim_logging};
@@ -100,15 +100,7 @@ async fn a_transfer_from_viewer_a_goes_through_serve_once_and_viewer_b_sees_it()
         on,
         target: Text::from("4103"),
     });
-    let mut statuses = Vec::new();
-    while !statuses.last().is_some_and(CommandStatus::is_final) {
-        let r = tokio::time::timeout(PATIENCE, got.recv())
-            .await
-            .expect("a report in time")
-            .expect("a report");
-        assert_eq!(r.id, id);
-        statuses.push(r.status);
-    }
+    let statuses = statuses_until_final(&mut got, id, PATIENCE).await;
     assert!(
         matches!(statuses.last(), Some(CommandStatus::Done { .. })),
         "{statuses:?}"

@@ -19,7 +19,7 @@ use ipo_top::model::{Command, CommandStatus, LineId, Tables, Text};
 use ipo_top::session::{Secret, SessionConfig};
 use ipo_top::share::functions::Standing;
 use ipo_top::sim::server::CommandLog;
-use nats_support::{Nats, Serving, a_caller_waits_in_a_queue};
+use nats_support::{Nats, Serving, a_caller_waits_in_a_queue, statuses_until_final};
 use nkeys::{KeyPair, KeyPairType};
 use tokio::sync::mpsc;
 
@@ -170,15 +170,7 @@ async fn an_nkey_viewer_sends_on_the_subject_its_name_gives_and_nats_holds_it_to
 
     // Carol's transfer goes through, once.
     let id = sender.command(Command::Transfer { on, target });
-    let mut statuses = Vec::new();
-    while !statuses.last().is_some_and(CommandStatus::is_final) {
-        let r = tokio::time::timeout(PATIENCE, got.recv())
-            .await
-            .expect("a report in time")
-            .expect("a report");
-        assert_eq!(r.id, id);
-        statuses.push(r.status);
-    }
+    let statuses = statuses_until_final(&mut got, id, PATIENCE).await;
     assert!(
         matches!(statuses.last(), Some(CommandStatus::Done { .. })),
         "{statuses:?}"

@@ -227,3 +227,24 @@ pub fn a_caller_waits_in_a_queue(t: &ipo_top::model::Tables) -> bool {
         matches!(a.key.line, ipo_top::model::LineId::Queue(_)) && a.call.state.is_waiting()
     })
 }
+
+/// A viewer's reports on the function `id`, in order, up to its final one (each in `within`).
+pub async fn statuses_until_final(
+    got: &mut tokio::sync::mpsc::UnboundedReceiver<ipo_top::model::CommandReport>,
+    id: ipo_top::model::CommandId,
+    within: Duration,
+) -> Vec<ipo_top::model::CommandStatus> {
+    let mut statuses: Vec<ipo_top::model::CommandStatus> = Vec::new();
+    while !statuses
+        .last()
+        .is_some_and(ipo_top::model::CommandStatus::is_final)
+    {
+        let r = tokio::time::timeout(within, got.recv())
+            .await
+            .expect("a report in time")
+            .expect("a report");
+        assert_eq!(r.id, id);
+        statuses.push(r.status);
+    }
+    statuses
+}
