@@ -19,7 +19,7 @@ use ipo_top::model::{Command, CommandStatus, LineId, Tables, Text};
 use ipo_top::session::{Secret, SessionConfig};
 use ipo_top::share::functions::audit_stream;
 use ipo_top::sim::server::CommandLog;
-use nats_support::{Nats, Serving, a_caller_waits_in_a_queue, statuses_until_final};
+use nats_support::{Nats, Serving, a_caller_waits_in_a_queue, statuses_until_final, viewer_until};
 use tokio::sync::mpsc;
 
 use cli_support::{PATIENCE, endpoint, start_sim_logging};
@@ -30,15 +30,7 @@ async fn until(
     t: &mut Tables,
     done: impl Fn(&Tables) -> bool,
 ) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !done(t) {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(ViewerUpdate::Model(evs))) => evs.iter().for_each(|e| t.apply(e)),
-            Ok(Some(ViewerUpdate::CaughtUp(_) | ViewerUpdate::Judged(_))) => {}
-            Ok(None) => panic!("the viewer ended"),
-            Err(_) => panic!("the viewer's model did not get there in {PATIENCE:?}"),
-        }
-    }
+    viewer_until(rx, t, done, PATIENCE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -248,3 +248,22 @@ pub async fn statuses_until_final(
     }
     statuses
 }
+
+/// Applies what a viewer was told to `t` until `done` holds of it (or fails after `within`).
+pub async fn viewer_until(
+    rx: &mut tokio::sync::mpsc::Receiver<ipo_top::app::shared::ViewerUpdate>,
+    t: &mut ipo_top::model::Tables,
+    done: impl Fn(&ipo_top::model::Tables) -> bool,
+    within: Duration,
+) {
+    use ipo_top::app::shared::ViewerUpdate;
+    let deadline = tokio::time::Instant::now() + within;
+    while !done(t) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(ViewerUpdate::Model(evs))) => evs.iter().for_each(|e| t.apply(e)),
+            Ok(Some(ViewerUpdate::CaughtUp(_) | ViewerUpdate::Judged(_))) => {}
+            Ok(None) => panic!("the viewer ended"),
+            Err(_) => panic!("the viewer's model did not get there in {within:?}"),
+        }
+    }
+}
