@@ -313,6 +313,11 @@ fn publish(
 /// a window keeps the order (the server stores them as they arrive) without that wait.
 const WRITES_IN_FLIGHT: usize = 256;
 
+/// How long the writer lets changes gather after the first before it writes them together:
+/// far under the 50 ms a viewer may lag the PBX, and at hundreds of changes a second it turns
+/// a wake-up per key at every viewer into one per burst.
+const WRITE_GATHER: Duration = Duration::from_millis(10);
+
 /// One write sent, its acknowledgement to come.
 type Pending = std::pin::Pin<Box<dyn Future<Output = (String, Result<(), String>)> + Send>>;
 
@@ -335,6 +340,9 @@ async fn write(
                     open = false;
                     continue;
                 };
+                // What comes in the next few milliseconds goes out with it: every watcher
+                // (and nats-server) then takes a burst per wake-up rather than a key.
+                tokio::time::sleep(WRITE_GATHER).await;
                 let mut ops = Vec::new();
                 let mut reopen = false;
                 let mut next = Some(w);
