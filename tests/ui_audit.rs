@@ -4,50 +4,17 @@
 //! its owner only; and a function that cannot be recorded is refused, with the reason on the
 //! screen, and never reaches the session.
 
+mod audit_support;
 #[path = "cli_support/mod.rs"]
 mod support;
 mod ui_fixture;
 
-use std::cell::RefCell;
-
-use ipo_top::app::audit::{AuditLog, Commands, Dispatcher};
+use audit_support::{Recorder, transfer};
+use ipo_top::app::audit::{AuditLog, Dispatcher};
 use ipo_top::model::{Command, CommandId, CommandReport, CommandStatus};
-use ipo_top::ui::{Action, App, Event, Key, KeyCode, Level, Request, Theme};
+use ipo_top::ui::{Event, Level};
 use serde_json::Value;
 use support::Scratch;
-use ui_fixture::{app, busy_site};
-
-/// Records what would have gone to the session.
-#[derive(Default)]
-struct Recorder {
-    sent: RefCell<Vec<Command>>,
-}
-
-impl Commands for Recorder {
-    fn command(&self, command: Command) -> CommandId {
-        let mut sent = self.sent.borrow_mut();
-        sent.push(command);
-        CommandId(100 + sent.len() as u64)
-    }
-}
-
-/// The screen and the request a transfer of the selected waiting call to 4103 makes.
-fn transfer() -> (App, Request) {
-    let (site, evs) = busy_site();
-    let mut a = app(&site, evs, 120, 40, Theme::colour());
-    let mut actions = a.update(Event::Key(Key::char('t')));
-    for c in "4103".chars() {
-        actions.extend(a.update(Event::Key(Key::char(c))));
-    }
-    actions.extend(a.update(Event::Key(Key::plain(KeyCode::Enter))));
-    match actions.as_slice() {
-        [Action::Send(r)] => {
-            let r = r.clone();
-            (a, r)
-        }
-        other => panic!("expected a transfer, got {other:?}"),
-    }
-}
 
 fn lines(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
@@ -234,55 +201,4 @@ fn an_audit_log_behind_a_link_or_in_an_open_directory_refuses_the_function() {
     assert!(!path.exists());
     let m = a.status().cloned().expect("a status");
     assert!(m.text.contains("chmod 700"), "{}", m.text);
-}
-
-/// The log is not the audit log: it says a function was sent, and which, but not the
-/// caller's number or name.
-#[test]
-fn the_log_names_the_function_not_the_caller() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if let Ok(mut v) = self.0.lock() {
-                v.extend_from_slice(buf);
-            }
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let s = Scratch::new("audit-log-line");
-    let captured = Capture::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let mut d = Dispatcher::new(AuditLog::new(
-        Some(s.path("data/ipo-top/audit.jsonl")),
-        "msmith",
-        "pbx",
-    ));
-    let (_a, req) = transfer();
-    assert!(req.words.contains("02079460958"), "{}", req.words);
-    let to = Recorder::default();
-    tracing::subscriber::with_default(subscriber, || d.send(req, &to));
-    assert_eq!(to.sent.borrow().len(), 1);
-    let log = captured
-        .0
-        .lock()
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
-        .unwrap_or_default();
-    assert!(
-        log.contains("sending") && log.contains("BlindTransfer"),
-        "{log}"
-    );
-    assert!(
-        !log.contains("02079460958") && !log.contains("Harbour"),
-        "{log}"
-    );
 }
